@@ -1,0 +1,115 @@
+//! Amazon ECS (JSON 1.1, target prefix `AmazonEC2ContainerServiceV20141113`).
+//!
+//! One file per operation group: [`clusters`], [`task_definitions`], [`account_settings`],
+//! [`tags`]. [`OPERATIONS`] lists what is implemented; `scripts/compat.py` builds the
+//! compatibility table from it and botocore's model.
+
+mod account_settings;
+pub(crate) mod clusters;
+mod tags;
+mod task_definitions;
+
+use async_trait::async_trait;
+use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
+use serde_json::Value;
+
+use crate::State;
+
+/// Every ECS operation Flotilla implements.
+pub const OPERATIONS: &[&str] = &[
+    "CreateCluster",
+    "DeleteAccountSetting",
+    "DeleteCluster",
+    "DeleteTaskDefinitions",
+    "DeregisterTaskDefinition",
+    "DescribeClusters",
+    "DescribeTaskDefinition",
+    "ListAccountSettings",
+    "ListClusters",
+    "ListTagsForResource",
+    "ListTaskDefinitionFamilies",
+    "ListTaskDefinitions",
+    "PutAccountSetting",
+    "PutAccountSettingDefault",
+    "RegisterTaskDefinition",
+    "TagResource",
+    "UntagResource",
+    "UpdateCluster",
+    "UpdateClusterSettings",
+];
+
+pub struct Ecs {
+    spec: ServiceSpec,
+    state: State,
+}
+
+impl Ecs {
+    pub fn new(state: State) -> Self {
+        let spec = ServiceSpec {
+            signing_name: "ecs",
+            protocol: Protocol::Json11,
+            target_prefix: "AmazonEC2ContainerServiceV20141113",
+            xmlns: "",
+        };
+        Ecs { spec, state }
+    }
+}
+
+#[async_trait]
+impl Service for Ecs {
+    fn spec(&self) -> &ServiceSpec {
+        &self.spec
+    }
+
+    async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
+        let s = &self.state;
+        let out: Value = match operation {
+            "CreateCluster" => clusters::create(s, ctx, input.json()?).await?,
+            "DescribeClusters" => clusters::describe(s, ctx, input.json()?).await?,
+            "ListClusters" => clusters::list(s, ctx, input.json()?)?,
+            "DeleteCluster" => clusters::delete(s, ctx, input.json()?).await?,
+            "UpdateCluster" => clusters::update(s, ctx, input.json()?).await?,
+            "UpdateClusterSettings" => clusters::update_settings(s, ctx, input.json()?).await?,
+            "TagResource" => tags::tag(s, ctx, input.json()?).await?,
+            "UntagResource" => tags::untag(s, ctx, input.json()?).await?,
+            "ListTagsForResource" => tags::list(s, ctx, input.json()?)?,
+            "PutAccountSetting" => account_settings::put(s, ctx, input.json()?).await?,
+            "PutAccountSettingDefault" => {
+                account_settings::put_default(s, ctx, input.json()?).await?
+            }
+            "DeleteAccountSetting" => account_settings::delete(s, ctx, input.json()?).await?,
+            "ListAccountSettings" => account_settings::list(s, ctx, input.json()?)?,
+            "RegisterTaskDefinition" => {
+                task_definitions::register(s, ctx, input.body_len(), input.json()?).await?
+            }
+            "DescribeTaskDefinition" => task_definitions::describe(s, ctx, input.json()?)?,
+            "ListTaskDefinitions" => task_definitions::list(s, ctx, input.json()?)?,
+            "ListTaskDefinitionFamilies" => task_definitions::list_families(s, ctx, input.json()?)?,
+            "DeregisterTaskDefinition" => {
+                task_definitions::deregister(s, ctx, input.json()?).await?
+            }
+            "DeleteTaskDefinitions" => task_definitions::delete(s, ctx, input.json()?).await?,
+            other => return Err(AwsError::unknown_operation(other)),
+        };
+        Ok(Output::Json(without_nulls(out)))
+    }
+}
+
+/// AWS omits absent members rather than sending `null`; so do we.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// A `Failure` entry of a batch answer.
+fn failure(arn: &str, reason: &str) -> Value {
+    serde_json::json!({ "arn": arn, "reason": reason })
+}

@@ -1,0 +1,372 @@
+//! Cluster operations: CreateCluster, DescribeClusters, ListClusters, DeleteCluster,
+//! UpdateCluster, UpdateClusterSettings.
+
+use flotilla_aws::{AwsError, Context};
+use flotilla_model::cluster::{
+    self, to_wire, ClusterCounts, ClusterInclude, ClusterRecord, ClusterSetting,
+};
+use flotilla_model::record::encode;
+use flotilla_model::tag::{validate_tags, Tag};
+use flotilla_model::{Arn, ErrorKind, ModelError, Scope};
+use flotilla_store::view::Entry;
+use flotilla_store::{Compare, Op, Txn};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::failure;
+use crate::error::{cluster_not_found, from_model, invalid};
+use crate::pagination::{page_size, paginate, Order};
+use crate::{keys, State};
+
+/// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
+pub fn cluster_name(id: Option<&str>) -> Result<String, AwsError> {
+    let id = match id {
+        None | Some("") => return Ok("default".into()),
+        Some(id) => id,
+    };
+    if id.starts_with("arn:") {
+        match Arn::parse(id) {
+            Some(arn) if arn.service == "ecs" && arn.resource_parts().0 == "cluster" => {
+                Ok(arn.resource_parts().1.to_string())
+            }
+            _ => Err(invalid(format!("'{id}' is not a valid cluster ARN."))),
+        }
+    } else {
+        Ok(id.to_string())
+    }
+}
+
+/// The ACTIVE cluster a request names, or `ClusterNotFoundException`.
+pub fn active_cluster(
+    state: &State,
+    scope: &Scope,
+    id: Option<&str>,
+) -> Result<Entry<ClusterRecord>, AwsError> {
+    let name = cluster_name(id)?;
+    match state
+        .clusters()
+        .get(keys::cluster(&scope.region, &name).as_bytes())
+    {
+        Some(e) if e.value.is_active() => Ok(e),
+        _ => Err(cluster_not_found()),
+    }
+}
+
+/// Counts of the cluster's instances, tasks and services. Those kinds are written by the
+/// agent, task and service capabilities; until they keep views of their own, count keys.
+async fn counts(state: &State, scope: &Scope, name: &str) -> Result<ClusterCounts, AwsError> {
+    let count = |kind: &'static str| {
+        let prefix = keys::in_cluster(kind, &scope.region, name);
+        let store = state.store().clone();
+        async move {
+            use flotilla_store::StoreExt;
+            store
+                .list_all(prefix.as_bytes())
+                .await
+                .map(|p| p.kvs.len() as i64)
+        }
+    };
+    let (instances, tasks, services) = tokio::join!(
+        count(keys::CONTAINER_INSTANCES),
+        count(keys::TASKS),
+        count(keys::SERVICES)
+    );
+    let map = crate::error::from_store;
+    Ok(ClusterCounts {
+        registered_container_instances: instances.map_err(map)?,
+        running_tasks: tasks.map_err(map)?,
+        pending_tasks: 0,
+        active_services: services.map_err(map)?,
+    })
+}
+
+async fn wire(
+    state: &State,
+    scope: &Scope,
+    c: &ClusterRecord,
+    inc: ClusterInclude,
+) -> Result<Value, AwsError> {
+    let counts = counts(state, scope, &c.cluster_name).await?;
+    Ok(to_wire(c, counts, inc))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateClusterInput {
+    cluster_name: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    settings: Vec<ClusterSetting>,
+    configuration: Option<Value>,
+    #[serde(default)]
+    capacity_providers: Vec<String>,
+    #[serde(default)]
+    default_capacity_provider_strategy: Vec<Value>,
+    service_connect_defaults: Option<Value>,
+}
+
+/// CreateCluster is idempotent: creating an ACTIVE cluster's name again returns it as it
+/// is; an INACTIVE (deleted) one is created anew.
+pub async fn create(
+    state: &State,
+    ctx: &Context,
+    input: CreateClusterInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let name = input.cluster_name.unwrap_or_else(|| "default".into());
+    cluster::validate_name(&name).map_err(from_model)?;
+    validate_tags(&input.tags).map_err(from_model)?;
+    cluster::validate_settings(&input.settings).map_err(from_model)?;
+    let key = keys::cluster(&scope.region, &name);
+    let existing = state.clusters().get(key.as_bytes());
+    if let Some(e) = &existing {
+        if e.value.is_active() {
+            return Ok(
+                json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL).await? }),
+            );
+        }
+    }
+    let mut settings = vec![ClusterSetting {
+        name: Some("containerInsights".into()),
+        value: Some("disabled".into()),
+    }];
+    cluster::merge_settings(&mut settings, input.settings);
+    let record = ClusterRecord {
+        cluster_arn: scope.cluster_arn(&name),
+        cluster_name: name,
+        status: cluster::ACTIVE.into(),
+        settings,
+        configuration: input.configuration,
+        tags: input.tags,
+        capacity_providers: input.capacity_providers,
+        default_capacity_provider_strategy: input.default_capacity_provider_strategy,
+        service_connect_defaults: input.service_connect_defaults,
+        created_at: chrono::Utc::now(),
+    };
+    let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
+    let txn = Txn {
+        compares: vec![Compare::unchanged(key.clone(), prev)],
+        success: vec![Op::put(key.clone(), encode(&record))],
+        failure: vec![],
+    };
+    if !state.commit(txn).await?.succeeded {
+        // Someone created it at the same moment: answer with theirs, as a repeat would.
+        let e = state
+            .clusters()
+            .get(key.as_bytes())
+            .ok_or_else(cluster_not_found)?;
+        return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL).await? }));
+    }
+    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL).await? }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeClustersInput {
+    #[serde(default)]
+    clusters: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+pub async fn describe(
+    state: &State,
+    ctx: &Context,
+    input: DescribeClustersInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let inc = ClusterInclude::parse(&input.include).map_err(from_model)?;
+    let ids = if input.clusters.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        input.clusters
+    };
+    if ids.len() > 100 {
+        return Err(invalid(
+            "At most 100 clusters can be described in one call.",
+        ));
+    }
+    let mut clusters = Vec::new();
+    let mut failures = Vec::new();
+    for id in &ids {
+        let name = cluster_name(Some(id))?;
+        match state
+            .clusters()
+            .get(keys::cluster(&scope.region, &name).as_bytes())
+        {
+            Some(e) => clusters.push(wire(state, &scope, &e.value, inc).await?),
+            None => failures.push(failure(&scope.cluster_arn(&name), "MISSING")),
+        }
+    }
+    Ok(json!({ "clusters": clusters, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListClustersInput {
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub fn list(state: &State, ctx: &Context, input: ListClustersInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let size = page_size(input.max_results, 100)?;
+    let arns: Vec<String> = state
+        .clusters()
+        .range(keys::clusters(&scope.region).as_bytes())
+        .into_iter()
+        .filter(|(_, e)| e.value.is_active())
+        .map(|(_, e)| e.value.cluster_arn.clone())
+        .collect();
+    let (page, next) = paginate(
+        arns,
+        |a| a.clone(),
+        Order::Asc,
+        input.next_token.as_deref(),
+        size,
+    )?;
+    Ok(json!({ "clusterArns": page, "nextToken": next }))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteClusterInput {
+    cluster: Option<String>,
+}
+
+/// DeleteCluster marks the cluster INACTIVE (still describable), refusing while it holds
+/// container instances, services or tasks.
+pub async fn delete(
+    state: &State,
+    ctx: &Context,
+    input: DeleteClusterInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    if input.cluster.as_deref().unwrap_or("").is_empty() {
+        return Err(invalid("cluster is required."));
+    }
+    let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
+    let name = entry.value.cluster_name.clone();
+    let holds = |kind: &str| state.any_under(keys::in_cluster(kind, &scope.region, &name));
+    if holds(keys::CONTAINER_INSTANCES).await? {
+        return Err(from_model(ModelError::new(
+            ErrorKind::ClusterContainsContainerInstances,
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        )));
+    }
+    if holds(keys::SERVICES).await? {
+        return Err(from_model(ModelError::new(
+            ErrorKind::ClusterContainsServices,
+            "The Cluster cannot be deleted while Services are active.",
+        )));
+    }
+    if holds(keys::TASKS).await? {
+        return Err(from_model(ModelError::new(
+            ErrorKind::ClusterContainsTasks,
+            "The Cluster cannot be deleted while Tasks are active.",
+        )));
+    }
+    let mut record = (*entry.value).clone();
+    record.status = cluster::INACTIVE.into();
+    let out = wire(state, &scope, &record, ClusterInclude::ALL).await?;
+    write(state, &scope, entry.mod_revision, &record).await?;
+    Ok(json!({ "cluster": out }))
+}
+
+/// Replace a cluster record if nobody changed it since `mod_revision`.
+async fn write(
+    state: &State,
+    scope: &Scope,
+    mod_revision: i64,
+    record: &ClusterRecord,
+) -> Result<(), AwsError> {
+    let key = keys::cluster(&scope.region, &record.cluster_name);
+    let txn = Txn {
+        compares: vec![Compare::unchanged(key.clone(), mod_revision)],
+        success: vec![Op::put(key, encode(record))],
+        failure: vec![],
+    };
+    if state.commit(txn).await?.succeeded {
+        Ok(())
+    } else {
+        Err(AwsError::client(
+            "ClientException",
+            "The cluster was changed by another request at the same time; retry the request.",
+        ))
+    }
+}
+
+/// Apply `change` to an ACTIVE cluster and store it, answering with the new shape.
+pub async fn modify(
+    state: &State,
+    ctx: &Context,
+    id: Option<&str>,
+    change: impl FnOnce(&mut ClusterRecord) -> Result<(), AwsError>,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let entry = active_cluster(state, &scope, id)?;
+    let mut record = (*entry.value).clone();
+    change(&mut record)?;
+    write(state, &scope, entry.mod_revision, &record).await?;
+    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL).await? }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateClusterInput {
+    cluster: Option<String>,
+    settings: Option<Vec<ClusterSetting>>,
+    configuration: Option<Value>,
+    service_connect_defaults: Option<Value>,
+}
+
+pub async fn update(
+    state: &State,
+    ctx: &Context,
+    input: UpdateClusterInput,
+) -> Result<Value, AwsError> {
+    if input.cluster.as_deref().unwrap_or("").is_empty() {
+        return Err(invalid("cluster is required."));
+    }
+    if let Some(settings) = &input.settings {
+        cluster::validate_settings(settings).map_err(from_model)?;
+    }
+    modify(state, ctx, input.cluster.as_deref(), |c| {
+        if let Some(settings) = input.settings {
+            cluster::merge_settings(&mut c.settings, settings);
+        }
+        if let Some(cfg) = input.configuration {
+            c.configuration = Some(cfg);
+        }
+        if let Some(sc) = input.service_connect_defaults {
+            c.service_connect_defaults = Some(sc);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct UpdateClusterSettingsInput {
+    cluster: Option<String>,
+    settings: Option<Vec<ClusterSetting>>,
+}
+
+pub async fn update_settings(
+    state: &State,
+    ctx: &Context,
+    input: UpdateClusterSettingsInput,
+) -> Result<Value, AwsError> {
+    if input.cluster.as_deref().unwrap_or("").is_empty() {
+        return Err(invalid("cluster is required."));
+    }
+    let settings = input
+        .settings
+        .ok_or_else(|| invalid("settings is required."))?;
+    cluster::validate_settings(&settings).map_err(from_model)?;
+    modify(state, ctx, input.cluster.as_deref(), |c| {
+        cluster::merge_settings(&mut c.settings, settings);
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,159 @@
+//! TagResource, UntagResource and ListTagsForResource for the ECS resources that exist so
+//! far (clusters and task definitions); the resource is found from its ARN.
+
+use flotilla_aws::{AwsError, Context};
+use flotilla_model::record::encode;
+use flotilla_model::tag::{merge_tags, remove_tags, validate_tags, Tag};
+use flotilla_model::{Arn, ErrorKind, ModelError};
+use flotilla_store::{Compare, Op, Txn};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::task_definitions::parse_revision_ref;
+use crate::error::{cluster_not_found, from_model, invalid};
+use crate::{keys, State};
+
+/// A taggable resource named by an ARN: its store key and current tags.
+enum Resource {
+    Cluster(String),
+    TaskDefinition(String),
+}
+
+fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, AwsError> {
+    let scope = state.scope(ctx);
+    let parsed = Arn::parse(arn)
+        .filter(|a| a.service == "ecs")
+        .ok_or_else(|| invalid(format!("The ARN '{arn}' is not a valid ECS resource ARN.")))?;
+    let (kind, rest) = parsed.resource_parts();
+    match kind {
+        "cluster" => Ok(Resource::Cluster(keys::cluster(&scope.region, rest))),
+        "task-definition" => {
+            let (family, revision) = parse_revision_ref(rest)?;
+            Ok(Resource::TaskDefinition(keys::task_definition(
+                &scope.region,
+                &family,
+                revision,
+            )))
+        }
+        _ => Err(invalid(format!(
+            "Tagging resources of type '{kind}' is not supported; tag a cluster or a task \
+             definition."
+        ))),
+    }
+}
+
+fn not_found() -> AwsError {
+    from_model(ModelError::new(
+        ErrorKind::ResourceNotFound,
+        "The specified resource is not found.",
+    ))
+}
+
+/// Change a resource's tags with compare-and-swap on its key.
+async fn retag(
+    state: &State,
+    ctx: &Context,
+    arn: &str,
+    change: impl Fn(&mut Vec<Tag>),
+) -> Result<(), AwsError> {
+    let (key, value, mod_revision) = match resolve(state, ctx, arn)? {
+        Resource::Cluster(key) => {
+            let e = state
+                .clusters()
+                .get(key.as_bytes())
+                .filter(|e| e.value.is_active());
+            let e = e.ok_or_else(cluster_not_found)?;
+            let mut c = (*e.value).clone();
+            change(&mut c.tags);
+            validate_tags(&c.tags).map_err(from_model)?;
+            (key, encode(&c), e.mod_revision)
+        }
+        Resource::TaskDefinition(key) => {
+            let e = state
+                .task_definitions()
+                .get(key.as_bytes())
+                .ok_or_else(not_found)?;
+            let mut t = (*e.value).clone();
+            change(&mut t.tags);
+            validate_tags(&t.tags).map_err(from_model)?;
+            (key, encode(&t), e.mod_revision)
+        }
+    };
+    let txn = Txn {
+        compares: vec![Compare::unchanged(key.clone(), mod_revision)],
+        success: vec![Op::put(key, value)],
+        failure: vec![],
+    };
+    if state.commit(txn).await?.succeeded {
+        Ok(())
+    } else {
+        Err(AwsError::client(
+            "ClientException",
+            "The resource was changed by another request at the same time; retry the request.",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagInput {
+    resource_arn: Option<String>,
+    tags: Option<Vec<Tag>>,
+}
+
+pub async fn tag(state: &State, ctx: &Context, input: TagInput) -> Result<Value, AwsError> {
+    let arn = input
+        .resource_arn
+        .ok_or_else(|| invalid("resourceArn is required."))?;
+    let tags = input.tags.ok_or_else(|| invalid("tags is required."))?;
+    validate_tags(&tags).map_err(from_model)?;
+    retag(state, ctx, &arn, |t| merge_tags(t, tags.clone())).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UntagInput {
+    resource_arn: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+pub async fn untag(state: &State, ctx: &Context, input: UntagInput) -> Result<Value, AwsError> {
+    let arn = input
+        .resource_arn
+        .ok_or_else(|| invalid("resourceArn is required."))?;
+    let keys = input
+        .tag_keys
+        .ok_or_else(|| invalid("tagKeys is required."))?;
+    retag(state, ctx, &arn, |t| remove_tags(t, &keys)).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTagsInput {
+    resource_arn: Option<String>,
+}
+
+pub fn list(state: &State, ctx: &Context, input: ListTagsInput) -> Result<Value, AwsError> {
+    let arn = input
+        .resource_arn
+        .ok_or_else(|| invalid("resourceArn is required."))?;
+    let tags = match resolve(state, ctx, &arn)? {
+        Resource::Cluster(key) => {
+            let e = state
+                .clusters()
+                .get(key.as_bytes())
+                .filter(|e| e.value.is_active());
+            e.ok_or_else(cluster_not_found)?.value.tags.clone()
+        }
+        Resource::TaskDefinition(key) => state
+            .task_definitions()
+            .get(key.as_bytes())
+            .ok_or_else(not_found)?
+            .value
+            .tags
+            .clone(),
+    };
+    Ok(json!({ "tags": tags }))
+}

@@ -1,0 +1,419 @@
+//! Task definition operations: RegisterTaskDefinition, DescribeTaskDefinition,
+//! ListTaskDefinitions, ListTaskDefinitionFamilies, DeregisterTaskDefinition,
+//! DeleteTaskDefinitions.
+//!
+//! Revisions count up per family from a family record updated in the same transaction as
+//! the revision, so concurrent registrations get distinct revisions and a revision number
+//! is never reused, even after deletion.
+
+use std::collections::BTreeMap;
+
+use flotilla_aws::{AwsError, Context};
+use flotilla_model::record::{decode, encode};
+use flotilla_model::tag::validate_tags;
+use flotilla_model::task_definition::{
+    self, RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
+};
+use flotilla_model::task_definition_record::{FamilyRecord, TaskDefinitionRecord};
+use flotilla_model::{Arn, Scope};
+use flotilla_store::view::Entry;
+use flotilla_store::{Compare, Op, Txn};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::failure;
+use crate::error::{client, from_model, from_store, invalid};
+use crate::pagination::{page_size, paginate, Order};
+use crate::{keys, State};
+
+use TaskDefinitionStatus::{Active, DeleteInProgress, Inactive};
+
+/// `family:revision` → its parts; `ClientException` when the revision is missing or bad.
+pub fn parse_revision_ref(s: &str) -> Result<(String, i64), AwsError> {
+    let (family, revision) = s.rsplit_once(':').ok_or_else(|| {
+        client(format!(
+            "'{s}' does not name a revision: use family:revision or a full ARN."
+        ))
+    })?;
+    let revision: i64 = revision
+        .parse()
+        .ok()
+        .filter(|r| *r >= 1)
+        .ok_or_else(|| client(format!("The revision in '{s}' must be a positive number.")))?;
+    Ok((family.to_string(), revision))
+}
+
+/// What a `taskDefinition` parameter names: a family's latest ACTIVE revision or one
+/// revision.
+enum Ref {
+    Latest(String),
+    Revision(String, i64),
+}
+
+fn parse_ref(s: &str) -> Result<Ref, AwsError> {
+    let body = if s.starts_with("arn:") {
+        let arn = Arn::parse(s)
+            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "task-definition");
+        let arn = arn.ok_or_else(|| client(format!("'{s}' is not a task definition ARN.")))?;
+        arn.resource_parts().1.to_string()
+    } else {
+        s.to_string()
+    };
+    if body.contains(':') {
+        let (family, revision) = parse_revision_ref(&body)?;
+        Ok(Ref::Revision(family, revision))
+    } else {
+        Ok(Ref::Latest(body))
+    }
+}
+
+/// The stored revision a reference names, if any.
+fn find(state: &State, scope: &Scope, r: &Ref) -> Option<Entry<TaskDefinitionRecord>> {
+    match r {
+        Ref::Revision(family, revision) => state
+            .task_definitions()
+            .get(keys::task_definition(&scope.region, family, *revision).as_bytes()),
+        Ref::Latest(family) => state
+            .task_definitions()
+            .range(keys::family_revisions(&scope.region, family).as_bytes())
+            .into_iter()
+            .rev()
+            .map(|(_, e)| e)
+            .find(|e| e.value.status() == Active),
+    }
+}
+
+fn required(s: Option<String>, what: &str) -> Result<String, AwsError> {
+    s.filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(format!("{what} is required.")))
+}
+
+pub async fn register(
+    state: &State,
+    ctx: &Context,
+    body_len: usize,
+    mut input: RegisterTaskDefinitionInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    task_definition::validate_size(body_len).map_err(from_model)?;
+    task_definition::validate(&input).map_err(from_model)?;
+    let tags = std::mem::take(&mut input.tags);
+    validate_tags(&tags).map_err(from_model)?;
+    let family = input.family.clone();
+    let family_key = keys::family(&scope.region, &family);
+    // Retry on a concurrent registration of the same family: each attempt reads the
+    // counter and commits only if it is unchanged.
+    for _ in 0..16 {
+        let current = state
+            .store()
+            .get(family_key.as_bytes())
+            .await
+            .map_err(from_store)?;
+        let (last, mod_revision) = match &current {
+            Some(kv) => {
+                let rec: FamilyRecord = decode(&kv.value).map_err(|e| {
+                    AwsError::server("ServerException", format!("corrupt family record: {e}"))
+                })?;
+                (rec.last_revision, kv.mod_revision)
+            }
+            None => (0, 0),
+        };
+        let revision = last + 1;
+        let revision32 = i32::try_from(revision)
+            .map_err(|_| client(format!("Family '{family}' has no revisions left.")))?;
+        let definition = TaskDefinition::from_input(
+            input.clone(),
+            scope.task_definition_arn(&family, revision),
+            revision32,
+            chrono::Utc::now(),
+            Some(ctx.principal_arn.clone()),
+        );
+        let record = TaskDefinitionRecord {
+            definition,
+            tags: tags.clone(),
+        };
+        let txn = Txn {
+            compares: vec![Compare::unchanged(family_key.clone(), mod_revision)],
+            success: vec![
+                Op::put(
+                    family_key.clone(),
+                    encode(&FamilyRecord {
+                        last_revision: revision,
+                    }),
+                ),
+                Op::put(
+                    keys::task_definition(&scope.region, &family, revision),
+                    encode(&record),
+                ),
+            ],
+            failure: vec![],
+        };
+        if state.commit(txn).await?.succeeded {
+            return Ok(json!({ "taskDefinition": record.definition, "tags": record.tags }));
+        }
+    }
+    Err(AwsError::server(
+        "ServerException",
+        format!("Too many concurrent registrations of family '{family}'; retry the request."),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeInput {
+    task_definition: Option<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let id = required(input.task_definition, "taskDefinition")?;
+    let with_tags = parse_include(&input.include)?;
+    let entry = find(state, &scope, &parse_ref(&id)?)
+        .ok_or_else(|| client("Unable to describe task definition."))?;
+    let mut out = json!({ "taskDefinition": entry.value.definition });
+    if with_tags {
+        out["tags"] = serde_json::to_value(&entry.value.tags).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+fn parse_include(include: &[String]) -> Result<bool, AwsError> {
+    let mut tags = false;
+    for i in include {
+        match i.as_str() {
+            "TAGS" => tags = true,
+            other => {
+                return Err(invalid(format!(
+                    "include value '{other}' is invalid: use TAGS."
+                )))
+            }
+        }
+    }
+    Ok(tags)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    family_prefix: Option<String>,
+    status: Option<String>,
+    sort: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+/// ListTaskDefinitions: ARNs ordered by family then revision. Despite its name,
+/// `familyPrefix` names one whole family, as in ECS.
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let size = page_size(input.max_results, 100)?;
+    let status = match input.status.as_deref() {
+        None | Some("ACTIVE") => Active,
+        Some("INACTIVE") => Inactive,
+        Some("DELETE_IN_PROGRESS") => DeleteInProgress,
+        Some(other) => {
+            return Err(invalid(format!(
+                "status '{other}' is invalid: use ACTIVE, INACTIVE or DELETE_IN_PROGRESS."
+            )))
+        }
+    };
+    let order = match input.sort.as_deref() {
+        None | Some("ASC") => Order::Asc,
+        Some("DESC") => Order::Desc,
+        Some(other) => {
+            return Err(invalid(format!(
+                "sort '{other}' is invalid: use ASC or DESC."
+            )))
+        }
+    };
+    let prefix = match &input.family_prefix {
+        Some(f) => keys::family_revisions(&scope.region, f),
+        None => keys::task_definitions(&scope.region),
+    };
+    // Keys sort by family then zero-padded revision: the key is the sort key.
+    let mut items: Vec<(String, String)> = state
+        .task_definitions()
+        .range(prefix.as_bytes())
+        .into_iter()
+        .filter(|(_, e)| e.value.status() == status)
+        .map(|(k, e)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                e.value.arn().to_string(),
+            )
+        })
+        .collect();
+    if order == Order::Desc {
+        items.reverse();
+    }
+    let (page, next) = paginate(
+        items,
+        |(k, _)| k.clone(),
+        order,
+        input.next_token.as_deref(),
+        size,
+    )?;
+    let arns: Vec<String> = page.into_iter().map(|(_, arn)| arn).collect();
+    Ok(json!({ "taskDefinitionArns": arns, "nextToken": next }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListFamiliesInput {
+    family_prefix: Option<String>,
+    status: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+/// ListTaskDefinitionFamilies: by default every family; `ACTIVE` those with an ACTIVE
+/// revision, `INACTIVE` those without one.
+pub fn list_families(
+    state: &State,
+    ctx: &Context,
+    input: ListFamiliesInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let size = page_size(input.max_results, 100)?;
+    let status = input.status.unwrap_or_else(|| "ALL".into());
+    if !["ACTIVE", "INACTIVE", "ALL"].contains(&status.as_str()) {
+        return Err(invalid(format!(
+            "status '{status}' is invalid: use ACTIVE, INACTIVE or ALL."
+        )));
+    }
+    let prefix = input.family_prefix.unwrap_or_default();
+    let mut families: BTreeMap<String, bool> = BTreeMap::new();
+    for (_, e) in state
+        .task_definitions()
+        .range(keys::task_definitions(&scope.region).as_bytes())
+    {
+        let r = &e.value;
+        if r.family().starts_with(&prefix) {
+            *families.entry(r.family().to_string()).or_default() |= r.status() == Active;
+        }
+    }
+    let names: Vec<String> = families
+        .into_iter()
+        .filter(|(_, active)| match status.as_str() {
+            "ACTIVE" => *active,
+            "INACTIVE" => !*active,
+            _ => true,
+        })
+        .map(|(name, _)| name)
+        .collect();
+    let (page, next) = paginate(
+        names,
+        |n| n.clone(),
+        Order::Asc,
+        input.next_token.as_deref(),
+        size,
+    )?;
+    Ok(json!({ "families": page, "nextToken": next }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterInput {
+    task_definition: Option<String>,
+}
+
+/// DeregisterTaskDefinition marks a revision INACTIVE; it stays describable. Deregistering
+/// an INACTIVE revision again answers with it unchanged.
+pub async fn deregister(
+    state: &State,
+    ctx: &Context,
+    input: DeregisterInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let id = required(input.task_definition, "taskDefinition")?;
+    let r = match parse_ref(&id)? {
+        Ref::Latest(_) => {
+            return Err(client(format!(
+                "'{id}' does not name a revision: use family:revision or a full ARN."
+            )))
+        }
+        r => r,
+    };
+    let entry = find(state, &scope, &r)
+        .ok_or_else(|| client("The specified task definition does not exist."))?;
+    let mut record = (*entry.value).clone();
+    if record.status() == Active {
+        record.definition.status = Inactive;
+        record.definition.deregistered_at = Some(chrono::Utc::now());
+        let key = keys::task_definition(&scope.region, record.family(), record.revision());
+        let txn = Txn {
+            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
+            success: vec![Op::put(key, encode(&record))],
+            failure: vec![],
+        };
+        if !state.commit(txn).await?.succeeded {
+            return Err(client(
+                "The task definition was changed at the same time; retry the request.",
+            ));
+        }
+    }
+    Ok(json!({ "taskDefinition": record.definition }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteInput {
+    #[serde(default)]
+    task_definitions: Vec<String>,
+}
+
+/// DeleteTaskDefinitions: INACTIVE revisions only. No task or service can reference a
+/// revision yet, so a deleted revision is removed at once; the answer shows it as
+/// DELETE_IN_PROGRESS, as ECS does.
+pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    if input.task_definitions.is_empty() || input.task_definitions.len() > 10 {
+        return Err(invalid(
+            "taskDefinitions must name between 1 and 10 task definitions.",
+        ));
+    }
+    let mut deleted = Vec::new();
+    let mut failures = Vec::new();
+    for id in &input.task_definitions {
+        let r = match parse_ref(id) {
+            Ok(r @ Ref::Revision(..)) => r,
+            _ => {
+                failures.push(failure(id, "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."));
+                continue;
+            }
+        };
+        let Some(entry) = find(state, &scope, &r) else {
+            failures.push(failure(id, "The specified task definition does not exist. Specify a valid account, family, revision and try again."));
+            continue;
+        };
+        let record = &entry.value;
+        if record.status() == Active {
+            failures.push(failure(
+                record.arn(),
+                "The specified task definition is still in ACTIVE status. Please deregister \
+                 the target and try again.",
+            ));
+            continue;
+        }
+        let key = keys::task_definition(&scope.region, record.family(), record.revision());
+        let txn = Txn {
+            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
+            success: vec![Op::delete(key)],
+            failure: vec![],
+        };
+        if state.commit(txn).await?.succeeded {
+            let mut d = record.definition.clone();
+            d.status = DeleteInProgress;
+            d.delete_requested_at = Some(chrono::Utc::now());
+            deleted.push(d);
+        } else {
+            failures.push(failure(
+                record.arn(),
+                "The task definition was changed at the same time; retry.",
+            ));
+        }
+    }
+    Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
+}

@@ -1,0 +1,46 @@
+//! The one place where resources map to store keys. Every kind lives under its own prefix
+//! with the region next, so one view per kind covers every region and a region's
+//! resources are one prefix range.
+
+pub const CLUSTERS: &str = "/ecs/clusters/";
+pub const TASK_DEFINITIONS: &str = "/ecs/taskdefs/";
+pub const FAMILIES: &str = "/ecs/families/";
+pub const ACCOUNT_SETTINGS: &str = "/ecs/account-settings/";
+/// Kinds owned by later capabilities; a cluster holding any of them cannot be deleted.
+pub const CONTAINER_INSTANCES: &str = "/ecs/instances/";
+pub const SERVICES: &str = "/ecs/services/";
+pub const TASKS: &str = "/ecs/tasks/";
+
+pub fn cluster(region: &str, name: &str) -> String {
+    format!("{CLUSTERS}{region}/{name}")
+}
+
+pub fn clusters(region: &str) -> String {
+    format!("{CLUSTERS}{region}/")
+}
+
+/// Revisions are zero-padded so key order is revision order.
+pub fn task_definition(region: &str, family: &str, revision: i64) -> String {
+    format!("{TASK_DEFINITIONS}{region}/{family}/{revision:010}")
+}
+
+pub fn task_definitions(region: &str) -> String {
+    format!("{TASK_DEFINITIONS}{region}/")
+}
+
+pub fn family_revisions(region: &str, family: &str) -> String {
+    format!("{TASK_DEFINITIONS}{region}/{family}/")
+}
+
+pub fn family(region: &str, family: &str) -> String {
+    format!("{FAMILIES}{region}/{family}")
+}
+
+pub fn account_setting(region: &str, principal: &str, name: &str) -> String {
+    format!("{ACCOUNT_SETTINGS}{region}/{principal}/{name}")
+}
+
+/// The prefix of one cluster's resources of a kind owned by a later capability.
+pub fn in_cluster(kind_prefix: &str, region: &str, cluster: &str) -> String {
+    format!("{kind_prefix}{region}/{cluster}/")
+}

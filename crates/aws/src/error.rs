@@ -1,0 +1,62 @@
+//! The error every AWS operation can end with, independent of protocol. How it is written
+//! to the wire (JSON `__type` or XML `<ErrorResponse>`) is decided in one place,
+//! `protocol::render_error`.
+
+use http::StatusCode;
+
+/// An AWS error: the code SDKs map to an exception class, a message for the user, and
+/// the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    pub code: String,
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl AwsError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            code: code.into(),
+            message: message.into(),
+            status,
+        }
+    }
+
+    /// A 400 error caused by the request (the usual case for service exceptions).
+    pub fn client(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A 500 error that is our fault; SDKs retry these.
+    pub fn server(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+    }
+
+    /// The body could not be decoded as the operation's input.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::client("SerializationException", message)
+    }
+
+    /// The service does not know this operation.
+    pub fn unknown_operation(operation: &str) -> Self {
+        let message = if operation.is_empty() {
+            "No operation was named in the request.".to_string()
+        } else {
+            format!("The operation {operation} is not supported by Flotilla.")
+        };
+        Self::client("UnknownOperationException", message)
+    }
+
+    /// Whether the error is the server's fault (`Type` Receiver in XML errors).
+    pub fn is_server_fault(&self) -> bool {
+        self.status.is_server_error()
+    }
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for AwsError {}

@@ -1,0 +1,343 @@
+//! The gateway: one HTTP handler that authenticates every request, finds the service it
+//! addresses and the operation it names, calls the service and writes the answer.
+//!
+//! Routing: the SigV4 credential scope names the service (`ecs`, `sts`, ...); a JSON
+//! service then takes the operation from `X-Amz-Target` (`Prefix.Operation`), a query
+//! service from `Action`, and a REST-XML service routes the method and path itself.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::FutureExt;
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode};
+
+use crate::protocol::{render, render_error, Protocol};
+use crate::{sigv4, AwsError, Credentials};
+
+/// What a service declares about itself for routing.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The SigV4 signing name clients use (`ecs`, `sts`, `route53`, ...).
+    pub signing_name: &'static str,
+    pub protocol: Protocol,
+    /// For JSON services: the `X-Amz-Target` prefix, e.g. `AmazonEC2ContainerServiceV20141113`.
+    pub target_prefix: &'static str,
+    /// For XML services: the namespace of responses and errors.
+    pub xmlns: &'static str,
+}
+
+/// Who is calling and where: handed to every operation.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub region: String,
+    pub account: String,
+    pub access_key: String,
+    /// The ARN of the calling identity (the account root for configured keys).
+    pub principal_arn: String,
+    pub request_id: String,
+}
+
+/// A REST-XML request as the service sees it.
+#[derive(Debug, Clone)]
+pub struct RestRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// An operation's decoded input.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The raw JSON body (`{}` when the client sent none); parse it with [`Input::json`].
+    Json(Bytes),
+    /// The form parameters of a query request, `Action` and `Version` included.
+    Query(Vec<(String, String)>),
+    Rest(RestRequest),
+}
+
+impl Input {
+    /// Decode a JSON body into the operation's input type; a malformed body or a member of
+    /// the wrong type is a `SerializationException`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, AwsError> {
+        match self {
+            Input::Json(body) => serde_json::from_slice(body)
+                .map_err(|e| AwsError::serialization(format!("Malformed request body: {e}"))),
+            _ => Err(AwsError::serialization("Expected a JSON request body.")),
+        }
+    }
+
+    /// The raw body length, for services with request size limits.
+    pub fn body_len(&self) -> usize {
+        match self {
+            Input::Json(b) => b.len(),
+            Input::Query(params) => params.iter().map(|(k, v)| k.len() + v.len() + 2).sum(),
+            Input::Rest(r) => r.body.len(),
+        }
+    }
+
+    /// A query parameter by name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        match self {
+            Input::Query(params) => params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// An operation's answer.
+#[derive(Debug)]
+pub enum Output {
+    /// A JSON body (JSON protocols).
+    Json(serde_json::Value),
+    /// For query services the contents of `<OperationResult>`; for REST-XML the whole
+    /// document.
+    Xml(String),
+    /// A response the service built itself.
+    Http(http::Response<Bytes>),
+}
+
+/// An AWS service served by the gateway.
+#[async_trait]
+pub trait Service: Send + Sync + 'static {
+    fn spec(&self) -> &ServiceSpec;
+    /// Perform `operation` (empty for REST-XML, which routes by [`RestRequest`]).
+    async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError>;
+}
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub credentials: Credentials,
+    pub account: String,
+    /// Bodies above this size are refused with 413 before anything else is done.
+    pub max_body_bytes: usize,
+}
+
+/// The set of services behind one listener.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<GatewayInner>,
+}
+
+struct GatewayInner {
+    config: GatewayConfig,
+    services: HashMap<&'static str, Arc<dyn Service>>,
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig, services: Vec<Arc<dyn Service>>) -> Self {
+        let services = services
+            .into_iter()
+            .map(|s| (s.spec().signing_name, s))
+            .collect();
+        Gateway {
+            inner: Arc::new(GatewayInner { config, services }),
+        }
+    }
+
+    /// An axum router answering every AWS request; other routes can be merged in front.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(self.clone())
+    }
+
+    /// Answer one request. Never panics and never fails: every outcome is a response.
+    pub async fn handle(&self, req: Request) -> Response {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (parts, body) = req.into_parts();
+        let guess = Protocol::guess(&parts);
+        let limit = self.inner.config.max_body_bytes;
+        let body = match http_body_util::Limited::new(body, limit)
+            .collect_bytes()
+            .await
+        {
+            Ok(b) => b,
+            Err(too_large) => {
+                let err = if too_large {
+                    AwsError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "RequestEntityTooLarge",
+                        format!("The request body exceeds the maximum of {limit} bytes."),
+                    )
+                } else {
+                    AwsError::client(
+                        "SerializationException",
+                        "The request body could not be read.",
+                    )
+                };
+                return render_error(guess, "", &err, &request_id);
+            }
+        };
+        let call = AssertUnwindSafe(self.dispatch(parts, body, &request_id)).catch_unwind();
+        match call.await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::error!(request_id, "request handler panicked");
+                let err = AwsError::server(
+                    "InternalFailure",
+                    "The server failed to process the request.",
+                );
+                render_error(guess, "", &err, &request_id)
+            }
+        }
+    }
+
+    async fn dispatch(&self, parts: Parts, body: Bytes, request_id: &str) -> Response {
+        let guess = Protocol::guess(&parts);
+        let verified = match sigv4::verify(&self.inner.config.credentials, &parts, &body).await {
+            Ok(v) => v,
+            Err(e) => {
+                let xmlns = self
+                    .service_for_guess(&parts)
+                    .map(|s| s.spec().xmlns)
+                    .unwrap_or("");
+                return render_error(guess, xmlns, &e, request_id);
+            }
+        };
+        let Some(service) = self.inner.services.get(verified.service.as_str()).cloned() else {
+            let err = AwsError::client(
+                "UnknownServiceException",
+                format!(
+                    "Flotilla does not serve the AWS service '{}'.",
+                    verified.service
+                ),
+            );
+            return render_error(guess, "", &err, request_id);
+        };
+        let spec = service.spec().clone();
+        let (operation, input) = match decode(&spec, &parts, body) {
+            Ok(x) => x,
+            Err(e) => return render_error(spec.protocol, spec.xmlns, &e, request_id),
+        };
+        let account = self.inner.config.account.clone();
+        let ctx = Context {
+            principal_arn: format!("arn:aws:iam::{account}:root"),
+            region: verified.region,
+            account,
+            access_key: verified.access_key,
+            request_id: request_id.to_string(),
+        };
+        let started = std::time::Instant::now();
+        let result = service.call(&ctx, &operation, input).await;
+        tracing::debug!(
+            service = spec.signing_name,
+            operation,
+            request_id,
+            ok = result.is_ok(),
+            micros = started.elapsed().as_micros() as u64,
+            "aws request"
+        );
+        match result {
+            Ok(out) => render(spec.protocol, &operation, spec.xmlns, out, request_id),
+            Err(e) => {
+                if e.is_server_fault() {
+                    tracing::warn!(request_id, operation, error = %e, "operation failed");
+                }
+                render_error(spec.protocol, spec.xmlns, &e, request_id)
+            }
+        }
+    }
+
+    /// The service an unauthenticated request seems to address, to pick an error namespace.
+    fn service_for_guess(&self, parts: &Parts) -> Option<&Arc<dyn Service>> {
+        let (_, _, service) = sigv4::credential_scope(parts)?;
+        self.inner.services.get(service.as_str())
+    }
+}
+
+async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
+    gw.handle(req).await
+}
+
+/// The operation name and decoded input of a verified request.
+fn decode(spec: &ServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, Input), AwsError> {
+    match spec.protocol {
+        Protocol::Json10 | Protocol::Json11 => {
+            let target = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let operation = match target.split_once('.') {
+                Some((prefix, op)) if prefix == spec.target_prefix => op.to_string(),
+                _ => return Err(AwsError::unknown_operation(target)),
+            };
+            let body = if body.iter().all(u8::is_ascii_whitespace) {
+                Bytes::from_static(b"{}")
+            } else {
+                body
+            };
+            Ok((operation, Input::Json(body)))
+        }
+        Protocol::Query => {
+            let mut params: Vec<(String, String)> = parts
+                .uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default();
+            if parts.method == Method::POST {
+                params.extend(form_urlencoded::parse(&body).into_owned());
+            }
+            let action = params
+                .iter()
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.clone());
+            match action {
+                Some(action) if !action.is_empty() => Ok((action, Input::Query(params))),
+                _ => Err(AwsError::client(
+                    "MissingAction",
+                    "The request must contain the parameter Action.",
+                )),
+            }
+        }
+        Protocol::RestXml => {
+            let query = parts
+                .uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default();
+            Ok((
+                String::new(),
+                Input::Rest(RestRequest {
+                    method: parts.method.clone(),
+                    path: parts.uri.path().to_string(),
+                    query,
+                    headers: parts.headers.clone(),
+                    body,
+                }),
+            ))
+        }
+    }
+}
+
+/// Collect a body with a size limit: `Err(true)` when it is too large, `Err(false)` when
+/// it could not be read.
+trait CollectLimited {
+    async fn collect_bytes(self) -> Result<Bytes, bool>;
+}
+
+impl CollectLimited for http_body_util::Limited<Body> {
+    async fn collect_bytes(self) -> Result<Bytes, bool> {
+        use http_body_util::BodyExt;
+        match self.collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) => Err(e.is::<http_body_util::LengthLimitError>()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! The AWS wire: one HTTP listener for every AWS API Flotilla speaks.
+//!
+//! A request is identified by its SigV4 credential scope (which names the service and the
+//! region), verified against the configured credentials, decoded according to the
+//! service's protocol (JSON 1.0/1.1 routed by `X-Amz-Target`, query routed by `Action=`,
+//! REST-XML handed to the service with its method and path), and answered in that
+//! protocol's native form, errors included, so SDKs raise their typed exceptions.
+//!
+//! This crate knows no AWS service: services implement [`Service`] (in `flotilla-api`) and
+//! are registered with the [`Gateway`]. It must never let a panic or a malformed request
+//! reach a client as anything but a well-formed AWS error.
+#![forbid(unsafe_code)]
+
+mod error;
+mod gateway;
+mod protocol;
+mod sigv4;
+pub mod xml;
+
+pub use error::AwsError;
+pub use gateway::{
+    Context, Gateway, GatewayConfig, Input, Output, RestRequest, Service, ServiceSpec,
+};
+pub use protocol::Protocol;
+pub use sigv4::{Credentials, SECRET_LEN};

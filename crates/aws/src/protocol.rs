@@ -1,0 +1,160 @@
+//! The AWS protocols: how a request names its operation and how answers and errors are
+//! written back. Every response, success or error, is produced by [`render`] or
+//! [`render_error`], so the wire form of an error is decided in exactly one place.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+
+use crate::xml::XmlWriter;
+use crate::{AwsError, Output};
+
+/// A protocol a service speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `application/x-amz-json-1.0`, operation in `X-Amz-Target`.
+    Json10,
+    /// `application/x-amz-json-1.1`, operation in `X-Amz-Target`.
+    Json11,
+    /// Form-encoded `Action=...&Version=...`, XML answers.
+    Query,
+    /// Operation chosen by method and path, XML bodies.
+    RestXml,
+}
+
+impl Protocol {
+    /// The protocol a request appears to use, for answering it before its service is known
+    /// (a missing signature, an unknown service, an oversized body).
+    pub fn guess(parts: &Parts) -> Protocol {
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if parts.headers.contains_key("x-amz-target") || content_type.contains("amz-json-1.1") {
+            Protocol::Json11
+        } else if content_type.contains("amz-json-1.0") {
+            Protocol::Json10
+        } else if content_type.starts_with("application/x-www-form-urlencoded")
+            || parts.uri.query().is_some_and(|q| q.contains("Action="))
+        {
+            Protocol::Query
+        } else {
+            Protocol::RestXml
+        }
+    }
+
+    fn is_json(self) -> bool {
+        matches!(self, Protocol::Json10 | Protocol::Json11)
+    }
+
+    fn json_content_type(self) -> &'static str {
+        match self {
+            Protocol::Json10 => "application/x-amz-json-1.0",
+            _ => "application/x-amz-json-1.1",
+        }
+    }
+}
+
+/// The name JSON-protocol SDKs know for an authentication error code, which the query
+/// protocol spells differently.
+fn json_code(code: &str) -> &str {
+    match code {
+        "InvalidClientTokenId" => "UnrecognizedClientException",
+        "SignatureDoesNotMatch" => "InvalidSignatureException",
+        "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+        "IncompleteSignature" => "IncompleteSignatureException",
+        "MalformedQueryString" => "SerializationException",
+        "RequestEntityTooLarge" => "RequestEntityTooLargeException",
+        other => other,
+    }
+}
+
+fn with_request_id(mut resp: Response, request_id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v.clone());
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
+}
+
+fn response(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// Write a successful answer of `operation` in `protocol`.
+pub fn render(
+    protocol: Protocol,
+    operation: &str,
+    xmlns: &str,
+    out: Output,
+    request_id: &str,
+) -> Response {
+    let resp = match (protocol, out) {
+        (_, Output::Http(r)) => r.map(Body::from),
+        (_, Output::Json(value)) => {
+            let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
+            response(StatusCode::OK, protocol.json_content_type(), body)
+        }
+        (Protocol::Query, Output::Xml(inner)) => {
+            let mut w = XmlWriter::new();
+            w.root(&format!("{operation}Response"), xmlns, |w| {
+                w.raw(&format!("<{operation}Result>{inner}</{operation}Result>"));
+                w.node("ResponseMetadata", |w| {
+                    w.leaf("RequestId", request_id);
+                });
+            });
+            response(StatusCode::OK, "text/xml", w.finish())
+        }
+        (_, Output::Xml(doc)) => response(
+            StatusCode::OK,
+            "application/xml",
+            format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{doc}"),
+        ),
+    };
+    with_request_id(resp, request_id)
+}
+
+/// Write an error in `protocol`'s native form: a JSON body with `__type` and `message`
+/// plus the `x-amzn-ErrorType` header, or an XML `<ErrorResponse>`.
+pub fn render_error(protocol: Protocol, xmlns: &str, err: &AwsError, request_id: &str) -> Response {
+    let resp = if protocol.is_json() {
+        let code = json_code(&err.code);
+        let body = serde_json::json!({ "__type": code, "message": err.message });
+        let mut resp = response(err.status, protocol.json_content_type(), body.to_string());
+        if let Ok(v) = HeaderValue::from_str(code) {
+            resp.headers_mut().insert("x-amzn-errortype", v);
+        }
+        resp
+    } else {
+        let mut w = XmlWriter::new();
+        let fill = |w: &mut XmlWriter| {
+            w.node("Error", |w| {
+                w.leaf(
+                    "Type",
+                    if err.is_server_fault() {
+                        "Receiver"
+                    } else {
+                        "Sender"
+                    },
+                );
+                w.leaf("Code", &err.code);
+                w.leaf("Message", &err.message);
+            });
+            w.leaf("RequestId", request_id);
+        };
+        if xmlns.is_empty() {
+            w.node("ErrorResponse", fill);
+        } else {
+            w.root("ErrorResponse", xmlns, fill);
+        }
+        response(err.status, "text/xml", w.finish())
+    };
+    with_request_id(resp, request_id)
+}

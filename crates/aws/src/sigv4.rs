@@ -1,0 +1,323 @@
+//! SigV4 verification of incoming requests against the configured credentials.
+//!
+//! The signature arithmetic (canonical request, string to sign, key derivation, constant
+//! time comparison, presigned query strings, clock skew) is `scratchstack-aws-signature`'s;
+//! this module supplies the credentials, reads the credential scope to learn which service
+//! and region the client addressed, and turns failures into [`AwsError`]s carrying the
+//! query-protocol codes (`SignatureDoesNotMatch`, `InvalidClientTokenId`, ...). The JSON
+//! names of those codes are chosen where errors are rendered.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::StatusCode;
+use scratchstack_aws_signature::auth::SigV4Authenticator;
+use scratchstack_aws_signature::canonical::CanonicalRequest;
+use scratchstack_aws_signature::errors::ServiceError;
+use scratchstack_aws_signature::principal::User;
+use scratchstack_aws_signature::{
+    sigv4_validate_request, GetSigningKeyRequest, GetSigningKeyResponse, KSecretKey,
+    SignatureError, SignatureOptions, NO_ADDITIONAL_SIGNED_HEADERS,
+};
+use tower::BoxError;
+
+use crate::AwsError;
+
+/// The length of a secret access key, as AWS issues them. The verifier derives signing keys
+/// from secrets of exactly this length.
+pub const SECRET_LEN: usize = 40;
+
+/// The access keys a server accepts, each with its secret.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    keys: Arc<HashMap<String, String>>,
+    account: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self.keys.keys().collect();
+        f.debug_struct("Credentials")
+            .field("access_keys", &keys)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// One root key pair of `account`. The secret must be 40 characters, like AWS's.
+    pub fn single(account: &str, access_key_id: &str, secret: &str) -> Result<Self, String> {
+        if secret.len() != SECRET_LEN || !secret.is_ascii() {
+            return Err(format!(
+                "the secret access key must be {SECRET_LEN} ASCII characters long, as AWS \
+                 secret keys are (got {})",
+                secret.len()
+            ));
+        }
+        if access_key_id.is_empty() || access_key_id.contains(['/', ' ', ',']) {
+            return Err("the access key id must be non-empty without '/', ',' or spaces".into());
+        }
+        let mut keys = HashMap::new();
+        keys.insert(access_key_id.to_string(), secret.to_string());
+        Ok(Credentials {
+            keys: Arc::new(keys),
+            account: account.to_string(),
+        })
+    }
+
+    fn secret(&self, access_key: &str) -> Option<&str> {
+        self.keys.get(access_key).map(String::as_str)
+    }
+}
+
+/// What a verified request told us about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub access_key: String,
+    pub region: String,
+    /// The signing name of the addressed service (`ecs`, `sts`, ...).
+    pub service: String,
+}
+
+/// The credential scope `KEY/DATE/REGION/SERVICE/aws4_request` from the Authorization
+/// header or the `X-Amz-Credential` query parameter.
+pub fn credential_scope(parts: &Parts) -> Option<(String, String, String)> {
+    let credential = match parts.headers.get(http::header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v.to_str().ok()?;
+            let start = v.find("Credential=")? + "Credential=".len();
+            let rest = &v[start..];
+            rest[..rest.find([',', ' ']).unwrap_or(rest.len())].to_string()
+        }
+        None => {
+            let query = parts.uri.query()?;
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.into_owned())?
+        }
+    };
+    let mut it = credential.split('/');
+    let key = it.next()?.to_string();
+    let _date = it.next()?;
+    let region = it.next()?.to_string();
+    let service = it.next()?.to_string();
+    Some((key, region, service))
+}
+
+/// Verify a request's signature. On success, the scope it was signed for.
+pub async fn verify(
+    creds: &Credentials,
+    parts: &Parts,
+    body: &Bytes,
+) -> Result<Verified, AwsError> {
+    let Some((access_key, region, service)) = credential_scope(parts) else {
+        let has_auth = parts.headers.contains_key(http::header::AUTHORIZATION);
+        return Err(if has_auth {
+            AwsError::client(
+                "IncompleteSignature",
+                "Authorization header requires a Credential parameter of the form \
+                 KEY/DATE/REGION/SERVICE/aws4_request.",
+            )
+        } else {
+            AwsError::new(
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            )
+        });
+    };
+
+    let mut request = http::Request::builder()
+        .method(parts.method.clone())
+        .uri(parts.uri.clone())
+        .version(parts.version);
+    for (name, value) in &parts.headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(body.clone())
+        .map_err(|e| AwsError::client("IncompleteSignature", e.to_string()))?;
+
+    let creds = creds.clone();
+    let mut signing_key = tower::service_fn(move |req: GetSigningKeyRequest| {
+        let answer = signing_key_for(&creds, req);
+        async move { answer }
+    });
+    if let Some(presigned) = presigned_params(parts) {
+        return verify_presigned(request, presigned, &region, &service, &mut signing_key)
+            .await
+            .map(|()| Verified {
+                access_key,
+                region,
+                service,
+            });
+    }
+    let result = sigv4_validate_request(
+        request,
+        &region,
+        &service,
+        &mut signing_key,
+        chrono::Utc::now(),
+        &NO_ADDITIONAL_SIGNED_HEADERS,
+        SignatureOptions::default(),
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(Verified {
+            access_key,
+            region,
+            service,
+        }),
+        Err(e) => Err(signature_error(e)),
+    }
+}
+
+/// The signing parameters of a presigned URL, percent-decoded.
+struct Presigned {
+    credential: String,
+    signature: String,
+    signed_headers: Vec<String>,
+    date: chrono::DateTime<chrono::Utc>,
+    expires: chrono::Duration,
+}
+
+/// The longest a presigned URL may stay valid, as in AWS.
+const MAX_PRESIGN_SECONDS: i64 = 7 * 24 * 3600;
+
+fn presigned_params(parts: &Parts) -> Option<Result<Presigned, AwsError>> {
+    let query = parts.uri.query()?;
+    if !query.contains("X-Amz-Signature=") {
+        return None;
+    }
+    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let incomplete = |what: &str| {
+        AwsError::client(
+            "IncompleteSignature",
+            format!("The presigned URL lacks a valid {what}."),
+        )
+    };
+    let parse = || -> Result<Presigned, AwsError> {
+        let get = |name: &str| {
+            params
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| incomplete(name))
+        };
+        let date = chrono::NaiveDateTime::parse_from_str(get("X-Amz-Date")?, "%Y%m%dT%H%M%SZ")
+            .map_err(|_| incomplete("X-Amz-Date"))?
+            .and_utc();
+        let expires: i64 = get("X-Amz-Expires")?
+            .parse()
+            .map_err(|_| incomplete("X-Amz-Expires"))?;
+        if !(1..=MAX_PRESIGN_SECONDS).contains(&expires) {
+            return Err(AwsError::client(
+                "AuthorizationQueryParametersError",
+                format!("X-Amz-Expires must be between 1 and {MAX_PRESIGN_SECONDS} seconds."),
+            ));
+        }
+        let mut signed_headers: Vec<String> = get("X-Amz-SignedHeaders")?
+            .split(';')
+            .map(str::to_ascii_lowercase)
+            .collect();
+        signed_headers.sort();
+        Ok(Presigned {
+            credential: get("X-Amz-Credential")?.clone(),
+            signature: get("X-Amz-Signature")?.clone(),
+            signed_headers,
+            date,
+            expires: chrono::Duration::seconds(expires),
+        })
+    };
+    Some(parse())
+}
+
+/// Verify a presigned URL. The canonical request and the signature check are the
+/// library's; the parameters are read here because the library does not percent-decode a
+/// presigned `X-Amz-Credential` (`KEY%2FDATE%2F...`), and the expiry comes from
+/// `X-Amz-Expires` rather than the clock-skew window.
+async fn verify_presigned<S, F>(
+    request: http::Request<Bytes>,
+    presigned: Result<Presigned, AwsError>,
+    region: &str,
+    service: &str,
+    signing_key: &mut S,
+) -> Result<(), AwsError>
+where
+    S: tower::Service<
+            GetSigningKeyRequest,
+            Response = GetSigningKeyResponse,
+            Error = BoxError,
+            Future = F,
+        > + Send,
+    F: std::future::Future<Output = Result<GetSigningKeyResponse, BoxError>> + Send,
+{
+    let p = presigned?;
+    let now = chrono::Utc::now();
+    if now > p.date + p.expires {
+        return Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            format!(
+                "Signature expired: the presigned URL was valid until {}.",
+                p.date + p.expires
+            ),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let (canonical, _, _) =
+        CanonicalRequest::from_request_parts(parts, body, SignatureOptions::default())
+            .map_err(|e| signature_error(Box::new(e)))?;
+    let auth = SigV4Authenticator::builder()
+        .canonical_request_sha256(canonical.canonical_request_sha256(&p.signed_headers))
+        .credential(p.credential)
+        .signature(p.signature)
+        .request_timestamp(p.date)
+        .build()
+        .map_err(|e| AwsError::client("IncompleteSignature", e.to_string()))?;
+    // Only a date in the future is bounded by the skew; the past is bounded by expiry.
+    let window = p.expires.max(chrono::Duration::minutes(15));
+    auth.validate_signature(region, service, now, window, signing_key)
+        .await
+        .map(|_| ())
+        .map_err(|e| signature_error(Box::new(e)))
+}
+
+fn signing_key_for(
+    creds: &Credentials,
+    req: GetSigningKeyRequest,
+) -> Result<GetSigningKeyResponse, BoxError> {
+    let Some(secret) = creds.secret(req.access_key()) else {
+        return Err(Box::new(SignatureError::InvalidClientTokenId(
+            "The security token included in the request is invalid.".to_string(),
+        )));
+    };
+    let secret = KSecretKey::from_str(secret).map_err(|e| format!("bad secret key: {e:?}"))?;
+    let user = User::new("aws", &creds.account, "/", "root")?;
+    let key = secret.to_ksigning(req.request_date(), req.region(), req.service());
+    Ok(GetSigningKeyResponse::builder()
+        .principal(user)
+        .signing_key(key)
+        .build()?)
+}
+
+fn signature_error(e: BoxError) -> AwsError {
+    match e.downcast::<SignatureError>() {
+        Ok(sig) => {
+            let mut message = sig.to_string();
+            if message.is_empty() {
+                message = "The request signature we calculated does not match the signature \
+                           you provided."
+                    .to_string();
+            }
+            AwsError::new(sig.http_status(), sig.error_code(), message)
+        }
+        Err(other) => AwsError::server("InternalFailure", other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Verification against a minimal SigV4 signer (POST to `/`, no query string), enough to
+//! show each way a request is refused. Real clients (botocore) are exercised by the
+//! end-to-end tests.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+const KEY: &str = "AKIDFLOTILLATEST0001";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFLOTILLA00";
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    m.update(data.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+fn signed(
+    secret: &str,
+    key: &str,
+    when: chrono::DateTime<chrono::Utc>,
+    body: &str,
+) -> (Parts, Bytes) {
+    let amz_date = when.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = when.format("%Y%m%d").to_string();
+    let payload_hash = hex::encode(Sha256::digest(body.as_bytes()));
+    let canonical = format!(
+        "POST\n/\n\nhost:localhost\nx-amz-date:{amz_date}\n\nhost;x-amz-date\n{payload_hash}"
+    );
+    let scope = format!("{date}/us-east-1/ecs/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let k = hmac(format!("AWS4{secret}").as_bytes(), &date);
+    let k = hmac(&k, "us-east-1");
+    let k = hmac(&k, "ecs");
+    let k = hmac(&k, "aws4_request");
+    let sig = hex::encode(hmac(&k, &to_sign));
+    let req = http::Request::post("/")
+        .header("host", "localhost")
+        .header("x-amz-date", amz_date)
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders=host;x-amz-date, \
+                 Signature={sig}"
+            ),
+        )
+        .body(())
+        .unwrap();
+    (req.into_parts().0, Bytes::from(body.to_string()))
+}
+
+fn creds() -> Credentials {
+    Credentials::single("000000000000", KEY, SECRET).unwrap()
+}
+
+#[tokio::test]
+async fn accepts_a_correct_signature_and_reports_the_scope() {
+    let (parts, body) = signed(SECRET, KEY, chrono::Utc::now(), "{}");
+    let v = verify(&creds(), &parts, &body).await.unwrap();
+    assert_eq!(
+        v,
+        Verified {
+            access_key: KEY.into(),
+            region: "us-east-1".into(),
+            service: "ecs".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn refuses_a_wrong_secret() {
+    let (parts, body) = signed(
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGWRONG",
+        KEY,
+        chrono::Utc::now(),
+        "{}",
+    );
+    let e = verify(&creds(), &parts, &body).await.unwrap_err();
+    assert_eq!(e.code, "SignatureDoesNotMatch");
+}
+
+#[tokio::test]
+async fn refuses_a_tampered_body() {
+    let (parts, _) = signed(SECRET, KEY, chrono::Utc::now(), "{}");
+    let e = verify(&creds(), &parts, &Bytes::from_static(b"{\"a\":1}"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "SignatureDoesNotMatch");
+}
+
+#[tokio::test]
+async fn refuses_an_unknown_key() {
+    let (parts, body) = signed(SECRET, "AKIDUNKNOWN000000000", chrono::Utc::now(), "{}");
+    let e = verify(&creds(), &parts, &body).await.unwrap_err();
+    assert_eq!(e.code, "InvalidClientTokenId");
+}
+
+#[tokio::test]
+async fn refuses_a_missing_signature() {
+    let parts = http::Request::post("/").body(()).unwrap().into_parts().0;
+    let e = verify(&creds(), &parts, &Bytes::new()).await.unwrap_err();
+    assert_eq!(e.code, "MissingAuthenticationToken");
+}
+
+#[tokio::test]
+async fn refuses_a_request_outside_the_clock_skew() {
+    let when = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let (parts, body) = signed(SECRET, KEY, when, "{}");
+    let e = verify(&creds(), &parts, &body).await.unwrap_err();
+    assert_eq!(e.code, "SignatureDoesNotMatch");
+    assert!(e.message.contains("Signature expired"), "{}", e.message);
+}
+
+#[test]
+fn secrets_must_have_the_aws_length() {
+    assert!(Credentials::single("000000000000", KEY, "short").is_err());
+    assert!(Credentials::single("000000000000", "", SECRET).is_err());
+}

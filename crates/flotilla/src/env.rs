@@ -1,0 +1,65 @@
+//! `flotilla env`: `export` lines for the running instance, read from its data directory
+//! (the endpoint file the server writes once it listens, and the credentials).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::credentials;
+
+/// The file a running server writes its endpoint URL into.
+pub fn endpoint_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("endpoint")
+}
+
+/// The file a running server writes its region into.
+pub fn region_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("region")
+}
+
+pub fn print(data_dir: &Path) -> anyhow::Result<()> {
+    let endpoint = std::fs::read_to_string(endpoint_file(data_dir)).with_context(|| {
+        format!(
+            "no Flotilla has run with data directory {}",
+            data_dir.display()
+        )
+    })?;
+    let region =
+        std::fs::read_to_string(region_file(data_dir)).unwrap_or_else(|_| "us-east-1".into());
+    let env_id = std::env::var("FLOTILLA_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let env_secret = std::env::var("FLOTILLA_SECRET_ACCESS_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let pair = match (env_id, env_secret) {
+        (Some(access_key_id), Some(secret_access_key)) => credentials::KeyPair {
+            access_key_id,
+            secret_access_key,
+        },
+        _ => credentials::read(&credentials::file_path(data_dir))?,
+    };
+    println!("export AWS_ENDPOINT_URL={}", shell_quote(endpoint.trim()));
+    println!(
+        "export AWS_ACCESS_KEY_ID={}",
+        shell_quote(&pair.access_key_id)
+    );
+    println!(
+        "export AWS_SECRET_ACCESS_KEY={}",
+        shell_quote(&pair.secret_access_key)
+    );
+    println!("export AWS_REGION={}", shell_quote(region.trim()));
+    println!("export AWS_DEFAULT_REGION={}", shell_quote(region.trim()));
+    Ok(())
+}
+
+/// Quote for POSIX shells (secrets may hold `/` and `+`, which are safe, but be sure).
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/+=:._-".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,69 @@
+//! The `flotilla` binary: argument parsing and wiring only. Each subcommand lives in its
+//! own module; the pieces it wires together live in the library crates.
+#![forbid(unsafe_code)]
+
+mod credentials;
+mod env;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A self-hosted container orchestrator that speaks the AWS ECS APIs.
+#[derive(Parser)]
+#[command(name = "flotilla", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything on this machine: the server with its embedded store (and, once agents
+    /// exist, a local agent), plus a `default` cluster.
+    Up(server::UpArgs),
+    /// The control plane: every AWS API on one port, backed by the store.
+    Server(server::ServerArgs),
+    /// Print `export` lines that point the AWS CLI and SDKs at the running Flotilla.
+    Env {
+        /// Data directory of the running instance.
+        #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+    },
+    /// Print the ECS operations this build implements, one per line.
+    #[command(hide = true)]
+    Operations,
+}
+
+/// `$FLOTILLA_DATA_DIR`, else `$XDG_DATA_HOME/flotilla`, else `~/.local/share/flotilla`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("flotilla");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/flotilla")
+}
+
+/// The default API address.
+pub fn default_api_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4566))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Env { data_dir } => env::print(&data_dir),
+        Command::Operations => {
+            for op in flotilla_api::ecs_operations() {
+                println!("{op}");
+            }
+            Ok(())
+        }
+        Command::Up(args) => server::run_up(args),
+        Command::Server(args) => server::run_server(args),
+    }
+}

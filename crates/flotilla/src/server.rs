@@ -1,0 +1,204 @@
+//! `flotilla server` and `flotilla up`: open the store, build the API state and the
+//! gateway, bind the listener and serve until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use flotilla_aws::{Credentials, Gateway, GatewayConfig};
+use flotilla_store::{MemoryStore, SqliteStore, Store};
+use tokio::net::TcpListener;
+
+use crate::{credentials, default_api_addr, default_data_dir, env};
+
+/// Options shared by `server` and `up`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Where the store, credentials and endpoint files live.
+    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Address of the AWS API listener.
+    #[arg(long, env = "FLOTILLA_API_ADDR", default_value_t = default_api_addr())]
+    pub api_addr: SocketAddr,
+    /// State store: `sqlite` (embedded, in the data directory) or `memory` (lost on exit).
+    #[arg(long, env = "FLOTILLA_STORE", default_value = "sqlite")]
+    pub store: String,
+    /// The 12-digit account id in every ARN.
+    #[arg(long, env = "FLOTILLA_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// The region `flotilla env` points clients at (every region is served).
+    #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Options of `up`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    init_tracing();
+    runtime()?.block_on(serve(args, false))
+}
+
+pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
+    init_tracing();
+    runtime()?.block_on(serve(args.server, true))
+}
+
+async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match args.store.as_str() {
+        "sqlite" => {
+            let path = args.data_dir.join("state.db");
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("opening the store {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        "memory" => Ok(Arc::new(MemoryStore::new())),
+        other if other.starts_with("etcd://") => {
+            bail!("the etcd store is not part of this build yet; use --store sqlite")
+        }
+        other => bail!("unknown store '{other}': use sqlite or memory"),
+    }
+}
+
+fn validate_account(account: &str) -> anyhow::Result<()> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--account-id must be 12 digits, got '{account}'");
+    }
+    Ok(())
+}
+
+async fn serve(args: ServerArgs, up: bool) -> anyhow::Result<()> {
+    validate_account(&args.account_id)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let (pair, source) = credentials::load_or_generate(&args.data_dir)?;
+    let creds = Credentials::single(
+        &args.account_id,
+        &pair.access_key_id,
+        &pair.secret_access_key,
+    )
+    .map_err(|e| anyhow::anyhow!("invalid credentials: {e}"))?;
+
+    let store = open_store(&args).await?;
+    let state = flotilla_api::State::new(store.clone(), args.account_id.clone())
+        .await
+        .context("loading state from the store")?;
+    if up {
+        flotilla_api::ensure_cluster(&state, &args.region, "default")
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the default cluster: {e}"))?;
+    }
+    let gateway = Gateway::new(
+        GatewayConfig {
+            credentials: creds,
+            account: args.account_id.clone(),
+            max_body_bytes: args.max_body_bytes,
+        },
+        flotilla_api::services(state),
+    );
+    let app = axum::Router::new()
+        .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
+        .merge(gateway.router());
+
+    let listener = TcpListener::bind(args.api_addr)
+        .await
+        .with_context(|| format!("binding the API listener on {}", args.api_addr))?;
+    let addr = listener.local_addr()?;
+    let endpoint = format!("http://{addr}");
+    write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
+    write_atomically(&env::region_file(&args.data_dir), &args.region)?;
+    banner(&args, &endpoint, &pair, &source, up);
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down");
+    drop(store);
+    Ok(())
+}
+
+fn banner(
+    args: &ServerArgs,
+    endpoint: &str,
+    pair: &credentials::KeyPair,
+    source: &credentials::Source,
+    up: bool,
+) {
+    println!("Flotilla is listening on {endpoint}");
+    println!("  data directory:  {}", args.data_dir.display());
+    println!(
+        "  account:         {}   region: {}",
+        args.account_id, args.region
+    );
+    println!("  access key id:   {}", pair.access_key_id);
+    match source {
+        credentials::Source::Environment => {
+            println!("  credentials:     from FLOTILLA_ACCESS_KEY_ID / FLOTILLA_SECRET_ACCESS_KEY")
+        }
+        credentials::Source::File(p) => println!("  credentials:     {}", p.display()),
+        credentials::Source::Generated(p) => {
+            println!("  secret key:      {}", pair.secret_access_key);
+            println!("  credentials:     generated and saved to {}", p.display());
+        }
+    }
+    if up {
+        println!("  cluster:         default");
+    }
+    let dir_flag = if args.data_dir == default_data_dir() {
+        String::new()
+    } else {
+        format!(" --data-dir {}", args.data_dir.display())
+    };
+    println!("Point the AWS CLI and SDKs at it with:");
+    println!("  eval \"$(flotilla env{dir_flag})\"");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

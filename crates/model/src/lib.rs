@@ -1,0 +1,16 @@
+//! Flotilla's resource model: the ECS-shaped types every other crate shares, their ARNs,
+//! and the validation AWS applies to them. No I/O, no clients, no runtime: only types and
+//! pure functions, so every other crate can depend on it and it depends on nothing of ours.
+#![forbid(unsafe_code)]
+
+pub mod account_setting;
+pub mod arn;
+pub mod cluster;
+pub mod error;
+pub mod record;
+pub mod tag;
+pub mod task_definition;
+pub mod task_definition_record;
+
+pub use arn::{Arn, Scope};
+pub use error::{ErrorKind, ModelError};
