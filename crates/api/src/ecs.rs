@@ -113,3 +113,6 @@ fn without_nulls(v: Value) -> Value {
 fn failure(arn: &str, reason: &str) -> Value {
     serde_json::json!({ "arn": arn, "reason": reason })
 }
+
+#[cfg(test)]
+mod tests;

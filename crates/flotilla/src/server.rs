@@ -95,6 +95,7 @@ async fn serve(args: ServerArgs, up: bool) -> anyhow::Result<()> {
     validate_account(&args.account_id)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    let _lock = lock_data_dir(&args.data_dir)?;
     let (pair, source) = credentials::load_or_generate(&args.data_dir)?;
     let creds = Credentials::single(
         &args.account_id,
@@ -177,6 +178,30 @@ fn banner(
     println!("  eval \"$(flotilla env{dir_flag})\"");
     use std::io::Write;
     let _ = std::io::stdout().flush();
+}
+
+/// Hold an exclusive lock on `DATA_DIR/lock` for as long as the returned file lives, so two
+/// servers never share a store.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!(
+                "another Flotilla is already using the data directory {}",
+                dir.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
 }
 
 fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {

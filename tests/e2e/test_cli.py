@@ -1,0 +1,61 @@
+"""The command-line contract: `flotilla up` and `flotilla env`."""
+import os
+import subprocess
+
+from conftest import AWS, BIN, Flotilla
+
+
+def test_up_generates_credentials_creates_default_cluster_and_env_points_the_cli_at_it(tmp_path):
+    server = Flotilla(tmp_path / "data")
+    env = server.env()
+    del env["FLOTILLA_ACCESS_KEY_ID"], env["FLOTILLA_SECRET_ACCESS_KEY"]
+    server.env = lambda: env
+    server.start(command="up")
+    try:
+        creds = (tmp_path / "data" / "credentials").read_text()
+        assert "aws_access_key_id = AKIA" in creds
+        assert oct((tmp_path / "data" / "credentials").stat().st_mode & 0o777) == "0o600"
+        banner = server.log.read_text()
+        assert "eval \"$(flotilla env --data-dir" in banner
+
+        exports = subprocess.run([BIN, "env", "--data-dir", str(tmp_path / "data")], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+        for var in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+            assert f"export {var}=" in exports
+        # The exports alone (no --endpoint-url, no other configuration) reach Flotilla.
+        script = f'eval "$1"; exec "{AWS}" ecs describe-clusters --output json'
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        clean.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        out = subprocess.run(["bash", "-c", script, "-", exports], env=clean,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert '"clusterName": "default"' in out.stdout and '"ACTIVE"' in out.stdout
+
+        # The same generated credentials are used again after a restart.
+        server.restart()
+        assert (tmp_path / "data" / "credentials").read_text() == creds
+    finally:
+        server.stop()
+
+
+def test_env_without_a_running_instance_says_so(tmp_path):
+    out = subprocess.run([BIN, "env", "--data-dir", str(tmp_path / "nothing")], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "no Flotilla has run" in out.stderr
+
+
+def test_bad_configuration_is_refused_at_start(tmp_path):
+    env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID="AKIAX", FLOTILLA_SECRET_ACCESS_KEY="short")
+    out = subprocess.run([BIN, "server", "--data-dir", str(tmp_path), "--api-addr", "127.0.0.1:0"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "40" in out.stderr
+    out = subprocess.run([BIN, "server", "--data-dir", str(tmp_path), "--api-addr", "127.0.0.1:0",
+                          "--account-id", "12"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "12 digits" in out.stderr
+
+
+def test_two_servers_cannot_share_a_data_directory(flotilla):
+    out = subprocess.run([BIN, "server", "--data-dir", str(flotilla.data_dir), "--api-addr", "127.0.0.1:0"],
+                         env=flotilla.env(), capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "already using the data directory" in out.stderr
