@@ -10,6 +10,7 @@
 mod ecs;
 mod error;
 mod keys;
+mod locks;
 mod pagination;
 mod state;
 mod sts;

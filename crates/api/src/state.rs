@@ -10,10 +10,11 @@ use flotilla_model::record::{decode, Record};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
 use flotilla_store::view::View;
-use flotilla_store::{Store, StoreError, Txn, TxnResult};
+use flotilla_store::{Revision, Store, StoreError, Txn, TxnResult};
 
 use crate::error::from_store;
 use crate::keys;
+use crate::locks::KeyedLocks;
 
 /// Shared API state; cheap to clone.
 #[derive(Clone)]
@@ -27,10 +28,22 @@ struct Inner {
     clusters: View<ClusterRecord>,
     task_definitions: View<TaskDefinitionRecord>,
     account_settings: View<Setting>,
+    /// Keys of the kinds later capabilities own (instances, tasks, services), without
+    /// their values: enough to count what a cluster holds.
+    contained: [View<()>; 3],
+    /// Serialises registrations of one task definition family within this process.
+    family_locks: KeyedLocks,
 }
+
+/// The kinds a cluster can hold, in the order of `Inner::contained`.
+const CONTAINED: [&str; 3] = [keys::CONTAINER_INSTANCES, keys::TASKS, keys::SERVICES];
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
     decode::<T>(value)
+}
+
+fn presence(_key: &[u8], _value: &[u8]) -> Result<(), String> {
+    Ok(())
 }
 
 impl State {
@@ -45,6 +58,11 @@ impl State {
             View::start(store.clone(), view(keys::TASK_DEFINITIONS), decoder).await?;
         let account_settings =
             View::start(store.clone(), view(keys::ACCOUNT_SETTINGS), decoder).await?;
+        let contained = [
+            View::start(store.clone(), view(CONTAINED[0]), presence).await?,
+            View::start(store.clone(), view(CONTAINED[1]), presence).await?,
+            View::start(store.clone(), view(CONTAINED[2]), presence).await?,
+        ];
         Ok(State {
             inner: Arc::new(Inner {
                 store,
@@ -52,6 +70,8 @@ impl State {
                 clusters,
                 task_definitions,
                 account_settings,
+                contained,
+                family_locks: KeyedLocks::default(),
             }),
         })
     }
@@ -72,6 +92,10 @@ impl State {
         &self.inner.task_definitions
     }
 
+    pub fn family_locks(&self) -> &KeyedLocks {
+        &self.inner.family_locks
+    }
+
     pub fn account_settings(&self) -> &View<Setting> {
         &self.inner.account_settings
     }
@@ -86,31 +110,31 @@ impl State {
     pub async fn commit(&self, txn: Txn) -> Result<TxnResult, AwsError> {
         let result = self.inner.store.txn(txn).await.map_err(from_store)?;
         if result.succeeded {
-            let i = &self.inner;
-            let waits = (
-                i.clusters.wait_for(result.revision),
-                i.task_definitions.wait_for(result.revision),
-                i.account_settings.wait_for(result.revision),
-            );
-            let (a, b, c) = tokio::join!(waits.0, waits.1, waits.2);
-            a.and(b).and(c).map_err(from_store)?;
+            self.caught_up(result.revision).await?;
         }
         Ok(result)
     }
 
-    /// Whether any key exists under `prefix` (read from the store, for kinds without a
-    /// view here).
-    pub async fn any_under(&self, prefix: String) -> Result<bool, AwsError> {
-        let page = self
-            .inner
-            .store
-            .range(flotilla_store::RangeRequest {
-                prefix: prefix.into_bytes(),
-                start_after: None,
-                limit: 1,
-            })
-            .await
-            .map_err(from_store)?;
-        Ok(!page.kvs.is_empty())
+    /// Wait until every view has applied revision `rev`.
+    pub async fn caught_up(&self, rev: Revision) -> Result<(), AwsError> {
+        let i = &self.inner;
+        let (a, b, c, d) = tokio::join!(
+            i.clusters.wait_for(rev),
+            i.task_definitions.wait_for(rev),
+            i.account_settings.wait_for(rev),
+            futures::future::try_join_all(i.contained.iter().map(|v| v.wait_for(rev))),
+        );
+        a.and(b).and(c).and(d.map(|_| ())).map_err(from_store)
+    }
+
+    /// How many resources of `kind` (one of [`keys::CONTAINER_INSTANCES`],
+    /// [`keys::TASKS`], [`keys::SERVICES`]) a cluster holds.
+    pub fn count_in_cluster(&self, kind: &str, region: &str, cluster: &str) -> usize {
+        let prefix = keys::in_cluster(kind, region, cluster);
+        CONTAINED
+            .iter()
+            .position(|k| *k == kind)
+            .map(|i| self.inner.contained[i].count_prefix(prefix.as_bytes()))
+            .unwrap_or(0)
     }
 }

@@ -181,7 +181,7 @@ impl Gateway {
                 return render_error(guess, "", &err, &request_id);
             }
         };
-        let call = AssertUnwindSafe(self.dispatch(parts, body, &request_id)).catch_unwind();
+        let call = AssertUnwindSafe(self.dispatch(guess, parts, body, &request_id)).catch_unwind();
         match call.await {
             Ok(resp) => resp,
             Err(_) => {
@@ -195,8 +195,13 @@ impl Gateway {
         }
     }
 
-    async fn dispatch(&self, parts: Parts, body: Bytes, request_id: &str) -> Response {
-        let guess = Protocol::guess(&parts);
+    async fn dispatch(
+        &self,
+        guess: Protocol,
+        parts: Parts,
+        body: Bytes,
+        request_id: &str,
+    ) -> Response {
         let verified = match sigv4::verify(&self.inner.config.credentials, &parts, &body).await {
             Ok(v) => v,
             Err(e) => {

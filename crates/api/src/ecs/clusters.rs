@@ -52,42 +52,19 @@ pub fn active_cluster(
     }
 }
 
-/// Counts of the cluster's instances, tasks and services. Those kinds are written by the
-/// agent, task and service capabilities; until they keep views of their own, count keys.
-async fn counts(state: &State, scope: &Scope, name: &str) -> Result<ClusterCounts, AwsError> {
-    let count = |kind: &'static str| {
-        let prefix = keys::in_cluster(kind, &scope.region, name);
-        let store = state.store().clone();
-        async move {
-            use flotilla_store::StoreExt;
-            store
-                .list_all(prefix.as_bytes())
-                .await
-                .map(|p| p.kvs.len() as i64)
-        }
-    };
-    let (instances, tasks, services) = tokio::join!(
-        count(keys::CONTAINER_INSTANCES),
-        count(keys::TASKS),
-        count(keys::SERVICES)
-    );
-    let map = crate::error::from_store;
-    Ok(ClusterCounts {
-        registered_container_instances: instances.map_err(map)?,
-        running_tasks: tasks.map_err(map)?,
+/// Counts of the cluster's instances, tasks and services.
+fn counts(state: &State, scope: &Scope, name: &str) -> ClusterCounts {
+    let count = |kind| state.count_in_cluster(kind, &scope.region, name) as i64;
+    ClusterCounts {
+        registered_container_instances: count(keys::CONTAINER_INSTANCES),
+        running_tasks: count(keys::TASKS),
         pending_tasks: 0,
-        active_services: services.map_err(map)?,
-    })
+        active_services: count(keys::SERVICES),
+    }
 }
 
-async fn wire(
-    state: &State,
-    scope: &Scope,
-    c: &ClusterRecord,
-    inc: ClusterInclude,
-) -> Result<Value, AwsError> {
-    let counts = counts(state, scope, &c.cluster_name).await?;
-    Ok(to_wire(c, counts, inc))
+fn wire(state: &State, scope: &Scope, c: &ClusterRecord, inc: ClusterInclude) -> Value {
+    to_wire(c, counts(state, scope, &c.cluster_name), inc)
 }
 
 #[derive(Deserialize)]
@@ -122,9 +99,7 @@ pub async fn create(
     let existing = state.clusters().get(key.as_bytes());
     if let Some(e) = &existing {
         if e.value.is_active() {
-            return Ok(
-                json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL).await? }),
-            );
+            return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL) }));
         }
     }
     let mut settings = vec![ClusterSetting {
@@ -156,9 +131,9 @@ pub async fn create(
             .clusters()
             .get(key.as_bytes())
             .ok_or_else(cluster_not_found)?;
-        return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL).await? }));
+        return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL) }));
     }
-    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL).await? }))
+    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL) }))
 }
 
 #[derive(Deserialize)]
@@ -195,7 +170,7 @@ pub async fn describe(
             .clusters()
             .get(keys::cluster(&scope.region, &name).as_bytes())
         {
-            Some(e) => clusters.push(wire(state, &scope, &e.value, inc).await?),
+            Some(e) => clusters.push(wire(state, &scope, &e.value, inc)),
             None => failures.push(failure(&scope.cluster_arn(&name), "MISSING")),
         }
     }
@@ -247,20 +222,20 @@ pub async fn delete(
     }
     let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
     let name = entry.value.cluster_name.clone();
-    let holds = |kind: &str| state.any_under(keys::in_cluster(kind, &scope.region, &name));
-    if holds(keys::CONTAINER_INSTANCES).await? {
+    let holds = |kind| state.count_in_cluster(kind, &scope.region, &name) > 0;
+    if holds(keys::CONTAINER_INSTANCES) {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsContainerInstances,
             "The Cluster cannot be deleted while Container Instances are active or draining.",
         )));
     }
-    if holds(keys::SERVICES).await? {
+    if holds(keys::SERVICES) {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsServices,
             "The Cluster cannot be deleted while Services are active.",
         )));
     }
-    if holds(keys::TASKS).await? {
+    if holds(keys::TASKS) {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsTasks,
             "The Cluster cannot be deleted while Tasks are active.",
@@ -268,7 +243,7 @@ pub async fn delete(
     }
     let mut record = (*entry.value).clone();
     record.status = cluster::INACTIVE.into();
-    let out = wire(state, &scope, &record, ClusterInclude::ALL).await?;
+    let out = wire(state, &scope, &record, ClusterInclude::ALL);
     write(state, &scope, entry.mod_revision, &record).await?;
     Ok(json!({ "cluster": out }))
 }
@@ -308,7 +283,7 @@ pub async fn modify(
     let mut record = (*entry.value).clone();
     change(&mut record)?;
     write(state, &scope, entry.mod_revision, &record).await?;
-    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL).await? }))
+    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL) }))
 }
 
 #[derive(Deserialize)]

@@ -101,8 +101,9 @@ pub async fn register(
     validate_tags(&tags).map_err(from_model)?;
     let family = input.family.clone();
     let family_key = keys::family(&scope.region, &family);
-    // Retry on a concurrent registration of the same family: each attempt reads the
-    // counter and commits only if it is unchanged.
+    // Registrations of one family take turns within this process; across processes the
+    // compare-and-swap on the counter decides, and the loser retries with the new value.
+    let _turn = state.family_locks().lock(&family_key).await;
     for _ in 0..16 {
         let current = state
             .store()

@@ -53,12 +53,14 @@ async fn delete_cluster_is_refused_while_it_holds_resources() {
     ];
     for (kind, code) in cases {
         let key = format!("{}thing", keys::in_cluster(kind, "us-east-1", "busy"));
-        state.store().put(key.as_bytes(), b"{}").await.unwrap();
+        let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
+        state.caught_up(rev).await.unwrap();
         let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
             .await
             .unwrap_err();
         assert_eq!(err.code, code);
-        state.store().delete(key.as_bytes()).await.unwrap();
+        let rev = state.store().delete(key.as_bytes()).await.unwrap();
+        state.caught_up(rev).await.unwrap();
     }
     let out = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
         .await
@@ -81,7 +83,8 @@ async fn describe_counts_come_from_the_stored_resources() {
             "{}i-{i}",
             keys::in_cluster(keys::CONTAINER_INSTANCES, "us-east-1", "c")
         );
-        state.store().put(key.as_bytes(), b"{}").await.unwrap();
+        let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
+        state.caught_up(rev).await.unwrap();
     }
     let out = call(&ecs, "DescribeClusters", json!({"clusters": ["c"]}))
         .await
