@@ -5,9 +5,15 @@
 //! compatibility table from it and botocore's model.
 
 mod account_settings;
+mod attributes;
 pub(crate) mod clusters;
+pub(crate) mod container_instances;
+mod filter;
+mod placement;
+mod resources;
 mod tags;
-mod task_definitions;
+pub(crate) mod task_definitions;
+mod tasks;
 
 use async_trait::async_trait;
 use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
@@ -19,23 +25,36 @@ use crate::State;
 pub const OPERATIONS: &[&str] = &[
     "CreateCluster",
     "DeleteAccountSetting",
+    "DeleteAttributes",
     "DeleteCluster",
     "DeleteTaskDefinitions",
+    "DeregisterContainerInstance",
     "DeregisterTaskDefinition",
     "DescribeClusters",
+    "DescribeContainerInstances",
     "DescribeTaskDefinition",
+    "DescribeTasks",
     "ListAccountSettings",
+    "ListAttributes",
     "ListClusters",
+    "ListContainerInstances",
     "ListTagsForResource",
     "ListTaskDefinitionFamilies",
     "ListTaskDefinitions",
+    "ListTasks",
     "PutAccountSetting",
     "PutAccountSettingDefault",
+    "PutAttributes",
+    "RegisterContainerInstance",
     "RegisterTaskDefinition",
+    "RunTask",
+    "StartTask",
+    "StopTask",
     "TagResource",
     "UntagResource",
     "UpdateCluster",
     "UpdateClusterSettings",
+    "UpdateContainerInstancesState",
 ];
 
 pub struct Ecs {
@@ -89,6 +108,25 @@ impl Service for Ecs {
                 task_definitions::deregister(s, ctx, input.json()?).await?
             }
             "DeleteTaskDefinitions" => task_definitions::delete(s, ctx, input.json()?).await?,
+            "RegisterContainerInstance" => {
+                container_instances::register(s, ctx, input.json()?).await?
+            }
+            "DeregisterContainerInstance" => {
+                container_instances::deregister(s, ctx, input.json()?).await?
+            }
+            "DescribeContainerInstances" => container_instances::describe(s, ctx, input.json()?)?,
+            "ListContainerInstances" => container_instances::list(s, ctx, input.json()?)?,
+            "UpdateContainerInstancesState" => {
+                container_instances::update_state(s, ctx, input.json()?).await?
+            }
+            "PutAttributes" => attributes::put_attributes(s, ctx, input.json()?).await?,
+            "DeleteAttributes" => attributes::delete_attributes(s, ctx, input.json()?).await?,
+            "ListAttributes" => attributes::list(s, ctx, input.json()?)?,
+            "RunTask" => tasks::run(s, ctx, input.json()?).await?,
+            "StartTask" => tasks::start(s, ctx, input.json()?).await?,
+            "StopTask" => tasks::stop(s, ctx, input.json()?).await?,
+            "DescribeTasks" => tasks::describe(s, ctx, input.json()?)?,
+            "ListTasks" => tasks::list(s, ctx, input.json()?)?,
             other => return Err(AwsError::unknown_operation(other)),
         };
         Ok(Output::Json(without_nulls(out)))

@@ -10,6 +10,10 @@ pub const ACCOUNT_SETTINGS: &str = "/ecs/account-settings/";
 pub const CONTAINER_INSTANCES: &str = "/ecs/instances/";
 pub const SERVICES: &str = "/ecs/services/";
 pub const TASKS: &str = "/ecs/tasks/";
+/// A key per connected agent, attached to a lease its polls keep alive.
+pub const AGENTS: &str = "/ecs/agents/";
+/// RunTask client tokens, for idempotent retries.
+pub const RUN_TOKENS: &str = "/ecs/run-tokens/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -43,4 +47,20 @@ pub fn account_setting(region: &str, principal: &str, name: &str) -> String {
 /// The prefix of one cluster's resources of a kind owned by a later capability.
 pub fn in_cluster(kind_prefix: &str, region: &str, cluster: &str) -> String {
     format!("{kind_prefix}{region}/{cluster}/")
+}
+
+pub fn container_instance(region: &str, cluster: &str, id: &str) -> String {
+    format!("{CONTAINER_INSTANCES}{region}/{cluster}/{id}")
+}
+
+pub fn task(region: &str, cluster: &str, id: &str) -> String {
+    format!("{TASKS}{region}/{cluster}/{id}")
+}
+
+pub fn agent(region: &str, cluster: &str, instance_id: &str) -> String {
+    format!("{AGENTS}{region}/{cluster}/{instance_id}")
+}
+
+pub fn run_token(region: &str, cluster: &str, token: &str) -> String {
+    format!("{RUN_TOKENS}{region}/{cluster}/{token}")
 }

@@ -7,6 +7,7 @@
 //! are `flotilla-aws`'s; validation is `flotilla-model`'s.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod ecs;
 mod error;
 mod keys;
@@ -20,12 +21,16 @@ use std::sync::Arc;
 use flotilla_aws::Service;
 
 pub use ecs::Ecs;
-pub use state::State;
+pub use state::{ApiConfig, State};
 pub use sts::Sts;
 
 /// Every service of this crate, ready to register with the gateway.
 pub fn services(state: State) -> Vec<Arc<dyn Service>> {
-    vec![Arc::new(Ecs::new(state.clone())), Arc::new(Sts::new(state))]
+    vec![
+        Arc::new(Ecs::new(state.clone())),
+        Arc::new(agent::Agent::new(state.clone())),
+        Arc::new(Sts::new(state)),
+    ]
 }
 
 /// Make sure an ACTIVE cluster `name` exists in `region` (as `flotilla up` does for

@@ -1,20 +1,42 @@
 //! What every API operation shares: the store, the per-process views of each resource
-//! kind, and the deployment's account id.
+//! kind, the deployment's settings, and the in-process locks that keep writers of one hot
+//! key from retrying against each other.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use flotilla_aws::{AwsError, Context};
 use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
+use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
+use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
 use flotilla_store::view::View;
-use flotilla_store::{Revision, Store, StoreError, Txn, TxnResult};
+use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 
 use crate::error::from_store;
 use crate::keys;
 use crate::locks::KeyedLocks;
+
+/// Settings of the API that are not per request.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub account: String,
+    /// An instance counts as disconnected this long after its agent's last poll.
+    pub agent_ttl: Duration,
+}
+
+impl ApiConfig {
+    pub fn new(account: impl Into<String>) -> Self {
+        ApiConfig {
+            account: account.into(),
+            agent_ttl: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Shared API state; cheap to clone.
 #[derive(Clone)]
@@ -24,19 +46,23 @@ pub struct State {
 
 struct Inner {
     store: Arc<dyn Store>,
-    account: String,
+    config: ApiConfig,
     clusters: View<ClusterRecord>,
     task_definitions: View<TaskDefinitionRecord>,
     account_settings: View<Setting>,
-    /// Keys of the kinds later capabilities own (instances, tasks, services), without
-    /// their values: enough to count what a cluster holds.
-    contained: [View<()>; 3],
+    instances: View<ContainerInstanceRecord>,
+    tasks: View<TaskRecord>,
+    /// Keys of connected agents (each attached to a lease).
+    agents: View<()>,
+    /// Keys of services (owned by the services capability), to count them.
+    services: View<()>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
+    /// Serialises placements into one cluster within this process.
+    placement_locks: KeyedLocks,
+    /// The lease each agent key is attached to, by agent key.
+    agent_leases: Mutex<HashMap<String, LeaseId>>,
 }
-
-/// The kinds a cluster can hold, in the order of `Inner::contained`.
-const CONTAINED: [&str; 3] = [keys::CONTAINER_INSTANCES, keys::TASKS, keys::SERVICES];
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
     decode::<T>(value)
@@ -48,31 +74,27 @@ fn presence(_key: &[u8], _value: &[u8]) -> Result<(), String> {
 
 impl State {
     /// Load the views from the store and keep them current.
-    pub async fn new(
-        store: Arc<dyn Store>,
-        account: impl Into<String>,
-    ) -> Result<State, StoreError> {
-        let view = |prefix: &str| prefix.as_bytes().to_vec();
-        let clusters = View::start(store.clone(), view(keys::CLUSTERS), decoder).await?;
-        let task_definitions =
-            View::start(store.clone(), view(keys::TASK_DEFINITIONS), decoder).await?;
-        let account_settings =
-            View::start(store.clone(), view(keys::ACCOUNT_SETTINGS), decoder).await?;
-        let contained = [
-            View::start(store.clone(), view(CONTAINED[0]), presence).await?,
-            View::start(store.clone(), view(CONTAINED[1]), presence).await?,
-            View::start(store.clone(), view(CONTAINED[2]), presence).await?,
-        ];
+    pub async fn new(store: Arc<dyn Store>, config: ApiConfig) -> Result<State, StoreError> {
+        let s = store.clone();
+        let prefix = |p: &str| p.as_bytes().to_vec();
+        let inner = Inner {
+            clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
+            task_definitions: View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder)
+                .await?,
+            account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
+                .await?,
+            instances: View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?,
+            tasks: View::start(s.clone(), prefix(keys::TASKS), decoder).await?,
+            agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
+            services: View::start(s.clone(), prefix(keys::SERVICES), presence).await?,
+            store,
+            config,
+            family_locks: KeyedLocks::default(),
+            placement_locks: KeyedLocks::default(),
+            agent_leases: Mutex::default(),
+        };
         Ok(State {
-            inner: Arc::new(Inner {
-                store,
-                account: account.into(),
-                clusters,
-                task_definitions,
-                account_settings,
-                contained,
-                family_locks: KeyedLocks::default(),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -81,7 +103,11 @@ impl State {
     }
 
     pub fn account(&self) -> &str {
-        &self.inner.account
+        &self.inner.config.account
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
     }
 
     pub fn clusters(&self) -> &View<ClusterRecord> {
@@ -92,17 +118,55 @@ impl State {
         &self.inner.task_definitions
     }
 
-    pub fn family_locks(&self) -> &KeyedLocks {
-        &self.inner.family_locks
-    }
-
     pub fn account_settings(&self) -> &View<Setting> {
         &self.inner.account_settings
     }
 
+    pub fn instances(&self) -> &View<ContainerInstanceRecord> {
+        &self.inner.instances
+    }
+
+    pub fn tasks(&self) -> &View<TaskRecord> {
+        &self.inner.tasks
+    }
+
+    pub fn agents(&self) -> &View<()> {
+        &self.inner.agents
+    }
+
+    pub fn family_locks(&self) -> &KeyedLocks {
+        &self.inner.family_locks
+    }
+
+    pub fn placement_locks(&self) -> &KeyedLocks {
+        &self.inner.placement_locks
+    }
+
+    /// The lease currently kept for an agent key, if this process granted one.
+    pub fn agent_lease(&self, key: &str) -> Option<LeaseId> {
+        let map = self
+            .inner
+            .agent_leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(key).copied()
+    }
+
+    pub fn set_agent_lease(&self, key: &str, lease: Option<LeaseId>) {
+        let mut map = self
+            .inner
+            .agent_leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match lease {
+            Some(l) => map.insert(key.to_string(), l),
+            None => map.remove(key),
+        };
+    }
+
     /// The region and account a request acts in.
     pub fn scope(&self, ctx: &Context) -> Scope {
-        Scope::new(ctx.region.clone(), self.inner.account.clone())
+        Scope::new(ctx.region.clone(), self.inner.config.account.clone())
     }
 
     /// Apply a transaction and wait until every view shows it, so the caller's next read
@@ -118,23 +182,59 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), AwsError> {
         let i = &self.inner;
-        let (a, b, c, d) = tokio::join!(
+        let (a, b, c, d, e, f, g) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
-            futures::future::try_join_all(i.contained.iter().map(|v| v.wait_for(rev))),
+            i.instances.wait_for(rev),
+            i.tasks.wait_for(rev),
+            i.agents.wait_for(rev),
+            i.services.wait_for(rev),
         );
-        a.and(b).and(c).and(d.map(|_| ())).map_err(from_store)
+        a.and(b)
+            .and(c)
+            .and(d)
+            .and(e)
+            .and(f)
+            .and(g)
+            .map_err(from_store)
     }
 
-    /// How many resources of `kind` (one of [`keys::CONTAINER_INSTANCES`],
-    /// [`keys::TASKS`], [`keys::SERVICES`]) a cluster holds.
-    pub fn count_in_cluster(&self, kind: &str, region: &str, cluster: &str) -> usize {
-        let prefix = keys::in_cluster(kind, region, cluster);
-        CONTAINED
+    /// Container instances of a cluster that are registered (ACTIVE or DRAINING).
+    pub fn registered_instances(&self, region: &str, cluster: &str) -> usize {
+        let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, region, cluster);
+        self.instances()
+            .range(prefix.as_bytes())
             .iter()
-            .position(|k| *k == kind)
-            .map(|i| self.inner.contained[i].count_prefix(prefix.as_bytes()))
-            .unwrap_or(0)
+            .filter(|(_, e)| e.value.status != container_instance::INACTIVE)
+            .count()
+    }
+
+    /// Tasks of a cluster whose last status is in `statuses`.
+    pub fn tasks_in(
+        &self,
+        region: &str,
+        cluster: &str,
+        statuses: std::ops::RangeInclusive<TaskStatus>,
+    ) -> usize {
+        let prefix = keys::in_cluster(keys::TASKS, region, cluster);
+        self.tasks()
+            .range(prefix.as_bytes())
+            .iter()
+            .filter(|(_, e)| statuses.contains(&e.value.last_status))
+            .count()
+    }
+
+    /// Services of a cluster.
+    pub fn services_in(&self, region: &str, cluster: &str) -> usize {
+        let prefix = keys::in_cluster(keys::SERVICES, region, cluster);
+        self.inner.services.count_prefix(prefix.as_bytes())
+    }
+
+    /// Whether the agent of an instance polled within its TTL.
+    pub fn agent_connected(&self, region: &str, cluster: &str, instance_id: &str) -> bool {
+        self.agents()
+            .get(keys::agent(region, cluster, instance_id).as_bytes())
+            .is_some()
     }
 }

@@ -11,6 +11,7 @@
 //! reach a client as anything but a well-formed AWS error.
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod error;
 mod gateway;
 mod protocol;

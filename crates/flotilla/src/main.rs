@@ -2,6 +2,7 @@
 //! own module; the pieces it wires together live in the library crates.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod credentials;
 mod env;
 mod server;
@@ -21,11 +22,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Everything on this machine: the server with its embedded store (and, once agents
-    /// exist, a local agent), plus a `default` cluster.
+    /// Everything on this machine: the server with its embedded store, a `default` cluster
+    /// and an agent running its tasks on the local Docker Engine.
     Up(server::UpArgs),
     /// The control plane: every AWS API on one port, backed by the store.
     Server(server::ServerArgs),
+    /// The agent: register this host with a server and run its tasks on Docker Engine.
+    Agent(agent::AgentArgs),
     /// Print `export` lines that point the AWS CLI and SDKs at the running Flotilla.
     Env {
         /// Data directory of the running instance.
@@ -65,5 +68,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Up(args) => server::run_up(args),
         Command::Server(args) => server::run_server(args),
+        Command::Agent(args) => agent::run(args),
     }
 }

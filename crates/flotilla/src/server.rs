@@ -30,6 +30,10 @@ pub struct ServerArgs {
     /// The region `flotilla env` points clients at (every region is served).
     #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Seconds after an agent's last poll before its instance counts as disconnected
+    /// (default 30 for `server`, 10 for `up`).
+    #[arg(long, env = "FLOTILLA_AGENT_TTL")]
+    pub agent_ttl_seconds: Option<u64>,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -40,9 +44,12 @@ pub struct ServerArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Seconds a stopped container is kept before the local agent removes it.
+    #[arg(long, default_value_t = 60)]
+    pub cleanup_delay_seconds: u64,
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -51,7 +58,7 @@ fn init_tracing() {
         .try_init();
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -59,12 +66,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     init_tracing();
-    runtime()?.block_on(serve(args, false))
+    runtime()?.block_on(serve(args, None))
 }
 
 pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
     init_tracing();
-    runtime()?.block_on(serve(args.server, true))
+    let cleanup = std::time::Duration::from_secs(args.cleanup_delay_seconds);
+    runtime()?.block_on(serve(args.server, Some(cleanup)))
 }
 
 async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
@@ -91,7 +99,10 @@ fn validate_account(account: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(args: ServerArgs, up: bool) -> anyhow::Result<()> {
+/// Serve the API; with `local_agent` (the container cleanup delay) also run an agent on
+/// this host, as `up` does.
+async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> anyhow::Result<()> {
+    let up = local_agent.is_some();
     validate_account(&args.account_id)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
@@ -105,7 +116,10 @@ async fn serve(args: ServerArgs, up: bool) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("invalid credentials: {e}"))?;
 
     let store = open_store(&args).await?;
-    let state = flotilla_api::State::new(store.clone(), args.account_id.clone())
+    let mut api_config = flotilla_api::ApiConfig::new(args.account_id.clone());
+    let ttl = args.agent_ttl_seconds.unwrap_or(if up { 10 } else { 30 });
+    api_config.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
+    let state = flotilla_api::State::new(store.clone(), api_config)
         .await
         .context("loading state from the store")?;
     if up {
@@ -134,9 +148,41 @@ async fn serve(args: ServerArgs, up: bool) -> anyhow::Result<()> {
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     banner(&args, &endpoint, &pair, &source, up);
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .await?;
+        anyhow::Ok(())
+    };
+    match local_agent {
+        None => server.await?,
+        Some(cleanup) => {
+            let agent_args = crate::agent::AgentArgs {
+                server: endpoint.clone(),
+                cluster: "default".into(),
+                data_dir: args.data_dir.join("agent"),
+                region: args.region.clone(),
+                availability_zone: "local-1a".into(),
+                attributes: vec![],
+                credentials: None,
+                cleanup_delay_seconds: cleanup.as_secs(),
+                poll_wait_seconds: (ttl / 3).clamp(1, 10),
+            };
+            let config = crate::agent::config(&agent_args, &pair);
+            tokio::try_join!(
+                server,
+                crate::agent::serve(config, stopped(stop_rx.clone()))
+            )?;
+        }
+    }
     tracing::info!("shutting down");
     drop(store);
     Ok(())
@@ -167,7 +213,7 @@ fn banner(
         }
     }
     if up {
-        println!("  cluster:         default");
+        println!("  cluster:         default, with an agent on this host (Docker Engine)");
     }
     let dir_flag = if args.data_dir == default_data_dir() {
         String::new()
@@ -212,7 +258,7 @@ fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -4,13 +4,18 @@
 #![forbid(unsafe_code)]
 
 pub mod account_setting;
+pub mod agent_protocol;
 pub mod arn;
 pub mod cluster;
+pub mod container_instance;
+pub mod cql;
 pub mod error;
 pub mod record;
 pub mod tag;
+pub mod task;
 pub mod task_definition;
 pub mod task_definition_record;
+pub mod timestamp;
 
 pub use arn::{Arn, Scope};
 pub use error::{ErrorKind, ModelError};

@@ -18,7 +18,7 @@ mod de;
 mod defaults;
 mod fargate;
 mod task;
-pub mod timestamp;
+
 mod units;
 mod validate;
 mod validate_container;

@@ -54,12 +54,13 @@ pub fn active_cluster(
 
 /// Counts of the cluster's instances, tasks and services.
 fn counts(state: &State, scope: &Scope, name: &str) -> ClusterCounts {
-    let count = |kind| state.count_in_cluster(kind, &scope.region, name) as i64;
+    use flotilla_model::task::TaskStatus::{Pending, Provisioning, Running};
+    let r = &scope.region;
     ClusterCounts {
-        registered_container_instances: count(keys::CONTAINER_INSTANCES),
-        running_tasks: count(keys::TASKS),
-        pending_tasks: 0,
-        active_services: count(keys::SERVICES),
+        registered_container_instances: state.registered_instances(r, name) as i64,
+        running_tasks: state.tasks_in(r, name, Running..=Running) as i64,
+        pending_tasks: state.tasks_in(r, name, Provisioning..=Pending) as i64,
+        active_services: state.services_in(r, name) as i64,
     }
 }
 
@@ -222,20 +223,20 @@ pub async fn delete(
     }
     let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
     let name = entry.value.cluster_name.clone();
-    let holds = |kind| state.count_in_cluster(kind, &scope.region, &name) > 0;
-    if holds(keys::CONTAINER_INSTANCES) {
+    if state.registered_instances(&scope.region, &name) > 0 {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsContainerInstances,
             "The Cluster cannot be deleted while Container Instances are active or draining.",
         )));
     }
-    if holds(keys::SERVICES) {
+    if state.services_in(&scope.region, &name) > 0 {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsServices,
             "The Cluster cannot be deleted while Services are active.",
         )));
     }
-    if holds(keys::TASKS) {
+    use flotilla_model::task::TaskStatus::{Deprovisioning, Provisioning};
+    if state.tasks_in(&scope.region, &name, Provisioning..=Deprovisioning) > 0 {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsTasks,
             "The Cluster cannot be deleted while Tasks are active.",

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use flotilla_aws::{AwsError, Context};
 use flotilla_model::record::{decode, encode};
 use flotilla_model::tag::validate_tags;
+use flotilla_model::task::TaskStatus;
 use flotilla_model::task_definition::{
     self, RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
 };
@@ -398,6 +399,22 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
             ));
             continue;
         }
+        let in_use = state
+            .tasks()
+            .range(keys::TASKS.as_bytes())
+            .into_iter()
+            .any(|(_, t)| {
+                t.value.task_definition_arn == record.arn()
+                    && t.value.last_status < TaskStatus::Stopped
+            });
+        if in_use {
+            failures.push(failure(
+                record.arn(),
+                "The task definition is still used by a task that has not stopped; stop the \
+                 task and try again.",
+            ));
+            continue;
+        }
         let key = keys::task_definition(&scope.region, record.family(), record.revision());
         let txn = Txn {
             compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
@@ -417,4 +434,20 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
         }
     }
     Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
+}
+
+/// The revision a task definition ARN or `family:revision` names.
+pub fn by_ref(state: &State, scope: &Scope, id: &str) -> Option<Entry<TaskDefinitionRecord>> {
+    parse_ref(id).ok().and_then(|r| find(state, scope, &r))
+}
+
+/// The revision a task definition parameter names (a family means its latest ACTIVE
+/// revision), or the ECS error for a missing one.
+pub fn resolve(
+    state: &State,
+    scope: &Scope,
+    id: &str,
+) -> Result<Entry<TaskDefinitionRecord>, AwsError> {
+    let r = parse_ref(id)?;
+    find(state, scope, &r).ok_or_else(|| invalid("TaskDefinition not found."))
 }

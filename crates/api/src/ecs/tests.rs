@@ -25,7 +25,9 @@ fn ctx() -> Context {
 
 async fn ecs() -> (Ecs, State) {
     let store = Arc::new(MemoryStore::new());
-    let state = State::new(store, "000000000000").await.unwrap();
+    let state = State::new(store, crate::ApiConfig::new("000000000000"))
+        .await
+        .unwrap();
     (Ecs::new(state.clone()), state)
 }
 
@@ -37,31 +39,122 @@ async fn call(ecs: &Ecs, op: &str, body: Value) -> Result<Value, flotilla_aws::A
     }
 }
 
+async fn agent_call(state: &State, op: &str, body: Value) -> Result<Value, flotilla_aws::AwsError> {
+    let agent = crate::agent::Agent::new(state.clone());
+    let input = Input::Json(Bytes::from(body.to_string()));
+    match agent.call(&ctx(), op, input).await? {
+        Output::Json(v) => Ok(v),
+        other => panic!("unexpected output {other:?}"),
+    }
+}
+
+fn resources(cpu: i64, memory: i64) -> Value {
+    json!([
+        {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
+        {"name": "PORTS", "type": "STRINGSET", "stringSetValue": ["22"]},
+    ])
+}
+
+/// Register an instance and poll once, so it counts as connected.
+async fn connected_instance(ecs: &Ecs, state: &State, cluster: &str) -> String {
+    let out = call(
+        ecs,
+        "RegisterContainerInstance",
+        json!({
+        "cluster": cluster, "totalResources": resources(2048, 4096),
+        "attributes": [{"name": "stack", "value": "prod"}]}),
+    )
+    .await
+    .unwrap();
+    let arn = out["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    agent_call(
+        state,
+        "Poll",
+        json!({"cluster": cluster, "containerInstanceArn": arn, "since": 0, "waitMillis": 0}),
+    )
+    .await
+    .unwrap();
+    arn
+}
+
 #[tokio::test]
 async fn delete_cluster_is_refused_while_it_holds_resources() {
     let (ecs, state) = ecs().await;
     call(&ecs, "CreateCluster", json!({"clusterName": "busy"}))
         .await
         .unwrap();
-    let cases = [
-        (
-            keys::CONTAINER_INSTANCES,
-            "ClusterContainsContainerInstancesException",
-        ),
-        (keys::SERVICES, "ClusterContainsServicesException"),
-        (keys::TASKS, "ClusterContainsTasksException"),
-    ];
-    for (kind, code) in cases {
-        let key = format!("{}thing", keys::in_cluster(kind, "us-east-1", "busy"));
-        let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
-        state.caught_up(rev).await.unwrap();
-        let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, code);
-        let rev = state.store().delete(key.as_bytes()).await.unwrap();
-        state.caught_up(rev).await.unwrap();
-    }
+    call(
+        &ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "app", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 64}]}),
+    )
+    .await
+    .unwrap();
+    let arn = connected_instance(&ecs, &state, "busy").await;
+    let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ClusterContainsContainerInstancesException");
+
+    let run = call(
+        &ecs,
+        "RunTask",
+        json!({"cluster": "busy", "taskDefinition": "app"}),
+    )
+    .await
+    .unwrap();
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    let err = call(
+        &ecs,
+        "DeregisterContainerInstance",
+        json!({"cluster": "busy", "containerInstance": arn}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterException");
+    call(
+        &ecs,
+        "DeregisterContainerInstance",
+        json!({"cluster": "busy", "containerInstance": arn, "force": true}),
+    )
+    .await
+    .unwrap();
+    let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ClusterContainsTasksException");
+    call(&ecs, "StopTask", json!({"cluster": "busy", "task": task}))
+        .await
+        .unwrap();
+    let report = json!({"taskArn": task, "status": "STOPPED", "containers": [
+        {"name": "a", "status": "STOPPED", "exitCode": 0}]});
+    let out = agent_call(
+        &state,
+        "SubmitTaskReports",
+        json!({"cluster": "busy", "containerInstanceArn": arn, "reports": [report]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["results"][0]["accepted"], true, "{out}");
+
+    let key = format!(
+        "{}svc",
+        keys::in_cluster(keys::SERVICES, "us-east-1", "busy")
+    );
+    let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
+    state.caught_up(rev).await.unwrap();
+    let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ClusterContainsServicesException");
+    let rev = state.store().delete(key.as_bytes()).await.unwrap();
+    state.caught_up(rev).await.unwrap();
+
     let out = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
         .await
         .unwrap();
@@ -73,19 +166,181 @@ async fn delete_cluster_is_refused_while_it_holds_resources() {
 }
 
 #[tokio::test]
+async fn a_task_travels_from_run_task_through_the_agent_protocol_to_stopped() {
+    let (ecs, state) = ecs().await;
+    call(&ecs, "CreateCluster", json!({})).await.unwrap();
+    call(
+        &ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "web", "containerDefinitions": [
+        {"name": "httpd", "image": "busybox", "memory": 1024,
+         "portMappings": [{"containerPort": 80, "hostPort": 8080}]}]}),
+    )
+    .await
+    .unwrap();
+    let instance = connected_instance(&ecs, &state, "default").await;
+    let described = call(
+        &ecs,
+        "DescribeContainerInstances",
+        json!({"containerInstances": [instance]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(described["containerInstances"][0]["agentConnected"], true);
+
+    let run = call(
+        &ecs,
+        "RunTask",
+        json!({"taskDefinition": "web", "count": 2}),
+    )
+    .await
+    .unwrap();
+    // The fixed host port fits once: the second copy fails with RESOURCE:PORTS.
+    assert_eq!(run["tasks"].as_array().unwrap().len(), 1, "{run}");
+    assert_eq!(run["failures"][0]["reason"], "RESOURCE:PORTS");
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    assert_eq!(run["tasks"][0]["lastStatus"], "PROVISIONING");
+
+    let d = call(
+        &ecs,
+        "DescribeContainerInstances",
+        json!({"containerInstances": [instance]}),
+    )
+    .await
+    .unwrap();
+    let remaining = &d["containerInstances"][0]["remainingResources"];
+    assert_eq!(remaining[1]["integerValue"], 4096 - 1024);
+    assert!(remaining[2]["stringSetValue"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("8080")));
+
+    let poll = agent_call(&state, "Poll", json!({"cluster": "default", "containerInstanceArn": instance, "since": 0, "waitMillis": 0})).await.unwrap();
+    assert_eq!(poll["full"], true);
+    assert_eq!(poll["tasks"][0]["task"]["taskArn"], task.as_str());
+    assert_eq!(poll["tasks"][0]["definition"]["family"], "web");
+    let since = poll["revision"].as_i64().unwrap();
+
+    let running = json!({"taskArn": task, "status": "RUNNING", "containers": [{"name": "httpd", "status": "RUNNING",
+        "runtimeId": "abc", "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80, "hostPort": 8080, "protocol": "tcp"}]}]});
+    agent_call(
+        &state,
+        "SubmitTaskReports",
+        json!({"cluster": "default", "containerInstanceArn": instance, "reports": [running]}),
+    )
+    .await
+    .unwrap();
+    let d = call(&ecs, "DescribeTasks", json!({"tasks": [task]}))
+        .await
+        .unwrap();
+    assert_eq!(d["tasks"][0]["lastStatus"], "RUNNING");
+    assert_eq!(
+        d["tasks"][0]["containers"][0]["networkBindings"][0]["hostPort"],
+        8080
+    );
+    let listed = call(&ecs, "ListTasks", json!({"family": "web"}))
+        .await
+        .unwrap();
+    assert_eq!(listed["taskArns"], json!([task]));
+
+    call(&ecs, "StopTask", json!({"task": task, "reason": "done"}))
+        .await
+        .unwrap();
+    let poll = agent_call(&state, "Poll", json!({"cluster": "default", "containerInstanceArn": instance, "since": since, "waitMillis": 1000})).await.unwrap();
+    assert_eq!(poll["full"], false);
+    assert_eq!(poll["tasks"][0]["task"]["desiredStatus"], "STOPPED");
+    let stopped = json!({"taskArn": task, "status": "STOPPED", "containers": [{"name": "httpd", "status": "STOPPED", "exitCode": 137}]});
+    agent_call(
+        &state,
+        "SubmitTaskReports",
+        json!({"cluster": "default", "containerInstanceArn": instance, "reports": [stopped]}),
+    )
+    .await
+    .unwrap();
+    let d = call(&ecs, "DescribeTasks", json!({"tasks": [task]}))
+        .await
+        .unwrap();
+    let t = &d["tasks"][0];
+    assert_eq!(t["lastStatus"], "STOPPED");
+    assert_eq!(t["stopCode"], "UserInitiated");
+    assert_eq!(t["stoppedReason"], "done");
+    assert_eq!(t["containers"][0]["exitCode"], 137);
+    let listed = call(&ecs, "ListTasks", json!({"desiredStatus": "STOPPED"}))
+        .await
+        .unwrap();
+    assert_eq!(listed["taskArns"], json!([task]));
+}
+
+#[tokio::test]
+async fn placement_reports_memory_and_constraints() {
+    let (ecs, state) = ecs().await;
+    call(&ecs, "CreateCluster", json!({})).await.unwrap();
+    connected_instance(&ecs, &state, "default").await;
+    call(
+        &ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "big", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 100000}]}),
+    )
+    .await
+    .unwrap();
+    let run = call(&ecs, "RunTask", json!({"taskDefinition": "big"}))
+        .await
+        .unwrap();
+    assert_eq!(run["tasks"], json!([]));
+    assert_eq!(run["failures"][0]["reason"], "RESOURCE:MEMORY");
+    call(
+        &ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "small", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 16}]}),
+    )
+    .await
+    .unwrap();
+    let run = call(
+        &ecs,
+        "RunTask",
+        json!({"taskDefinition": "small", "placementConstraints": [
+        {"type": "memberOf", "expression": "attribute:stack == dev"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run["tasks"], json!([]), "{run}");
+    let run = call(
+        &ecs,
+        "RunTask",
+        json!({"taskDefinition": "small", "count": 3, "placementConstraints": [
+        {"type": "memberOf", "expression": "attribute:stack == prod"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(run["tasks"].as_array().unwrap().len(), 3, "{run}");
+    let list = call(
+        &ecs,
+        "ListContainerInstances",
+        json!({"filter": "attribute:stack == prod"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(list["containerInstanceArns"].as_array().unwrap().len(), 1);
+    let list = call(
+        &ecs,
+        "ListContainerInstances",
+        json!({"filter": "attribute:stack == dev"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(list["containerInstanceArns"], json!([]));
+}
+
+#[tokio::test]
 async fn describe_counts_come_from_the_stored_resources() {
     let (ecs, state) = ecs().await;
     call(&ecs, "CreateCluster", json!({"clusterName": "c"}))
         .await
         .unwrap();
-    for i in 0..2 {
-        let key = format!(
-            "{}i-{i}",
-            keys::in_cluster(keys::CONTAINER_INSTANCES, "us-east-1", "c")
-        );
-        let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
-        state.caught_up(rev).await.unwrap();
-    }
+    connected_instance(&ecs, &state, "c").await;
+    connected_instance(&ecs, &state, "c").await;
     let out = call(&ecs, "DescribeClusters", json!({"clusters": ["c"]}))
         .await
         .unwrap();

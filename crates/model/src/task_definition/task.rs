@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::container::{ContainerDefinition, KeyValuePair};
 use super::de::nullable;
-use super::timestamp;
 use super::volume::Volume;
 use crate::tag::Tag;
+use crate::timestamp;
 
 /// The body of `RegisterTaskDefinition` (botocore `RegisterTaskDefinitionRequest`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

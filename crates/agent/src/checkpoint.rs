@@ -1,0 +1,303 @@
+//! The agent's checkpoint: `agent-state.json` in the data directory, versioned, written
+//! atomically (temporary file, fsync, rename, fsync of the directory).
+//!
+//! It holds the instance ARN (so a restarted agent re-registers as the same instance), the
+//! data directory's random id (put on every container as `flotilla.data-dir-id`, so two
+//! agents on one host never adopt each other's containers) and, per task, what the task
+//! actor knows: status, container ids, pause container, host ports and the last report
+//! (re-sent after a restart if the server never saw the task stop). The runtime's labels
+//! remain the truth about which containers exist; the checkpoint adds what labels cannot
+//! say. [`Checkpoint`] keeps the state in memory and a writer task saves it after changes,
+//! coalescing bursts into one write.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use flotilla_model::task::{TaskReport, TaskStatus};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+
+/// The format this build writes; a newer one is refused rather than misread.
+pub const FORMAT_VERSION: u32 = 1;
+/// The checkpoint's file name inside the data directory.
+pub const FILE_NAME: &str = "agent-state.json";
+
+/// Why the checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading, writing or renaming the file failed.
+    #[error("checkpoint {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint this build understands.
+    #[error("checkpoint {path} is unreadable: {message}")]
+    Format { path: PathBuf, message: String },
+}
+
+/// Everything the agent remembers across restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentState {
+    pub format_version: u32,
+    /// Random id of the data directory (label `flotilla.data-dir-id`).
+    pub data_dir_id: String,
+    #[serde(default)]
+    pub container_instance_arn: Option<String>,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskCheckpoint>,
+}
+
+impl AgentState {
+    /// A fresh state with a new random data directory id.
+    pub fn fresh() -> Self {
+        AgentState {
+            format_version: FORMAT_VERSION,
+            data_dir_id: format!("{:016x}", rand::random::<u64>()),
+            container_instance_arn: None,
+            tasks: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the agent knows about one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCheckpoint {
+    pub task_arn: String,
+    pub known_status: TaskStatus,
+    /// Container name → runtime id.
+    #[serde(default)]
+    pub containers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub pause_id: Option<String>,
+    /// The awsvpc attachment id (stable across restarts).
+    #[serde(default)]
+    pub attachment_id: Option<String>,
+    #[serde(default)]
+    pub host_ports: Vec<u16>,
+    /// Containers and the pause container have been removed.
+    #[serde(default)]
+    pub cleaned: bool,
+    #[serde(default)]
+    pub last_report: Option<TaskReport>,
+}
+
+/// Read the checkpoint of `dir`, if there is one.
+pub fn load(dir: &Path) -> Result<Option<AgentState>, CheckpointError> {
+    let path = dir.join(FILE_NAME);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(CheckpointError::Io { path, source }),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let version = value
+        .get("formatVersion")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(CheckpointError::Format {
+            path,
+            message: format!("format version {version}, this agent reads {FORMAT_VERSION}"),
+        });
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| CheckpointError::Format {
+            path,
+            message: e.to_string(),
+        })
+}
+
+/// Write the checkpoint of `dir` atomically.
+pub fn save(dir: &Path, state: &AgentState) -> Result<(), CheckpointError> {
+    let path = dir.join(FILE_NAME);
+    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+    let io = |source| CheckpointError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = serde_json::to_vec_pretty(state).map_err(|e| CheckpointError::Format {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(&bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    // Make the rename itself durable.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The live state, shared by the task actors, with a background writer.
+pub struct Checkpoint {
+    dir: PathBuf,
+    state: Mutex<AgentState>,
+    dirty: Notify,
+}
+
+impl Checkpoint {
+    /// Load the checkpoint of `dir`, or start a fresh one (and save it, so the data
+    /// directory id is fixed from the first start).
+    pub fn open(dir: &Path) -> Result<Arc<Checkpoint>, CheckpointError> {
+        let state = match load(dir)? {
+            Some(s) => s,
+            None => {
+                let s = AgentState::fresh();
+                save(dir, &s)?;
+                s
+            }
+        };
+        Ok(Arc::new(Checkpoint {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(state),
+            dirty: Notify::new(),
+        }))
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> AgentState {
+        self.lock().clone()
+    }
+
+    /// Change the state; the writer saves it soon after.
+    pub fn update(&self, change: impl FnOnce(&mut AgentState)) {
+        change(&mut self.lock());
+        self.dirty.notify_one();
+    }
+
+    /// Record what a task actor knows about its task.
+    pub fn put_task(&self, task: TaskCheckpoint) {
+        self.update(|s| {
+            s.tasks.insert(task.task_arn.clone(), task);
+        });
+    }
+
+    /// Save now.
+    pub fn flush(&self) -> Result<(), CheckpointError> {
+        let state = self.snapshot();
+        save(&self.dir, &state)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AgentState> {
+        // A panic while holding the lock cannot leave the state half-changed in a way that
+        // matters more than losing it: keep going with what is there.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Save after every change until `shutdown` turns true; then save once more.
+    pub(crate) async fn run_writer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.dirty.notified() => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+            let me = self.clone();
+            match tokio::task::spawn_blocking(move || me.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint not saved"),
+                Err(e) => tracing::warn!(error = %e, "checkpoint writer failed"),
+            }
+        }
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "checkpoint not saved at shutdown");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AgentState {
+        let mut s = AgentState::fresh();
+        s.container_instance_arn =
+            Some("arn:aws:ecs:us-east-1:000000000000:container-instance/default/abc".into());
+        s.tasks.insert(
+            "t1".into(),
+            TaskCheckpoint {
+                task_arn: "t1".into(),
+                known_status: TaskStatus::Running,
+                containers: BTreeMap::from([("web".to_string(), "c0ffee".to_string())]),
+                pause_id: Some("p1".into()),
+                attachment_id: Some("att".into()),
+                host_ports: vec![32768],
+                cleaned: false,
+                last_report: None,
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn round_trips_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), None);
+        let s = sample();
+        save(dir.path(), &s).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Some(s));
+        assert!(!dir.path().join("agent-state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            br#"{"formatVersion": 99, "dataDirId": "x"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            load(dir.path()),
+            Err(CheckpointError::Format { .. })
+        ));
+    }
+
+    #[test]
+    fn open_fixes_the_data_dir_id_on_first_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Checkpoint::open(dir.path()).unwrap().snapshot();
+        let b = Checkpoint::open(dir.path()).unwrap().snapshot();
+        assert_eq!(a.data_dir_id, b.data_dir_id);
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(
+            Checkpoint::open(other.path())
+                .unwrap()
+                .snapshot()
+                .data_dir_id,
+            a.data_dir_id
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_saves_changes_and_flushes_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = Checkpoint::open(dir.path()).unwrap();
+        let (tx, rx) = watch::channel(false);
+        let writer = tokio::spawn(cp.clone().run_writer(rx));
+        cp.update(|s| s.container_instance_arn = Some("arn-1".into()));
+        tx.send(true).unwrap();
+        writer.await.unwrap();
+        assert_eq!(
+            load(dir.path())
+                .unwrap()
+                .unwrap()
+                .container_instance_arn
+                .as_deref(),
+            Some("arn-1")
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The agent's configuration: where the server is, who the agent is, and the knobs of its
+//! loops. Plain data; [`AgentConfig::new`] fills in the defaults the binary does not set.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`crate::run`] needs besides a runtime and a shutdown signal.
+#[derive(Clone)]
+pub struct AgentConfig {
+    /// `http://HOST:PORT` of the Flotilla server.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Cluster name (or ARN) to join.
+    pub cluster: String,
+    /// Where the checkpoint (`agent-state.json`) lives; one instance per directory.
+    pub data_dir: PathBuf,
+    /// Reported as the `ecs.availability-zone` attribute.
+    pub availability_zone: String,
+    /// Custom attributes, registered next to the standard `ecs.*` ones.
+    pub attributes: Vec<(String, String)>,
+    /// How long one Poll may be held by the server (clamped below a third of the
+    /// heartbeat TTL the server announces).
+    pub poll_wait: Duration,
+    /// Stopped containers (and a task's pause container) are removed this long after the
+    /// task stopped.
+    pub container_cleanup_delay: Duration,
+    /// Name of the Docker network awsvpc tasks get their address on.
+    pub awsvpc_network: String,
+    /// Its IPv4 subnet (the gateway is the first address).
+    pub awsvpc_subnet: String,
+    /// TCP ports always reported as taken, besides those listening on the host.
+    pub reserved_ports: Vec<u16>,
+    /// How long shutdown waits to deliver queued status reports.
+    pub shutdown_flush: Duration,
+    /// Bound on a call that is not a long poll.
+    pub call_timeout: Duration,
+}
+
+impl AgentConfig {
+    /// A configuration with the defaults: 10 s poll wait, 60 s cleanup delay,
+    /// `flotilla-awsvpc` on 172.31.240.0/20, zone `local-1a`, ECS's reserved ports.
+    pub fn new(
+        endpoint: impl Into<String>,
+        region: impl Into<String>,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        cluster: impl Into<String>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        AgentConfig {
+            endpoint: endpoint.into(),
+            region: region.into(),
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            cluster: cluster.into(),
+            data_dir: data_dir.into(),
+            availability_zone: "local-1a".into(),
+            attributes: Vec::new(),
+            poll_wait: Duration::from_secs(10),
+            container_cleanup_delay: Duration::from_secs(60),
+            awsvpc_network: "flotilla-awsvpc".into(),
+            awsvpc_subnet: "172.31.240.0/20".into(),
+            reserved_ports: vec![22, 2375, 2376, 51678, 51679],
+            shutdown_flush: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("cluster", &self.cluster)
+            .field("data_dir", &self.data_dir)
+            .field("availability_zone", &self.availability_zone)
+            .field("attributes", &self.attributes)
+            .field("poll_wait", &self.poll_wait)
+            .field("container_cleanup_delay", &self.container_cleanup_delay)
+            .finish_non_exhaustive()
+    }
+}

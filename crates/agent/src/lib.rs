@@ -1,0 +1,165 @@
+//! The Flotilla agent: registers a host as an ECS container instance, long-polls the
+//! server for the tasks it should run, runs them on a container [`Runtime`] with one actor
+//! per task, reports their status in batches, and checkpoints what it knows so a restarted
+//! agent adopts its containers instead of duplicating or orphaning them.
+//!
+//! Map: [`config`] (what the binary sets), `register` and `resources` (the instance),
+//! `poll` (the long-poll loop and heartbeat), `manager` and `adopt` (which task gets an
+//! actor, with which existing containers), `task_actor` (one task's lifecycle), `spec` and
+//! `deps` (ECS definitions → container specs, dependsOn), `reporter` (batched status
+//! reports), [`checkpoint`] (the state file), `events` (runtime events to actors). The
+//! wire protocol is `flotilla_model::agent_protocol`.
+#![forbid(unsafe_code)]
+
+mod adopt;
+#[cfg(test)]
+mod agent_tests;
+pub mod api;
+mod backoff;
+pub mod checkpoint;
+pub mod config;
+mod deps;
+mod error;
+mod events;
+mod manager;
+mod poll;
+mod register;
+pub mod reporter;
+mod resources;
+mod spec;
+mod task_actor;
+#[cfg(test)]
+mod testutil;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use api::{AgentApi, HttpApi, Identity};
+pub use config::AgentConfig;
+pub use error::AgentError;
+use flotilla_runtime::{NetworkSpec, Runtime};
+use tokio::sync::{broadcast, watch};
+
+use crate::checkpoint::Checkpoint;
+use crate::reporter::ReportQueue;
+use crate::task_actor::ActorContext;
+
+/// How often actors re-inspect their containers even without events.
+const RESYNC_EVERY: Duration = Duration::from_secs(60);
+
+/// Run the agent against the server at `config.endpoint` until `shutdown` completes;
+/// then stop polling, deliver queued reports (bounded by `config.shutdown_flush`) and
+/// return, leaving containers running for the next start to adopt.
+pub async fn run(
+    config: AgentConfig,
+    runtime: Arc<dyn Runtime>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), AgentError> {
+    let api: Arc<dyn AgentApi> = Arc::new(HttpApi::new(&config));
+    run_with_api(config, runtime, api, shutdown).await
+}
+
+/// [`run`] with any implementation of the server's calls (tests use a fake).
+pub async fn run_with_api(
+    config: AgentConfig,
+    runtime: Arc<dyn Runtime>,
+    api: Arc<dyn AgentApi>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), AgentError> {
+    let awsvpc = awsvpc_network(&config)?;
+    let checkpoint = Checkpoint::open(&config.data_dir)?;
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let trigger = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let agent = async {
+        let Some(arn) =
+            register::register(api.as_ref(), &config, &checkpoint, false, &mut stop_rx).await?
+        else {
+            return Ok(());
+        };
+        tracing::info!(instance = %arn, cluster = %config.cluster, "registered");
+        let identity = Arc::new(Identity::new(config.cluster.clone(), arn));
+        let reports = ReportQueue::new();
+        let (signals, _) = broadcast::channel(1024);
+        let writer = tokio::spawn(checkpoint.clone().run_writer(stop_rx.clone()));
+        let sender = tokio::spawn(reporter::run_sender(
+            reports.clone(),
+            api.clone(),
+            identity.clone(),
+            stop_rx.clone(),
+        ));
+        let pump = tokio::spawn(events::pump(
+            runtime.clone(),
+            signals.clone(),
+            RESYNC_EVERY,
+            stop_rx.clone(),
+        ));
+        let ctx = Arc::new(ActorContext {
+            runtime: runtime.clone(),
+            reports: reports.clone(),
+            checkpoint: checkpoint.clone(),
+            identity: identity.clone(),
+            data_dir_id: checkpoint.snapshot().data_dir_id,
+            cleanup_delay: config.container_cleanup_delay,
+            awsvpc,
+            signals,
+        });
+        let mut manager = manager::Manager::new(ctx);
+        let poller = poll::Poller {
+            api: api.clone(),
+            identity: identity.clone(),
+            config: &config,
+            checkpoint: &checkpoint,
+        };
+        let result = poller.run(&mut manager, &mut stop_rx).await;
+        // Shutting down (or failed): leave the containers, deliver what is queued.
+        tracing::info!(
+            tasks = manager.live(),
+            "agent stopping; containers keep running"
+        );
+        manager.shutdown().await;
+        let _ = sender.await;
+        let _ = pump.await;
+        if !reporter::flush(&reports, api.as_ref(), &identity, config.shutdown_flush).await {
+            tracing::warn!(
+                left = reports.len(),
+                "status reports not delivered before shutdown"
+            );
+        }
+        let _ = writer.await;
+        result
+    };
+    tokio::pin!(agent);
+    tokio::select! {
+        r = &mut agent => r,
+        () = trigger => agent.await,
+    }
+}
+
+/// The awsvpc network from the configured subnet (gateway: the first address).
+fn awsvpc_network(config: &AgentConfig) -> Result<NetworkSpec, AgentError> {
+    let bad = || {
+        AgentError::Config(format!(
+            "awsvpc subnet {:?} is not an IPv4 CIDR",
+            config.awsvpc_subnet
+        ))
+    };
+    let (addr, len) = config.awsvpc_subnet.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let len: u32 = len.parse().map_err(|_| bad())?;
+    if !(8..=30).contains(&len) {
+        return Err(bad());
+    }
+    let network = u32::from(addr) & (u32::MAX << (32 - len));
+    Ok(NetworkSpec {
+        name: config.awsvpc_network.clone(),
+        subnet: format!("{}/{len}", Ipv4Addr::from(network)),
+        gateway: Ipv4Addr::from(network + 1).to_string(),
+        labels: BTreeMap::from([("flotilla.managed".to_string(), "true".to_string())]),
+    })
+}

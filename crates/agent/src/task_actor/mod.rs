@@ -1,0 +1,348 @@
+//! One actor per task: a tokio task that owns the task's transitions.
+//!
+//! ```text
+//! known status:  PENDING ──► RUNNING ──► STOPPING ──► STOPPED ──(cleanup delay)──► removed
+//!                   └──────────(failed to start / stop requested)────────┘
+//! ```
+//!
+//! The actor is the only writer of its task's known status, which only moves forward
+//! ([`Lifecycle`]). It receives the server's desired status on a channel and the runtime's
+//! container events on a broadcast; after each it re-inspects what changed, decides the
+//! next step (pull, network, start what is ready, stop), and publishes a full
+//! [`TaskReport`](flotilla_model::task::TaskReport) to the report queue and the checkpoint
+//! when anything a user could see changed. When the channel closes (agent shutdown) the
+//! actor returns and leaves its containers running, to be adopted by the next agent.
+//!
+//! Submodules: `start` (pull, network, container start in dependency order), `stop` (stop
+//! and cleanup), `observe` (inspect results, health, the report).
+
+mod observe;
+mod start;
+mod stop;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flotilla_model::agent_protocol::DesiredTask;
+use flotilla_model::task::{ContainerStatus, NetworkBinding, StopCode, TaskReport, TaskStatus};
+use flotilla_model::task_definition::ContainerDefinition;
+use flotilla_runtime::{ContainerEvent, ContainerState, Health, NetworkSpec, Runtime};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::api::Identity;
+use crate::checkpoint::{Checkpoint, TaskCheckpoint};
+use crate::deps;
+use crate::reporter::ReportQueue;
+use crate::spec::{self, NetMode, SpecContext};
+
+/// What the runtime event pump tells every actor.
+#[derive(Debug, Clone)]
+pub(crate) enum Signal {
+    /// Something happened to this container: inspect it if it is yours.
+    Event(ContainerEvent),
+    /// Events may have been missed: inspect all your containers.
+    Resync,
+}
+
+/// What every actor shares.
+pub(crate) struct ActorContext {
+    pub runtime: Arc<dyn Runtime>,
+    pub reports: Arc<ReportQueue>,
+    pub checkpoint: Arc<Checkpoint>,
+    pub identity: Arc<Identity>,
+    pub data_dir_id: String,
+    pub cleanup_delay: Duration,
+    /// The awsvpc network.
+    pub awsvpc: NetworkSpec,
+    pub signals: broadcast::Sender<Signal>,
+}
+
+/// Existing containers an actor takes over after an agent restart.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Adopted {
+    /// Container name (from the definition) → its container.
+    pub containers: BTreeMap<String, ContainerState>,
+    pub pause: Option<ContainerState>,
+    pub checkpoint: Option<TaskCheckpoint>,
+}
+
+/// The manager's end of an actor.
+pub(crate) struct TaskHandle {
+    desired: mpsc::UnboundedSender<TaskStatus>,
+    join: JoinHandle<()>,
+}
+
+impl TaskHandle {
+    /// Pass the server's desired status.
+    pub(crate) fn desire(&self, status: TaskStatus) {
+        let _ = self.desired.send(status);
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+
+    /// Close the channel (the actor returns, leaving containers as they are) and wait.
+    pub(crate) async fn detach(self, limit: Duration) {
+        let TaskHandle { desired, join } = self;
+        drop(desired);
+        let abort = join.abort_handle();
+        if tokio::time::timeout(limit, join).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
+/// The task's known status: forward only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lifecycle(TaskStatus);
+
+impl Lifecycle {
+    fn get(self) -> TaskStatus {
+        self.0
+    }
+
+    /// Move to `to` if that is forward; whether it moved.
+    fn advance(&mut self, to: TaskStatus) -> bool {
+        if to > self.0 {
+            self.0 = to;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One container of the task, as the actor knows it.
+#[derive(Debug, Clone)]
+struct ContainerRun {
+    def: ContainerDefinition,
+    runtime_id: Option<String>,
+    status: ContainerStatus,
+    started: bool,
+    exit_code: Option<i64>,
+    reason: Option<String>,
+    health: Health,
+    bindings: Vec<NetworkBinding>,
+}
+
+impl ContainerRun {
+    fn name(&self) -> &str {
+        self.def.name()
+    }
+
+    /// Status only moves forward.
+    fn advance(&mut self, to: ContainerStatus) {
+        self.status = self.status.max(to);
+    }
+
+    fn observed(&self) -> deps::Observed {
+        deps::Observed {
+            started: self.started,
+            exited: self.status == ContainerStatus::Stopped && self.started,
+            exit_code: self.exit_code,
+            health: (self.def.health_check.is_some()).then_some(self.health),
+        }
+    }
+}
+
+/// The awsvpc pause container.
+#[derive(Debug, Clone)]
+struct Pause {
+    id: String,
+    ip: Option<String>,
+}
+
+/// The actor's state. Private: only the actor's own methods change it.
+pub(crate) struct TaskActor {
+    ctx: Arc<ActorContext>,
+    task_arn: String,
+    spec: SpecContext,
+    containers: Vec<ContainerRun>,
+    order: Vec<usize>,
+    known: Lifecycle,
+    desired: TaskStatus,
+    images_ready: bool,
+    pause: Option<Pause>,
+    attachment_id: String,
+    pull_started_at: Option<DateTime<Utc>>,
+    pull_stopped_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    execution_stopped_at: Option<DateTime<Utc>>,
+    /// Set when the agent stopped the task on its own.
+    own_stop: Option<(StopCode, String)>,
+    cleaned: bool,
+    last_report: Option<TaskReport>,
+}
+
+impl TaskActor {
+    /// Start the actor of `desired` (adopting `adopted` containers) and return its handle.
+    pub(crate) fn spawn(
+        ctx: Arc<ActorContext>,
+        desired: DesiredTask,
+        adopted: Adopted,
+    ) -> TaskHandle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let signals = ctx.signals.subscribe();
+        let actor = TaskActor::new(ctx, desired, adopted);
+        let join = tokio::spawn(actor.run(rx, signals));
+        TaskHandle { desired: tx, join }
+    }
+
+    fn new(ctx: Arc<ActorContext>, desired: DesiredTask, adopted: Adopted) -> TaskActor {
+        let DesiredTask { task, definition } = desired;
+        let overrides = spec::overrides(&task);
+        let defs = spec::effective_containers(&definition, &overrides);
+        let order = deps::start_order(&defs);
+        let spec = SpecContext::new(
+            &task,
+            &definition,
+            &ctx.identity.instance_arn(),
+            &ctx.data_dir_id,
+        );
+        let cp = adopted.checkpoint.as_ref();
+        let report = cp.and_then(|c| c.last_report.as_ref());
+        let containers = defs
+            .into_iter()
+            .map(|def| ContainerRun {
+                runtime_id: adopted.containers.get(def.name()).map(|s| s.id.clone()),
+                def,
+                status: ContainerStatus::Pending,
+                started: false,
+                exit_code: None,
+                reason: None,
+                health: Health::None,
+                bindings: Vec::new(),
+            })
+            .collect();
+        let mut actor = TaskActor {
+            task_arn: task.task_arn.clone(),
+            spec,
+            containers,
+            order,
+            known: Lifecycle(cp.map_or(TaskStatus::Pending, |c| {
+                c.known_status.max(TaskStatus::Pending)
+            })),
+            desired: task.desired_status,
+            images_ready: false,
+            pause: adopted.pause.as_ref().map(|p| Pause {
+                id: p.id.clone(),
+                ip: None,
+            }),
+            attachment_id: cp
+                .and_then(|c| c.attachment_id.clone())
+                .unwrap_or_else(new_attachment_id),
+            pull_started_at: report.and_then(|r| r.pull_started_at),
+            pull_stopped_at: report.and_then(|r| r.pull_stopped_at),
+            started_at: report.and_then(|r| r.started_at),
+            execution_stopped_at: None,
+            own_stop: None,
+            cleaned: false,
+            last_report: None,
+            ctx,
+        };
+        if let Some(p) = &adopted.pause {
+            actor.apply_pause_state(p);
+        }
+        for (name, state) in &adopted.containers {
+            if let Some(i) = actor.containers.iter().position(|c| c.name() == name) {
+                actor.apply_state(i, state);
+            }
+        }
+        actor
+    }
+
+    fn stop_wanted(&self) -> bool {
+        self.desired == TaskStatus::Stopped || self.own_stop.is_some()
+    }
+
+    fn owns(&self, id: &str) -> bool {
+        self.pause.as_ref().is_some_and(|p| p.id == id)
+            || self
+                .containers
+                .iter()
+                .any(|c| c.runtime_id.as_deref() == Some(id))
+    }
+
+    fn on_desired(&mut self, status: TaskStatus) {
+        if status > self.desired {
+            self.desired = status;
+        }
+    }
+
+    /// Stop the task on the agent's own account (the first reason wins).
+    fn fail(&mut self, code: StopCode, reason: String) {
+        if self.own_stop.is_none()
+            && self.desired != TaskStatus::Stopped
+            && self.known.get() < TaskStatus::Stopping
+        {
+            tracing::info!(task = %self.task_arn, %reason, "stopping task");
+            self.own_stop = Some((code, reason));
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<TaskStatus>,
+        mut signals: broadcast::Receiver<Signal>,
+    ) {
+        self.publish();
+        loop {
+            while let Ok(task) = rx.try_recv() {
+                self.on_desired(task);
+            }
+            if self.known.get() == TaskStatus::Stopped {
+                break;
+            }
+            if self.stop_wanted() {
+                self.stop_all().await;
+                self.publish();
+                continue;
+            }
+            self.advance().await;
+            self.publish();
+            if self.stop_wanted() {
+                continue;
+            }
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(status) => self.on_desired(status),
+                    // The agent is shutting down: leave the containers to the next one.
+                    None => return,
+                },
+                signal = signals.recv() => match signal {
+                    Ok(Signal::Event(e)) if self.owns(&e.id) => self.observe(&e.id).await,
+                    Ok(Signal::Event(_)) => {}
+                    Ok(Signal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => self.refresh_all().await,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+            self.publish();
+        }
+        self.cleanup(&mut rx).await;
+    }
+}
+
+/// A random id in the form of a UUID, for the awsvpc attachment.
+fn new_attachment_id() -> String {
+    let a: u128 = rand::random();
+    let h = format!("{a:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Whether the task's network mode is awsvpc.
+fn is_awsvpc(spec: &SpecContext) -> bool {
+    spec.network == NetMode::Awsvpc
+}

@@ -1,0 +1,194 @@
+//! Bringing a task up: pull missing images, set up the awsvpc network and pause
+//! container, then create and start each container whose dependencies are met, in
+//! dependency order. Called after every change; each step is skipped once done, so
+//! calling it again only does what became possible (a dependency turned healthy, an init
+//! container exited 0).
+
+use std::collections::BTreeSet;
+
+use flotilla_model::task::{ContainerStatus, StopCode, TaskStatus};
+use flotilla_runtime::RuntimeError;
+
+use super::{is_awsvpc, Pause, TaskActor};
+use crate::deps::{self, Readiness};
+
+impl TaskActor {
+    /// Do whatever can be done now to bring the task up.
+    pub(super) async fn advance(&mut self) {
+        if self.known.get() >= TaskStatus::Stopping {
+            return;
+        }
+        if !self.images_ready && !self.pull_images().await {
+            return;
+        }
+        if is_awsvpc(&self.spec) && self.pause.is_none() && !self.start_pause().await {
+            return;
+        }
+        self.start_ready().await;
+        let essentials_running = self
+            .containers
+            .iter()
+            .filter(|c| c.def.is_essential())
+            .all(|c| c.status == ContainerStatus::Running);
+        if essentials_running && self.own_stop.is_none() && self.known.advance(TaskStatus::Running)
+        {
+            self.started_at.get_or_insert_with(chrono::Utc::now);
+        }
+    }
+
+    /// Pull the images of containers not created yet; false (and the task failing) when a
+    /// pull fails.
+    async fn pull_images(&mut self) -> bool {
+        let images: BTreeSet<String> = self
+            .containers
+            .iter()
+            .filter(|c| c.runtime_id.is_none())
+            .filter_map(|c| c.def.image.clone())
+            .collect();
+        let runtime = self.ctx.runtime.clone();
+        // ECS reports the image phase even when every image is cached (a pull that finds
+        // the image present is immediate), so the times are set either way.
+        if !images.is_empty() {
+            self.pull_started_at.get_or_insert_with(chrono::Utc::now);
+        }
+        for image in images {
+            let present = match runtime.image_exists(&image).await {
+                Ok(present) => present,
+                Err(e) => return self.pull_failed(&e),
+            };
+            if present {
+                continue;
+            }
+            self.publish();
+            if let Err(e) = runtime.pull_image(&image).await {
+                self.pull_stopped_at = Some(chrono::Utc::now());
+                return self.pull_failed(&e);
+            }
+        }
+        if self.pull_started_at.is_some() && self.pull_stopped_at.is_none() {
+            self.pull_stopped_at = Some(chrono::Utc::now());
+        }
+        self.images_ready = true;
+        true
+    }
+
+    fn pull_failed(&mut self, e: &RuntimeError) -> bool {
+        let message = match e {
+            RuntimeError::Pull { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        let reason = format!("CannotPullContainerError: {message}");
+        for c in self
+            .containers
+            .iter_mut()
+            .filter(|c| c.runtime_id.is_none())
+        {
+            c.reason = Some(reason.clone());
+            c.advance(ContainerStatus::Stopped);
+        }
+        self.fail(StopCode::TaskFailedToStart, reason);
+        false
+    }
+
+    /// awsvpc: make sure the network exists and start the pause container on it.
+    async fn start_pause(&mut self) -> bool {
+        let runtime = self.ctx.runtime.clone();
+        let defs: Vec<_> = self.containers.iter().map(|c| c.def.clone()).collect();
+        let result = async {
+            runtime.ensure_network(&self.ctx.awsvpc).await?;
+            let image = runtime.ensure_pause_image().await?;
+            let spec = self.spec.pause_spec(&defs, &image, &self.ctx.awsvpc.name);
+            let id = runtime.create_container(&spec).await?;
+            // Record it before starting, so a failed start still gets cleaned up.
+            self.pause = Some(Pause {
+                id: id.clone(),
+                ip: None,
+            });
+            runtime.start_container(&id).await?;
+            runtime.inspect_container(&id).await
+        }
+        .await;
+        match result {
+            Ok(state) => {
+                self.spec.pause_id = Some(state.id.clone());
+                self.apply_pause_state(&state);
+                true
+            }
+            Err(e) => {
+                let reason =
+                    format!("ResourceInitializationError: failed to set up the task network: {e}");
+                self.fail(StopCode::TaskFailedToStart, reason);
+                false
+            }
+        }
+    }
+
+    /// Create and start every container whose dependencies are met, in start order.
+    async fn start_ready(&mut self) {
+        if let Some(p) = &self.pause {
+            self.spec.pause_id = Some(p.id.clone());
+        }
+        let order = self.order.clone();
+        for i in order {
+            if self.own_stop.is_some() {
+                return;
+            }
+            let c = &self.containers[i];
+            if c.started || c.status == ContainerStatus::Stopped {
+                continue;
+            }
+            let observed = |name: &str| {
+                self.containers
+                    .iter()
+                    .find(|o| o.name() == name)
+                    .map(|o| o.observed())
+            };
+            match deps::readiness(&c.def, observed) {
+                Readiness::Waiting => continue,
+                Readiness::Never(why) => {
+                    let reason = format!("DependencyConditionNotMet: {why}");
+                    self.containers[i].reason = Some(reason.clone());
+                    self.containers[i].advance(ContainerStatus::Stopped);
+                    self.fail(StopCode::TaskFailedToStart, reason);
+                    return;
+                }
+                Readiness::Met => {}
+            }
+            if let Err(reason) = self.start_container(i).await {
+                self.containers[i].reason = Some(reason.clone());
+                self.containers[i].advance(ContainerStatus::Stopped);
+                self.fail(StopCode::TaskFailedToStart, reason);
+                return;
+            }
+        }
+    }
+
+    /// Create (unless it exists: never a second container for one container) and start
+    /// container `i`, then look at it.
+    async fn start_container(&mut self, i: usize) -> Result<(), String> {
+        let runtime = self.ctx.runtime.clone();
+        let id = match self.containers[i].runtime_id.clone() {
+            Some(id) => id,
+            None => {
+                let def = &self.containers[i].def;
+                let spec = self
+                    .spec
+                    .container_spec(def, self.spec.container_name(def.name()));
+                let id = runtime
+                    .create_container(&spec)
+                    .await
+                    .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
+                self.containers[i].runtime_id = Some(id.clone());
+                self.save();
+                id
+            }
+        };
+        runtime
+            .start_container(&id)
+            .await
+            .map_err(|e| format!("CannotStartContainerError: {e}"))?;
+        self.containers[i].started = true;
+        self.observe(&id).await;
+        Ok(())
+    }
+}

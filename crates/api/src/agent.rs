@@ -1,0 +1,241 @@
+//! The agent protocol service (`FlotillaAgent_v1`, see `flotilla_model::agent_protocol`):
+//! the long-poll that hands agents their desired tasks and doubles as their heartbeat, and
+//! the batched status reports they send back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
+use flotilla_model::agent_protocol::{
+    self, DesiredTask, PollRequest, PollResponse, SubmitRequest, SubmitResponse, SubmitResult,
+};
+use flotilla_model::record::encode;
+use flotilla_model::task::{TaskReport, TaskStatus};
+use flotilla_model::{Arn, Scope};
+use flotilla_store::{Compare, Op, StoreError, Txn};
+
+use crate::ecs::{clusters::cluster_name, container_instances, task_definitions};
+use crate::error::{client, from_store};
+use crate::{keys, State};
+
+/// The longest a poll is held.
+const MAX_WAIT: Duration = Duration::from_secs(20);
+
+pub struct Agent {
+    spec: ServiceSpec,
+    state: State,
+}
+
+impl Agent {
+    pub fn new(state: State) -> Self {
+        let spec = ServiceSpec {
+            signing_name: agent_protocol::SIGNING_NAME,
+            protocol: Protocol::Json11,
+            target_prefix: agent_protocol::TARGET_PREFIX,
+            xmlns: "",
+        };
+        Agent { spec, state }
+    }
+}
+
+#[async_trait]
+impl Service for Agent {
+    fn spec(&self) -> &ServiceSpec {
+        &self.spec
+    }
+
+    async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
+        let out = match operation {
+            agent_protocol::POLL => {
+                serde_json::to_value(poll(&self.state, ctx, input.json()?).await?)
+            }
+            agent_protocol::SUBMIT => {
+                serde_json::to_value(submit(&self.state, ctx, input.json()?).await?)
+            }
+            other => return Err(AwsError::unknown_operation(other)),
+        };
+        out.map(Output::Json)
+            .map_err(|e| AwsError::server("ServerException", e.to_string()))
+    }
+}
+
+/// Keep the instance's agent key alive (or create it on a fresh lease).
+async fn heartbeat(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<(), AwsError> {
+    let key = keys::agent(&scope.region, cluster, instance_id);
+    let store = state.store();
+    if let Some(lease) = state.agent_lease(&key) {
+        match store.lease_keep_alive(lease).await {
+            Ok(()) if state.agents().get(key.as_bytes()).is_some() => return Ok(()),
+            Ok(()) | Err(StoreError::LeaseNotFound(_)) => {}
+            Err(e) => return Err(from_store(e)),
+        }
+    }
+    let lease = store
+        .lease_grant(state.config().agent_ttl)
+        .await
+        .map_err(from_store)?;
+    let txn = Txn {
+        success: vec![Op::Put {
+            key: key.clone().into_bytes(),
+            value: b"{}".to_vec(),
+            lease,
+        }],
+        ..Txn::default()
+    };
+    state.commit(txn).await?;
+    state.set_agent_lease(&key, Some(lease));
+    Ok(())
+}
+
+/// The desired tasks of an instance: all not yet stopped (`since` 0), or those changed
+/// after `since`. Returns them with the tasks view revision they were read at.
+fn desired(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    instance_arn: &str,
+    since: i64,
+) -> (i64, Vec<DesiredTask>) {
+    let revision = state.tasks().revision();
+    let prefix = keys::in_cluster(keys::TASKS, &scope.region, cluster);
+    let tasks = state
+        .tasks()
+        .range(prefix.as_bytes())
+        .into_iter()
+        .filter(|(_, e)| e.value.container_instance_arn.as_deref() == Some(instance_arn))
+        .filter(|(_, e)| {
+            if since == 0 {
+                e.value.last_status < TaskStatus::Stopped
+            } else {
+                e.mod_revision > since
+            }
+        })
+        .filter_map(|(_, e)| {
+            let def = task_definitions::by_ref(state, scope, &e.value.task_definition_arn)?;
+            Some(DesiredTask {
+                task: (*e.value).clone(),
+                definition: def.value.definition.clone(),
+            })
+        })
+        .collect();
+    (revision, tasks)
+}
+
+async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResponse, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = cluster_name(Some(&req.cluster))?;
+    let (_, instance) =
+        container_instances::find(state, &scope, &cluster, &req.container_instance_arn)
+            .map_err(|_| client("This container instance is not registered; register it again."))?;
+    let instance_arn = instance.value.container_instance_arn.clone();
+    heartbeat(state, &scope, &cluster, instance.value.id()).await?;
+    let ttl = state.config().agent_ttl;
+    let wait = Duration::from_millis(req.wait_millis)
+        .min(MAX_WAIT)
+        .min(ttl / 2);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let (revision, tasks) = desired(state, &scope, &cluster, &instance_arn, req.since);
+        if req.since == 0 || !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
+            let status = state
+                .instances()
+                .get(
+                    keys::container_instance(&scope.region, &cluster, instance.value.id())
+                        .as_bytes(),
+                )
+                .map(|e| e.value.status.clone())
+                .unwrap_or_default();
+            return Ok(PollResponse {
+                revision: revision.max(req.since),
+                full: req.since == 0,
+                tasks,
+                heartbeat_ttl_millis: ttl.as_millis() as u64,
+                instance_status: status,
+            });
+        }
+        // Wake on the next store change (any write advances the view's progress).
+        let _ = tokio::time::timeout_at(deadline, state.tasks().wait_for(revision + 1)).await;
+    }
+}
+
+/// The cluster and id a task ARN names.
+fn task_location(arn: &str) -> Option<(String, String)> {
+    let a = Arn::parse(arn).filter(|a| a.resource_parts().0 == "task")?;
+    let (cluster, id) = a.resource_parts().1.split_once('/')?;
+    Some((cluster.to_string(), id.to_string()))
+}
+
+async fn apply(
+    state: &State,
+    scope: &Scope,
+    instance_arn: &str,
+    report: &TaskReport,
+) -> Result<(), String> {
+    // A report about a task this server does not know, or that another instance runs, is
+    // acknowledged and dropped: sending it again could not help. Only a failure a retry may
+    // cure is an error.
+    let Some((cluster, id)) = task_location(&report.task_arn) else {
+        tracing::warn!(
+            task = report.task_arn,
+            "report for something that is not a task dropped"
+        );
+        return Ok(());
+    };
+    let key = keys::task(&scope.region, &cluster, &id);
+    for _ in 0..16 {
+        let Some(entry) = state.tasks().get(key.as_bytes()) else {
+            tracing::warn!(task = report.task_arn, "report for an unknown task dropped");
+            return Ok(());
+        };
+        if entry.value.container_instance_arn.as_deref() != Some(instance_arn) {
+            tracing::warn!(
+                task = report.task_arn,
+                "report from another instance dropped"
+            );
+            return Ok(());
+        }
+        let mut task = (*entry.value).clone();
+        if !task.apply_report(report, chrono::Utc::now()) {
+            return Ok(());
+        }
+        let txn = Txn {
+            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
+            success: vec![Op::put(key.clone(), encode(&task))],
+            failure: vec![],
+        };
+        match state.commit(txn).await {
+            Ok(r) if r.succeeded => return Ok(()),
+            Ok(_) => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("the task kept changing; send the report again".into())
+}
+
+async fn submit(
+    state: &State,
+    ctx: &Context,
+    req: SubmitRequest,
+) -> Result<SubmitResponse, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = cluster_name(Some(&req.cluster))?;
+    let (_, instance) =
+        container_instances::find(state, &scope, &cluster, &req.container_instance_arn)
+            .map_err(|_| client("This container instance is not registered; register it again."))?;
+    let arn = instance.value.container_instance_arn.clone();
+    let mut results = Vec::with_capacity(req.reports.len());
+    for report in &req.reports {
+        let outcome = apply(state, &scope, &arn, report).await;
+        results.push(SubmitResult {
+            task_arn: report.task_arn.clone(),
+            accepted: outcome.is_ok(),
+            error: outcome.err(),
+        });
+    }
+    Ok(SubmitResponse { results })
+}

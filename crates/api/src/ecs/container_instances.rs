@@ -1,0 +1,497 @@
+//! Container instance operations: RegisterContainerInstance (what agents call),
+//! DeregisterContainerInstance, DescribeContainerInstances, ListContainerInstances and
+//! UpdateContainerInstancesState.
+
+use std::collections::HashMap;
+
+use flotilla_aws::{AwsError, Context};
+use flotilla_model::container_instance::{
+    self, Capacity, ContainerInstanceRecord, Resource, VersionInfo,
+};
+use flotilla_model::record::encode;
+use flotilla_model::tag::{validate_tags, Tag};
+use flotilla_model::task::TaskStatus;
+use flotilla_model::task_definition::Attribute;
+use flotilla_model::{Arn, Scope};
+use flotilla_store::view::Entry;
+use flotilla_store::{Compare, Op, Txn};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::clusters::active_cluster;
+use super::failure;
+use super::resources::{holds_resources, remaining, task_usage, Usage};
+use super::task_definitions;
+use crate::error::{client, from_model, invalid};
+use crate::pagination::{page_size, paginate, Order};
+use crate::{keys, State};
+
+/// The instance id a `containerInstance` parameter (id or ARN) names.
+pub fn instance_id(id: &str) -> Result<String, AwsError> {
+    if id.starts_with("arn:") {
+        let arn = Arn::parse(id)
+            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "container-instance")
+            .ok_or_else(|| invalid(format!("'{id}' is not a container instance ARN.")))?;
+        Ok(arn.resource.rsplit('/').next().unwrap_or("").to_string())
+    } else if id.is_empty() || id.contains('/') {
+        Err(invalid(format!(
+            "'{id}' is not a container instance id or ARN."
+        )))
+    } else {
+        Ok(id.to_string())
+    }
+}
+
+pub fn instance_arn(scope: &Scope, cluster: &str, id: &str) -> String {
+    scope
+        .arn("ecs", format!("container-instance/{cluster}/{id}"))
+        .to_string()
+}
+
+/// What is running where in a cluster: resource use and task counts per instance ARN.
+#[derive(Default)]
+pub struct Occupancy {
+    pub usage: HashMap<String, Vec<Usage>>,
+    pub running: HashMap<String, i64>,
+    pub pending: HashMap<String, i64>,
+}
+
+pub fn occupancy(state: &State, scope: &Scope, cluster: &str) -> Occupancy {
+    let mut o = Occupancy::default();
+    let prefix = keys::in_cluster(keys::TASKS, &scope.region, cluster);
+    for (_, e) in state.tasks().range(prefix.as_bytes()) {
+        let t = &e.value;
+        let Some(arn) = &t.container_instance_arn else {
+            continue;
+        };
+        if !holds_resources(t) {
+            continue;
+        }
+        let def = task_definitions::by_ref(state, scope, &t.task_definition_arn);
+        let usage = task_usage(t, def.as_ref().map(|d| &d.value.definition));
+        o.usage.entry(arn.clone()).or_default().push(usage);
+        if t.last_status == TaskStatus::Running {
+            *o.running.entry(arn.clone()).or_default() += 1;
+        } else if t.last_status < TaskStatus::Running {
+            *o.pending.entry(arn.clone()).or_default() += 1;
+        }
+    }
+    o
+}
+
+/// The ECS `ContainerInstance` shape.
+pub fn to_wire(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    r: &ContainerInstanceRecord,
+    o: &Occupancy,
+    tags: bool,
+) -> Value {
+    let arn = &r.container_instance_arn;
+    let rem = remaining(r, o.usage.get(arn).into_iter().flatten());
+    let mut v = json!({
+        "containerInstanceArn": arn,
+        "ec2InstanceId": r.ec2_instance_id,
+        "version": r.version,
+        "versionInfo": r.version_info,
+        "remainingResources": rem.to_resources(),
+        "registeredResources": r.registered_resources,
+        "status": r.status,
+        "agentConnected": state.agent_connected(&scope.region, cluster, r.id()),
+        "runningTasksCount": o.running.get(arn).copied().unwrap_or(0),
+        "pendingTasksCount": o.pending.get(arn).copied().unwrap_or(0),
+        "attributes": r.attributes,
+        "registeredAt": flotilla_model::timestamp::to_epoch_seconds(&r.registered_at),
+        "attachments": [],
+    });
+    if let Some(reason) = &r.status_reason {
+        v["statusReason"] = json!(reason);
+    }
+    if tags {
+        v["tags"] = json!(r.tags);
+    }
+    v
+}
+
+/// Check attribute names and values as ECS does.
+pub fn validate_attributes(attrs: &[Attribute]) -> Result<(), AwsError> {
+    let ok_name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./@:".contains(c))
+    };
+    let ok_value = |s: &str| {
+        s.len() <= 128
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./@: ".contains(c))
+    };
+    for a in attrs {
+        if !ok_name(&a.name) {
+            return Err(invalid(format!(
+                "Attribute name '{}' is invalid: use up to 128 letters, numbers, hyphens, \
+                 underscores, periods, at signs, forward slashes and colons.",
+                a.name
+            )));
+        }
+        if let Some(v) = &a.value {
+            if !ok_value(v) {
+                return Err(invalid(format!(
+                    "The value of attribute '{}' is invalid: use up to 128 letters, numbers, \
+                     hyphens, underscores, periods, at signs, forward slashes, colons and spaces.",
+                    a.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterInput {
+    cluster: Option<String>,
+    instance_identity_document: Option<String>,
+    #[serde(default)]
+    total_resources: Vec<Resource>,
+    #[serde(default)]
+    version_info: VersionInfo,
+    container_instance_arn: Option<String>,
+    #[serde(default)]
+    attributes: Vec<Attribute>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+/// RegisterContainerInstance: a new instance, or — with `containerInstanceArn` — the same
+/// instance registering again (an agent restart), which keeps its identity and tasks.
+pub async fn register(
+    state: &State,
+    ctx: &Context,
+    input: RegisterInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?;
+    let cluster_name = cluster.value.cluster_name.clone();
+    let capacity = Capacity::from_resources(&input.total_resources);
+    if capacity.cpu <= 0 || capacity.memory <= 0 {
+        return Err(invalid(
+            "totalResources must include positive CPU and MEMORY integers.",
+        ));
+    }
+    validate_attributes(&input.attributes)?;
+    validate_tags(&input.tags).map_err(from_model)?;
+    let id = match &input.container_instance_arn {
+        Some(arn) => {
+            let parsed = Arn::parse(arn).filter(|a| a.resource_parts().0 == "container-instance");
+            let in_cluster = parsed.as_ref().is_some_and(|a| {
+                a.resource_parts().1.split('/').next() == Some(cluster_name.as_str())
+            });
+            if !in_cluster {
+                return Err(invalid(format!(
+                    "containerInstanceArn '{arn}' does not name an instance of cluster {cluster_name}."
+                )));
+            }
+            instance_id(arn)?
+        }
+        None => new_id(),
+    };
+    let key = keys::container_instance(&scope.region, &cluster_name, &id);
+    let existing = state.instances().get(key.as_bytes());
+    let ec2_instance_id = input
+        .instance_identity_document
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .and_then(|d| d["instanceId"].as_str().map(String::from))
+        .unwrap_or_else(|| format!("i-{}", &id[..17.min(id.len())]));
+    let mut attributes = existing
+        .as_ref()
+        .map(|e| e.value.attributes.clone())
+        .unwrap_or_default();
+    for a in input.attributes {
+        match attributes.iter_mut().find(|x| x.name == a.name) {
+            Some(x) => x.value = a.value,
+            None => attributes.push(a),
+        }
+    }
+    let record = ContainerInstanceRecord {
+        container_instance_arn: instance_arn(&scope, &cluster_name, &id),
+        ec2_instance_id,
+        status: container_instance::ACTIVE.into(),
+        status_reason: None,
+        version: existing.as_ref().map(|e| e.value.version + 1).unwrap_or(1),
+        version_info: input.version_info,
+        registered_resources: capacity.to_resources(),
+        attributes,
+        registered_at: existing
+            .as_ref()
+            .map(|e| e.value.registered_at)
+            .unwrap_or_else(chrono::Utc::now),
+        tags: if input.tags.is_empty() {
+            existing
+                .as_ref()
+                .map(|e| e.value.tags.clone())
+                .unwrap_or_default()
+        } else {
+            input.tags
+        },
+    };
+    let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
+    put(state, &key, prev, &record).await?;
+    let o = occupancy(state, &scope, &cluster_name);
+    Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster_name, &record, &o, true) }))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Store an instance record if unchanged since `mod_revision`.
+pub async fn put(
+    state: &State,
+    key: &str,
+    mod_revision: i64,
+    record: &ContainerInstanceRecord,
+) -> Result<(), AwsError> {
+    let txn = Txn {
+        compares: vec![Compare::unchanged(key, mod_revision)],
+        success: vec![Op::put(key, encode(record))],
+        failure: vec![],
+    };
+    if state.commit(txn).await?.succeeded {
+        Ok(())
+    } else {
+        Err(client(
+            "The container instance was changed at the same time; retry the request.",
+        ))
+    }
+}
+
+/// The stored instance a parameter names in a cluster, or `InvalidParameterException`.
+pub fn find(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    id: &str,
+) -> Result<(String, Entry<ContainerInstanceRecord>), AwsError> {
+    let id = instance_id(id)?;
+    let key = keys::container_instance(&scope.region, cluster, &id);
+    let entry = state.instances().get(key.as_bytes()).ok_or_else(|| {
+        invalid(format!(
+            "The referenced container instance {id} was not found in cluster {cluster}."
+        ))
+    })?;
+    Ok((key, entry))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    force: Option<bool>,
+}
+
+pub async fn deregister(
+    state: &State,
+    ctx: &Context,
+    input: DeregisterInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
+        .value
+        .cluster_name
+        .clone();
+    let id = input
+        .container_instance
+        .ok_or_else(|| invalid("containerInstance is required."))?;
+    let (key, entry) = find(state, &scope, &cluster, &id)?;
+    let o = occupancy(state, &scope, &cluster);
+    let arn = &entry.value.container_instance_arn;
+    let busy = o.usage.get(arn).is_some_and(|u| !u.is_empty());
+    if busy && !input.force.unwrap_or(false) {
+        return Err(invalid(
+            "The specified container instance has tasks that are not stopped; stop them or \
+             deregister with force (the tasks are then left running, unmanaged).",
+        ));
+    }
+    let mut record = (*entry.value).clone();
+    record.status = container_instance::INACTIVE.into();
+    record.version += 1;
+    put(state, &key, entry.mod_revision, &record).await?;
+    Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster, &record, &o, true) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeInput {
+    cluster: Option<String>,
+    #[serde(default)]
+    container_instances: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
+        .value
+        .cluster_name
+        .clone();
+    if input.container_instances.is_empty() || input.container_instances.len() > 100 {
+        return Err(invalid(
+            "containerInstances must name between 1 and 100 instances.",
+        ));
+    }
+    let mut tags = false;
+    for i in &input.include {
+        match i.as_str() {
+            "TAGS" => tags = true,
+            "CONTAINER_INSTANCE_HEALTH" => {}
+            other => {
+                return Err(invalid(format!(
+                    "include value '{other}' is invalid: use TAGS or CONTAINER_INSTANCE_HEALTH."
+                )))
+            }
+        }
+    }
+    let o = occupancy(state, &scope, &cluster);
+    let (mut found, mut failures) = (Vec::new(), Vec::new());
+    for id in &input.container_instances {
+        match find(state, &scope, &cluster, id) {
+            Ok((_, e)) => found.push(to_wire(state, &scope, &cluster, &e.value, &o, tags)),
+            Err(_) => {
+                let arn = instance_id(id)
+                    .map(|i| instance_arn(&scope, &cluster, &i))
+                    .unwrap_or_else(|_| id.clone());
+                failures.push(failure(&arn, "MISSING"));
+            }
+        }
+    }
+    Ok(json!({ "containerInstances": found, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    cluster: Option<String>,
+    filter: Option<String>,
+    status: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
+        .value
+        .cluster_name
+        .clone();
+    let size = page_size(input.max_results, 100)?;
+    if let Some(s) = &input.status {
+        if ![
+            "ACTIVE",
+            "DRAINING",
+            "REGISTERING",
+            "DEREGISTERING",
+            "REGISTRATION_FAILED",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(invalid(format!(
+                "status '{s}' is invalid: use ACTIVE, DRAINING, REGISTERING, DEREGISTERING or REGISTRATION_FAILED."
+            )));
+        }
+    }
+    let filter = input
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(super::filter::parse)
+        .transpose()?;
+    let o = occupancy(state, &scope, &cluster);
+    let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, &cluster);
+    let arns: Vec<String> = state
+        .instances()
+        .range(prefix.as_bytes())
+        .into_iter()
+        .map(|(_, e)| e.value)
+        .filter(|r| match &input.status {
+            Some(s) => r.status == *s,
+            None => r.status != container_instance::INACTIVE,
+        })
+        .filter(|r| {
+            filter
+                .as_ref()
+                .is_none_or(|f| super::filter::matches(f, state, &scope, &cluster, r, &o))
+        })
+        .map(|r| r.container_instance_arn.clone())
+        .collect();
+    let (page, next) = paginate(
+        arns,
+        |a| a.clone(),
+        Order::Asc,
+        input.next_token.as_deref(),
+        size,
+    )?;
+    Ok(json!({ "containerInstanceArns": page, "nextToken": next }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStateInput {
+    cluster: Option<String>,
+    #[serde(default)]
+    container_instances: Vec<String>,
+    status: Option<String>,
+}
+
+/// UpdateContainerInstancesState: ACTIVE or DRAINING. A draining instance takes no new
+/// tasks.
+pub async fn update_state(
+    state: &State,
+    ctx: &Context,
+    input: UpdateStateInput,
+) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
+        .value
+        .cluster_name
+        .clone();
+    let status = input.status.ok_or_else(|| invalid("status is required."))?;
+    if status != container_instance::ACTIVE && status != container_instance::DRAINING {
+        return Err(invalid(format!(
+            "status '{status}' is invalid: use ACTIVE or DRAINING."
+        )));
+    }
+    if input.container_instances.is_empty() || input.container_instances.len() > 10 {
+        return Err(invalid(
+            "containerInstances must name between 1 and 10 instances.",
+        ));
+    }
+    let (mut done, mut failures) = (Vec::new(), Vec::new());
+    for id in &input.container_instances {
+        let Ok((key, entry)) = find(state, &scope, &cluster, id) else {
+            failures.push(failure(id, "MISSING"));
+            continue;
+        };
+        let mut record = (*entry.value).clone();
+        if record.status == container_instance::INACTIVE {
+            failures.push(failure(&record.container_instance_arn, "INACTIVE"));
+            continue;
+        }
+        if record.status != status {
+            record.status = status.clone();
+            record.version += 1;
+            put(state, &key, entry.mod_revision, &record).await?;
+        }
+        done.push(record);
+    }
+    let o = occupancy(state, &scope, &cluster);
+    let wire: Vec<Value> = done
+        .iter()
+        .map(|r| to_wire(state, &scope, &cluster, r, &o, false))
+        .collect();
+    Ok(json!({ "containerInstances": wire, "failures": failures }))
+}

@@ -1,0 +1,85 @@
+//! The cluster query language applied to container instances (ListContainerInstances'
+//! `filter`; placement constraints use the same language).
+
+use flotilla_aws::AwsError;
+use flotilla_model::container_instance::ContainerInstanceRecord;
+use flotilla_model::cql::{self, Expr, Subject};
+use flotilla_model::Scope;
+
+use super::container_instances::Occupancy;
+use crate::error::from_model;
+use crate::{keys, State};
+
+pub fn parse(expr: &str) -> Result<Expr, AwsError> {
+    cql::parse(expr).map_err(from_model)
+}
+
+/// One instance as the query language sees it.
+struct Instance<'a> {
+    state: &'a State,
+    scope: &'a Scope,
+    cluster: &'a str,
+    record: &'a ContainerInstanceRecord,
+    occupancy: &'a Occupancy,
+}
+
+impl Subject for Instance<'_> {
+    fn attribute(&self, name: &str) -> Option<String> {
+        self.record.attribute(name).map(String::from)
+    }
+
+    fn builtin(&self, name: &str) -> Option<String> {
+        let arn = &self.record.container_instance_arn;
+        match name {
+            "agentConnected" => Some(
+                self.state
+                    .agent_connected(&self.scope.region, self.cluster, self.record.id())
+                    .to_string(),
+            ),
+            "agentVersion" => self.record.version_info.agent_version.clone(),
+            "ec2InstanceId" => Some(self.record.ec2_instance_id.clone()),
+            "registeredAt" => Some(self.record.registered_at.to_rfc3339()),
+            "runningTasksCount" => Some(
+                self.occupancy
+                    .running
+                    .get(arn)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn task_groups(&self) -> Vec<String> {
+        let prefix = keys::in_cluster(keys::TASKS, &self.scope.region, self.cluster);
+        let arn = Some(&self.record.container_instance_arn);
+        self.state
+            .tasks()
+            .range(prefix.as_bytes())
+            .into_iter()
+            .filter(|(_, e)| {
+                e.value.container_instance_arn.as_ref() == arn
+                    && super::resources::holds_resources(&e.value)
+            })
+            .filter_map(|(_, e)| e.value.group.clone())
+            .collect()
+    }
+}
+
+pub fn matches(
+    expr: &Expr,
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    record: &ContainerInstanceRecord,
+    occupancy: &Occupancy,
+) -> bool {
+    expr.matches(&Instance {
+        state,
+        scope,
+        cluster,
+        record,
+        occupancy,
+    })
+}

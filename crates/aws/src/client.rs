@@ -1,0 +1,276 @@
+//! A small SigV4-signing client for AWS JSON 1.1 services, used by the agent (to talk to
+//! the server) and by Flotilla's own command-line tools. Only what those need: `POST /`
+//! with a JSON body and `X-Amz-Target`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::AwsError;
+
+/// Where and as whom to call.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `http://HOST:PORT` of the server.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Bound on one call, including any long-poll wait.
+    pub timeout: Duration,
+}
+
+/// Calls one JSON 1.1 service (`signing_name`, `target_prefix`).
+#[derive(Clone)]
+pub struct JsonClient {
+    config: ClientConfig,
+    signing_name: String,
+    target_prefix: String,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+/// Why a call failed: the service's error, or no answer at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The service answered with an AWS error.
+    #[error("{0}")]
+    Service(AwsError),
+    /// The request did not get an answer (connection refused, reset, timeout).
+    #[error("no answer from {endpoint}: {message}")]
+    Transport { endpoint: String, message: String },
+}
+
+impl CallError {
+    /// Whether trying again later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            CallError::Service(e) => e.is_server_fault() || e.code == "ThrottlingException",
+            CallError::Transport { .. } => true,
+        }
+    }
+}
+
+impl JsonClient {
+    pub fn new(config: ClientConfig, signing_name: &str, target_prefix: &str) -> Self {
+        let http = HyperClient::builder(TokioExecutor::new()).build_http();
+        JsonClient {
+            config,
+            signing_name: signing_name.into(),
+            target_prefix: target_prefix.into(),
+            http,
+        }
+    }
+
+    /// Call `operation` with `input`; the answer decoded into `O`.
+    pub async fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        operation: &str,
+        input: &I,
+    ) -> Result<O, CallError> {
+        let body = serde_json::to_vec(input).map_err(|e| self.transport(e.to_string()))?;
+        let request = self.signed_request(operation, body, chrono::Utc::now())?;
+        let call = async {
+            let resp = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| self.transport(e.to_string()))?;
+            let status = resp.status();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| self.transport(e.to_string()))?
+                .to_bytes();
+            Ok::<_, CallError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(self.config.timeout, call)
+            .await
+            .map_err(|_| self.transport(format!("timed out after {:?}", self.config.timeout)))??;
+        if status == StatusCode::OK {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CallError::Service(AwsError::serialization(format!("bad answer: {e}")))
+            });
+        }
+        Err(CallError::Service(decode_error(status, &bytes)))
+    }
+
+    fn transport(&self, message: String) -> CallError {
+        CallError::Transport {
+            endpoint: self.config.endpoint.clone(),
+            message,
+        }
+    }
+
+    fn signed_request(
+        &self,
+        operation: &str,
+        body: Vec<u8>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Request<Full<Bytes>>, CallError> {
+        let uri: http::Uri = format!("{}/", self.config.endpoint.trim_end_matches('/'))
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| self.transport(format!("bad endpoint: {e}")))?;
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        let target = format!("{}.{operation}", self.target_prefix);
+        let content_type = "application/x-amz-json-1.1";
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let authorization = sign(
+            &Signing {
+                access_key_id: &self.config.access_key_id,
+                secret: &self.config.secret_access_key,
+                region: &self.config.region,
+                service: &self.signing_name,
+            },
+            &[
+                ("content-type", content_type),
+                ("host", &host),
+                ("x-amz-date", &amz_date),
+                ("x-amz-target", &target),
+            ],
+            &body,
+            now,
+        );
+        let mut req = Request::post(uri)
+            .header("content-type", content_type)
+            .header("x-amz-date", &amz_date)
+            .header("x-amz-target", &target)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| self.transport(e.to_string()))?;
+        let auth =
+            HeaderValue::from_str(&authorization).map_err(|e| self.transport(e.to_string()))?;
+        req.headers_mut().insert(http::header::AUTHORIZATION, auth);
+        if let Ok(h) = HeaderValue::from_str(&host) {
+            req.headers_mut().insert(http::header::HOST, h);
+        }
+        Ok(req)
+    }
+}
+
+/// An AWS error from a JSON error answer.
+fn decode_error(status: StatusCode, bytes: &[u8]) -> AwsError {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let code = v["__type"].as_str().unwrap_or("UnknownError");
+    let code = code.rsplit('#').next().unwrap_or(code);
+    let message = v["message"]
+        .as_str()
+        .or(v["Message"].as_str())
+        .unwrap_or("");
+    AwsError::new(status, code, message)
+}
+
+/// Who signs for which scope.
+struct Signing<'a> {
+    access_key_id: &'a str,
+    secret: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The `Authorization` header for `POST /` with no query string and the given headers
+/// (lower-case names, sorted).
+fn sign(
+    s: &Signing<'_>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = now.format("%Y%m%d").to_string();
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+        .collect();
+    let signed_headers = headers
+        .iter()
+        .map(|(k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical = format!(
+        "POST\n/\n\n{canonical_headers}\n{signed_headers}\n{}",
+        hex::encode(Sha256::digest(body))
+    );
+    let scope = format!("{date}/{}/{}/aws4_request", s.region, s.service);
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = hmac(format!("AWS4{}", s.secret).as_bytes(), &date);
+    let key = hmac(&key, s.region);
+    let key = hmac(&key, s.service);
+    let key = hmac(&key, "aws4_request");
+    let signature = hex::encode(hmac(&key, &to_sign));
+    format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+        s.access_key_id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AWS's published example (IAM ListUsers, GET, in the SigV4 documentation) cannot be
+    /// reused for POST; instead check the signer against the verifier this crate serves
+    /// with.
+    #[tokio::test]
+    async fn signatures_verify_with_the_server_side_verifier() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let client = JsonClient::new(
+            ClientConfig {
+                endpoint: "http://127.0.0.1:4566".into(),
+                region: "eu-west-1".into(),
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: secret.into(),
+                timeout: Duration::from_secs(1),
+            },
+            "flotilla",
+            "FlotillaAgent_v1",
+        );
+        let req = client
+            .signed_request("Poll", b"{\"a\":1}".to_vec(), chrono::Utc::now())
+            .unwrap();
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        let creds = crate::Credentials::single("000000000000", "AKIDEXAMPLE", secret).unwrap();
+        let v = crate::sigv4::verify(&creds, &parts, &body).await.unwrap();
+        assert_eq!(
+            (v.region.as_str(), v.service.as_str()),
+            ("eu-west-1", "flotilla")
+        );
+
+        let wrong =
+            crate::Credentials::single("000000000000", "AKIDEXAMPLE", &secret.replace('w', "x"))
+                .unwrap();
+        assert!(crate::sigv4::verify(&wrong, &parts, &body).await.is_err());
+    }
+
+    #[test]
+    fn errors_decode_from_json_answers() {
+        let e = decode_error(
+            StatusCode::BAD_REQUEST,
+            br#"{"__type":"com.amazonaws.ecs#ClusterNotFoundException","message":"Cluster not found."}"#,
+        );
+        assert_eq!(e.code, "ClusterNotFoundException");
+        assert_eq!(e.message, "Cluster not found.");
+    }
+}

@@ -1,0 +1,368 @@
+//! ECS tasks: the stored record, the ordered lifecycle, and how an agent's status report
+//! is applied to a task.
+//!
+//! ```text
+//! PROVISIONING → PENDING → ACTIVATING → RUNNING → DEACTIVATING → STOPPING
+//!              → DEPROVISIONING → STOPPED
+//! ```
+//!
+//! The control plane owns `desiredStatus` (RUNNING, then STOPPED); the agent owns
+//! `lastStatus`, which only moves forward: [`TaskRecord::apply_report`] ignores a report
+//! that would move a task or a container backwards.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::record::Record;
+use crate::tag::Tag;
+use crate::timestamp;
+
+/// A task's lifecycle status, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Activating,
+    Running,
+    Deactivating,
+    Stopping,
+    Deprovisioning,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Provisioning => "PROVISIONING",
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Activating => "ACTIVATING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Deactivating => "DEACTIVATING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Deprovisioning => "DEPROVISIONING",
+            TaskStatus::Stopped => "STOPPED",
+        }
+    }
+
+    /// Whether the task is past running (on its way down or down).
+    pub fn is_stopping_or_stopped(self) -> bool {
+        self >= TaskStatus::Deactivating
+    }
+}
+
+/// A container's status, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContainerStatus {
+    Pending,
+    Running,
+    Stopped,
+}
+
+/// Why a task stopped (ECS `TaskStopCode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    UserInitiated,
+    ServiceSchedulerInitiated,
+    SpotInterruption,
+    TerminationNotice,
+    InfrastructureHealth,
+}
+
+/// `HEALTHY`, `UNHEALTHY` or `UNKNOWN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+    #[default]
+    Unknown,
+}
+
+/// A port a container is reachable on (ECS `NetworkBinding`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkBinding {
+    #[serde(rename = "bindIP")]
+    pub bind_ip: String,
+    pub container_port: i32,
+    pub host_port: i32,
+    pub protocol: String,
+}
+
+/// A task's address in awsvpc mode (ECS `NetworkInterface`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterface {
+    pub attachment_id: String,
+    pub private_ipv4_address: String,
+}
+
+/// One container of a task (ECS `Container`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub container_arn: String,
+    pub task_arn: String,
+    pub name: String,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    pub last_status: ContainerStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
+    #[serde(default)]
+    pub network_interfaces: Vec<NetworkInterface>,
+    pub health_status: HealthStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<String>,
+}
+
+/// The stored task, in the shape DescribeTasks returns (plus nothing else: every field is
+/// ECS's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub task_arn: String,
+    pub cluster_arn: String,
+    pub task_definition_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_instance_arn: Option<String>,
+    pub last_status: TaskStatus,
+    pub desired_status: TaskStatus,
+    pub launch_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    pub containers: Vec<Container>,
+    /// The RunTask/StartTask overrides, as given (ECS `TaskOverride`).
+    #[serde(default)]
+    pub overrides: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    pub health_status: HealthStatus,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pull_started_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pull_stopped_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stopping_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_stopped_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<StopCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// Counts every change a user could observe, as ECS's `version` does.
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<String>,
+}
+
+impl Record for TaskRecord {
+    const KIND: &'static str = "task";
+    const VERSION: u32 = 1;
+}
+
+/// What an agent reports about one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerReport {
+    pub name: String,
+    #[serde(default)]
+    pub runtime_id: Option<String>,
+    pub status: ContainerStatus,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
+    #[serde(default)]
+    pub network_interfaces: Vec<NetworkInterface>,
+    #[serde(default)]
+    pub health_status: HealthStatus,
+}
+
+/// What an agent reports about one task: its status as the agent knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskReport {
+    pub task_arn: String,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub containers: Vec<ContainerReport>,
+    #[serde(default)]
+    pub health_status: HealthStatus,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pull_started_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pull_stopped_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_stopped_at: Option<DateTime<Utc>>,
+    /// Set when the agent stopped the task on its own (an essential container exited, a
+    /// pull failed).
+    #[serde(default)]
+    pub stop_code: Option<StopCode>,
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<serde_json::Value>,
+}
+
+impl TaskRecord {
+    /// Apply an agent's report: statuses only move forward, fields the agent does not own
+    /// are untouched. Returns whether anything changed (then `version` went up).
+    pub fn apply_report(&mut self, report: &TaskReport, now: DateTime<Utc>) -> bool {
+        let before = self.clone();
+        if report.status > self.last_status {
+            self.last_status = report.status;
+        }
+        if self.last_status == TaskStatus::Running && self.started_at.is_none() {
+            self.started_at = Some(report.started_at.unwrap_or(now));
+        }
+        if self.last_status >= TaskStatus::Deactivating && self.stopping_at.is_none() {
+            self.stopping_at = Some(now);
+        }
+        if self.last_status == TaskStatus::Stopped {
+            self.stopped_at.get_or_insert(now);
+            self.execution_stopped_at = self
+                .execution_stopped_at
+                .or(report.execution_stopped_at)
+                .or(Some(now));
+            // The agent stopped it on its own: the desired status follows.
+            self.desired_status = TaskStatus::Stopped;
+        }
+        self.pull_started_at = self.pull_started_at.or(report.pull_started_at);
+        self.pull_stopped_at = self.pull_stopped_at.or(report.pull_stopped_at);
+        if self.stop_code.is_none() {
+            self.stop_code = report.stop_code;
+        }
+        if self.stopped_reason.is_none() {
+            self.stopped_reason.clone_from(&report.stopped_reason);
+        }
+        if !report.attachments.is_empty() {
+            self.attachments.clone_from(&report.attachments);
+        }
+        self.health_status = report.health_status;
+        for c in &report.containers {
+            if let Some(mine) = self.containers.iter_mut().find(|m| m.name == c.name) {
+                apply_container(mine, c);
+            }
+        }
+        let changed = *self != before;
+        if changed {
+            self.version += 1;
+        }
+        changed
+    }
+
+    /// The control plane asks the task to stop (StopTask, a service scaling in).
+    pub fn request_stop(&mut self, code: StopCode, reason: &str, now: DateTime<Utc>) -> bool {
+        if self.desired_status == TaskStatus::Stopped {
+            return false;
+        }
+        self.desired_status = TaskStatus::Stopped;
+        self.stop_code.get_or_insert(code);
+        if self.stopped_reason.is_none() {
+            self.stopped_reason = Some(reason.to_string());
+        }
+        self.stopping_at.get_or_insert(now);
+        self.version += 1;
+        true
+    }
+}
+
+fn apply_container(mine: &mut Container, c: &ContainerReport) {
+    if c.status < mine.last_status {
+        return;
+    }
+    mine.last_status = c.status;
+    if c.runtime_id.is_some() {
+        mine.runtime_id.clone_from(&c.runtime_id);
+    }
+    if c.exit_code.is_some() {
+        mine.exit_code = c.exit_code;
+    }
+    if c.reason.is_some() {
+        mine.reason.clone_from(&c.reason);
+    }
+    if !c.network_bindings.is_empty() {
+        mine.network_bindings.clone_from(&c.network_bindings);
+    }
+    if !c.network_interfaces.is_empty() {
+        mine.network_interfaces.clone_from(&c.network_interfaces);
+    }
+    mine.health_status = c.health_status;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+use chrono::{SubsecRound, Utc};
+
+use super::*;
+
+fn task() -> TaskRecord {
+    TaskRecord {
+        task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/abc".into(),
+        cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/default".into(),
+        task_definition_arn: "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1".into(),
+        container_instance_arn: None,
+        last_status: TaskStatus::Provisioning,
+        desired_status: TaskStatus::Running,
+        launch_type: "EC2".into(),
+        cpu: None,
+        memory: None,
+        containers: vec![Container {
+            container_arn: "arn:c".into(),
+            task_arn: "arn:t".into(),
+            name: "web".into(),
+            image: "busybox".into(),
+            runtime_id: None,
+            last_status: ContainerStatus::Pending,
+            exit_code: None,
+            reason: None,
+            network_bindings: vec![],
+            network_interfaces: vec![],
+            health_status: HealthStatus::Unknown,
+            cpu: None,
+            memory: None,
+            memory_reservation: None,
+        }],
+        overrides: serde_json::json!({}),
+        started_by: None,
+        group: None,
+        attachments: vec![],
+        availability_zone: None,
+        health_status: HealthStatus::Unknown,
+        created_at: Utc::now().trunc_subsecs(3),
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        stopping_at: None,
+        stopped_at: None,
+        execution_stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        tags: vec![],
+        version: 1,
+        connectivity: None,
+    }
+}
+
+fn report(status: TaskStatus, container: ContainerStatus) -> TaskReport {
+    TaskReport {
+        task_arn: "arn:t".into(),
+        status,
+        containers: vec![ContainerReport {
+            name: "web".into(),
+            runtime_id: Some("c1".into()),
+            status: container,
+            exit_code: None,
+            reason: None,
+            network_bindings: vec![],
+            network_interfaces: vec![],
+            health_status: HealthStatus::Unknown,
+        }],
+        health_status: HealthStatus::Unknown,
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        execution_stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        attachments: vec![],
+    }
+}
+
+#[test]
+fn statuses_are_ordered() {
+    assert!(TaskStatus::Provisioning < TaskStatus::Pending);
+    assert!(TaskStatus::Running < TaskStatus::Stopping);
+    assert!(TaskStatus::Deprovisioning < TaskStatus::Stopped);
+    assert!(TaskStatus::Stopping.is_stopping_or_stopped());
+    assert!(!TaskStatus::Running.is_stopping_or_stopped());
+}
+
+#[test]
+fn reports_move_forward_only_and_bump_the_version() {
+    let mut t = task();
+    let now = Utc::now();
+    assert!(t.apply_report(&report(TaskStatus::Running, ContainerStatus::Running), now));
+    assert_eq!(t.last_status, TaskStatus::Running);
+    assert_eq!(t.containers[0].last_status, ContainerStatus::Running);
+    assert!(t.started_at.is_some());
+    let v = t.version;
+    // A stale report (PENDING after RUNNING) changes nothing.
+    assert!(!t.apply_report(&report(TaskStatus::Pending, ContainerStatus::Pending), now));
+    assert_eq!(t.last_status, TaskStatus::Running);
+    assert_eq!(t.version, v);
+}
+
+#[test]
+fn an_agent_stop_sets_desired_stopped_and_keeps_the_first_reason() {
+    let mut t = task();
+    let now = Utc::now();
+    let mut r = report(TaskStatus::Stopped, ContainerStatus::Stopped);
+    r.stop_code = Some(StopCode::EssentialContainerExited);
+    r.stopped_reason = Some("Essential container in task exited".into());
+    r.containers[0].exit_code = Some(3);
+    t.apply_report(&r, now);
+    assert_eq!(t.desired_status, TaskStatus::Stopped);
+    assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
+    assert_eq!(t.containers[0].exit_code, Some(3));
+    assert!(t.stopped_at.is_some() && t.stopping_at.is_some());
+}
+
+#[test]
+fn request_stop_is_idempotent() {
+    let mut t = task();
+    let now = Utc::now();
+    assert!(t.request_stop(StopCode::UserInitiated, "because", now));
+    assert!(!t.request_stop(StopCode::ServiceSchedulerInitiated, "other", now));
+    assert_eq!(t.stop_code, Some(StopCode::UserInitiated));
+    assert_eq!(t.stopped_reason.as_deref(), Some("because"));
+}
+
+#[test]
+fn records_round_trip_through_json_with_ecs_names() {
+    let t = task();
+    let v = serde_json::to_value(&t).unwrap();
+    assert_eq!(v["lastStatus"], "PROVISIONING");
+    assert_eq!(v["desiredStatus"], "RUNNING");
+    assert!(v["createdAt"].is_number());
+    let back: TaskRecord = serde_json::from_value(v).unwrap();
+    assert_eq!(back, t);
+}

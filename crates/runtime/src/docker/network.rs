@@ -1,0 +1,98 @@
+//! Flotilla-managed bridge networks (awsvpc's task networks).
+//!
+//! Docker 20.10 happily creates a second network with an existing name unless the
+//! request asks it not to, and bollard's request type has no such flag. So creation is
+//! serialized in-process by the caller, and across processes the fixed subnet does the
+//! job: a racing second create fails with "Pool overlaps", after which the network is
+//! looked up again by name and found.
+
+use std::collections::HashMap;
+
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::query_parameters::InspectNetworkOptions;
+use bollard::Docker;
+
+use super::error::{from_bollard, is_not_found};
+use crate::{NetworkSpec, Result};
+
+/// Create the network unless a network of that name exists.
+pub(crate) async fn ensure(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
+    if exists(docker, &spec.name).await? {
+        return Ok(());
+    }
+    let error = match docker.create_network(create_request(spec)).await {
+        Ok(created) => {
+            tracing::info!(network = %spec.name, id = %created.id, "created network");
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    // Someone else may have created it meanwhile (its subnet then overlaps ours).
+    if exists(docker, &spec.name).await? {
+        tracing::debug!(network = %spec.name, %error, "network appeared concurrently");
+        return Ok(());
+    }
+    Err(from_bollard(error))
+}
+
+/// Whether a network with exactly this name exists (Docker also resolves id prefixes).
+async fn exists(docker: &Docker, name: &str) -> Result<bool> {
+    match docker
+        .inspect_network(name, None::<InspectNetworkOptions>)
+        .await
+    {
+        Ok(network) => Ok(network.name.as_deref() == Some(name)),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(from_bollard(e)),
+    }
+}
+
+fn create_request(spec: &NetworkSpec) -> NetworkCreateRequest {
+    let pool = IpamConfig {
+        subnet: Some(spec.subnet.clone()).filter(|s| !s.is_empty()),
+        gateway: Some(spec.gateway.clone()).filter(|g| !g.is_empty()),
+        ..Default::default()
+    };
+    let pools = if pool.subnet.is_some() {
+        vec![pool]
+    } else {
+        Vec::new()
+    };
+    NetworkCreateRequest {
+        name: spec.name.clone(),
+        driver: Some("bridge".to_string()),
+        ipam: Some(Ipam {
+            driver: Some("default".to_string()),
+            config: Some(pools),
+            options: None,
+        }),
+        labels: Some(spec.labels.clone().into_iter().collect::<HashMap<_, _>>()),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn request_carries_subnet_gateway_and_labels() {
+        let request = create_request(&NetworkSpec {
+            name: "flotilla-awsvpc".into(),
+            subnet: "172.31.240.0/20".into(),
+            gateway: "172.31.240.1".into(),
+            labels: BTreeMap::from([("flotilla.managed".into(), "true".into())]),
+        });
+        assert_eq!(request.driver.as_deref(), Some("bridge"));
+        let pools = request.ipam.and_then(|i| i.config).unwrap_or_default();
+        assert_eq!(pools.len(), 1);
+        assert_eq!(pools[0].subnet.as_deref(), Some("172.31.240.0/20"));
+        assert_eq!(pools[0].gateway.as_deref(), Some("172.31.240.1"));
+        assert_eq!(
+            request.labels.unwrap_or_default()["flotilla.managed"],
+            "true"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! The container runtime an agent drives: the [`Runtime`] trait and its drivers.
+//!
+//! The trait speaks in containers, images and networks, not in ECS tasks: the agent's task
+//! actors translate a task into [`ContainerSpec`]s and interpret what the runtime reports.
+//! Drivers: [`docker`] (Docker Engine through bollard). A `sim` driver for scale tests
+//! comes with the scheduler work.
+#![forbid(unsafe_code)]
+
+pub mod docker;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+/// Errors a runtime call can end with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// The image could not be pulled (does not exist, no registry reachable, denied).
+    #[error("pull of {image} failed: {message}")]
+    Pull { image: String, message: String },
+    /// No such container, image or network.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The spec was refused by the runtime (bad option, port already allocated, ...).
+    #[error("invalid container configuration: {0}")]
+    Invalid(String),
+    /// The runtime daemon could not be reached or failed; retrying may help.
+    #[error("runtime unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl RuntimeError {
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, RuntimeError::Unavailable(_))
+    }
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Transport protocol of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// A port to publish: `host_port` 0 lets the runtime pick one (bridge mode's dynamic
+/// ports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub container_port: u16,
+    pub host_port: u16,
+    pub protocol: Protocol,
+    /// Host address to bind; empty for all addresses.
+    pub host_ip: String,
+}
+
+/// How a container is networked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Docker's default bridge, with published ports.
+    Bridge,
+    /// The host's network namespace.
+    Host,
+    /// No network.
+    None,
+    /// Share the network namespace of another container (awsvpc: every container of a
+    /// task joins the task's network holder).
+    Container(String),
+    /// A named network (awsvpc's Flotilla-managed network), with an optional fixed address.
+    Network { name: String, ipv4: Option<String> },
+}
+
+/// A Docker health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`, as ECS and Docker spell it.
+    pub test: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub start_period: Duration,
+}
+
+/// A resource limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerSpec {
+    /// Container name (unique on the host).
+    pub name: String,
+    pub image: String,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command when set.
+    pub command: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub ulimits: Vec<Ulimit>,
+    /// CPU shares (ECS container `cpu` units; Docker's minimum is 2).
+    pub cpu_shares: Option<i64>,
+    /// CPU quota in microseconds per 100 ms period (task-level cpu).
+    pub cpu_quota: Option<i64>,
+    /// Hard memory limit in bytes.
+    pub memory_bytes: Option<i64>,
+    /// Soft memory limit (reservation) in bytes.
+    pub memory_reservation_bytes: Option<i64>,
+    pub network: Option<NetworkMode>,
+    pub ports: Vec<PortBinding>,
+    pub health_check: Option<HealthCheck>,
+    /// Seconds between SIGTERM and SIGKILL when the container is stopped.
+    pub stop_timeout: Option<Duration>,
+    /// Extra `/etc/hosts` entries (`host:ip`).
+    pub extra_hosts: Vec<String>,
+    pub hostname: Option<String>,
+    pub privileged: bool,
+    pub read_only_root: bool,
+    pub init: bool,
+}
+
+/// Health as Docker reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// No health check configured.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// The observed state of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerState {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    /// Created but not yet started, or restarting.
+    pub created: bool,
+    pub running: bool,
+    /// Exited (or dead); `exit_code` is set.
+    pub exited: bool,
+    pub exit_code: Option<i64>,
+    /// The runtime's error message, e.g. an OOM kill or a failed start.
+    pub error: Option<String>,
+    pub oom_killed: bool,
+    pub health: Health,
+    /// Ports actually bound on the host (dynamic ones resolved).
+    pub ports: Vec<PortBinding>,
+    /// The container's IPv4 addresses, by network name.
+    pub ip_addresses: BTreeMap<String, String>,
+    /// RFC 3339 times as the runtime reports them, when known.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// Something changed about a container: look at it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    pub id: String,
+    /// The runtime's action name (`start`, `die`, `health_status: healthy`, `oom`, ...).
+    pub action: String,
+}
+
+/// A user-defined network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub name: String,
+    /// IPv4 subnet in CIDR form, e.g. `172.31.240.0/20`.
+    pub subnet: String,
+    pub gateway: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A container runtime. Every method is safe to call concurrently.
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// Whether an image is present locally.
+    async fn image_exists(&self, image: &str) -> Result<bool>;
+
+    /// Pull an image; `RuntimeError::Pull` when it cannot be had.
+    async fn pull_image(&self, image: &str) -> Result<()>;
+
+    /// Create a container (not started); returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;
+
+    async fn start_container(&self, id: &str) -> Result<()>;
+
+    /// Stop: SIGTERM, then SIGKILL after `timeout`. A stopped container is not an error.
+    async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()>;
+
+    /// Remove a container (forcibly if running). A missing container is not an error.
+    async fn remove_container(&self, id: &str) -> Result<()>;
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerState>;
+
+    /// Containers (running or not) carrying every given label (`value` None: any value).
+    async fn list_containers(
+        &self,
+        labels: &[(String, Option<String>)],
+    ) -> Result<Vec<ContainerState>>;
+
+    /// Live container events from now on (every container the runtime runs).
+    async fn events(&self) -> Result<BoxStream<'static, Result<ContainerEvent>>>;
+
+    /// Create the network if no network of that name exists.
+    async fn ensure_network(&self, spec: &NetworkSpec) -> Result<()>;
+
+    /// Make sure the image that holds a task's network namespace (awsvpc) exists locally,
+    /// building it without a registry if needed; returns its reference.
+    async fn ensure_pause_image(&self) -> Result<String>;
+}

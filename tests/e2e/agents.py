@@ -1,0 +1,96 @@
+"""Helpers for end-to-end tests with real agents on the local Docker Engine."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import ACCESS_KEY, BIN, ROOT, SECRET_KEY
+
+IMAGE = "flotilla-test/busybox:latest"
+
+
+def build_test_image():
+    subprocess.run([str(ROOT / "scripts" / "test-image")], check=True, capture_output=True)
+
+
+class AgentProcess:
+    """A `flotilla agent` process with its own data directory (one container instance)."""
+
+    def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a"):
+        self.server = server
+        self.data_dir = data_dir
+        self.cluster = cluster
+        self.attributes = list(attributes)
+        self.zone = zone
+        self.proc = None
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+
+    def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY, FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
+                   FLOTILLA_LOG=os.environ.get("FLOTILLA_LOG", "info"))
+        args = [BIN, "agent", "--server", self.server.endpoint, "--cluster", self.cluster,
+                "--data-dir", str(self.data_dir), "--availability-zone", self.zone,
+                "--poll-wait-seconds", "1", "--cleanup-delay-seconds", "300"]
+        for k, v in [("flotilla.test-agent", self.data_dir.name), *self.attributes]:
+            args += ["--attribute", f"{k}={v}"]
+        self.proc = subprocess.Popen(args, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def instance_arn(self, timeout=30):
+        """The ARN this agent registered as, found through the API by its test attribute."""
+        name = self.data_dir.name
+        ecs = self.server.client("ecs")
+
+        def registered():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited: {self.log.read_text()[-3000:]}")
+            arns = ecs.list_container_instances(
+                cluster=self.cluster, filter=f"attribute:flotilla.test-agent == {name}")["containerInstanceArns"]
+            return arns[0] if arns else None
+
+        return wait_for(registered, timeout=timeout, what=f"agent {name} to register")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def containers_with_label(label: str):
+    """Ids of all containers (running or not) carrying a label (k or k=v)."""
+    out = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"label={label}"],
+                         capture_output=True, text=True, check=True)
+    return sorted(out.stdout.split())
+
+
+def remove_containers(label: str):
+    ids = containers_with_label(label)
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+def inspect(container_id: str):
+    out = subprocess.run(["docker", "inspect", container_id], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)[0]
+
+
+def wait_for(predicate, timeout=60, interval=0.2, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")

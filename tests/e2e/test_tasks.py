@@ -1,0 +1,195 @@
+"""Tasks on real Docker through real agents, driven by the real AWS CLI (issue: agents and
+tasks on Docker Engine)."""
+import json
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from agents import IMAGE, AgentProcess, build_test_image, containers_with_label, inspect, remove_containers, wait_for
+from conftest import Flotilla
+
+AGENT_TTL = 4
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    build_test_image()
+    base = tmp_path_factory.mktemp("tasks")
+    server = Flotilla(base / "server", extra_args=["--agent-ttl-seconds", str(AGENT_TTL)]).start()
+    server.aws("ecs", "create-cluster", "--cluster-name", "default")
+    agent = AgentProcess(server, base / "agent-a").start()
+    arn = agent.instance_arn()
+    try:
+        yield server, agent, arn
+    finally:
+        agent.stop()
+        server.stop()
+        remove_containers(f"flotilla.container-instance={arn}")
+
+
+def register(server, family, containers, **extra):
+    # A short stop timeout: busybox as PID 1 ignores SIGTERM, so stops wait for SIGKILL.
+    containers = [{"stopTimeout": 2, **c} for c in containers]
+    body = {"family": family, "containerDefinitions": containers, **extra}
+    return server.aws("ecs", "register-task-definition", "--cli-input-json", json.dumps(body))["taskDefinition"]
+
+
+def describe(server, task_arn):
+    return server.aws("ecs", "describe-tasks", "--tasks", task_arn)["tasks"][0]
+
+
+def run(server, family, *args):
+    out = server.aws("ecs", "run-task", "--task-definition", family, *args)
+    assert out["failures"] == [], out
+    return out["tasks"][0]["taskArn"]
+
+
+def wait_status(server, task_arn, status, timeout=60):
+    return wait_for(lambda: (t := describe(server, task_arn))["lastStatus"] == status and t,
+                    timeout=timeout, what=f"{task_arn} {status}")
+
+
+def test_web_task_runs_answers_and_stops_like_ecs(env):
+    server, _, instance = env
+    register(server, "web", [{
+        "name": "httpd", "image": IMAGE, "memory": 64, "essential": True,
+        "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
+        "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}])
+    task_arn = run(server, "web")
+    server.aws("ecs", "wait", "tasks-running", "--tasks", task_arn)
+    task = describe(server, task_arn)
+    assert task["lastStatus"] == "RUNNING" and task["containerInstanceArn"] == instance
+    binding = task["containers"][0]["networkBindings"][0]
+    assert binding["containerPort"] == 80 and binding["hostPort"] > 0
+    [cid] = containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}")
+    assert inspect(cid)["State"]["Running"]
+    page = urllib.request.urlopen(f"http://127.0.0.1:{binding['hostPort']}/", timeout=5).read()
+    assert b"hello from flotilla" in page
+
+    server.aws("ecs", "stop-task", "--task", task_arn, "--reason", "test is done")
+    server.aws("ecs", "wait", "tasks-stopped", "--tasks", task_arn)
+    task = describe(server, task_arn)
+    assert task["stopCode"] == "UserInitiated" and task["stoppedReason"] == "test is done"
+    assert task["desiredStatus"] == "STOPPED"
+    assert task["containers"][0]["lastStatus"] == "STOPPED"
+    assert isinstance(task["containers"][0].get("exitCode"), int)
+    for field in ("startedAt", "stoppingAt", "stoppedAt", "pullStartedAt", "pullStoppedAt"):
+        assert field in task, field
+
+
+def test_essential_container_exit_code_stops_the_task(env):
+    server, _, _ = env
+    register(server, "exit3", [{"name": "app", "image": IMAGE, "memory": 32, "command": ["sh", "-c", "exit 3"]}])
+    task_arn = run(server, "exit3")
+    task = wait_status(server, task_arn, "STOPPED")
+    assert task["stopCode"] == "EssentialContainerExited"
+    assert "Essential container" in task["stoppedReason"]
+    assert task["containers"][0]["exitCode"] == 3
+
+
+def test_depends_on_healthy_holds_the_dependent_container(env):
+    server, _, _ = env
+    register(server, "ordered", [
+        {"name": "db", "image": IMAGE, "memory": 32,
+         "command": ["sh", "-c", "sleep 3; touch /tmp/ready; sleep 1000"],
+         "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ready"], "interval": 5, "timeout": 2,
+                         "retries": 3, "startPeriod": 0}},
+        {"name": "app", "image": IMAGE, "memory": 32, "command": ["sleep", "1000"],
+         "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}]},
+    ])
+    task_arn = run(server, "ordered")
+    task = wait_status(server, task_arn, "RUNNING", timeout=90)
+    by_name = {c["name"]: c for c in task["containers"]}
+    assert by_name["db"]["healthStatus"] == "HEALTHY"
+    db = inspect(by_name["db"]["runtimeId"])
+    app = inspect(by_name["app"]["runtimeId"])
+    first_healthy = min(h["End"] for h in db["State"]["Health"]["Log"] if h["ExitCode"] == 0)
+    assert app["State"]["StartedAt"] > first_healthy[:26], (app["State"]["StartedAt"], first_healthy)
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
+
+
+def test_too_much_memory_is_a_resource_failure(env):
+    server, _, instance = env
+    register(server, "huge", [{"name": "app", "image": IMAGE, "memory": 10_000_000}])
+    out = server.aws("ecs", "run-task", "--task-definition", "huge")
+    assert out["tasks"] == []
+    assert out["failures"] == [{"arn": instance, "reason": "RESOURCE:MEMORY"}]
+
+
+def test_missing_image_is_cannot_pull_container_error(env):
+    server, _, _ = env
+    register(server, "ghost", [{"name": "app", "image": "flotilla-test/does-not-exist:1", "memory": 32}])
+    task_arn = run(server, "ghost")
+    task = wait_status(server, task_arn, "STOPPED", timeout=90)
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert "CannotPullContainerError" in task["stoppedReason"]
+    assert "CannotPullContainerError" in task["containers"][0]["reason"]
+
+
+def test_awsvpc_task_has_its_own_ip_and_shares_localhost(env):
+    server, _, _ = env
+    register(server, "pair", [
+        {"name": "web", "image": IMAGE, "memory": 32, "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+         "portMappings": [{"containerPort": 8080}]},
+        {"name": "probe", "image": IMAGE, "memory": 32,
+         "command": ["sh", "-c", "sleep 1; wget -q -O /tmp/page http://127.0.0.1:8080/ && sleep 1000"]},
+    ], networkMode="awsvpc")
+    task_arn = run(server, "pair")
+    task = wait_status(server, task_arn, "RUNNING", timeout=90)
+    ip = task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    assert details["privateIPv4Address"] == ip
+    # The probe reached the web container on localhost, inside the task's namespace.
+    probe = {c["name"]: c for c in task["containers"]}["probe"]
+    wait_for(lambda: subprocess.run(["docker", "exec", probe["runtimeId"], "cat", "/tmp/page"],
+                                    capture_output=True, text=True).stdout.strip() == "hello from flotilla",
+             timeout=20, what="probe to fetch over localhost")
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
+
+
+def test_agent_killed_with_three_tasks_adopts_them_on_restart(env):
+    server, agent, instance = env
+    register(server, "sleeper", [{"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"]}])
+    out = server.aws("ecs", "run-task", "--task-definition", "sleeper", "--count", "3")
+    arns = [t["taskArn"] for t in out["tasks"]]
+    assert len(arns) == 3
+    server.aws("ecs", "wait", "tasks-running", "--tasks", *arns)
+    label = f"flotilla.container-instance={instance}"
+    ours = lambda: sorted(c for arn in arns for c in containers_with_label(f"com.amazonaws.ecs.task-arn={arn}"))  # noqa: E731
+    before = ours()
+    assert len(before) == 3 and all(inspect(c)["State"]["Running"] for c in before)
+    all_before = set(containers_with_label(label))
+
+    agent.kill9()
+    agent.start()
+    assert agent.instance_arn() == instance
+    time.sleep(3)  # let the restarted agent poll, adopt and report
+    for arn in arns:
+        assert describe(server, arn)["lastStatus"] == "RUNNING"
+    after = ours()
+    assert after == before, "the three containers were replaced or duplicated"
+    assert all(inspect(c)["State"]["Running"] for c in after)
+    # Nothing new was started (stopped containers of earlier tasks may have been removed).
+    assert set(containers_with_label(label)) <= all_before
+    server.aws("ecs", "stop-task", "--task", arns[0])
+    wait_status(server, arns[0], "STOPPED")
+    for arn in arns[1:]:
+        server.aws("ecs", "stop-task", "--task", arn)
+
+
+def test_agent_past_its_ttl_is_disconnected_then_reconnects(env):
+    server, agent, instance = env
+
+    def connected():
+        out = server.aws("ecs", "describe-container-instances", "--container-instances", instance)
+        return out["containerInstances"][0]["agentConnected"]
+
+    assert connected() is True
+    agent.stop()
+    wait_for(lambda: connected() is False, timeout=AGENT_TTL * 4, what="agentConnected false")
+    agent.start()
+    wait_for(lambda: connected() is True, timeout=30, what="agentConnected true")
