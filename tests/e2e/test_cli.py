@@ -59,3 +59,41 @@ def test_two_servers_cannot_share_a_data_directory(flotilla):
                          env=flotilla.env(), capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
     assert "already using the data directory" in out.stderr
+
+
+def test_up_runs_tasks_and_adopts_them_after_ctrl_c(tmp_path):
+    import json
+    import signal
+    import time
+
+    from agents import IMAGE, build_test_image, containers_with_label, remove_containers, wait_for
+
+    build_test_image()
+    server = Flotilla(tmp_path / "up").start(command="up")
+    task_arn = None
+    try:
+        server.aws("ecs", "register-task-definition", "--cli-input-json", json.dumps({
+            "family": "kept", "containerDefinitions": [
+                {"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"], "stopTimeout": 2}]}))
+        wait_for(lambda: server.aws("ecs", "list-container-instances")["containerInstanceArns"], timeout=30,
+                 what="the local agent to register")
+        task_arn = server.aws("ecs", "run-task", "--task-definition", "kept")["tasks"][0]["taskArn"]
+        server.aws("ecs", "wait", "tasks-running", "--tasks", task_arn)
+        [container] = containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}")
+
+        server.proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert server.proc.wait(timeout=30) == 0
+        # The container outlives `up`...
+        assert containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}") == [container]
+        # ...and the next `up` adopts it: same container, task still RUNNING.
+        server.start(command="up")
+        time.sleep(2)
+        task = server.aws("ecs", "describe-tasks", "--tasks", task_arn)["tasks"][0]
+        assert task["lastStatus"] == "RUNNING"
+        assert containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}") == [container]
+        server.aws("ecs", "stop-task", "--task", task_arn)
+        server.aws("ecs", "wait", "tasks-stopped", "--tasks", task_arn)
+    finally:
+        server.stop()
+        if task_arn:
+            remove_containers(f"com.amazonaws.ecs.task-arn={task_arn}")

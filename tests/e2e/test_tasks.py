@@ -193,3 +193,92 @@ def test_agent_past_its_ttl_is_disconnected_then_reconnects(env):
     wait_for(lambda: connected() is False, timeout=AGENT_TTL * 4, what="agentConnected false")
     agent.start()
     wait_for(lambda: connected() is True, timeout=30, what="agentConnected true")
+
+
+def test_fargate_launch_type_runs_in_awsvpc_with_task_limits(env):
+    server, _, _ = env
+    register(server, "fg", [{"name": "app", "image": IMAGE, "command": ["sleep", "1000"]}],
+             networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+    task_arn = run(server, "fg", "--launch-type", "FARGATE")
+    task = wait_status(server, task_arn, "RUNNING", timeout=90)
+    assert task["launchType"] == "FARGATE" and task["cpu"] == "256" and task["memory"] == "512"
+    assert task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+    host_config = inspect(task["containers"][0]["runtimeId"])["HostConfig"]
+    assert host_config["Memory"] == 512 * 1024 * 1024
+    # A definition that is not Fargate-compatible is refused for FARGATE.
+    out = server.aws("ecs", "run-task", "--task-definition", "exit3", "--launch-type", "FARGATE", check=False)
+    assert out.returncode != 0 and "InvalidParameterException" in out.stderr
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
+
+
+def test_host_network_mode(env):
+    server, _, _ = env
+    register(server, "hostnet", [{"name": "web", "image": IMAGE, "memory": 32,
+                                  "command": ["httpd", "-f", "-p", "18080", "-h", "/www"],
+                                  "portMappings": [{"containerPort": 18080, "hostPort": 18080}]}],
+             networkMode="host")
+    task_arn = run(server, "hostnet")
+    task = wait_status(server, task_arn, "RUNNING")
+    assert task["containers"][0]["networkBindings"][0]["hostPort"] == 18080
+    page = wait_for(lambda: _get("http://127.0.0.1:18080/"), timeout=10, what="httpd on the host network")
+    assert b"hello from flotilla" in page
+    # The port is taken now: a second copy cannot be placed.
+    out = server.aws("ecs", "run-task", "--task-definition", "hostnet")
+    assert out["tasks"] == [] and out["failures"][0]["reason"] == "RESOURCE:PORTS"
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
+
+
+def _get(url):
+    try:
+        return urllib.request.urlopen(url, timeout=2).read()
+    except OSError:
+        return None
+
+
+def test_start_task_and_list_tasks_filters(env):
+    server, _, instance = env
+    register(server, "named", [{"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"]}])
+    out = server.aws("ecs", "start-task", "--task-definition", "named", "--container-instances", instance,
+                     "--started-by", "e2e-start", "--group", "batch")
+    [task] = out["tasks"]
+    assert task["containerInstanceArn"] == instance and task["group"] == "batch"
+    wait_status(server, task["taskArn"], "RUNNING")
+    assert server.aws("ecs", "list-tasks", "--started-by", "e2e-start")["taskArns"] == [task["taskArn"]]
+    assert task["taskArn"] in server.aws("ecs", "list-tasks", "--family", "named")["taskArns"]
+    assert task["taskArn"] in server.aws("ecs", "list-tasks", "--container-instance", instance)["taskArns"]
+    assert server.aws("ecs", "list-tasks", "--family", "named", "--desired-status", "STOPPED")["taskArns"] == []
+    server.aws("ecs", "stop-task", "--task", task["taskArn"])
+    wait_status(server, task["taskArn"], "STOPPED")
+    assert task["taskArn"] in server.aws("ecs", "list-tasks", "--desired-status", "STOPPED")["taskArns"]
+    missing = server.aws("ecs", "describe-tasks", "--tasks", "0123456789abcdef0123456789abcdef")
+    assert missing["failures"][0]["reason"] == "MISSING"
+
+
+def test_two_agents_on_one_host_are_two_instances(env, tmp_path):
+    server, _, first = env
+    second = AgentProcess(server, tmp_path / "agent-b", attributes=[("stack", "blue")], zone="local-1b").start()
+    arn = None
+    try:
+        arn = second.instance_arn()
+        assert arn != first
+        listed = server.aws("ecs", "list-container-instances")["containerInstanceArns"]
+        assert {first, arn} <= set(listed)
+        ci = server.aws("ecs", "describe-container-instances", "--container-instances", arn)["containerInstances"][0]
+        attrs = {a["name"]: a.get("value") for a in ci["attributes"]}
+        assert attrs["ecs.availability-zone"] == "local-1b" and attrs["stack"] == "blue"
+        assert attrs["ecs.os-type"] == "linux"
+        cpu = next(r for r in ci["registeredResources"] if r["name"] == "CPU")["integerValue"]
+        assert cpu % 1024 == 0 and cpu >= 1024
+        register(server, "blue", [{"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"]}],
+                 placementConstraints=[{"type": "memberOf", "expression": "attribute:stack == blue"}])
+        task_arn = run(server, "blue")
+        task = wait_status(server, task_arn, "RUNNING")
+        assert task["containerInstanceArn"] == arn
+        server.aws("ecs", "stop-task", "--task", task_arn)
+        wait_status(server, task_arn, "STOPPED")
+    finally:
+        second.stop()
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")
