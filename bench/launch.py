@@ -162,8 +162,11 @@ def docker_burst(m):
 
 
 def cleanup_docker():
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"], capture_output=True,
-                         text=True).stdout.split()
+    """Remove the baseline's containers and the (stopped) containers of the bench tasks."""
+    ids = []
+    for label in (LABEL, "com.amazonaws.ecs.task-definition-family=launch-bench"):
+        ids += subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True,
+                              text=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 

@@ -282,3 +282,44 @@ def test_two_agents_on_one_host_are_two_instances(env, tmp_path):
         second.stop()
         if arn:
             remove_containers(f"flotilla.container-instance={arn}")
+
+
+def test_overrides_and_docker_mapping(env):
+    server, _, _ = env
+    register(server, "mapped", [{
+        "name": "app", "image": IMAGE, "cpu": 128, "memory": 64, "memoryReservation": 32,
+        "command": ["sleep", "1000"], "environment": [{"name": "A", "value": "1"}],
+        "workingDirectory": "/tmp", "user": "nobody", "dockerLabels": {"team": "web"},
+        "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}]}])
+    overrides = {"containerOverrides": [{"name": "app", "command": ["sleep", "999"],
+                                         "environment": [{"name": "B", "value": "2"}]}]}
+    task_arn = run(server, "mapped", "--overrides", json.dumps(overrides), "--started-by", "e2e",
+                   "--tags", "key=k,value=v")
+    task = wait_status(server, task_arn, "RUNNING")
+    c = inspect(task["containers"][0]["runtimeId"])
+    assert c["Config"]["Cmd"] == ["sleep", "999"]
+    env_vars = set(c["Config"]["Env"])
+    assert {"A=1", "B=2"} <= env_vars
+    assert c["Config"]["WorkingDir"] == "/tmp" and c["Config"]["User"] == "nobody"
+    assert c["Config"]["Labels"]["team"] == "web"
+    assert c["HostConfig"]["CpuShares"] == 128
+    assert c["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    assert c["HostConfig"]["MemoryReservation"] == 32 * 1024 * 1024
+    assert c["HostConfig"]["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    described = server.aws("ecs", "describe-tasks", "--tasks", task_arn, "--include", "TAGS")["tasks"][0]
+    assert described["tags"] == [{"key": "k", "value": "v"}] and described["startedBy"] == "e2e"
+    assert described["overrides"]["containerOverrides"][0]["command"] == ["sleep", "999"]
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
+
+
+def test_run_task_client_token_is_idempotent(env):
+    server, _, _ = env
+    register(server, "tokened", [{"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"]}])
+    first = server.aws("ecs", "run-task", "--task-definition", "tokened", "--client-token", "token-1")
+    again = server.aws("ecs", "run-task", "--task-definition", "tokened", "--client-token", "token-1")
+    assert [t["taskArn"] for t in first["tasks"]] == [t["taskArn"] for t in again["tasks"]]
+    task_arn = first["tasks"][0]["taskArn"]
+    wait_status(server, task_arn, "RUNNING")
+    server.aws("ecs", "stop-task", "--task", task_arn)
+    wait_status(server, task_arn, "STOPPED")
