@@ -93,37 +93,28 @@ async fn heartbeat(
 }
 
 /// The desired tasks of an instance: all not yet stopped (`since` 0), or those changed
-/// after `since`. Returns them with the tasks view revision they were read at.
-fn desired(
-    state: &State,
-    scope: &Scope,
-    cluster: &str,
-    instance_arn: &str,
-    since: i64,
-) -> (i64, Vec<DesiredTask>) {
-    let revision = state.tasks().revision();
-    let prefix = keys::in_cluster(keys::TASKS, &scope.region, cluster);
-    let tasks = state
-        .tasks()
-        .range(prefix.as_bytes())
+/// after `since`.
+fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<DesiredTask> {
+    state
+        .task_index()
+        .tasks_of(instance_arn)
         .into_iter()
-        .filter(|(_, e)| e.value.container_instance_arn.as_deref() == Some(instance_arn))
-        .filter(|(_, e)| {
+        .filter_map(|key| state.tasks().get(&key))
+        .filter(|e| {
             if since == 0 {
                 e.value.last_status < TaskStatus::Stopped
             } else {
                 e.mod_revision > since
             }
         })
-        .filter_map(|(_, e)| {
+        .filter_map(|e| {
             let def = task_definitions::by_ref(state, scope, &e.value.task_definition_arn)?;
             Some(DesiredTask {
                 task: (*e.value).clone(),
                 definition: def.value.definition.clone(),
             })
         })
-        .collect();
-    (revision, tasks)
+        .collect()
 }
 
 async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResponse, AwsError> {
@@ -139,8 +130,13 @@ async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResp
         .min(MAX_WAIT)
         .min(ttl / 2);
     let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = state.task_index().subscribe(&instance_arn);
     loop {
-        let (revision, tasks) = desired(state, &scope, &cluster, &instance_arn, req.since);
+        changes.borrow_and_update();
+        // Every task change up to this revision is both indexed and in the tasks view, so
+        // it is in the answer.
+        let revision = state.task_index().applied().min(state.tasks().revision());
+        let tasks = desired(state, &scope, &instance_arn, req.since);
         if req.since == 0 || !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
             let status = state
                 .instances()
@@ -158,8 +154,8 @@ async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResp
                 instance_status: status,
             });
         }
-        // Wake on the next store change (any write advances the view's progress).
-        let _ = tokio::time::timeout_at(deadline, state.tasks().wait_for(revision + 1)).await;
+        // Wake when a task of this instance changes (or the wait ends).
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
 }
 

@@ -15,6 +15,7 @@ mod locks;
 mod pagination;
 mod state;
 mod sts;
+mod task_index;
 
 use std::sync::Arc;
 

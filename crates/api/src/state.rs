@@ -20,6 +20,7 @@ use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 use crate::error::from_store;
 use crate::keys;
 use crate::locks::KeyedLocks;
+use crate::task_index::TaskIndex;
 
 /// Settings of the API that are not per request.
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ struct Inner {
     placement_locks: KeyedLocks,
     /// The lease each agent key is attached to, by agent key.
     agent_leases: Mutex<HashMap<String, LeaseId>>,
+    /// Tasks by instance, for agents' polls.
+    task_index: TaskIndex,
 }
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
@@ -77,6 +80,8 @@ impl State {
     pub async fn new(store: Arc<dyn Store>, config: ApiConfig) -> Result<State, StoreError> {
         let s = store.clone();
         let prefix = |p: &str| p.as_bytes().to_vec();
+        let tasks: View<TaskRecord> = View::start(s.clone(), prefix(keys::TASKS), decoder).await?;
+        let task_index = TaskIndex::start(s.clone(), tasks.clone());
         let inner = Inner {
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions: View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder)
@@ -84,7 +89,7 @@ impl State {
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
                 .await?,
             instances: View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?,
-            tasks: View::start(s.clone(), prefix(keys::TASKS), decoder).await?,
+            tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), presence).await?,
             store,
@@ -92,6 +97,7 @@ impl State {
             family_locks: KeyedLocks::default(),
             placement_locks: KeyedLocks::default(),
             agent_leases: Mutex::default(),
+            task_index,
         };
         Ok(State {
             inner: Arc::new(inner),
@@ -128,6 +134,10 @@ impl State {
 
     pub fn tasks(&self) -> &View<TaskRecord> {
         &self.inner.tasks
+    }
+
+    pub fn task_index(&self) -> &TaskIndex {
+        &self.inner.task_index
     }
 
     pub fn agents(&self) -> &View<()> {
