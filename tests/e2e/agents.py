@@ -18,12 +18,13 @@ def build_test_image():
 class AgentProcess:
     """A `flotilla agent` process with its own data directory (one container instance)."""
 
-    def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a"):
+    def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a", memory_mib=None):
         self.server = server
         self.data_dir = data_dir
         self.cluster = cluster
         self.attributes = list(attributes)
         self.zone = zone
+        self.memory_mib = memory_mib
         self.proc = None
         self.log = data_dir.parent / f"{data_dir.name}.log"
 
@@ -34,6 +35,8 @@ class AgentProcess:
         args = [BIN, "agent", "--server", self.server.endpoint, "--cluster", self.cluster,
                 "--data-dir", str(self.data_dir), "--availability-zone", self.zone,
                 "--poll-wait-seconds", "1", "--cleanup-delay-seconds", "300"]
+        if self.memory_mib:
+            args += ["--memory-mib", str(self.memory_mib)]
         for k, v in [("flotilla.test-agent", self.data_dir.name), *self.attributes]:
             args += ["--attribute", f"{k}={v}"]
         self.proc = subprocess.Popen(args, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)

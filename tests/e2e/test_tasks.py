@@ -281,6 +281,8 @@ def test_two_agents_on_one_host_are_two_instances(env, tmp_path):
     finally:
         second.stop()
         if arn:
+            # Take it out of the cluster, so later tests' tasks are not placed on it.
+            server.aws("ecs", "deregister-container-instance", "--container-instance", arn, "--force")
             remove_containers(f"flotilla.container-instance={arn}")
 
 

@@ -37,6 +37,10 @@ pub struct AgentConfig {
     pub shutdown_flush: Duration,
     /// Bound on a call that is not a long poll.
     pub call_timeout: Duration,
+    /// CPU units to offer instead of cores × 1024.
+    pub cpu_units: Option<i64>,
+    /// Memory (MiB) to offer instead of the host's total.
+    pub memory_mib: Option<i64>,
 }
 
 impl AgentConfig {
@@ -66,6 +70,8 @@ impl AgentConfig {
             reserved_ports: vec![22, 2375, 2376, 51678, 51679],
             shutdown_flush: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
+            cpu_units: None,
+            memory_mib: None,
         }
     }
 }

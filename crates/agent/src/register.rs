@@ -17,6 +17,30 @@ use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::resources;
 
+/// The capability attributes this agent registers: what a task definition's
+/// `requiresAttributes` may ask for and this agent can start. Task and execution roles,
+/// ECR authentication and the awslogs driver are accepted (tasks using them start) though
+/// Flotilla does not hand out role credentials; secrets, EFS, FireLens and App Mesh are not
+/// registered, so tasks needing them are not placed (`ATTRIBUTE`).
+const CAPABILITIES: &[&str] = &[
+    "com.amazonaws.ecs.capability.logging-driver.awslogs",
+    "com.amazonaws.ecs.capability.logging-driver.json-file",
+    "com.amazonaws.ecs.capability.logging-driver.syslog",
+    "com.amazonaws.ecs.capability.logging-driver.journald",
+    "com.amazonaws.ecs.capability.logging-driver.fluentd",
+    "com.amazonaws.ecs.capability.logging-driver.gelf",
+    "com.amazonaws.ecs.capability.logging-driver.splunk",
+    "com.amazonaws.ecs.capability.logging-driver.none",
+    "com.amazonaws.ecs.capability.task-iam-role",
+    "com.amazonaws.ecs.capability.task-iam-role-network-host",
+    "com.amazonaws.ecs.capability.ecr-auth",
+    "ecs.capability.execution-role-awslogs",
+    "ecs.capability.execution-role-ecr-pull",
+    "ecs.capability.task-eni",
+    "ecs.capability.container-health-check",
+    "ecs.capability.container-ordering",
+];
+
 /// The `RegisterContainerInstance` input.
 pub(crate) fn request(
     config: &AgentConfig,
@@ -35,6 +59,10 @@ pub(crate) fn request(
         json!({"name": "ecs.availability-zone", "value": config.availability_zone}),
         json!({"name": "ecs.instance-type", "value": "flotilla"}),
     ];
+    attributes.extend(CAPABILITIES.iter().map(|name| json!({ "name": name })));
+    attributes.extend((17..=44).map(
+        |v| json!({ "name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}") }),
+    ));
     attributes.extend(
         config
             .attributes
@@ -85,7 +113,13 @@ pub(crate) async fn register(
         .collect();
     let mut backoff = Backoff::standard();
     loop {
-        let capacity = resources::host_capacity(&config.reserved_ports, &own_ports);
+        let mut capacity = resources::host_capacity(&config.reserved_ports, &own_ports);
+        if let Some(cpu) = config.cpu_units {
+            capacity.cpu = cpu;
+        }
+        if let Some(memory) = config.memory_mib {
+            capacity.memory = memory;
+        }
         let req = request(config, &capacity, &state.data_dir_id, arn.as_deref());
         let result = tokio::select! {
             r = api.register(&req) => r,

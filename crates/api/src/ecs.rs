@@ -9,8 +9,6 @@ mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 mod filter;
-mod placement;
-mod resources;
 mod tags;
 pub(crate) mod task_definitions;
 mod tasks;

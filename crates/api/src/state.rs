@@ -11,7 +11,7 @@ use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
-use flotilla_model::task::{TaskRecord, TaskStatus};
+use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
 use flotilla_store::view::View;
@@ -81,11 +81,12 @@ impl State {
         let s = store.clone();
         let prefix = |p: &str| p.as_bytes().to_vec();
         let tasks: View<TaskRecord> = View::start(s.clone(), prefix(keys::TASKS), decoder).await?;
-        let task_index = TaskIndex::start(s.clone(), tasks.clone());
+        let task_definitions: View<TaskDefinitionRecord> =
+            View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder).await?;
+        let task_index = TaskIndex::start(s.clone(), tasks.clone(), task_definitions.clone());
         let inner = Inner {
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
-            task_definitions: View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder)
-                .await?,
+            task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
                 .await?,
             instances: View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?,
@@ -192,7 +193,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), AwsError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g) = tokio::join!(
+        let (a, b, c, d, e, f, g, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -200,6 +201,7 @@ impl State {
             i.tasks.wait_for(rev),
             i.agents.wait_for(rev),
             i.services.wait_for(rev),
+            i.task_index.wait_applied(rev),
         );
         a.and(b)
             .and(c)
@@ -220,19 +222,17 @@ impl State {
             .count()
     }
 
-    /// Tasks of a cluster whose last status is in `statuses`.
-    pub fn tasks_in(
-        &self,
-        region: &str,
-        cluster: &str,
-        statuses: std::ops::RangeInclusive<TaskStatus>,
-    ) -> usize {
-        let prefix = keys::in_cluster(keys::TASKS, region, cluster);
-        self.tasks()
+    /// A cluster's task counts: (running, pending, not yet stopped), from the loads of its
+    /// instances.
+    pub fn task_counts(&self, region: &str, cluster: &str) -> (i64, i64, i64) {
+        let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, region, cluster);
+        self.instances()
             .range(prefix.as_bytes())
             .iter()
-            .filter(|(_, e)| statuses.contains(&e.value.last_status))
-            .count()
+            .fold((0, 0, 0), |(r, p, a), (_, e)| {
+                let load = self.task_index().load(&e.value.container_instance_arn);
+                (r + load.running, p + load.pending, a + load.tasks)
+            })
     }
 
     /// Services of a cluster.

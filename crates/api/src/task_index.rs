@@ -1,21 +1,93 @@
-//! Which tasks each container instance has, and a signal per instance that fires when one
-//! of them changes: what lets an agent's long poll answer in time proportional to its own
-//! tasks and wake only for its own changes, however many instances share the server.
+//! Which tasks each container instance has, what they take from it, and a signal per
+//! instance that fires when one of them changes. This is what lets an agent's long poll
+//! answer in time proportional to its own tasks and wake only for its own changes, and what
+//! lets placement read an instance's load without scanning the cluster's tasks.
 //!
 //! Derived, process-local state: built from the tasks view and kept current by a watch on
 //! the task prefix. The task records themselves are read from the tasks view (decoded
-//! once, there); this index only maps keys.
+//! once, there); this index keeps keys and sums.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use flotilla_model::task::TaskRecord;
+use flotilla_model::task::{TaskRecord, TaskStatus};
+use flotilla_model::task_definition_record::TaskDefinitionRecord;
+use flotilla_model::Arn;
 use flotilla_store::view::View;
-use flotilla_store::{EventKind, Revision, Store};
+use flotilla_store::{EventKind, Revision, Store, StoreError};
 use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::keys;
+use crate::resources::{holds_resources, task_usage, Usage};
+
+/// What the tasks on one instance take from it.
+#[derive(Debug, Clone, Default)]
+pub struct Load {
+    /// Sum of cpu and memory; every host port held.
+    pub usage: Usage,
+    /// Tasks per group (`family:web`, `service:api`, ...).
+    pub groups: HashMap<String, u32>,
+    pub running: i64,
+    pub pending: i64,
+    /// Tasks holding resources (not yet STOPPED).
+    pub tasks: i64,
+}
+
+/// One task's contribution to its instance's load.
+#[derive(Debug, Clone)]
+struct Contribution {
+    instance: String,
+    usage: Usage,
+    group: Option<String>,
+    status: TaskStatus,
+}
+
+impl Load {
+    fn add(&mut self, c: &Contribution) {
+        self.usage.cpu += c.usage.cpu;
+        self.usage.memory += c.usage.memory;
+        self.usage.tcp_ports.extend(&c.usage.tcp_ports);
+        self.usage.udp_ports.extend(&c.usage.udp_ports);
+        self.tasks += 1;
+        if let Some(g) = &c.group {
+            *self.groups.entry(g.clone()).or_default() += 1;
+        }
+        match c.status {
+            TaskStatus::Running => self.running += 1,
+            s if s < TaskStatus::Running => self.pending += 1,
+            _ => {}
+        }
+    }
+
+    fn subtract(&mut self, c: &Contribution) {
+        self.usage.cpu -= c.usage.cpu;
+        self.usage.memory -= c.usage.memory;
+        let remove = |ports: &mut Vec<u16>, gone: &[u16]| {
+            for p in gone {
+                if let Some(i) = ports.iter().position(|x| x == p) {
+                    ports.swap_remove(i);
+                }
+            }
+        };
+        remove(&mut self.usage.tcp_ports, &c.usage.tcp_ports);
+        remove(&mut self.usage.udp_ports, &c.usage.udp_ports);
+        self.tasks -= 1;
+        if let Some(g) = &c.group {
+            if let Some(n) = self.groups.get_mut(g) {
+                *n -= 1;
+                if *n == 0 {
+                    self.groups.remove(g);
+                }
+            }
+        }
+        match c.status {
+            TaskStatus::Running => self.running -= 1,
+            s if s < TaskStatus::Running => self.pending -= 1,
+            _ => {}
+        }
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -23,42 +95,81 @@ struct Inner {
     by_instance: HashMap<String, BTreeSet<Vec<u8>>>,
     /// Instance ARN by task key (to unindex deleted tasks).
     instance_of: HashMap<Vec<u8>, String>,
+    /// What each task holds on its instance (tasks that hold nothing are absent).
+    contributions: HashMap<Vec<u8>, Contribution>,
+    /// Sums of the contributions per instance.
+    loads: HashMap<String, Load>,
     /// The change signal of each instance that has (or had) a poller.
     signals: HashMap<String, watch::Sender<Revision>>,
     /// Every task change up to this revision is indexed.
     applied: Revision,
 }
 
-/// Tasks by instance, with change signals. Cheap to clone.
-#[derive(Clone, Default)]
+/// Tasks by instance, with loads and change signals. Cheap to clone.
+#[derive(Clone)]
 pub struct TaskIndex {
     inner: Arc<Mutex<Inner>>,
+    definitions: View<TaskDefinitionRecord>,
+    /// The revision applied so far, for waiters.
+    progress: Arc<watch::Sender<Revision>>,
+}
+
+/// The stored definition a task names (for its fixed host ports).
+fn definition_of(
+    view: &View<TaskDefinitionRecord>,
+    task: &TaskRecord,
+) -> Option<Arc<TaskDefinitionRecord>> {
+    let arn = Arn::parse(&task.task_definition_arn)?;
+    let (family, revision) = arn.resource_parts().1.rsplit_once(':')?;
+    let key = keys::task_definition(&arn.region, family, revision.parse().ok()?);
+    view.get(key.as_bytes()).map(|e| e.value)
 }
 
 impl TaskIndex {
     /// Build from the tasks view and follow the store from there on, in a background task
-    /// that ends when the store's watch ends.
-    pub fn start(store: Arc<dyn Store>, tasks: View<TaskRecord>) -> TaskIndex {
-        let index = TaskIndex::default();
-        let from = tasks.revision();
-        for (key, entry) in tasks.range(keys::TASKS.as_bytes()) {
-            index.put(key, &entry.value, from);
-        }
-        index.lock().applied = from;
+    /// that ends when the store closes or nobody holds the index any more.
+    pub fn start(
+        store: Arc<dyn Store>,
+        tasks: View<TaskRecord>,
+        definitions: View<TaskDefinitionRecord>,
+    ) -> TaskIndex {
+        let index = TaskIndex {
+            inner: Arc::default(),
+            definitions,
+            progress: Arc::new(watch::channel(0).0),
+        };
+        let from = index.load_all(&tasks);
         let follower = index.clone();
         tokio::spawn(async move { follower.follow(store, tasks, from + 1).await });
         index
+    }
+
+    /// Index every task of the view; returns the revision indexed.
+    fn load_all(&self, tasks: &View<TaskRecord>) -> Revision {
+        let rev = tasks.revision();
+        {
+            let mut inner = self.lock();
+            inner.by_instance.clear();
+            inner.instance_of.clear();
+            inner.contributions.clear();
+            inner.loads.clear();
+        }
+        for (key, entry) in tasks.range(keys::TASKS.as_bytes()) {
+            self.put(key, &entry.value, rev);
+        }
+        self.set_applied(rev);
+        rev
     }
 
     async fn follow(&self, store: Arc<dyn Store>, tasks: View<TaskRecord>, mut from: Revision) {
         loop {
             let mut stream = match store.watch_progress(keys::TASKS.as_bytes(), from).await {
                 Ok(s) => s,
-                Err(flotilla_store::StoreError::Closed) => return,
+                Err(StoreError::Closed) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "task index watch failed; rebuilding");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    from = self.rebuild(&tasks).await + 1;
+                    from = self.load_all(&tasks) + 1;
                     continue;
                 }
             };
@@ -79,36 +190,40 @@ impl TaskIndex {
                     from = from.max(rev + 1);
                 }
                 from = from.max(batch.progress + 1);
-                self.lock().applied = from - 1;
+                self.set_applied(from - 1);
             }
             if Arc::strong_count(&self.inner) == 1 {
-                return; // nobody uses the index any more
+                return;
             }
         }
-    }
-
-    async fn rebuild(&self, tasks: &View<TaskRecord>) -> Revision {
-        let rev = tasks.revision();
-        {
-            let mut inner = self.lock();
-            inner.by_instance.clear();
-            inner.instance_of.clear();
-        }
-        for (key, entry) in tasks.range(keys::TASKS.as_bytes()) {
-            self.put(key, &entry.value, rev);
-        }
-        self.lock().applied = rev;
-        rev
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn set_applied(&self, rev: Revision) {
+        self.lock().applied = rev;
+        self.progress.send_if_modified(|p| {
+            let moved = rev > *p;
+            *p = (*p).max(rev);
+            moved
+        });
+    }
+
     fn put(&self, key: Vec<u8>, task: &TaskRecord, rev: Revision) {
         let Some(instance) = task.container_instance_arn.clone() else {
             return;
         };
+        let contribution = holds_resources(task).then(|| {
+            let def = definition_of(&self.definitions, task);
+            Contribution {
+                instance: instance.clone(),
+                usage: task_usage(task, def.as_ref().map(|d| &d.definition)),
+                group: task.group.clone(),
+                status: task.last_status,
+            }
+        });
         let mut inner = self.lock();
         if let Some(old) = inner.instance_of.insert(key.clone(), instance.clone()) {
             if old != instance {
@@ -121,7 +236,8 @@ impl TaskIndex {
             .by_instance
             .entry(instance.clone())
             .or_default()
-            .insert(key);
+            .insert(key.clone());
+        set_contribution(&mut inner, key, contribution);
         if let Some(signal) = inner.signals.get(&instance) {
             signal.send_replace(rev);
         }
@@ -129,6 +245,7 @@ impl TaskIndex {
 
     fn remove(&self, key: &[u8], rev: Revision) {
         let mut inner = self.lock();
+        set_contribution(&mut inner, key.to_vec(), None);
         let Some(instance) = inner.instance_of.remove(key) else {
             return;
         };
@@ -145,9 +262,25 @@ impl TaskIndex {
         self.lock().applied
     }
 
+    /// Wait until every task change up to `rev` is indexed.
+    pub async fn wait_applied(&self, rev: Revision) {
+        let mut rx = self.progress.subscribe();
+        let _ = rx.wait_for(|p| *p >= rev).await;
+    }
+
+    /// The load of an instance.
+    pub fn load(&self, instance_arn: &str) -> Load {
+        self.lock()
+            .loads
+            .get(instance_arn)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The keys of an instance's tasks.
     pub fn tasks_of(&self, instance_arn: &str) -> Vec<Vec<u8>> {
-        self.lock()
+        let inner = self.lock();
+        inner
             .by_instance
             .get(instance_arn)
             .map(|s| s.iter().cloned().collect())
@@ -157,10 +290,20 @@ impl TaskIndex {
     /// A receiver that changes whenever a task of the instance changes.
     pub fn subscribe(&self, instance_arn: &str) -> watch::Receiver<Revision> {
         let mut inner = self.lock();
-        inner
-            .signals
-            .entry(instance_arn.to_string())
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe()
+        let signal = inner.signals.entry(instance_arn.to_string());
+        signal.or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+}
+
+/// Replace a task's contribution to its instance's load.
+fn set_contribution(inner: &mut Inner, key: Vec<u8>, new: Option<Contribution>) {
+    if let Some(old) = inner.contributions.remove(&key) {
+        if let Some(load) = inner.loads.get_mut(&old.instance) {
+            load.subtract(&old);
+        }
+    }
+    if let Some(c) = new {
+        inner.loads.entry(c.instance.clone()).or_default().add(&c);
+        inner.contributions.insert(key, c);
     }
 }

@@ -40,6 +40,12 @@ pub struct AgentArgs {
     /// Seconds a stopped container is kept before it is removed.
     #[arg(long, default_value_t = 60)]
     pub cleanup_delay_seconds: u64,
+    /// CPU units to offer (default: cores × 1024).
+    #[arg(long)]
+    pub cpu_units: Option<i64>,
+    /// Memory in MiB to offer (default: all of the host's).
+    #[arg(long)]
+    pub memory_mib: Option<i64>,
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
@@ -86,6 +92,8 @@ pub fn config(args: &AgentArgs, pair: &KeyPair) -> AgentConfig {
     c.attributes = args.attributes.clone();
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);
     c.poll_wait = Duration::from_secs(args.poll_wait_seconds.max(1));
+    c.cpu_units = args.cpu_units.filter(|v| *v > 0);
+    c.memory_mib = args.memory_mib.filter(|v| *v > 0);
     c
 }
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod bench;
 mod credentials;
 mod env;
 mod server;
@@ -35,6 +36,9 @@ enum Command {
         #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
         data_dir: PathBuf,
     },
+    /// Benchmarks that drive a real server (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Print the ECS operations this build implements, one per line.
     #[command(hide = true)]
     Operations,
@@ -69,5 +73,6 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => server::run_up(args),
         Command::Server(args) => server::run_server(args),
         Command::Agent(args) => agent::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }

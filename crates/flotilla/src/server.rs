@@ -174,6 +174,8 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
                 attributes: vec![],
                 credentials: None,
                 cleanup_delay_seconds: cleanup.as_secs(),
+                cpu_units: None,
+                memory_mib: None,
                 poll_wait_seconds: (ttl / 3).clamp(1, 10),
             };
             let config = crate::agent::config(&agent_args, &pair);

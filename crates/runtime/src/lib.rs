@@ -2,11 +2,12 @@
 //!
 //! The trait speaks in containers, images and networks, not in ECS tasks: the agent's task
 //! actors translate a task into [`ContainerSpec`]s and interpret what the runtime reports.
-//! Drivers: [`docker`] (Docker Engine through bollard). A `sim` driver for scale tests
-//! comes with the scheduler work.
+//! Drivers: [`docker`] (Docker Engine through bollard) and [`sim`] (no containers, for
+//! scale tests and benchmarks).
 #![forbid(unsafe_code)]
 
 pub mod docker;
+pub mod sim;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

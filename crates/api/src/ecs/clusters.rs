@@ -54,13 +54,12 @@ pub fn active_cluster(
 
 /// Counts of the cluster's instances, tasks and services.
 fn counts(state: &State, scope: &Scope, name: &str) -> ClusterCounts {
-    use flotilla_model::task::TaskStatus::{Pending, Provisioning, Running};
-    let r = &scope.region;
+    let (running, pending, _) = state.task_counts(&scope.region, name);
     ClusterCounts {
-        registered_container_instances: state.registered_instances(r, name) as i64,
-        running_tasks: state.tasks_in(r, name, Running..=Running) as i64,
-        pending_tasks: state.tasks_in(r, name, Provisioning..=Pending) as i64,
-        active_services: state.services_in(r, name) as i64,
+        registered_container_instances: state.registered_instances(&scope.region, name) as i64,
+        running_tasks: running,
+        pending_tasks: pending,
+        active_services: state.services_in(&scope.region, name) as i64,
     }
 }
 
@@ -235,8 +234,7 @@ pub async fn delete(
             "The Cluster cannot be deleted while Services are active.",
         )));
     }
-    use flotilla_model::task::TaskStatus::{Deprovisioning, Provisioning};
-    if state.tasks_in(&scope.region, &name, Provisioning..=Deprovisioning) > 0 {
+    if state.task_counts(&scope.region, &name).2 > 0 {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsTasks,
             "The Cluster cannot be deleted while Tasks are active.",

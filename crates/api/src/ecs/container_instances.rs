@@ -10,7 +10,6 @@ use flotilla_model::container_instance::{
 };
 use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
-use flotilla_model::task::TaskStatus;
 use flotilla_model::task_definition::Attribute;
 use flotilla_model::{Arn, Scope};
 use flotilla_store::view::Entry;
@@ -20,10 +19,10 @@ use serde_json::{json, Value};
 
 use super::clusters::active_cluster;
 use super::failure;
-use super::resources::{holds_resources, remaining, task_usage, Usage};
-use super::task_definitions;
 use crate::error::{client, from_model, invalid};
 use crate::pagination::{page_size, paginate, Order};
+use crate::resources::remaining;
+use crate::task_index::Load;
 use crate::{keys, State};
 
 /// The instance id a `containerInstance` parameter (id or ARN) names.
@@ -48,35 +47,32 @@ pub fn instance_arn(scope: &Scope, cluster: &str, id: &str) -> String {
         .to_string()
 }
 
-/// What is running where in a cluster: resource use and task counts per instance ARN.
+/// What is running where in a cluster: the load of each instance, by instance ARN.
 #[derive(Default)]
 pub struct Occupancy {
-    pub usage: HashMap<String, Vec<Usage>>,
-    pub running: HashMap<String, i64>,
-    pub pending: HashMap<String, i64>,
+    pub loads: HashMap<String, Load>,
 }
 
-pub fn occupancy(state: &State, scope: &Scope, cluster: &str) -> Occupancy {
-    let mut o = Occupancy::default();
-    let prefix = keys::in_cluster(keys::TASKS, &scope.region, cluster);
-    for (_, e) in state.tasks().range(prefix.as_bytes()) {
-        let t = &e.value;
-        let Some(arn) = &t.container_instance_arn else {
-            continue;
-        };
-        if !holds_resources(t) {
-            continue;
-        }
-        let def = task_definitions::by_ref(state, scope, &t.task_definition_arn);
-        let usage = task_usage(t, def.as_ref().map(|d| &d.value.definition));
-        o.usage.entry(arn.clone()).or_default().push(usage);
-        if t.last_status == TaskStatus::Running {
-            *o.running.entry(arn.clone()).or_default() += 1;
-        } else if t.last_status < TaskStatus::Running {
-            *o.pending.entry(arn.clone()).or_default() += 1;
-        }
+impl Occupancy {
+    pub fn load(&self, arn: &str) -> Option<&Load> {
+        self.loads.get(arn)
     }
-    o
+}
+
+/// The loads of a cluster's instances, from the task index (no scan of the tasks).
+pub fn occupancy(state: &State, scope: &Scope, cluster: &str) -> Occupancy {
+    let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
+    let loads = state
+        .instances()
+        .range(prefix.as_bytes())
+        .into_iter()
+        .map(|(_, e)| {
+            let arn = e.value.container_instance_arn.clone();
+            let load = state.task_index().load(&arn);
+            (arn, load)
+        })
+        .collect();
+    Occupancy { loads }
 }
 
 /// The ECS `ContainerInstance` shape.
@@ -89,7 +85,8 @@ pub fn to_wire(
     tags: bool,
 ) -> Value {
     let arn = &r.container_instance_arn;
-    let rem = remaining(r, o.usage.get(arn).into_iter().flatten());
+    let load = o.load(arn);
+    let rem = remaining(r, load.map(|l| &l.usage));
     let mut v = json!({
         "containerInstanceArn": arn,
         "ec2InstanceId": r.ec2_instance_id,
@@ -99,8 +96,8 @@ pub fn to_wire(
         "registeredResources": r.registered_resources,
         "status": r.status,
         "agentConnected": state.agent_connected(&scope.region, cluster, r.id()),
-        "runningTasksCount": o.running.get(arn).copied().unwrap_or(0),
-        "pendingTasksCount": o.pending.get(arn).copied().unwrap_or(0),
+        "runningTasksCount": load.map_or(0, |l| l.running),
+        "pendingTasksCount": load.map_or(0, |l| l.pending),
         "attributes": r.attributes,
         "registeredAt": flotilla_model::timestamp::to_epoch_seconds(&r.registered_at),
         "attachments": [],
@@ -309,7 +306,7 @@ pub async fn deregister(
     let (key, entry) = find(state, &scope, &cluster, &id)?;
     let o = occupancy(state, &scope, &cluster);
     let arn = &entry.value.container_instance_arn;
-    let busy = o.usage.get(arn).is_some_and(|u| !u.is_empty());
+    let busy = o.load(arn).is_some_and(|l| l.tasks > 0);
     if busy && !input.force.unwrap_or(false) {
         return Err(invalid(
             "The specified container instance has tasks that are not stopped; stop them or \

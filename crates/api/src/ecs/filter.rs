@@ -8,7 +8,7 @@ use flotilla_model::Scope;
 
 use super::container_instances::Occupancy;
 use crate::error::from_model;
-use crate::{keys, State};
+use crate::State;
 
 pub fn parse(expr: &str) -> Result<Expr, AwsError> {
     cql::parse(expr).map_err(from_model)
@@ -41,10 +41,8 @@ impl Subject for Instance<'_> {
             "registeredAt" => Some(self.record.registered_at.to_rfc3339()),
             "runningTasksCount" => Some(
                 self.occupancy
-                    .running
-                    .get(arn)
-                    .copied()
-                    .unwrap_or(0)
+                    .load(arn)
+                    .map_or(0, |l| l.running)
                     .to_string(),
             ),
             _ => None,
@@ -52,18 +50,11 @@ impl Subject for Instance<'_> {
     }
 
     fn task_groups(&self) -> Vec<String> {
-        let prefix = keys::in_cluster(keys::TASKS, &self.scope.region, self.cluster);
-        let arn = Some(&self.record.container_instance_arn);
-        self.state
-            .tasks()
-            .range(prefix.as_bytes())
-            .into_iter()
-            .filter(|(_, e)| {
-                e.value.container_instance_arn.as_ref() == arn
-                    && super::resources::holds_resources(&e.value)
-            })
-            .filter_map(|(_, e)| e.value.group.clone())
-            .collect()
+        let arn = &self.record.container_instance_arn;
+        self.occupancy
+            .load(arn)
+            .map(|l| l.groups.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 

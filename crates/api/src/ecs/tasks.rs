@@ -23,12 +23,15 @@ use serde_json::{json, Value};
 use super::clusters::active_cluster;
 use super::container_instances::{find as find_instance, occupancy};
 use super::failure;
-use super::placement::{place, Candidate, Constraint};
-use super::resources::{remaining, task_usage};
 use super::task_definitions;
 use crate::error::{client, invalid};
 use crate::pagination::{page_size, paginate, Order};
+use crate::resources::{remaining, task_usage};
 use crate::{keys, State};
+use flotilla_scheduler::{
+    self as scheduler, Constraint, InstanceState, Resources, Snapshot, Strategy, TaskRequest,
+    NO_INSTANCES,
+};
 
 /// Launch types a task can have.
 const LAUNCH_TYPES: &[&str] = &["EC2", "FARGATE", "EXTERNAL"];
@@ -122,6 +125,8 @@ struct Launch {
     group: String,
     tags: Vec<Tag>,
     constraints: Vec<Constraint>,
+    /// `requiresAttributes` of the definition: attribute names an instance must have.
+    required_attributes: Vec<String>,
 }
 
 fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Launch, AwsError> {
@@ -187,7 +192,6 @@ fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Laun
     }
     validate_tags(&tags).map_err(crate::error::from_model)?;
     let group = group.unwrap_or_else(|| format!("family:{}", definition.value.family()));
-    let mut parsed_constraints = Vec::new();
     let declared = d
         .placement_constraints
         .iter()
@@ -195,22 +199,18 @@ fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Laun
     let given = constraints
         .iter()
         .map(|c| (c.kind.clone(), c.expression.clone()));
-    for (kind, expression) in declared.chain(given) {
-        match kind.as_deref() {
-            Some("distinctInstance") => parsed_constraints.push(Constraint::DistinctInstance),
-            Some("memberOf") => {
-                let e = expression
-                    .ok_or_else(|| invalid("A memberOf constraint needs an expression."))?;
-                parsed_constraints.push(Constraint::MemberOf(super::filter::parse(&e)?));
-            }
-            other => {
-                return Err(invalid(format!(
-                    "Placement constraint type '{}' is invalid: use distinctInstance or memberOf.",
-                    other.unwrap_or("")
-                )))
-            }
-        }
-    }
+    let parsed_constraints = declared
+        .chain(given)
+        .map(|(kind, expression)| {
+            scheduler::parse_constraint(kind.as_deref().unwrap_or(""), expression.as_deref())
+                .map_err(crate::error::from_model)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let required_attributes = d
+        .requires_attributes
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
     Ok(Launch {
         cluster,
         definition,
@@ -224,6 +224,7 @@ fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Laun
         group,
         tags,
         constraints: parsed_constraints,
+        required_attributes,
     })
 }
 
@@ -305,28 +306,11 @@ fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<Strin
     }
 }
 
-/// Candidates of a cluster: every registered instance with what it has left.
-fn candidates(
-    state: &State,
-    scope: &Scope,
-    launch: &Launch,
-    only: Option<&[String]>,
-) -> Vec<Candidate> {
-    let o = occupancy(state, scope, &launch.cluster);
-    let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, &launch.cluster);
-    let groups_on = |arn: &str| {
-        let tprefix = keys::in_cluster(keys::TASKS, &scope.region, &launch.cluster);
-        state
-            .tasks()
-            .range(tprefix.as_bytes())
-            .into_iter()
-            .any(|(_, e)| {
-                e.value.container_instance_arn.as_deref() == Some(arn)
-                    && super::resources::holds_resources(&e.value)
-                    && e.value.group.as_deref() == Some(launch.group.as_str())
-            })
-    };
-    state
+/// The scheduler's view of a cluster's registered instances (or of the `only` ones).
+fn snapshot(state: &State, scope: &Scope, cluster: &str, only: Option<&[String]>) -> Snapshot {
+    let o = occupancy(state, scope, cluster);
+    let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
+    let instances = state
         .instances()
         .range(prefix.as_bytes())
         .into_iter()
@@ -334,30 +318,46 @@ fn candidates(
         .filter(|r| r.status != container_instance::INACTIVE)
         .filter(|r| only.is_none_or(|ids| ids.iter().any(|i| i == &r.container_instance_arn)))
         .map(|r| {
-            let arn = r.container_instance_arn.clone();
-            let member = launch.constraints.iter().all(|c| match c {
-                Constraint::MemberOf(e) => {
-                    super::filter::matches(e, state, scope, &launch.cluster, &r, &o)
-                }
-                Constraint::DistinctInstance => true,
-            });
-            Candidate {
-                connected: state.agent_connected(&scope.region, &launch.cluster, r.id()),
-                remaining: remaining(&r, o.usage.get(&arn).into_iter().flatten()),
-                taken: groups_on(&arn),
-                member,
-                record: (*r).clone(),
+            let load = o.load(&r.container_instance_arn);
+            let rem = remaining(&r, load.map(|l| &l.usage));
+            InstanceState {
+                arn: r.container_instance_arn.clone(),
+                id: r.id().to_string(),
+                status: r.status.clone(),
+                connected: state.agent_connected(&scope.region, cluster, r.id()),
+                attributes: r
+                    .attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), a.value.clone()))
+                    .collect(),
+                remaining: Resources {
+                    cpu: rem.cpu,
+                    memory: rem.memory,
+                    gpus: 0,
+                    tcp_ports: rem.tcp_ports,
+                    udp_ports: rem.udp_ports,
+                },
+                groups: load
+                    .map(|l| l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect())
+                    .unwrap_or_default(),
+                running_tasks: load.map_or(0, |l| l.running.max(0) as u32),
+                registered_at: r.registered_at.to_rfc3339(),
+                agent_version: r.version_info.agent_version.clone(),
+                ec2_instance_id: r.ec2_instance_id.clone(),
             }
         })
-        .collect()
+        .collect();
+    Snapshot::new(scope.cluster_arn(cluster), instances)
 }
 
-/// Place `count` tasks (on `only` instances, one each, for StartTask) and store them.
+/// Place `count` tasks with the scheduler (on the `only` instances, for StartTask) and
+/// store them in one transaction; the answer's failures say why the rest did not fit.
 async fn launch_tasks(
     state: &State,
     scope: &Scope,
     launch: &Launch,
     count: usize,
+    strategies: &[Strategy],
     only: Option<&[String]>,
     token_key: Option<String>,
 ) -> Result<(Vec<TaskRecord>, Vec<Value>), AwsError> {
@@ -365,57 +365,48 @@ async fn launch_tasks(
         .placement_locks()
         .lock(&keys::cluster(&scope.region, &launch.cluster))
         .await;
-    let mut cands = candidates(state, scope, launch, only);
-    if cands.is_empty() && only.is_none() {
-        return Err(invalid(
-            "No Container Instances were found in your cluster.",
-        ));
+    let snap = snapshot(state, scope, &launch.cluster, only);
+    let need = task_usage(
+        &new_task(scope, launch, "", None),
+        Some(&launch.definition.value.definition),
+    );
+    let request = TaskRequest {
+        count,
+        group: launch.group.clone(),
+        cpu: need.cpu,
+        memory: need.memory,
+        gpus: 0,
+        tcp_ports: need.tcp_ports,
+        udp_ports: need.udp_ports,
+        required_attributes: launch.required_attributes.clone(),
+        constraints: launch.constraints.clone(),
+        strategies: strategies.to_vec(),
+        seed: rand::random(),
+    };
+    let plan = scheduler::schedule(&snap, &request);
+    if plan.placements.is_empty()
+        && only.is_none()
+        && plan.failures.iter().any(|f| f.reason == NO_INSTANCES)
+    {
+        return Err(invalid(NO_INSTANCES));
     }
-    let distinct = launch
-        .constraints
+    let tasks: Vec<TaskRecord> = plan
+        .placements
         .iter()
-        .any(|c| matches!(c, Constraint::DistinctInstance));
-    let def = &launch.definition.value.definition;
-    let (mut tasks, mut failures) = (Vec::new(), Vec::new());
-    for n in 0..count {
-        let placeholder = new_task(scope, launch, "", None);
-        let need = task_usage(&placeholder, Some(def));
-        let chosen = match only {
-            // StartTask: the n-th named instance, checked like any other.
-            Some(_) => {
-                let mut one = vec![cands.swap_remove(0)];
-                let r = place(&mut one, &need, distinct).map(|_| 0);
-                cands.push(one.remove(0));
-                let last = cands.len() - 1;
-                cands.swap(0, last);
-                r.map(|_| last)
-            }
-            None => place(&mut cands, &need, distinct),
-        };
-        match chosen {
-            Ok(i) => {
-                let c = &cands[i];
-                let az = c
-                    .record
-                    .attribute("ecs.availability-zone")
-                    .map(String::from);
-                tasks.push(new_task(
-                    scope,
-                    launch,
-                    &c.record.container_instance_arn,
-                    az,
-                ));
-            }
-            Err(reasons) => {
-                if only.is_some() || n == 0 || failures.is_empty() {
-                    failures.extend(reasons.into_iter().map(|(arn, r)| failure(&arn, r)));
-                }
-                if only.is_none() {
-                    break;
-                }
-            }
-        }
-    }
+        .map(|p| {
+            let az = snap.instances[p.instance]
+                .attributes
+                .get("ecs.availability-zone")
+                .cloned()
+                .flatten();
+            new_task(scope, launch, &p.instance_arn, az)
+        })
+        .collect();
+    let failures: Vec<Value> = plan
+        .failures
+        .iter()
+        .map(|f| failure(&f.arn, &f.reason))
+        .collect();
     let mut ops: Vec<Op> = tasks
         .iter()
         .map(|t| {
@@ -425,11 +416,8 @@ async fn launch_tasks(
         .collect();
     if let Some(k) = token_key {
         let arns: Vec<&str> = tasks.iter().map(|t| t.task_arn.as_str()).collect();
-        ops.push(Op::put(
-            k,
-            serde_json::to_vec(&json!({ "taskArns": arns, "failures": failures }))
-                .unwrap_or_default(),
-        ));
+        let saved = json!({ "taskArns": arns, "failures": failures });
+        ops.push(Op::put(k, serde_json::to_vec(&saved).unwrap_or_default()));
     }
     if !ops.is_empty() {
         let cluster_key = keys::cluster(&scope.region, &launch.cluster);
@@ -460,14 +448,14 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
             "count must be between 1 and 10; got {count}."
         )));
     }
-    for s in &input.placement_strategy {
-        let kind = s["type"].as_str().unwrap_or("");
-        if !["random", "spread", "binpack"].contains(&kind) {
-            return Err(invalid(format!(
-                "Placement strategy type '{kind}' is invalid: use random, spread or binpack."
-            )));
-        }
-    }
+    let strategies = input
+        .placement_strategy
+        .iter()
+        .map(|s| {
+            let kind = s["type"].as_str().unwrap_or("");
+            scheduler::parse_strategy(kind, s["field"].as_str()).map_err(crate::error::from_model)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let launch = check_launch(state, &scope, input.launch)?;
     let token_key = match input.client_token.as_deref().filter(|t| !t.is_empty()) {
         Some(t) if t.len() > 64 => {
@@ -482,8 +470,16 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
         }
         None => None,
     };
-    let (tasks, failures) =
-        launch_tasks(state, &scope, &launch, count as usize, None, token_key).await?;
+    let (tasks, failures) = launch_tasks(
+        state,
+        &scope,
+        &launch,
+        count as usize,
+        &strategies,
+        None,
+        token_key,
+    )
+    .await?;
     let tasks: Vec<Value> = tasks.iter().map(|t| to_wire(t, true)).collect();
     Ok(json!({ "tasks": tasks, "failures": failures }))
 }
@@ -555,6 +551,7 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
             &scope,
             &launch,
             1,
+            &[],
             Some(std::slice::from_ref(arn)),
             None,
         )

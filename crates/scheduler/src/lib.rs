@@ -1,0 +1,35 @@
+//! Flotilla's scheduler: where tasks go. A pure function from a [`Snapshot`] of the cluster
+//! and a [`TaskRequest`] to a [`Plan`]; it never reads or writes the store, so it is tested
+//! without a network and fast enough for a million placements. The plan applier commits
+//! plans (and asks again on a conflict); this crate only proposes.
+//!
+//! Placement is a pipeline of named stages ([`Stage`]), as ECS does it:
+//! 1. **Filter** (`filter.rs`): status ACTIVE, agent connected, required attributes, CPU,
+//!    memory, GPUs, TCP and UDP ports, `distinctInstance`, `memberOf`. An instance that
+//!    fails a stage carries that stage's ECS reason (`RESOURCE:MEMORY`, ...), which the
+//!    user reads in RunTask's `failures`.
+//! 2. **Rank** (`rank.rs`): the placement strategies (`binpack`, `spread`, `random`),
+//!    chained in order, choose among the instances left.
+//! 3. **Plan** (`plan.rs`): tasks are placed one at a time, each updating its instance's
+//!    remaining resources, ports and group counts before the next.
+//!
+//! Random choices come from the request's seed: the same snapshot, request and seed give
+//! the same plan.
+#![forbid(unsafe_code)]
+
+mod filter;
+mod plan;
+mod rank;
+mod request;
+mod select;
+mod snapshot;
+
+pub use filter::Stage;
+pub use plan::{schedule, Failure, Placement, Plan, StageReport, NO_INSTANCES};
+pub use request::{
+    parse_constraint, parse_strategy, BinpackField, Constraint, SpreadField, Strategy, TaskRequest,
+};
+pub use snapshot::{ApplyError, InstanceState, Resources, Snapshot, ACTIVE};
+
+#[cfg(test)]
+mod tests;
