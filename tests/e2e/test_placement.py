@@ -14,17 +14,20 @@ def cluster(tmp_path_factory):
     build_test_image()
     base = tmp_path_factory.mktemp("placement")
     server = Flotilla(base / "server").start()
-    server.aws("ecs", "create-cluster", "--cluster-name", "default")
     agents = [
         AgentProcess(server, base / f"agent-{zone}", zone=f"zone-{zone}", memory_mib=256,
-                     attributes=[("stack", "prod" if zone != "c" else "dev")]).start()
+                     attributes=[("stack", "prod" if zone != "c" else "dev")])
         for zone in "abc"
     ]
-    arns = {a.zone[-1]: a.instance_arn() for a in agents}
-    server.aws("ecs", "register-task-definition", "--cli-input-json", json.dumps({
-        "family": "slot", "containerDefinitions": [
-            {"name": "app", "image": IMAGE, "memory": 64, "command": ["sleep", "1000"], "stopTimeout": 1}]}))
+    arns = {}
     try:
+        server.aws("ecs", "create-cluster", "--cluster-name", "default")
+        for a in agents:
+            a.start()
+        arns = {a.zone[-1]: a.instance_arn() for a in agents}
+        server.aws("ecs", "register-task-definition", "--cli-input-json", json.dumps({
+            "family": "slot", "containerDefinitions": [
+                {"name": "app", "image": IMAGE, "memory": 64, "command": ["sleep", "1000"], "stopTimeout": 1}]}))
         yield server, arns
     finally:
         for a in agents:

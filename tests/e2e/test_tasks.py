@@ -18,15 +18,18 @@ def env(tmp_path_factory):
     build_test_image()
     base = tmp_path_factory.mktemp("tasks")
     server = Flotilla(base / "server", extra_args=["--agent-ttl-seconds", str(AGENT_TTL)]).start()
-    server.aws("ecs", "create-cluster", "--cluster-name", "default")
-    agent = AgentProcess(server, base / "agent-a").start()
-    arn = agent.instance_arn()
+    agent = AgentProcess(server, base / "agent-a")
+    arn = None
     try:
+        server.aws("ecs", "create-cluster", "--cluster-name", "default")
+        agent.start()
+        arn = agent.instance_arn()
         yield server, agent, arn
     finally:
         agent.stop()
         server.stop()
-        remove_containers(f"flotilla.container-instance={arn}")
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def register(server, family, containers, **extra):

@@ -213,6 +213,44 @@ async fn apply(
     Err("the task kept changing; send the report again".into())
 }
 
+/// Apply a whole batch in one transaction (one commit for many reports). False when the
+/// batch cannot go in at once (a task changed meanwhile, or appears twice): then each
+/// report is applied on its own.
+async fn apply_all(
+    state: &State,
+    scope: &Scope,
+    instance_arn: &str,
+    reports: &[TaskReport],
+) -> bool {
+    let mut txn = Txn::default();
+    let mut seen = std::collections::HashSet::new();
+    for report in reports {
+        let Some((cluster, id)) = task_location(&report.task_arn) else {
+            continue;
+        };
+        let key = keys::task(&scope.region, &cluster, &id);
+        if !seen.insert(key.clone()) {
+            return false;
+        }
+        let Some(entry) = state.tasks().get(key.as_bytes()) else {
+            continue;
+        };
+        if entry.value.container_instance_arn.as_deref() != Some(instance_arn) {
+            continue;
+        }
+        let mut task = (*entry.value).clone();
+        if task.apply_report(report, chrono::Utc::now()) {
+            txn.compares
+                .push(Compare::unchanged(key.clone(), entry.mod_revision));
+            txn.success.push(Op::put(key, encode(&task)));
+        }
+    }
+    if txn.success.is_empty() {
+        return true;
+    }
+    matches!(state.commit(txn).await, Ok(r) if r.succeeded)
+}
+
 async fn submit(
     state: &State,
     ctx: &Context,
@@ -224,6 +262,16 @@ async fn submit(
         container_instances::find(state, &scope, &cluster, &req.container_instance_arn)
             .map_err(|_| client("This container instance is not registered; register it again."))?;
     let arn = instance.value.container_instance_arn.clone();
+    let accepted = |report: &TaskReport| SubmitResult {
+        task_arn: report.task_arn.clone(),
+        accepted: true,
+        error: None,
+    };
+    if apply_all(state, &scope, &arn, &req.reports).await {
+        return Ok(SubmitResponse {
+            results: req.reports.iter().map(accepted).collect(),
+        });
+    }
     let mut results = Vec::with_capacity(req.reports.len());
     for report in &req.reports {
         let outcome = apply(state, &scope, &arn, report).await;

@@ -64,6 +64,15 @@ pub fn paginate<T>(
     Ok((page, next))
 }
 
+/// [`paginate`] for a list of strings (ARNs, names) that is its own sort key, ascending.
+pub fn paginate_strings(
+    items: Vec<String>,
+    token: Option<&str>,
+    size: usize,
+) -> Result<(Vec<String>, Option<String>), AwsError> {
+    paginate(items, |s| s.clone(), Order::Asc, token, size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,7 +208,7 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         .call(
             "RegisterTaskDefinition",
             &json!({"family": "sim", "containerDefinitions": [
-                {"name": "app", "image": "sim/app:1", "memory": 1, "cpu": 0, "essential": true}]}),
+                {"name": "app", "image": "sim/app:1", "memory": 6, "cpu": 0, "essential": true}]}),
         )
         .await?;
 

@@ -6,7 +6,7 @@ use flotilla_model::task_definition::Attribute;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clusters::active_cluster;
+use super::clusters::active_cluster_name;
 use super::container_instances::{find, put, validate_attributes};
 use crate::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate, Order};
@@ -36,10 +36,7 @@ async fn change(
     put_them: bool,
 ) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.attributes.is_empty() || input.attributes.len() > 10 {
         return Err(invalid("attributes must hold between 1 and 10 attributes."));
     }
@@ -103,10 +100,7 @@ pub struct ListInput {
 
 pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.target_type.as_deref() != Some(TARGET_TYPE) {
         return Err(invalid(format!(
             "targetType is required and must be {TARGET_TYPE}."

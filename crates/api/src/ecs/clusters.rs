@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::failure;
 use crate::error::{cluster_not_found, from_model, invalid};
-use crate::pagination::{page_size, paginate, Order};
+use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 
 /// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
@@ -50,6 +50,15 @@ pub fn active_cluster(
         Some(e) if e.value.is_active() => Ok(e),
         _ => Err(cluster_not_found()),
     }
+}
+
+/// The name of the ACTIVE cluster a request names (`ClusterNotFoundException` otherwise).
+pub fn active_cluster_name(
+    state: &State,
+    scope: &Scope,
+    id: Option<&str>,
+) -> Result<String, AwsError> {
+    Ok(active_cluster(state, scope, id)?.value.cluster_name.clone())
 }
 
 /// Counts of the cluster's instances, tasks and services.
@@ -194,13 +203,7 @@ pub fn list(state: &State, ctx: &Context, input: ListClustersInput) -> Result<Va
         .filter(|(_, e)| e.value.is_active())
         .map(|(_, e)| e.value.cluster_arn.clone())
         .collect();
-    let (page, next) = paginate(
-        arns,
-        |a| a.clone(),
-        Order::Asc,
-        input.next_token.as_deref(),
-        size,
-    )?;
+    let (page, next) = paginate_strings(arns, input.next_token.as_deref(), size)?;
     Ok(json!({ "clusterArns": page, "nextToken": next }))
 }
 

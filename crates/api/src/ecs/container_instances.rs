@@ -17,10 +17,10 @@ use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clusters::active_cluster;
+use super::clusters::{active_cluster, active_cluster_name};
 use super::failure;
 use crate::error::{client, from_model, invalid};
-use crate::pagination::{page_size, paginate, Order};
+use crate::pagination::{page_size, paginate_strings};
 use crate::resources::remaining;
 use crate::task_index::Load;
 use crate::{keys, State};
@@ -296,10 +296,7 @@ pub async fn deregister(
     input: DeregisterInput,
 ) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let id = input
         .container_instance
         .ok_or_else(|| invalid("containerInstance is required."))?;
@@ -332,10 +329,7 @@ pub struct DescribeInput {
 
 pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.container_instances.is_empty() || input.container_instances.len() > 100 {
         return Err(invalid(
             "containerInstances must name between 1 and 100 instances.",
@@ -381,10 +375,7 @@ pub struct ListInput {
 
 pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let size = page_size(input.max_results, 100)?;
     if let Some(s) = &input.status {
         if ![
@@ -425,13 +416,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Aws
         })
         .map(|r| r.container_instance_arn.clone())
         .collect();
-    let (page, next) = paginate(
-        arns,
-        |a| a.clone(),
-        Order::Asc,
-        input.next_token.as_deref(),
-        size,
-    )?;
+    let (page, next) = paginate_strings(arns, input.next_token.as_deref(), size)?;
     Ok(json!({ "containerInstanceArns": page, "nextToken": next }))
 }
 
@@ -452,10 +437,7 @@ pub async fn update_state(
     input: UpdateStateInput,
 ) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let status = input.status.ok_or_else(|| invalid("status is required."))?;
     if status != container_instance::ACTIVE && status != container_instance::DRAINING {
         return Err(invalid(format!(

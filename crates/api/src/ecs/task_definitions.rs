@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::failure;
 use crate::error::{client, from_model, from_store, invalid};
-use crate::pagination::{page_size, paginate, Order};
+use crate::pagination::{page_size, paginate, paginate_strings, Order};
 use crate::{keys, State};
 
 use TaskDefinitionStatus::{Active, DeleteInProgress, Inactive};
@@ -305,13 +305,7 @@ pub fn list_families(
         })
         .map(|(name, _)| name)
         .collect();
-    let (page, next) = paginate(
-        names,
-        |n| n.clone(),
-        Order::Asc,
-        input.next_token.as_deref(),
-        size,
-    )?;
+    let (page, next) = paginate_strings(names, input.next_token.as_deref(), size)?;
     Ok(json!({ "families": page, "nextToken": next }))
 }
 

@@ -20,12 +20,12 @@ use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clusters::active_cluster;
+use super::clusters::active_cluster_name;
 use super::container_instances::{find as find_instance, occupancy};
 use super::failure;
 use super::task_definitions;
 use crate::error::{client, invalid};
-use crate::pagination::{page_size, paginate, Order};
+use crate::pagination::{page_size, paginate_strings};
 use crate::resources::{remaining, task_usage};
 use crate::{keys, State};
 use flotilla_scheduler::{
@@ -140,10 +140,7 @@ fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Laun
         tags,
         placement_constraints: constraints,
     } = input;
-    let cluster = active_cluster(state, scope, cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, scope, cluster.as_deref())?;
     let id = task_definition
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("taskDefinition is required."))?;
@@ -610,10 +607,7 @@ pub async fn stop_task(
 
 pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let id = task_id(input.task.as_deref().unwrap_or(""))?;
     let reason = input
         .reason
@@ -646,10 +640,7 @@ pub struct DescribeInput {
 
 pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.tasks.is_empty() || input.tasks.len() > 100 {
         return Err(invalid("tasks must name between 1 and 100 tasks."));
     }
@@ -701,10 +692,7 @@ pub struct ListInput {
 
 pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?
-        .value
-        .cluster_name
-        .clone();
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let size = page_size(input.max_results, 100)?;
     let desired = match input.desired_status.as_deref() {
         None | Some("RUNNING") => TaskStatus::Running,
@@ -767,12 +755,6 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Aws
         }
     }
     let items: Vec<String> = arns.into_values().collect();
-    let (page, next) = paginate(
-        items,
-        |a| a.clone(),
-        Order::Asc,
-        input.next_token.as_deref(),
-        size,
-    )?;
+    let (page, next) = paginate_strings(items, input.next_token.as_deref(), size)?;
     Ok(json!({ "taskArns": page, "nextToken": next }))
 }
