@@ -13,6 +13,7 @@ mod error;
 mod keys;
 mod locks;
 mod pagination;
+mod reservations;
 mod resources;
 mod state;
 mod sts;

@@ -20,6 +20,7 @@ use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 use crate::error::from_store;
 use crate::keys;
 use crate::locks::KeyedLocks;
+use crate::reservations::Reservations;
 use crate::task_index::TaskIndex;
 
 /// Settings of the API that are not per request.
@@ -65,7 +66,15 @@ struct Inner {
     agent_leases: Mutex<HashMap<String, LeaseId>>,
     /// Tasks by instance, for agents' polls.
     task_index: TaskIndex,
+    /// Placements planned but not yet committed.
+    reservations: Reservations,
+    /// Each instance's attributes as the scheduler reads them, by instance ARN, with the
+    /// mod-revision of the record they were built from.
+    scheduler_attributes: Mutex<HashMap<String, (Revision, SchedulerAttributes)>>,
 }
+
+/// An instance's attributes for the scheduler (shared between snapshots).
+pub type SchedulerAttributes = Arc<std::collections::BTreeMap<String, Option<String>>>;
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
     decode::<T>(value)
@@ -99,6 +108,8 @@ impl State {
             placement_locks: KeyedLocks::default(),
             agent_leases: Mutex::default(),
             task_index,
+            reservations: Reservations::default(),
+            scheduler_attributes: Mutex::default(),
         };
         Ok(State {
             inner: Arc::new(inner),
@@ -135,6 +146,38 @@ impl State {
 
     pub fn tasks(&self) -> &View<TaskRecord> {
         &self.inner.tasks
+    }
+
+    /// The scheduler's attribute map of an instance record (built once per revision).
+    pub fn scheduler_attributes(
+        &self,
+        record: &ContainerInstanceRecord,
+        mod_revision: Revision,
+    ) -> SchedulerAttributes {
+        let mut cache = self
+            .inner
+            .scheduler_attributes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let arn = &record.container_instance_arn;
+        if let Some((rev, attrs)) = cache.get(arn) {
+            if *rev == mod_revision {
+                return attrs.clone();
+            }
+        }
+        let attrs: SchedulerAttributes = Arc::new(
+            record
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone()))
+                .collect(),
+        );
+        cache.insert(arn.clone(), (mod_revision, attrs.clone()));
+        attrs
+    }
+
+    pub fn reservations(&self) -> &Reservations {
+        &self.inner.reservations
     }
 
     pub fn task_index(&self) -> &TaskIndex {

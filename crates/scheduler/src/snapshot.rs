@@ -35,8 +35,9 @@ pub struct InstanceState {
     pub status: String,
     /// Whether the agent is connected (`agentConnected`).
     pub connected: bool,
-    /// Attributes by name; a valueless attribute maps to `None`.
-    pub attributes: BTreeMap<String, Option<String>>,
+    /// Attributes by name; a valueless attribute maps to `None`. Shared, because callers
+    /// build a snapshot per request and an instance's attributes rarely change.
+    pub attributes: std::sync::Arc<BTreeMap<String, Option<String>>>,
     /// What is free on the instance now (registered minus what its tasks hold).
     pub remaining: Resources,
     /// Task group (`family:web`, `service:api`, ...) to the number of its tasks on this

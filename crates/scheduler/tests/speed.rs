@@ -27,11 +27,11 @@ fn cluster() -> Snapshot {
                 ..InstanceState::default()
             };
             let zone = ["us-east-1a", "us-east-1b", "us-east-1c"][n % 3];
-            i.attributes
+            std::sync::Arc::make_mut(&mut i.attributes)
                 .insert("ecs.availability-zone".into(), Some(zone.into()));
-            i.attributes
+            std::sync::Arc::make_mut(&mut i.attributes)
                 .insert("ecs.instance-type".into(), Some("c5.4xlarge".into()));
-            i.attributes
+            std::sync::Arc::make_mut(&mut i.attributes)
                 .insert("ecs.os-type".into(), Some("linux".into()));
             i.remaining.cpu = 16 * 1024;
             i.remaining.memory = 64 * 1024;

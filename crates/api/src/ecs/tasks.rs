@@ -26,7 +26,8 @@ use super::failure;
 use super::task_definitions;
 use crate::error::{client, invalid};
 use crate::pagination::{page_size, paginate_strings};
-use crate::resources::{remaining, task_usage};
+use crate::reservations::Reserved;
+use crate::resources::{remaining, task_usage, Usage};
 use crate::{keys, State};
 use flotilla_scheduler::{
     self as scheduler, Constraint, InstanceState, Resources, Snapshot, Strategy, TaskRequest,
@@ -304,29 +305,44 @@ fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<Strin
 }
 
 /// The scheduler's view of a cluster's registered instances (or of the `only` ones).
+/// Placements planned but not yet committed count as taken.
 fn snapshot(state: &State, scope: &Scope, cluster: &str, only: Option<&[String]>) -> Snapshot {
     let o = occupancy(state, scope, cluster);
+    let reserved = state.reservations().by_instance();
     let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
     let instances = state
         .instances()
         .range(prefix.as_bytes())
         .into_iter()
-        .map(|(_, e)| e.value)
-        .filter(|r| r.status != container_instance::INACTIVE)
-        .filter(|r| only.is_none_or(|ids| ids.iter().any(|i| i == &r.container_instance_arn)))
-        .map(|r| {
+        .map(|(_, e)| e)
+        .filter(|e| e.value.status != container_instance::INACTIVE)
+        .filter(|e| only.is_none_or(|ids| ids.iter().any(|i| i == &e.value.container_instance_arn)))
+        .map(|e| {
+            let attributes = state.scheduler_attributes(&e.value, e.mod_revision);
+            let r = e.value;
             let load = o.load(&r.container_instance_arn);
-            let rem = remaining(&r, load.map(|l| &l.usage));
+            let pending = reserved
+                .get(&r.container_instance_arn)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let rem = remaining(
+                &r,
+                load.map(|l| &l.usage)
+                    .into_iter()
+                    .chain(pending.iter().map(|p| &p.usage)),
+            );
+            let mut groups: std::collections::BTreeMap<String, u32> = load
+                .map(|l| l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect())
+                .unwrap_or_default();
+            for p in pending {
+                *groups.entry(p.group.clone()).or_default() += 1;
+            }
             InstanceState {
                 arn: r.container_instance_arn.clone(),
                 id: r.id().to_string(),
                 status: r.status.clone(),
                 connected: state.agent_connected(&scope.region, cluster, r.id()),
-                attributes: r
-                    .attributes
-                    .iter()
-                    .map(|a| (a.name.clone(), a.value.clone()))
-                    .collect(),
+                attributes,
                 remaining: Resources {
                     cpu: rem.cpu,
                     memory: rem.memory,
@@ -334,9 +350,7 @@ fn snapshot(state: &State, scope: &Scope, cluster: &str, only: Option<&[String]>
                     tcp_ports: rem.tcp_ports,
                     udp_ports: rem.udp_ports,
                 },
-                groups: load
-                    .map(|l| l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect())
-                    .unwrap_or_default(),
+                groups,
                 running_tasks: load.map_or(0, |l| l.running.max(0) as u32),
                 registered_at: r.registered_at.to_rfc3339(),
                 agent_version: r.version_info.agent_version.clone(),
@@ -358,7 +372,7 @@ async fn launch_tasks(
     only: Option<&[String]>,
     token_key: Option<String>,
 ) -> Result<(Vec<TaskRecord>, Vec<Value>), AwsError> {
-    let _turn = state
+    let turn = state
         .placement_locks()
         .lock(&keys::cluster(&scope.region, &launch.cluster))
         .await;
@@ -379,6 +393,12 @@ async fn launch_tasks(
         constraints: launch.constraints.clone(),
         strategies: strategies.to_vec(),
         seed: rand::random(),
+    };
+    let reserved_usage = Usage {
+        cpu: request.cpu,
+        memory: request.memory,
+        tcp_ports: request.tcp_ports.clone(),
+        udp_ports: request.udp_ports.clone(),
     };
     let plan = scheduler::schedule(&snap, &request);
     if plan.placements.is_empty()
@@ -404,6 +424,19 @@ async fn launch_tasks(
         .iter()
         .map(|f| failure(&f.arn, &f.reason))
         .collect();
+    // Hold the placed tasks' resources and let the next request plan while this one
+    // commits; the reservation ends (on drop) once the commit is visible or has failed.
+    let _reservation = state.reservations().hold(
+        plan.placements
+            .iter()
+            .map(|p| Reserved {
+                instance_arn: p.instance_arn.clone(),
+                usage: reserved_usage.clone(),
+                group: launch.group.clone(),
+            })
+            .collect(),
+    );
+    drop(turn);
     let mut ops: Vec<Op> = tasks
         .iter()
         .map(|t| {

@@ -24,7 +24,7 @@ pub fn instance(n: usize) -> InstanceState {
 }
 
 pub fn with_attr(mut i: InstanceState, name: &str, value: &str) -> InstanceState {
-    i.attributes.insert(name.into(), Some(value.into()));
+    std::sync::Arc::make_mut(&mut i.attributes).insert(name.into(), Some(value.into()));
     i
 }
 
