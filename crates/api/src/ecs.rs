@@ -145,6 +145,20 @@ fn without_nulls(v: Value) -> Value {
     }
 }
 
+/// Check an `include` list against the values an operation accepts; whether it asks for
+/// `TAGS`.
+fn wants_tags(include: &[String], accepted: &[&str]) -> Result<bool, AwsError> {
+    for value in include {
+        if !accepted.contains(&value.as_str()) {
+            return Err(crate::error::invalid(format!(
+                "include value '{value}' is invalid: use {}.",
+                accepted.join(" or ")
+            )));
+        }
+    }
+    Ok(include.iter().any(|v| v == "TAGS"))
+}
+
 /// A `Failure` entry of a batch answer.
 fn failure(arn: &str, reason: &str) -> Value {
     serde_json::json!({ "arn": arn, "reason": reason })

@@ -335,18 +335,7 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
             "containerInstances must name between 1 and 100 instances.",
         ));
     }
-    let mut tags = false;
-    for i in &input.include {
-        match i.as_str() {
-            "TAGS" => tags = true,
-            "CONTAINER_INSTANCE_HEALTH" => {}
-            other => {
-                return Err(invalid(format!(
-                    "include value '{other}' is invalid: use TAGS or CONTAINER_INSTANCE_HEALTH."
-                )))
-            }
-        }
-    }
+    let tags = super::wants_tags(&input.include, &["TAGS", "CONTAINER_INSTANCE_HEALTH"])?;
     let o = occupancy(state, &scope, &cluster);
     let (mut found, mut failures) = (Vec::new(), Vec::new());
     for id in &input.container_instances {

@@ -171,7 +171,7 @@ pub struct DescribeInput {
 pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
     let id = required(input.task_definition, "taskDefinition")?;
-    let with_tags = parse_include(&input.include)?;
+    let with_tags = super::wants_tags(&input.include, &["TAGS"])?;
     let entry = find(state, &scope, &parse_ref(&id)?)
         .ok_or_else(|| client("Unable to describe task definition."))?;
     let mut out = json!({ "taskDefinition": entry.value.definition });
@@ -179,21 +179,6 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
         out["tags"] = serde_json::to_value(&entry.value.tags).unwrap_or_default();
     }
     Ok(out)
-}
-
-fn parse_include(include: &[String]) -> Result<bool, AwsError> {
-    let mut tags = false;
-    for i in include {
-        match i.as_str() {
-            "TAGS" => tags = true,
-            other => {
-                return Err(invalid(format!(
-                    "include value '{other}' is invalid: use TAGS."
-                )))
-            }
-        }
-    }
-    Ok(tags)
 }
 
 #[derive(Deserialize)]
