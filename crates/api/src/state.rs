@@ -9,11 +9,12 @@ use std::time::Duration;
 use flotilla_aws::{AwsError, Context};
 use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
-use flotilla_model::container_instance::{self, ContainerInstanceRecord};
+use flotilla_model::container_instance::{self, Capacity, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
+use flotilla_scheduler::{InstanceState, Resources};
 use flotilla_store::view::View;
 use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 
@@ -68,13 +69,10 @@ struct Inner {
     task_index: TaskIndex,
     /// Placements planned but not yet committed.
     reservations: Reservations,
-    /// Each instance's attributes as the scheduler reads them, by instance ARN, with the
-    /// mod-revision of the record they were built from.
-    scheduler_attributes: Mutex<HashMap<String, (Revision, SchedulerAttributes)>>,
+    /// Each instance as the scheduler sees it before its load is subtracted (registered
+    /// capacity, attributes), by instance ARN, with the mod-revision it was built from.
+    scheduler_instances: Mutex<HashMap<String, (Revision, Arc<InstanceState>)>>,
 }
-
-/// An instance's attributes for the scheduler (shared between snapshots).
-pub type SchedulerAttributes = Arc<std::collections::BTreeMap<String, Option<String>>>;
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
     decode::<T>(value)
@@ -109,7 +107,7 @@ impl State {
             agent_leases: Mutex::default(),
             task_index,
             reservations: Reservations::default(),
-            scheduler_attributes: Mutex::default(),
+            scheduler_instances: Mutex::default(),
         };
         Ok(State {
             inner: Arc::new(inner),
@@ -148,32 +146,53 @@ impl State {
         &self.inner.tasks
     }
 
-    /// The scheduler's attribute map of an instance record (built once per revision).
-    pub fn scheduler_attributes(
+    /// An instance as the scheduler sees it with nothing running on it: its registered
+    /// capacity and attributes, built once per revision of its record (parsing resources
+    /// and copying attributes for every placement would cost O(instances) per RunTask).
+    pub fn scheduler_instance(
         &self,
         record: &ContainerInstanceRecord,
         mod_revision: Revision,
-    ) -> SchedulerAttributes {
+    ) -> Arc<InstanceState> {
         let mut cache = self
             .inner
-            .scheduler_attributes
+            .scheduler_instances
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let arn = &record.container_instance_arn;
-        if let Some((rev, attrs)) = cache.get(arn) {
+        if let Some((rev, instance)) = cache.get(arn) {
             if *rev == mod_revision {
-                return attrs.clone();
+                return instance.clone();
             }
         }
-        let attrs: SchedulerAttributes = Arc::new(
-            record
-                .attributes
-                .iter()
-                .map(|a| (a.name.clone(), a.value.clone()))
-                .collect(),
-        );
-        cache.insert(arn.clone(), (mod_revision, attrs.clone()));
-        attrs
+        let capacity = Capacity::from_resources(&record.registered_resources);
+        let instance = Arc::new(InstanceState {
+            arn: arn.clone(),
+            id: record.id().to_string(),
+            status: record.status.clone(),
+            connected: false,
+            attributes: Arc::new(
+                record
+                    .attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), a.value.clone()))
+                    .collect(),
+            ),
+            remaining: Resources {
+                cpu: capacity.cpu,
+                memory: capacity.memory,
+                gpus: 0,
+                tcp_ports: capacity.tcp_ports,
+                udp_ports: capacity.udp_ports,
+            },
+            groups: Default::default(),
+            running_tasks: 0,
+            registered_at: record.registered_at.to_rfc3339(),
+            agent_version: record.version_info.agent_version.clone(),
+            ec2_instance_id: record.ec2_instance_id.clone(),
+        });
+        cache.insert(arn.clone(), (mod_revision, instance.clone()));
+        instance
     }
 
     pub fn reservations(&self) -> &Reservations {

@@ -277,6 +277,11 @@ impl TaskIndex {
             .unwrap_or_default()
     }
 
+    /// Read an instance's load in place (no copy).
+    pub fn with_load<R>(&self, instance_arn: &str, f: impl FnOnce(Option<&Load>) -> R) -> R {
+        f(self.lock().loads.get(instance_arn))
+    }
+
     /// The keys of an instance's tasks.
     pub fn tasks_of(&self, instance_arn: &str) -> Vec<Vec<u8>> {
         let inner = self.lock();

@@ -11,8 +11,7 @@ use flotilla_model::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
 use flotilla_scheduler::{
-    self as scheduler, Constraint, InstanceState, Resources, Snapshot, Strategy, TaskRequest,
-    NO_INSTANCES,
+    self as scheduler, Constraint, InstanceState, Snapshot, Strategy, TaskRequest, NO_INSTANCES,
 };
 use flotilla_store::view::Entry;
 use flotilla_store::{Compare, Op, Txn};
@@ -21,11 +20,10 @@ use serde_json::{json, Value};
 
 use super::LAUNCH_TYPES;
 use crate::ecs::clusters::active_cluster_name;
-use crate::ecs::container_instances::occupancy;
 use crate::ecs::{failure, task_definitions};
 use crate::error::{client, invalid};
 use crate::reservations::Reserved;
-use crate::resources::{remaining, task_usage, Usage};
+use crate::resources::{task_usage, Usage};
 use crate::{keys, State};
 
 #[derive(Deserialize, Default)]
@@ -262,55 +260,39 @@ fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<Strin
 /// The scheduler's view of a cluster's registered instances (or of the `only` ones).
 /// Placements planned but not yet committed count as taken.
 fn snapshot(state: &State, scope: &Scope, cluster: &str, only: Option<&[String]>) -> Snapshot {
-    let o = occupancy(state, scope, cluster);
     let reserved = state.reservations().by_instance();
     let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
     let instances = state
         .instances()
         .range(prefix.as_bytes())
         .into_iter()
-        .map(|(_, e)| e)
-        .filter(|e| e.value.status != container_instance::INACTIVE)
-        .filter(|e| only.is_none_or(|ids| ids.iter().any(|i| i == &e.value.container_instance_arn)))
-        .map(|e| {
-            let attributes = state.scheduler_attributes(&e.value, e.mod_revision);
-            let r = e.value;
-            let load = o.load(&r.container_instance_arn);
-            let pending = reserved
-                .get(&r.container_instance_arn)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let rem = remaining(
-                &r,
-                load.map(|l| &l.usage)
-                    .into_iter()
-                    .chain(pending.iter().map(|p| &p.usage)),
-            );
-            let mut groups: std::collections::BTreeMap<String, u32> = load
-                .map(|l| l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect())
-                .unwrap_or_default();
-            for p in pending {
-                *groups.entry(p.group.clone()).or_default() += 1;
+        .filter(|(_, e)| e.value.status != container_instance::INACTIVE)
+        .filter(|(_, e)| {
+            only.is_none_or(|ids| ids.iter().any(|i| i == &e.value.container_instance_arn))
+        })
+        .map(|(_, e)| {
+            let mut i = (*state.scheduler_instance(&e.value, e.mod_revision)).clone();
+            i.connected = state.agent_connected(&scope.region, cluster, e.value.id());
+            let take = |i: &mut InstanceState, u: &Usage| {
+                i.remaining.cpu -= u.cpu;
+                i.remaining.memory -= u.memory;
+                i.remaining.tcp_ports.extend(u.tcp_ports.iter().copied());
+                i.remaining.udp_ports.extend(u.udp_ports.iter().copied());
+            };
+            let arn = e.value.container_instance_arn.as_str();
+            state.task_index().with_load(arn, |load| {
+                if let Some(load) = load {
+                    take(&mut i, &load.usage);
+                    i.groups
+                        .extend(load.groups.iter().map(|(g, n)| (g.clone(), *n)));
+                    i.running_tasks = load.running.max(0) as u32;
+                }
+            });
+            for p in reserved.get(arn).map(Vec::as_slice).unwrap_or(&[]) {
+                take(&mut i, &p.usage);
+                *i.groups.entry(p.group.clone()).or_default() += 1;
             }
-            InstanceState {
-                arn: r.container_instance_arn.clone(),
-                id: r.id().to_string(),
-                status: r.status.clone(),
-                connected: state.agent_connected(&scope.region, cluster, r.id()),
-                attributes,
-                remaining: Resources {
-                    cpu: rem.cpu,
-                    memory: rem.memory,
-                    gpus: 0,
-                    tcp_ports: rem.tcp_ports,
-                    udp_ports: rem.udp_ports,
-                },
-                groups,
-                running_tasks: load.map_or(0, |l| l.running.max(0) as u32),
-                registered_at: r.registered_at.to_rfc3339(),
-                agent_version: r.version_info.agent_version.clone(),
-                ec2_instance_id: r.ec2_instance_id.clone(),
-            }
+            i
         })
         .collect();
     Snapshot::new(scope.cluster_arn(cluster), instances)
