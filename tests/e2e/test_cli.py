@@ -97,3 +97,24 @@ def test_up_runs_tasks_and_adopts_them_after_ctrl_c(tmp_path):
         server.stop()
         if task_arn:
             remove_containers(f"com.amazonaws.ecs.task-arn={task_arn}")
+
+
+def test_two_agents_cannot_share_a_data_directory(flotilla, tmp_path):
+    from agents import AgentProcess
+
+    flotilla.aws("ecs", "create-cluster", "--cluster-name", "default")
+    first = AgentProcess(flotilla, tmp_path / "shared-agent").start()
+    try:
+        arn = first.instance_arn()
+        env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID="AKIAFLOTILLATEST0001",
+                   FLOTILLA_SECRET_ACCESS_KEY=flotilla.env()["FLOTILLA_SECRET_ACCESS_KEY"])
+        out = subprocess.run([BIN, "agent", "--server", flotilla.endpoint, "--data-dir",
+                              str(tmp_path / "shared-agent")], env=env, capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode != 0
+        assert "already using the data directory" in out.stderr
+        # Take the instance out of the cluster again for the tests that follow.
+        first.stop()
+        flotilla.aws("ecs", "deregister-container-instance", "--container-instance", arn, "--force")
+    finally:
+        first.stop()

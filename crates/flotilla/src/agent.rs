@@ -108,6 +108,8 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
+    // One agent per data directory: two would act as the same container instance.
+    let _lock = crate::server::lock_data_dir(&config.data_dir)?;
     let runtime = DockerRuntime::connect()
         .await
         .context("connecting to Docker Engine")?;

@@ -230,7 +230,7 @@ fn banner(
 
 /// Hold an exclusive lock on `DATA_DIR/lock` for as long as the returned file lives, so two
 /// servers never share a store.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

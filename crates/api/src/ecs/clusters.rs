@@ -225,6 +225,13 @@ pub async fn delete(
     }
     let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
     let name = entry.value.cluster_name.clone();
+    // Count from views that include every write committed before this request.
+    let now = state
+        .store()
+        .revision()
+        .await
+        .map_err(crate::error::from_store)?;
+    state.caught_up(now).await?;
     if state.registered_instances(&scope.region, &name) > 0 {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsContainerInstances,
