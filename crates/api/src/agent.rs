@@ -199,14 +199,12 @@ async fn apply(
         if !task.apply_report(report, chrono::Utc::now()) {
             return Ok(());
         }
-        let txn = Txn {
-            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
-            success: vec![Op::put(key.clone(), encode(&task))],
-            failure: vec![],
-        };
-        match state.commit(txn).await {
-            Ok(r) if r.succeeded => return Ok(()),
-            Ok(_) => continue,
+        match state
+            .put_if_unchanged(&key, entry.mod_revision, encode(&task))
+            .await
+        {
+            Ok(true) => return Ok(()),
+            Ok(false) => continue,
             Err(e) => return Err(e.to_string()),
         }
     }

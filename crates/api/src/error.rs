@@ -45,6 +45,13 @@ pub fn client(message: impl Into<String>) -> AwsError {
     from_model(ModelError::client(message))
 }
 
+/// A compare-and-swap lost to a concurrent change of `what`.
+pub fn conflict(what: &str) -> AwsError {
+    client(format!(
+        "The {what} was changed by another request at the same time; retry the request."
+    ))
+}
+
 pub fn cluster_not_found() -> AwsError {
     from_model(ModelError::new(
         ErrorKind::ClusterNotFound,

@@ -252,6 +252,23 @@ impl State {
         Ok(result)
     }
 
+    /// Replace (or create, with `mod_revision` 0) one record if nobody changed it since
+    /// `mod_revision`; false when someone did. The one compare-and-swap write of a single
+    /// key every operation uses.
+    pub async fn put_if_unchanged(
+        &self,
+        key: &str,
+        mod_revision: Revision,
+        value: Vec<u8>,
+    ) -> Result<bool, AwsError> {
+        let txn = Txn {
+            compares: vec![flotilla_store::Compare::unchanged(key, mod_revision)],
+            success: vec![flotilla_store::Op::put(key, value)],
+            failure: vec![],
+        };
+        Ok(self.commit(txn).await?.succeeded)
+    }
+
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), AwsError> {
         let i = &self.inner;

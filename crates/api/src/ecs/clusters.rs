@@ -9,7 +9,6 @@ use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::{Arn, ErrorKind, ModelError, Scope};
 use flotilla_store::view::Entry;
-use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -129,12 +128,7 @@ pub async fn create(
         created_at: chrono::Utc::now(),
     };
     let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
-    let txn = Txn {
-        compares: vec![Compare::unchanged(key.clone(), prev)],
-        success: vec![Op::put(key.clone(), encode(&record))],
-        failure: vec![],
-    };
-    if !state.commit(txn).await?.succeeded {
+    if !state.put_if_unchanged(&key, prev, encode(&record)).await? {
         // Someone created it at the same moment: answer with theirs, as a repeat would.
         let e = state
             .clusters()
@@ -265,18 +259,13 @@ async fn write(
     record: &ClusterRecord,
 ) -> Result<(), AwsError> {
     let key = keys::cluster(&scope.region, &record.cluster_name);
-    let txn = Txn {
-        compares: vec![Compare::unchanged(key.clone(), mod_revision)],
-        success: vec![Op::put(key, encode(record))],
-        failure: vec![],
-    };
-    if state.commit(txn).await?.succeeded {
+    if state
+        .put_if_unchanged(&key, mod_revision, encode(record))
+        .await?
+    {
         Ok(())
     } else {
-        Err(AwsError::client(
-            "ClientException",
-            "The cluster was changed by another request at the same time; retry the request.",
-        ))
+        Err(crate::error::conflict("cluster"))
     }
 }
 

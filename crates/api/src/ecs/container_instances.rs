@@ -13,13 +13,12 @@ use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task_definition::Attribute;
 use flotilla_model::{Arn, Scope};
 use flotilla_store::view::Entry;
-use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clusters::{active_cluster, active_cluster_name};
 use super::failure;
-use crate::error::{client, from_model, invalid};
+use crate::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate_strings};
 use crate::resources::remaining;
 use crate::task_index::Load;
@@ -251,17 +250,13 @@ pub async fn put(
     mod_revision: i64,
     record: &ContainerInstanceRecord,
 ) -> Result<(), AwsError> {
-    let txn = Txn {
-        compares: vec![Compare::unchanged(key, mod_revision)],
-        success: vec![Op::put(key, encode(record))],
-        failure: vec![],
-    };
-    if state.commit(txn).await?.succeeded {
+    if state
+        .put_if_unchanged(key, mod_revision, encode(record))
+        .await?
+    {
         Ok(())
     } else {
-        Err(client(
-            "The container instance was changed at the same time; retry the request.",
-        ))
+        Err(crate::error::conflict("container instance"))
     }
 }
 

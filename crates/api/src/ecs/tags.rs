@@ -5,7 +5,6 @@ use flotilla_aws::{AwsError, Context};
 use flotilla_model::record::encode;
 use flotilla_model::tag::{merge_tags, remove_tags, validate_tags, Tag};
 use flotilla_model::{Arn, ErrorKind, ModelError};
-use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -79,18 +78,10 @@ async fn retag(
             (key, encode(&t), e.mod_revision)
         }
     };
-    let txn = Txn {
-        compares: vec![Compare::unchanged(key.clone(), mod_revision)],
-        success: vec![Op::put(key, value)],
-        failure: vec![],
-    };
-    if state.commit(txn).await?.succeeded {
+    if state.put_if_unchanged(&key, mod_revision, value).await? {
         Ok(())
     } else {
-        Err(AwsError::client(
-            "ClientException",
-            "The resource was changed by another request at the same time; retry the request.",
-        ))
+        Err(crate::error::conflict("resource"))
     }
 }
 

@@ -324,15 +324,11 @@ pub async fn deregister(
         record.definition.status = Inactive;
         record.definition.deregistered_at = Some(chrono::Utc::now());
         let key = keys::task_definition(&scope.region, record.family(), record.revision());
-        let txn = Txn {
-            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
-            success: vec![Op::put(key, encode(&record))],
-            failure: vec![],
-        };
-        if !state.commit(txn).await?.succeeded {
-            return Err(client(
-                "The task definition was changed at the same time; retry the request.",
-            ));
+        if !state
+            .put_if_unchanged(&key, entry.mod_revision, encode(&record))
+            .await?
+        {
+            return Err(crate::error::conflict("task definition"));
         }
     }
     Ok(json!({ "taskDefinition": record.definition }))

@@ -9,7 +9,6 @@ use flotilla_aws::{AwsError, Context};
 use flotilla_model::record::encode;
 use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
-use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -218,12 +217,10 @@ pub async fn stop_task(
             task.last_status = TaskStatus::Stopped;
             task.stopped_at = Some(now);
         }
-        let txn = Txn {
-            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
-            success: vec![Op::put(key.clone(), encode(&task))],
-            failure: vec![],
-        };
-        if state.commit(txn).await?.succeeded {
+        if state
+            .put_if_unchanged(&key, entry.mod_revision, encode(&task))
+            .await?
+        {
             return Ok(task);
         }
     }
