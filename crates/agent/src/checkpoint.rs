@@ -198,13 +198,24 @@ impl Checkpoint {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Save after every change until `shutdown` turns true; then save once more.
-    pub(crate) async fn run_writer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// Save after every change until `shutdown` turns true; then save once more. Saves
+    /// are at least `interval` apart: changes in between are saved together.
+    pub(crate) async fn run_writer(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+        interval: std::time::Duration,
+    ) {
+        let mut last = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = self.dirty.notified() => {}
                 _ = shutdown.wait_for(|s| *s) => break,
             }
+            tokio::select! {
+                _ = tokio::time::sleep_until(last + interval) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+            last = tokio::time::Instant::now();
             let me = self.clone();
             match tokio::task::spawn_blocking(move || me.flush()).await {
                 Ok(Ok(())) => {}
@@ -287,7 +298,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cp = Checkpoint::open(dir.path()).unwrap();
         let (tx, rx) = watch::channel(false);
-        let writer = tokio::spawn(cp.clone().run_writer(rx));
+        let writer = tokio::spawn(cp.clone().run_writer(rx, std::time::Duration::ZERO));
         cp.update(|s| s.container_instance_arn = Some("arn-1".into()));
         tx.send(true).unwrap();
         writer.await.unwrap();

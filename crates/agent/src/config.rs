@@ -41,6 +41,13 @@ pub struct AgentConfig {
     pub cpu_units: Option<i64>,
     /// Memory (MiB) to offer instead of the host's total.
     pub memory_mib: Option<i64>,
+    /// Read the ports already in use on the host (`/proc/net`) when registering. Off for
+    /// simulated hosts, which hold none (and where thousands of agents on one machine would
+    /// each read the whole socket table).
+    pub probe_host_ports: bool,
+    /// Shortest time between two saves of the checkpoint (changes in between are saved
+    /// together). Adoption by container label covers what a crash loses in between.
+    pub checkpoint_interval: Duration,
 }
 
 impl AgentConfig {
@@ -72,6 +79,8 @@ impl AgentConfig {
             call_timeout: Duration::from_secs(30),
             cpu_units: None,
             memory_mib: None,
+            probe_host_ports: true,
+            checkpoint_interval: Duration::from_millis(100),
         }
     }
 }

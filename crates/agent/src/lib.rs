@@ -86,7 +86,11 @@ pub async fn run_with_api(
         let identity = Arc::new(Identity::new(config.cluster.clone(), arn));
         let reports = ReportQueue::new();
         let (signals, _) = broadcast::channel(1024);
-        let writer = tokio::spawn(checkpoint.clone().run_writer(stop_rx.clone()));
+        let writer = tokio::spawn(
+            checkpoint
+                .clone()
+                .run_writer(stop_rx.clone(), config.checkpoint_interval),
+        );
         let sender = tokio::spawn(reporter::run_sender(
             reports.clone(),
             api.clone(),

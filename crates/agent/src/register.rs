@@ -113,7 +113,8 @@ pub(crate) async fn register(
         .collect();
     let mut backoff = Backoff::standard();
     loop {
-        let mut capacity = resources::host_capacity(&config.reserved_ports, &own_ports);
+        let mut capacity =
+            resources::host_capacity(&config.reserved_ports, &own_ports, config.probe_host_ports);
         if let Some(cpu) = config.cpu_units {
             capacity.cpu = cpu;
         }

@@ -7,7 +7,12 @@ use std::collections::BTreeSet;
 use flotilla_model::container_instance::Capacity;
 
 /// The host's capacity as ECS resources count it.
-pub(crate) fn host_capacity(reserved_tcp: &[u16], exclude: &BTreeSet<u16>) -> Capacity {
+/// With `probe` false, only the reserved ports count as taken.
+pub(crate) fn host_capacity(
+    reserved_tcp: &[u16],
+    exclude: &BTreeSet<u16>,
+    probe: bool,
+) -> Capacity {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -17,12 +22,13 @@ pub(crate) fn host_capacity(reserved_tcp: &[u16], exclude: &BTreeSet<u16>) -> Ca
         .unwrap_or(0);
     let mut tcp: BTreeSet<u16> = reserved_tcp.iter().copied().collect();
     let mut udp = BTreeSet::new();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    let probed = |files: [&'static str; 2]| if probe { files.to_vec() } else { vec![] };
+    for file in probed(["/proc/net/tcp", "/proc/net/tcp6"]) {
         if let Ok(text) = std::fs::read_to_string(file) {
             tcp.extend(ports_in_use(&text, Some("0A")));
         }
     }
-    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+    for file in probed(["/proc/net/udp", "/proc/net/udp6"]) {
         if let Ok(text) = std::fs::read_to_string(file) {
             udp.extend(ports_in_use(&text, None));
         }

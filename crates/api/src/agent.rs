@@ -97,7 +97,7 @@ async fn heartbeat(
 fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<DesiredTask> {
     state
         .task_index()
-        .tasks_of(instance_arn)
+        .tasks_of(instance_arn, since)
         .into_iter()
         .filter_map(|key| state.tasks().get(&key))
         .filter(|e| {

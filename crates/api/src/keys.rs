@@ -14,6 +14,10 @@ pub const TASKS: &str = "/ecs/tasks/";
 pub const AGENTS: &str = "/ecs/agents/";
 /// RunTask client tokens, for idempotent retries.
 pub const RUN_TOKENS: &str = "/ecs/run-tokens/";
+/// One key per cluster that the plan applier rewrites with every batch of placements it
+/// commits there: two appliers writing into one cluster see each other's batches as a
+/// failed compare (see `applier.rs`).
+pub const PLACEMENTS: &str = "/ecs/placements/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -63,4 +67,8 @@ pub fn agent(region: &str, cluster: &str, instance_id: &str) -> String {
 
 pub fn run_token(region: &str, cluster: &str, token: &str) -> String {
     format!("{RUN_TOKENS}{region}/{cluster}/{token}")
+}
+
+pub fn placements(region: &str, cluster: &str) -> String {
+    format!("{PLACEMENTS}{region}/{cluster}")
 }

@@ -8,11 +8,13 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod applier;
 mod ecs;
 mod error;
 mod keys;
 mod locks;
 mod pagination;
+mod picture;
 mod reservations;
 mod resources;
 mod state;

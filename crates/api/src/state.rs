@@ -9,18 +9,19 @@ use std::time::Duration;
 use flotilla_aws::{AwsError, Context};
 use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
-use flotilla_model::container_instance::{self, Capacity, ContainerInstanceRecord};
+use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
-use flotilla_scheduler::{InstanceState, Resources};
 use flotilla_store::view::View;
 use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 
+use crate::applier::Applier;
 use crate::error::from_store;
 use crate::keys;
 use crate::locks::KeyedLocks;
+use crate::picture::{Pictures, Templates};
 use crate::reservations::Reservations;
 use crate::task_index::TaskIndex;
 
@@ -61,17 +62,18 @@ struct Inner {
     services: View<()>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
-    /// Serialises placements into one cluster within this process.
-    placement_locks: KeyedLocks,
+    /// Each cluster's picture for the scheduler (and its placement lock).
+    pictures: Pictures,
+    /// Instances as the scheduler sees them before their load is subtracted.
+    templates: Arc<Templates>,
+    /// The one writer of placements.
+    applier: Applier,
     /// The lease each agent key is attached to, by agent key.
     agent_leases: Mutex<HashMap<String, LeaseId>>,
     /// Tasks by instance, for agents' polls.
     task_index: TaskIndex,
     /// Placements planned but not yet committed.
     reservations: Reservations,
-    /// Each instance as the scheduler sees it before its load is subtracted (registered
-    /// capacity, attributes), by instance ARN, with the mod-revision it was built from.
-    scheduler_instances: Mutex<HashMap<String, (Revision, Arc<InstanceState>)>>,
 }
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
@@ -91,23 +93,33 @@ impl State {
         let task_definitions: View<TaskDefinitionRecord> =
             View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder).await?;
         let task_index = TaskIndex::start(s.clone(), tasks.clone(), task_definitions.clone());
+        let instances: View<ContainerInstanceRecord> =
+            View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?;
+        let templates = Arc::new(Templates::default());
+        let applier = Applier::start(
+            s.clone(),
+            instances.clone(),
+            templates.clone(),
+            task_index.clone(),
+        );
         let inner = Inner {
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
                 .await?,
-            instances: View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?,
+            instances,
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), presence).await?,
             store,
             config,
             family_locks: KeyedLocks::default(),
-            placement_locks: KeyedLocks::default(),
+            pictures: Pictures::default(),
+            templates,
+            applier,
             agent_leases: Mutex::default(),
             task_index,
             reservations: Reservations::default(),
-            scheduler_instances: Mutex::default(),
         };
         Ok(State {
             inner: Arc::new(inner),
@@ -146,53 +158,17 @@ impl State {
         &self.inner.tasks
     }
 
-    /// An instance as the scheduler sees it with nothing running on it: its registered
-    /// capacity and attributes, built once per revision of its record (parsing resources
-    /// and copying attributes for every placement would cost O(instances) per RunTask).
-    pub fn scheduler_instance(
-        &self,
-        record: &ContainerInstanceRecord,
-        mod_revision: Revision,
-    ) -> Arc<InstanceState> {
-        let mut cache = self
-            .inner
-            .scheduler_instances
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let arn = &record.container_instance_arn;
-        if let Some((rev, instance)) = cache.get(arn) {
-            if *rev == mod_revision {
-                return instance.clone();
-            }
-        }
-        let capacity = Capacity::from_resources(&record.registered_resources);
-        let instance = Arc::new(InstanceState {
-            arn: arn.clone(),
-            id: record.id().to_string(),
-            status: record.status.clone(),
-            connected: false,
-            attributes: Arc::new(
-                record
-                    .attributes
-                    .iter()
-                    .map(|a| (a.name.clone(), a.value.clone()))
-                    .collect(),
-            ),
-            remaining: Resources {
-                cpu: capacity.cpu,
-                memory: capacity.memory,
-                gpus: 0,
-                tcp_ports: capacity.tcp_ports,
-                udp_ports: capacity.udp_ports,
-            },
-            groups: Default::default(),
-            running_tasks: 0,
-            registered_at: record.registered_at.to_rfc3339(),
-            agent_version: record.version_info.agent_version.clone(),
-            ec2_instance_id: record.ec2_instance_id.clone(),
-        });
-        cache.insert(arn.clone(), (mod_revision, instance.clone()));
-        instance
+    /// Instances as the scheduler sees them with nothing running on them.
+    pub fn templates(&self) -> &Templates {
+        &self.inner.templates
+    }
+
+    pub fn pictures(&self) -> &Pictures {
+        &self.inner.pictures
+    }
+
+    pub fn applier(&self) -> &Applier {
+        &self.inner.applier
     }
 
     pub fn reservations(&self) -> &Reservations {
@@ -209,10 +185,6 @@ impl State {
 
     pub fn family_locks(&self) -> &KeyedLocks {
         &self.inner.family_locks
-    }
-
-    pub fn placement_locks(&self) -> &KeyedLocks {
-        &self.inner.placement_locks
     }
 
     /// The lease currently kept for an agent key, if this process granted one.

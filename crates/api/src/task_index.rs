@@ -34,6 +34,17 @@ pub struct Load {
     pub tasks: i64,
 }
 
+/// Where a task is indexed: its instance, and the revision of the last change its agent
+/// must hear of: the task's creation, a move, or a change of its desired status. A change
+/// only of what the agent itself reported (last status, bindings) is not one: the agent
+/// knows, and waking its poll to echo the change back would double the traffic.
+#[derive(Debug, Clone)]
+struct Placed {
+    instance: String,
+    rev: Revision,
+    desired: TaskStatus,
+}
+
 /// One task's contribution to its instance's load.
 #[derive(Debug, Clone)]
 struct Contribution {
@@ -91,10 +102,12 @@ impl Load {
 
 #[derive(Default)]
 struct Inner {
-    /// Task keys by instance ARN.
-    by_instance: HashMap<String, BTreeSet<Vec<u8>>>,
-    /// Instance ARN by task key (to unindex deleted tasks).
-    instance_of: HashMap<Vec<u8>, String>,
+    /// Task keys by instance ARN, in the order of the last change its agent must hear of
+    /// (see [`Placed`]), so a poll finds what changed since a revision without visiting
+    /// the rest.
+    by_instance: HashMap<String, BTreeSet<(Revision, Vec<u8>)>>,
+    /// Where each task is indexed, by task key.
+    instance_of: HashMap<Vec<u8>, Placed>,
     /// What each task holds on its instance (tasks that hold nothing are absent).
     contributions: HashMap<Vec<u8>, Contribution>,
     /// Sums of the contributions per instance.
@@ -103,6 +116,9 @@ struct Inner {
     signals: HashMap<String, watch::Sender<Revision>>,
     /// Every task change up to this revision is indexed.
     applied: Revision,
+    /// Bumped when a task's contribution to a load shrinks, moves or goes (a task stopped,
+    /// was deleted or was re-placed); not when a task is added or only its status moves.
+    released: u64,
 }
 
 /// Tasks by instance, with loads and change signals. Cheap to clone.
@@ -153,9 +169,10 @@ impl TaskIndex {
             inner.instance_of.clear();
             inner.contributions.clear();
             inner.loads.clear();
+            inner.released += 1;
         }
         for (key, entry) in tasks.range(keys::TASKS.as_bytes()) {
-            self.put(key, &entry.value, rev);
+            self.put(key, &entry.value, entry.mod_revision);
         }
         self.set_applied(rev);
         rev
@@ -225,32 +242,48 @@ impl TaskIndex {
             }
         });
         let mut inner = self.lock();
-        if let Some(old) = inner.instance_of.insert(key.clone(), instance.clone()) {
-            if old != instance {
-                if let Some(set) = inner.by_instance.get_mut(&old) {
-                    set.remove(&key);
+        let unchanged = inner
+            .instance_of
+            .get(&key)
+            .is_some_and(|p| p.instance == instance && p.desired == task.desired_status);
+        if !unchanged {
+            let placed = Placed {
+                instance: instance.clone(),
+                rev,
+                desired: task.desired_status,
+            };
+            if let Some(old) = inner.instance_of.insert(key.clone(), placed) {
+                if let Some(set) = inner.by_instance.get_mut(&old.instance) {
+                    set.remove(&(old.rev, key.clone()));
                 }
             }
+            inner
+                .by_instance
+                .entry(instance.clone())
+                .or_default()
+                .insert((rev, key.clone()));
         }
-        inner
-            .by_instance
-            .entry(instance.clone())
-            .or_default()
-            .insert(key.clone());
         set_contribution(&mut inner, key, contribution);
-        if let Some(signal) = inner.signals.get(&instance) {
-            signal.send_replace(rev);
+        if !unchanged {
+            if let Some(signal) = inner.signals.get(&instance) {
+                signal.send_replace(rev);
+            }
         }
     }
 
     fn remove(&self, key: &[u8], rev: Revision) {
         let mut inner = self.lock();
         set_contribution(&mut inner, key.to_vec(), None);
-        let Some(instance) = inner.instance_of.remove(key) else {
+        let Some(Placed {
+            instance,
+            rev: old_rev,
+            ..
+        }) = inner.instance_of.remove(key)
+        else {
             return;
         };
         if let Some(set) = inner.by_instance.get_mut(&instance) {
-            set.remove(key);
+            set.remove(&(old_rev, key.to_vec()));
         }
         if let Some(signal) = inner.signals.get(&instance) {
             signal.send_replace(rev);
@@ -268,6 +301,12 @@ impl TaskIndex {
         let _ = rx.wait_for(|p| *p >= rev).await;
     }
 
+    /// A number that moves whenever some load shrinks (see `Inner::released`): while it
+    /// stays put, loads only grew by the tasks added since.
+    pub fn released(&self) -> u64 {
+        self.lock().released
+    }
+
     /// The load of an instance.
     pub fn load(&self, instance_arn: &str) -> Load {
         self.lock()
@@ -282,14 +321,16 @@ impl TaskIndex {
         f(self.lock().loads.get(instance_arn))
     }
 
-    /// The keys of an instance's tasks.
-    pub fn tasks_of(&self, instance_arn: &str) -> Vec<Vec<u8>> {
+    /// The keys of an instance's tasks whose agent-relevant state (see [`Placed`]) changed
+    /// after revision `since` (all of them for 0), oldest change first.
+    pub fn tasks_of(&self, instance_arn: &str, since: Revision) -> Vec<Vec<u8>> {
         let inner = self.lock();
-        inner
-            .by_instance
-            .get(instance_arn)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        let Some(set) = inner.by_instance.get(instance_arn) else {
+            return Vec::new();
+        };
+        set.range((since + 1, Vec::new())..)
+            .map(|(_, key)| key.clone())
+            .collect()
     }
 
     /// A receiver that changes whenever a task of the instance changes.
@@ -303,6 +344,12 @@ impl TaskIndex {
 /// Replace a task's contribution to its instance's load.
 fn set_contribution(inner: &mut Inner, key: Vec<u8>, new: Option<Contribution>) {
     if let Some(old) = inner.contributions.remove(&key) {
+        let same = new.as_ref().is_some_and(|n| {
+            n.instance == old.instance && n.group == old.group && n.usage == old.usage
+        });
+        if !same {
+            inner.released += 1;
+        }
         if let Some(load) = inner.loads.get_mut(&old.instance) {
             load.subtract(&old);
         }

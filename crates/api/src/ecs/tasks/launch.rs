@@ -3,7 +3,6 @@
 //! cluster that counts in-flight placements), and committing the new task records.
 
 use flotilla_aws::AwsError;
-use flotilla_model::container_instance;
 use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::{Container, ContainerStatus, HealthStatus, TaskRecord, TaskStatus};
@@ -11,19 +10,21 @@ use flotilla_model::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
 use flotilla_scheduler::{
-    self as scheduler, Constraint, InstanceState, Snapshot, Strategy, TaskRequest, NO_INSTANCES,
+    self as scheduler, Constraint, Plan, Snapshot, Strategy, TaskRequest, NO_INSTANCES,
 };
 use flotilla_store::view::Entry;
-use flotilla_store::{Compare, Op, Txn};
+use flotilla_store::Op;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::LAUNCH_TYPES;
+use crate::applier::{Placed, Proposal, Verdict};
 use crate::ecs::clusters::active_cluster_name;
 use crate::ecs::{failure, task_definitions};
 use crate::error::{client, invalid};
+use crate::picture::Picture;
 use crate::reservations::Reserved;
-use crate::resources::{task_usage, Usage};
+use crate::resources::task_usage;
 use crate::{keys, State};
 
 #[derive(Deserialize, Default)]
@@ -257,49 +258,37 @@ fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<Strin
     }
 }
 
-/// The scheduler's view of a cluster's registered instances (or of the `only` ones).
-/// Placements planned but not yet committed count as taken.
-fn snapshot(state: &State, scope: &Scope, cluster: &str, only: Option<&[String]>) -> Snapshot {
-    let reserved = state.reservations().by_instance();
-    let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
-    let instances = state
-        .instances()
-        .range(prefix.as_bytes())
-        .into_iter()
-        .filter(|(_, e)| e.value.status != container_instance::INACTIVE)
-        .filter(|(_, e)| {
-            only.is_none_or(|ids| ids.iter().any(|i| i == &e.value.container_instance_arn))
-        })
-        .map(|(_, e)| {
-            let mut i = (*state.scheduler_instance(&e.value, e.mod_revision)).clone();
-            i.connected = state.agent_connected(&scope.region, cluster, e.value.id());
-            let take = |i: &mut InstanceState, u: &Usage| {
-                i.remaining.cpu -= u.cpu;
-                i.remaining.memory -= u.memory;
-                i.remaining.tcp_ports.extend(u.tcp_ports.iter().copied());
-                i.remaining.udp_ports.extend(u.udp_ports.iter().copied());
-            };
-            let arn = e.value.container_instance_arn.as_str();
-            state.task_index().with_load(arn, |load| {
-                if let Some(load) = load {
-                    take(&mut i, &load.usage);
-                    i.groups
-                        .extend(load.groups.iter().map(|(g, n)| (g.clone(), *n)));
-                    i.running_tasks = load.running.max(0) as u32;
-                }
-            });
-            for p in reserved.get(arn).map(Vec::as_slice).unwrap_or(&[]) {
-                take(&mut i, &p.usage);
-                *i.groups.entry(p.group.clone()).or_default() += 1;
-            }
-            i
-        })
+/// How often a request plans again after the plan applier turned its plan down.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Plan `request` against the cluster's picture (or the `only` instances of it) and apply
+/// the plan to the picture, so the next request plans around it.
+fn plan_on(picture: &mut Picture, request: &TaskRequest, only: Option<&[String]>) -> Plan {
+    let Some(ids) = only else {
+        let plan = scheduler::schedule(&picture.snapshot, request);
+        let _ = picture.snapshot.apply(request, &plan);
+        return plan;
+    };
+    let chosen: Vec<usize> = (0..picture.snapshot.instances.len())
+        .filter(|&i| ids.contains(&picture.snapshot.instances[i].arn))
         .collect();
-    Snapshot::new(scope.cluster_arn(cluster), instances)
+    let part = Snapshot::new(
+        picture.snapshot.cluster_arn.clone(),
+        chosen
+            .iter()
+            .map(|&i| picture.snapshot.instances[i].clone())
+            .collect(),
+    );
+    let mut plan = scheduler::schedule(&part, request);
+    for p in &mut plan.placements {
+        p.instance = chosen[p.instance];
+    }
+    let _ = picture.snapshot.apply(request, &plan);
+    plan
 }
 
 /// Place `count` tasks with the scheduler (on the `only` instances, for StartTask) and
-/// store them in one transaction; the answer's failures say why the rest did not fit.
+/// have the plan applier store them; the answer's failures say why the rest did not fit.
 pub async fn launch_tasks(
     state: &State,
     scope: &Scope,
@@ -309,100 +298,131 @@ pub async fn launch_tasks(
     only: Option<&[String]>,
     token_key: Option<String>,
 ) -> Result<(Vec<TaskRecord>, Vec<Value>), AwsError> {
-    let turn = state
-        .placement_locks()
-        .lock(&keys::cluster(&scope.region, &launch.cluster))
-        .await;
-    let snap = snapshot(state, scope, &launch.cluster, only);
+    let cluster_key = keys::cluster(&scope.region, &launch.cluster);
     let need = task_usage(
         &new_task(scope, launch, "", None),
         Some(&launch.definition.value.definition),
     );
-    let request = TaskRequest {
-        count,
-        group: launch.group.clone(),
-        cpu: need.cpu,
-        memory: need.memory,
-        gpus: 0,
-        tcp_ports: need.tcp_ports,
-        udp_ports: need.udp_ports,
-        required_attributes: launch.required_attributes.clone(),
-        constraints: launch.constraints.clone(),
-        strategies: strategies.to_vec(),
-        seed: rand::random(),
-    };
-    let reserved_usage = Usage {
-        cpu: request.cpu,
-        memory: request.memory,
-        tcp_ports: request.tcp_ports.clone(),
-        udp_ports: request.udp_ports.clone(),
-    };
-    let plan = scheduler::schedule(&snap, &request);
-    if plan.placements.is_empty()
-        && only.is_none()
-        && plan.failures.iter().any(|f| f.reason == NO_INSTANCES)
-    {
-        return Err(invalid(NO_INSTANCES));
-    }
-    let tasks: Vec<TaskRecord> = plan
-        .placements
-        .iter()
-        .map(|p| {
-            let az = snap.instances[p.instance]
-                .attributes
-                .get("ecs.availability-zone")
-                .cloned()
-                .flatten();
-            new_task(scope, launch, &p.instance_arn, az)
-        })
-        .collect();
-    let failures: Vec<Value> = plan
-        .failures
-        .iter()
-        .map(|f| failure(&f.arn, &f.reason))
-        .collect();
-    // Hold the placed tasks' resources and let the next request plan while this one
-    // commits; the reservation ends (on drop) once the commit is visible or has failed.
-    let _reservation = state.reservations().hold(
-        plan.placements
+    let picture = state.pictures().of(&cluster_key);
+    let mut why = String::new();
+    for _ in 0..MAX_ATTEMPTS {
+        let request = TaskRequest {
+            count,
+            group: launch.group.clone(),
+            cpu: need.cpu,
+            memory: need.memory,
+            gpus: 0,
+            tcp_ports: need.tcp_ports.clone(),
+            udp_ports: need.udp_ports.clone(),
+            required_attributes: launch.required_attributes.clone(),
+            constraints: launch.constraints.clone(),
+            strategies: strategies.to_vec(),
+            seed: rand::random(),
+        };
+        let mut pic = picture.lock().await;
+        pic.refresh(state, scope, &launch.cluster);
+        let plan = plan_on(&mut pic, &request, only);
+        if plan.placements.is_empty()
+            && only.is_none()
+            && plan.failures.iter().any(|f| f.reason == NO_INSTANCES)
+        {
+            return Err(invalid(NO_INSTANCES));
+        }
+        let placed: Vec<(Placed, Option<String>)> = plan
+            .placements
             .iter()
-            .map(|p| Reserved {
-                instance_arn: p.instance_arn.clone(),
-                usage: reserved_usage.clone(),
-                group: launch.group.clone(),
+            .map(|p| {
+                let instance = &pic.snapshot.instances[p.instance];
+                let placed = Placed {
+                    instance_key: keys::container_instance(
+                        &scope.region,
+                        &launch.cluster,
+                        &instance.id,
+                    ),
+                    instance_arn: p.instance_arn.clone(),
+                };
+                let az = instance
+                    .attributes
+                    .get("ecs.availability-zone")
+                    .cloned()
+                    .flatten();
+                (placed, az)
             })
-            .collect(),
-    );
-    drop(turn);
-    let mut ops: Vec<Op> = tasks
-        .iter()
-        .map(|t| {
-            let id = t.task_arn.rsplit('/').next().unwrap_or("");
-            Op::put(keys::task(&scope.region, &launch.cluster, id), encode(t))
-        })
-        .collect();
-    if let Some(k) = token_key {
-        let arns: Vec<&str> = tasks.iter().map(|t| t.task_arn.as_str()).collect();
-        let saved = json!({ "taskArns": arns, "failures": failures });
-        ops.push(Op::put(k, serde_json::to_vec(&saved).unwrap_or_default()));
-    }
-    if !ops.is_empty() {
-        let cluster_key = keys::cluster(&scope.region, &launch.cluster);
+            .collect();
+        // Hold the placed tasks' resources for pictures rebuilt before the tasks are
+        // visible; the reservation ends (on drop) once they are, or were turned down.
+        let _reservation = state.reservations().hold(
+            placed
+                .iter()
+                .map(|(p, _)| Reserved {
+                    instance_arn: p.instance_arn.clone(),
+                    usage: need.clone(),
+                    group: launch.group.clone(),
+                })
+                .collect(),
+        );
+        drop(pic);
+        let tasks: Vec<TaskRecord> = placed
+            .iter()
+            .map(|(p, az)| new_task(scope, launch, &p.instance_arn, az.clone()))
+            .collect();
+        let failures: Vec<Value> = plan
+            .failures
+            .iter()
+            .map(|f| failure(&f.arn, &f.reason))
+            .collect();
+        let mut ops: Vec<Op> = tasks
+            .iter()
+            .map(|t| {
+                let id = t.task_arn.rsplit('/').next().unwrap_or("");
+                Op::put(keys::task(&scope.region, &launch.cluster, id), encode(t))
+            })
+            .collect();
+        if let Some(k) = &token_key {
+            let arns: Vec<&str> = tasks.iter().map(|t| t.task_arn.as_str()).collect();
+            let saved = json!({ "taskArns": arns, "failures": failures });
+            ops.push(Op::put(
+                k.as_str(),
+                serde_json::to_vec(&saved).unwrap_or_default(),
+            ));
+        }
+        if ops.is_empty() {
+            return Ok((tasks, failures));
+        }
         let cluster_rev = state
             .clusters()
             .get(cluster_key.as_bytes())
             .map(|e| e.mod_revision)
             .unwrap_or(0);
-        let txn = Txn {
-            compares: vec![Compare::unchanged(cluster_key, cluster_rev)],
-            success: ops,
-            failure: vec![],
+        let proposal = Proposal {
+            cluster_key: cluster_key.clone(),
+            cluster_rev,
+            placements_key: keys::placements(&scope.region, &launch.cluster),
+            placed: placed.into_iter().map(|(p, _)| p).collect(),
+            usage: need.clone(),
+            group: launch.group.clone(),
+            distinct: launch
+                .constraints
+                .iter()
+                .any(|c| matches!(c, Constraint::DistinctInstance)),
+            ops,
         };
-        if !state.commit(txn).await?.succeeded {
-            return Err(client(
-                "The cluster changed while the tasks were being placed; retry the request.",
-            ));
+        match state.applier().propose(proposal).await {
+            Verdict::Committed(rev) => {
+                state.caught_up(rev).await?;
+                return Ok((tasks, failures));
+            }
+            Verdict::Conflict(reason) => {
+                picture.lock().await.invalidate();
+                why = reason;
+            }
+            Verdict::Failed(e) => {
+                picture.lock().await.invalidate();
+                return Err(e);
+            }
         }
     }
-    Ok((tasks, failures))
+    Err(client(format!(
+        "The cluster kept changing while the tasks were being placed ({why}); retry the request."
+    )))
 }

@@ -1,0 +1,388 @@
+//! The plan applier: the one writer of placements.
+//!
+//! Placements are planned concurrently (each against its cluster's picture, see
+//! `picture.rs`) and then proposed here. One worker task takes proposals in arrival order,
+//! checks each placement against what its instance has left right now (registered capacity
+//! minus the loads of the task index minus what this applier accepted and is not yet
+//! visible there), and commits every proposal that still fits in one store transaction per
+//! batch, however many requests the batch holds. A proposal that no longer fits (its
+//! instance is gone, draining, or full) is turned down with [`Verdict::Conflict`] and its
+//! caller plans again on a fresh picture.
+//!
+//! The transaction compares the mod-revisions of every cluster and instance record the
+//! batch relies on, and of each cluster's placements key, which every batch rewrites: a
+//! batch that another applier (another server process sharing the store) committed into
+//! the same cluster in between fails the compare, and the whole batch is proposed again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use flotilla_aws::AwsError;
+use flotilla_model::container_instance::{ContainerInstanceRecord, ACTIVE};
+use flotilla_store::view::View;
+use flotilla_store::{Compare, Op, Revision, Store, Txn};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::from_store;
+use crate::picture::Templates;
+use crate::resources::Usage;
+use crate::task_index::TaskIndex;
+
+/// Store operations one transaction carries at most (a batch stops growing there).
+const MAX_BATCH_OPS: usize = 2_000;
+
+/// One task's instance in a proposal.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// The instance record's key (its mod-revision is compared).
+    pub instance_key: String,
+    pub instance_arn: String,
+}
+
+/// Tasks of one request, placed, with the writes that create them.
+pub struct Proposal {
+    /// The cluster record's key and the mod-revision the request checked it at.
+    pub cluster_key: String,
+    pub cluster_rev: Revision,
+    /// The cluster's placements key (`keys::placements`).
+    pub placements_key: String,
+    /// One entry per task.
+    pub placed: Vec<Placed>,
+    /// What each task takes, and its group.
+    pub usage: Usage,
+    pub group: String,
+    /// `distinctInstance`: no two tasks of the group on one instance.
+    pub distinct: bool,
+    /// The writes (task records, a client token).
+    pub ops: Vec<Op>,
+}
+
+/// What became of a proposal.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Written at this revision.
+    Committed(Revision),
+    /// Not written: what it relied on changed; plan again. Says what changed.
+    Conflict(String),
+    /// Not written: the store failed.
+    Failed(AwsError),
+}
+
+type Submission = (Proposal, oneshot::Sender<Verdict>);
+
+/// The handle proposals go through. Cheap to clone; the worker ends with the last clone.
+#[derive(Clone)]
+pub struct Applier {
+    tx: mpsc::UnboundedSender<Submission>,
+}
+
+impl Applier {
+    pub fn start(
+        store: Arc<dyn Store>,
+        instances: View<ContainerInstanceRecord>,
+        templates: Arc<Templates>,
+        task_index: TaskIndex,
+    ) -> Applier {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let worker = Worker {
+            store,
+            instances,
+            templates,
+            task_index,
+            accepted: Vec::new(),
+            epochs: HashMap::new(),
+        };
+        tokio::spawn(worker.run(rx));
+        Applier { tx }
+    }
+
+    /// Propose tasks; answers once they are committed (or turned down).
+    pub async fn propose(&self, proposal: Proposal) -> Verdict {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send((proposal, reply)).is_err() {
+            return Verdict::Failed(AwsError::server(
+                "ServerException",
+                "The plan applier has stopped; the server is shutting down.",
+            ));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Verdict::Failed(AwsError::server(
+                "ServerException",
+                "The plan applier stopped before answering.",
+            ))
+        })
+    }
+}
+
+/// A task this applier committed (or is committing) that the task index may not show yet.
+struct Accepted {
+    instance_arn: String,
+    usage: Usage,
+    group: String,
+    /// The revision it was committed at; `None` while its transaction runs.
+    revision: Option<Revision>,
+}
+
+/// What tasks not in the task index take from one instance.
+#[derive(Default)]
+struct Extra {
+    cpu: i64,
+    memory: i64,
+    tcp_ports: Vec<u16>,
+    udp_ports: Vec<u16>,
+    groups: HashMap<String, u32>,
+}
+
+impl Extra {
+    fn add(&mut self, usage: &Usage, group: &str, n: u32) {
+        self.cpu += usage.cpu * i64::from(n);
+        self.memory += usage.memory * i64::from(n);
+        self.tcp_ports.extend(&usage.tcp_ports);
+        self.udp_ports.extend(&usage.udp_ports);
+        *self.groups.entry(group.to_string()).or_default() += n;
+    }
+}
+
+struct Worker {
+    store: Arc<dyn Store>,
+    instances: View<ContainerInstanceRecord>,
+    templates: Arc<Templates>,
+    task_index: TaskIndex,
+    accepted: Vec<Accepted>,
+    /// The mod-revision of each cluster's placements key as this applier last saw it.
+    epochs: HashMap<String, Revision>,
+}
+
+/// What a batch's transaction relies on and writes.
+#[derive(Default)]
+struct Batch {
+    compares: HashMap<String, Revision>,
+    ops: Vec<Op>,
+    replies: Vec<oneshot::Sender<Verdict>>,
+    /// Index into `Worker::accepted` where this batch's tasks begin.
+    first_accepted: usize,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Submission>) {
+        while let Some(first) = rx.recv().await {
+            let mut ops = first.0.ops.len();
+            let mut submissions = vec![first];
+            while ops < MAX_BATCH_OPS {
+                let Ok(next) = rx.try_recv() else { break };
+                ops += next.0.ops.len();
+                submissions.push(next);
+            }
+            self.apply(submissions).await;
+        }
+    }
+
+    /// Check each proposal, then commit those that fit in one transaction.
+    async fn apply(&mut self, submissions: Vec<Submission>) {
+        // The task index first, then its loads: a task both there and still accepted here
+        // is counted twice (less room, never more).
+        let applied = self.task_index.applied();
+        self.accepted
+            .retain(|a| a.revision.is_none_or(|r| r > applied));
+        let mut extra: HashMap<String, Extra> = HashMap::new();
+        for a in &self.accepted {
+            extra
+                .entry(a.instance_arn.clone())
+                .or_default()
+                .add(&a.usage, &a.group, 1);
+        }
+        let mut batch = Batch {
+            first_accepted: self.accepted.len(),
+            ..Batch::default()
+        };
+        for (proposal, reply) in submissions {
+            if let Err(why) = self.admit(&proposal, &mut extra, &mut batch).await {
+                let _ = reply.send(Verdict::Conflict(why));
+                continue;
+            }
+            for p in &proposal.placed {
+                self.accepted.push(Accepted {
+                    instance_arn: p.instance_arn.clone(),
+                    usage: proposal.usage.clone(),
+                    group: proposal.group.clone(),
+                    revision: None,
+                });
+            }
+            batch.ops.extend(proposal.ops);
+            batch.replies.push(reply);
+        }
+        if batch.replies.is_empty() {
+            return;
+        }
+        self.commit(batch).await;
+    }
+
+    /// Whether every task of `proposal` still fits; if so, count it in `extra` and add
+    /// what the batch must compare. On an error nothing is counted.
+    async fn admit(
+        &mut self,
+        proposal: &Proposal,
+        extra: &mut HashMap<String, Extra>,
+        batch: &mut Batch,
+    ) -> Result<(), String> {
+        if let Some(rev) = batch.compares.get(&proposal.cluster_key) {
+            if *rev != proposal.cluster_rev {
+                return Err("the cluster changed".into());
+            }
+        }
+        let mut per_instance: HashMap<&str, (u32, &Placed)> = HashMap::new();
+        for p in &proposal.placed {
+            per_instance
+                .entry(p.instance_arn.as_str())
+                .or_insert((0, p))
+                .0 += 1;
+        }
+        let mut instance_revs = Vec::with_capacity(per_instance.len());
+        for (arn, (n, placed)) in &per_instance {
+            let entry = self
+                .instances
+                .get(placed.instance_key.as_bytes())
+                .filter(|e| e.value.container_instance_arn == *arn)
+                .ok_or_else(|| format!("instance {arn} is gone"))?;
+            if entry.value.status != ACTIVE {
+                return Err(format!("instance {arn} is {}", entry.value.status));
+            }
+            let template = self.templates.get(&entry.value, entry.mod_revision);
+            let mine = extra.get(*arn);
+            let u = &proposal.usage;
+            let fits = self.task_index.with_load(arn, |load| {
+                let (cpu, memory) = load.map_or((0, 0), |l| (l.usage.cpu, l.usage.memory));
+                let cpu = cpu + mine.map_or(0, |m| m.cpu) + u.cpu * i64::from(*n);
+                let memory = memory + mine.map_or(0, |m| m.memory) + u.memory * i64::from(*n);
+                let taken = |port: &u16, tcp: bool| {
+                    let (held, pending, reserved) = if tcp {
+                        (
+                            load.map(|l| &l.usage.tcp_ports),
+                            mine.map(|m| &m.tcp_ports),
+                            &template.remaining.tcp_ports,
+                        )
+                    } else {
+                        (
+                            load.map(|l| &l.usage.udp_ports),
+                            mine.map(|m| &m.udp_ports),
+                            &template.remaining.udp_ports,
+                        )
+                    };
+                    reserved.contains(port)
+                        || held.is_some_and(|h| h.contains(port))
+                        || pending.is_some_and(|h| h.contains(port))
+                };
+                let ports_clash = (*n > 1 && !(u.tcp_ports.is_empty() && u.udp_ports.is_empty()))
+                    || u.tcp_ports.iter().any(|p| taken(p, true))
+                    || u.udp_ports.iter().any(|p| taken(p, false));
+                let group_here = load
+                    .and_then(|l| l.groups.get(&proposal.group))
+                    .copied()
+                    .unwrap_or(0)
+                    + mine
+                        .and_then(|m| m.groups.get(&proposal.group))
+                        .copied()
+                        .unwrap_or(0);
+                let distinct_clash = proposal.distinct && (group_here > 0 || *n > 1);
+                cpu <= template.remaining.cpu
+                    && memory <= template.remaining.memory
+                    && !ports_clash
+                    && !distinct_clash
+            });
+            if !fits {
+                return Err(format!("instance {arn} no longer has room"));
+            }
+            instance_revs.push((placed.instance_key.clone(), entry.mod_revision));
+        }
+        let epoch = match self.epochs.get(&proposal.placements_key) {
+            Some(rev) => *rev,
+            None => {
+                let rev = self.read_epoch(&proposal.placements_key).await?;
+                self.epochs.insert(proposal.placements_key.clone(), rev);
+                rev
+            }
+        };
+        // Admitted: count it and record what the transaction relies on.
+        for (arn, (n, _)) in per_instance {
+            extra
+                .entry(arn.to_string())
+                .or_default()
+                .add(&proposal.usage, &proposal.group, n);
+        }
+        batch
+            .compares
+            .insert(proposal.cluster_key.clone(), proposal.cluster_rev);
+        batch.compares.extend(instance_revs);
+        batch
+            .compares
+            .insert(proposal.placements_key.clone(), epoch);
+        Ok(())
+    }
+
+    async fn read_epoch(&self, key: &str) -> Result<Revision, String> {
+        match self.store.get(key.as_bytes()).await {
+            Ok(kv) => Ok(kv.map_or(0, |kv| kv.mod_revision)),
+            Err(e) => Err(format!("the store failed: {e}")),
+        }
+    }
+
+    async fn commit(&mut self, batch: Batch) {
+        let Batch {
+            compares,
+            mut ops,
+            replies,
+            first_accepted,
+        } = batch;
+        let epochs: Vec<String> = compares
+            .keys()
+            .filter(|k| k.starts_with(crate::keys::PLACEMENTS))
+            .cloned()
+            .collect();
+        let tasks = self.accepted.len() - first_accepted;
+        for key in &epochs {
+            ops.push(Op::put(key.as_bytes(), tasks.to_string()));
+        }
+        let txn = Txn {
+            compares: compares
+                .into_iter()
+                .map(|(key, rev)| Compare::unchanged(key, rev))
+                .collect(),
+            success: ops,
+            failure: vec![],
+        };
+        let verdict = match self.store.txn(txn).await {
+            Ok(result) if result.succeeded => {
+                for key in epochs {
+                    self.epochs.insert(key, result.revision);
+                }
+                for a in &mut self.accepted[first_accepted..] {
+                    a.revision = Some(result.revision);
+                }
+                Ok(result.revision)
+            }
+            Ok(result) => {
+                // Something the batch relied on changed: forget what it assumed and wait
+                // until the views show the change, so the next plans see it.
+                self.accepted.truncate(first_accepted);
+                for key in &epochs {
+                    self.epochs.remove(key);
+                }
+                let _ = self.instances.wait_for(result.revision).await;
+                self.task_index.wait_applied(result.revision).await;
+                Err(None)
+            }
+            Err(e) => {
+                self.accepted.truncate(first_accepted);
+                Err(Some(from_store(e)))
+            }
+        };
+        for reply in replies {
+            let v = match &verdict {
+                Ok(rev) => Verdict::Committed(*rev),
+                Err(None) => Verdict::Conflict("the cluster changed while placing".into()),
+                Err(Some(e)) => Verdict::Failed(e.clone()),
+            };
+            let _ = reply.send(v);
+        }
+    }
+}
