@@ -40,17 +40,18 @@ pub struct Load {
 /// knows, and waking its poll to echo the change back would double the traffic.
 #[derive(Debug, Clone)]
 struct Placed {
-    instance: String,
+    instance: Arc<str>,
     rev: Revision,
     desired: TaskStatus,
+    /// What the task holds on the instance; `None` once it holds nothing (stopped).
+    holds: Option<Contribution>,
 }
 
 /// One task's contribution to its instance's load.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Contribution {
-    instance: String,
     usage: Usage,
-    group: Option<String>,
+    group: Option<Arc<str>>,
     status: TaskStatus,
 }
 
@@ -62,7 +63,10 @@ impl Load {
         self.usage.udp_ports.extend(&c.usage.udp_ports);
         self.tasks += 1;
         if let Some(g) = &c.group {
-            *self.groups.entry(g.clone()).or_default() += 1;
+            match self.groups.get_mut(&**g) {
+                Some(n) => *n += 1,
+                None => drop(self.groups.insert(g.to_string(), 1)),
+            }
         }
         match c.status {
             TaskStatus::Running => self.running += 1,
@@ -85,10 +89,10 @@ impl Load {
         remove(&mut self.usage.udp_ports, &c.usage.udp_ports);
         self.tasks -= 1;
         if let Some(g) = &c.group {
-            if let Some(n) = self.groups.get_mut(g) {
+            if let Some(n) = self.groups.get_mut(&**g) {
                 *n -= 1;
                 if *n == 0 {
-                    self.groups.remove(g);
+                    self.groups.remove(&**g);
                 }
             }
         }
@@ -100,18 +104,22 @@ impl Load {
     }
 }
 
+/// Task keys in the order of their last agent-relevant change.
+type ByChange = BTreeSet<(Revision, Arc<[u8]>)>;
+
 #[derive(Default)]
 struct Inner {
     /// Task keys by instance ARN, in the order of the last change its agent must hear of
     /// (see [`Placed`]), so a poll finds what changed since a revision without visiting
     /// the rest.
-    by_instance: HashMap<String, BTreeSet<(Revision, Vec<u8>)>>,
-    /// Where each task is indexed, by task key.
-    instance_of: HashMap<Vec<u8>, Placed>,
-    /// What each task holds on its instance (tasks that hold nothing are absent).
-    contributions: HashMap<Vec<u8>, Contribution>,
+    /// Keys are shared with `placed` (one allocation per task).
+    by_instance: HashMap<Arc<str>, ByChange>,
+    /// Where each task is indexed and what it holds, by task key.
+    placed: HashMap<Arc<[u8]>, Placed>,
     /// Sums of the contributions per instance.
-    loads: HashMap<String, Load>,
+    loads: HashMap<Arc<str>, Load>,
+    /// Instance ARNs and group names, one copy each however many tasks name them.
+    names: std::collections::HashSet<Arc<str>>,
     /// The change signal of each instance that has (or had) a poller.
     signals: HashMap<String, watch::Sender<Revision>>,
     /// Every task change up to this revision is indexed.
@@ -166,8 +174,7 @@ impl TaskIndex {
         {
             let mut inner = self.lock();
             inner.by_instance.clear();
-            inner.instance_of.clear();
-            inner.contributions.clear();
+            inner.placed.clear();
             inner.loads.clear();
             inner.released += 1;
         }
@@ -229,43 +236,56 @@ impl TaskIndex {
     }
 
     fn put(&self, key: Vec<u8>, task: &TaskRecord, rev: Revision) {
-        let Some(instance) = task.container_instance_arn.clone() else {
+        let Some(instance) = task.container_instance_arn.as_deref() else {
             return;
         };
-        let contribution = holds_resources(task).then(|| {
-            let def = definition_of(&self.definitions, task);
-            Contribution {
-                instance: instance.clone(),
-                usage: task_usage(task, def.as_ref().map(|d| &d.definition)),
-                group: task.group.clone(),
-                status: task.last_status,
-            }
-        });
+        let def = holds_resources(task)
+            .then(|| definition_of(&self.definitions, task))
+            .flatten();
         let mut inner = self.lock();
-        let unchanged = inner
-            .instance_of
-            .get(&key)
-            .is_some_and(|p| p.instance == instance && p.desired == task.desired_status);
-        if !unchanged {
-            let placed = Placed {
-                instance: instance.clone(),
-                rev,
-                desired: task.desired_status,
-            };
-            if let Some(old) = inner.instance_of.insert(key.clone(), placed) {
-                if let Some(set) = inner.by_instance.get_mut(&old.instance) {
-                    set.remove(&(old.rev, key.clone()));
+        let instance = inner.name(instance);
+        let holds = holds_resources(task).then(|| Contribution {
+            usage: task_usage(task, def.as_ref().map(|d| &d.definition)),
+            group: task.group.as_deref().map(|g| inner.name(g)),
+            status: task.last_status,
+        });
+        let old = inner.placed.get_key_value(key.as_slice()).map(|(k, p)| {
+            let unchanged = p.instance == instance && p.desired == task.desired_status;
+            (k.clone(), p.rev, unchanged)
+        });
+        let (key, rev_kept, unchanged) = match old {
+            Some((k, old_rev, true)) => (k, old_rev, true),
+            Some((k, old_rev, false)) => {
+                let old_instance = inner.placed[&k].instance.clone();
+                if let Some(set) = inner.by_instance.get_mut(&old_instance) {
+                    set.remove(&(old_rev, k.clone()));
                 }
+                (k, rev, false)
             }
+            None => (Arc::from(key), rev, false),
+        };
+        if !unchanged {
             inner
                 .by_instance
                 .entry(instance.clone())
                 .or_default()
-                .insert((rev, key.clone()));
+                .insert((rev_kept, key.clone()));
         }
-        set_contribution(&mut inner, key, contribution);
+        let previous = inner.placed.insert(
+            key,
+            Placed {
+                instance: instance.clone(),
+                rev: rev_kept,
+                desired: task.desired_status,
+                holds: holds.clone(),
+            },
+        );
+        inner.set_contribution(
+            previous.and_then(|p| p.holds.map(|h| (p.instance, h))),
+            holds.map(|h| (instance.clone(), h)),
+        );
         if !unchanged {
-            if let Some(signal) = inner.signals.get(&instance) {
+            if let Some(signal) = inner.signals.get(&*instance) {
                 signal.send_replace(rev);
             }
         }
@@ -273,19 +293,15 @@ impl TaskIndex {
 
     fn remove(&self, key: &[u8], rev: Revision) {
         let mut inner = self.lock();
-        set_contribution(&mut inner, key.to_vec(), None);
-        let Some(Placed {
-            instance,
-            rev: old_rev,
-            ..
-        }) = inner.instance_of.remove(key)
-        else {
+        let Some((key, placed)) = inner.placed.remove_entry(key) else {
             return;
         };
-        if let Some(set) = inner.by_instance.get_mut(&instance) {
-            set.remove(&(old_rev, key.to_vec()));
+        if let Some(set) = inner.by_instance.get_mut(&placed.instance) {
+            set.remove(&(placed.rev, key));
         }
-        if let Some(signal) = inner.signals.get(&instance) {
+        let instance = placed.instance.clone();
+        inner.set_contribution(placed.holds.map(|h| (placed.instance, h)), None);
+        if let Some(signal) = inner.signals.get(&*instance) {
             signal.send_replace(rev);
         }
     }
@@ -328,8 +344,9 @@ impl TaskIndex {
         let Some(set) = inner.by_instance.get(instance_arn) else {
             return Vec::new();
         };
-        set.range((since + 1, Vec::new())..)
-            .map(|(_, key)| key.clone())
+        let empty: Arc<[u8]> = Arc::from(&[][..]);
+        set.range((since + 1, empty)..)
+            .map(|(_, key)| key.to_vec())
             .collect()
     }
 
@@ -341,21 +358,37 @@ impl TaskIndex {
     }
 }
 
-/// Replace a task's contribution to its instance's load.
-fn set_contribution(inner: &mut Inner, key: Vec<u8>, new: Option<Contribution>) {
-    if let Some(old) = inner.contributions.remove(&key) {
-        let same = new.as_ref().is_some_and(|n| {
-            n.instance == old.instance && n.group == old.group && n.usage == old.usage
-        });
-        if !same {
-            inner.released += 1;
+impl Inner {
+    /// The one shared copy of an instance ARN or group name.
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(name) {
+            return n.clone();
         }
-        if let Some(load) = inner.loads.get_mut(&old.instance) {
-            load.subtract(&old);
-        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(n.clone());
+        n
     }
-    if let Some(c) = new {
-        inner.loads.entry(c.instance.clone()).or_default().add(&c);
-        inner.contributions.insert(key, c);
+
+    /// Replace a task's contribution (on an instance) to that instance's load.
+    fn set_contribution(
+        &mut self,
+        old: Option<(Arc<str>, Contribution)>,
+        new: Option<(Arc<str>, Contribution)>,
+    ) {
+        let same = match (&old, &new) {
+            (Some((i, a)), Some((j, b))) => i == j && a.usage == b.usage && a.group == b.group,
+            _ => false,
+        };
+        if old.is_some() && !same {
+            self.released += 1;
+        }
+        if let Some((instance, c)) = &old {
+            if let Some(load) = self.loads.get_mut(instance) {
+                load.subtract(c);
+            }
+        }
+        if let Some((instance, c)) = &new {
+            self.loads.entry(instance.clone()).or_default().add(c);
+        }
     }
 }

@@ -147,8 +147,9 @@ pub struct TaskRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
     pub containers: Vec<Container>,
-    /// The RunTask/StartTask overrides, as given (ECS `TaskOverride`).
-    #[serde(default)]
+    /// The RunTask/StartTask overrides, as given (ECS `TaskOverride`); `null` when none
+    /// were (see [`overrides`]).
+    #[serde(default, with = "overrides")]
     pub overrides: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
@@ -362,6 +363,31 @@ fn apply_container(mine: &mut Container, c: &ContainerReport) {
         mine.network_interfaces.clone_from(&c.network_interfaces);
     }
     mine.health_status = c.health_status;
+}
+
+/// A task's `overrides` when it was started without any are held as `null` (most tasks
+/// have none, and an empty JSON object costs an allocation per task in memory) and written
+/// as ECS shows them: every list empty.
+mod overrides {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::{json, Value};
+
+    pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_null() {
+            json!({"containerOverrides": [], "inferenceAcceleratorOverrides": []}).serialize(s)
+        } else {
+            v.serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let v = Value::deserialize(d)?;
+        let empty = v.as_object().is_some_and(|m| {
+            m.values()
+                .all(|x| x.as_array().is_some_and(|a| a.is_empty()))
+        });
+        Ok(if empty { Value::Null } else { v })
+    }
 }
 
 #[cfg(test)]

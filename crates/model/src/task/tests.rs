@@ -29,7 +29,7 @@ fn task() -> TaskRecord {
             memory: None,
             memory_reservation: None,
         }],
-        overrides: serde_json::json!({}),
+        overrides: serde_json::Value::Null,
         started_by: None,
         group: None,
         attachments: vec![],
@@ -133,4 +133,22 @@ fn records_round_trip_through_json_with_ecs_names() {
     assert!(v["createdAt"].is_number());
     let back: TaskRecord = serde_json::from_value(v).unwrap();
     assert_eq!(back, t);
+}
+
+#[test]
+fn absent_overrides_are_held_as_null_and_shown_as_ecs_shows_them() {
+    let mut t = task();
+    t.overrides = serde_json::Value::Null;
+    let shown = serde_json::to_value(&t).unwrap();
+    assert_eq!(
+        shown["overrides"],
+        serde_json::json!({"containerOverrides": [], "inferenceAcceleratorOverrides": []})
+    );
+    let back: TaskRecord = serde_json::from_value(shown).unwrap();
+    assert!(back.overrides.is_null());
+
+    let given = serde_json::json!({"containerOverrides": [{"name": "web", "command": ["sh"]}]});
+    t.overrides = given.clone();
+    let back: TaskRecord = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
+    assert_eq!(back.overrides, given);
 }

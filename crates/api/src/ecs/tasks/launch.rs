@@ -167,11 +167,7 @@ pub fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<
         cluster,
         definition,
         launch_type,
-        overrides: if overrides.is_null() {
-            json!({"containerOverrides": []})
-        } else {
-            overrides
-        },
+        overrides,
         started_by,
         group,
         tags,
