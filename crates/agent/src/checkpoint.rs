@@ -173,6 +173,11 @@ impl Checkpoint {
         self.lock().clone()
     }
 
+    /// What the checkpoint holds about one task.
+    pub fn task(&self, task_arn: &str) -> Option<TaskCheckpoint> {
+        self.lock().tasks.get(task_arn).cloned()
+    }
+
     /// Change the state; the writer saves it soon after.
     pub fn update(&self, change: impl FnOnce(&mut AgentState)) {
         change(&mut self.lock());

@@ -81,7 +81,7 @@ impl Manager {
             }
             return;
         }
-        let cp = self.ctx.checkpoint.snapshot().tasks.get(&arn).cloned();
+        let cp = self.ctx.checkpoint.task(&arn);
         if server_stopped && cp.as_ref().is_some_and(|c| c.cleaned) {
             self.ctx.checkpoint.update(|s| {
                 s.tasks.remove(&arn);

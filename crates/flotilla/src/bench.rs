@@ -365,7 +365,7 @@ async fn sim_agents(args: SimAgentsArgs) -> anyhow::Result<()> {
         config.availability_zone = format!("sim-{}", ["a", "b", "c"][i % 3]);
         config.poll_wait = Duration::from_secs(20);
         config.probe_host_ports = false;
-        config.checkpoint_interval = Duration::from_secs(2);
+        config.checkpoint_interval = Duration::from_secs(30);
         let runtime = Arc::new(flotilla_runtime::sim::SimRuntime::new());
         let mut rx = stop_rx.clone();
         handles.push(tokio::spawn(async move {
