@@ -297,9 +297,14 @@ impl Worker {
         let epoch = match self.epochs.get(&proposal.placements_key) {
             Some(rev) => *rev,
             None => {
+                // Another writer's last batch is in the store up to this revision: the
+                // loads must show it before they can vouch for the room left, so check
+                // the proposal again once they do.
                 let rev = self.read_epoch(&proposal.placements_key).await?;
+                self.task_index.wait_applied(rev).await;
+                let _ = self.instances.wait_for(rev).await;
                 self.epochs.insert(proposal.placements_key.clone(), rev);
-                rev
+                return Box::pin(self.admit(proposal, extra, batch)).await;
             }
         };
         // Admitted: count it and record what the transaction relies on.

@@ -130,9 +130,12 @@ impl Picture {
 /// The scheduler's view of a cluster's registered instances, built from scratch. Placements
 /// planned but not yet visible in the task index count as taken.
 pub fn build(state: &State, scope: &Scope, cluster: &str) -> Snapshot {
-    // Reservations first: one that ends while the loads are read is then counted twice
-    // (too little room, never too much).
-    let reserved = state.reservations().by_instance();
+    // Reservations first, then how far the task index got, then its loads: a reservation
+    // committed at or before that revision is in the loads and left out; one that becomes
+    // visible while the loads are read is counted twice (too little room, never too much).
+    let reserved = state
+        .reservations()
+        .by_instance(state.task_index().applied());
     let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, &scope.region, cluster);
     let instances = state
         .instances()

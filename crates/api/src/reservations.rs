@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use flotilla_store::Revision;
+
 use crate::resources::Usage;
 
 /// One reserved task: where, what it takes, its group.
@@ -18,17 +20,30 @@ pub struct Reserved {
     pub group: String,
 }
 
+/// One reservation's tasks, with the revision they were committed at once known.
+type Held = (Option<Revision>, Vec<Reserved>);
+
 /// In-flight placements of this process.
 #[derive(Default)]
 pub struct Reservations {
     next: AtomicU64,
-    held: Mutex<HashMap<u64, Vec<Reserved>>>,
+    /// Each reservation's tasks, and the revision they were committed at once known.
+    held: Mutex<HashMap<u64, Held>>,
 }
 
 /// Ends its reservation when dropped (after the commit, or on any early return).
 pub struct Reservation<'a> {
     owner: &'a Reservations,
     id: u64,
+}
+
+impl Reservation<'_> {
+    /// The reserved tasks were committed at `rev`.
+    pub fn committed(&self, rev: Revision) {
+        if let Some(entry) = self.owner.lock().get_mut(&self.id) {
+            entry.0 = Some(rev);
+        }
+    }
 }
 
 impl Drop for Reservation<'_> {
@@ -38,20 +53,26 @@ impl Drop for Reservation<'_> {
 }
 
 impl Reservations {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<Reserved>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn hold(&self, tasks: Vec<Reserved>) -> Reservation<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, tasks);
+        self.lock().insert(id, (None, tasks));
         Reservation { owner: self, id }
     }
 
-    /// Everything reserved on each instance.
-    pub fn by_instance(&self) -> HashMap<String, Vec<Reserved>> {
+    /// Everything reserved on each instance, leaving out what was committed at or before
+    /// `visible` (the task index's loads hold that already).
+    pub fn by_instance(&self, visible: Revision) -> HashMap<String, Vec<Reserved>> {
         let mut out: HashMap<String, Vec<Reserved>> = HashMap::new();
-        for r in self.lock().values().flatten() {
+        let held = self.lock();
+        let pending = held
+            .values()
+            .filter(|(rev, _)| rev.is_none_or(|r| r > visible))
+            .flat_map(|(_, tasks)| tasks);
+        for r in pending {
             out.entry(r.instance_arn.clone())
                 .or_default()
                 .push(r.clone());

@@ -115,6 +115,21 @@ fn client(endpoint: &str) -> JsonClient {
     )
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line (1-based): 11 and 12 here (0-based,
+    // counting from the state, field 3).
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
+}
+
 /// Peak and current resident memory of a process, in MiB.
 fn memory_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -253,6 +268,24 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let queue = Arc::new(std::sync::Mutex::new(calls));
     let ecs = Arc::new(ecs);
     let run_started = Instant::now();
+    // A reader beside the writers: DescribeClusters every 200 ms while RunTasks run, for
+    // the latency other API callers see during the load.
+    let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let probe = {
+        let (ecs, probing) = (ecs.clone(), probing.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while probing.load(std::sync::atomic::Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let _: Result<Value, _> = ecs
+                    .call("DescribeClusters", &json!({"clusters": ["bench"]}))
+                    .await;
+                latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            latencies
+        })
+    };
     let mut workers = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (queue, ecs) = (queue.clone(), ecs.clone());
@@ -298,6 +331,9 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     }
     let run_phase = run_started.elapsed();
     latencies.sort_by(|a, b| a.total_cmp(b));
+    probing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut reads = probe.await?;
+    reads.sort_by(|a, b| a.total_cmp(b));
 
     // Until every placed task runs.
     loop {
@@ -314,13 +350,14 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let all_running = run_started.elapsed();
     let (peak, _) = memory_mib(server_pid);
     let store_bytes = dir_size(&server_dir);
+    let (server_cpu, agents_cpu) = (cpu_seconds(server_pid), cpu_seconds(agents.0.id()));
     drop(agents);
     drop(server);
 
     let table = format!(
-        "| instances | tasks placed | failed | RunTask phase | placements/s | RunTask p50 | RunTask p99 | all RUNNING after | server peak RSS | store size |\n\
+        "| instances | tasks placed | failed | RunTask phase | placements/s | RunTask p50 / p99 | DescribeClusters p50 / p99 | all RUNNING after | server peak RSS | store size |\n\
          | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
-         | {} | {} | {} | {:.1} s | {:.0} | {:.1} ms | {:.1} ms | {:.1} s | {:.0} MiB | {:.1} MiB |",
+         | {} | {} | {} | {:.1} s | {:.0} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.1} s | {:.0} MiB | {:.1} MiB |",
         args.instances,
         placed,
         failed,
@@ -328,14 +365,18 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         placed as f64 / run_phase.as_secs_f64().max(1e-9),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
+        percentile(&reads, 0.5),
+        percentile(&reads, 0.99),
         all_running.as_secs_f64(),
         peak.max(peak_during),
         store_bytes as f64 / (1024.0 * 1024.0),
     );
     println!(
-        "store: {}, agent registration: {:.1} s",
+        "store: {}, agent registration: {:.1} s, CPU time: server {:.0} s, simulated agents {:.0} s",
         args.store,
-        registration.as_secs_f64()
+        registration.as_secs_f64(),
+        server_cpu,
+        agents_cpu,
     );
     println!("{table}");
     if args.data_dir.is_none() {

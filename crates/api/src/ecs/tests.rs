@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use flotilla_aws::{Context, Input, Output, Service};
-use flotilla_store::{MemoryStore, StoreExt};
+use flotilla_store::{MemoryStore, Store, StoreExt};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -331,6 +331,79 @@ async fn placement_reports_memory_and_constraints() {
     .await
     .unwrap();
     assert_eq!(list["containerInstanceArns"], json!([]));
+}
+
+/// Two server processes (two `State`s, each with its own pictures and plan applier) on one
+/// store, and many RunTasks at once through both, on room for 30 tasks: the appliers'
+/// compare-and-swap never lets an instance take more than it has, and no room is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_run_tasks_through_two_servers_never_over_commit() {
+    let store = Arc::new(MemoryStore::new());
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let state = State::new(store.clone(), crate::ApiConfig::new("000000000000"))
+            .await
+            .unwrap();
+        servers.push((Arc::new(Ecs::new(state.clone())), state));
+    }
+    let (ecs, state) = &servers[0];
+    call(ecs, "CreateCluster", json!({})).await.unwrap();
+    for _ in 0..3 {
+        // 4096 MiB each: ten tasks of 400 MiB.
+        connected_instance(ecs, state, "default").await;
+    }
+    call(
+        ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "m", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 400}]}),
+    )
+    .await
+    .unwrap();
+    // The second server sees what the first wrote before the race starts.
+    let rev = store.revision().await.unwrap();
+    servers[1].1.caught_up(rev).await.unwrap();
+
+    let mut calls = Vec::new();
+    for i in 0..24 {
+        let ecs = servers[i % 2].0.clone();
+        calls.push(tokio::spawn(async move {
+            call(&ecs, "RunTask", json!({"taskDefinition": "m", "count": 2})).await
+        }));
+    }
+    let mut placed = 0;
+    for c in calls {
+        let out = c
+            .await
+            .unwrap()
+            .expect("RunTask answers (placed or with failures)");
+        placed += out["tasks"].as_array().unwrap().len();
+    }
+    assert!(placed <= 30, "{placed} tasks placed on room for 30");
+    // A request that planned while others' placements were in flight may have found less
+    // room than there was (in-flight work counts as taken until it is visible); what is
+    // left is placed now.
+    let rev = store.revision().await.unwrap();
+    state.caught_up(rev).await.unwrap();
+    let out = call(ecs, "RunTask", json!({"taskDefinition": "m", "count": 10}))
+        .await
+        .unwrap();
+    assert_eq!(placed + out["tasks"].as_array().unwrap().len(), 30);
+    let rev = store.revision().await.unwrap();
+    state.caught_up(rev).await.unwrap();
+    let arns = call(ecs, "ListTasks", json!({"maxResults": 100}))
+        .await
+        .unwrap();
+    let tasks = call(ecs, "DescribeTasks", json!({"tasks": arns["taskArns"]}))
+        .await
+        .unwrap();
+    let mut per_instance = std::collections::HashMap::<String, usize>::new();
+    for t in tasks["tasks"].as_array().unwrap() {
+        let instance = t["containerInstanceArn"].as_str().unwrap().to_string();
+        *per_instance.entry(instance).or_default() += 1;
+    }
+    assert_eq!(per_instance.values().sum::<usize>(), 30);
+    assert!(per_instance.values().all(|n| *n == 10), "{per_instance:?}");
 }
 
 #[tokio::test]

@@ -347,7 +347,7 @@ pub async fn launch_tasks(
             .collect();
         // Hold the placed tasks' resources for pictures rebuilt before the tasks are
         // visible; the reservation ends (on drop) once they are, or were turned down.
-        let _reservation = state.reservations().hold(
+        let reservation = state.reservations().hold(
             placed
                 .iter()
                 .map(|(p, _)| Reserved {
@@ -405,6 +405,7 @@ pub async fn launch_tasks(
         };
         match state.applier().propose(proposal).await {
             Verdict::Committed(rev) => {
+                reservation.committed(rev);
                 state.caught_up(rev).await?;
                 return Ok((tasks, failures));
             }
