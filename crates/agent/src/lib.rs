@@ -41,7 +41,7 @@ pub use api::{AgentApi, HttpApi, Identity};
 pub use config::AgentConfig;
 pub use error::AgentError;
 use flotilla_runtime::{NetworkSpec, Runtime};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::checkpoint::Checkpoint;
 use crate::reporter::ReportQueue;
@@ -85,7 +85,7 @@ pub async fn run_with_api(
         tracing::info!(instance = %arn, cluster = %config.cluster, "registered");
         let identity = Arc::new(Identity::new(config.cluster.clone(), arn));
         let reports = ReportQueue::new();
-        let (signals, _) = broadcast::channel(1024);
+        let events = events::Router::new();
         let writer = tokio::spawn(
             checkpoint
                 .clone()
@@ -99,7 +99,7 @@ pub async fn run_with_api(
         ));
         let pump = tokio::spawn(events::pump(
             runtime.clone(),
-            signals.clone(),
+            events.clone(),
             RESYNC_EVERY,
             stop_rx.clone(),
         ));
@@ -111,7 +111,7 @@ pub async fn run_with_api(
             data_dir_id: checkpoint.snapshot().data_dir_id,
             cleanup_delay: config.container_cleanup_delay,
             awsvpc,
-            signals,
+            events,
         });
         let mut manager = manager::Manager::new(ctx);
         let poller = poll::Poller {

@@ -2,6 +2,7 @@
 //! the long-poll that hands agents their desired tasks and doubles as their heartbeat, and
 //! the batched status reports they send back.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,9 +11,9 @@ use flotilla_model::agent_protocol::{
     self, DesiredTask, PollRequest, PollResponse, SubmitRequest, SubmitResponse, SubmitResult,
 };
 use flotilla_model::record::encode;
-use flotilla_model::task::{TaskReport, TaskStatus};
+use flotilla_model::task::{TaskRecord, TaskReport, TaskStatus};
 use flotilla_model::{Arn, Scope};
-use flotilla_store::{Compare, Op, StoreError, Txn};
+use flotilla_store::{Compare, Op, Revision, StoreError, Txn};
 
 use crate::ecs::{clusters::cluster_name, container_instances, task_definitions};
 use crate::error::{client, from_store};
@@ -211,35 +212,50 @@ async fn apply(
     Err("the task kept changing; send the report again".into())
 }
 
-/// Apply a whole batch in one transaction (one commit for many reports). False when the
-/// batch cannot go in at once (a task changed meanwhile, or appears twice): then each
-/// report is applied on its own.
+/// Apply a whole batch in one transaction (one commit for many reports; several reports
+/// about one task are applied to it in order and written once). False when the batch
+/// cannot go in at once (a task changed meanwhile): then each report is applied on its
+/// own.
 async fn apply_all(
     state: &State,
     scope: &Scope,
     instance_arn: &str,
     reports: &[TaskReport],
 ) -> bool {
-    let mut txn = Txn::default();
-    let mut seen = std::collections::HashSet::new();
+    // Each task once, with every report about it applied in order.
+    let mut changed: Vec<(String, Revision, TaskRecord, bool)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     for report in reports {
         let Some((cluster, id)) = task_location(&report.task_arn) else {
             continue;
         };
         let key = keys::task(&scope.region, &cluster, &id);
-        if !seen.insert(key.clone()) {
-            return false;
-        }
-        let Some(entry) = state.tasks().get(key.as_bytes()) else {
-            continue;
+        let i = match at.get(&key) {
+            Some(i) => *i,
+            None => {
+                let Some(entry) = state.tasks().get(key.as_bytes()) else {
+                    continue;
+                };
+                if entry.value.container_instance_arn.as_deref() != Some(instance_arn) {
+                    continue;
+                }
+                changed.push((
+                    key.clone(),
+                    entry.mod_revision,
+                    (*entry.value).clone(),
+                    false,
+                ));
+                at.insert(key, changed.len() - 1);
+                changed.len() - 1
+            }
         };
-        if entry.value.container_instance_arn.as_deref() != Some(instance_arn) {
-            continue;
-        }
-        let mut task = (*entry.value).clone();
-        if task.apply_report(report, chrono::Utc::now()) {
-            txn.compares
-                .push(Compare::unchanged(key.clone(), entry.mod_revision));
+        let (_, _, task, dirty) = &mut changed[i];
+        *dirty |= task.apply_report(report, chrono::Utc::now());
+    }
+    let mut txn = Txn::default();
+    for (key, rev, task, dirty) in changed {
+        if dirty {
+            txn.compares.push(Compare::unchanged(key.clone(), rev));
             txn.success.push(Op::put(key, encode(&task)));
         }
     }

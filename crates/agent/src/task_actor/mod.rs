@@ -30,24 +30,16 @@ use chrono::{DateTime, Utc};
 use flotilla_model::agent_protocol::DesiredTask;
 use flotilla_model::task::{ContainerStatus, NetworkBinding, StopCode, TaskReport, TaskStatus};
 use flotilla_model::task_definition::ContainerDefinition;
-use flotilla_runtime::{ContainerEvent, ContainerState, Health, NetworkSpec, Runtime};
+use flotilla_runtime::{ContainerState, Health, NetworkSpec, Runtime};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::api::Identity;
 use crate::checkpoint::{Checkpoint, TaskCheckpoint};
 use crate::deps;
+use crate::events::Router;
 use crate::reporter::ReportQueue;
 use crate::spec::{self, NetMode, SpecContext};
-
-/// What the runtime event pump tells every actor.
-#[derive(Debug, Clone)]
-pub(crate) enum Signal {
-    /// Something happened to this container: inspect it if it is yours.
-    Event(ContainerEvent),
-    /// Events may have been missed: inspect all your containers.
-    Resync,
-}
 
 /// What every actor shares.
 pub(crate) struct ActorContext {
@@ -59,7 +51,8 @@ pub(crate) struct ActorContext {
     pub cleanup_delay: Duration,
     /// The awsvpc network.
     pub awsvpc: NetworkSpec,
-    pub signals: broadcast::Sender<Signal>,
+    /// Container events, routed to the actor owning the container.
+    pub events: Arc<Router>,
 }
 
 /// Existing containers an actor takes over after an agent restart.
@@ -178,6 +171,8 @@ pub(crate) struct TaskActor {
     own_stop: Option<(StopCode, String)>,
     cleaned: bool,
     last_report: Option<TaskReport>,
+    /// Where the event router sends this actor's containers' events.
+    events: mpsc::UnboundedSender<String>,
 }
 
 impl TaskActor {
@@ -188,13 +183,19 @@ impl TaskActor {
         adopted: Adopted,
     ) -> TaskHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        let signals = ctx.signals.subscribe();
-        let actor = TaskActor::new(ctx, desired, adopted);
-        let join = tokio::spawn(actor.run(rx, signals));
+        let resyncs = ctx.events.subscribe();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let actor = TaskActor::new(ctx, desired, adopted, events_tx);
+        let join = tokio::spawn(actor.run(rx, events, resyncs));
         TaskHandle { desired: tx, join }
     }
 
-    fn new(ctx: Arc<ActorContext>, desired: DesiredTask, adopted: Adopted) -> TaskActor {
+    fn new(
+        ctx: Arc<ActorContext>,
+        desired: DesiredTask,
+        adopted: Adopted,
+        events: mpsc::UnboundedSender<String>,
+    ) -> TaskActor {
         let DesiredTask { task, definition } = desired;
         let overrides = spec::overrides(&task);
         let defs = spec::effective_containers(&definition, &overrides);
@@ -244,8 +245,12 @@ impl TaskActor {
             own_stop: None,
             cleaned: false,
             last_report: None,
+            events,
             ctx,
         };
+        for id in actor.owned_ids() {
+            actor.ctx.events.claim(&id, &actor.events);
+        }
         if let Some(p) = &adopted.pause {
             actor.apply_pause_state(p);
         }
@@ -259,6 +264,20 @@ impl TaskActor {
 
     fn stop_wanted(&self) -> bool {
         self.desired == TaskStatus::Stopped || self.own_stop.is_some()
+    }
+
+    /// The runtime ids of the task's containers (and pause container) known so far.
+    fn owned_ids(&self) -> Vec<String> {
+        self.pause
+            .iter()
+            .map(|p| p.id.clone())
+            .chain(self.containers.iter().filter_map(|c| c.runtime_id.clone()))
+            .collect()
+    }
+
+    /// Have container `id`'s events routed to this actor.
+    fn claim(&self, id: &str) {
+        self.ctx.events.claim(id, &self.events);
     }
 
     fn owns(&self, id: &str) -> bool {
@@ -289,7 +308,8 @@ impl TaskActor {
     async fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<TaskStatus>,
-        mut signals: broadcast::Receiver<Signal>,
+        mut events: mpsc::UnboundedReceiver<String>,
+        mut resyncs: broadcast::Receiver<()>,
     ) {
         self.publish();
         loop {
@@ -315,16 +335,20 @@ impl TaskActor {
                     // The agent is shutting down: leave the containers to the next one.
                     None => return,
                 },
-                signal = signals.recv() => match signal {
-                    Ok(Signal::Event(e)) if self.owns(&e.id) => self.observe(&e.id).await,
-                    Ok(Signal::Event(_)) => {}
-                    Ok(Signal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => self.refresh_all().await,
+                Some(id) = events.recv() => if self.owns(&id) {
+                    self.observe(&id).await;
+                },
+                resync = resyncs.recv() => match resync {
+                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => self.refresh_all().await,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
             }
             self.publish();
         }
         self.cleanup(&mut rx).await;
+        for id in self.owned_ids() {
+            self.ctx.events.release(&id);
+        }
     }
 }
 

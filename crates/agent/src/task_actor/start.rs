@@ -104,6 +104,7 @@ impl TaskActor {
                 id: id.clone(),
                 ip: None,
             });
+            self.claim(&id);
             runtime.start_container(&id).await?;
             runtime.inspect_container(&id).await
         }
@@ -179,6 +180,7 @@ impl TaskActor {
                     .await
                     .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
                 self.containers[i].runtime_id = Some(id.clone());
+                self.claim(&id);
                 self.save();
                 id
             }

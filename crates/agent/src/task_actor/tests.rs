@@ -5,7 +5,7 @@ use flotilla_model::agent_protocol::DesiredTask;
 use flotilla_model::task::{ContainerStatus, HealthStatus, StopCode, TaskReport, TaskStatus};
 use flotilla_runtime::{Health, NetworkMode};
 use serde_json::json;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use super::*;
 use crate::api::Identity;
@@ -24,11 +24,11 @@ pub(crate) struct Harness {
 pub(crate) async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let rt = Arc::new(FakeRuntime::new());
-    let (signals, _) = broadcast::channel(1024);
+    let events = crate::events::Router::new();
     let (stop, stop_rx) = watch::channel(false);
     tokio::spawn(crate::events::pump(
         rt.clone(),
-        signals.clone(),
+        events.clone(),
         Duration::from_secs(60),
         stop_rx,
     ));
@@ -49,7 +49,7 @@ pub(crate) async fn harness() -> Harness {
             gateway: "172.31.240.1".into(),
             labels: Default::default(),
         },
-        signals,
+        events,
     });
     Harness {
         rt,
