@@ -48,6 +48,9 @@ pub struct AgentConfig {
     /// Shortest time between two saves of the checkpoint (changes in between are saved
     /// together). Adoption by container label covers what a crash loses in between.
     pub checkpoint_interval: Duration,
+    /// How often every task actor re-inspects its containers, in case the runtime's event
+    /// stream missed something.
+    pub resync_interval: Duration,
 }
 
 impl AgentConfig {
@@ -81,6 +84,7 @@ impl AgentConfig {
             memory_mib: None,
             probe_host_ports: true,
             checkpoint_interval: Duration::from_millis(100),
+            resync_interval: Duration::from_secs(60),
         }
     }
 }

@@ -35,7 +35,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use api::{AgentApi, HttpApi, Identity};
 pub use config::AgentConfig;
@@ -46,9 +45,6 @@ use tokio::sync::watch;
 use crate::checkpoint::Checkpoint;
 use crate::reporter::ReportQueue;
 use crate::task_actor::ActorContext;
-
-/// How often actors re-inspect their containers even without events.
-const RESYNC_EVERY: Duration = Duration::from_secs(60);
 
 /// Run the agent against the server at `config.endpoint` until `shutdown` completes;
 /// then stop polling, deliver queued reports (bounded by `config.shutdown_flush`) and
@@ -100,7 +96,7 @@ pub async fn run_with_api(
         let pump = tokio::spawn(events::pump(
             runtime.clone(),
             events.clone(),
-            RESYNC_EVERY,
+            config.resync_interval,
             stop_rx.clone(),
         ));
         let ctx = Arc::new(ActorContext {

@@ -407,6 +407,10 @@ async fn sim_agents(args: SimAgentsArgs) -> anyhow::Result<()> {
         config.poll_wait = Duration::from_secs(20);
         config.probe_host_ports = false;
         config.checkpoint_interval = Duration::from_secs(30);
+        // The sim runtime's event stream is an in-process channel that drops nothing; a
+        // resync (every actor inspecting its containers) would only load the machine the
+        // server shares.
+        config.resync_interval = Duration::from_secs(3600);
         let runtime = Arc::new(flotilla_runtime::sim::SimRuntime::new());
         let mut rx = stop_rx.clone();
         handles.push(tokio::spawn(async move {
