@@ -69,9 +69,19 @@ async fn heartbeat(
 ) -> Result<(), AwsError> {
     let key = keys::agent(&scope.region, cluster, instance_id);
     let store = state.store();
-    if let Some(lease) = state.agent_lease(&key) {
+    if let Some((lease, kept_at)) = state.agent_lease(&key) {
+        // A keep-alive is a store write: one per quarter TTL is enough. Polls are at most
+        // half a TTL apart, so the lease never gets closer than a quarter TTL to expiring
+        // while the agent polls.
+        let present = || state.agents().get(key.as_bytes()).is_some();
+        if kept_at.elapsed() < state.config().agent_ttl / 4 && present() {
+            return Ok(());
+        }
         match store.lease_keep_alive(lease).await {
-            Ok(()) if state.agents().get(key.as_bytes()).is_some() => return Ok(()),
+            Ok(()) if present() => {
+                state.set_agent_lease(&key, Some(lease));
+                return Ok(());
+            }
             Ok(()) | Err(StoreError::LeaseNotFound(_)) => {}
             Err(e) => return Err(from_store(e)),
         }

@@ -69,7 +69,7 @@ struct Inner {
     /// The one writer of placements.
     applier: Applier,
     /// The lease each agent key is attached to, by agent key.
-    agent_leases: Mutex<HashMap<String, LeaseId>>,
+    agent_leases: Mutex<HashMap<String, (LeaseId, std::time::Instant)>>,
     /// Tasks by instance, for agents' polls.
     task_index: TaskIndex,
     /// Placements planned but not yet committed.
@@ -187,8 +187,9 @@ impl State {
         &self.inner.family_locks
     }
 
-    /// The lease currently kept for an agent key, if this process granted one.
-    pub fn agent_lease(&self, key: &str) -> Option<LeaseId> {
+    /// The lease currently kept for an agent key, if this process granted one, and when it
+    /// was last granted or kept alive.
+    pub fn agent_lease(&self, key: &str) -> Option<(LeaseId, std::time::Instant)> {
         let map = self
             .inner
             .agent_leases
@@ -197,6 +198,7 @@ impl State {
         map.get(key).copied()
     }
 
+    /// Record that `lease` (for an agent key) was granted or kept alive just now.
     pub fn set_agent_lease(&self, key: &str, lease: Option<LeaseId>) {
         let mut map = self
             .inner
@@ -204,7 +206,7 @@ impl State {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match lease {
-            Some(l) => map.insert(key.to_string(), l),
+            Some(l) => map.insert(key.to_string(), (l, std::time::Instant::now())),
             None => map.remove(key),
         };
     }
