@@ -219,6 +219,16 @@ pub async fn delete(
     }
     let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
     let name = entry.value.cluster_name.clone();
+    // Every batch of placements into the cluster rewrites its placements key: read it now
+    // and compare it when writing, so tasks committed after the count below make the
+    // delete fail instead of leaving tasks in an INACTIVE cluster.
+    let placements = keys::placements(&scope.region, &name);
+    let placed_rev = state
+        .store()
+        .get(placements.as_bytes())
+        .await
+        .map_err(crate::error::from_store)?
+        .map_or(0, |kv| kv.mod_revision);
     // Count from views that include every write committed before this request.
     let now = state
         .store()
@@ -247,7 +257,18 @@ pub async fn delete(
     let mut record = (*entry.value).clone();
     record.status = cluster::INACTIVE.into();
     let out = wire(state, &scope, &record, ClusterInclude::ALL);
-    write(state, &scope, entry.mod_revision, &record).await?;
+    let key = keys::cluster(&scope.region, &name);
+    let txn = flotilla_store::Txn {
+        compares: vec![
+            flotilla_store::Compare::unchanged(key.as_str(), entry.mod_revision),
+            flotilla_store::Compare::unchanged(placements, placed_rev),
+        ],
+        success: vec![flotilla_store::Op::put(key, encode(&record))],
+        failure: vec![],
+    };
+    if !state.commit(txn).await?.succeeded {
+        return Err(crate::error::conflict("cluster"));
+    }
     Ok(json!({ "cluster": out }))
 }
 
