@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use flotilla_aws::AwsError;
 use flotilla_model::container_instance::{ContainerInstanceRecord, ACTIVE};
+use flotilla_scheduler::InstanceState;
 use flotilla_store::view::View;
 use flotilla_store::{Compare, Op, Revision, Store, Txn};
 use tokio::sync::{mpsc, oneshot};
@@ -26,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::from_store;
 use crate::picture::Templates;
 use crate::resources::Usage;
-use crate::task_index::TaskIndex;
+use crate::task_index::{Load, TaskIndex};
 
 /// Store operations one transaction carries at most (a batch stops growing there).
 const MAX_BATCH_OPS: usize = 2_000;
@@ -143,6 +144,49 @@ impl Extra {
     }
 }
 
+/// Whether `n` more tasks of `proposal` fit on an instance registered as `template`, given
+/// the `load` of its tasks the index shows and the `extra` this applier accepted on top.
+fn fits(
+    template: &InstanceState,
+    load: Option<&Load>,
+    extra: Option<&Extra>,
+    proposal: &Proposal,
+    n: u32,
+) -> bool {
+    let u = &proposal.usage;
+    let n64 = i64::from(n);
+    let cpu = load.map_or(0, |l| l.usage.cpu) + extra.map_or(0, |m| m.cpu) + u.cpu * n64;
+    let memory =
+        load.map_or(0, |l| l.usage.memory) + extra.map_or(0, |m| m.memory) + u.memory * n64;
+    let tcp_taken = |port: &u16| {
+        template.remaining.tcp_ports.contains(port)
+            || load.is_some_and(|l| l.usage.tcp_ports.contains(port))
+            || extra.is_some_and(|m| m.tcp_ports.contains(port))
+    };
+    let udp_taken = |port: &u16| {
+        template.remaining.udp_ports.contains(port)
+            || load.is_some_and(|l| l.usage.udp_ports.contains(port))
+            || extra.is_some_and(|m| m.udp_ports.contains(port))
+    };
+    // Every task of a request binds the same host ports: two on one instance clash.
+    let binds_ports = !(u.tcp_ports.is_empty() && u.udp_ports.is_empty());
+    let ports_clash = (n > 1 && binds_ports)
+        || u.tcp_ports.iter().any(tcp_taken)
+        || u.udp_ports.iter().any(udp_taken);
+    let group = |groups: Option<&HashMap<String, u32>>| {
+        groups
+            .and_then(|g| g.get(&proposal.group))
+            .copied()
+            .unwrap_or(0)
+    };
+    let group_here = group(load.map(|l| &l.groups)) + group(extra.map(|m| &m.groups));
+    let distinct_clash = proposal.distinct && (group_here > 0 || n > 1);
+    cpu <= template.remaining.cpu
+        && memory <= template.remaining.memory
+        && !ports_clash
+        && !distinct_clash
+}
+
 struct Worker {
     store: Arc<dyn Store>,
     instances: View<ContainerInstanceRecord>,
@@ -249,46 +293,9 @@ impl Worker {
             }
             let template = self.templates.get(&entry.value, entry.mod_revision);
             let mine = extra.get(*arn);
-            let u = &proposal.usage;
-            let fits = self.task_index.with_load(arn, |load| {
-                let (cpu, memory) = load.map_or((0, 0), |l| (l.usage.cpu, l.usage.memory));
-                let cpu = cpu + mine.map_or(0, |m| m.cpu) + u.cpu * i64::from(*n);
-                let memory = memory + mine.map_or(0, |m| m.memory) + u.memory * i64::from(*n);
-                let taken = |port: &u16, tcp: bool| {
-                    let (held, pending, reserved) = if tcp {
-                        (
-                            load.map(|l| &l.usage.tcp_ports),
-                            mine.map(|m| &m.tcp_ports),
-                            &template.remaining.tcp_ports,
-                        )
-                    } else {
-                        (
-                            load.map(|l| &l.usage.udp_ports),
-                            mine.map(|m| &m.udp_ports),
-                            &template.remaining.udp_ports,
-                        )
-                    };
-                    reserved.contains(port)
-                        || held.is_some_and(|h| h.contains(port))
-                        || pending.is_some_and(|h| h.contains(port))
-                };
-                let ports_clash = (*n > 1 && !(u.tcp_ports.is_empty() && u.udp_ports.is_empty()))
-                    || u.tcp_ports.iter().any(|p| taken(p, true))
-                    || u.udp_ports.iter().any(|p| taken(p, false));
-                let group_here = load
-                    .and_then(|l| l.groups.get(&proposal.group))
-                    .copied()
-                    .unwrap_or(0)
-                    + mine
-                        .and_then(|m| m.groups.get(&proposal.group))
-                        .copied()
-                        .unwrap_or(0);
-                let distinct_clash = proposal.distinct && (group_here > 0 || *n > 1);
-                cpu <= template.remaining.cpu
-                    && memory <= template.remaining.memory
-                    && !ports_clash
-                    && !distinct_clash
-            });
+            let fits = self
+                .task_index
+                .with_load(arn, |load| fits(&template, load, mine, proposal, *n));
             if !fits {
                 return Err(format!("instance {arn} no longer has room"));
             }
@@ -389,5 +396,98 @@ impl Worker {
             };
             let _ = reply.send(v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_scheduler::Resources;
+
+    fn template() -> InstanceState {
+        InstanceState {
+            remaining: Resources {
+                cpu: 1024,
+                memory: 1000,
+                tcp_ports: [22].into(),
+                ..Resources::default()
+            },
+            ..InstanceState::default()
+        }
+    }
+
+    fn proposal(memory: i64, tcp: &[u16], distinct: bool) -> Proposal {
+        Proposal {
+            cluster_key: String::new(),
+            cluster_rev: 0,
+            placements_key: String::new(),
+            placed: vec![],
+            usage: Usage {
+                memory,
+                tcp_ports: tcp.to_vec(),
+                ..Usage::default()
+            },
+            group: "family:web".into(),
+            distinct,
+            ops: vec![],
+        }
+    }
+
+    #[test]
+    fn room_counts_the_load_and_what_was_accepted_on_top() {
+        let t = template();
+        let load = Load {
+            usage: Usage {
+                memory: 600,
+                ..Usage::default()
+            },
+            ..Load::default()
+        };
+        let mut extra = Extra::default();
+        assert!(fits(&t, Some(&load), None, &proposal(200, &[], false), 2));
+        assert!(!fits(&t, Some(&load), None, &proposal(200, &[], false), 3));
+        extra.add(&proposal(200, &[], false).usage, "family:web", 1);
+        assert!(fits(
+            &t,
+            Some(&load),
+            Some(&extra),
+            &proposal(200, &[], false),
+            1
+        ));
+        assert!(!fits(
+            &t,
+            Some(&load),
+            Some(&extra),
+            &proposal(200, &[], false),
+            2
+        ));
+    }
+
+    #[test]
+    fn ports_reserved_held_or_accepted_clash() {
+        let t = template();
+        assert!(!fits(&t, None, None, &proposal(10, &[22], false), 1));
+        assert!(fits(&t, None, None, &proposal(10, &[80], false), 1));
+        assert!(!fits(&t, None, None, &proposal(10, &[80], false), 2));
+        let mut extra = Extra::default();
+        extra.add(&proposal(10, &[80], false).usage, "family:web", 1);
+        assert!(!fits(
+            &t,
+            None,
+            Some(&extra),
+            &proposal(10, &[80], false),
+            1
+        ));
+    }
+
+    #[test]
+    fn distinct_instance_allows_one_task_of_the_group() {
+        let t = template();
+        assert!(fits(&t, None, None, &proposal(10, &[], true), 1));
+        assert!(!fits(&t, None, None, &proposal(10, &[], true), 2));
+        let mut extra = Extra::default();
+        extra.add(&proposal(10, &[], true).usage, "family:web", 1);
+        assert!(!fits(&t, None, Some(&extra), &proposal(10, &[], true), 1));
+        assert!(fits(&t, None, Some(&extra), &proposal(10, &[], false), 1));
     }
 }

@@ -239,13 +239,15 @@ impl TaskIndex {
         let Some(instance) = task.container_instance_arn.as_deref() else {
             return;
         };
-        let def = holds_resources(task)
-            .then(|| definition_of(&self.definitions, task))
-            .flatten();
+        // What the task holds, worked out before taking the lock.
+        let usage = holds_resources(task).then(|| {
+            let def = definition_of(&self.definitions, task);
+            task_usage(task, def.as_ref().map(|d| &d.definition))
+        });
         let mut inner = self.lock();
         let instance = inner.name(instance);
-        let holds = holds_resources(task).then(|| Contribution {
-            usage: task_usage(task, def.as_ref().map(|d| &d.definition)),
+        let holds = usage.map(|usage| Contribution {
+            usage,
             group: task.group.as_deref().map(|g| inner.name(g)),
             status: task.last_status,
         });
