@@ -1,8 +1,9 @@
-//! Placements decided but not yet committed. A RunTask holds the cluster's placement lock
-//! only while it takes a snapshot and plans; its tasks are then reserved here, the lock is
-//! released and the commit runs, so the next RunTask can plan (seeing the reservation)
-//! while this one's write is in flight, and concurrent commits share one fsync. The
-//! reservation ends once the commit is visible in the task index (or failed).
+//! Placements planned but not yet visible in the task index. A RunTask plans on its
+//! cluster's picture (which then counts the plan) and reserves its tasks here before it
+//! lets go of the picture, so a picture rebuilt while the plan is with the plan applier
+//! still counts them. A reservation ends once its tasks are visible in the task index, or
+//! the applier turned the plan down; once committed it carries its revision, and a rebuild
+//! that finds the index past that revision leaves it out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
