@@ -14,7 +14,7 @@
 //! batch that another applier (another server process sharing the store) committed into
 //! the same cluster in between fails the compare, and the whole batch is proposed again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use flotilla_aws::AwsError;
@@ -158,21 +158,32 @@ fn fits(
     let cpu = load.map_or(0, |l| l.usage.cpu) + extra.map_or(0, |m| m.cpu) + u.cpu * n64;
     let memory =
         load.map_or(0, |l| l.usage.memory) + extra.map_or(0, |m| m.memory) + u.memory * n64;
-    let tcp_taken = |port: &u16| {
-        template.remaining.tcp_ports.contains(port)
-            || load.is_some_and(|l| l.usage.tcp_ports.contains(port))
-            || extra.is_some_and(|m| m.tcp_ports.contains(port))
-    };
-    let udp_taken = |port: &u16| {
-        template.remaining.udp_ports.contains(port)
-            || load.is_some_and(|l| l.usage.udp_ports.contains(port))
-            || extra.is_some_and(|m| m.udp_ports.contains(port))
+    // A port is taken when the instance reserves it, a task holds it, or an accepted one will.
+    let taken = |wanted: &[u16],
+                 reserved: &BTreeSet<u16>,
+                 held: Option<&Vec<u16>>,
+                 accepted: Option<&Vec<u16>>| {
+        wanted.iter().any(|p| {
+            reserved.contains(p)
+                || held.is_some_and(|h| h.contains(p))
+                || accepted.is_some_and(|a| a.contains(p))
+        })
     };
     // Every task of a request binds the same host ports: two on one instance clash.
     let binds_ports = !(u.tcp_ports.is_empty() && u.udp_ports.is_empty());
     let ports_clash = (n > 1 && binds_ports)
-        || u.tcp_ports.iter().any(tcp_taken)
-        || u.udp_ports.iter().any(udp_taken);
+        || taken(
+            &u.tcp_ports,
+            &template.remaining.tcp_ports,
+            load.map(|l| &l.usage.tcp_ports),
+            extra.map(|m| &m.tcp_ports),
+        )
+        || taken(
+            &u.udp_ports,
+            &template.remaining.udp_ports,
+            load.map(|l| &l.usage.udp_ports),
+            extra.map(|m| &m.udp_ports),
+        );
     let group = |groups: Option<&HashMap<String, u32>>| {
         groups
             .and_then(|g| g.get(&proposal.group))
