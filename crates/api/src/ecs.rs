@@ -9,9 +9,11 @@ mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 mod filter;
+pub(crate) mod service_deployments;
+pub(crate) mod services;
 mod tags;
 pub(crate) mod task_definitions;
-mod tasks;
+pub(crate) mod tasks;
 
 use async_trait::async_trait;
 use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
@@ -22,20 +24,27 @@ use crate::State;
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
     "CreateCluster",
+    "CreateService",
     "DeleteAccountSetting",
     "DeleteAttributes",
     "DeleteCluster",
+    "DeleteService",
     "DeleteTaskDefinitions",
     "DeregisterContainerInstance",
     "DeregisterTaskDefinition",
     "DescribeClusters",
     "DescribeContainerInstances",
+    "DescribeServiceDeployments",
+    "DescribeServiceRevisions",
+    "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTasks",
     "ListAccountSettings",
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",
+    "ListServiceDeployments",
+    "ListServices",
     "ListTagsForResource",
     "ListTaskDefinitionFamilies",
     "ListTaskDefinitions",
@@ -47,12 +56,14 @@ pub const OPERATIONS: &[&str] = &[
     "RegisterTaskDefinition",
     "RunTask",
     "StartTask",
+    "StopServiceDeployment",
     "StopTask",
     "TagResource",
     "UntagResource",
     "UpdateCluster",
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
+    "UpdateService",
 ];
 
 pub struct Ecs {
@@ -125,6 +136,17 @@ impl Service for Ecs {
             "StopTask" => tasks::stop(s, ctx, input.json()?).await?,
             "DescribeTasks" => tasks::describe(s, ctx, input.json()?)?,
             "ListTasks" => tasks::list(s, ctx, input.json()?)?,
+            "CreateService" => services::create(s, ctx, input.json()?).await?,
+            "UpdateService" => services::update(s, ctx, input.json()?).await?,
+            "DeleteService" => services::delete(s, ctx, input.json()?).await?,
+            "DescribeServices" => services::describe(s, ctx, input.json()?)?,
+            "ListServices" => services::list(s, ctx, input.json()?)?,
+            "ListServiceDeployments" => service_deployments::list(s, ctx, input.json()?)?,
+            "DescribeServiceDeployments" => service_deployments::describe(s, ctx, input.json()?)?,
+            "DescribeServiceRevisions" => {
+                service_deployments::describe_revisions(s, ctx, input.json()?)?
+            }
+            "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
             other => return Err(AwsError::unknown_operation(other)),
         };
         Ok(Output::Json(without_nulls(out)))
@@ -157,6 +179,26 @@ fn wants_tags(include: &[String], accepted: &[&str]) -> Result<bool, AwsError> {
         }
     }
     Ok(include.iter().any(|v| v == "TAGS"))
+}
+
+/// Describe a batch of resources: each id's wire shape when `found` finds it, else a
+/// `MISSING` failure naming the ARN `arn_of` makes of the id.
+fn describe_each(
+    ids: &[String],
+    mut found: impl FnMut(&str) -> Option<Value>,
+    arn_of: impl Fn(&str) -> Option<String>,
+) -> (Vec<Value>, Vec<Value>) {
+    let (mut out, mut failures) = (Vec::new(), Vec::new());
+    for id in ids {
+        match found(id) {
+            Some(v) => out.push(v),
+            None => {
+                let arn = arn_of(id).unwrap_or_else(|| id.clone());
+                failures.push(failure(&arn, "MISSING"));
+            }
+        }
+    }
+    (out, failures)
 }
 
 /// A `Failure` entry of a batch answer.

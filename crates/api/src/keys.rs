@@ -72,3 +72,10 @@ pub fn run_token(region: &str, cluster: &str, token: &str) -> String {
 pub fn placements(region: &str, cluster: &str) -> String {
     format!("{PLACEMENTS}{region}/{cluster}")
 }
+
+pub fn service(region: &str, cluster: &str, name: &str) -> String {
+    format!("{SERVICES}{region}/{cluster}/{name}")
+}
+
+/// The key the leader holds on its lease while it runs the controllers.
+pub const LEADER: &str = "/flotilla/leader";

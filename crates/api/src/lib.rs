@@ -17,6 +17,7 @@ mod pagination;
 mod picture;
 mod reservations;
 mod resources;
+mod services;
 mod state;
 mod sts;
 mod task_index;
@@ -28,6 +29,14 @@ use flotilla_aws::Service;
 pub use ecs::Ecs;
 pub use state::{ApiConfig, State};
 pub use sts::Sts;
+
+/// Start the controllers: this process campaigns for leadership and, while it leads, runs
+/// the service controller.
+pub fn start_controllers(state: &State) {
+    let leader =
+        services::leader::campaign(state.store().clone(), std::time::Duration::from_secs(10));
+    services::controller::start(state.clone(), leader);
+}
 
 /// Every service of this crate, ready to register with the gateway.
 pub fn services(state: State) -> Vec<Arc<dyn Service>> {

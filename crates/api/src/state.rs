@@ -11,6 +11,7 @@ use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
+use flotilla_model::service::{self, ServiceRecord};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
@@ -31,6 +32,13 @@ pub struct ApiConfig {
     pub account: String,
     /// An instance counts as disconnected this long after its agent's last poll.
     pub agent_ttl: Duration,
+    /// How long an instance may stay disconnected before the service controller replaces
+    /// its service tasks elsewhere.
+    pub service_disconnect_grace: Duration,
+    /// The first delay of the service controller's launch backoff (it doubles per
+    /// further failure, up to [`ApiConfig::service_backoff_max`]).
+    pub service_backoff_base: Duration,
+    pub service_backoff_max: Duration,
 }
 
 impl ApiConfig {
@@ -38,6 +46,9 @@ impl ApiConfig {
         ApiConfig {
             account: account.into(),
             agent_ttl: Duration::from_secs(30),
+            service_disconnect_grace: Duration::from_secs(60),
+            service_backoff_base: Duration::from_secs(1),
+            service_backoff_max: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -58,8 +69,7 @@ struct Inner {
     tasks: View<TaskRecord>,
     /// Keys of connected agents (each attached to a lease).
     agents: View<()>,
-    /// Keys of services (owned by the services capability), to count them.
-    services: View<()>,
+    services: View<ServiceRecord>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
     /// Each cluster's picture for the scheduler (and its placement lock).
@@ -110,7 +120,7 @@ impl State {
             instances,
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
-            services: View::start(s.clone(), prefix(keys::SERVICES), presence).await?,
+            services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
             store,
             config,
             family_locks: KeyedLocks::default(),
@@ -288,10 +298,21 @@ impl State {
             })
     }
 
-    /// Services of a cluster.
-    pub fn services_in(&self, region: &str, cluster: &str) -> usize {
+    /// Services of a cluster that are not INACTIVE: (ACTIVE, DRAINING).
+    pub fn services_in(&self, region: &str, cluster: &str) -> (usize, usize) {
         let prefix = keys::in_cluster(keys::SERVICES, region, cluster);
-        self.inner.services.count_prefix(prefix.as_bytes())
+        self.services()
+            .range(prefix.as_bytes())
+            .iter()
+            .fold((0, 0), |(a, d), (_, e)| match e.value.status.as_str() {
+                service::ACTIVE => (a + 1, d),
+                service::DRAINING => (a, d + 1),
+                _ => (a, d),
+            })
+    }
+
+    pub fn services(&self) -> &View<ServiceRecord> {
+        &self.inner.services
     }
 
     /// Whether the agent of an instance polled within its TTL.

@@ -34,6 +34,15 @@ pub struct ServerArgs {
     /// (default 30 for `server`, 10 for `up`).
     #[arg(long, env = "FLOTILLA_AGENT_TTL")]
     pub agent_ttl_seconds: Option<u64>,
+    /// Seconds an instance may stay disconnected (after its agent TTL ran out) before the
+    /// service controller replaces its service tasks elsewhere.
+    #[arg(long, env = "FLOTILLA_SERVICE_DISCONNECT_GRACE", default_value_t = 60)]
+    pub service_disconnect_grace_seconds: u64,
+    /// First delay, in milliseconds, of the service controller's backoff for tasks that
+    /// keep failing to start (it starts after 3 failures and doubles per failure, up to
+    /// 15 minutes).
+    #[arg(long, env = "FLOTILLA_SERVICE_BACKOFF_BASE_MS", default_value_t = 1000)]
+    pub service_backoff_base_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -119,6 +128,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let mut api_config = flotilla_api::ApiConfig::new(args.account_id.clone());
     let ttl = args.agent_ttl_seconds.unwrap_or(if up { 10 } else { 30 });
     api_config.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
+    api_config.service_disconnect_grace =
+        std::time::Duration::from_secs(args.service_disconnect_grace_seconds);
+    api_config.service_backoff_base =
+        std::time::Duration::from_millis(args.service_backoff_base_ms);
     let state = flotilla_api::State::new(store.clone(), api_config)
         .await
         .context("loading state from the store")?;
@@ -127,6 +140,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             .await
             .map_err(|e| anyhow::anyhow!("creating the default cluster: {e}"))?;
     }
+    flotilla_api::start_controllers(&state);
     let gateway = Gateway::new(
         GatewayConfig {
             credentials: creds,

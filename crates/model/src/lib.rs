@@ -11,6 +11,7 @@ pub mod container_instance;
 pub mod cql;
 pub mod error;
 pub mod record;
+pub mod service;
 pub mod tag;
 pub mod task;
 pub mod task_definition;

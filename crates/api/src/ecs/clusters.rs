@@ -67,7 +67,7 @@ fn counts(state: &State, scope: &Scope, name: &str) -> ClusterCounts {
         registered_container_instances: state.registered_instances(&scope.region, name) as i64,
         running_tasks: running,
         pending_tasks: pending,
-        active_services: state.services_in(&scope.region, name) as i64,
+        active_services: state.services_in(&scope.region, name).0 as i64,
     }
 }
 
@@ -242,7 +242,7 @@ pub async fn delete(
             "The Cluster cannot be deleted while Container Instances are active or draining.",
         )));
     }
-    if state.services_in(&scope.region, &name) > 0 {
+    if state.services_in(&scope.region, &name) != (0, 0) {
         return Err(from_model(ModelError::new(
             ErrorKind::ClusterContainsServices,
             "The Cluster cannot be deleted while Services are active.",

@@ -332,18 +332,19 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
     }
     let tags = super::wants_tags(&input.include, &["TAGS", "CONTAINER_INSTANCE_HEALTH"])?;
     let o = occupancy(state, &scope, &cluster);
-    let (mut found, mut failures) = (Vec::new(), Vec::new());
-    for id in &input.container_instances {
-        match find(state, &scope, &cluster, id) {
-            Ok((_, e)) => found.push(to_wire(state, &scope, &cluster, &e.value, &o, tags)),
-            Err(_) => {
-                let arn = instance_id(id)
-                    .map(|i| instance_arn(&scope, &cluster, &i))
-                    .unwrap_or_else(|_| id.clone());
-                failures.push(failure(&arn, "MISSING"));
-            }
-        }
-    }
+    let (found, failures) = super::describe_each(
+        &input.container_instances,
+        |id| {
+            find(state, &scope, &cluster, id)
+                .ok()
+                .map(|(_, e)| to_wire(state, &scope, &cluster, &e.value, &o, tags))
+        },
+        |id| {
+            instance_id(id)
+                .ok()
+                .map(|i| instance_arn(&scope, &cluster, &i))
+        },
+    );
     Ok(json!({ "containerInstances": found, "failures": failures }))
 }
 

@@ -1,5 +1,5 @@
 //! TagResource, UntagResource and ListTagsForResource for the ECS resources that exist so
-//! far (clusters and task definitions); the resource is found from its ARN.
+//! far (clusters, task definitions and services); the resource is found from its ARN.
 
 use flotilla_aws::{AwsError, Context};
 use flotilla_model::record::encode;
@@ -16,6 +16,7 @@ use crate::{keys, State};
 enum Resource {
     Cluster(String),
     TaskDefinition(String),
+    Service(String),
 }
 
 fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, AwsError> {
@@ -34,9 +35,20 @@ fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, AwsError
                 revision,
             )))
         }
+        "service" => match rest.split_once('/') {
+            Some((cluster, name)) => Ok(Resource::Service(keys::service(
+                &scope.region,
+                cluster,
+                name,
+            ))),
+            None => Err(invalid(format!(
+                "The ARN '{arn}' uses the old service ARN format without a cluster; use the \
+                 long format service/CLUSTER/NAME."
+            ))),
+        },
         _ => Err(invalid(format!(
-            "Tagging resources of type '{kind}' is not supported; tag a cluster or a task \
-             definition."
+            "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
+             definition or a service."
         ))),
     }
 }
@@ -76,6 +88,17 @@ async fn retag(
             change(&mut t.tags);
             validate_tags(&t.tags).map_err(from_model)?;
             (key, encode(&t), e.mod_revision)
+        }
+        Resource::Service(key) => {
+            let e = state
+                .services()
+                .get(key.as_bytes())
+                .filter(|e| e.value.status != flotilla_model::service::INACTIVE)
+                .ok_or_else(crate::services::not_found)?;
+            let mut s = (*e.value).clone();
+            change(&mut s.tags);
+            validate_tags(&s.tags).map_err(from_model)?;
+            (key, encode(&s), e.mod_revision)
         }
     };
     if state.put_if_unchanged(&key, mod_revision, value).await? {
@@ -142,6 +165,13 @@ pub fn list(state: &State, ctx: &Context, input: ListTagsInput) -> Result<Value,
             .task_definitions()
             .get(key.as_bytes())
             .ok_or_else(not_found)?
+            .value
+            .tags
+            .clone(),
+        Resource::Service(key) => state
+            .services()
+            .get(key.as_bytes())
+            .ok_or_else(crate::services::not_found)?
             .value
             .tags
             .clone(),

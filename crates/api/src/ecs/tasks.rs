@@ -14,13 +14,12 @@ use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
 use super::container_instances::find as find_instance;
-use super::failure;
 use crate::error::{client, invalid};
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 use flotilla_scheduler as scheduler;
 
-mod launch;
+pub(crate) mod launch;
 
 use launch::{check_launch, launch_tasks, LaunchInput};
 
@@ -269,24 +268,21 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
         return Err(invalid("tasks must name between 1 and 100 tasks."));
     }
     let tags = super::wants_tags(&input.include, &["TAGS"])?;
-    let (mut found, mut failures) = (Vec::new(), Vec::new());
-    for t in &input.tasks {
-        let entry = task_id(t).ok().and_then(|id| {
-            state
+    let (found, failures) = super::describe_each(
+        &input.tasks,
+        |t| {
+            let id = task_id(t).ok()?;
+            let e = state
                 .tasks()
-                .get(keys::task(&scope.region, &cluster, &id).as_bytes())
-        });
-        match entry {
-            Some(e) => found.push(to_wire(&e.value, tags)),
-            None => {
-                let arn = match task_id(t) {
-                    Ok(id) => scope.arn("ecs", format!("task/{cluster}/{id}")).to_string(),
-                    Err(_) => t.clone(),
-                };
-                failures.push(failure(&arn, "MISSING"));
-            }
-        }
-    }
+                .get(keys::task(&scope.region, &cluster, &id).as_bytes())?;
+            Some(to_wire(&e.value, tags))
+        },
+        |t| {
+            task_id(t)
+                .ok()
+                .map(|id| scope.arn("ecs", format!("task/{cluster}/{id}")).to_string())
+        },
+    );
     Ok(json!({ "tasks": found, "failures": failures }))
 }
 

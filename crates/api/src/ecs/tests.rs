@@ -142,17 +142,42 @@ async fn delete_cluster_is_refused_while_it_holds_resources() {
     .unwrap();
     assert_eq!(out["results"][0]["accepted"], true, "{out}");
 
-    let key = format!(
-        "{}svc",
-        keys::in_cluster(keys::SERVICES, "us-east-1", "busy")
-    );
-    let rev = state.store().put(key.as_bytes(), b"{}").await.unwrap();
-    state.caught_up(rev).await.unwrap();
+    call(
+        &ecs,
+        "CreateService",
+        json!({"cluster": "busy", "serviceName": "svc", "taskDefinition": "app", "desiredCount": 0}),
+    )
+    .await
+    .unwrap();
     let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
         .await
         .unwrap_err();
     assert_eq!(err.code, "ClusterContainsServicesException");
-    let rev = state.store().delete(key.as_bytes()).await.unwrap();
+    call(
+        &ecs,
+        "DeleteService",
+        json!({"cluster": "busy", "service": "svc"}),
+    )
+    .await
+    .unwrap();
+    let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code, "ClusterContainsServicesException",
+        "DRAINING still counts"
+    );
+    // What the service controller does once the service has no tasks left.
+    let key = keys::service("us-east-1", "busy", "svc");
+    let kv = state.store().get(key.as_bytes()).await.unwrap().unwrap();
+    let mut svc: flotilla_model::service::ServiceRecord =
+        flotilla_model::record::decode(&kv.value).unwrap();
+    svc.status = "INACTIVE".into();
+    let rev = state
+        .store()
+        .put(key.as_bytes(), &flotilla_model::record::encode(&svc))
+        .await
+        .unwrap();
     state.caught_up(rev).await.unwrap();
 
     let out = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))

@@ -68,6 +68,10 @@ pub struct LaunchInput {
     tags: Vec<Tag>,
     #[serde(default)]
     placement_constraints: Vec<PlacementConstraintInput>,
+    /// Whether an INACTIVE task definition may start tasks (a service keeps running the
+    /// revision it was given after that revision is deregistered, as ECS does).
+    #[serde(skip)]
+    pub allow_inactive: bool,
 }
 
 /// Everything checked about a request to start tasks from one definition.
@@ -78,7 +82,7 @@ pub struct Launch {
     overrides: Value,
     started_by: Option<String>,
     group: String,
-    tags: Vec<Tag>,
+    pub tags: Vec<Tag>,
     constraints: Vec<Constraint>,
     /// `requiresAttributes` of the definition: attribute names an instance must have.
     required_attributes: Vec<String>,
@@ -94,13 +98,14 @@ pub fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<
         group,
         tags,
         placement_constraints: constraints,
+        allow_inactive,
     } = input;
     let cluster = active_cluster_name(state, scope, cluster.as_deref())?;
     let id = task_definition
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid("taskDefinition is required."))?;
     let definition = task_definitions::resolve(state, scope, &id)?;
-    if definition.value.status() != TaskDefinitionStatus::Active {
+    if definition.value.status() != TaskDefinitionStatus::Active && !allow_inactive {
         return Err(client(format!(
             "TaskDefinition {id} is inactive and cannot start new tasks."
         )));

@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Services: how fast the service controller heals and rolls out.
+
+    .venv/bin/python bench/services.py [--kills 10] [--rounds 3] [--sim-instances 50]
+                                       [--sim-tasks 1000] [--sim-rounds 1]
+                                       [--skip-docker] [--skip-sim]
+
+Uses a release build (`cargo build --release -p flotilla`) or $FLOTILLA_BIN, and checks
+that it implements CreateService (`flotilla operations`). Measures:
+
+(a) Replacement after a crash, on Docker. `flotilla up` (server + one local agent on this
+    Docker Engine, sqlite store) in a temporary data directory; a service of desired count 3
+    running `sleep` from the local test image (scripts/test-image). KILLS times: `docker
+    kill` one of its containers, then poll ListTasks/DescribeTasks every 10 ms until a task
+    of the service that was not there before is RUNNING. Three figures per kill, all from
+    the moment before `docker kill` was called: the replacement task listed (ListTasks
+    --service-name), the replacement RUNNING (DescribeTasks lastStatus), and the replacement
+    container started (its Docker `State.StartedAt`). Between kills it waits until the
+    service is stable again (one deployment, runningCount == desiredCount).
+(b) Rolling deployment of a 10-task service on Docker (min 50 %, max 200 %): ROUNDS times
+    UpdateService to the other of two revisions (they differ in an environment variable),
+    timed from the call until the `services-stable` condition holds for the new revision
+    (one deployment, on the new task definition, runningCount == desiredCount), polled
+    every 100 ms.
+(c) The same rolling deployment of a 1,000-task service on SIM_INSTANCES simulated agents
+    (`flotilla bench sim-agents`: the real agent protocol with the `sim` runtime) against
+    `flotilla server` (sqlite store): first the time from CreateService until the service
+    is stable (the initial scale-up), then SIM_ROUNDS deployments as in (b), polled every
+    250 ms.
+
+Prints each run, then a table with the median, min and max of each measurement. Every loop
+is bounded in count and time; every task and container it creates is stopped and removed;
+it stops only the processes it started (by pid), also on error.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = "flotilla-test/busybox:latest"
+REGION = "us-east-1"
+# The Docker part's own key pair (any 20/40-character pair works; the server takes it from
+# the environment).
+UP_ACCESS_KEY = "AKIAFLOTILLABENCH003"
+UP_SECRET_KEY = "bEnChSeRvIcE/SeCrEt+KeY0123456789abcdefgh"[:40]
+# `flotilla bench sim-agents` signs with this fixed pair (crates/flotilla/src/bench.rs), so
+# the simulated part's server must accept it.
+SIM_ACCESS_KEY = "AKIAFLOTILLASCALE001"
+SIM_SECRET_KEY = "sCaLeBeNcH/SeCrEt+KeY0123456789abcdefghi"
+# A container that exits at once on SIGTERM (busybox sh as PID 1 ignores it otherwise).
+SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
+KILL_SERVICE, KILL_FAMILY = "bench-kill", "bench-kill"
+ROLL_SERVICE, ROLL_FAMILY = "bench-roll", "bench-roll"
+SIM_CLUSTER, SIM_SERVICE, SIM_FAMILY = "bench", "bench-sim-roll", "bench-sim-roll"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build():
+    if os.environ.get("FLOTILLA_BIN"):
+        return os.environ["FLOTILLA_BIN"]
+    subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=ROOT, check=True)
+    return str(ROOT / "target" / "release" / "flotilla")
+
+
+def client(endpoint, access_key, secret_key):
+    return boto3.client("ecs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=access_key,
+                        aws_secret_access_key=secret_key,
+                        config=Config(retries={"max_attempts": 2}, read_timeout=120, max_pool_connections=16))
+
+
+class Proc:
+    """A process this script started; stopped with SIGTERM (then SIGKILL) by its pid."""
+
+    def __init__(self, args, env, log_path):
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_flotilla(binary, command, data_dir, access_key, secret_key, extra=()):
+    """`flotilla up|server` on a free loopback port; (Proc, endpoint)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID=access_key, FLOTILLA_SECRET_ACCESS_KEY=secret_key,
+               FLOTILLA_LOG=os.environ.get("FLOTILLA_LOG", "warn"))
+    proc = Proc([binary, command, "--data-dir", str(data_dir), "--api-addr", "127.0.0.1:0", *extra], env,
+                data_dir.parent / f"{command}.log")
+    endpoint_file = data_dir / "endpoint"
+    deadline = time.monotonic() + 60
+    while not endpoint_file.exists():
+        if not proc.alive() or time.monotonic() > deadline:
+            proc.stop()
+            sys.exit(f"flotilla {command} did not start; see {data_dir.parent / f'{command}.log'}")
+        time.sleep(0.05)
+    return proc, endpoint_file.read_text().strip()
+
+
+def poll(predicate, timeout, interval, what):
+    """Calls predicate until it returns something truthy; exits after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def describe_service(ecs, cluster, name):
+    out = ecs.describe_services(cluster=cluster, services=[name])
+    if out.get("failures"):
+        sys.exit(f"DescribeServices {name}: {out['failures']}")
+    return out["services"][0]
+
+
+def stable(svc, task_definition=None):
+    """The `aws ecs wait services-stable` condition, optionally on one task definition."""
+    deps = svc["deployments"]
+    return (len(deps) == 1 and svc["runningCount"] == svc["desiredCount"]
+            and (task_definition is None or deps[0]["taskDefinition"] == task_definition))
+
+
+def wait_stable(ecs, cluster, name, task_definition=None, timeout=120, interval=0.1):
+    return poll(lambda: (s := describe_service(ecs, cluster, name)) and stable(s, task_definition) and s,
+                timeout, interval, f"service {name} to be stable")
+
+
+def service_task_arns(ecs, cluster, name):
+    arns = []
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=name, desiredStatus="RUNNING",
+                                                        PaginationConfig={"MaxItems": 10_000}):
+        arns += page["taskArns"]
+    return arns
+
+
+def describe_tasks(ecs, cluster, arns):
+    tasks = []
+    for i in range(0, len(arns), 100):
+        tasks += ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]
+    return tasks
+
+
+def docker_started_at(container_id):
+    """The container's State.StartedAt as a Unix time."""
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container_id], capture_output=True,
+                         text=True)
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", out.stdout.strip())
+    if not m:
+        return None
+    whole = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return whole.timestamp() + float(m.group(2) or 0)
+
+
+def remove_family_containers(*families):
+    ids = []
+    for family in families:
+        ids += subprocess.run(["docker", "ps", "-aq", "--filter",
+                               f"label=com.amazonaws.ecs.task-definition-family={family}"],
+                              capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+def delete_service(ecs, cluster, name, timeout=120):
+    """Force-deletes a service and waits (bounded) until its tasks stopped."""
+    try:
+        arns = service_task_arns(ecs, cluster, name)
+        ecs.delete_service(cluster=cluster, service=name, force=True)
+    except Exception as e:  # noqa: BLE001 — cleanup goes on
+        log(f"deleting {name}: {e}")
+        return
+    deadline = time.monotonic() + timeout
+    while arns and time.monotonic() < deadline:
+        arns = [t["taskArn"] for t in describe_tasks(ecs, cluster, arns) if t["lastStatus"] != "STOPPED"]
+        time.sleep(0.25)
+
+
+# --- (a) kill → replacement ----------------------------------------------------------------
+
+
+def three_running(ecs):
+    tasks = describe_tasks(ecs, "default", service_task_arns(ecs, "default", KILL_SERVICE))
+    running = [t for t in tasks if t["lastStatus"] == "RUNNING"]
+    return running if len(running) == 3 == len(tasks) else None
+
+
+def bench_kills(ecs, kills):
+    td = ecs.register_task_definition(family=KILL_FAMILY, containerDefinitions=[{
+        "name": "app", "image": IMAGE, "memory": 8, "command": SLEEPER, "stopTimeout": 2}])["taskDefinition"]
+    ecs.create_service(cluster="default", serviceName=KILL_SERVICE, taskDefinition=td["taskDefinitionArn"],
+                       desiredCount=3, launchType="EC2")
+    wait_stable(ecs, "default", KILL_SERVICE, timeout=120)
+    rows = []
+    for i in range(kills):
+        tasks = poll(lambda: three_running(ecs), 60, 0.1, "3 running tasks")
+        known = {t["taskArn"] for t in tasks}
+        victim = tasks[i % 3]["containers"][0]["runtimeId"]
+        wall0, t0 = time.time(), time.monotonic()
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        listed = running = None
+        new_task = None
+        deadline = t0 + 60
+        while time.monotonic() < deadline:
+            fresh = [a for a in service_task_arns(ecs, "default", KILL_SERVICE) if a not in known]
+            if fresh:
+                listed = listed or time.monotonic() - t0
+                up = [t for t in describe_tasks(ecs, "default", fresh) if t["lastStatus"] == "RUNNING"]
+                if up:
+                    running, new_task = time.monotonic() - t0, up[0]
+                    break
+            time.sleep(0.01)
+        if running is None:
+            sys.exit(f"kill {i + 1}: no replacement RUNNING within 60 s")
+        started = docker_started_at(new_task["containers"][0].get("runtimeId", ""))
+        container = started - wall0 if started else float("nan")
+        rows.append((listed, running, container))
+        log(f"kill {i + 1}/{kills}: listed {listed * 1000:.0f} ms, RUNNING {running * 1000:.0f} ms, "
+            f"container started {container * 1000:.0f} ms")
+        wait_stable(ecs, "default", KILL_SERVICE, timeout=60)
+    delete_service(ecs, "default", KILL_SERVICE)
+    return rows
+
+
+# --- (b), (c) rolling deployments ----------------------------------------------------------
+
+
+def bench_rollout(ecs, cluster, name, tds, rounds, timeout, interval):
+    """ROUNDS deployments alternating between the two task definitions; seconds each."""
+    durations = []
+    for r in range(rounds):
+        target = tds[(r + 1) % 2]
+        t0 = time.monotonic()
+        ecs.update_service(cluster=cluster, service=name, taskDefinition=target)
+        wait_stable(ecs, cluster, name, target, timeout=timeout, interval=interval)
+        durations.append(time.monotonic() - t0)
+        log(f"{name}: deployment {r + 1}/{rounds} to {target.rsplit('/', 1)[-1]} in {durations[-1]:.2f} s")
+    return durations
+
+
+def register_pair(ecs, family, image, memory, command=None):
+    arns = []
+    for rev in ("1", "2"):
+        container = {"name": "app", "image": image, "memory": memory, "cpu": 0, "essential": True,
+                     "environment": [{"name": "REVISION", "value": rev}], "stopTimeout": 2}
+        if command:
+            container["command"] = command
+        arns.append(ecs.register_task_definition(family=family, containerDefinitions=[container])
+                    ["taskDefinition"]["taskDefinitionArn"])
+    return arns
+
+
+def bench_docker_rollout(ecs, rounds):
+    tds = register_pair(ecs, ROLL_FAMILY, IMAGE, 8, SLEEPER)
+    ecs.create_service(cluster="default", serviceName=ROLL_SERVICE, taskDefinition=tds[0], desiredCount=10,
+                       launchType="EC2",
+                       deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
+    wait_stable(ecs, "default", ROLL_SERVICE, tds[0], timeout=180)
+    try:
+        return bench_rollout(ecs, "default", ROLL_SERVICE, tds, rounds, timeout=300, interval=0.1)
+    finally:
+        delete_service(ecs, "default", ROLL_SERVICE)
+
+
+def run_docker(binary, tmp, kills, rounds):
+    subprocess.run([str(ROOT / "scripts" / "test-image")], check=True, capture_output=True)
+    proc, endpoint = start_flotilla(binary, "up", tmp / "up", UP_ACCESS_KEY, UP_SECRET_KEY,
+                                    ["--cleanup-delay-seconds", "5"])
+    try:
+        ecs = client(endpoint, UP_ACCESS_KEY, UP_SECRET_KEY)
+
+        def agent_connected():
+            try:
+                arns = ecs.list_container_instances(cluster="default")["containerInstanceArns"]
+                return arns and ecs.describe_container_instances(
+                    cluster="default", containerInstances=arns[:1])["containerInstances"][0]["agentConnected"]
+            except Exception:  # noqa: BLE001 — still starting
+                return False
+
+        poll(agent_connected, 60, 0.1, "the local agent to connect")
+        kill_rows = bench_kills(ecs, kills)
+        roll = bench_docker_rollout(ecs, rounds)
+        return kill_rows, roll
+    finally:
+        proc.stop()
+        remove_family_containers(KILL_FAMILY, ROLL_FAMILY)
+
+
+def rss_peak_mib(pid):
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    m = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def run_sim(binary, tmp, instances, tasks, rounds):
+    server, endpoint = start_flotilla(binary, "server", tmp / "sim-server", SIM_ACCESS_KEY, SIM_SECRET_KEY,
+                                      ["--agent-ttl-seconds", "120"])
+    agents = None
+    try:
+        ecs = client(endpoint, SIM_ACCESS_KEY, SIM_SECRET_KEY)
+        ecs.create_cluster(clusterName=SIM_CLUSTER)
+        tds = register_pair(ecs, SIM_FAMILY, "sim/app:1", 6)
+        env = dict(os.environ, FLOTILLA_LOG=os.environ.get("FLOTILLA_LOG", "warn"))
+        agents = Proc([binary, "bench", "sim-agents", "--server", endpoint, "--cluster", SIM_CLUSTER,
+                       "--count", str(instances), "--data-dir", str(tmp / "sim-agents")], env, tmp / "sim-agents.log")
+
+        def registered():
+            if not agents.alive():
+                sys.exit(f"sim-agents exited; see {tmp / 'sim-agents.log'}")
+            c = ecs.describe_clusters(clusters=[SIM_CLUSTER])["clusters"][0]
+            return c["registeredContainerInstancesCount"] >= instances
+
+        t0 = time.monotonic()
+        poll(registered, 300, 0.5, f"{instances} simulated agents to register")
+        log(f"{instances} simulated agents registered in {time.monotonic() - t0:.1f} s")
+
+        t0 = time.monotonic()
+        ecs.create_service(cluster=SIM_CLUSTER, serviceName=SIM_SERVICE, taskDefinition=tds[0], desiredCount=tasks,
+                           launchType="EC2",
+                           deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
+        wait_stable(ecs, SIM_CLUSTER, SIM_SERVICE, tds[0], timeout=900, interval=0.25)
+        scale_up = time.monotonic() - t0
+        log(f"{SIM_SERVICE}: {tasks} tasks stable {scale_up:.2f} s after CreateService")
+        durations = bench_rollout(ecs, SIM_CLUSTER, SIM_SERVICE, tds, rounds, timeout=900, interval=0.25)
+        peak = rss_peak_mib(server.proc.pid)
+        try:
+            ecs.delete_service(cluster=SIM_CLUSTER, service=SIM_SERVICE, force=True)
+        except Exception as e:  # noqa: BLE001
+            log(f"deleting {SIM_SERVICE}: {e}")
+        return scale_up, durations, peak
+    finally:
+        if agents:
+            agents.stop()
+        server.stop()
+
+
+def fmt(seconds):
+    if seconds != seconds:  # NaN
+        return "n/a"
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def row(label, values):
+    values = [v for v in values if v == v]
+    if not values:
+        return f"| {label} | 0 | n/a | n/a | n/a |"
+    return (f"| {label} | {len(values)} | {fmt(statistics.median(values))} | {fmt(min(values))} | "
+            f"{fmt(max(values))} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kills", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3, help="rolling deployments of the 10-task Docker service")
+    ap.add_argument("--sim-instances", type=int, default=50)
+    ap.add_argument("--sim-tasks", type=int, default=1000)
+    ap.add_argument("--sim-rounds", type=int, default=1, help="rolling deployments of the simulated service")
+    ap.add_argument("--skip-docker", action="store_true")
+    ap.add_argument("--skip-sim", action="store_true")
+    args = ap.parse_args()
+    args.kills = max(1, min(args.kills, 50))
+    args.rounds = max(1, min(args.rounds, 10))
+    args.sim_instances = max(1, min(args.sim_instances, 500))
+    args.sim_tasks = max(1, min(args.sim_tasks, 5000))
+    args.sim_rounds = max(1, min(args.sim_rounds, 5))
+
+    binary = build()
+    ops = subprocess.run([binary, "operations"], capture_output=True, text=True, timeout=30).stdout.split()
+    if "CreateService" not in ops:
+        sys.exit(f"{binary} does not implement CreateService yet")
+
+    tmp = Path(tempfile.mkdtemp(prefix="flotilla-services-"))
+    kill_rows, roll, sim = [], [], None
+    try:
+        if not args.skip_docker:
+            kill_rows, roll = run_docker(binary, tmp, args.kills, args.rounds)
+        if not args.skip_sim:
+            sim = run_sim(binary, tmp, args.sim_instances, args.sim_tasks, args.sim_rounds)
+    except BaseException:
+        log(f"logs kept in {tmp}")
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"- Date: {now}; commit {commit}; {platform.machine()}, {os.cpu_count()} cores",
+        "",
+        "| measurement | runs | median | min | max |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    if kill_rows:
+        lines += [
+            row("docker kill → replacement task listed (service of 3, Docker)", [r[0] for r in kill_rows]),
+            row("docker kill → replacement task RUNNING (DescribeTasks)", [r[1] for r in kill_rows]),
+            row("docker kill → replacement container started (Docker StartedAt)", [r[2] for r in kill_rows]),
+        ]
+    if roll:
+        lines.append(row("rolling deployment, 10 tasks on Docker, min 50 % / max 200 %", roll))
+    if sim:
+        scale_up, durations, _ = sim
+        lines += [
+            row(f"CreateService → stable, {args.sim_tasks:,} tasks on {args.sim_instances} simulated instances",
+                [scale_up]),
+            row(f"rolling deployment, {args.sim_tasks:,} tasks on {args.sim_instances} simulated instances, "
+                "min 50 % / max 200 %", durations),
+        ]
+    lines.append("")
+    if kill_rows:
+        lines.append("Kill figures are from just before `docker kill` was called; \"listed\" and \"RUNNING\" are the "
+                     "first ListTasks/DescribeTasks poll (every 10 ms) showing the new task.")
+    if roll or sim:
+        lines.append("A deployment's time is from the UpdateService call until DescribeServices shows one "
+                     "deployment, on the new task definition, with runningCount == desiredCount "
+                     "(the `services-stable` condition).")
+    if sim:
+        lines.append(f"Server peak RSS in the simulated run: {sim[2]:.0f} MiB.")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

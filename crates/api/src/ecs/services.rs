@@ -1,0 +1,665 @@
+//! Service operations: CreateService, UpdateService, DeleteService, DescribeServices,
+//! ListServices.
+//!
+//! These store what the user asked for; the service controller (`services::controller`)
+//! makes the tasks follow it.
+
+use std::sync::Arc;
+
+use flotilla_aws::{AwsError, Context};
+use flotilla_model::record::encode;
+use flotilla_model::service::{
+    self, validate_load_balancers, validate_service_registries, DeploymentConfiguration,
+    DeploymentConfigurationInput, LoadBalancer, PlacementConstraint, PlacementStrategy,
+    ServiceRecord, ServiceRegistry,
+};
+use flotilla_model::tag::{validate_tags, Tag};
+use flotilla_model::task::TaskRecord;
+use flotilla_model::Scope;
+use flotilla_scheduler as scheduler;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::clusters::active_cluster_name;
+use super::tasks::launch::{check_launch, Launch, LaunchInput};
+use super::{task_definitions, wants_tags};
+use crate::error::{from_model, invalid};
+use crate::pagination::{page_size, paginate_strings};
+use crate::services::{self, counts, find, not_active, service_name, tasks_of};
+use crate::{keys, State};
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInput {
+    cluster: Option<String>,
+    service_name: Option<String>,
+    task_definition: Option<String>,
+    desired_count: Option<i64>,
+    client_token: Option<String>,
+    launch_type: Option<String>,
+    scheduling_strategy: Option<String>,
+    deployment_configuration: Option<DeploymentConfigurationInput>,
+    #[serde(default)]
+    placement_constraints: Vec<PlacementConstraint>,
+    #[serde(default)]
+    placement_strategy: Vec<PlacementStrategy>,
+    #[serde(default)]
+    load_balancers: Vec<LoadBalancer>,
+    #[serde(default)]
+    service_registries: Vec<ServiceRegistry>,
+    health_check_grace_period_seconds: Option<i64>,
+    network_configuration: Option<Value>,
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    enable_execute_command: Option<bool>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    deployment_controller: Option<Value>,
+    #[serde(default)]
+    capacity_provider_strategy: Vec<Value>,
+}
+
+fn check_propagate(p: Option<&str>) -> Result<String, AwsError> {
+    match p.unwrap_or("NONE") {
+        v @ ("TASK_DEFINITION" | "SERVICE" | "NONE") => Ok(v.to_string()),
+        other => Err(invalid(format!(
+            "propagateTags '{other}' is invalid: use TASK_DEFINITION, SERVICE or NONE."
+        ))),
+    }
+}
+
+fn check_grace(g: Option<i64>) -> Result<(), AwsError> {
+    match g {
+        Some(g) if !(0..=i64::from(i32::MAX)).contains(&g) => Err(invalid(format!(
+            "healthCheckGracePeriodSeconds must be between 0 and 2147483647; got {g}."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_placement(
+    strategy: &str,
+    constraints: &[PlacementConstraint],
+    strategies: &[PlacementStrategy],
+) -> Result<(), AwsError> {
+    if constraints.len() > 10 {
+        return Err(invalid(
+            "placementConstraints can hold at most 10 constraints.",
+        ));
+    }
+    if strategies.len() > 5 {
+        return Err(invalid("placementStrategy can hold at most 5 strategies."));
+    }
+    if strategy == service::DAEMON && !strategies.is_empty() {
+        return Err(invalid(
+            "placementStrategy is not supported for services with the DAEMON scheduling \
+             strategy.",
+        ));
+    }
+    for s in strategies {
+        scheduler::parse_strategy(&s.kind, s.field.as_deref()).map_err(from_model)?;
+    }
+    Ok(())
+}
+
+/// The request to start a service's tasks from `task_definition` (of `deployment`), checked
+/// as RunTask checks its request.
+pub fn launch_of(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    task_definition: &str,
+    deployment: &str,
+) -> Result<Launch, AwsError> {
+    let tags = match svc.propagate_tags.as_str() {
+        "SERVICE" => svc.tags.clone(),
+        "TASK_DEFINITION" => task_definitions::resolve(state, scope, task_definition)
+            .map(|d| d.value.tags.clone())
+            .unwrap_or_default(),
+        _ => vec![],
+    };
+    let input = json!({
+        "cluster": svc.cluster_arn,
+        "taskDefinition": task_definition,
+        "launchType": svc.launch_type,
+        "startedBy": deployment,
+        "group": services::group(&svc.service_name),
+        "tags": tags,
+        "placementConstraints": svc.placement_constraints,
+    });
+    let mut input: LaunchInput =
+        serde_json::from_value(input).map_err(|e| AwsError::serialization(e.to_string()))?;
+    input.allow_inactive = true;
+    let mut launch = check_launch(state, scope, input)?;
+    if svc.enable_ecs_managed_tags {
+        let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("");
+        for (k, v) in [
+            ("aws:ecs:serviceName", svc.service_name.as_str()),
+            ("aws:ecs:clusterName", cluster),
+        ] {
+            launch.tags.push(Tag {
+                key: Some(k.into()),
+                value: Some(v.into()),
+            });
+        }
+    }
+    Ok(launch)
+}
+
+/// The placement strategies of a service, parsed.
+pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
+    svc.placement_strategy
+        .iter()
+        .filter_map(|s| scheduler::parse_strategy(&s.kind, s.field.as_deref()).ok())
+        .collect()
+}
+
+pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
+    let name = input
+        .service_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid("serviceName is required."))?;
+    service::validate_name(&name).map_err(from_model)?;
+    if let Some(t) = &input.client_token {
+        if t.len() > 36 {
+            return Err(invalid("clientToken can be at most 36 characters long."));
+        }
+    }
+    let strategy = input
+        .scheduling_strategy
+        .clone()
+        .unwrap_or_else(|| service::REPLICA.into());
+    if strategy != service::REPLICA && strategy != service::DAEMON {
+        return Err(invalid(format!(
+            "schedulingStrategy '{strategy}' is invalid: use REPLICA or DAEMON."
+        )));
+    }
+    let desired = match (strategy.as_str(), input.desired_count) {
+        (service::DAEMON, Some(_)) => {
+            return Err(invalid(
+                "desiredCount is not supported for services with the DAEMON scheduling \
+                 strategy: they run one task on each container instance.",
+            ))
+        }
+        (service::DAEMON, None) => 0,
+        (_, None) => return Err(invalid("desiredCount is required for a REPLICA service.")),
+        (_, Some(n)) if n < 0 => {
+            return Err(invalid(format!(
+                "desiredCount must be zero or more; got {n}."
+            )))
+        }
+        (_, Some(n)) => n,
+    };
+    if let Some(dc) = &input.deployment_controller {
+        if dc["type"].as_str().unwrap_or("ECS") != "ECS" {
+            return Err(invalid(
+                "deploymentController: Flotilla supports the ECS (rolling update) deployment \
+                 controller only.",
+            ));
+        }
+    }
+    if !input.capacity_provider_strategy.is_empty() {
+        return Err(invalid(
+            "capacityProviderStrategy is not supported: Flotilla has no capacity providers; \
+             use launchType.",
+        ));
+    }
+    let deployment_configuration = DeploymentConfiguration::default_for(&strategy)
+        .merged(
+            &input.deployment_configuration.clone().unwrap_or_default(),
+            &strategy,
+        )
+        .map_err(from_model)?;
+    check_placement(
+        &strategy,
+        &input.placement_constraints,
+        &input.placement_strategy,
+    )?;
+    validate_load_balancers(&input.load_balancers).map_err(from_model)?;
+    validate_service_registries(&input.service_registries).map_err(from_model)?;
+    check_grace(input.health_check_grace_period_seconds)?;
+    validate_tags(&input.tags).map_err(from_model)?;
+    let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
+    let td = input
+        .task_definition
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| invalid("taskDefinition is required."))?;
+    let definition = task_definitions::resolve(state, &scope, &td)?;
+    let now = chrono::Utc::now();
+    let mut svc = ServiceRecord {
+        service_arn: scope
+            .arn("ecs", format!("service/{cluster}/{name}"))
+            .to_string(),
+        service_name: name.clone(),
+        cluster_arn: scope.cluster_arn(&cluster),
+        status: service::ACTIVE.into(),
+        desired_count: desired,
+        launch_type: input.launch_type.clone().unwrap_or_else(|| "EC2".into()),
+        task_definition: definition.value.arn().to_string(),
+        scheduling_strategy: strategy,
+        deployment_configuration,
+        placement_constraints: input.placement_constraints.clone(),
+        placement_strategy: input.placement_strategy.clone(),
+        load_balancers: input.load_balancers.clone(),
+        service_registries: input.service_registries.clone(),
+        health_check_grace_period_seconds: input.health_check_grace_period_seconds,
+        network_configuration: input.network_configuration.clone(),
+        propagate_tags,
+        enable_ecs_managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
+        enable_execute_command: input.enable_execute_command.unwrap_or(false),
+        tags: input.tags.clone(),
+        created_at: now,
+        created_by: ctx.principal_arn.clone(),
+        client_token: input.client_token.clone(),
+        deployments: vec![],
+        history: vec![],
+        revisions: vec![],
+        events: vec![],
+        steady: false,
+    };
+    // Everything a task launch checks (launch type, definition, constraints) fails here
+    // rather than in the controller.
+    launch_of(state, &scope, &svc, &svc.task_definition, "ecs-svc/0")?;
+    services::start_deployment(&mut svc, now, None);
+    let key = keys::service(&scope.region, &cluster, &name);
+    let existing = state.services().get(key.as_bytes());
+    let mod_revision = match &existing {
+        None => 0,
+        Some(e) if e.value.status == service::INACTIVE => e.mod_revision,
+        Some(e) if e.value.status == service::DRAINING => {
+            return Err(invalid("Unable to Start a service that is still Draining."))
+        }
+        Some(e) => {
+            // A repeated create (a retry, with or without its client token) answers with
+            // the service it created; different parameters are a conflict.
+            if same_configuration(&e.value, &svc) {
+                return Ok(json!({ "service": to_wire(state, &scope.region, &e.value, true) }));
+            }
+            return Err(invalid("Creation of service was not idempotent."));
+        }
+    };
+    if !state
+        .put_if_unchanged(&key, mod_revision, encode(&svc))
+        .await?
+    {
+        return Err(crate::error::conflict("service"));
+    }
+    Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
+}
+
+/// Whether two services were asked for with the same parameters (a repeated create).
+fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
+    a.task_definition == b.task_definition
+        && a.desired_count == b.desired_count
+        && a.launch_type == b.launch_type
+        && a.scheduling_strategy == b.scheduling_strategy
+        && a.deployment_configuration == b.deployment_configuration
+        && a.placement_constraints == b.placement_constraints
+        && a.placement_strategy == b.placement_strategy
+        && a.load_balancers == b.load_balancers
+        && a.service_registries == b.service_registries
+}
+
+/// The service a request's `cluster` and `service` name, and its key.
+fn located(
+    state: &State,
+    scope: &Scope,
+    cluster: Option<&str>,
+    service: Option<&str>,
+) -> Result<(flotilla_store::view::Entry<ServiceRecord>, String), AwsError> {
+    let cluster = active_cluster_name(state, scope, cluster)?;
+    let id = service.ok_or_else(|| invalid("service is required."))?;
+    let entry = find(state, scope, &cluster, id)?;
+    let key = keys::service(&scope.region, &cluster, &entry.value.service_name);
+    Ok((entry, key))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateInput {
+    cluster: Option<String>,
+    service: Option<String>,
+    desired_count: Option<i64>,
+    task_definition: Option<String>,
+    deployment_configuration: Option<DeploymentConfigurationInput>,
+    placement_constraints: Option<Vec<PlacementConstraint>>,
+    placement_strategy: Option<Vec<PlacementStrategy>>,
+    #[serde(default)]
+    force_new_deployment: bool,
+    health_check_grace_period_seconds: Option<i64>,
+    load_balancers: Option<Vec<LoadBalancer>>,
+    service_registries: Option<Vec<ServiceRegistry>>,
+    network_configuration: Option<Value>,
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    enable_execute_command: Option<bool>,
+    #[serde(default)]
+    capacity_provider_strategy: Vec<Value>,
+    deployment_controller: Option<Value>,
+}
+
+pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let (_, key) = located(
+        state,
+        &scope,
+        input.cluster.as_deref(),
+        input.service.as_deref(),
+    )?;
+    if !input.capacity_provider_strategy.is_empty() {
+        return Err(invalid(
+            "capacityProviderStrategy is not supported: Flotilla has no capacity providers.",
+        ));
+    }
+    if input.deployment_controller.is_some() {
+        return Err(invalid(
+            "deploymentController cannot be changed: Flotilla services use the ECS deployment \
+             controller.",
+        ));
+    }
+    if let Some(n) = input.desired_count {
+        if n < 0 {
+            return Err(invalid(format!(
+                "desiredCount must be zero or more; got {n}."
+            )));
+        }
+    }
+    check_grace(input.health_check_grace_period_seconds)?;
+    if let Some(l) = &input.load_balancers {
+        validate_load_balancers(l).map_err(from_model)?;
+    }
+    if let Some(r) = &input.service_registries {
+        validate_service_registries(r).map_err(from_model)?;
+    }
+    let propagate = match &input.propagate_tags {
+        Some(p) => Some(check_propagate(Some(p))?),
+        None => None,
+    };
+    let definition = match input.task_definition.as_deref().filter(|t| !t.is_empty()) {
+        Some(td) => Some(task_definitions::resolve(state, &scope, td)?),
+        None => None,
+    };
+    let now = chrono::Utc::now();
+    let svc = services::update(state, &key, |svc| {
+        if svc.status != service::ACTIVE {
+            return Err(not_active());
+        }
+        let strategy = svc.scheduling_strategy.clone();
+        if let Some(n) = input.desired_count {
+            if svc.is_daemon() {
+                return Err(invalid(
+                    "desiredCount cannot be set for a service with the DAEMON scheduling \
+                     strategy.",
+                ));
+            }
+            svc.desired_count = n;
+            if let Some(p) = svc.primary_mut() {
+                p.desired_count = n;
+                p.updated_at = now;
+            }
+            svc.steady = false;
+        }
+        if let Some(c) = &input.deployment_configuration {
+            svc.deployment_configuration = svc
+                .deployment_configuration
+                .merged(c, &strategy)
+                .map_err(from_model)?;
+        }
+        let mut redeploy = input.force_new_deployment;
+        if let Some(d) = &definition {
+            redeploy |= d.value.arn() != svc.task_definition;
+            svc.task_definition = d.value.arn().to_string();
+        }
+        if let Some(c) = &input.placement_constraints {
+            redeploy |= *c != svc.placement_constraints;
+            svc.placement_constraints = c.clone();
+        }
+        if let Some(s) = &input.placement_strategy {
+            redeploy |= *s != svc.placement_strategy;
+            svc.placement_strategy = s.clone();
+        }
+        check_placement(
+            &strategy,
+            &svc.placement_constraints,
+            &svc.placement_strategy,
+        )?;
+        if let Some(l) = &input.load_balancers {
+            redeploy |= *l != svc.load_balancers;
+            svc.load_balancers = l.clone();
+        }
+        if let Some(r) = &input.service_registries {
+            redeploy |= *r != svc.service_registries;
+            svc.service_registries = r.clone();
+        }
+        if let Some(n) = &input.network_configuration {
+            redeploy |= Some(n) != svc.network_configuration.as_ref();
+            svc.network_configuration = Some(n.clone());
+        }
+        if let Some(g) = input.health_check_grace_period_seconds {
+            svc.health_check_grace_period_seconds = Some(g);
+        }
+        if let Some(p) = &propagate {
+            svc.propagate_tags = p.clone();
+        }
+        if let Some(m) = input.enable_ecs_managed_tags {
+            svc.enable_ecs_managed_tags = m;
+        }
+        if let Some(e) = input.enable_execute_command {
+            svc.enable_execute_command = e;
+        }
+        if redeploy {
+            launch_of(state, &scope, svc, &svc.task_definition, "ecs-svc/0")?;
+            services::start_deployment(svc, now, None);
+        }
+        Ok(true)
+    })
+    .await?;
+    Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteInput {
+    cluster: Option<String>,
+    service: Option<String>,
+    force: Option<bool>,
+}
+
+pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let (_, key) = located(
+        state,
+        &scope,
+        input.cluster.as_deref(),
+        input.service.as_deref(),
+    )?;
+    let force = input.force.unwrap_or(false);
+    let now = chrono::Utc::now();
+    let svc = services::update(state, &key, |svc| {
+        if svc.status != service::ACTIVE {
+            return Err(not_active());
+        }
+        if svc.desired_count > 0 && !svc.is_daemon() && !force {
+            return Err(invalid(
+                "The service cannot be stopped while it is scaled above 0: set its \
+                 desiredCount to 0 first, or delete it with force.",
+            ));
+        }
+        svc.status = service::DRAINING.into();
+        svc.desired_count = 0;
+        for d in &mut svc.deployments {
+            d.desired_count = 0;
+            d.updated_at = now;
+        }
+        svc.steady = false;
+        Ok(true)
+    })
+    .await?;
+    Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeInput {
+    cluster: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
+    if input.services.is_empty() || input.services.len() > 10 {
+        return Err(invalid("services must name between 1 and 10 services."));
+    }
+    let tags = wants_tags(&input.include, &["TAGS"])?;
+    let (found, failures) = super::describe_each(
+        &input.services,
+        |id| {
+            find(state, &scope, &cluster, id)
+                .ok()
+                .map(|e| to_wire(state, &scope.region, &e.value, tags))
+        },
+        |id| {
+            service_name(id).ok().map(|n| {
+                scope
+                    .arn("ecs", format!("service/{cluster}/{n}"))
+                    .to_string()
+            })
+        },
+    );
+    Ok(json!({ "services": found, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListInput {
+    cluster: Option<String>,
+    launch_type: Option<String>,
+    scheduling_strategy: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
+    let scope = state.scope(ctx);
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
+    let size = page_size(input.max_results, 100)?;
+    let size = if input.max_results.is_none() {
+        10
+    } else {
+        size
+    };
+    let prefix = keys::in_cluster(keys::SERVICES, &scope.region, &cluster);
+    let mut arns: Vec<String> = state
+        .services()
+        .range(prefix.as_bytes())
+        .iter()
+        .map(|(_, e)| e.value.clone())
+        .filter(|s| s.status != service::INACTIVE)
+        .filter(|s| {
+            input
+                .launch_type
+                .as_ref()
+                .is_none_or(|l| *l == s.launch_type)
+        })
+        .filter(|s| {
+            input
+                .scheduling_strategy
+                .as_ref()
+                .is_none_or(|l| *l == s.scheduling_strategy)
+        })
+        .map(|s| s.service_arn.clone())
+        .collect();
+    arns.sort();
+    let (page, next) = paginate_strings(arns, input.next_token.as_deref(), size)?;
+    Ok(json!({ "serviceArns": page, "nextToken": next }))
+}
+
+/// The ECS `Deployment` shape, with the deployment's task counts.
+fn deployment_wire(
+    svc: &ServiceRecord,
+    d: &service::Deployment,
+    tasks: &[Arc<TaskRecord>],
+) -> Value {
+    let c = counts(tasks, Some(&d.id));
+    json!({
+        "id": d.id,
+        "status": d.status,
+        "taskDefinition": d.task_definition,
+        "desiredCount": d.desired_count,
+        "pendingCount": c.pending,
+        "runningCount": c.running,
+        "failedTasks": d.failed_tasks,
+        "createdAt": flotilla_model::timestamp::to_epoch_seconds(&d.created_at),
+        "updatedAt": flotilla_model::timestamp::to_epoch_seconds(&d.updated_at),
+        "launchType": d.launch_type,
+        "networkConfiguration": svc.network_configuration,
+        "rolloutState": d.rollout_state,
+        "rolloutStateReason": d.rollout_state_reason,
+    })
+}
+
+/// The ECS `Service` shape, with task counts from the tasks view.
+pub fn to_wire(state: &State, region: &str, svc: &ServiceRecord, tags: bool) -> Value {
+    let tasks = tasks_of(state, region, svc);
+    let c = counts(&tasks, None);
+    let deployments: Vec<Value> = svc
+        .deployments
+        .iter()
+        .map(|d| deployment_wire(svc, d, &tasks))
+        .collect();
+    let revisions: Vec<Value> = svc
+        .deployments
+        .iter()
+        .map(|d| {
+            let c = counts(&tasks, Some(&d.id));
+            json!({
+                "arn": d.service_revision_arn,
+                "requestedTaskCount": d.desired_count,
+                "runningTaskCount": c.running,
+                "pendingTaskCount": c.pending,
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "serviceArn": svc.service_arn,
+        "serviceName": svc.service_name,
+        "clusterArn": svc.cluster_arn,
+        "loadBalancers": svc.load_balancers,
+        "serviceRegistries": svc.service_registries,
+        "status": svc.status,
+        "desiredCount": svc.desired_count,
+        "runningCount": c.running,
+        "pendingCount": c.pending,
+        "launchType": svc.launch_type,
+        "taskDefinition": svc.task_definition,
+        "deploymentConfiguration": svc.deployment_configuration,
+        "deployments": deployments,
+        "events": svc.events,
+        "createdAt": flotilla_model::timestamp::to_epoch_seconds(&svc.created_at),
+        "currentServiceDeployment": svc.primary().map(|d| d.service_deployment_arn.clone()),
+        "currentServiceRevisions": revisions,
+        "placementConstraints": svc.placement_constraints,
+        "placementStrategy": svc.placement_strategy,
+        "networkConfiguration": svc.network_configuration,
+        "healthCheckGracePeriodSeconds": svc.health_check_grace_period_seconds,
+        "schedulingStrategy": svc.scheduling_strategy,
+        "deploymentController": { "type": "ECS" },
+        "createdBy": svc.created_by,
+        "enableECSManagedTags": svc.enable_ecs_managed_tags,
+        "propagateTags": svc.propagate_tags,
+        "enableExecuteCommand": svc.enable_execute_command,
+    });
+    if tags {
+        out["tags"] = serde_json::to_value(&svc.tags).unwrap_or_default();
+    }
+    out
+}

@@ -1,0 +1,597 @@
+//! The service controller: on the leader, it compares every service with its tasks and
+//! acts — starts the tasks a deployment lacks (through the scheduler and the plan
+//! applier, as RunTask does), stops what a deployment, a scale-down or a draining instance
+//! no longer needs, trips the circuit breaker, finishes deployments and writes the
+//! service's events. Each pass reads only the views, so it is idempotent: a pass that
+//! fails half-way is simply done again by the next one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use flotilla_aws::AwsError;
+use flotilla_model::container_instance;
+use flotilla_model::service::{self, circuit_breaker_threshold, ServiceRecord};
+use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
+use flotilla_model::{Arn, Scope};
+use tokio::sync::watch;
+
+use super::plan::{self, Actions, DaemonHost, Host, Replica, TaskState, Why};
+use super::{healthy, tasks_of};
+use crate::ecs::services::{launch_of, strategies_of};
+use crate::ecs::task_definitions;
+use crate::ecs::tasks::launch::launch_tasks;
+use crate::ecs::tasks::stop_task;
+use crate::{keys, State};
+
+/// How often the controller looks for changes; a pass runs when any view moved, and at
+/// least once a second (backoffs and grace periods are timed).
+const TICK: Duration = Duration::from_millis(50);
+const FULL_PASS: Duration = Duration::from_secs(1);
+/// Consecutive failures after which launches back off.
+const BACKOFF_AFTER: i64 = 3;
+
+/// Run the service controller while `leader` says this process leads.
+pub fn start(state: State, leader: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut c = Controller {
+            state,
+            unseen_since: HashMap::new(),
+            daemon_misses: HashMap::new(),
+        };
+        let mut last = (0, Instant::now() - FULL_PASS);
+        loop {
+            tokio::time::sleep(TICK).await;
+            if !*leader.borrow() {
+                continue;
+            }
+            let rev = c.revision();
+            if rev == last.0 && last.1.elapsed() < FULL_PASS {
+                continue;
+            }
+            last = (rev, Instant::now());
+            c.pass().await;
+        }
+    });
+}
+
+struct Controller {
+    state: State,
+    /// When each instance's agent was first seen disconnected.
+    unseen_since: HashMap<String, Instant>,
+    /// DAEMON placements that did not fit, by (service, instance), with the instances
+    /// view's change count then: not retried until an instance changes.
+    daemon_misses: HashMap<(String, String), u64>,
+}
+
+/// What a pass learned about one task's instance.
+struct Instances {
+    by_arn: HashMap<String, Host>,
+}
+
+impl Controller {
+    fn revision(&self) -> i64 {
+        let s = &self.state;
+        s.services().revision()
+            + s.tasks().revision()
+            + s.instances().revision()
+            + s.agents().revision()
+    }
+
+    async fn pass(&mut self) {
+        let services = self.state.services().range(keys::SERVICES.as_bytes());
+        for (key, entry) in services {
+            if entry.value.status == service::INACTIVE {
+                continue;
+            }
+            let key = String::from_utf8_lossy(&key).to_string();
+            if let Err(e) = self.reconcile(&key, &entry.value).await {
+                tracing::warn!(service = %entry.value.service_arn, error = %e.message, "service reconcile failed");
+            }
+        }
+    }
+
+    /// Where the instances of a cluster stand, noting agents that disconnected.
+    fn instances(&mut self, region: &str, cluster: &str) -> Instances {
+        let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, region, cluster);
+        let grace = self.state.config().service_disconnect_grace;
+        let mut by_arn = HashMap::new();
+        for (_, e) in self.state.instances().range(prefix.as_bytes()) {
+            let i = &e.value;
+            let arn = i.container_instance_arn.clone();
+            let id = arn.rsplit('/').next().unwrap_or("").to_string();
+            let lost = if self.state.agent_connected(region, cluster, &id) {
+                self.unseen_since.remove(&arn);
+                false
+            } else {
+                let since = self
+                    .unseen_since
+                    .entry(arn.clone())
+                    .or_insert_with(Instant::now);
+                since.elapsed() > grace
+            };
+            let host = match i.status.as_str() {
+                _ if lost => Host::Lost,
+                container_instance::ACTIVE => Host::Active,
+                container_instance::DRAINING => Host::Draining,
+                _ => Host::Lost,
+            };
+            by_arn.insert(arn, host);
+        }
+        Instances { by_arn }
+    }
+
+    async fn reconcile(&mut self, key: &str, svc: &ServiceRecord) -> Result<(), AwsError> {
+        let state = self.state.clone();
+        let arn = Arn::parse(&svc.service_arn)
+            .ok_or_else(|| AwsError::server("ServerException", "bad service ARN"))?;
+        let scope = Scope::new(arn.region.clone(), arn.account.clone());
+        let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("").to_string();
+        let Some(primary) = svc.primary().cloned() else {
+            return Ok(());
+        };
+        let tasks = tasks_of(&state, &scope.region, svc);
+        let instances = self.instances(&scope.region, &cluster);
+        let mut checks: HashMap<String, bool> = HashMap::new();
+        let mut has_check = |td: &str| {
+            *checks.entry(td.to_string()).or_insert_with(|| {
+                task_definitions::resolve(&state, &scope, td)
+                    .map(|d| {
+                        d.value
+                            .definition
+                            .container_definitions
+                            .iter()
+                            .any(|c| c.health_check.is_some())
+                    })
+                    .unwrap_or(false)
+            })
+        };
+        let states: Vec<TaskState> = tasks
+            .iter()
+            .map(|t| TaskState {
+                id: t.task_arn.rsplit('/').next().unwrap_or("").to_string(),
+                deployment: t.started_by.clone().unwrap_or_default(),
+                instance: t.container_instance_arn.clone().unwrap_or_default(),
+                host: t
+                    .container_instance_arn
+                    .as_ref()
+                    .and_then(|a| instances.by_arn.get(a))
+                    .copied()
+                    .unwrap_or(Host::Lost),
+                live: t.desired_status == TaskStatus::Running,
+                healthy: healthy(t, has_check(&t.task_definition_arn)),
+                created_at: t.created_at,
+            })
+            .collect();
+        let now = Utc::now();
+        let failures = Failures::of(&tasks, &states, &primary.id);
+        let breaker = primary.deployment_configuration.deployment_circuit_breaker;
+        let desired = if svc.is_daemon() {
+            primary.desired_count
+        } else {
+            svc.desired_count
+        };
+        if breaker.enable
+            && primary.rollout_state == service::IN_PROGRESS
+            && failures.total >= circuit_breaker_threshold(desired)
+        {
+            return self
+                .trip(key, svc, &primary, breaker.rollback, failures.total)
+                .await;
+        }
+        let failed = primary.rollout_state == service::FAILED;
+        let backoff_until = failures.backoff_until(state.config());
+        let may_start = !failed && backoff_until.is_none_or(|t| now >= t);
+        let mut hosts = Vec::new();
+        let actions = if svc.is_daemon() {
+            let changes = state.instances().changes();
+            hosts = self.daemon_hosts(key, svc, &instances, changes);
+            plan::daemon(
+                &hosts,
+                &primary.deployment_configuration,
+                &primary.id,
+                may_start,
+                &states,
+            )
+        } else {
+            plan::replica(&Replica {
+                desired,
+                config: &primary.deployment_configuration,
+                primary: &primary.id,
+                may_start,
+                may_retire: !failed,
+                tasks: &states,
+            })
+        };
+        let mut events = Vec::new();
+        self.stop(&scope, &cluster, svc, &actions, &mut events)
+            .await;
+        self.start(&scope, key, svc, &primary, &actions, &mut events)
+            .await;
+        if failures.consecutive >= BACKOFF_AFTER && !may_start && !failed {
+            events.push(format!(
+                "(service {}) is unable to consistently start tasks successfully. Flotilla \
+                 retries them with a growing delay.",
+                svc.service_name
+            ));
+        }
+        let acted = !actions.stop.is_empty() || actions.start > 0 || !actions.start_on.is_empty();
+        let daemon_desired = hosts
+            .iter()
+            .filter(|h| h.eligible && h.host == Host::Active)
+            .count() as i64;
+        let live_of = |id: &str| {
+            states
+                .iter()
+                .filter(|t| t.live && t.deployment == id)
+                .count()
+        };
+        let primary_ok = {
+            let mine: Vec<&TaskState> = states
+                .iter()
+                .filter(|t| t.live && t.deployment == primary.id)
+                .collect();
+            let want = if svc.is_daemon() {
+                daemon_desired
+            } else {
+                desired
+            };
+            mine.len() as i64 == want && mine.iter().all(|t| t.healthy && t.host == Host::Active)
+        };
+        let all_live = states.iter().filter(|t| t.live).count();
+        super::update(&state, key, |s| {
+            let before = s.clone();
+            let Some(p) = s.primary_mut() else {
+                return Ok(false);
+            };
+            if p.id != primary.id {
+                // A new deployment started since this pass read the service.
+                return Ok(false);
+            }
+            p.failed_tasks = p.failed_tasks.max(failures.total);
+            if s.is_daemon() && s.status == service::ACTIVE && s.desired_count != daemon_desired {
+                s.desired_count = daemon_desired;
+                if let Some(p) = s.primary_mut() {
+                    p.desired_count = daemon_desired;
+                }
+            }
+            for e in &events {
+                if s.events.first().map(|x| &x.message) != Some(e) {
+                    s.push_event(e.clone(), now);
+                }
+            }
+            let old: Vec<String> = s
+                .deployments
+                .iter()
+                .filter(|d| d.status != service::PRIMARY && live_of(&d.id) == 0)
+                .map(|d| d.id.clone())
+                .collect();
+            for id in old {
+                s.retire(&id, now);
+            }
+            let settled = !acted && primary_ok && s.deployments.len() == 1;
+            if s.status == service::DRAINING && all_live == 0 {
+                s.status = service::INACTIVE.into();
+                let ids: Vec<String> = s.deployments.iter().map(|d| d.id.clone()).collect();
+                for id in ids {
+                    s.retire(&id, now);
+                }
+                return Ok(*s != before);
+            }
+            if settled && s.status == service::ACTIVE {
+                complete(s, now);
+            }
+            if settled != s.steady {
+                s.steady = settled;
+                if settled {
+                    let name = s.service_name.clone();
+                    s.push_event(format!("(service {name}) has reached a steady state."), now);
+                }
+            }
+            Ok(*s != before)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The instances a DAEMON service wants a task on, skipping those where placement
+    /// failed until an instance changes.
+    fn daemon_hosts(
+        &mut self,
+        key: &str,
+        svc: &ServiceRecord,
+        instances: &Instances,
+        changes: u64,
+    ) -> Vec<DaemonHost> {
+        instances
+            .by_arn
+            .iter()
+            .map(|(arn, host)| {
+                let missed = self
+                    .daemon_misses
+                    .get(&(key.to_string(), arn.clone()))
+                    .is_some_and(|c| *c == changes);
+                DaemonHost {
+                    arn: arn.clone(),
+                    host: *host,
+                    eligible: svc.status == service::ACTIVE && !missed,
+                }
+            })
+            .collect()
+    }
+
+    async fn stop(
+        &self,
+        scope: &Scope,
+        cluster: &str,
+        svc: &ServiceRecord,
+        actions: &Actions,
+        events: &mut Vec<String>,
+    ) {
+        let mut stopped = Vec::new();
+        for (id, why) in &actions.stop {
+            let reason = match why {
+                Why::Replaced => format!(
+                    "Scaling activity initiated by (deployment {})",
+                    svc.primary().map(|d| d.id.as_str()).unwrap_or("")
+                ),
+                Why::ScaleDown => "Service scaled down: more tasks ran than desired.".into(),
+                Why::Draining => "Container instance is draining; the task was replaced.".into(),
+                Why::Lost => {
+                    "Container instance stayed disconnected; the task was replaced elsewhere."
+                        .into()
+                }
+            };
+            match stop_task(
+                &self.state,
+                scope,
+                cluster,
+                id,
+                StopCode::ServiceSchedulerInitiated,
+                &reason,
+            )
+            .await
+            {
+                Ok(_) => stopped.push(id.clone()),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e.message, "stopping a service task failed")
+                }
+            }
+        }
+        if !stopped.is_empty() {
+            events.push(format!(
+                "(service {}) has stopped {} running tasks: {}.",
+                svc.service_name,
+                stopped.len(),
+                task_list(&stopped)
+            ));
+        }
+    }
+
+    async fn start(
+        &mut self,
+        scope: &Scope,
+        key: &str,
+        svc: &ServiceRecord,
+        primary: &service::Deployment,
+        actions: &Actions,
+        events: &mut Vec<String>,
+    ) {
+        if actions.start == 0 && actions.start_on.is_empty() {
+            return;
+        }
+        let name = &svc.service_name;
+        let launch = match launch_of(
+            &self.state,
+            scope,
+            svc,
+            &primary.task_definition,
+            &primary.id,
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                events.push(format!(
+                    "(service {name}) failed to launch a task: {}",
+                    e.message
+                ));
+                return;
+            }
+        };
+        let mut started: Vec<String> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        let strategies = strategies_of(svc);
+        let mut attempts: Vec<(usize, Option<String>)> = Vec::new();
+        if actions.start > 0 {
+            attempts.push((actions.start as usize, None));
+        }
+        attempts.extend(actions.start_on.iter().map(|a| (1, Some(a.clone()))));
+        for (count, only) in attempts {
+            let only_slice = only.as_ref().map(std::slice::from_ref);
+            match launch_tasks(
+                &self.state,
+                scope,
+                &launch,
+                count,
+                &strategies,
+                only_slice,
+                None,
+            )
+            .await
+            {
+                Ok((tasks, failures)) => {
+                    started.extend(
+                        tasks
+                            .iter()
+                            .map(|t| t.task_arn.rsplit('/').next().unwrap_or("").to_string()),
+                    );
+                    if tasks.len() < count {
+                        if let Some(arn) = &only {
+                            let changes = self.state.instances().changes();
+                            self.daemon_misses
+                                .insert((key.to_string(), arn.clone()), changes);
+                        }
+                        reasons.extend(
+                            failures
+                                .iter()
+                                .filter_map(|f| f["reason"].as_str().map(String::from)),
+                        );
+                    }
+                }
+                Err(e) => reasons.push(e.message.clone()),
+            }
+        }
+        if !started.is_empty() {
+            events.push(format!(
+                "(service {name}) has started {} tasks: {}.",
+                started.len(),
+                task_list(&started)
+            ));
+        }
+        reasons.sort();
+        reasons.dedup();
+        if !reasons.is_empty() {
+            events.push(format!(
+                "(service {name}) was unable to place a task because no container instance met \
+                 all of its requirements. Reason: {}",
+                reasons.join(" ")
+            ));
+        }
+    }
+
+    /// The circuit breaker tripped: fail the deployment and, with rollback, return to the
+    /// last completed one.
+    async fn trip(
+        &self,
+        key: &str,
+        svc: &ServiceRecord,
+        primary: &service::Deployment,
+        rollback: bool,
+        failed: i64,
+    ) -> Result<(), AwsError> {
+        let now = Utc::now();
+        let name = svc.service_name.clone();
+        let id = primary.id.clone();
+        super::update(&self.state, key, |s| {
+            let Some(p) = s.primary_mut() else {
+                return Ok(false);
+            };
+            if p.id != id || p.rollout_state != service::IN_PROGRESS {
+                return Ok(false);
+            }
+            p.failed_tasks = p.failed_tasks.max(failed);
+            s.push_event(
+                format!(
+                    "(service {name}) (deployment {id}) deployment failed: tasks failed to start."
+                ),
+                now,
+            );
+            let reason = "ECS deployment circuit breaker: tasks failed to start.";
+            if rollback && super::roll_back(s, now, reason).is_ok() {
+                return Ok(true);
+            }
+            let p = s.primary_mut().expect("primary checked above");
+            p.rollout_state = service::FAILED.into();
+            p.rollout_state_reason = reason.into();
+            p.deployment_status = "STOPPED".into();
+            p.status_reason = Some(reason.into());
+            p.stopped_at = Some(now);
+            p.updated_at = now;
+            Ok(true)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Mark the primary deployment COMPLETED (once), and a deployment it rolled back from
+/// as rolled back.
+fn complete(s: &mut ServiceRecord, now: DateTime<Utc>) {
+    let name = s.service_name.clone();
+    let Some(p) = s.primary_mut() else {
+        return;
+    };
+    if p.rollout_state != service::IN_PROGRESS {
+        return;
+    }
+    p.rollout_state = service::COMPLETED.into();
+    p.rollout_state_reason = format!("ECS deployment {} completed.", p.id);
+    p.deployment_status = "SUCCESSFUL".into();
+    p.finished_at = Some(now);
+    p.updated_at = now;
+    let id = p.id.clone();
+    for d in s.history.iter_mut() {
+        if d.deployment_status == "ROLLBACK_IN_PROGRESS" {
+            d.deployment_status = "ROLLBACK_SUCCESSFUL".into();
+            d.finished_at = Some(now);
+        }
+    }
+    s.push_event(
+        format!("(service {name}) (deployment {id}) deployment completed."),
+        now,
+    );
+}
+
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Tasks of the primary deployment that stopped on their own (not stopped by a user or by
+/// the scheduler).
+struct Failures {
+    /// All of them: what the circuit breaker counts.
+    total: i64,
+    /// Those since the newest healthy task started: what the backoff counts.
+    consecutive: i64,
+    last_at: Option<DateTime<Utc>>,
+}
+
+impl Failures {
+    fn of(tasks: &[Arc<TaskRecord>], states: &[TaskState], primary: &str) -> Failures {
+        let failed: Vec<&Arc<TaskRecord>> = tasks
+            .iter()
+            .filter(|t| t.started_by.as_deref() == Some(primary))
+            .filter(|t| t.last_status == TaskStatus::Stopped)
+            .filter(|t| {
+                !matches!(
+                    t.stop_code,
+                    Some(StopCode::UserInitiated | StopCode::ServiceSchedulerInitiated)
+                )
+            })
+            .collect();
+        let healthy_since = tasks
+            .iter()
+            .zip(states)
+            .filter(|(_, s)| s.healthy && s.deployment == primary)
+            .filter_map(|(t, _)| t.started_at)
+            .max();
+        let since: Vec<DateTime<Utc>> = failed
+            .iter()
+            .filter_map(|t| t.stopped_at.or(t.stopping_at))
+            .filter(|at| healthy_since.is_none_or(|h| *at > h))
+            .collect();
+        Failures {
+            total: failed.len() as i64,
+            consecutive: since.len() as i64,
+            last_at: since.iter().max().copied(),
+        }
+    }
+
+    /// When launches may start again: after [`BACKOFF_AFTER`] consecutive failures the
+    /// delay starts at the configured base and doubles per further failure.
+    fn backoff_until(&self, config: &crate::ApiConfig) -> Option<DateTime<Utc>> {
+        if self.consecutive < BACKOFF_AFTER {
+            return None;
+        }
+        let exp = (self.consecutive - BACKOFF_AFTER).min(20) as u32;
+        let delay = config
+            .service_backoff_base
+            .saturating_mul(1u32 << exp)
+            .min(config.service_backoff_max);
+        let delay = chrono::Duration::from_std(delay).ok()?;
+        self.last_at.map(|at| at + delay)
+    }
+}

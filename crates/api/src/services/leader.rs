@@ -1,0 +1,60 @@
+//! Leader election: every server campaigns for one key held on a store lease; the one
+//! holding it runs the controllers. When the leader dies its lease expires and another
+//! server's campaign takes the key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_store::{Compare, Op, Store, Txn};
+use tokio::sync::watch;
+
+use crate::keys;
+
+/// Campaign for leadership with a lease of `ttl`; the receiver says whether this process
+/// leads right now.
+pub fn campaign(store: Arc<dyn Store>, ttl: Duration) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    let me = uuid::Uuid::new_v4().to_string();
+    tokio::spawn(async move {
+        let beat = ttl / 3;
+        loop {
+            if tx.is_closed() {
+                return;
+            }
+            let lease = match store.lease_grant(ttl).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader campaign: granting a lease failed");
+                    tokio::time::sleep(beat).await;
+                    continue;
+                }
+            };
+            let txn = Txn {
+                compares: vec![Compare::absent(keys::LEADER)],
+                success: vec![Op::Put {
+                    key: keys::LEADER.as_bytes().to_vec(),
+                    value: me.clone().into_bytes(),
+                    lease,
+                }],
+                failure: vec![],
+            };
+            let won = matches!(store.txn(txn).await, Ok(r) if r.succeeded);
+            if !won {
+                let _ = store.lease_revoke(lease).await;
+                tokio::time::sleep(beat).await;
+                continue;
+            }
+            tracing::info!("this server is the leader: running the controllers");
+            let _ = tx.send(true);
+            loop {
+                tokio::time::sleep(beat).await;
+                if let Err(e) = store.lease_keep_alive(lease).await {
+                    tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
+                    break;
+                }
+            }
+            let _ = tx.send(false);
+        }
+    });
+    rx
+}

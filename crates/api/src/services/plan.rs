@@ -1,0 +1,411 @@
+//! The service controller's decisions as pure functions: given a service's tasks and the
+//! state of their instances, which tasks to start and which to stop. No I/O, so every
+//! rule of rolling deployments, draining and daemons is unit-tested here.
+
+use chrono::{DateTime, Utc};
+use flotilla_model::service::{deployment_bounds, DeploymentConfiguration};
+
+/// Where a task's instance stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// ACTIVE and its agent connected (or disconnected for less than the grace period).
+    Active,
+    /// DRAINING: its service tasks move elsewhere.
+    Draining,
+    /// Disconnected past the grace period, deregistered, or unknown: its tasks are lost.
+    Lost,
+}
+
+/// One task of the service, as the planner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskState {
+    pub id: String,
+    pub deployment: String,
+    pub instance: String,
+    pub host: Host,
+    /// Desired status RUNNING.
+    pub live: bool,
+    pub healthy: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why the controller stops a task; each becomes a stopped reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The task belongs to a deployment being replaced.
+    Replaced,
+    /// Its instance is draining.
+    Draining,
+    /// Its instance is lost; the task was replaced elsewhere.
+    Lost,
+    /// More tasks run than desired.
+    ScaleDown,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Actions {
+    /// How many tasks of the primary deployment to start (REPLICA).
+    pub start: i64,
+    /// Instances to start one primary task on each (DAEMON).
+    pub start_on: Vec<String>,
+    pub stop: Vec<(String, Why)>,
+}
+
+/// What a REPLICA service's controller knows this pass.
+pub struct Replica<'a> {
+    pub desired: i64,
+    pub config: &'a DeploymentConfiguration,
+    pub primary: &'a str,
+    /// False while the launch backoff runs or after the primary failed.
+    pub may_start: bool,
+    /// False after the primary failed without rollback: the old tasks stay.
+    pub may_retire: bool,
+    pub tasks: &'a [TaskState],
+}
+
+/// Start and stop decisions for a REPLICA service: bring the primary deployment to the
+/// desired count within `maximumPercent` of running tasks, and stop tasks of older
+/// deployments and of draining instances while `minimumHealthyPercent` stays healthy.
+pub fn replica(r: &Replica) -> Actions {
+    let mut actions = Actions::default();
+    let live: Vec<&TaskState> = r.tasks.iter().filter(|t| t.live).collect();
+    for t in live.iter().filter(|t| t.host == Host::Lost) {
+        actions.stop.push((t.id.clone(), Why::Lost));
+    }
+    let kept: Vec<&TaskState> = live.into_iter().filter(|t| t.host != Host::Lost).collect();
+    let (mut primary, retiring): (Vec<&TaskState>, Vec<&TaskState>) = kept
+        .into_iter()
+        .partition(|t| t.deployment == r.primary && t.host == Host::Active);
+    let (max_total, min_healthy) = deployment_bounds(r.desired, r.config);
+    let running = (primary.len() + retiring.len()) as i64;
+    if r.may_start {
+        actions.start = (r.desired - primary.len() as i64)
+            .min(max_total - running)
+            .max(0);
+    }
+    // Too many of the primary: stop the ones not yet healthy first, then the newest.
+    let excess = primary.len() as i64 - r.desired;
+    let mut healthy = primary.iter().filter(|t| t.healthy).count() as i64;
+    if excess > 0 {
+        primary.sort_by(|a, b| {
+            a.healthy
+                .cmp(&b.healthy)
+                .then(b.created_at.cmp(&a.created_at))
+        });
+        for t in primary.iter().take(excess as usize) {
+            healthy -= i64::from(t.healthy);
+            actions.stop.push((t.id.clone(), Why::ScaleDown));
+        }
+    }
+    let why = |t: &TaskState| {
+        if t.host == Host::Draining {
+            Why::Draining
+        } else {
+            Why::Replaced
+        }
+    };
+    let retiring: Vec<&TaskState> = retiring
+        .into_iter()
+        .filter(|t| r.may_retire || t.host == Host::Draining)
+        .collect();
+    healthy += retiring.iter().filter(|t| t.healthy).count() as i64;
+    // Tasks that are not healthy count for nothing: stop them at once.
+    for t in retiring.iter().filter(|t| !t.healthy) {
+        actions.stop.push((t.id.clone(), why(t)));
+    }
+    let mut may_stop = (healthy - min_healthy).max(0);
+    let mut old: Vec<&&TaskState> = retiring.iter().filter(|t| t.healthy).collect();
+    old.sort_by_key(|t| t.created_at);
+    for t in old {
+        if may_stop == 0 {
+            break;
+        }
+        actions.stop.push((t.id.clone(), why(t)));
+        may_stop -= 1;
+    }
+    actions
+}
+
+/// One instance a DAEMON service considers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonHost {
+    pub arn: String,
+    pub host: Host,
+    /// The service's placement constraints allow it (and it is ACTIVE).
+    pub eligible: bool,
+}
+
+/// Start and stop decisions for a DAEMON service: one primary task on every eligible
+/// ACTIVE instance; on an instance that runs an older deployment's task, that task stops
+/// first (as far as `minimumHealthyPercent` allows) and the new one starts after; tasks on
+/// draining or ineligible instances stop.
+pub fn daemon(
+    hosts: &[DaemonHost],
+    config: &DeploymentConfiguration,
+    primary: &str,
+    may_start: bool,
+    tasks: &[TaskState],
+) -> Actions {
+    let mut actions = Actions::default();
+    let live: Vec<&TaskState> = tasks.iter().filter(|t| t.live).collect();
+    let wanted: Vec<&DaemonHost> = hosts
+        .iter()
+        .filter(|h| h.eligible && h.host == Host::Active)
+        .collect();
+    let desired = wanted.len() as i64;
+    let (_, min_healthy) = deployment_bounds(desired, config);
+    let mut healthy = live.iter().filter(|t| t.healthy).count() as i64;
+    for t in &live {
+        let keep = wanted.iter().any(|h| h.arn == t.instance);
+        if !keep && t.host != Host::Lost {
+            let why = if t.host == Host::Draining {
+                Why::Draining
+            } else {
+                Why::ScaleDown
+            };
+            actions.stop.push((t.id.clone(), why));
+            healthy -= i64::from(t.healthy);
+        }
+    }
+    for h in wanted {
+        let on: Vec<&&TaskState> = live.iter().filter(|t| t.instance == h.arn).collect();
+        let (mut new, old): (Vec<&&TaskState>, Vec<&&TaskState>) =
+            on.into_iter().partition(|t| t.deployment == primary);
+        if new.len() > 1 {
+            new.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+            for t in &new[1..] {
+                actions.stop.push((t.id.clone(), Why::ScaleDown));
+            }
+        }
+        if !new.is_empty() {
+            for t in old {
+                actions.stop.push((t.id.clone(), Why::Replaced));
+            }
+            continue;
+        }
+        if old.is_empty() {
+            if may_start {
+                actions.start_on.push(h.arn.clone());
+            }
+            continue;
+        }
+        for t in old {
+            if t.healthy {
+                if healthy <= min_healthy {
+                    continue;
+                }
+                healthy -= 1;
+            }
+            actions.stop.push((t.id.clone(), Why::Replaced));
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_model::service::{CircuitBreaker, DAEMON};
+
+    fn config(min: i64, max: i64) -> DeploymentConfiguration {
+        DeploymentConfiguration {
+            deployment_circuit_breaker: CircuitBreaker::default(),
+            maximum_percent: max,
+            minimum_healthy_percent: min,
+        }
+    }
+
+    fn task(id: &str, deployment: &str, healthy: bool) -> TaskState {
+        TaskState {
+            id: id.into(),
+            deployment: deployment.into(),
+            instance: "i-1".into(),
+            host: Host::Active,
+            live: true,
+            healthy,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn run(desired: i64, c: &DeploymentConfiguration, tasks: &[TaskState]) -> Actions {
+        replica(&Replica {
+            desired,
+            config: c,
+            primary: "new",
+            may_start: true,
+            may_retire: true,
+            tasks,
+        })
+    }
+
+    fn stopped(a: &Actions) -> Vec<&str> {
+        a.stop.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_new_service_starts_its_desired_count() {
+        let a = run(3, &config(100, 200), &[]);
+        assert_eq!(a.start, 3);
+        assert!(a.stop.is_empty());
+    }
+
+    #[test]
+    fn a_dead_task_is_replaced() {
+        let mut dead = task("a", "new", false);
+        dead.live = false;
+        let tasks = [dead, task("b", "new", true), task("c", "new", true)];
+        let a = run(3, &config(100, 200), &tasks);
+        assert_eq!(a.start, 1);
+        assert!(a.stop.is_empty());
+    }
+
+    #[test]
+    fn rolling_with_min_100_max_200_stops_old_only_when_new_are_healthy() {
+        let old = [
+            task("o1", "old", true),
+            task("o2", "old", true),
+            task("o3", "old", true),
+        ];
+        let a = run(3, &config(100, 200), &old);
+        assert_eq!(a.start, 3);
+        assert!(a.stop.is_empty());
+
+        let mut tasks = old.to_vec();
+        tasks.extend([
+            task("n1", "new", true),
+            task("n2", "new", false),
+            task("n3", "new", false),
+        ]);
+        let a = run(3, &config(100, 200), &tasks);
+        assert_eq!(a.start, 0);
+        assert_eq!(
+            stopped(&a).len(),
+            1,
+            "one new is healthy, so one old may stop"
+        );
+    }
+
+    #[test]
+    fn rolling_with_min_50_stops_one_old_at_once() {
+        let old = [
+            task("o1", "old", true),
+            task("o2", "old", true),
+            task("o3", "old", true),
+        ];
+        let a = run(3, &config(50, 200), &old);
+        assert_eq!(a.start, 3);
+        assert_eq!(stopped(&a).len(), 1, "ceil(1.5) = 2 must stay healthy");
+    }
+
+    #[test]
+    fn max_100_makes_room_by_stopping_first() {
+        let old = [task("o1", "old", true), task("o2", "old", true)];
+        let a = run(2, &config(50, 100), &old);
+        assert_eq!(a.start, 0, "no room above 100%");
+        assert_eq!(stopped(&a).len(), 1);
+    }
+
+    #[test]
+    fn unhealthy_old_tasks_stop_at_once() {
+        let tasks = [task("o1", "old", false), task("n1", "new", true)];
+        let a = run(1, &config(100, 200), &tasks);
+        assert_eq!(stopped(&a), vec!["o1"]);
+    }
+
+    #[test]
+    fn scale_down_stops_pending_before_healthy() {
+        let tasks = [
+            task("a", "new", true),
+            task("b", "new", false),
+            task("c", "new", true),
+        ];
+        let a = run(1, &config(100, 200), &tasks);
+        assert_eq!(a.stop.len(), 2);
+        assert_eq!(a.stop[0], ("b".to_string(), Why::ScaleDown));
+    }
+
+    #[test]
+    fn draining_tasks_are_replaced_before_they_stop() {
+        let mut d = task("d", "new", true);
+        d.host = Host::Draining;
+        let tasks = [d, task("b", "new", true)];
+        let a = run(2, &config(100, 200), &tasks);
+        assert_eq!(a.start, 1);
+        assert!(a.stop.is_empty(), "the replacement is not healthy yet");
+        let mut tasks = tasks.to_vec();
+        tasks.push(task("r", "new", true));
+        let a = run(2, &config(100, 200), &tasks);
+        assert_eq!(a.stop, vec![("d".to_string(), Why::Draining)]);
+    }
+
+    #[test]
+    fn lost_tasks_stop_and_are_replaced() {
+        let mut l = task("l", "new", true);
+        l.host = Host::Lost;
+        let a = run(1, &config(100, 200), &[l]);
+        assert_eq!(a.start, 1);
+        assert_eq!(a.stop, vec![("l".to_string(), Why::Lost)]);
+    }
+
+    #[test]
+    fn failed_without_rollback_leaves_old_tasks_alone() {
+        let tasks = [task("o1", "old", true), task("o2", "old", true)];
+        let a = replica(&Replica {
+            desired: 2,
+            config: &config(0, 200),
+            primary: "new",
+            may_start: false,
+            may_retire: false,
+            tasks: &tasks,
+        });
+        assert_eq!(a, Actions::default());
+    }
+
+    fn host(arn: &str, host: Host) -> DaemonHost {
+        DaemonHost {
+            arn: arn.into(),
+            host,
+            eligible: true,
+        }
+    }
+
+    #[test]
+    fn daemon_runs_one_task_per_active_instance() {
+        let c = config(0, 100);
+        let hosts = [
+            host("i-1", Host::Active),
+            host("i-2", Host::Active),
+            host("i-3", Host::Draining),
+        ];
+        let mut on3 = task("t3", "new", true);
+        on3.instance = "i-3".into();
+        on3.host = Host::Draining;
+        let a = daemon(&hosts, &c, "new", true, &[task("t1", "new", true), on3]);
+        assert_eq!(a.start_on, vec!["i-2".to_string()]);
+        assert_eq!(a.stop, vec![("t3".to_string(), Why::Draining)]);
+    }
+
+    #[test]
+    fn daemon_replaces_old_tasks_instance_by_instance() {
+        let c = DeploymentConfiguration::default_for(DAEMON);
+        let hosts = [host("i-1", Host::Active)];
+        let a = daemon(&hosts, &c, "new", true, &[task("o", "old", true)]);
+        assert_eq!(a.stop, vec![("o".to_string(), Why::Replaced)]);
+        assert!(
+            a.start_on.is_empty(),
+            "the new task starts once the old one stopped"
+        );
+        let mut gone = task("o", "old", true);
+        gone.live = false;
+        let a = daemon(&hosts, &c, "new", true, &[gone]);
+        assert_eq!(a.start_on, vec!["i-1".to_string()]);
+    }
+
+    #[test]
+    fn daemon_min_healthy_holds_old_tasks() {
+        let c = config(100, 100);
+        let hosts = [host("i-1", Host::Active)];
+        let a = daemon(&hosts, &c, "new", true, &[task("o", "old", true)]);
+        assert!(a.stop.is_empty());
+    }
+}
