@@ -8,15 +8,27 @@
 Uses a release build (`cargo build --release -p flotilla`) or $FLOTILLA_BIN, and checks
 that it implements CreateService (`flotilla operations`). Measures:
 
-(a) Replacement after a crash, on Docker. `flotilla up` (server + one local agent on this
-    Docker Engine, sqlite store) in a temporary data directory; a service of desired count 3
-    running `sleep` from the local test image (scripts/test-image). KILLS times: `docker
-    kill` one of its containers, then poll ListTasks/DescribeTasks every 10 ms until a task
-    of the service that was not there before is RUNNING. Three figures per kill, all from
-    the moment before `docker kill` was called: the replacement task listed (ListTasks
-    --service-name), the replacement RUNNING (DescribeTasks lastStatus), and the replacement
-    container started (its Docker `State.StartedAt`). Between kills it waits until the
+(a) Replacement after a crash, on Docker, against a baseline. `flotilla up` (server + one
+    local agent on this Docker Engine, sqlite store) in a temporary data directory; a service
+    of desired count 3 running `sleep` from the local test image (scripts/test-image). KILLS
+    times: SIGKILL the main process of one of its containers from the host (its
+    `State.Pid`), then poll ListTasks/DescribeTasks every 10 ms until a task of the service
+    that was not there before is RUNNING. Figures per kill, all from the moment before the
+    SIGKILL: the death reported by the agent (the task's stoppedAt), the replacement created
+    (its createdAt), listed (ListTasks --service-name), RUNNING (DescribeTasks lastStatus),
+    and its container started (Docker `State.StartedAt`). Between kills it waits until the
     service is stable again (one deployment, runningCount == desiredCount).
+    Baseline, interleaved with those kills (baseline kill i, then Flotilla kill i): one plain
+    `docker run -d --restart=always` container of the same image and command, labelled
+    BASELINE_LABEL. Its main process gets the same SIGKILL from the host (a `docker kill`
+    would count as a manual stop, which the restart policy does not act on); the figure is
+    the time from just before the SIGKILL to the restarted container's `State.StartedAt`
+    (same container id; `docker inspect` polled every 10 ms until StartedAt changed and
+    State.Running is true). Docker delays a restart by 100 ms, doubling on each restart
+    unless the container had run >= 10 s, so every baseline kill waits until the container
+    has been up at least BASELINE_MIN_UPTIME (10.5 s): each restart then pays the 100 ms
+    minimum. Note the difference in work: Flotilla starts a new task (a new container, through
+    the scheduler and the agent), Docker restarts the same container in place.
 (b) Rolling deployment of a 10-task service on Docker (min 50 %, max 200 %): ROUNDS times
     UpdateService to the other of two revisions (they differ in an environment variable),
     timed from the call until the `services-stable` condition holds for the new revision
@@ -65,6 +77,11 @@ SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
 KILL_SERVICE, KILL_FAMILY = "bench-kill", "bench-kill"
 ROLL_SERVICE, ROLL_FAMILY = "bench-roll", "bench-roll"
 SIM_CLUSTER, SIM_SERVICE, SIM_FAMILY = "bench", "bench-sim-roll", "bench-sim-roll"
+# Part (a)'s baseline: a plain container under Docker's own restart policy.
+BASELINE_LABEL = "flotilla-bench=services-restart-baseline"
+# Docker's restart delay is 100 ms, doubling on each restart unless the container had run for
+# at least 10 s; waiting a little longer than that before every kill keeps it at 100 ms.
+BASELINE_MIN_UPTIME = 10.5
 
 
 def log(msg):
@@ -170,13 +187,27 @@ def describe_tasks(ecs, cluster, arns):
 
 def docker_started_at(container_id):
     """The container's State.StartedAt as a Unix time."""
-    out = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container_id], capture_output=True,
-                         text=True)
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", out.stdout.strip())
-    if not m:
+    state = docker_state(container_id)
+    return state[2] if state else None
+
+
+def parse_docker_time(value):
+    """A Docker RFC 3339 UTC timestamp (nanoseconds) as a Unix time, or None."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", value.strip())
+    if not m or m.group(1).startswith("0001-"):
         return None
     whole = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
     return whole.timestamp() + float(m.group(2) or 0)
+
+
+def docker_state(container_id):
+    """(State.Pid, State.Running, State.StartedAt as a Unix time) of a container, or None."""
+    out = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}} {{.State.Running}} {{.State.StartedAt}}",
+                          container_id], capture_output=True, text=True)
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 3:
+        return None
+    return int(parts[0]), parts[1] == "true", parse_docker_time(parts[2])
 
 
 def remove_family_containers(*families):
@@ -212,41 +243,108 @@ def three_running(ecs):
     return running if len(running) == 3 == len(tasks) else None
 
 
+def start_baseline():
+    """The baseline: one plain container of the service's image and command under Docker's
+    own restart policy; its id."""
+    out = subprocess.run(["docker", "run", "-d", "--restart=always", "--label", BASELINE_LABEL, IMAGE, *SLEEPER],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"docker run (baseline): {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def remove_baseline():
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={BASELINE_LABEL}"], capture_output=True,
+                         text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
+def baseline_kill(container_id, i, kills):
+    """SIGKILLs the baseline container's main process once it has been up BASELINE_MIN_UPTIME;
+    seconds until Docker's restart policy started it again (its new State.StartedAt)."""
+    state = poll(lambda: (st := docker_state(container_id)) and st[1] and st[2] and st, 30, 0.1,
+                 "the baseline container to run")
+    wait = state[2] + BASELINE_MIN_UPTIME - time.time()
+    if wait > 0:
+        time.sleep(min(wait, BASELINE_MIN_UPTIME))
+    before = docker_state(container_id)
+    if not before or not before[1] or before[2] != state[2]:
+        sys.exit(f"baseline kill {i + 1}: the container restarted on its own: {before}")
+    wall0 = time.time()
+    os.kill(before[0], signal.SIGKILL)
+
+    def restarted():
+        st = docker_state(container_id)
+        return st and st[1] and st[2] and st[2] != before[2] and st
+
+    after = poll(restarted, 30, 0.01, f"the baseline container to restart (kill {i + 1})")
+    started = after[2] - wall0
+    log(f"baseline kill {i + 1}/{kills}: Docker restart policy, container started {started * 1000:.0f} ms "
+        f"(up {wall0 - before[2]:.1f} s before the kill)")
+    return started
+
+
+def flotilla_kill(ecs, i, kills):
+    """SIGKILLs the main process of one of the service's containers; the figures of its
+    replacement, from just before the kill: (listed, RUNNING, container started, death
+    reported, replacement created)."""
+    tasks = poll(lambda: three_running(ecs), 60, 0.1, "3 running tasks")
+    known = {t["taskArn"] for t in tasks}
+    victim_task = tasks[i % 3]
+    victim = victim_task["containers"][0]["runtimeId"]
+    state = docker_state(victim)
+    if not state or not state[1] or state[0] <= 0:
+        sys.exit(f"kill {i + 1}: container {victim[:12]} is not running: {state}")
+    wall0, t0 = time.time(), time.monotonic()
+    os.kill(state[0], signal.SIGKILL)
+    listed = running = None
+    new_task = None
+    deadline = t0 + 60
+    while time.monotonic() < deadline:
+        fresh = [a for a in service_task_arns(ecs, "default", KILL_SERVICE) if a not in known]
+        if fresh:
+            listed = listed or time.monotonic() - t0
+            up = [t for t in describe_tasks(ecs, "default", fresh) if t["lastStatus"] == "RUNNING"]
+            if up:
+                running, new_task = time.monotonic() - t0, up[0]
+                break
+        time.sleep(0.01)
+    if running is None:
+        sys.exit(f"kill {i + 1}: no replacement RUNNING within 60 s")
+    started = docker_started_at(new_task["containers"][0].get("runtimeId", ""))
+    container = started - wall0 if started else float("nan")
+    # Server-side timestamps split the time: the agent reporting the death, then the
+    # controller creating the replacement.
+    dead = describe_tasks(ecs, "default", [victim_task["taskArn"]])[0]
+    reported = dead["stoppedAt"].timestamp() - wall0 if dead.get("stoppedAt") else float("nan")
+    created = new_task["createdAt"].timestamp() - wall0
+    log(f"kill {i + 1}/{kills}: SIGKILL → death reported {reported * 1000:.0f} ms, replacement created "
+        f"{created * 1000:.0f} ms, listed {listed * 1000:.0f} ms, RUNNING {running * 1000:.0f} ms, "
+        f"container started {container * 1000:.0f} ms")
+    wait_stable(ecs, "default", KILL_SERVICE, timeout=60)
+    return listed, running, container, reported, created
+
+
 def bench_kills(ecs, kills):
-    td = ecs.register_task_definition(family=KILL_FAMILY, containerDefinitions=[{
-        "name": "app", "image": IMAGE, "memory": 8, "command": SLEEPER, "stopTimeout": 2}])["taskDefinition"]
-    ecs.create_service(cluster="default", serviceName=KILL_SERVICE, taskDefinition=td["taskDefinitionArn"],
-                       desiredCount=3, launchType="EC2")
-    wait_stable(ecs, "default", KILL_SERVICE, timeout=120)
-    rows = []
-    for i in range(kills):
-        tasks = poll(lambda: three_running(ecs), 60, 0.1, "3 running tasks")
-        known = {t["taskArn"] for t in tasks}
-        victim = tasks[i % 3]["containers"][0]["runtimeId"]
-        wall0, t0 = time.time(), time.monotonic()
-        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
-        listed = running = None
-        new_task = None
-        deadline = t0 + 60
-        while time.monotonic() < deadline:
-            fresh = [a for a in service_task_arns(ecs, "default", KILL_SERVICE) if a not in known]
-            if fresh:
-                listed = listed or time.monotonic() - t0
-                up = [t for t in describe_tasks(ecs, "default", fresh) if t["lastStatus"] == "RUNNING"]
-                if up:
-                    running, new_task = time.monotonic() - t0, up[0]
-                    break
-            time.sleep(0.01)
-        if running is None:
-            sys.exit(f"kill {i + 1}: no replacement RUNNING within 60 s")
-        started = docker_started_at(new_task["containers"][0].get("runtimeId", ""))
-        container = started - wall0 if started else float("nan")
-        rows.append((listed, running, container))
-        log(f"kill {i + 1}/{kills}: listed {listed * 1000:.0f} ms, RUNNING {running * 1000:.0f} ms, "
-            f"container started {container * 1000:.0f} ms")
-        wait_stable(ecs, "default", KILL_SERVICE, timeout=60)
+    """Interleaved: baseline kill i, then Flotilla kill i. (Flotilla rows, baseline seconds.)"""
+    rows, baseline = [], []
+    remove_baseline()
+    try:
+        # Started first, so that it gathers uptime while the service comes up.
+        container_id = start_baseline()
+        td = ecs.register_task_definition(family=KILL_FAMILY, containerDefinitions=[{
+            "name": "app", "image": IMAGE, "memory": 8, "command": SLEEPER, "stopTimeout": 2}])["taskDefinition"]
+        ecs.create_service(cluster="default", serviceName=KILL_SERVICE, taskDefinition=td["taskDefinitionArn"],
+                           desiredCount=3, launchType="EC2")
+        wait_stable(ecs, "default", KILL_SERVICE, timeout=120)
+        for i in range(kills):
+            baseline.append(baseline_kill(container_id, i, kills))
+            rows.append(flotilla_kill(ecs, i, kills))
+    finally:
+        remove_baseline()
     delete_service(ecs, "default", KILL_SERVICE)
-    return rows
+    return rows, baseline
 
 
 # --- (b), (c) rolling deployments ----------------------------------------------------------
@@ -305,12 +403,13 @@ def run_docker(binary, tmp, kills, rounds):
                 return False
 
         poll(agent_connected, 60, 0.1, "the local agent to connect")
-        kill_rows = bench_kills(ecs, kills)
+        kill_rows, baseline = bench_kills(ecs, kills)
         roll = bench_docker_rollout(ecs, rounds)
-        return kill_rows, roll
+        return kill_rows, baseline, roll
     finally:
         proc.stop()
         remove_family_containers(KILL_FAMILY, ROLL_FAMILY)
+        remove_baseline()
 
 
 def rss_peak_mib(pid):
@@ -400,10 +499,10 @@ def main():
         sys.exit(f"{binary} does not implement CreateService yet")
 
     tmp = Path(tempfile.mkdtemp(prefix="flotilla-services-"))
-    kill_rows, roll, sim = [], [], None
+    kill_rows, baseline, roll, sim = [], [], [], None
     try:
         if not args.skip_docker:
-            kill_rows, roll = run_docker(binary, tmp, args.kills, args.rounds)
+            kill_rows, baseline, roll = run_docker(binary, tmp, args.kills, args.rounds)
         if not args.skip_sim:
             sim = run_sim(binary, tmp, args.sim_instances, args.sim_tasks, args.sim_rounds)
     except BaseException:
@@ -422,10 +521,14 @@ def main():
     ]
     if kill_rows:
         lines += [
-            row("docker kill → replacement task listed (service of 3, Docker)", [r[0] for r in kill_rows]),
-            row("docker kill → replacement task RUNNING (DescribeTasks)", [r[1] for r in kill_rows]),
-            row("docker kill → replacement container started (Docker StartedAt)", [r[2] for r in kill_rows]),
+            row("SIGKILL → death reported by the agent (task stoppedAt)", [r[3] for r in kill_rows]),
+            row("SIGKILL → replacement task created (task createdAt)", [r[4] for r in kill_rows]),
+            row("SIGKILL → replacement task listed (service of 3, Docker)", [r[0] for r in kill_rows]),
+            row("SIGKILL → replacement task RUNNING (DescribeTasks)", [r[1] for r in kill_rows]),
+            row("SIGKILL → replacement container started (Docker StartedAt)", [r[2] for r in kill_rows]),
         ]
+    if baseline:
+        lines.append(row("Docker restart policy (--restart=always): SIGKILL → container started", baseline))
     if roll:
         lines.append(row("rolling deployment, 10 tasks on Docker, min 50 % / max 200 %", roll))
     if sim:
@@ -438,8 +541,23 @@ def main():
         ]
     lines.append("")
     if kill_rows:
-        lines.append("Kill figures are from just before `docker kill` was called; \"listed\" and \"RUNNING\" are the "
-                     "first ListTasks/DescribeTasks poll (every 10 ms) showing the new task.")
+        lines.append("Kill figures are from just before the container's main process got SIGKILL from the host "
+                     "(its State.Pid); \"listed\" and \"RUNNING\" are the first ListTasks/DescribeTasks poll "
+                     "(every 10 ms) showing the new task.")
+    if kill_rows and baseline:
+        flotilla_started = [r[2] for r in kill_rows if r[2] == r[2]]
+        if flotilla_started:
+            ratio = statistics.median(flotilla_started) / statistics.median(baseline)
+            lines.append(f"ratio Flotilla/Docker restart: {ratio:.1f}× (median SIGKILL → replacement container "
+                         "started, over median SIGKILL → container restarted)")
+        lines.append("Baseline: one plain `docker run --restart=always` container of the same image and command, "
+                     "killed the same way (SIGKILL to its main process; a `docker kill` is a manual stop, which the "
+                     "policy ignores), interleaved with Flotilla's kills (baseline kill i, then Flotilla kill i); "
+                     "its figure is to its new State.StartedAt. Every baseline kill waits until the container has "
+                     f"been up at least {BASELINE_MIN_UPTIME} s, so Docker's restart delay stays at its 100 ms "
+                     "minimum (it doubles on each restart after less than 10 s of uptime). Flotilla starts a new "
+                     "task (a new container, through the scheduler and the agent); Docker restarts the same "
+                     "container in place.")
     if roll or sim:
         lines.append("A deployment's time is from the UpdateService call until DescribeServices shows one "
                      "deployment, on the new task definition, with runningCount == desiredCount "

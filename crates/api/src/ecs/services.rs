@@ -147,11 +147,26 @@ pub fn launch_of(
     Ok(launch)
 }
 
-/// The placement strategies of a service, parsed.
+/// The placement strategies of a service, parsed. Without any, the service scheduler
+/// spreads tasks across availability zones and then across instances, as ECS's does.
 pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
-    svc.placement_strategy
+    let given: Vec<(&str, Option<&str>)> = svc
+        .placement_strategy
         .iter()
-        .filter_map(|s| scheduler::parse_strategy(&s.kind, s.field.as_deref()).ok())
+        .map(|s| (s.kind.as_str(), s.field.as_deref()))
+        .collect();
+    let spread = [
+        ("spread", Some("attribute:ecs.availability-zone")),
+        ("spread", Some("instanceId")),
+    ];
+    let chosen = if given.is_empty() {
+        &spread[..]
+    } else {
+        &given[..]
+    };
+    chosen
+        .iter()
+        .filter_map(|(kind, field)| scheduler::parse_strategy(kind, *field).ok())
         .collect()
 }
 

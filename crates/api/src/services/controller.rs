@@ -6,18 +6,17 @@
 //! fails half-way is simply done again by the next one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use flotilla_aws::AwsError;
 use flotilla_model::container_instance;
 use flotilla_model::service::{self, circuit_breaker_threshold, ServiceRecord};
-use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
+use flotilla_model::task::{HealthStatus, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
 use tokio::sync::watch;
 
-use super::plan::{self, Actions, DaemonHost, Host, Replica, TaskState, Why};
+use super::plan::{self, Actions, DaemonHost, Failures, Host, Replica, TaskState, Why};
 use super::{healthy, tasks_of};
 use crate::ecs::services::{launch_of, strategies_of};
 use crate::ecs::task_definitions;
@@ -29,8 +28,6 @@ use crate::{keys, State};
 /// least once a second (backoffs and grace periods are timed).
 const TICK: Duration = Duration::from_millis(50);
 const FULL_PASS: Duration = Duration::from_secs(1);
-/// Consecutive failures after which launches back off.
-const BACKOFF_AFTER: i64 = 3;
 
 /// Run the service controller while `leader` says this process leads.
 pub fn start(state: State, leader: watch::Receiver<bool>) {
@@ -60,8 +57,9 @@ struct Controller {
     state: State,
     /// When each instance's agent was first seen disconnected.
     unseen_since: HashMap<String, Instant>,
-    /// DAEMON placements that did not fit, by (service, instance), with the instances
-    /// view's change count then: not retried until an instance changes.
+    /// DAEMON placements that did not fit, by (service, instance), with the
+    /// [`placement_stamp`] then: not retried until an instance, an agent connection or
+    /// a task's resources change.
     daemon_misses: HashMap<(String, String), u64>,
 }
 
@@ -147,6 +145,8 @@ impl Controller {
                     .unwrap_or(false)
             })
         };
+        let now = Utc::now();
+        let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
         let states: Vec<TaskState> = tasks
             .iter()
             .map(|t| TaskState {
@@ -161,11 +161,13 @@ impl Controller {
                     .unwrap_or(Host::Lost),
                 live: t.desired_status == TaskStatus::Running,
                 healthy: healthy(t, has_check(&t.task_definition_arn)),
+                unhealthy: unhealthy(t, grace, now),
                 created_at: t.created_at,
+                started_at: t.started_at,
+                failed_at: failed_at(t),
             })
             .collect();
-        let now = Utc::now();
-        let failures = Failures::of(&tasks, &states, &primary.id);
+        let failures = Failures::of(&states, &primary.id);
         let breaker = primary.deployment_configuration.deployment_circuit_breaker;
         let desired = if svc.is_daemon() {
             primary.desired_count
@@ -181,11 +183,13 @@ impl Controller {
                 .await;
         }
         let failed = primary.rollout_state == service::FAILED;
-        let backoff_until = failures.backoff_until(state.config());
+        let config = state.config();
+        let backoff_until =
+            failures.backoff_until(config.service_backoff_base, config.service_backoff_max);
         let may_start = !failed && backoff_until.is_none_or(|t| now >= t);
         let mut hosts = Vec::new();
         let actions = if svc.is_daemon() {
-            let changes = state.instances().changes();
+            let changes = placement_stamp(&state);
             hosts = self.daemon_hosts(key, svc, &instances, changes);
             plan::daemon(
                 &hosts,
@@ -209,7 +213,7 @@ impl Controller {
             .await;
         self.start(&scope, key, svc, &primary, &actions, &mut events)
             .await;
-        if failures.consecutive >= BACKOFF_AFTER && !may_start && !failed {
+        if failures.backing_off() && !may_start && !failed {
             events.push(format!(
                 "(service {}) is unable to consistently start tasks successfully. Flotilla \
                  retries them with a growing delay.",
@@ -338,6 +342,7 @@ impl Controller {
                 ),
                 Why::ScaleDown => "Service scaled down: more tasks ran than desired.".into(),
                 Why::Draining => "Container instance is draining; the task was replaced.".into(),
+                Why::Unhealthy => UNHEALTHY_REASON.into(),
                 Why::Lost => {
                     "Container instance stayed disconnected; the task was replaced elsewhere."
                         .into()
@@ -427,7 +432,7 @@ impl Controller {
                     );
                     if tasks.len() < count {
                         if let Some(arn) = &only {
-                            let changes = self.state.instances().changes();
+                            let changes = placement_stamp(&self.state);
                             self.daemon_misses
                                 .insert((key.to_string(), arn.clone()), changes);
                         }
@@ -504,6 +509,12 @@ impl Controller {
     }
 }
 
+/// A number that changes whenever an instance record or an agent connection changes or a
+/// task releases resources: what decides whether a placement that did not fit may fit now.
+fn placement_stamp(state: &State) -> u64 {
+    state.instances().changes() + state.agents().changes() + state.task_index().released()
+}
+
 /// Mark the primary deployment COMPLETED (once), and a deployment it rolled back from
 /// as rolled back.
 fn complete(s: &mut ServiceRecord, now: DateTime<Utc>) {
@@ -539,59 +550,27 @@ fn task_list(ids: &[String]) -> String {
         .join(" ")
 }
 
-/// Tasks of the primary deployment that stopped on their own (not stopped by a user or by
-/// the scheduler).
-struct Failures {
-    /// All of them: what the circuit breaker counts.
-    total: i64,
-    /// Those since the newest healthy task started: what the backoff counts.
-    consecutive: i64,
-    last_at: Option<DateTime<Utc>>,
+/// The stopped reason of a task the controller replaced because its health checks failed.
+const UNHEALTHY_REASON: &str = "Task failed container health checks.";
+
+/// Whether a running task's health checks failed after its grace period.
+fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
+    t.desired_status == TaskStatus::Running
+        && t.health_status == HealthStatus::Unhealthy
+        && t.started_at
+            .is_none_or(|s| now - s >= chrono::Duration::seconds(grace_seconds))
 }
 
-impl Failures {
-    fn of(tasks: &[Arc<TaskRecord>], states: &[TaskState], primary: &str) -> Failures {
-        let failed: Vec<&Arc<TaskRecord>> = tasks
-            .iter()
-            .filter(|t| t.started_by.as_deref() == Some(primary))
-            .filter(|t| t.last_status == TaskStatus::Stopped)
-            .filter(|t| {
-                !matches!(
-                    t.stop_code,
-                    Some(StopCode::UserInitiated | StopCode::ServiceSchedulerInitiated)
-                )
-            })
-            .collect();
-        let healthy_since = tasks
-            .iter()
-            .zip(states)
-            .filter(|(_, s)| s.healthy && s.deployment == primary)
-            .filter_map(|(t, _)| t.started_at)
-            .max();
-        let since: Vec<DateTime<Utc>> = failed
-            .iter()
-            .filter_map(|t| t.stopped_at.or(t.stopping_at))
-            .filter(|at| healthy_since.is_none_or(|h| *at > h))
-            .collect();
-        Failures {
-            total: failed.len() as i64,
-            consecutive: since.len() as i64,
-            last_at: since.iter().max().copied(),
+/// When a task stopped on its own (not stopped by a user or by the scheduler, other than
+/// for failed health checks): a failure for the circuit breaker and the backoff.
+fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
+    let own = match t.stop_code {
+        Some(StopCode::UserInitiated) => false,
+        Some(StopCode::ServiceSchedulerInitiated) => {
+            t.stopped_reason.as_deref() == Some(UNHEALTHY_REASON)
         }
-    }
-
-    /// When launches may start again: after [`BACKOFF_AFTER`] consecutive failures the
-    /// delay starts at the configured base and doubles per further failure.
-    fn backoff_until(&self, config: &crate::ApiConfig) -> Option<DateTime<Utc>> {
-        if self.consecutive < BACKOFF_AFTER {
-            return None;
-        }
-        let exp = (self.consecutive - BACKOFF_AFTER).min(20) as u32;
-        let delay = config
-            .service_backoff_base
-            .saturating_mul(1u32 << exp)
-            .min(config.service_backoff_max);
-        let delay = chrono::Duration::from_std(delay).ok()?;
-        self.last_at.map(|at| at + delay)
-    }
+        _ => true,
+    };
+    (t.last_status == TaskStatus::Stopped && own)
+        .then(|| t.stopped_at.or(t.stopping_at).unwrap_or(t.created_at))
 }

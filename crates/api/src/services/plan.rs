@@ -2,6 +2,8 @@
 //! state of their instances, which tasks to start and which to stop. No I/O, so every
 //! rule of rolling deployments, draining and daemons is unit-tested here.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use flotilla_model::service::{deployment_bounds, DeploymentConfiguration};
 
@@ -26,7 +28,12 @@ pub struct TaskState {
     /// Desired status RUNNING.
     pub live: bool,
     pub healthy: bool,
+    /// Its container health checks failed and its grace period is over: replace it.
+    pub unhealthy: bool,
     pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it stopped on its own (a failure), if it did.
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 /// Why the controller stops a task; each becomes a stopped reason.
@@ -40,6 +47,8 @@ pub enum Why {
     Lost,
     /// More tasks run than desired.
     ScaleDown,
+    /// Its container health checks failed.
+    Unhealthy,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -69,10 +78,17 @@ pub struct Replica<'a> {
 pub fn replica(r: &Replica) -> Actions {
     let mut actions = Actions::default();
     let live: Vec<&TaskState> = r.tasks.iter().filter(|t| t.live).collect();
-    for t in live.iter().filter(|t| t.host == Host::Lost) {
-        actions.stop.push((t.id.clone(), Why::Lost));
+    for t in &live {
+        if t.host == Host::Lost {
+            actions.stop.push((t.id.clone(), Why::Lost));
+        } else if t.unhealthy {
+            actions.stop.push((t.id.clone(), Why::Unhealthy));
+        }
     }
-    let kept: Vec<&TaskState> = live.into_iter().filter(|t| t.host != Host::Lost).collect();
+    let kept: Vec<&TaskState> = live
+        .into_iter()
+        .filter(|t| t.host != Host::Lost && !t.unhealthy)
+        .collect();
     let (mut primary, retiring): (Vec<&TaskState>, Vec<&TaskState>) = kept
         .into_iter()
         .partition(|t| t.deployment == r.primary && t.host == Host::Active);
@@ -202,6 +218,60 @@ pub fn daemon(
     actions
 }
 
+/// Consecutive failures after which launches back off.
+pub const BACKOFF_AFTER: i64 = 3;
+
+/// The failed tasks of a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failures {
+    /// All of them: what the circuit breaker counts.
+    pub total: i64,
+    /// Those since the newest healthy task started: what the backoff counts.
+    pub consecutive: i64,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+impl Failures {
+    pub fn of(tasks: &[TaskState], deployment: &str) -> Failures {
+        let mine: Vec<&TaskState> = tasks
+            .iter()
+            .filter(|t| t.deployment == deployment)
+            .collect();
+        let healthy_since = mine
+            .iter()
+            .filter(|t| t.healthy)
+            .filter_map(|t| t.started_at)
+            .max();
+        let failed: Vec<DateTime<Utc>> = mine.iter().filter_map(|t| t.failed_at).collect();
+        let since: Vec<DateTime<Utc>> = failed
+            .iter()
+            .copied()
+            .filter(|at| healthy_since.is_none_or(|h| *at > h))
+            .collect();
+        Failures {
+            total: failed.len() as i64,
+            consecutive: since.len() as i64,
+            last_at: since.iter().max().copied(),
+        }
+    }
+
+    pub fn backing_off(&self) -> bool {
+        self.consecutive >= BACKOFF_AFTER
+    }
+
+    /// When launches may start again: after [`BACKOFF_AFTER`] consecutive failures the
+    /// delay starts at `base` and doubles per further failure, up to `max`.
+    pub fn backoff_until(&self, base: Duration, max: Duration) -> Option<DateTime<Utc>> {
+        if !self.backing_off() {
+            return None;
+        }
+        let exp = (self.consecutive - BACKOFF_AFTER).min(20) as u32;
+        let delay = base.saturating_mul(1u32 << exp).min(max);
+        let delay = chrono::Duration::from_std(delay).ok()?;
+        self.last_at.map(|at| at + delay)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,8 +293,49 @@ mod tests {
             host: Host::Active,
             live: true,
             healthy,
+            unhealthy: false,
             created_at: Utc::now(),
+            started_at: None,
+            failed_at: None,
         }
+    }
+
+    #[test]
+    fn failures_count_for_the_breaker_and_since_the_last_healthy_task_for_the_backoff() {
+        let t0 = Utc::now();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let failed = |id: &str, s: i64| TaskState {
+            live: false,
+            failed_at: Some(at(s)),
+            ..task(id, "new", false)
+        };
+        let mut up = task("up", "new", true);
+        up.started_at = Some(at(5));
+        let tasks = [
+            failed("a", 1),
+            failed("b", 2),
+            up,
+            failed("c", 6),
+            failed("o", 7),
+        ];
+        let mut tasks = tasks.to_vec();
+        tasks[4].deployment = "old".into();
+        let f = Failures::of(&tasks, "new");
+        assert_eq!((f.total, f.consecutive, f.last_at), (3, 1, Some(at(6))));
+        assert!(!f.backing_off());
+        assert_eq!(
+            f.backoff_until(Duration::from_secs(1), Duration::from_secs(60)),
+            None
+        );
+
+        let crashing: Vec<TaskState> = (0..5).map(|i| failed(&format!("x{i}"), i)).collect();
+        let f = Failures::of(&crashing, "new");
+        assert_eq!(f.consecutive, 5);
+        // 3 failures: base; each further one doubles: 5 failures wait 4 × base.
+        let until = f.backoff_until(Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(until, Some(at(4) + chrono::Duration::seconds(4)));
+        let capped = f.backoff_until(Duration::from_secs(1), Duration::from_secs(2));
+        assert_eq!(capped, Some(at(4) + chrono::Duration::seconds(2)));
     }
 
     fn run(desired: i64, c: &DeploymentConfiguration, tasks: &[TaskState]) -> Actions {
@@ -345,6 +456,15 @@ mod tests {
         let a = run(1, &config(100, 200), &[l]);
         assert_eq!(a.start, 1);
         assert_eq!(a.stop, vec![("l".to_string(), Why::Lost)]);
+    }
+
+    #[test]
+    fn unhealthy_tasks_are_stopped_and_replaced() {
+        let mut sick = task("s", "new", false);
+        sick.unhealthy = true;
+        let a = run(2, &config(100, 200), &[sick, task("b", "new", true)]);
+        assert_eq!(a.start, 1);
+        assert_eq!(a.stop, vec![("s".to_string(), Why::Unhealthy)]);
     }
 
     #[test]
