@@ -810,3 +810,48 @@ def test_disconnected_instance_tasks_are_replaced_elsewhere(tmp_path):
         server.stop()
         for arn in arns.values():
             remove_containers(f"flotilla.container-instance={arn}")
+
+
+def test_service_survives_a_server_kill9_and_keeps_healing(tmp_path):
+    """The service record and its deployment are durable, and the restarted server (same
+    data directory, so it recognises the leadership it held) runs the controller again:
+    a container killed after the restart is replaced."""
+    build_test_image()
+    server = Flotilla(tmp_path / "server", extra_args=["--service-backoff-base-ms", str(BACKOFF_MS)]).start()
+    agent = AgentProcess(server, tmp_path / "agent", cluster="durable")
+    arn = None
+    try:
+        ecs = server.client("ecs")
+        ecs.create_cluster(clusterName="durable")
+        agent.start()
+        arn = agent.instance_arn()
+        td = register(ecs, "durable1")
+        created = ecs.create_service(cluster="durable", serviceName="keeper", taskDefinition=td, desiredCount=2,
+                                     launchType="EC2")["service"]
+        wait_stable(ecs, "durable", "keeper", td, completed=True)
+        before = wait_running_tasks(ecs, "durable", "keeper", 2)
+
+        server.kill9()
+        server.start()
+        # The server came back on a new port: point the agent at it (it adopts its
+        # running containers).
+        agent.stop()
+        agent.start()
+        ecs = server.client("ecs")
+        svc = describe_service(ecs, "durable", "keeper")
+        assert svc["status"] == "ACTIVE" and svc["desiredCount"] == 2
+        assert [d["id"] for d in svc["deployments"]] == [created["deployments"][0]["id"]]
+        assert {t["taskArn"] for t in wait_running_tasks(ecs, "durable", "keeper", 2)} == \
+            {t["taskArn"] for t in before}
+
+        victim = before[0]
+        subprocess.run(["docker", "kill", victim["containers"][0]["runtimeId"]], check=True, capture_output=True)
+        after = wait_running_tasks(ecs, "durable", "keeper", 2, timeout=60,
+                                   where=lambda ts: victim["taskArn"] not in {t["taskArn"] for t in ts})
+        assert all(t["startedBy"] == created["deployments"][0]["id"] for t in after)
+        wait_stable(ecs, "durable", "keeper", td)
+    finally:
+        agent.stop()
+        server.stop()
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")

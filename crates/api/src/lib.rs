@@ -30,11 +30,12 @@ pub use ecs::Ecs;
 pub use state::{ApiConfig, State};
 pub use sts::Sts;
 
-/// Start the controllers: this process campaigns for leadership and, while it leads, runs
-/// the service controller.
-pub fn start_controllers(state: &State) {
-    let leader =
-        services::leader::campaign(state.store().clone(), std::time::Duration::from_secs(10));
+/// Start the controllers: this process campaigns for leadership as `node` (an id that stays
+/// the same across restarts of one server) and, while it leads, runs the service
+/// controller.
+pub fn start_controllers(state: &State, node: String) {
+    let ttl = std::time::Duration::from_secs(10);
+    let leader = services::leader::campaign(state.store().clone(), ttl, node);
     services::controller::start(state.clone(), leader);
 }
 

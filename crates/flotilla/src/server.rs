@@ -140,7 +140,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             .await
             .map_err(|e| anyhow::anyhow!("creating the default cluster: {e}"))?;
     }
-    flotilla_api::start_controllers(&state);
+    flotilla_api::start_controllers(&state, node_id(&args.data_dir)?);
     let gateway = Gateway::new(
         GatewayConfig {
             credentials: creds,
@@ -264,6 +264,20 @@ pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
             Err(e).with_context(|| format!("locking {}", path.display()))
         }
     }
+}
+
+/// This server's id for leader election, kept in the data directory so a restarted server
+/// recognises the leadership it held.
+fn node_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_string());
+        }
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    write_atomically(&path, &id)?;
+    Ok(id)
 }
 
 fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -1,6 +1,8 @@
 //! Leader election: every server campaigns for one key held on a store lease; the one
 //! holding it runs the controllers. When the leader dies its lease expires and another
-//! server's campaign takes the key.
+//! server's campaign takes the key. A server restarted on the same data directory (same
+//! `me`) finds its own key still there and carries on with its lease instead of waiting for
+//! it to expire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,16 +12,19 @@ use tokio::sync::watch;
 
 use crate::keys;
 
-/// Campaign for leadership with a lease of `ttl`; the receiver says whether this process
-/// leads right now.
-pub fn campaign(store: Arc<dyn Store>, ttl: Duration) -> watch::Receiver<bool> {
+/// Campaign for leadership as `me` with a lease of `ttl`; the receiver says whether this
+/// process leads right now.
+pub fn campaign(store: Arc<dyn Store>, ttl: Duration, me: String) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
-    let me = uuid::Uuid::new_v4().to_string();
     tokio::spawn(async move {
         let beat = ttl / 3;
         loop {
             if tx.is_closed() {
                 return;
+            }
+            if let Some(lease) = own_lease(&*store, &me).await {
+                lead(&*store, &tx, lease, beat).await;
+                continue;
             }
             let lease = match store.lease_grant(ttl).await {
                 Ok(l) => l,
@@ -44,17 +49,37 @@ pub fn campaign(store: Arc<dyn Store>, ttl: Duration) -> watch::Receiver<bool> {
                 tokio::time::sleep(beat).await;
                 continue;
             }
-            tracing::info!("this server is the leader: running the controllers");
-            let _ = tx.send(true);
-            loop {
-                tokio::time::sleep(beat).await;
-                if let Err(e) = store.lease_keep_alive(lease).await {
-                    tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
-                    break;
-                }
-            }
-            let _ = tx.send(false);
+            lead(&*store, &tx, lease, beat).await;
         }
     });
     rx
+}
+
+/// The lease of the leader key if `me` holds it and the lease is still alive.
+async fn own_lease(store: &dyn Store, me: &str) -> Option<flotilla_store::LeaseId> {
+    let kv = store.get(keys::LEADER.as_bytes()).await.ok()??;
+    if kv.value != me.as_bytes() || kv.lease == 0 {
+        return None;
+    }
+    store.lease_keep_alive(kv.lease).await.ok()?;
+    Some(kv.lease)
+}
+
+/// Lead while the lease can be kept alive.
+async fn lead(
+    store: &dyn Store,
+    tx: &watch::Sender<bool>,
+    lease: flotilla_store::LeaseId,
+    beat: Duration,
+) {
+    tracing::info!("this server is the leader: running the controllers");
+    let _ = tx.send(true);
+    loop {
+        tokio::time::sleep(beat).await;
+        if let Err(e) = store.lease_keep_alive(lease).await {
+            tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
+            break;
+        }
+    }
+    let _ = tx.send(false);
 }
