@@ -855,3 +855,38 @@ def test_service_survives_a_server_kill9_and_keeps_healing(tmp_path):
         server.stop()
         if arn:
             remove_containers(f"flotilla.container-instance={arn}")
+
+
+def test_health_checks_decide_healthy_and_failing_tasks_are_replaced(svc_env):
+    env = svc_env
+    ecs = env.ecs
+
+    def checked(family, check):
+        container = {"name": "app", "image": IMAGE, "memory": 16, "essential": True, "command": list(SLEEPER),
+                     "stopTimeout": 2, "healthCheck": {"command": ["CMD-SHELL", check], "interval": 5,
+                                                       "timeout": 2, "retries": 1, "startPeriod": 0}}
+        return ecs.register_task_definition(family=family, containerDefinitions=[container])[
+            "taskDefinition"]["taskDefinitionArn"]
+
+    # A task with a passing health check counts once it is HEALTHY: the deployment
+    # completes only then.
+    good = checked("hcgood", "true")
+    env.create(CLUSTER, "checked", good, desiredCount=1)
+    wait_stable(ecs, CLUSTER, "checked", good, completed=True, timeout=60)
+    [task] = wait_running_tasks(ecs, CLUSTER, "checked", 1)
+    assert task["healthStatus"] == "HEALTHY"
+
+    # A failing health check: the task is stopped and replaced, and the deployment never
+    # completes.
+    bad = checked("hcbad", "exit 1")
+    env.create(CLUSTER, "sick", bad, desiredCount=1, healthCheckGracePeriodSeconds=0)
+    [first] = wait_running_tasks(ecs, CLUSTER, "sick", 1)
+    stopped = wait_for(lambda: (t := describe_tasks(ecs, CLUSTER, [first["taskArn"]])[0])["desiredStatus"] == "STOPPED"
+                       and t, timeout=60, what="the unhealthy task to be stopped")
+    assert stopped["stopCode"] == "ServiceSchedulerInitiated"
+    assert stopped["stoppedReason"] == "Task failed container health checks."
+    wait_for(lambda: [t for t in service_tasks(ecs, CLUSTER, "sick") if t["taskArn"] != first["taskArn"]],
+             timeout=30, what="a replacement of the unhealthy task")
+    svc = describe_service(ecs, CLUSTER, "sick")
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert svc["deployments"][0]["failedTasks"] >= 1
