@@ -890,3 +890,47 @@ def test_health_checks_decide_healthy_and_failing_tasks_are_replaced(svc_env):
     svc = describe_service(ecs, CLUSTER, "sick")
     assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
     assert svc["deployments"][0]["failedTasks"] >= 1
+
+
+def test_update_service_force_new_deployment_and_placement(api):
+    _, ecs, td1 = api
+    ecs.create_service(cluster="api", serviceName="forced", taskDefinition=td1, desiredCount=0)
+    first = wait_stable(ecs, "api", "forced", td1, timeout=20, completed=True)
+    [dep] = first["deployments"]
+
+    # Changing only the desired count or the deployment configuration starts no deployment.
+    out = ecs.update_service(cluster="api", service="forced", desiredCount=0,
+                             deploymentConfiguration={"minimumHealthyPercent": 50})["service"]
+    assert [d["id"] for d in out["deployments"]] == [dep["id"]]
+    assert out["deploymentConfiguration"]["minimumHealthyPercent"] == 50
+    assert out["deploymentConfiguration"]["maximumPercent"] == 200
+
+    # forceNewDeployment does, with the same task definition; so does new placement.
+    out = ecs.update_service(cluster="api", service="forced", forceNewDeployment=True)["service"]
+    assert [d["status"] for d in out["deployments"]] == ["PRIMARY", "ACTIVE"]
+    assert primary(out)["id"] != dep["id"] and primary(out)["taskDefinition"] == td1
+    wait_stable(ecs, "api", "forced", td1, timeout=20, completed=True)
+    out = ecs.update_service(cluster="api", service="forced",
+                             placementStrategy=[{"type": "binpack", "field": "memory"}])["service"]
+    assert out["placementStrategy"] == [{"type": "binpack", "field": "memory"}]
+    assert len(out["deployments"]) == 2
+    svc = wait_stable(ecs, "api", "forced", td1, timeout=20, completed=True)
+    history = ecs.list_service_deployments(cluster="api", service="forced")["serviceDeployments"]
+    assert len(history) == 3 and history[0]["serviceDeploymentArn"] == svc["currentServiceDeployment"]
+
+    # A bad strategy is refused and changes nothing.
+    with pytest.raises(ClientError) as e:
+        ecs.update_service(cluster="api", service="forced", placementStrategy=[{"type": "fastest"}])
+    assert code_of(e) == "InvalidParameterException"
+    assert describe_service(ecs, "api", "forced")["placementStrategy"] == [{"type": "binpack", "field": "memory"}]
+
+    # ABORT stops the deployment in progress where it is.
+    out = ecs.update_service(cluster="api", service="forced", forceNewDeployment=True, desiredCount=1)["service"]
+    arn = out["currentServiceDeployment"]
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ABORT")
+    [d] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    assert d["status"] == "STOPPED"
+    assert primary(describe_service(ecs, "api", "forced"))["rolloutState"] == "FAILED"
+    with pytest.raises(ClientError) as e:
+        ecs.stop_service_deployment(serviceDeploymentArn=arn)
+    assert code_of(e) == "ConflictException"

@@ -578,7 +578,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Aws
         .range(prefix.as_bytes())
         .iter()
         .map(|(_, e)| e.value.clone())
-        .filter(|s| s.status != service::INACTIVE)
+        .filter(|s| s.status == service::ACTIVE)
         .filter(|s| {
             input
                 .launch_type
