@@ -34,6 +34,22 @@ that it implements CreateService (`flotilla operations`). Measures:
     timed from the call until the `services-stable` condition holds for the new revision
     (one deployment, on the new task definition, runningCount == desiredCount), polled
     every 100 ms.
+    Baseline, interleaved with those rounds (baseline round r, then Flotilla round r): the same
+    rollout by hand with the docker CLI, on plain containers of the same image and command
+    labelled ROLLOUT_BASELINE_LABEL and differing in `-e REVISION=<n>`. Before the first round,
+    10 containers of the "old" revision are started (untimed). Each round starts 10 containers
+    of the new revision (10 `docker run -d` processes started at once, waited for), then removes
+    the 10 old ones (one `docker rm -f` of their ids); timed from the first `docker run` to the
+    `docker rm -f` returning. The new ones are the old ones of the next round. That is what a
+    rolling deployment of 10 tasks with max 200 % comes down to without an orchestrator; note
+    the difference in work: Flotilla's time includes waiting for each new task to be RUNNING
+    (reported by the agent) and the min/max percent pacing, and its old tasks are stopped
+    gracefully (SIGTERM, stopTimeout), while the baseline kills the old containers at once.
+    But `services-stable` holds as soon as the old tasks are desired STOPPED (runningCount
+    and the deployments count only tasks desired RUNNING), so Flotilla's time does not wait
+    for the old containers to exit, whereas the baseline's includes their removal. The
+    baseline containers are removed (by label) before the first round, after the last one
+    and on error.
 (c) The same rolling deployment of a 1,000-task service on SIM_INSTANCES simulated agents
     (`flotilla bench sim-agents`: the real agent protocol with the `sim` runtime) against
     `flotilla server` (sqlite store): first the time from CreateService until the service
@@ -79,6 +95,9 @@ ROLL_SERVICE, ROLL_FAMILY = "bench-roll", "bench-roll"
 SIM_CLUSTER, SIM_SERVICE, SIM_FAMILY = "bench", "bench-sim-roll", "bench-sim-roll"
 # Part (a)'s baseline: a plain container under Docker's own restart policy.
 BASELINE_LABEL = "flotilla-bench=services-restart-baseline"
+# Part (b)'s baseline: the rolling deployment done by hand with the docker CLI.
+ROLLOUT_BASELINE_LABEL = "flotilla-bench=services-rollout-baseline"
+ROLLOUT_TASKS = 10
 # Docker's restart delay is 100 ms, doubling on each restart unless the container had run for
 # at least 10 s; waiting a little longer than that before every kill keeps it at 100 ms.
 BASELINE_MIN_UPTIME = 10.5
@@ -253,11 +272,15 @@ def start_baseline():
     return out.stdout.strip()
 
 
-def remove_baseline():
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={BASELINE_LABEL}"], capture_output=True,
-                         text=True).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+def remove_baseline(label=BASELINE_LABEL):
+    """Removes every container with the given baseline label (bounded in time)."""
+    try:
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True,
+                             text=True, timeout=60).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired as e:
+        log(f"removing containers labelled {label}: {e}")
 
 
 def baseline_kill(container_id, i, kills):
@@ -350,10 +373,13 @@ def bench_kills(ecs, kills):
 # --- (b), (c) rolling deployments ----------------------------------------------------------
 
 
-def bench_rollout(ecs, cluster, name, tds, rounds, timeout, interval):
-    """ROUNDS deployments alternating between the two task definitions; seconds each."""
+def bench_rollout(ecs, cluster, name, tds, rounds, timeout, interval, before_round=None):
+    """ROUNDS deployments alternating between the two task definitions; seconds each.
+    `before_round(r)`, if given, runs before round r (untimed here): the interleaved baseline."""
     durations = []
     for r in range(rounds):
+        if before_round:
+            before_round(r)
         target = tds[(r + 1) % 2]
         t0 = time.monotonic()
         ecs.update_service(cluster=cluster, service=name, taskDefinition=target)
@@ -375,16 +401,75 @@ def register_pair(ecs, family, image, memory, command=None):
     return arns
 
 
+def docker_run_many(revision, n=ROLLOUT_TASKS, timeout=120):
+    """Starts n baseline containers of `revision` at once (n `docker run -d` processes) and
+    waits for all of them; their ids. Exits if any fails or they take longer than `timeout`."""
+    args = ["docker", "run", "-d", "--label", ROLLOUT_BASELINE_LABEL, "-e", f"REVISION={revision}", IMAGE, *SLEEPER]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    deadline = time.monotonic() + timeout
+    ids, errors = [], []
+    for p in procs:
+        try:
+            out, err = p.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()  # our own child, by its pid
+            try:
+                p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            errors.append(f"timed out after {timeout} s")
+            continue
+        if p.returncode != 0 or not out.strip():
+            errors.append(err.strip() or f"exit status {p.returncode}")
+        else:
+            ids.append(out.strip())
+    if errors:
+        sys.exit(f"docker run (rollout baseline, REVISION={revision}): {'; '.join(errors)}")
+    return ids
+
+
+def baseline_rollout_round(old_ids, revision, r, rounds):
+    """One hand-rolled rollout: start ROLLOUT_TASKS containers of `revision`, then `docker rm
+    -f` the old ones. (seconds from the first `docker run` to `docker rm -f` returning, new ids)."""
+    t0 = time.monotonic()
+    new_ids = docker_run_many(revision)
+    started = time.monotonic() - t0
+    out = subprocess.run(["docker", "rm", "-f", *old_ids], capture_output=True, text=True, timeout=120)
+    total = time.monotonic() - t0
+    if out.returncode != 0:
+        sys.exit(f"docker rm -f (rollout baseline): {out.stderr.strip()}")
+    log(f"baseline round {r + 1}/{rounds}: {len(new_ids)} docker run -d (REVISION={revision}) in {started:.2f} s, "
+        f"then docker rm -f of {len(old_ids)} old: {total:.2f} s in all")
+    return total, new_ids
+
+
 def bench_docker_rollout(ecs, rounds):
-    tds = register_pair(ecs, ROLL_FAMILY, IMAGE, 8, SLEEPER)
-    ecs.create_service(cluster="default", serviceName=ROLL_SERVICE, taskDefinition=tds[0], desiredCount=10,
-                       launchType="EC2",
-                       deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
-    wait_stable(ecs, "default", ROLL_SERVICE, tds[0], timeout=180)
+    """Interleaved: baseline round r, then Flotilla round r. (Flotilla seconds, baseline seconds.)"""
+    baseline = []
+    remove_baseline(ROLLOUT_BASELINE_LABEL)
     try:
-        return bench_rollout(ecs, "default", ROLL_SERVICE, tds, rounds, timeout=300, interval=0.1)
+        # The baseline's "old" revision, started (untimed) before the first round; the
+        # revisions alternate like the task definitions' REVISION (1, then 2, 1, ...).
+        old_ids = docker_run_many("1")
+
+        def baseline_round(r):
+            nonlocal old_ids
+            seconds, old_ids = baseline_rollout_round(old_ids, str((r + 1) % 2 + 1), r, rounds)
+            baseline.append(seconds)
+
+        tds = register_pair(ecs, ROLL_FAMILY, IMAGE, 8, SLEEPER)
+        ecs.create_service(cluster="default", serviceName=ROLL_SERVICE, taskDefinition=tds[0],
+                           desiredCount=ROLLOUT_TASKS, launchType="EC2",
+                           deploymentConfiguration={"minimumHealthyPercent": 50, "maximumPercent": 200})
+        try:
+            wait_stable(ecs, "default", ROLL_SERVICE, tds[0], timeout=180)
+            roll = bench_rollout(ecs, "default", ROLL_SERVICE, tds, rounds, timeout=300, interval=0.1,
+                                 before_round=baseline_round)
+        finally:
+            delete_service(ecs, "default", ROLL_SERVICE)
     finally:
-        delete_service(ecs, "default", ROLL_SERVICE)
+        remove_baseline(ROLLOUT_BASELINE_LABEL)
+    return roll, baseline
 
 
 def run_docker(binary, tmp, kills, rounds):
@@ -404,12 +489,13 @@ def run_docker(binary, tmp, kills, rounds):
 
         poll(agent_connected, 60, 0.1, "the local agent to connect")
         kill_rows, baseline = bench_kills(ecs, kills)
-        roll = bench_docker_rollout(ecs, rounds)
-        return kill_rows, baseline, roll
+        roll, roll_baseline = bench_docker_rollout(ecs, rounds)
+        return kill_rows, baseline, roll, roll_baseline
     finally:
         proc.stop()
         remove_family_containers(KILL_FAMILY, ROLL_FAMILY)
         remove_baseline()
+        remove_baseline(ROLLOUT_BASELINE_LABEL)
 
 
 def rss_peak_mib(pid):
@@ -499,10 +585,10 @@ def main():
         sys.exit(f"{binary} does not implement CreateService yet")
 
     tmp = Path(tempfile.mkdtemp(prefix="flotilla-services-"))
-    kill_rows, baseline, roll, sim = [], [], [], None
+    kill_rows, baseline, roll, roll_baseline, sim = [], [], [], [], None
     try:
         if not args.skip_docker:
-            kill_rows, baseline, roll = run_docker(binary, tmp, args.kills, args.rounds)
+            kill_rows, baseline, roll, roll_baseline = run_docker(binary, tmp, args.kills, args.rounds)
         if not args.skip_sim:
             sim = run_sim(binary, tmp, args.sim_instances, args.sim_tasks, args.sim_rounds)
     except BaseException:
@@ -530,7 +616,10 @@ def main():
     if baseline:
         lines.append(row("Docker restart policy (--restart=always): SIGKILL → container started", baseline))
     if roll:
-        lines.append(row("rolling deployment, 10 tasks on Docker, min 50 % / max 200 %", roll))
+        lines.append(row(f"rolling deployment, {ROLLOUT_TASKS} tasks on Docker, min 50 % / max 200 %", roll))
+    if roll_baseline:
+        lines.append(row(f"Docker CLI baseline: start {ROLLOUT_TASKS} new containers, then remove {ROLLOUT_TASKS} old",
+                         roll_baseline))
     if sim:
         scale_up, durations, _ = sim
         lines += [
@@ -562,6 +651,20 @@ def main():
         lines.append("A deployment's time is from the UpdateService call until DescribeServices shows one "
                      "deployment, on the new task definition, with runningCount == desiredCount "
                      "(the `services-stable` condition).")
+    if roll and roll_baseline:
+        ratio = statistics.median(roll) / statistics.median(roll_baseline)
+        lines.append(f"ratio Flotilla/Docker rollout: {ratio:.1f}× (median rolling deployment of {ROLLOUT_TASKS} "
+                     "tasks, over median Docker CLI baseline)")
+        lines.append(f"Rollout baseline: a hand-rolled rollout with the docker CLI, interleaved with Flotilla's "
+                     f"deployments (baseline round r, then Flotilla round r): {ROLLOUT_TASKS} `docker run -d` of the "
+                     f"same image and command (`-e REVISION=<n>`) started at once and waited for, then one "
+                     f"`docker rm -f` of the {ROLLOUT_TASKS} old containers, timed from the first `docker run` to "
+                     "`docker rm -f` returning. Flotilla's time includes waiting for each new task to be RUNNING "
+                     "and the min/max percent pacing, and it stops the old tasks gracefully (SIGTERM, stopTimeout) "
+                     "where the baseline kills the old containers at once; but `services-stable` holds once the "
+                     "old tasks are desired STOPPED (runningCount counts only tasks desired RUNNING), so Flotilla's "
+                     "time does not wait for the old containers to exit, while the baseline's includes removing "
+                     "them.")
     if sim:
         lines.append(f"Server peak RSS in the simulated run: {sim[2]:.0f} MiB.")
     print("\n".join(lines))

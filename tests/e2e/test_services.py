@@ -887,9 +887,10 @@ def test_health_checks_decide_healthy_and_failing_tasks_are_replaced(svc_env):
     assert stopped["stoppedReason"] == "Task failed container health checks."
     wait_for(lambda: [t for t in service_tasks(ecs, CLUSTER, "sick") if t["taskArn"] != first["taskArn"]],
              timeout=30, what="a replacement of the unhealthy task")
-    svc = describe_service(ecs, CLUSTER, "sick")
+    # Once it has stopped, it counts as a failed task of the deployment.
+    svc = wait_for(lambda: (s := describe_service(ecs, CLUSTER, "sick"))["deployments"][0]["failedTasks"] >= 1 and s,
+                   timeout=30, what="the failed task to be counted")
     assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
-    assert svc["deployments"][0]["failedTasks"] >= 1
 
 
 def test_update_service_force_new_deployment_and_placement(api):

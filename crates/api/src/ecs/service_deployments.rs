@@ -16,7 +16,7 @@ use super::clusters::active_cluster_name;
 use super::failure;
 use crate::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
-use crate::services::{self, counts, find, tasks_of};
+use crate::services::{self, counted_tasks, counts, find};
 use crate::{keys, State};
 
 /// The service an ARN of the form `...:KIND/cluster/service/id` belongs to.
@@ -51,7 +51,7 @@ fn brief(svc: &ServiceRecord, d: &Deployment) -> Value {
 }
 
 fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Value {
-    let tasks = tasks_of(state, region, svc);
+    let tasks = counted_tasks(state, region, svc);
     let c = counts(&tasks, Some(&d.id));
     let sources: Vec<Value> = d
         .source_revisions

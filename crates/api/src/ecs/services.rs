@@ -25,7 +25,7 @@ use super::tasks::launch::{check_launch, Launch, LaunchInput};
 use super::{task_definitions, wants_tags};
 use crate::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate_strings};
-use crate::services::{self, counts, find, not_active, service_name, tasks_of};
+use crate::services::{self, counted_tasks, counts, find, not_active, service_name};
 use crate::{keys, State};
 
 #[derive(Deserialize, Default)]
@@ -624,7 +624,7 @@ fn deployment_wire(
 
 /// The ECS `Service` shape, with task counts from the tasks view.
 pub fn to_wire(state: &State, region: &str, svc: &ServiceRecord, tags: bool) -> Value {
-    let tasks = tasks_of(state, region, svc);
+    let tasks = counted_tasks(state, region, svc);
     let c = counts(&tasks, None);
     let deployments: Vec<Value> = svc
         .deployments

@@ -160,6 +160,7 @@ impl Controller {
                     .copied()
                     .unwrap_or(Host::Lost),
                 live: t.desired_status == TaskStatus::Running,
+                present: t.last_status < TaskStatus::Stopped,
                 healthy: healthy(t, has_check(&t.task_definition_arn)),
                 unhealthy: unhealthy(t, grace, now),
                 created_at: t.created_at,
@@ -220,82 +221,36 @@ impl Controller {
                 svc.service_name
             ));
         }
-        let acted = !actions.stop.is_empty() || actions.start > 0 || !actions.start_on.is_empty();
-        let daemon_desired = hosts
+        let want = if svc.is_daemon() {
+            hosts
+                .iter()
+                .filter(|h| h.eligible && h.host == Host::Active)
+                .count() as i64
+        } else {
+            desired
+        };
+        let mine: Vec<&TaskState> = states
             .iter()
-            .filter(|h| h.eligible && h.host == Host::Active)
-            .count() as i64;
-        let live_of = |id: &str| {
-            states
+            .filter(|t| t.live && t.deployment == primary.id)
+            .collect();
+        let pass = Pass {
+            primary: primary.id.clone(),
+            failed: failures.total,
+            daemon_desired: svc.is_daemon().then_some(want),
+            events,
+            live: states.iter().filter(|t| t.live).count(),
+            remaining: states
                 .iter()
-                .filter(|t| t.live && t.deployment == id)
-                .count()
+                .filter(|t| t.present && t.host != Host::Lost)
+                .fold(HashMap::new(), |mut m, t| {
+                    *m.entry(t.deployment.clone()).or_insert(0) += 1;
+                    m
+                }),
+            acted: !actions.stop.is_empty() || actions.start > 0 || !actions.start_on.is_empty(),
+            primary_ok: mine.len() as i64 == want
+                && mine.iter().all(|t| t.healthy && t.host == Host::Active),
         };
-        let primary_ok = {
-            let mine: Vec<&TaskState> = states
-                .iter()
-                .filter(|t| t.live && t.deployment == primary.id)
-                .collect();
-            let want = if svc.is_daemon() {
-                daemon_desired
-            } else {
-                desired
-            };
-            mine.len() as i64 == want && mine.iter().all(|t| t.healthy && t.host == Host::Active)
-        };
-        let all_live = states.iter().filter(|t| t.live).count();
-        super::update(&state, key, |s| {
-            let before = s.clone();
-            let Some(p) = s.primary_mut() else {
-                return Ok(false);
-            };
-            if p.id != primary.id {
-                // A new deployment started since this pass read the service.
-                return Ok(false);
-            }
-            p.failed_tasks = p.failed_tasks.max(failures.total);
-            if s.is_daemon() && s.status == service::ACTIVE && s.desired_count != daemon_desired {
-                s.desired_count = daemon_desired;
-                if let Some(p) = s.primary_mut() {
-                    p.desired_count = daemon_desired;
-                }
-            }
-            for e in &events {
-                if s.events.first().map(|x| &x.message) != Some(e) {
-                    s.push_event(e.clone(), now);
-                }
-            }
-            let old: Vec<String> = s
-                .deployments
-                .iter()
-                .filter(|d| d.status != service::PRIMARY && live_of(&d.id) == 0)
-                .map(|d| d.id.clone())
-                .collect();
-            for id in old {
-                s.retire(&id, now);
-            }
-            let settled = !acted && primary_ok && s.deployments.len() == 1;
-            if s.status == service::DRAINING && all_live == 0 {
-                s.status = service::INACTIVE.into();
-                let ids: Vec<String> = s.deployments.iter().map(|d| d.id.clone()).collect();
-                for id in ids {
-                    s.retire(&id, now);
-                }
-                return Ok(*s != before);
-            }
-            if settled && s.status == service::ACTIVE {
-                complete(s, now);
-            }
-            if settled != s.steady {
-                s.steady = settled;
-                if settled {
-                    let name = s.service_name.clone();
-                    s.push_event(format!("(service {name}) has reached a steady state."), now);
-                }
-            }
-            Ok(*s != before)
-        })
-        .await?;
+        super::update(&state, key, |s| Ok(record(s, &pass, now))).await?;
         Ok(())
     }
 
@@ -509,6 +464,86 @@ impl Controller {
     }
 }
 
+/// What one pass of the controller found and did, to be written into the service record.
+struct Pass {
+    /// The primary deployment the pass acted for.
+    primary: String,
+    /// Failed tasks of the primary deployment.
+    failed: i64,
+    /// A DAEMON service's desired count: its eligible ACTIVE instances.
+    daemon_desired: Option<i64>,
+    events: Vec<String>,
+    /// Tasks desired RUNNING.
+    live: usize,
+    /// Tasks not stopped yet per deployment id (on instances that are not lost).
+    remaining: HashMap<String, usize>,
+    /// Whether the pass started or stopped anything.
+    acted: bool,
+    /// Whether the primary runs exactly its desired count, all healthy.
+    primary_ok: bool,
+}
+
+/// Write what a pass found into the service record: events, the failed count, the
+/// DAEMON desired count, deployments without tasks retired, a finished deployment
+/// COMPLETED, the steady state, a drained service INACTIVE. Whether anything changed.
+fn record(s: &mut ServiceRecord, pass: &Pass, now: DateTime<Utc>) -> bool {
+    let before = s.clone();
+    match s.primary_mut() {
+        // A new deployment started since the pass read the service: the next pass
+        // decides for it.
+        Some(p) if p.id == pass.primary => p.failed_tasks = p.failed_tasks.max(pass.failed),
+        _ => return false,
+    }
+    if let Some(n) = pass.daemon_desired {
+        if s.status == service::ACTIVE && s.desired_count != n {
+            s.desired_count = n;
+            if let Some(p) = s.primary_mut() {
+                p.desired_count = n;
+            }
+        }
+    }
+    for e in &pass.events {
+        if s.events.first().map(|x| &x.message) != Some(e) {
+            s.push_event(e.clone(), now);
+        }
+    }
+    // An old deployment leaves once its tasks have stopped (ECS keeps showing it, and
+    // counting its running tasks, until then).
+    let remaining = |id: &str| pass.remaining.get(id).copied().unwrap_or(0);
+    let idle: Vec<String> = s
+        .deployments
+        .iter()
+        .filter(|d| d.status != service::PRIMARY && remaining(&d.id) == 0)
+        .map(|d| d.id.clone())
+        .collect();
+    for id in idle {
+        s.retire(&id, now);
+    }
+    // A deleted service is INACTIVE once all its tasks are stopping or stopped.
+    if s.status == service::DRAINING {
+        if pass.live == 0 {
+            s.status = service::INACTIVE.into();
+            let ids: Vec<String> = s.deployments.iter().map(|d| d.id.clone()).collect();
+            for id in ids {
+                s.retire(&id, now);
+            }
+        }
+        return *s != before;
+    }
+    let settled = !pass.acted && pass.primary_ok && s.deployments.len() == 1;
+    if settled {
+        complete(s, now);
+    }
+    if settled != s.steady {
+        s.steady = settled;
+        if settled {
+            let name = s.service_name.clone();
+            s.push_event(format!("(service {name}) has reached a steady state."), now);
+        }
+    }
+    *s != before
+}
+
 /// A number that changes whenever an instance record or an agent connection changes or a
 /// task releases resources: what decides whether a placement that did not fit may fit now.
 fn placement_stamp(state: &State) -> u64 {
@@ -573,4 +608,141 @@ fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
     };
     (t.last_status == TaskStatus::Stopped && own)
         .then(|| t.stopped_at.or(t.stopping_at).unwrap_or(t.created_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_model::service::{DeploymentConfiguration, REPLICA};
+
+    fn service() -> ServiceRecord {
+        let now = Utc::now();
+        let mut s = ServiceRecord {
+            service_arn: "arn:aws:ecs:us-east-1:000000000000:service/c/web".into(),
+            service_name: "web".into(),
+            cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/c".into(),
+            status: service::ACTIVE.into(),
+            desired_count: 2,
+            launch_type: "EC2".into(),
+            task_definition: "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1".into(),
+            scheduling_strategy: REPLICA.into(),
+            deployment_configuration: DeploymentConfiguration::default_for(REPLICA),
+            placement_constraints: vec![],
+            placement_strategy: vec![],
+            load_balancers: vec![],
+            service_registries: vec![],
+            health_check_grace_period_seconds: None,
+            network_configuration: None,
+            propagate_tags: "NONE".into(),
+            enable_ecs_managed_tags: false,
+            enable_execute_command: false,
+            tags: vec![],
+            created_at: now,
+            created_by: "me".into(),
+            client_token: None,
+            deployments: vec![],
+            history: vec![],
+            revisions: vec![],
+            events: vec![],
+            steady: false,
+        };
+        super::super::start_deployment(&mut s, now, None);
+        s
+    }
+
+    fn pass(s: &ServiceRecord, live: &[(&str, usize)], acted: bool, ok: bool) -> Pass {
+        Pass {
+            primary: s.primary().unwrap().id.clone(),
+            failed: 0,
+            daemon_desired: None,
+            events: vec![],
+            live: live.iter().map(|(_, v)| v).sum(),
+            remaining: live.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            acted,
+            primary_ok: ok,
+        }
+    }
+
+    /// Record a pass for the current primary.
+    fn apply(s: &mut ServiceRecord, live: &[(&str, usize)], acted: bool, ok: bool) -> bool {
+        let p = pass(s, live, acted, ok);
+        record(s, &p, Utc::now())
+    }
+
+    fn messages(s: &ServiceRecord) -> Vec<&str> {
+        s.events.iter().map(|e| e.message.as_str()).collect()
+    }
+
+    #[test]
+    fn a_settled_deployment_completes_once_and_says_steady_once() {
+        let mut s = service();
+        let id = s.primary().unwrap().id.clone();
+        assert!(!apply(&mut s, &[(&id, 1)], true, false));
+        let p = pass(&s, &[(&id, 2)], false, true);
+        assert!(record(&mut s, &p, Utc::now()));
+        let d = s.primary().unwrap();
+        assert_eq!(
+            (d.rollout_state.as_str(), d.deployment_status.as_str()),
+            ("COMPLETED", "SUCCESSFUL")
+        );
+        assert_eq!(
+            messages(&s),
+            vec![
+                "(service web) has reached a steady state.".to_string(),
+                format!("(service web) (deployment {id}) deployment completed."),
+            ]
+        );
+        assert!(!record(&mut s, &p, Utc::now()), "nothing new to write");
+        // A task dies: no longer steady (silently); steady again says so again.
+        assert!(apply(&mut s, &[(&id, 1)], true, false));
+        assert!(record(&mut s, &p, Utc::now()));
+        assert_eq!(
+            messages(&s).iter().filter(|m| m.contains("steady")).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn old_deployments_without_tasks_retire_and_a_rollback_is_marked_successful() {
+        let mut s = service();
+        let old = s.primary().unwrap().id.clone();
+        apply(&mut s, &[(&old, 2)], false, true);
+        super::super::start_deployment(&mut s, Utc::now(), None);
+        let new = s.primary().unwrap().id.clone();
+        super::super::roll_back(&mut s, Utc::now(), "breaker").unwrap();
+        let back = s.primary().unwrap().id.clone();
+        assert_eq!(s.deployments.len(), 3);
+        assert_eq!(s.deployment(&new).unwrap().rollout_state, "FAILED");
+        // The old deployment still runs its tasks; the failed one has none left.
+        apply(&mut s, &[(&old, 2), (&back, 2)], true, false);
+        assert_eq!(s.deployments.len(), 2);
+        assert_eq!(s.history[0].id, new);
+        apply(&mut s, &[(&back, 2)], false, true);
+        assert_eq!(s.deployments.len(), 1);
+        assert_eq!(s.primary().unwrap().rollout_state, "COMPLETED");
+        let failed = s.deployment(&new).unwrap();
+        assert_eq!(failed.deployment_status, "ROLLBACK_SUCCESSFUL");
+    }
+
+    #[test]
+    fn a_draining_service_turns_inactive_when_no_task_is_left() {
+        let mut s = service();
+        let id = s.primary().unwrap().id.clone();
+        s.status = service::DRAINING.into();
+        assert!(!apply(&mut s, &[(&id, 1)], true, false));
+        assert!(apply(&mut s, &[], false, true));
+        assert_eq!(s.status, service::INACTIVE);
+        assert!(s.deployments.is_empty());
+        assert_eq!(s.history[0].status, "INACTIVE");
+    }
+
+    #[test]
+    fn a_pass_for_a_replaced_primary_writes_nothing() {
+        let mut s = service();
+        let p = pass(&s, &[], false, true);
+        super::super::start_deployment(&mut s, Utc::now(), None);
+        let before = s.clone();
+        assert!(!record(&mut s, &p, Utc::now()));
+        assert_eq!(s, before);
+    }
 }

@@ -87,6 +87,21 @@ pub fn tasks_of(state: &State, region: &str, svc: &ServiceRecord) -> Vec<Arc<Tas
         .collect()
 }
 
+/// The tasks a service's counts are made of: its tasks, less those asked to stop on an
+/// instance whose agent is disconnected (they were replaced elsewhere and stop when the
+/// agent returns; counting them would keep the service from ever looking stable).
+pub fn counted_tasks(state: &State, region: &str, svc: &ServiceRecord) -> Vec<Arc<TaskRecord>> {
+    let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("");
+    tasks_of(state, region, svc)
+        .into_iter()
+        .filter(|t| {
+            let instance = t.container_instance_arn.as_deref().unwrap_or("");
+            let id = instance.rsplit('/').next().unwrap_or("");
+            t.desired_status == TaskStatus::Running || state.agent_connected(region, cluster, id)
+        })
+        .collect()
+}
+
 /// Running and pending counts of tasks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -94,16 +109,18 @@ pub struct Counts {
     pub pending: i64,
 }
 
-/// Counts per deployment id, and for the whole service.
+/// Counts of one deployment (or of the whole service), as ECS counts them: a task is
+/// running while its last status is RUNNING (also while it is being stopped), pending
+/// while it is on its way to RUNNING.
 pub fn counts(tasks: &[Arc<TaskRecord>], deployment: Option<&str>) -> Counts {
     tasks
         .iter()
         .filter(|t| deployment.is_none_or(|d| t.started_by.as_deref() == Some(d)))
-        .filter(|t| t.desired_status == TaskStatus::Running)
         .fold(Counts::default(), |mut c, t| {
             if t.last_status == TaskStatus::Running {
                 c.running += 1;
-            } else if t.last_status < TaskStatus::Running {
+            } else if t.last_status < TaskStatus::Running && t.desired_status == TaskStatus::Running
+            {
                 c.pending += 1;
             }
             c

@@ -27,6 +27,8 @@ pub struct TaskState {
     pub host: Host,
     /// Desired status RUNNING.
     pub live: bool,
+    /// Not stopped yet (whatever its desired status).
+    pub present: bool,
     pub healthy: bool,
     /// Its container health checks failed and its grace period is over: replace it.
     pub unhealthy: bool,
@@ -293,6 +295,7 @@ mod tests {
             host: Host::Active,
             live: true,
             healthy,
+            present: true,
             unhealthy: false,
             created_at: Utc::now(),
             started_at: None,
