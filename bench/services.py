@@ -45,9 +45,9 @@ that it implements CreateService (`flotilla operations`). Measures:
     the difference in work: Flotilla's time includes waiting for each new task to be RUNNING
     (reported by the agent) and the min/max percent pacing, and its old tasks are stopped
     gracefully (SIGTERM, stopTimeout), while the baseline kills the old containers at once.
-    But `services-stable` holds as soon as the old tasks are desired STOPPED (runningCount
-    and the deployments count only tasks desired RUNNING), so Flotilla's time does not wait
-    for the old containers to exit, whereas the baseline's includes their removal. The
+    `services-stable` holds only once the old tasks have stopped (runningCount counts tasks
+    whose last status is RUNNING, and an old deployment is listed until its tasks stopped),
+    so both times include the old containers' exit. The
     baseline containers are removed (by label) before the first round, after the last one
     and on error.
 (c) The same rolling deployment of a 1,000-task service on SIM_INSTANCES simulated agents
@@ -661,10 +661,8 @@ def main():
                      f"`docker rm -f` of the {ROLLOUT_TASKS} old containers, timed from the first `docker run` to "
                      "`docker rm -f` returning. Flotilla's time includes waiting for each new task to be RUNNING "
                      "and the min/max percent pacing, and it stops the old tasks gracefully (SIGTERM, stopTimeout) "
-                     "where the baseline kills the old containers at once; but `services-stable` holds once the "
-                     "old tasks are desired STOPPED (runningCount counts only tasks desired RUNNING), so Flotilla's "
-                     "time does not wait for the old containers to exit, while the baseline's includes removing "
-                     "them.")
+                     "where the baseline kills the old containers at once; `services-stable` holds only once the "
+                     "old tasks have stopped, so both times include the old containers' exit.")
     if sim:
         lines.append(f"Server peak RSS in the simulated run: {sim[2]:.0f} MiB.")
     print("\n".join(lines))
