@@ -935,3 +935,20 @@ def test_update_service_force_new_deployment_and_placement(api):
     with pytest.raises(ClientError) as e:
         ecs.stop_service_deployment(serviceDeploymentArn=arn)
     assert code_of(e) == "ConflictException"
+
+
+def test_tasks_that_never_start_are_throttled(svc_env):
+    """ECS's service throttle: tasks that stop without reaching RUNNING (here: a command
+    that does not exist) are relaunched with a growing delay, and an event says so."""
+    env = svc_env
+    ecs = env.ecs
+    td = register(ecs, "nostart1", command=["/no/such/program"])
+    env.create(CLUSTER, "unstartable", td, desiredCount=1)
+    svc = wait_event(ecs, CLUSTER, "unstartable",
+                     lambda m: m == "(service unstartable) is unable to consistently start tasks successfully.",
+                     "the throttle event", timeout=60)
+    stopped = service_tasks(ecs, CLUSTER, "unstartable", desired="STOPPED")
+    assert len(stopped) >= 3
+    assert all(not t.get("startedAt") for t in stopped), [t.get("startedAt") for t in stopped]
+    assert svc["deployments"][0]["failedTasks"] >= 3
+    assert svc["runningCount"] == 0

@@ -48,7 +48,7 @@ impl ApiConfig {
             agent_ttl: Duration::from_secs(30),
             service_disconnect_grace: Duration::from_secs(60),
             service_backoff_base: Duration::from_secs(1),
-            service_backoff_max: Duration::from_secs(15 * 60),
+            service_backoff_max: Duration::from_secs(27 * 60),
         }
     }
 }

@@ -39,8 +39,8 @@ pub struct ServerArgs {
     #[arg(long, env = "FLOTILLA_SERVICE_DISCONNECT_GRACE", default_value_t = 60)]
     pub service_disconnect_grace_seconds: u64,
     /// First delay, in milliseconds, of the service controller's backoff for tasks that
-    /// keep failing to start (it starts after 3 failures and doubles per failure, up to
-    /// 15 minutes).
+    /// keep failing to start (it starts after 3 that never reached RUNNING and doubles per
+    /// further one, up to 27 minutes).
     #[arg(long, env = "FLOTILLA_SERVICE_BACKOFF_BASE_MS", default_value_t = 1000)]
     pub service_backoff_base_ms: u64,
     /// Largest request body accepted, in bytes.

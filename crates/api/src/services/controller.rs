@@ -216,8 +216,7 @@ impl Controller {
             .await;
         if failures.backing_off() && !may_start && !failed {
             events.push(format!(
-                "(service {}) is unable to consistently start tasks successfully. Flotilla \
-                 retries them with a growing delay.",
+                "(service {}) is unable to consistently start tasks successfully.",
                 svc.service_name
             ));
         }

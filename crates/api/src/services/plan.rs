@@ -226,9 +226,11 @@ pub const BACKOFF_AFTER: i64 = 3;
 /// The failed tasks of a deployment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failures {
-    /// All of them: what the circuit breaker counts.
+    /// Every task that stopped on its own: what the circuit breaker counts.
     pub total: i64,
-    /// Those since the newest healthy task started: what the backoff counts.
+    /// Tasks that stopped without ever reaching RUNNING since a task of the deployment
+    /// last reached RUNNING: what the launch backoff counts (as ECS's throttle, which
+    /// ignores tasks that stop after they ran).
     pub consecutive: i64,
     pub last_at: Option<DateTime<Utc>>,
 }
@@ -239,21 +241,17 @@ impl Failures {
             .iter()
             .filter(|t| t.deployment == deployment)
             .collect();
-        let healthy_since = mine
+        let ran_at = mine.iter().filter_map(|t| t.started_at).max();
+        let unstarted: Vec<DateTime<Utc>> = mine
             .iter()
-            .filter(|t| t.healthy)
-            .filter_map(|t| t.started_at)
-            .max();
-        let failed: Vec<DateTime<Utc>> = mine.iter().filter_map(|t| t.failed_at).collect();
-        let since: Vec<DateTime<Utc>> = failed
-            .iter()
-            .copied()
-            .filter(|at| healthy_since.is_none_or(|h| *at > h))
+            .filter(|t| t.started_at.is_none())
+            .filter_map(|t| t.failed_at)
+            .filter(|at| ran_at.is_none_or(|r| *at > r))
             .collect();
         Failures {
-            total: failed.len() as i64,
-            consecutive: since.len() as i64,
-            last_at: since.iter().max().copied(),
+            total: mine.iter().filter(|t| t.failed_at.is_some()).count() as i64,
+            consecutive: unstarted.len() as i64,
+            last_at: unstarted.iter().max().copied(),
         }
     }
 
@@ -304,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_count_for_the_breaker_and_since_the_last_healthy_task_for_the_backoff() {
+    fn the_breaker_counts_every_failure_the_backoff_only_tasks_that_never_ran() {
         let t0 = Utc::now();
         let at = |s: i64| t0 + chrono::Duration::seconds(s);
         let failed = |id: &str, s: i64| TaskState {
@@ -314,17 +312,23 @@ mod tests {
         };
         let mut up = task("up", "new", true);
         up.started_at = Some(at(5));
+        // A task that ran, then died (killed, crashed after starting): a failure for the
+        // breaker, not for the backoff, and it resets the backoff's count.
+        let mut ran = failed("r", 9);
+        ran.started_at = Some(at(8));
         let tasks = [
             failed("a", 1),
             failed("b", 2),
             up,
             failed("c", 6),
             failed("o", 7),
+            ran,
+            failed("d", 10),
         ];
         let mut tasks = tasks.to_vec();
         tasks[4].deployment = "old".into();
         let f = Failures::of(&tasks, "new");
-        assert_eq!((f.total, f.consecutive, f.last_at), (3, 1, Some(at(6))));
+        assert_eq!((f.total, f.consecutive, f.last_at), (5, 1, Some(at(10))));
         assert!(!f.backing_off());
         assert_eq!(
             f.backoff_until(Duration::from_secs(1), Duration::from_secs(60)),
