@@ -952,3 +952,20 @@ def test_tasks_that_never_start_are_throttled(svc_env):
     assert all(not t.get("startedAt") for t in stopped), [t.get("startedAt") for t in stopped]
     assert svc["deployments"][0]["failedTasks"] >= 3
     assert svc["runningCount"] == 0
+
+
+def test_inactive_task_definition_cannot_be_given_but_keeps_running(api):
+    _, ecs, _ = api
+    td = register(ecs, "retired")
+    ecs.create_service(cluster="api", serviceName="keeps", taskDefinition=td, desiredCount=0)
+    ecs.deregister_task_definition(taskDefinition=td)
+    # The service keeps its (now INACTIVE) revision...
+    assert describe_service(ecs, "api", "keeps")["taskDefinition"] == td
+    ecs.update_service(cluster="api", service="keeps", desiredCount=0)
+    # ...but no service can be given it.
+    for call in (lambda: ecs.create_service(cluster="api", serviceName="late", taskDefinition=td, desiredCount=0),
+                 lambda: ecs.update_service(cluster="api", service="keeps", taskDefinition=td,
+                                            forceNewDeployment=True)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code_of(e) == "ClientException" and "inactive" in message_of(e)

@@ -147,6 +147,25 @@ pub fn launch_of(
     Ok(launch)
 }
 
+/// The task definition a request names for a service; it must be ACTIVE (a service
+/// keeps running a revision deregistered later, but cannot be given one).
+fn active_definition(
+    state: &State,
+    scope: &Scope,
+    id: &str,
+) -> Result<
+    flotilla_store::view::Entry<flotilla_model::task_definition_record::TaskDefinitionRecord>,
+    AwsError,
+> {
+    let d = task_definitions::resolve(state, scope, id)?;
+    if d.value.status() != flotilla_model::task_definition::TaskDefinitionStatus::Active {
+        return Err(crate::error::client(format!(
+            "TaskDefinition {id} is inactive and cannot be used by a service."
+        )));
+    }
+    Ok(d)
+}
+
 /// The placement strategies of a service, parsed. Without any, the service scheduler
 /// spreads tasks across availability zones and then across instances, as ECS's does.
 pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
@@ -244,7 +263,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         .clone()
         .filter(|t| !t.is_empty())
         .ok_or_else(|| invalid("taskDefinition is required."))?;
-    let definition = task_definitions::resolve(state, &scope, &td)?;
+    let definition = active_definition(state, &scope, &td)?;
     let now = chrono::Utc::now();
     let mut svc = ServiceRecord {
         service_arn: scope
@@ -397,7 +416,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         None => None,
     };
     let definition = match input.task_definition.as_deref().filter(|t| !t.is_empty()) {
-        Some(td) => Some(task_definitions::resolve(state, &scope, td)?),
+        Some(td) => Some(active_definition(state, &scope, td)?),
         None => None,
     };
     let now = chrono::Utc::now();
