@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Services: how fast the service controller heals and rolls out.
 
-    .venv/bin/python bench/services.py [--kills 10] [--rounds 3] [--sim-instances 50]
-                                       [--sim-tasks 1000] [--sim-rounds 1]
+    .venv/bin/python bench/services.py [--kills 10] [--rapid-kills 20] [--rounds 3]
+                                       [--sim-instances 50] [--sim-tasks 1000] [--sim-rounds 1]
                                        [--skip-docker] [--skip-sim]
 
 Uses a release build (`cargo build --release -p flotilla`) or $FLOTILLA_BIN, and checks
@@ -29,6 +29,16 @@ that it implements CreateService (`flotilla operations`). Measures:
     has been up at least BASELINE_MIN_UPTIME (10.5 s): each restart then pays the 100 ms
     minimum. Note the difference in work: Flotilla starts a new task (a new container, through
     the scheduler and the agent), Docker restarts the same container in place.
+(a') Rapid kills, on the same `flotilla up` and the same service of 3, after (a) (the
+    baseline container is removed first): RAPID_KILLS (0 skips it) Flotilla kills back to
+    back, with no 10 s spacing and no baseline. Each waits only until the service has 3
+    RUNNING tasks, then SIGKILLs the main process of the newest task's container (the tasks
+    sorted by createdAt; normally the previous kill's replacement), measured as in (a). The
+    spacing in (a) hides anything that only shows when tasks die in quick succession (e.g.
+    a launch backoff that counts tasks killed after they ran, and so delays replacements
+    after a few quick kills); killing the newest healthy task is what exposed such a bug.
+    Every replacement RUNNING more than RAPID_SLOW (1 s) after its kill is listed below the
+    table with its figures.
 (b) Rolling deployment of a 10-task service on Docker (min 50 %, max 200 %): ROUNDS times
     UpdateService to the other of two revisions (they differ in an environment variable),
     timed from the call until the `services-stable` condition holds for the new revision
@@ -61,6 +71,7 @@ is bounded in count and time; every task and container it creates is stopped and
 it stops only the processes it started (by pid), also on error.
 """
 import argparse
+import collections
 import datetime
 import os
 import platform
@@ -101,6 +112,8 @@ ROLLOUT_TASKS = 10
 # Docker's restart delay is 100 ms, doubling on each restart unless the container had run for
 # at least 10 s; waiting a little longer than that before every kill keeps it at 100 ms.
 BASELINE_MIN_UPTIME = 10.5
+# A rapid kill whose replacement takes longer than this to be RUNNING is reported by name.
+RAPID_SLOW = 1.0
 
 
 def log(msg):
@@ -308,17 +321,34 @@ def baseline_kill(container_id, i, kills):
     return started
 
 
-def flotilla_kill(ecs, i, kills):
-    """SIGKILLs the main process of one of the service's containers; the figures of its
-    replacement, from just before the kill: (listed, RUNNING, container started, death
-    reported, replacement created)."""
+# The figures of one Flotilla kill, in seconds from just before the SIGKILL (the first five
+# by position too: listed, RUNNING, container started, death reported, replacement created),
+# the killed and the replacement task's ARNs, and the wall-clock time of the kill.
+KillFigures = collections.namedtuple(
+    "KillFigures", "listed running container reported created victim replacement killed_at")
+
+
+def victim_by_index(i):
+    """Part (a)'s choice: the tasks in ListTasks order, in turn."""
+    return lambda tasks: tasks[i % len(tasks)]
+
+
+def newest_task(tasks):
+    """The rapid kills' choice: the newest task (by createdAt), normally the last replacement."""
+    return max(tasks, key=lambda t: (t["createdAt"], t["taskArn"]))
+
+
+def flotilla_kill(ecs, i, kills, choose, what="kill", settle=True):
+    """Waits until the service has 3 RUNNING tasks, SIGKILLs the main process of the
+    container of `choose(tasks)`, and polls until a new task of the service is RUNNING; its
+    KillFigures. With `settle`, then waits until the service is stable again."""
     tasks = poll(lambda: three_running(ecs), 60, 0.1, "3 running tasks")
     known = {t["taskArn"] for t in tasks}
-    victim_task = tasks[i % 3]
+    victim_task = choose(tasks)
     victim = victim_task["containers"][0]["runtimeId"]
     state = docker_state(victim)
     if not state or not state[1] or state[0] <= 0:
-        sys.exit(f"kill {i + 1}: container {victim[:12]} is not running: {state}")
+        sys.exit(f"{what} {i + 1}: container {victim[:12]} is not running: {state}")
     wall0, t0 = time.time(), time.monotonic()
     os.kill(state[0], signal.SIGKILL)
     listed = running = None
@@ -334,7 +364,7 @@ def flotilla_kill(ecs, i, kills):
                 break
         time.sleep(0.01)
     if running is None:
-        sys.exit(f"kill {i + 1}: no replacement RUNNING within 60 s")
+        sys.exit(f"{what} {i + 1}: no replacement RUNNING within 60 s")
     started = docker_started_at(new_task["containers"][0].get("runtimeId", ""))
     container = started - wall0 if started else float("nan")
     # Server-side timestamps split the time: the agent reporting the death, then the
@@ -342,15 +372,29 @@ def flotilla_kill(ecs, i, kills):
     dead = describe_tasks(ecs, "default", [victim_task["taskArn"]])[0]
     reported = dead["stoppedAt"].timestamp() - wall0 if dead.get("stoppedAt") else float("nan")
     created = new_task["createdAt"].timestamp() - wall0
-    log(f"kill {i + 1}/{kills}: SIGKILL → death reported {reported * 1000:.0f} ms, replacement created "
+    log(f"{what} {i + 1}/{kills}: SIGKILL → death reported {reported * 1000:.0f} ms, replacement created "
         f"{created * 1000:.0f} ms, listed {listed * 1000:.0f} ms, RUNNING {running * 1000:.0f} ms, "
         f"container started {container * 1000:.0f} ms")
-    wait_stable(ecs, "default", KILL_SERVICE, timeout=60)
-    return listed, running, container, reported, created
+    if settle:
+        wait_stable(ecs, "default", KILL_SERVICE, timeout=60)
+    return KillFigures(listed, running, container, reported, created, victim_task["taskArn"],
+                       new_task["taskArn"], wall0)
 
 
-def bench_kills(ecs, kills):
-    """Interleaved: baseline kill i, then Flotilla kill i. (Flotilla rows, baseline seconds.)"""
+def rapid_kills(ecs, kills):
+    """Part (a'): `kills` Flotilla kills back to back, each of the newest task; their
+    KillFigures, and how many of the victims were the previous kill's replacement."""
+    rows, previous_killed = [], 0
+    for i in range(kills):
+        rows.append(flotilla_kill(ecs, i, kills, newest_task, what="rapid kill", settle=False))
+        if i and rows[-1].victim == rows[-2].replacement:
+            previous_killed += 1
+    return rows, previous_killed
+
+
+def bench_kills(ecs, kills, rapid):
+    """Interleaved: baseline kill i, then Flotilla kill i; then `rapid` kills back to back.
+    (Flotilla rows, baseline seconds, rapid rows, rapid victims that were the last replacement.)"""
     rows, baseline = [], []
     remove_baseline()
     try:
@@ -363,11 +407,12 @@ def bench_kills(ecs, kills):
         wait_stable(ecs, "default", KILL_SERVICE, timeout=120)
         for i in range(kills):
             baseline.append(baseline_kill(container_id, i, kills))
-            rows.append(flotilla_kill(ecs, i, kills))
+            rows.append(flotilla_kill(ecs, i, kills, victim_by_index(i)))
     finally:
         remove_baseline()
+    rapid_rows, previous_killed = rapid_kills(ecs, rapid)
     delete_service(ecs, "default", KILL_SERVICE)
-    return rows, baseline
+    return rows, baseline, rapid_rows, previous_killed
 
 
 # --- (b), (c) rolling deployments ----------------------------------------------------------
@@ -472,7 +517,7 @@ def bench_docker_rollout(ecs, rounds):
     return roll, baseline
 
 
-def run_docker(binary, tmp, kills, rounds):
+def run_docker(binary, tmp, kills, rapid, rounds):
     subprocess.run([str(ROOT / "scripts" / "test-image")], check=True, capture_output=True)
     proc, endpoint = start_flotilla(binary, "up", tmp / "up", UP_ACCESS_KEY, UP_SECRET_KEY,
                                     ["--cleanup-delay-seconds", "5"])
@@ -488,9 +533,9 @@ def run_docker(binary, tmp, kills, rounds):
                 return False
 
         poll(agent_connected, 60, 0.1, "the local agent to connect")
-        kill_rows, baseline = bench_kills(ecs, kills)
+        kill_rows, baseline, rapid_rows, previous_killed = bench_kills(ecs, kills, rapid)
         roll, roll_baseline = bench_docker_rollout(ecs, rounds)
-        return kill_rows, baseline, roll, roll_baseline
+        return kill_rows, baseline, rapid_rows, previous_killed, roll, roll_baseline
     finally:
         proc.stop()
         remove_family_containers(KILL_FAMILY, ROLL_FAMILY)
@@ -566,6 +611,8 @@ def row(label, values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=10)
+    ap.add_argument("--rapid-kills", type=int, default=20,
+                    help="Flotilla kills back to back (newest task, no baseline) after --kills; 0 skips them")
     ap.add_argument("--rounds", type=int, default=3, help="rolling deployments of the 10-task Docker service")
     ap.add_argument("--sim-instances", type=int, default=50)
     ap.add_argument("--sim-tasks", type=int, default=1000)
@@ -574,6 +621,7 @@ def main():
     ap.add_argument("--skip-sim", action="store_true")
     args = ap.parse_args()
     args.kills = max(1, min(args.kills, 50))
+    args.rapid_kills = max(0, min(args.rapid_kills, 100))
     args.rounds = max(1, min(args.rounds, 10))
     args.sim_instances = max(1, min(args.sim_instances, 500))
     args.sim_tasks = max(1, min(args.sim_tasks, 5000))
@@ -585,10 +633,11 @@ def main():
         sys.exit(f"{binary} does not implement CreateService yet")
 
     tmp = Path(tempfile.mkdtemp(prefix="flotilla-services-"))
-    kill_rows, baseline, roll, roll_baseline, sim = [], [], [], [], None
+    kill_rows, baseline, rapid_rows, previous_killed, roll, roll_baseline, sim = [], [], [], 0, [], [], None
     try:
         if not args.skip_docker:
-            kill_rows, baseline, roll, roll_baseline = run_docker(binary, tmp, args.kills, args.rounds)
+            kill_rows, baseline, rapid_rows, previous_killed, roll, roll_baseline = run_docker(
+                binary, tmp, args.kills, args.rapid_kills, args.rounds)
         if not args.skip_sim:
             sim = run_sim(binary, tmp, args.sim_instances, args.sim_tasks, args.sim_rounds)
     except BaseException:
@@ -615,6 +664,13 @@ def main():
         ]
     if baseline:
         lines.append(row("Docker restart policy (--restart=always): SIGKILL → container started", baseline))
+    if rapid_rows:
+        lines += [
+            row("rapid kills (back to back, newest task): SIGKILL → replacement task RUNNING",
+                [r.running for r in rapid_rows]),
+            row("rapid kills (back to back, newest task): SIGKILL → replacement task created",
+                [r.created for r in rapid_rows]),
+        ]
     if roll:
         lines.append(row(f"rolling deployment, {ROLLOUT_TASKS} tasks on Docker, min 50 % / max 200 %", roll))
     if roll_baseline:
@@ -647,6 +703,23 @@ def main():
                      "minimum (it doubles on each restart after less than 10 s of uptime). Flotilla starts a new "
                      "task (a new container, through the scheduler and the agent); Docker restarts the same "
                      "container in place.")
+    if rapid_rows:
+        gaps = [b.killed_at - a.killed_at for a, b in zip(rapid_rows, rapid_rows[1:])]
+        spacing = (f"; kills {fmt(statistics.median(gaps))} apart (median, SIGKILL to SIGKILL)" if gaps else "")
+        lines.append(f"Rapid kills: after the kills above, on the same service of 3, {len(rapid_rows)} Flotilla "
+                     "kills back to back, no baseline and no 10 s spacing: each waits only until the service has "
+                     "3 RUNNING tasks, then SIGKILLs the main process of the newest task (by createdAt), measured "
+                     "the same way. The victim was the previous kill's replacement in "
+                     f"{previous_killed}/{max(len(rapid_rows) - 1, 0)} kills{spacing}. With the kills spaced "
+                     "≥ 10 s apart, a launch backoff that wrongly counts tasks killed after running would not "
+                     "show; here it would delay the replacements (1 s, 2 s, ...) after a few kills.")
+        slow = [(i, r) for i, r in enumerate(rapid_rows) if r.running > RAPID_SLOW]
+        if slow:
+            lines.append(f"**WARNING: {len(slow)} rapid-kill replacement(s) RUNNING more than {fmt(RAPID_SLOW)} "
+                         "after the kill:** " + "; ".join(
+                             f"kill {i + 1}: death reported {fmt(r.reported)}, created {fmt(r.created)}, "
+                             f"listed {fmt(r.listed)}, RUNNING {fmt(r.running)}, container started "
+                             f"{fmt(r.container)}" for i, r in slow))
     if roll or sim:
         lines.append("A deployment's time is from the UpdateService call until DescribeServices shows one "
                      "deployment, on the new task definition, with runningCount == desiredCount "
