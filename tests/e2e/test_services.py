@@ -969,3 +969,31 @@ def test_inactive_task_definition_cannot_be_given_but_keeps_running(api):
         with pytest.raises(ClientError) as e:
             call()
         assert code_of(e) == "ClientException" and "inactive" in message_of(e)
+
+
+def test_stopped_tasks_are_deleted_after_the_retention_period(tmp_path):
+    build_test_image()
+    server = Flotilla(tmp_path / "server", extra_args=["--stopped-task-retention-seconds", "2"]).start()
+    agent = AgentProcess(server, tmp_path / "agent", cluster="brief")
+    arn = None
+    try:
+        ecs = server.client("ecs")
+        ecs.create_cluster(clusterName="brief")
+        agent.start()
+        arn = agent.instance_arn()
+        td = register(ecs, "brief1")
+        [task] = ecs.run_task(cluster="brief", taskDefinition=td)["tasks"]
+        ecs.get_waiter("tasks_running").wait(cluster="brief", tasks=[task["taskArn"]],
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        ecs.stop_task(cluster="brief", task=task["taskArn"])
+        ecs.get_waiter("tasks_stopped").wait(cluster="brief", tasks=[task["taskArn"]],
+                                              WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        out = wait_for(lambda: (o := ecs.describe_tasks(cluster="brief", tasks=[task["taskArn"]]))["failures"] and o,
+                       timeout=30, what="the stopped task to be deleted")
+        assert out["tasks"] == [] and out["failures"][0]["reason"] == "MISSING"
+        assert ecs.list_tasks(cluster="brief", desiredStatus="STOPPED")["taskArns"] == []
+    finally:
+        agent.stop()
+        server.stop()
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")

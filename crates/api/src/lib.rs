@@ -17,6 +17,7 @@ mod pagination;
 mod picture;
 mod reservations;
 mod resources;
+pub(crate) mod retention;
 mod services;
 mod state;
 mod sts;
@@ -32,11 +33,12 @@ pub use sts::Sts;
 
 /// Start the controllers: this process campaigns for leadership as `node` (an id that stays
 /// the same across restarts of one server) and, while it leads, runs the service
-/// controller.
+/// controller and the retention controller.
 pub fn start_controllers(state: &State, node: String) {
     let ttl = std::time::Duration::from_secs(10);
     let leader = services::leader::campaign(state.store().clone(), ttl, node);
-    services::controller::start(state.clone(), leader);
+    services::controller::start(state.clone(), leader.clone());
+    retention::start(state.clone(), leader);
 }
 
 /// Every service of this crate, ready to register with the gateway.

@@ -39,6 +39,8 @@ pub struct ApiConfig {
     /// further failure, up to [`ApiConfig::service_backoff_max`]).
     pub service_backoff_base: Duration,
     pub service_backoff_max: Duration,
+    /// How long a STOPPED task stays before the retention controller deletes it.
+    pub stopped_task_retention: Duration,
 }
 
 impl ApiConfig {
@@ -49,6 +51,7 @@ impl ApiConfig {
             service_disconnect_grace: Duration::from_secs(60),
             service_backoff_base: Duration::from_secs(1),
             service_backoff_max: Duration::from_secs(27 * 60),
+            stopped_task_retention: Duration::from_secs(3600),
         }
     }
 }

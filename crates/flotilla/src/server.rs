@@ -43,6 +43,9 @@ pub struct ServerArgs {
     /// further one, up to 27 minutes).
     #[arg(long, env = "FLOTILLA_SERVICE_BACKOFF_BASE_MS", default_value_t = 1000)]
     pub service_backoff_base_ms: u64,
+    /// Seconds a STOPPED task stays describable before it is deleted (ECS: about an hour).
+    #[arg(long, env = "FLOTILLA_STOPPED_TASK_RETENTION", default_value_t = 3600)]
+    pub stopped_task_retention_seconds: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -132,6 +135,8 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         std::time::Duration::from_secs(args.service_disconnect_grace_seconds);
     api_config.service_backoff_base =
         std::time::Duration::from_millis(args.service_backoff_base_ms);
+    api_config.stopped_task_retention =
+        std::time::Duration::from_secs(args.stopped_task_retention_seconds);
     let state = flotilla_api::State::new(store.clone(), api_config)
         .await
         .context("loading state from the store")?;

@@ -539,3 +539,60 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn stopped_tasks_are_deleted_after_the_retention_period() {
+    let (ecs, state) = ecs().await;
+    call(&ecs, "CreateCluster", json!({"clusterName": "old"}))
+        .await
+        .unwrap();
+    call(
+        &ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "app", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 64}]}),
+    )
+    .await
+    .unwrap();
+    let arn = connected_instance(&ecs, &state, "old").await;
+    let run = call(
+        &ecs,
+        "RunTask",
+        json!({"cluster": "old", "taskDefinition": "app", "count": 2}),
+    )
+    .await
+    .unwrap();
+    let tasks: Vec<String> = run["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["taskArn"].as_str().unwrap().to_string())
+        .collect();
+    let report = json!({"taskArn": tasks[0], "status": "STOPPED", "containers": [
+        {"name": "a", "status": "STOPPED", "exitCode": 0}]});
+    agent_call(
+        &state,
+        "SubmitTaskReports",
+        json!({"cluster": "old", "containerInstanceArn": arn, "reports": [report]}),
+    )
+    .await
+    .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let now = chrono::Utc::now();
+    assert_eq!(crate::retention::reap(&state, now, hour).await.unwrap(), 0);
+    let later = now + chrono::Duration::hours(2);
+    assert_eq!(
+        crate::retention::reap(&state, later, hour).await.unwrap(),
+        1
+    );
+    let out = call(
+        &ecs,
+        "DescribeTasks",
+        json!({"cluster": "old", "tasks": tasks}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["tasks"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(out["tasks"][0]["taskArn"], tasks[1].as_str());
+    assert_eq!(out["failures"][0]["reason"], "MISSING");
+}

@@ -175,12 +175,14 @@ impl Controller {
         } else {
             svc.desired_count
         };
+        // The stored count too: stopped tasks are deleted after the retention period.
+        let failed_total = failures.total.max(primary.failed_tasks);
         if breaker.enable
             && primary.rollout_state == service::IN_PROGRESS
-            && failures.total >= circuit_breaker_threshold(desired)
+            && failed_total >= circuit_breaker_threshold(desired)
         {
             return self
-                .trip(key, svc, &primary, breaker.rollback, failures.total)
+                .trip(key, svc, &primary, breaker.rollback, failed_total)
                 .await;
         }
         let failed = primary.rollout_state == service::FAILED;

@@ -1,0 +1,86 @@
+//! The retention controller: on the leader, deletes tasks that have been STOPPED for longer
+//! than the retention period (ECS shows stopped tasks for about an hour), so stopped tasks
+//! do not pile up in the store and in every server's views.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flotilla_model::task::TaskStatus;
+use flotilla_store::{Compare, Op, Txn};
+use tokio::sync::watch;
+
+use crate::{keys, State};
+
+/// Deletes per transaction.
+const BATCH: usize = 500;
+/// Tasks read from the view at a time.
+const PAGE: usize = 10_000;
+
+/// Run the retention controller while `leader` says this process leads.
+pub fn start(state: State, leader: watch::Receiver<bool>) {
+    let retention = state.config().stopped_task_retention;
+    let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if !*leader.borrow() {
+                continue;
+            }
+            match reap(&state, Utc::now(), retention).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(tasks = n, "deleted tasks stopped longer than the retention")
+                }
+                Err(e) => tracing::warn!(error = %e.message, "deleting old stopped tasks failed"),
+            }
+        }
+    });
+}
+
+/// Delete the tasks that stopped before `now - retention`; how many. Each delete is
+/// guarded by the task's mod-revision, so a task that changed meanwhile stays.
+pub async fn reap(
+    state: &State,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<usize, flotilla_aws::AwsError> {
+    let Ok(retention) = chrono::Duration::from_std(retention) else {
+        return Ok(0);
+    };
+    let cutoff = now - retention;
+    // Page through the view so a pass over a million tasks does not copy them all at once.
+    let mut old: Vec<(Vec<u8>, i64)> = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let (page, more) = state
+            .tasks()
+            .range_page(keys::TASKS.as_bytes(), after.as_deref(), PAGE);
+        after = page.last().map(|(k, _)| k.clone());
+        old.extend(
+            page.into_iter()
+                .filter(|(_, e)| {
+                    e.value.last_status == TaskStatus::Stopped
+                        && e.value.stopped_at.is_some_and(|at| at < cutoff)
+                })
+                .map(|(k, e)| (k, e.mod_revision)),
+        );
+        if !more {
+            break;
+        }
+    }
+    let mut deleted = 0;
+    for chunk in old.chunks(BATCH) {
+        let txn = Txn {
+            compares: chunk
+                .iter()
+                .map(|(k, rev)| Compare::unchanged(k.clone(), *rev))
+                .collect(),
+            success: chunk.iter().map(|(k, _)| Op::delete(k.clone())).collect(),
+            failure: vec![],
+        };
+        if state.commit(txn).await?.succeeded {
+            deleted += chunk.len();
+        }
+    }
+    Ok(deleted)
+}
