@@ -10,6 +10,7 @@ Layout (to keep the module's run time modest on a small machine):
   found by the family label, and deletes its services (force) when it ends.
 - The disconnect test runs its own server with a short agent TTL and disconnect grace.
 """
+import contextlib
 import re
 import subprocess
 import time
@@ -766,19 +767,35 @@ AGENT_TTL = 3
 DISCONNECT_GRACE = 2
 
 
-def test_disconnected_instance_tasks_are_replaced_elsewhere(tmp_path):
+@contextlib.contextmanager
+def own_server(tmp_path, cluster, extra_args=(), zones="a"):
+    """A server of the test's own (with `extra_args`) and one agent per zone in `cluster`;
+    yields (server, ecs client, {zone: AgentProcess}, {zone: instance ARN}) and stops and
+    cleans up everything after."""
     build_test_image()
-    server = Flotilla(tmp_path / "server", extra_args=[
-        "--agent-ttl-seconds", str(AGENT_TTL), "--service-disconnect-grace-seconds", str(DISCONNECT_GRACE),
-        "--service-backoff-base-ms", str(BACKOFF_MS)]).start()
-    agents = {z: AgentProcess(server, tmp_path / f"agent-{z}", cluster="lost", zone=f"lost-{z}") for z in "xy"}
+    server = Flotilla(tmp_path / "server", extra_args=list(extra_args)).start()
+    agents = {z: AgentProcess(server, tmp_path / f"agent-{z}", cluster=cluster, zone=f"{cluster}-{z}")
+              for z in zones}
     arns = {}
     try:
         ecs = server.client("ecs")
-        ecs.create_cluster(clusterName="lost")
+        ecs.create_cluster(clusterName=cluster)
         for a in agents.values():
             a.start()
-        arns = {z: a.instance_arn() for z, a in agents.items()}
+        arns.update({z: a.instance_arn() for z, a in agents.items()})
+        yield server, ecs, agents, arns
+    finally:
+        for a in agents.values():
+            a.stop()
+        server.stop()
+        for arn in arns.values():
+            remove_containers(f"flotilla.container-instance={arn}")
+
+
+def test_disconnected_instance_tasks_are_replaced_elsewhere(tmp_path):
+    extra = ["--agent-ttl-seconds", str(AGENT_TTL), "--service-disconnect-grace-seconds", str(DISCONNECT_GRACE),
+             "--service-backoff-base-ms", str(BACKOFF_MS)]
+    with own_server(tmp_path, "lost", extra, zones="xy") as (server, ecs, agents, arns):
         td = register(ecs, "lost1")
         ecs.create_service(cluster="lost", serviceName="survivor", taskDefinition=td, desiredCount=2,
                            launchType="EC2", placementStrategy=[{"type": "spread", "field": "instanceId"}])
@@ -804,27 +821,14 @@ def test_disconnected_instance_tasks_are_replaced_elsewhere(tmp_path):
         svc = wait_stable(ecs, "lost", "survivor", td)
         assert svc["runningCount"] == 2
         assert {t["taskArn"] for t in wait_running_tasks(ecs, "lost", "survivor", 2)} == {t["taskArn"] for t in moved}
-    finally:
-        for a in agents.values():
-            a.stop()
-        server.stop()
-        for arn in arns.values():
-            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def test_service_survives_a_server_kill9_and_keeps_healing(tmp_path):
     """The service record and its deployment are durable, and the restarted server (same
     data directory, so it recognises the leadership it held) runs the controller again:
     a container killed after the restart is replaced."""
-    build_test_image()
-    server = Flotilla(tmp_path / "server", extra_args=["--service-backoff-base-ms", str(BACKOFF_MS)]).start()
-    agent = AgentProcess(server, tmp_path / "agent", cluster="durable")
-    arn = None
-    try:
-        ecs = server.client("ecs")
-        ecs.create_cluster(clusterName="durable")
-        agent.start()
-        arn = agent.instance_arn()
+    with own_server(tmp_path, "durable", ["--service-backoff-base-ms", str(BACKOFF_MS)]) as (server, ecs, agents, _):
+        [agent] = agents.values()
         td = register(ecs, "durable1")
         created = ecs.create_service(cluster="durable", serviceName="keeper", taskDefinition=td, desiredCount=2,
                                      launchType="EC2")["service"]
@@ -850,11 +854,6 @@ def test_service_survives_a_server_kill9_and_keeps_healing(tmp_path):
                                    where=lambda ts: victim["taskArn"] not in {t["taskArn"] for t in ts})
         assert all(t["startedBy"] == created["deployments"][0]["id"] for t in after)
         wait_stable(ecs, "durable", "keeper", td)
-    finally:
-        agent.stop()
-        server.stop()
-        if arn:
-            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def test_health_checks_decide_healthy_and_failing_tasks_are_replaced(svc_env):
@@ -972,15 +971,7 @@ def test_inactive_task_definition_cannot_be_given_but_keeps_running(api):
 
 
 def test_stopped_tasks_are_deleted_after_the_retention_period(tmp_path):
-    build_test_image()
-    server = Flotilla(tmp_path / "server", extra_args=["--stopped-task-retention-seconds", "2"]).start()
-    agent = AgentProcess(server, tmp_path / "agent", cluster="brief")
-    arn = None
-    try:
-        ecs = server.client("ecs")
-        ecs.create_cluster(clusterName="brief")
-        agent.start()
-        arn = agent.instance_arn()
+    with own_server(tmp_path, "brief", ["--stopped-task-retention-seconds", "2"]) as (_, ecs, _, _):
         td = register(ecs, "brief1")
         [task] = ecs.run_task(cluster="brief", taskDefinition=td)["tasks"]
         ecs.get_waiter("tasks_running").wait(cluster="brief", tasks=[task["taskArn"]],
@@ -992,8 +983,3 @@ def test_stopped_tasks_are_deleted_after_the_retention_period(tmp_path):
                        timeout=30, what="the stopped task to be deleted")
         assert out["tasks"] == [] and out["failures"][0]["reason"] == "MISSING"
         assert ecs.list_tasks(cluster="brief", desiredStatus="STOPPED")["taskArns"] == []
-    finally:
-        agent.stop()
-        server.stop()
-        if arn:
-            remove_containers(f"flotilla.container-instance={arn}")

@@ -56,6 +56,23 @@ fn resources(cpu: i64, memory: i64) -> Value {
     ])
 }
 
+/// A cluster with one connected instance and a task definition family `app`; the
+/// instance's ARN.
+async fn cluster_with_app(ecs: &Ecs, state: &State, cluster: &str) -> String {
+    call(ecs, "CreateCluster", json!({"clusterName": cluster}))
+        .await
+        .unwrap();
+    call(
+        ecs,
+        "RegisterTaskDefinition",
+        json!({"family": "app", "containerDefinitions": [
+        {"name": "a", "image": "busybox", "memory": 64}]}),
+    )
+    .await
+    .unwrap();
+    connected_instance(ecs, state, cluster).await
+}
+
 /// Register an instance and poll once, so it counts as connected.
 async fn connected_instance(ecs: &Ecs, state: &State, cluster: &str) -> String {
     let out = call(
@@ -84,18 +101,7 @@ async fn connected_instance(ecs: &Ecs, state: &State, cluster: &str) -> String {
 #[tokio::test]
 async fn delete_cluster_is_refused_while_it_holds_resources() {
     let (ecs, state) = ecs().await;
-    call(&ecs, "CreateCluster", json!({"clusterName": "busy"}))
-        .await
-        .unwrap();
-    call(
-        &ecs,
-        "RegisterTaskDefinition",
-        json!({"family": "app", "containerDefinitions": [
-        {"name": "a", "image": "busybox", "memory": 64}]}),
-    )
-    .await
-    .unwrap();
-    let arn = connected_instance(&ecs, &state, "busy").await;
+    let arn = cluster_with_app(&ecs, &state, "busy").await;
     let err = call(&ecs, "DeleteCluster", json!({"cluster": "busy"}))
         .await
         .unwrap_err();
@@ -543,18 +549,7 @@ proptest! {
 #[tokio::test]
 async fn stopped_tasks_are_deleted_after_the_retention_period() {
     let (ecs, state) = ecs().await;
-    call(&ecs, "CreateCluster", json!({"clusterName": "old"}))
-        .await
-        .unwrap();
-    call(
-        &ecs,
-        "RegisterTaskDefinition",
-        json!({"family": "app", "containerDefinitions": [
-        {"name": "a", "image": "busybox", "memory": 64}]}),
-    )
-    .await
-    .unwrap();
-    let arn = connected_instance(&ecs, &state, "old").await;
+    let arn = cluster_with_app(&ecs, &state, "old").await;
     let run = call(
         &ecs,
         "RunTask",
