@@ -983,3 +983,16 @@ def test_stopped_tasks_are_deleted_after_the_retention_period(tmp_path):
                        timeout=30, what="the stopped task to be deleted")
         assert out["tasks"] == [] and out["failures"][0]["reason"] == "MISSING"
         assert ecs.list_tasks(cluster="brief", desiredStatus="STOPPED")["taskArns"] == []
+
+
+def test_a_service_that_cannot_be_placed_says_why(api):
+    _, ecs, td = api
+    ecs.create_service(cluster="api", serviceName="homeless", taskDefinition=td, desiredCount=1)
+    svc = wait_event(ecs, "api", "homeless", lambda m: m.startswith(
+        "(service homeless) was unable to place a task because no container instance met all of its "
+        "requirements. Reason: No Container Instances were found in your cluster."), "the placement event")
+    assert svc["runningCount"] == 0 and svc["pendingCount"] == 0
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    # Said once, not once per attempt.
+    assert sum(e["message"].startswith("(service homeless) was unable") for e in svc["events"]) == 1
+    ecs.delete_service(cluster="api", service="homeless", force=True)

@@ -76,10 +76,66 @@ async fn lead(
     let _ = tx.send(true);
     loop {
         tokio::time::sleep(beat).await;
+        if tx.is_closed() {
+            // Nobody listens any more (the server is shutting down): hand over at once.
+            let _ = store.lease_revoke(lease).await;
+            return;
+        }
         if let Err(e) = store.lease_keep_alive(lease).await {
             tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
             break;
         }
     }
     let _ = tx.send(false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_store::MemoryStore;
+
+    async fn wait_until(rx: &mut watch::Receiver<bool>, leading: bool) {
+        tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|l| *l == leading))
+            .await
+            .expect("leadership did not change in time")
+            .expect("campaign ended");
+    }
+
+    #[tokio::test]
+    async fn one_server_leads_and_hands_over_when_it_goes() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let ttl = Duration::from_millis(300);
+        let mut a = campaign(store.clone(), ttl, "a".into());
+        wait_until(&mut a, true).await;
+        let mut b = campaign(store.clone(), ttl, "b".into());
+        tokio::time::sleep(ttl * 2).await;
+        assert!(*a.borrow() && !*b.borrow(), "exactly one leader");
+        drop(a);
+        wait_until(&mut b, true).await;
+        let kv = store.get(keys::LEADER.as_bytes()).await.unwrap().unwrap();
+        assert_eq!(kv.value, b"b");
+    }
+
+    #[tokio::test]
+    async fn a_restarted_server_keeps_its_own_lease() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        // A leader key left by this server's previous run, its lease still alive.
+        let lease = store.lease_grant(Duration::from_secs(30)).await.unwrap();
+        let txn = Txn {
+            compares: vec![],
+            success: vec![Op::Put {
+                key: keys::LEADER.as_bytes().to_vec(),
+                value: b"me".to_vec(),
+                lease,
+            }],
+            failure: vec![],
+        };
+        store.txn(txn).await.unwrap();
+        let mut rx = campaign(store.clone(), Duration::from_secs(30), "me".into());
+        // Well before the old lease could expire.
+        wait_until(&mut rx, true).await;
+        let mut other = campaign(store, Duration::from_secs(30), "other".into());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!*other.borrow_and_update());
+    }
 }
