@@ -16,7 +16,7 @@ use super::clusters::active_cluster_name;
 use super::failure;
 use crate::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
-use crate::services::{self, counted_tasks, counts, find};
+use crate::services::{self, counted_tasks, counts, find, tasks_of};
 use crate::{keys, State};
 
 /// The service an ARN of the form `...:KIND/cluster/service/id` belongs to.
@@ -51,7 +51,7 @@ fn brief(svc: &ServiceRecord, d: &Deployment) -> Value {
 }
 
 fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Value {
-    let tasks = counted_tasks(state, region, svc);
+    let tasks = counted_tasks(state, region, svc, tasks_of(state, region, svc));
     let c = counts(&tasks, Some(&d.id));
     let sources: Vec<Value> = d
         .source_revisions
@@ -289,7 +289,7 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
     svc.value
         .deployment(&arn)
         .ok_or_else(deployment_not_found)?;
-    let cluster = svc.value.cluster_arn.rsplit('/').next().unwrap_or("");
+    let cluster = services::cluster_of(&svc.value);
     let key = keys::service(&scope.region, cluster, &svc.value.service_name);
     let now = chrono::Utc::now();
     services::update(state, &key, |s| {

@@ -25,7 +25,9 @@ use super::tasks::launch::{check_launch, Launch, LaunchInput};
 use super::{task_definitions, wants_tags};
 use crate::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate_strings};
-use crate::services::{self, counted_tasks, counts, find, not_active, service_name};
+use crate::services::{
+    self, counted_tasks, counts, find, not_active, service_name, tasks_of, ClusterTasks,
+};
 use crate::{keys, State};
 
 #[derive(Deserialize, Default)]
@@ -133,7 +135,7 @@ pub fn launch_of(
     input.allow_inactive = true;
     let mut launch = check_launch(state, scope, input)?;
     if svc.enable_ecs_managed_tags {
-        let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("");
+        let cluster = services::cluster_of(svc);
         for (k, v) in [
             ("aws:ecs:serviceName", svc.service_name.as_str()),
             ("aws:ecs:clusterName", cluster),
@@ -339,18 +341,21 @@ fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
         && a.service_registries == b.service_registries
 }
 
-/// The service a request's `cluster` and `service` name, and its key.
+/// The key of the service a request's `cluster` and `service` name.
 fn located(
     state: &State,
     scope: &Scope,
     cluster: Option<&str>,
     service: Option<&str>,
-) -> Result<(flotilla_store::view::Entry<ServiceRecord>, String), AwsError> {
+) -> Result<String, AwsError> {
     let cluster = active_cluster_name(state, scope, cluster)?;
     let id = service.ok_or_else(|| invalid("service is required."))?;
     let entry = find(state, scope, &cluster, id)?;
-    let key = keys::service(&scope.region, &cluster, &entry.value.service_name);
-    Ok((entry, key))
+    Ok(keys::service(
+        &scope.region,
+        &cluster,
+        &entry.value.service_name,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -380,7 +385,7 @@ pub struct UpdateInput {
 
 pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let (_, key) = located(
+    let key = located(
         state,
         &scope,
         input.cluster.as_deref(),
@@ -506,7 +511,7 @@ pub struct DeleteInput {
 
 pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
     let scope = state.scope(ctx);
-    let (_, key) = located(
+    let key = located(
         state,
         &scope,
         input.cluster.as_deref(),
@@ -554,12 +559,14 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
         return Err(invalid("services must name between 1 and 10 services."));
     }
     let tags = wants_tags(&input.include, &["TAGS"])?;
+    let in_cluster = ClusterTasks::load(state, &scope.region, &cluster);
     let (found, failures) = super::describe_each(
         &input.services,
         |id| {
-            find(state, &scope, &cluster, id)
-                .ok()
-                .map(|e| to_wire(state, &scope.region, &e.value, tags))
+            find(state, &scope, &cluster, id).ok().map(|e| {
+                let tasks = in_cluster.of(&e.value);
+                to_wire_with(state, &scope.region, &e.value, tags, tasks)
+            })
         },
         |id| {
             service_name(id).ok().map(|n| {
@@ -643,7 +650,18 @@ fn deployment_wire(
 
 /// The ECS `Service` shape, with task counts from the tasks view.
 pub fn to_wire(state: &State, region: &str, svc: &ServiceRecord, tags: bool) -> Value {
-    let tasks = counted_tasks(state, region, svc);
+    to_wire_with(state, region, svc, tags, tasks_of(state, region, svc))
+}
+
+/// [`to_wire`] with the service's tasks already read.
+fn to_wire_with(
+    state: &State,
+    region: &str,
+    svc: &ServiceRecord,
+    tags: bool,
+    tasks: Vec<Arc<TaskRecord>>,
+) -> Value {
+    let tasks = counted_tasks(state, region, svc, tasks);
     let c = counts(&tasks, None);
     let deployments: Vec<Value> = svc
         .deployments

@@ -17,7 +17,7 @@ use flotilla_model::{Arn, Scope};
 use tokio::sync::watch;
 
 use super::plan::{self, Actions, DaemonHost, Failures, Host, Replica, TaskState, Why};
-use super::{healthy, tasks_of};
+use super::{cluster_of, healthy, ClusterTasks};
 use crate::ecs::services::{launch_of, strategies_of};
 use crate::ecs::task_definitions;
 use crate::ecs::tasks::launch::launch_tasks;
@@ -79,12 +79,24 @@ impl Controller {
 
     async fn pass(&mut self) {
         let services = self.state.services().range(keys::SERVICES.as_bytes());
+        // One read of each cluster's service tasks per pass, shared by its services
+        // (each service's reconcile changes only its own tasks).
+        let mut clusters: HashMap<String, ClusterTasks> = HashMap::new();
         for (key, entry) in services {
             if entry.value.status == service::INACTIVE {
                 continue;
             }
             let key = String::from_utf8_lossy(&key).to_string();
-            if let Err(e) = self.reconcile(&key, &entry.value).await {
+            let region = Arn::parse(&entry.value.service_arn)
+                .map(|a| a.region)
+                .unwrap_or_default();
+            let tasks = clusters
+                .entry(entry.value.cluster_arn.clone())
+                .or_insert_with(|| {
+                    ClusterTasks::load(&self.state, &region, cluster_of(&entry.value))
+                })
+                .of(&entry.value);
+            if let Err(e) = self.reconcile(&key, &entry.value, tasks).await {
                 tracing::warn!(service = %entry.value.service_arn, error = %e.message, "service reconcile failed");
             }
         }
@@ -120,16 +132,20 @@ impl Controller {
         Instances { by_arn }
     }
 
-    async fn reconcile(&mut self, key: &str, svc: &ServiceRecord) -> Result<(), AwsError> {
+    async fn reconcile(
+        &mut self,
+        key: &str,
+        svc: &ServiceRecord,
+        tasks: Vec<std::sync::Arc<TaskRecord>>,
+    ) -> Result<(), AwsError> {
         let state = self.state.clone();
         let arn = Arn::parse(&svc.service_arn)
             .ok_or_else(|| AwsError::server("ServerException", "bad service ARN"))?;
         let scope = Scope::new(arn.region.clone(), arn.account.clone());
-        let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("").to_string();
+        let cluster = cluster_of(svc).to_string();
         let Some(primary) = svc.primary().cloned() else {
             return Ok(());
         };
-        let tasks = tasks_of(&state, &scope.region, svc);
         let instances = self.instances(&scope.region, &cluster);
         let mut checks: HashMap<String, bool> = HashMap::new();
         let mut has_check = |td: &str| {

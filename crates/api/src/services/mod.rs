@@ -10,6 +10,7 @@ pub mod controller;
 pub mod leader;
 pub mod plan;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -68,31 +69,67 @@ pub fn group(name: &str) -> String {
     format!("service:{name}")
 }
 
-/// The tasks of a service's deployments (live and stopped), from the tasks view.
-pub fn tasks_of(state: &State, region: &str, svc: &ServiceRecord) -> Vec<Arc<TaskRecord>> {
-    let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("");
-    let prefix = keys::in_cluster(keys::TASKS, region, cluster);
-    let group = group(&svc.service_name);
-    state
-        .tasks()
-        .range(prefix.as_bytes())
-        .into_iter()
-        .map(|(_, e)| e.value)
-        .filter(|t| {
-            t.group.as_deref() == Some(group.as_str())
-                && t.started_by
-                    .as_deref()
-                    .is_some_and(|s| svc.deployments.iter().any(|d| d.id == s))
-        })
-        .collect()
+/// The name of the cluster a service is in.
+pub fn cluster_of(svc: &ServiceRecord) -> &str {
+    svc.cluster_arn.rsplit('/').next().unwrap_or("")
 }
 
-/// The tasks a service's counts are made of: its tasks, less those asked to stop on an
+/// The service tasks of one cluster by group, from one pass over the tasks view: what
+/// describing several services, or reconciling them, reads instead of a pass each.
+#[derive(Default)]
+pub struct ClusterTasks {
+    by_group: HashMap<String, Vec<Arc<TaskRecord>>>,
+}
+
+impl ClusterTasks {
+    pub fn load(state: &State, region: &str, cluster: &str) -> ClusterTasks {
+        let prefix = keys::in_cluster(keys::TASKS, region, cluster);
+        let mut by_group: HashMap<String, Vec<Arc<TaskRecord>>> = HashMap::new();
+        for (_, e) in state.tasks().range(prefix.as_bytes()) {
+            if let Some(g) = e
+                .value
+                .group
+                .as_deref()
+                .filter(|g| g.starts_with("service:"))
+            {
+                by_group.entry(g.to_string()).or_default().push(e.value);
+            }
+        }
+        ClusterTasks { by_group }
+    }
+
+    /// The tasks of a service's deployments (live and stopped).
+    pub fn of(&self, svc: &ServiceRecord) -> Vec<Arc<TaskRecord>> {
+        self.by_group
+            .get(&group(&svc.service_name))
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t.started_by
+                    .as_deref()
+                    .is_some_and(|s| svc.deployments.iter().any(|d| d.id == s))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The tasks of one service's deployments (live and stopped), from the tasks view.
+pub fn tasks_of(state: &State, region: &str, svc: &ServiceRecord) -> Vec<Arc<TaskRecord>> {
+    ClusterTasks::load(state, region, cluster_of(svc)).of(svc)
+}
+
+/// The tasks a service's counts are made of: its `tasks`, less those asked to stop on an
 /// instance whose agent is disconnected (they were replaced elsewhere and stop when the
 /// agent returns; counting them would keep the service from ever looking stable).
-pub fn counted_tasks(state: &State, region: &str, svc: &ServiceRecord) -> Vec<Arc<TaskRecord>> {
-    let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("");
-    tasks_of(state, region, svc)
+pub fn counted_tasks(
+    state: &State,
+    region: &str,
+    svc: &ServiceRecord,
+    tasks: Vec<Arc<TaskRecord>>,
+) -> Vec<Arc<TaskRecord>> {
+    let cluster = cluster_of(svc);
+    tasks
         .into_iter()
         .filter(|t| {
             let instance = t.container_instance_arn.as_deref().unwrap_or("");
@@ -148,7 +185,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         .map(|a| (a.region.clone(), a.account.clone()))
         .unwrap_or_default();
     let scope = Scope::new(region, account);
-    let cluster = svc.cluster_arn.rsplit('/').next().unwrap_or("").to_string();
+    let cluster = cluster_of(svc).to_string();
     let path = format!("{cluster}/{}", svc.service_name);
     let revision_arn = scope
         .arn(
