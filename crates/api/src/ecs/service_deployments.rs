@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
-use super::failure;
 use crate::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
 use crate::services::{self, counted_tasks, counts, find, tasks_of};
@@ -195,18 +194,15 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
             "serviceDeploymentArns must name between 1 and 20 service deployments.",
         ));
     }
-    let (mut found, mut failures) = (Vec::new(), Vec::new());
-    for arn in &arns {
-        let hit = owner(state, &scope, arn, "service-deployment").and_then(|svc| {
-            svc.value
-                .deployment(arn)
-                .map(|d| full(state, &scope.region, &svc.value, d))
-        });
-        match hit {
-            Some(v) => found.push(v),
-            None => failures.push(failure(arn, "MISSING")),
-        }
-    }
+    let (found, failures) = super::describe_each(
+        &arns,
+        |arn| {
+            let svc = owner(state, &scope, arn, "service-deployment")?;
+            let d = svc.value.deployment(arn)?;
+            Some(full(state, &scope.region, &svc.value, d))
+        },
+        |arn| Some(arn.to_string()),
+    );
     Ok(json!({ "serviceDeployments": found, "failures": failures }))
 }
 
@@ -229,9 +225,10 @@ pub fn describe_revisions(
             "serviceRevisionArns must name between 1 and 20 service revisions.",
         ));
     }
-    let (mut found, mut failures) = (Vec::new(), Vec::new());
-    for arn in &arns {
-        let hit = owner(state, &scope, arn, "service-revision").and_then(|svc| {
+    let (found, failures) = super::describe_each(
+        &arns,
+        |arn| {
+            let svc = owner(state, &scope, arn, "service-revision")?;
             let svc = &svc.value;
             svc.revisions
                 .iter()
@@ -251,12 +248,9 @@ pub fn describe_revisions(
                         "createdAt": to_epoch_seconds(&r.created_at),
                     })
                 })
-        });
-        match hit {
-            Some(v) => found.push(v),
-            None => failures.push(failure(arn, "MISSING")),
-        }
-    }
+        },
+        |arn| Some(arn.to_string()),
+    );
     Ok(json!({ "serviceRevisions": found, "failures": failures }))
 }
 
