@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
+use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
 use flotilla_model::agent_protocol::{
     self, DesiredTask, PollRequest, PollResponse, SubmitRequest, SubmitResponse, SubmitResult,
 };
@@ -15,21 +15,22 @@ use flotilla_model::task::{TaskRecord, TaskReport, TaskStatus};
 use flotilla_model::{Arn, Scope};
 use flotilla_store::{Compare, Op, Revision, StoreError, Txn};
 
-use crate::ecs::{clusters::cluster_name, container_instances, task_definitions};
-use crate::error::{client, from_store};
+use crate::ecs::error::{client, from_store, EcsError};
+use crate::ecs::{clusters::cluster_name, container_instances};
 use crate::{keys, State};
+use flotilla_control::ecs::task_definitions;
 
 /// The longest a poll is held.
 const MAX_WAIT: Duration = Duration::from_secs(20);
 
 pub struct Agent {
-    spec: ServiceSpec,
+    spec: AwsServiceSpec,
     state: State,
 }
 
 impl Agent {
     pub fn new(state: State) -> Self {
-        let spec = ServiceSpec {
+        let spec = AwsServiceSpec {
             signing_name: agent_protocol::SIGNING_NAME,
             protocol: Protocol::Json11,
             target_prefix: agent_protocol::TARGET_PREFIX,
@@ -40,19 +41,23 @@ impl Agent {
 }
 
 #[async_trait]
-impl Service for Agent {
-    fn spec(&self) -> &ServiceSpec {
+impl AwsService for Agent {
+    fn spec(&self) -> &AwsServiceSpec {
         &self.spec
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
         let out = match operation {
-            agent_protocol::POLL => {
-                serde_json::to_value(poll(&self.state, ctx, input.json()?).await?)
-            }
-            agent_protocol::SUBMIT => {
-                serde_json::to_value(submit(&self.state, ctx, input.json()?).await?)
-            }
+            agent_protocol::POLL => serde_json::to_value(
+                poll(&self.state, ctx, input.json()?)
+                    .await
+                    .map_err(AwsError::from)?,
+            ),
+            agent_protocol::SUBMIT => serde_json::to_value(
+                submit(&self.state, ctx, input.json()?)
+                    .await
+                    .map_err(AwsError::from)?,
+            ),
             other => return Err(AwsError::unknown_operation(other)),
         };
         out.map(Output::Json)
@@ -66,7 +71,7 @@ async fn heartbeat(
     scope: &Scope,
     cluster: &str,
     instance_id: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), EcsError> {
     let key = keys::agent(&scope.region, cluster, instance_id);
     let store = state.store();
     if let Some((lease, kept_at)) = state.agent_lease(&key) {
@@ -128,8 +133,8 @@ fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<
         .collect()
 }
 
-async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResponse, AwsError> {
-    let scope = state.scope(ctx);
+async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResponse, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = cluster_name(Some(&req.cluster))?;
     let (_, instance) =
         container_instances::find(state, &scope, &cluster, &req.container_instance_arn)
@@ -279,8 +284,8 @@ async fn submit(
     state: &State,
     ctx: &Context,
     req: SubmitRequest,
-) -> Result<SubmitResponse, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<SubmitResponse, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = cluster_name(Some(&req.cluster))?;
     let (_, instance) =
         container_instances::find(state, &scope, &cluster, &req.container_instance_arn)

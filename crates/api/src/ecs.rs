@@ -8,6 +8,7 @@ mod account_settings;
 mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
+pub(crate) mod error;
 mod filter;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
@@ -16,10 +17,11 @@ pub(crate) mod task_definitions;
 pub(crate) mod tasks;
 
 use async_trait::async_trait;
-use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
+use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
 use serde_json::Value;
 
 use crate::State;
+use error::EcsError;
 
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
@@ -67,13 +69,13 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 pub struct Ecs {
-    spec: ServiceSpec,
+    spec: AwsServiceSpec,
     state: State,
 }
 
 impl Ecs {
     pub fn new(state: State) -> Self {
-        let spec = ServiceSpec {
+        let spec = AwsServiceSpec {
             signing_name: "ecs",
             protocol: Protocol::Json11,
             target_prefix: "AmazonEC2ContainerServiceV20141113",
@@ -84,13 +86,26 @@ impl Ecs {
 }
 
 #[async_trait]
-impl Service for Ecs {
-    fn spec(&self) -> &ServiceSpec {
+impl AwsService for Ecs {
+    fn spec(&self) -> &AwsServiceSpec {
         &self.spec
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
-        let s = &self.state;
+        Ok(Output::Json(without_nulls(
+            dispatch(&self.state, ctx, operation, input).await?,
+        )))
+    }
+}
+
+/// Run one ECS operation; its errors become ECS's wire codes in `error.rs`.
+async fn dispatch(
+    s: &State,
+    ctx: &Context,
+    operation: &str,
+    input: Input,
+) -> Result<Value, AwsError> {
+    let out = async {
         let out: Value = match operation {
             "CreateCluster" => clusters::create(s, ctx, input.json()?).await?,
             "DescribeClusters" => clusters::describe(s, ctx, input.json()?).await?,
@@ -147,10 +162,11 @@ impl Service for Ecs {
                 service_deployments::describe_revisions(s, ctx, input.json()?)?
             }
             "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
-            other => return Err(AwsError::unknown_operation(other)),
+            other => return Err(AwsError::unknown_operation(other).into()),
         };
-        Ok(Output::Json(without_nulls(out)))
-    }
+        Ok::<Value, EcsError>(out)
+    };
+    Ok(out.await?)
 }
 
 /// AWS omits absent members rather than sending `null`; so do we.
@@ -169,10 +185,10 @@ fn without_nulls(v: Value) -> Value {
 
 /// Check an `include` list against the values an operation accepts; whether it asks for
 /// `TAGS`.
-fn wants_tags(include: &[String], accepted: &[&str]) -> Result<bool, AwsError> {
+fn wants_tags(include: &[String], accepted: &[&str]) -> Result<bool, EcsError> {
     for value in include {
         if !accepted.contains(&value.as_str()) {
-            return Err(crate::error::invalid(format!(
+            return Err(error::invalid(format!(
                 "include value '{value}' is invalid: use {}.",
                 accepted.join(" or ")
             )));

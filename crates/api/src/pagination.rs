@@ -5,9 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use flotilla_aws::AwsError;
-
-use crate::error::invalid;
+use flotilla_model::ModelError;
 
 /// Which way a list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +15,11 @@ pub enum Order {
 }
 
 /// Check `maxResults` against `1..=max`, defaulting to `max`.
-pub fn page_size(max_results: Option<i64>, max: usize) -> Result<usize, AwsError> {
+pub fn page_size(max_results: Option<i64>, max: usize) -> Result<usize, ModelError> {
     match max_results {
         None => Ok(max),
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
-        Some(n) => Err(invalid(format!(
+        Some(n) => Err(ModelError::invalid(format!(
             "maxResults must be between 1 and {max}; got {n}."
         ))),
     }
@@ -34,14 +32,14 @@ pub fn paginate<T>(
     order: Order,
     token: Option<&str>,
     size: usize,
-) -> Result<(Vec<T>, Option<String>), AwsError> {
+) -> Result<(Vec<T>, Option<String>), ModelError> {
     let after = match token {
         None | Some("") => None,
         Some(t) => {
             let bytes = URL_SAFE_NO_PAD
                 .decode(t)
-                .map_err(|_| invalid("Invalid nextToken."))?;
-            Some(String::from_utf8(bytes).map_err(|_| invalid("Invalid nextToken."))?)
+                .map_err(|_| ModelError::invalid("Invalid nextToken."))?;
+            Some(String::from_utf8(bytes).map_err(|_| ModelError::invalid("Invalid nextToken."))?)
         }
     };
     let mut page: Vec<T> = items
@@ -69,7 +67,7 @@ pub fn paginate_strings(
     items: Vec<String>,
     token: Option<&str>,
     size: usize,
-) -> Result<(Vec<String>, Option<String>), AwsError> {
+) -> Result<(Vec<String>, Option<String>), ModelError> {
     paginate(items, |s| s.clone(), Order::Asc, token, size)
 }
 

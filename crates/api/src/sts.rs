@@ -3,18 +3,18 @@
 
 use async_trait::async_trait;
 use flotilla_aws::xml::XmlWriter;
-use flotilla_aws::{AwsError, Context, Input, Output, Protocol, Service, ServiceSpec};
+use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
 
 use crate::State;
 
 pub struct Sts {
-    spec: ServiceSpec,
+    spec: AwsServiceSpec,
     state: State,
 }
 
 impl Sts {
     pub fn new(state: State) -> Self {
-        let spec = ServiceSpec {
+        let spec = AwsServiceSpec {
             signing_name: "sts",
             protocol: Protocol::Query,
             target_prefix: "",
@@ -25,8 +25,8 @@ impl Sts {
 }
 
 #[async_trait]
-impl Service for Sts {
-    fn spec(&self) -> &ServiceSpec {
+impl AwsService for Sts {
+    fn spec(&self) -> &AwsServiceSpec {
         &self.spec
     }
 

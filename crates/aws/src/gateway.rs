@@ -23,7 +23,7 @@ use crate::{sigv4, AwsError, Credentials};
 
 /// What a service declares about itself for routing.
 #[derive(Debug, Clone)]
-pub struct ServiceSpec {
+pub struct AwsServiceSpec {
     /// The SigV4 signing name clients use (`ecs`, `sts`, `route53`, ...).
     pub signing_name: &'static str,
     pub protocol: Protocol,
@@ -110,8 +110,8 @@ pub enum Output {
 
 /// An AWS service served by the gateway.
 #[async_trait]
-pub trait Service: Send + Sync + 'static {
-    fn spec(&self) -> &ServiceSpec;
+pub trait AwsService: Send + Sync + 'static {
+    fn spec(&self) -> &AwsServiceSpec;
     /// Perform `operation` (empty for REST-XML, which routes by [`RestRequest`]).
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError>;
 }
@@ -133,11 +133,11 @@ pub struct Gateway {
 
 struct GatewayInner {
     config: GatewayConfig,
-    services: HashMap<&'static str, Arc<dyn Service>>,
+    services: HashMap<&'static str, Arc<dyn AwsService>>,
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig, services: Vec<Arc<dyn Service>>) -> Self {
+    pub fn new(config: GatewayConfig, services: Vec<Arc<dyn AwsService>>) -> Self {
         let services = services
             .into_iter()
             .map(|s| (s.spec().signing_name, s))
@@ -257,7 +257,7 @@ impl Gateway {
     }
 
     /// The service an unauthenticated request seems to address, to pick an error namespace.
-    fn service_for_guess(&self, parts: &Parts) -> Option<&Arc<dyn Service>> {
+    fn service_for_guess(&self, parts: &Parts) -> Option<&Arc<dyn AwsService>> {
         let (_, _, service) = sigv4::credential_scope(parts)?;
         self.inner.services.get(service.as_str())
     }
@@ -268,7 +268,7 @@ async fn handle(State(gw): State<Gateway>, req: Request) -> Response {
 }
 
 /// The operation name and decoded input of a verified request.
-fn decode(spec: &ServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, Input), AwsError> {
+fn decode(spec: &AwsServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, Input), AwsError> {
     match spec.protocol {
         Protocol::Json10 | Protocol::Json11 => {
             let target = parts

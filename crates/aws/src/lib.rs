@@ -6,7 +6,7 @@
 //! REST-XML handed to the service with its method and path), and answered in that
 //! protocol's native form, errors included, so SDKs raise their typed exceptions.
 //!
-//! This crate knows no AWS service: services implement [`Service`] (in `flotilla-api`) and
+//! This crate knows no AWS service: services implement [`AwsService`] (in `flotilla-api`) and
 //! are registered with the [`Gateway`]. It must never let a panic or a malformed request
 //! reach a client as anything but a well-formed AWS error.
 #![forbid(unsafe_code)]
@@ -20,7 +20,7 @@ pub mod xml;
 
 pub use error::AwsError;
 pub use gateway::{
-    Context, Gateway, GatewayConfig, Input, Output, RestRequest, Service, ServiceSpec,
+    AwsService, AwsServiceSpec, Context, Gateway, GatewayConfig, Input, Output, RestRequest,
 };
 pub use protocol::Protocol;
 pub use sigv4::{Credentials, SECRET_LEN};

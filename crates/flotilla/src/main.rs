@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Env { data_dir } => env::print(&data_dir),
         Command::Operations => {
-            for op in flotilla_api::ecs_operations() {
+            for op in flotilla_server::ecs_operations() {
                 println!("{op}");
             }
             Ok(())

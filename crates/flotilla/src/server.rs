@@ -1,13 +1,14 @@
-//! `flotilla server` and `flotilla up`: open the store, build the API state and the
-//! gateway, bind the listener and serve until SIGTERM or Ctrl-C.
+//! `flotilla server` and `flotilla up`: turn the arguments into a `flotilla_server::Config`,
+//! bind the listener, and run the server (with, for `up`, an agent beside it) until SIGTERM
+//! or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use flotilla_aws::{Credentials, Gateway, GatewayConfig};
-use flotilla_store::{MemoryStore, SqliteStore, Store};
+use flotilla_aws::Credentials;
+use flotilla_control::ControlConfig;
+use flotilla_server::StoreConfig;
 use tokio::net::TcpListener;
 
 use crate::{credentials, default_api_addr, default_data_dir, env};
@@ -87,16 +88,10 @@ pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
     runtime()?.block_on(serve(args.server, Some(cleanup)))
 }
 
-async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
+fn store_config(args: &ServerArgs) -> anyhow::Result<StoreConfig> {
     match args.store.as_str() {
-        "sqlite" => {
-            let path = args.data_dir.join("state.db");
-            let store = SqliteStore::open(&path)
-                .await
-                .with_context(|| format!("opening the store {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        "memory" => Ok(Arc::new(MemoryStore::new())),
+        "sqlite" => Ok(StoreConfig::Sqlite(args.data_dir.join("state.db"))),
+        "memory" => Ok(StoreConfig::Memory),
         other if other.starts_with("etcd://") => {
             bail!("the etcd store is not part of this build yet; use --store sqlite")
         }
@@ -127,45 +122,32 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     )
     .map_err(|e| anyhow::anyhow!("invalid credentials: {e}"))?;
 
-    let store = open_store(&args).await?;
-    let mut api_config = flotilla_api::ApiConfig::new(args.account_id.clone());
+    let mut control = ControlConfig::new(args.account_id.clone());
     let ttl = args.agent_ttl_seconds.unwrap_or(if up { 10 } else { 30 });
-    api_config.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
-    api_config.service_disconnect_grace =
+    control.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
+    control.service_disconnect_grace =
         std::time::Duration::from_secs(args.service_disconnect_grace_seconds);
-    api_config.service_backoff_base =
-        std::time::Duration::from_millis(args.service_backoff_base_ms);
-    api_config.stopped_task_retention =
+    control.service_backoff_base = std::time::Duration::from_millis(args.service_backoff_base_ms);
+    control.stopped_task_retention =
         std::time::Duration::from_secs(args.stopped_task_retention_seconds);
-    let state = flotilla_api::State::new(store.clone(), api_config)
-        .await
-        .context("loading state from the store")?;
-    if up {
-        flotilla_api::ensure_cluster(&state, &args.region, "default")
-            .await
-            .map_err(|e| anyhow::anyhow!("creating the default cluster: {e}"))?;
-    }
-    flotilla_api::start_controllers(&state, node_id(&args.data_dir)?);
-    let gateway = Gateway::new(
-        GatewayConfig {
-            credentials: creds,
-            account: args.account_id.clone(),
-            max_body_bytes: args.max_body_bytes,
+    let config = flotilla_server::Config {
+        store: store_config(&args)?,
+        credentials: creds,
+        control,
+        max_body_bytes: args.max_body_bytes,
+        node_id: node_id(&args.data_dir)?,
+        ensure_clusters: if up {
+            vec![(args.region.clone(), "default".to_string())]
+        } else {
+            vec![]
         },
-        flotilla_api::services(state),
-    );
-    let app = axum::Router::new()
-        .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
-        .merge(gateway.router());
+    };
 
     let listener = TcpListener::bind(args.api_addr)
         .await
         .with_context(|| format!("binding the API listener on {}", args.api_addr))?;
     let addr = listener.local_addr()?;
     let endpoint = format!("http://{addr}");
-    write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
-    write_atomically(&env::region_file(&args.data_dir), &args.region)?;
-    banner(&args, &endpoint, &pair, &source, up);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -175,11 +157,18 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let server =
+        flotilla_server::Server::start(flotilla_server::Listeners { api: listener }, config)
+            .await
+            .context("starting the server")?;
+    write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
+    write_atomically(&env::region_file(&args.data_dir), &args.region)?;
+    banner(&args, &endpoint, &pair, &source, up);
     let server = async {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .await?;
-        anyhow::Ok(())
+        server
+            .serve(stopped(stop_rx.clone()))
+            .await
+            .context("serving")
     };
     match local_agent {
         None => server.await?,
@@ -204,8 +193,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             )?;
         }
     }
-    tracing::info!("shutting down");
-    drop(store);
+    tracing::info!("shut down");
     Ok(())
 }
 

@@ -103,6 +103,71 @@ impl fmt::Display for Arn {
     }
 }
 
+/// The ECS resources a request parameter names by name, id or ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcsRef {
+    Cluster,
+    ContainerInstance,
+    Service,
+    Task,
+    TaskDefinition,
+}
+
+impl EcsRef {
+    /// The resource type in the ARN (`cluster/...`, `task/...`).
+    fn resource_type(self) -> &'static str {
+        match self {
+            EcsRef::Cluster => "cluster",
+            EcsRef::ContainerInstance => "container-instance",
+            EcsRef::Service => "service",
+            EcsRef::Task => "task",
+            EcsRef::TaskDefinition => "task-definition",
+        }
+    }
+
+    /// How a message names it, and whether people give it by name or by id.
+    fn noun(self) -> (&'static str, &'static str) {
+        match self {
+            EcsRef::Cluster => ("cluster", "name"),
+            EcsRef::ContainerInstance => ("container instance", "id"),
+            EcsRef::Service => ("service", "name"),
+            EcsRef::Task => ("task", "id"),
+            EcsRef::TaskDefinition => ("task definition", "family"),
+        }
+    }
+}
+
+/// The one parser of name-or-ARN parameters: what `input` names, as the resource's name
+/// or id (for a cluster and a task definition, everything after `cluster/` or
+/// `task-definition/`, i.e. the name or `family:revision`; for the others, the last part of
+/// the ARN, which may also carry the cluster). A malformed ARN, an empty name, or a task,
+/// service or instance name with a `/`, is an
+/// [`ErrorKind::InvalidParameter`](crate::ErrorKind) (a `ClientException` kind for task
+/// definitions, as ECS answers).
+pub fn ecs_name(input: &str, kind: EcsRef) -> Result<String, crate::ModelError> {
+    let (noun, by) = kind.noun();
+    let error = |m: String| match kind {
+        EcsRef::TaskDefinition => crate::ModelError::client(m),
+        _ => crate::ModelError::invalid(m),
+    };
+    if input.starts_with("arn:") {
+        let arn = Arn::parse(input)
+            .filter(|a| a.service == "ecs" && a.resource_parts().0 == kind.resource_type())
+            .ok_or_else(|| error(format!("'{input}' is not a {noun} ARN.")))?;
+        return Ok(match kind {
+            EcsRef::Cluster | EcsRef::TaskDefinition => arn.resource_parts().1.to_string(),
+            _ => arn.resource.rsplit('/').next().unwrap_or("").to_string(),
+        });
+    }
+    // A cluster or family name with a '/' names nothing, which the caller reports as
+    // "not found" (a MISSING failure in batch reads), as ECS does.
+    let free = matches!(kind, EcsRef::Cluster | EcsRef::TaskDefinition);
+    if input.is_empty() || (input.contains('/') && !free) {
+        return Err(error(format!("'{input}' is not a {noun} {by} or ARN.")));
+    }
+    Ok(input.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +180,24 @@ mod tests {
         let parsed = Arn::parse(&arn).unwrap();
         assert_eq!(parsed.resource_parts(), ("cluster", "web"));
         assert_eq!(parsed.to_string(), arn);
+    }
+
+    #[test]
+    fn one_parser_for_names_ids_and_arns() {
+        let arn = "arn:aws:ecs:us-east-1:000000000000:service/c/web";
+        assert_eq!(ecs_name(arn, EcsRef::Service).unwrap(), "web");
+        assert_eq!(ecs_name("web", EcsRef::Service).unwrap(), "web");
+        assert!(ecs_name(arn, EcsRef::Task).is_err());
+        assert!(ecs_name("a/b", EcsRef::Task).is_err());
+        assert!(ecs_name("", EcsRef::Service).is_err());
+        let td = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3";
+        assert_eq!(ecs_name(td, EcsRef::TaskDefinition).unwrap(), "web:3");
+        let e = ecs_name("arn:aws:s3:::x", EcsRef::TaskDefinition).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Client);
+        let c = "arn:aws:ecs:us-east-1:000000000000:cluster/prod";
+        assert_eq!(ecs_name(c, EcsRef::Cluster).unwrap(), "prod");
+        let t = "arn:aws:ecs:us-east-1:000000000000:task/prod/abc";
+        assert_eq!(ecs_name(t, EcsRef::Task).unwrap(), "abc");
     }
 
     #[test]

@@ -1,29 +1,44 @@
-//! The one error type of model validation and resource operations, classified by the AWS
-//! error type a client should see.
+//! The one error type of model validation and resource operations, classified by a
+//! service-neutral [`ErrorKind`].
 
-/// The AWS error type a [`ModelError`] is answered with. The API layer maps each kind to
-/// its wire name in one place.
+/// What kind of resource an error is about; each AWS service's API layer turns
+/// (kind, resource) into its own wire code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Cluster,
+    ContainerInstance,
+    Service,
+    ServiceDeployment,
+    Task,
+    TaskDefinition,
+    /// The target of an attribute (PutAttributes, DeleteAttributes).
+    AttributeTarget,
+    /// Anything else (a tagged resource of an unknown type, an attribute target, ...).
+    Other,
+}
+
+/// Why an operation failed, independent of any AWS service's wire names. The API layer
+/// of each service maps every kind to its wire code in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// `InvalidParameterException`: a parameter is malformed or out of range.
+    /// A parameter is malformed or out of range.
     InvalidParameter,
-    /// `ClientException`: the request is well-formed but refers to something unusable.
+    /// The request is well-formed but refers to something unusable.
     Client,
-    /// `ClusterNotFoundException`.
-    ClusterNotFound,
-    /// `ClusterContainsContainerInstancesException`.
-    ClusterContainsContainerInstances,
-    /// `ClusterContainsServicesException`.
-    ClusterContainsServices,
-    /// `ClusterContainsTasksException`.
-    ClusterContainsTasks,
-    /// `ResourceNotFoundException`.
-    ResourceNotFound,
-    /// `ResourceInUseException`.
-    ResourceInUse,
-    /// `LimitExceededException`.
+    /// The named resource does not exist.
+    NotFound(Resource),
+    /// The resource exists but is not ACTIVE (e.g. a service being deleted).
+    NotActive(Resource),
+    /// The resource cannot be deleted while it still holds resources of this kind.
+    NotEmpty(Resource),
+    /// The resource is used by another and cannot change now.
+    InUse,
+    /// The change conflicts with the resource's current state (e.g. a deployment that has
+    /// already finished).
+    Conflict,
+    /// A quota was reached.
     LimitExceeded,
-    /// `ServerException`: our fault; the client may retry.
+    /// Our fault; the client may retry.
     Server,
 }
 

@@ -11,6 +11,7 @@ pub mod container_instance;
 pub mod cql;
 pub mod error;
 pub mod record;
+pub mod run_token;
 pub mod service;
 pub mod tag;
 pub mod task;
@@ -18,5 +19,5 @@ pub mod task_definition;
 pub mod task_definition_record;
 pub mod timestamp;
 
-pub use arn::{Arn, Scope};
-pub use error::{ErrorKind, ModelError};
+pub use arn::{ecs_name, Arn, EcsRef, Scope};
+pub use error::{ErrorKind, ModelError, Resource};

@@ -14,22 +14,12 @@ use crate::record::Record;
 use crate::tag::Tag;
 use crate::timestamp;
 
-pub const ACTIVE: &str = "ACTIVE";
-pub const DRAINING: &str = "DRAINING";
-pub const INACTIVE: &str = "INACTIVE";
+mod lifecycle;
+
+pub use lifecycle::{DeploymentStatus, RolloutState, ServiceDeploymentStatus, ServiceStatus};
 
 pub const REPLICA: &str = "REPLICA";
 pub const DAEMON: &str = "DAEMON";
-
-/// `Deployment.status` values.
-pub const PRIMARY: &str = "PRIMARY";
-pub const ACTIVE_DEPLOYMENT: &str = "ACTIVE";
-pub const INACTIVE_DEPLOYMENT: &str = "INACTIVE";
-
-/// `rolloutState` values.
-pub const IN_PROGRESS: &str = "IN_PROGRESS";
-pub const COMPLETED: &str = "COMPLETED";
-pub const FAILED: &str = "FAILED";
 
 /// How many events a service keeps (ECS shows the last 100).
 pub const MAX_EVENTS: usize = 100;
@@ -208,14 +198,14 @@ pub struct Rollback {
 }
 
 /// One deployment of a service: the `Deployment` of DescribeServices and the
-/// `ServiceDeployment` of DescribeServiceDeployments are two views of it.
+/// `ServiceDeployment` of DescribeServiceDeployments are two views of it. Its lifecycle
+/// fields move only through its transition methods (see `service/lifecycle.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// `ecs-svc/` and 19 digits; the `startedBy` of the deployment's tasks.
     pub id: String,
-    /// PRIMARY, ACTIVE (being replaced) or INACTIVE (finished, in the history).
-    pub status: String,
+    status: DeploymentStatus,
     pub task_definition: String,
     pub launch_type: String,
     pub desired_count: i64,
@@ -224,34 +214,190 @@ pub struct Deployment {
     pub created_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
     pub updated_at: DateTime<Utc>,
-    pub rollout_state: String,
-    pub rollout_state_reason: String,
+    rollout_state: RolloutState,
+    rollout_state_reason: String,
     pub service_deployment_arn: String,
     pub service_revision_arn: String,
     /// The revisions this deployment replaces.
     #[serde(default)]
     pub source_revisions: Vec<String>,
-    /// `ServiceDeployment.status`: PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED,
-    /// STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL,
-    /// ROLLBACK_FAILED.
-    pub deployment_status: String,
+    deployment_status: ServiceDeploymentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
+    status_reason: Option<String>,
     #[serde(
         default,
         with = "timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub finished_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
     #[serde(
         default,
         with = "timestamp::option",
         skip_serializing_if = "Option::is_none"
     )]
-    pub stopped_at: Option<DateTime<Utc>>,
+    stopped_at: Option<DateTime<Utc>>,
     pub deployment_configuration: DeploymentConfiguration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback: Option<Rollback>,
+    rollback: Option<Rollback>,
+}
+
+/// What a new deployment is made of; [`Deployment::start`] makes it the PRIMARY.
+pub struct NewDeployment {
+    pub id: String,
+    pub task_definition: String,
+    pub launch_type: String,
+    pub desired_count: i64,
+    pub service_deployment_arn: String,
+    pub service_revision_arn: String,
+    pub source_revisions: Vec<String>,
+    pub deployment_configuration: DeploymentConfiguration,
+    /// Why it started (the rollout state reason).
+    pub reason: String,
+}
+
+// === impl Deployment ===
+
+impl Deployment {
+    /// A new PRIMARY deployment, IN_PROGRESS.
+    pub fn start(d: NewDeployment, now: DateTime<Utc>) -> Deployment {
+        Deployment {
+            id: d.id,
+            status: DeploymentStatus::Primary,
+            task_definition: d.task_definition,
+            launch_type: d.launch_type,
+            desired_count: d.desired_count,
+            failed_tasks: 0,
+            created_at: now,
+            updated_at: now,
+            rollout_state: RolloutState::InProgress,
+            rollout_state_reason: d.reason,
+            service_deployment_arn: d.service_deployment_arn,
+            service_revision_arn: d.service_revision_arn,
+            source_revisions: d.source_revisions,
+            deployment_status: ServiceDeploymentStatus::InProgress,
+            status_reason: None,
+            finished_at: None,
+            stopped_at: None,
+            deployment_configuration: d.deployment_configuration,
+            rollback: None,
+        }
+    }
+
+    /// PRIMARY, ACTIVE (being replaced) or INACTIVE (finished, in the history).
+    pub fn status(&self) -> DeploymentStatus {
+        self.status
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.status == DeploymentStatus::Primary
+    }
+
+    pub fn rollout_state(&self) -> RolloutState {
+        self.rollout_state
+    }
+
+    pub fn rollout_state_reason(&self) -> &str {
+        &self.rollout_state_reason
+    }
+
+    /// Whether its rollout is still going on (neither completed nor failed).
+    pub fn in_progress(&self) -> bool {
+        self.rollout_state == RolloutState::InProgress
+    }
+
+    pub fn deployment_status(&self) -> ServiceDeploymentStatus {
+        self.deployment_status
+    }
+
+    pub fn status_reason(&self) -> Option<&str> {
+        self.status_reason.as_deref()
+    }
+
+    pub fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.finished_at
+    }
+
+    pub fn stopped_at(&self) -> Option<DateTime<Utc>> {
+        self.stopped_at
+    }
+
+    pub fn rollback(&self) -> Option<&Rollback> {
+        self.rollback.as_ref()
+    }
+
+    /// A newer deployment became the PRIMARY: this one is ACTIVE (its tasks are being
+    /// replaced) and, if its rollout was still going on, STOPPED.
+    pub fn replace(&mut self, now: DateTime<Utc>) {
+        if self.status != DeploymentStatus::Primary {
+            return;
+        }
+        self.status = DeploymentStatus::Active;
+        self.updated_at = now;
+        if matches!(
+            self.deployment_status,
+            ServiceDeploymentStatus::InProgress | ServiceDeploymentStatus::Pending
+        ) {
+            self.deployment_status = ServiceDeploymentStatus::Stopped;
+            self.status_reason = Some("A new deployment of the service replaced it.".into());
+            self.stopped_at = Some(now);
+        }
+    }
+
+    /// The rollout failed (circuit breaker without rollback) or was aborted: FAILED with
+    /// `reason`, and the service deployment STOPPED saying `status_reason`.
+    pub fn fail(&mut self, reason: &str, status_reason: &str, now: DateTime<Utc>) {
+        self.rollout_state = RolloutState::Failed;
+        self.rollout_state_reason = reason.to_string();
+        self.deployment_status = ServiceDeploymentStatus::Stopped;
+        self.status_reason = Some(status_reason.to_string());
+        self.stopped_at = Some(now);
+        self.updated_at = now;
+    }
+
+    /// The rollout failed and the service rolls back to `revision`: FAILED, and the
+    /// service deployment ROLLBACK_IN_PROGRESS until the deployment rolled back to
+    /// completes.
+    pub fn fail_and_roll_back(&mut self, reason: &str, revision: &str, now: DateTime<Utc>) {
+        self.rollout_state = RolloutState::Failed;
+        self.rollout_state_reason = reason.to_string();
+        self.deployment_status = ServiceDeploymentStatus::RollbackInProgress;
+        self.status_reason = Some(reason.to_string());
+        self.updated_at = now;
+        self.rollback = Some(Rollback {
+            reason: reason.to_string(),
+            started_at: now,
+            service_revision_arn: revision.to_string(),
+        });
+    }
+
+    /// The rollout reached its desired count, healthy: COMPLETED and SUCCESSFUL. False
+    /// (and nothing changes) unless it was in progress.
+    pub fn complete(&mut self, now: DateTime<Utc>) -> bool {
+        if self.rollout_state != RolloutState::InProgress {
+            return false;
+        }
+        self.rollout_state = RolloutState::Completed;
+        self.rollout_state_reason = format!("ECS deployment {} completed.", self.id);
+        self.deployment_status = ServiceDeploymentStatus::Successful;
+        self.finished_at = Some(now);
+        self.updated_at = now;
+        true
+    }
+
+    /// The deployment this one rolled back to completed.
+    pub fn rollback_succeeded(&mut self, now: DateTime<Utc>) {
+        if self.deployment_status == ServiceDeploymentStatus::RollbackInProgress {
+            self.deployment_status = ServiceDeploymentStatus::RollbackSuccessful;
+            self.finished_at = Some(now);
+        }
+    }
+
+    /// Its tasks have all stopped: INACTIVE, into the history.
+    fn retire(&mut self, now: DateTime<Utc>) {
+        self.status = DeploymentStatus::Inactive;
+        self.updated_at = now;
+        self.finished_at.get_or_insert(now);
+    }
 }
 
 /// A service revision: what one deployment runs.
@@ -278,7 +424,7 @@ pub struct ServiceRecord {
     pub service_arn: String,
     pub service_name: String,
     pub cluster_arn: String,
-    pub status: String,
+    pub status: ServiceStatus,
     pub desired_count: i64,
     pub launch_type: String,
     pub task_definition: String,
@@ -330,11 +476,11 @@ impl Record for ServiceRecord {
 
 impl ServiceRecord {
     pub fn primary(&self) -> Option<&Deployment> {
-        self.deployments.iter().find(|d| d.status == PRIMARY)
+        self.deployments.iter().find(|d| d.is_primary())
     }
 
     pub fn primary_mut(&mut self) -> Option<&mut Deployment> {
-        self.deployments.iter_mut().find(|d| d.status == PRIMARY)
+        self.deployments.iter_mut().find(|d| d.is_primary())
     }
 
     pub fn is_daemon(&self) -> bool {
@@ -369,9 +515,7 @@ impl ServiceRecord {
             return;
         };
         let mut d = self.deployments.remove(i);
-        d.status = INACTIVE_DEPLOYMENT.into();
-        d.updated_at = now;
-        d.finished_at.get_or_insert(now);
+        d.retire(now);
         self.history.insert(0, d);
         self.history.truncate(MAX_HISTORY);
         let used: Vec<String> = self
@@ -389,9 +533,9 @@ impl ServiceRecord {
     pub fn last_completed(&self) -> Option<&Deployment> {
         self.deployments
             .iter()
-            .filter(|d| d.status != PRIMARY)
+            .filter(|d| !d.is_primary())
             .chain(self.history.iter())
-            .filter(|d| d.rollout_state == COMPLETED)
+            .filter(|d| d.rollout_state == RolloutState::Completed)
             .max_by_key(|d| d.created_at)
     }
 }

@@ -13,6 +13,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod overrides;
+
 use crate::record::Record;
 use crate::tag::Tag;
 use crate::timestamp;
@@ -148,8 +150,8 @@ pub struct TaskRecord {
     pub memory: Option<String>,
     pub containers: Vec<Container>,
     /// The RunTask/StartTask overrides, as given (ECS `TaskOverride`); `null` when none
-    /// were (see [`overrides`]).
-    #[serde(default, with = "overrides")]
+    /// were (see [`stored_overrides`]). Typed as [`overrides::TaskOverride`].
+    #[serde(default, with = "stored_overrides")]
     pub overrides: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
@@ -368,7 +370,7 @@ fn apply_container(mine: &mut Container, c: &ContainerReport) {
 /// A task's `overrides` when it was started without any are held as `null` (most tasks
 /// have none, and an empty JSON object costs an allocation per task in memory) and written
 /// as ECS shows them: every list empty.
-mod overrides {
+mod stored_overrides {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_json::{json, Value};
 

@@ -11,6 +11,7 @@ use std::fmt;
 
 use flotilla_model::cql::Expr;
 
+use crate::fit::{fits, Ask, Room};
 use crate::request::{Constraint, TaskRequest};
 use crate::snapshot::{InstanceState, View, ACTIVE};
 
@@ -204,27 +205,25 @@ pub(crate) fn check(instance: &InstanceState, work: &Work, need: &Need) -> Optio
     {
         return Some(Stage::Attributes);
     }
-    if work.cpu < need.cpu {
-        return Some(Stage::Cpu);
-    }
-    if work.memory < need.memory {
-        return Some(Stage::Memory);
-    }
-    if work.gpus < need.gpus {
-        return Some(Stage::Gpu);
-    }
-    // Every task of a request binds the same ports, so one placed here takes them all.
-    let clash = |wanted: &[u16], taken: &std::collections::BTreeSet<u16>| {
-        !wanted.is_empty() && (work.placed > 0 || wanted.iter().any(|p| taken.contains(p)))
+    let room = Room {
+        cpu: work.cpu,
+        memory: work.memory,
+        gpus: work.gpus,
+        tcp_taken: &|p| instance.remaining.tcp_ports.contains(&p),
+        udp_taken: &|p| instance.remaining.udp_ports.contains(&p),
+        group_tasks: i64::from(work.existing),
+        placed: work.placed,
     };
-    if clash(&need.tcp, &instance.remaining.tcp_ports) {
-        return Some(Stage::TcpPorts);
-    }
-    if clash(&need.udp, &instance.remaining.udp_ports) {
-        return Some(Stage::UdpPorts);
-    }
-    if need.distinct && work.group_tasks() > 0 {
-        return Some(Stage::DistinctInstance);
+    let ask = Ask {
+        cpu: need.cpu,
+        memory: need.memory,
+        gpus: need.gpus,
+        tcp: &need.tcp,
+        udp: &need.udp,
+        distinct: need.distinct,
+    };
+    if let Some(stage) = fits(&room, &ask, 1) {
+        return Some(stage);
     }
     if !need.member_of.is_empty() {
         let view = View {

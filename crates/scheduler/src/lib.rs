@@ -13,11 +13,16 @@
 //! 3. **Plan** (`plan.rs`): tasks are placed one at a time, each updating its instance's
 //!    remaining resources, ports and group counts before the next.
 //!
+//! [`deployment`] holds the service controller's pure planners: given a service's tasks and
+//! the state of their instances, what to start and what to stop.
+//!
 //! Random choices come from the request's seed: the same snapshot, request and seed give
 //! the same plan.
 #![forbid(unsafe_code)]
 
+pub mod deployment;
 mod filter;
+pub mod fit;
 mod plan;
 mod rank;
 mod request;

@@ -25,7 +25,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::AbortHandle;
 
 use crate::{
@@ -88,7 +88,38 @@ struct Inner<T> {
     progress: watch::Sender<Progress>,
     /// Bumped whenever an entry is added, replaced or removed.
     changes: AtomicU64,
+    /// The keys each applied batch changed, for [`View::key_changes`] subscribers.
+    keyed: broadcast::Sender<Changed>,
 }
+
+/// What changed in a view, as [`KeyChanges`] reports it.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    /// These keys were added, replaced or removed.
+    Keys(Arc<[Vec<u8>]>),
+    /// Anything may have changed: the view was re-listed, or the subscriber fell behind.
+    All,
+}
+
+/// A subscription to the keys a view changes; see [`View::key_changes`].
+pub struct KeyChanges {
+    rx: broadcast::Receiver<Changed>,
+}
+
+impl KeyChanges {
+    /// The next change; `None` once the view is gone. A subscriber that fell too far
+    /// behind gets [`Changed::All`] instead of the changes it missed.
+    pub async fn next(&mut self) -> Option<Changed> {
+        match self.rx.recv().await {
+            Ok(c) => Some(c),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Changed::All),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// Batches a [`KeyChanges`] subscriber may fall behind by before it gets [`Changed::All`].
+const KEYED_BACKLOG: usize = 1024;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Progress {
@@ -111,12 +142,14 @@ impl<T: Send + Sync + 'static> View<T> {
         decode: Decode<T>,
     ) -> Result<View<T>> {
         let (progress, _) = watch::channel(Progress::default());
+        let (keyed, _) = broadcast::channel(KEYED_BACKLOG);
         let inner = Arc::new(Inner {
             prefix,
             decode,
             entries: RwLock::new(BTreeMap::new()),
             progress,
             changes: AtomicU64::new(0),
+            keyed,
         });
         let page = store.list_all(&inner.prefix).await?;
         let revision = page.revision;
@@ -176,7 +209,6 @@ impl<T> View<T> {
         (out, more)
     }
 
-    /// How many keys start with `prefix`.
     /// A number that moves whenever an entry of the view is added, replaced or removed:
     /// equal readings mean nothing under the prefix changed in between (cheaper than
     /// comparing contents, for caches derived from the view).
@@ -184,6 +216,16 @@ impl<T> View<T> {
         self.inner().changes.load(Ordering::Acquire)
     }
 
+    /// Keyed change notifications: from now on, the keys every applied batch added,
+    /// replaced or removed (what a controller that reconciles one object per key is woken
+    /// by). Costs nothing while nobody subscribes.
+    pub fn key_changes(&self) -> KeyChanges {
+        KeyChanges {
+            rx: self.inner().keyed.subscribe(),
+        }
+    }
+
+    /// How many keys start with `prefix`.
     pub fn count_prefix(&self, prefix: &[u8]) -> usize {
         self.inner()
             .read()
@@ -281,6 +323,9 @@ impl<T> Inner<T> {
         };
         *self.entries.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         self.changes.fetch_add(1, Ordering::Release);
+        if self.keyed.receiver_count() > 0 {
+            let _ = self.keyed.send(Changed::All);
+        }
         self.advance(page.revision);
     }
 
@@ -300,6 +345,8 @@ impl<T> Inner<T> {
                     (e, value)
                 })
                 .collect();
+            let keyed = self.keyed.receiver_count() > 0;
+            let mut changed: Vec<Vec<u8>> = Vec::new();
             let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
             for (event, value) in decoded {
                 let rev = event.kv.mod_revision;
@@ -310,6 +357,9 @@ impl<T> Inner<T> {
                     continue;
                 }
                 self.changes.fetch_add(1, Ordering::Release);
+                if keyed {
+                    changed.push(event.kv.key.clone());
+                }
                 match value {
                     // A delete, or a put that did not decode: the old value is stale.
                     None => drop(entries.remove(&event.kv.key)),
@@ -321,6 +371,10 @@ impl<T> Inner<T> {
                         entries.insert(event.kv.key, entry);
                     }
                 }
+            }
+            drop(entries);
+            if !changed.is_empty() {
+                let _ = self.keyed.send(Changed::Keys(changed.into()));
             }
         }
         self.advance(batch.progress.max(last));

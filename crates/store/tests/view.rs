@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flotilla_store::view::View;
+use flotilla_store::view::{Changed, View};
 use flotilla_store::{MemoryOptions, MemoryStore, SqliteStore, Store, StoreError, StoreExt};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -54,6 +54,31 @@ async fn lists_then_follows_live_changes() {
     assert_eq!(view.get(b"t/3").unwrap().mod_revision, r);
     assert_eq!(view.get(b"t/2").unwrap().mod_revision, r2);
     assert_eq!(view.prefix(), b"t/");
+}
+
+#[tokio::test]
+async fn key_changes_name_each_changed_key_once_per_batch() {
+    let store = Arc::new(MemoryStore::new());
+    store.put(b"t/1", b"1").await.unwrap();
+    let view = View::start(store.clone(), b"t/".to_vec(), decode)
+        .await
+        .unwrap();
+    let mut changes = view.key_changes();
+    store.put(b"t/2", b"2").await.unwrap();
+    store.put(b"u/1", b"9").await.unwrap();
+    store.delete(b"t/1").await.unwrap();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    while seen.len() < 2 {
+        match tokio::time::timeout(WAIT, changes.next()).await.unwrap() {
+            Some(Changed::Keys(keys)) => seen.extend(keys.iter().cloned()),
+            other => panic!("expected keys, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [b"t/2".to_vec(), b"t/1".to_vec()],
+        "u/1 is not this view's"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! ListAccountSettings. Explicit settings are stored per principal; the account default
 //! is the root principal's setting; anything unset has the built-in default.
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::account_setting::{self, Setting, DEFAULTS};
 use flotilla_model::record::encode;
 use flotilla_model::Arn;
@@ -10,13 +11,13 @@ use flotilla_store::{Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{from_model, invalid};
+use crate::ecs::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate, Order};
 use crate::{keys, State};
 
 /// The principal a request acts for: the given ARN (an IAM user, role or root of this
 /// account) or the caller.
-fn principal(state: &State, ctx: &Context, given: Option<String>) -> Result<String, AwsError> {
+fn principal(state: &State, ctx: &Context, given: Option<String>) -> Result<String, EcsError> {
     let Some(arn) = given.filter(|s| !s.is_empty()) else {
         return Ok(ctx.principal_arn.clone());
     };
@@ -51,7 +52,7 @@ fn effective(
     ctx: &Context,
     principal: &str,
     name: &str,
-) -> Result<Setting, AwsError> {
+) -> Result<Setting, EcsError> {
     if let Some(s) = explicit(state, ctx, principal, name) {
         return Ok(s);
     }
@@ -71,7 +72,7 @@ fn effective(
     })
 }
 
-async fn store(state: &State, ctx: &Context, setting: &Setting) -> Result<(), AwsError> {
+async fn store(state: &State, ctx: &Context, setting: &Setting) -> Result<(), EcsError> {
     let key = keys::account_setting(&ctx.region, &setting.principal_arn, &setting.name);
     state
         .commit(Txn {
@@ -90,7 +91,7 @@ pub struct PutInput {
     principal_arn: Option<String>,
 }
 
-fn checked(input: &PutInput) -> Result<(String, String), AwsError> {
+fn checked(input: &PutInput) -> Result<(String, String), EcsError> {
     let name = input
         .name
         .clone()
@@ -103,7 +104,7 @@ fn checked(input: &PutInput) -> Result<(String, String), AwsError> {
     Ok((name, value))
 }
 
-pub async fn put(state: &State, ctx: &Context, input: PutInput) -> Result<Value, AwsError> {
+pub async fn put(state: &State, ctx: &Context, input: PutInput) -> Result<Value, EcsError> {
     let (name, value) = checked(&input)?;
     let principal_arn = principal(state, ctx, input.principal_arn)?;
     let setting = Setting {
@@ -116,7 +117,7 @@ pub async fn put(state: &State, ctx: &Context, input: PutInput) -> Result<Value,
     Ok(json!({ "setting": setting }))
 }
 
-pub async fn put_default(state: &State, ctx: &Context, input: PutInput) -> Result<Value, AwsError> {
+pub async fn put_default(state: &State, ctx: &Context, input: PutInput) -> Result<Value, EcsError> {
     let (name, value) = checked(&input)?;
     let principal_arn = format!("arn:aws:iam::{}:root", state.account());
     let setting = Setting {
@@ -138,7 +139,7 @@ pub struct DeleteInput {
 
 /// Remove an explicit setting; the answer is the setting that was removed (or, when none
 /// was set, the one in force, which is unchanged).
-pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
+pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, EcsError> {
     let name = input.name.ok_or_else(|| invalid("name is required."))?;
     account_setting::default_value(&name).map_err(from_model)?;
     let principal_arn = principal(state, ctx, input.principal_arn)?;
@@ -167,7 +168,7 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
     if input.value.is_some() && input.name.is_none() {
         return Err(invalid("value can only be used together with name."));
     }

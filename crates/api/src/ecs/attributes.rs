@@ -1,14 +1,15 @@
 //! PutAttributes, ListAttributes and DeleteAttributes: custom attributes of container
 //! instances (the only target type ECS has).
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::task_definition::Attribute;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
 use super::container_instances::{find, put, validate_attributes};
-use crate::error::{from_model, invalid};
+use crate::ecs::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate, Order};
 use crate::{keys, State};
 
@@ -21,10 +22,13 @@ pub struct AttributesInput {
     attributes: Vec<Attribute>,
 }
 
-fn target_not_found(id: &str) -> AwsError {
-    AwsError::client(
-        "TargetNotFoundException",
-        format!("The specified target '{id}' could not be found; name a container instance of the cluster."),
+fn target_not_found(id: &str) -> EcsError {
+    crate::ecs::error::not_found(
+        flotilla_model::Resource::AttributeTarget,
+        format!(
+            "The specified target '{id}' could not be found; name a container instance of the \
+             cluster."
+        ),
     )
 }
 
@@ -34,8 +38,8 @@ async fn change(
     ctx: &Context,
     input: AttributesInput,
     put_them: bool,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.attributes.is_empty() || input.attributes.len() > 10 {
         return Err(invalid("attributes must hold between 1 and 10 attributes."));
@@ -75,7 +79,7 @@ pub async fn put_attributes(
     state: &State,
     ctx: &Context,
     input: AttributesInput,
-) -> Result<Value, AwsError> {
+) -> Result<Value, EcsError> {
     change(state, ctx, input, true).await
 }
 
@@ -83,7 +87,7 @@ pub async fn delete_attributes(
     state: &State,
     ctx: &Context,
     input: AttributesInput,
-) -> Result<Value, AwsError> {
+) -> Result<Value, EcsError> {
     change(state, ctx, input, false).await
 }
 
@@ -98,8 +102,8 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.target_type.as_deref() != Some(TARGET_TYPE) {
         return Err(invalid(format!(

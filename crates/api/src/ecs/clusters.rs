@@ -1,54 +1,26 @@
 //! Cluster operations: CreateCluster, DescribeClusters, ListClusters, DeleteCluster,
 //! UpdateCluster, UpdateClusterSettings.
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::cluster::{
     self, to_wire, ClusterCounts, ClusterInclude, ClusterRecord, ClusterSetting,
 };
 use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
-use flotilla_model::{Arn, ErrorKind, ModelError, Scope};
-use flotilla_store::view::Entry;
+use flotilla_model::{ErrorKind, ModelError, Resource, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failure;
-use crate::error::{cluster_not_found, from_model, invalid};
+use crate::ecs::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
+use flotilla_control::ecs::clusters;
 
 /// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
-pub fn cluster_name(id: Option<&str>) -> Result<String, AwsError> {
-    let id = match id {
-        None | Some("") => return Ok("default".into()),
-        Some(id) => id,
-    };
-    if id.starts_with("arn:") {
-        match Arn::parse(id) {
-            Some(arn) if arn.service == "ecs" && arn.resource_parts().0 == "cluster" => {
-                Ok(arn.resource_parts().1.to_string())
-            }
-            _ => Err(invalid(format!("'{id}' is not a valid cluster ARN."))),
-        }
-    } else {
-        Ok(id.to_string())
-    }
-}
-
-/// The ACTIVE cluster a request names, or `ClusterNotFoundException`.
-pub fn active_cluster(
-    state: &State,
-    scope: &Scope,
-    id: Option<&str>,
-) -> Result<Entry<ClusterRecord>, AwsError> {
-    let name = cluster_name(id)?;
-    match state
-        .clusters()
-        .get(keys::cluster(&scope.region, &name).as_bytes())
-    {
-        Some(e) if e.value.is_active() => Ok(e),
-        _ => Err(cluster_not_found()),
-    }
+pub fn cluster_name(id: Option<&str>) -> Result<String, EcsError> {
+    Ok(clusters::name_of(id)?)
 }
 
 /// The name of the ACTIVE cluster a request names (`ClusterNotFoundException` otherwise).
@@ -56,8 +28,11 @@ pub fn active_cluster_name(
     state: &State,
     scope: &Scope,
     id: Option<&str>,
-) -> Result<String, AwsError> {
-    Ok(active_cluster(state, scope, id)?.value.cluster_name.clone())
+) -> Result<String, EcsError> {
+    Ok(clusters::active(state, scope, id)?
+        .value
+        .cluster_name
+        .clone())
 }
 
 /// Counts of the cluster's instances, tasks and services.
@@ -97,46 +72,20 @@ pub async fn create(
     state: &State,
     ctx: &Context,
     input: CreateClusterInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let name = input.cluster_name.unwrap_or_else(|| "default".into());
     cluster::validate_name(&name).map_err(from_model)?;
     validate_tags(&input.tags).map_err(from_model)?;
     cluster::validate_settings(&input.settings).map_err(from_model)?;
-    let key = keys::cluster(&scope.region, &name);
-    let existing = state.clusters().get(key.as_bytes());
-    if let Some(e) = &existing {
-        if e.value.is_active() {
-            return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL) }));
-        }
-    }
-    let mut settings = vec![ClusterSetting {
-        name: Some("containerInsights".into()),
-        value: Some("disabled".into()),
-    }];
-    cluster::merge_settings(&mut settings, input.settings);
-    let record = ClusterRecord {
-        cluster_arn: scope.cluster_arn(&name),
-        cluster_name: name,
-        status: cluster::ACTIVE.into(),
-        settings,
-        configuration: input.configuration,
-        tags: input.tags,
-        capacity_providers: input.capacity_providers,
-        default_capacity_provider_strategy: input.default_capacity_provider_strategy,
-        service_connect_defaults: input.service_connect_defaults,
-        created_at: chrono::Utc::now(),
-    };
-    let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
-    if !state.put_if_unchanged(&key, prev, encode(&record)).await? {
-        // Someone created it at the same moment: answer with theirs, as a repeat would.
-        let e = state
-            .clusters()
-            .get(key.as_bytes())
-            .ok_or_else(cluster_not_found)?;
-        return Ok(json!({ "cluster": wire(state, &scope, &e.value, ClusterInclude::ALL) }));
-    }
-    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL) }))
+    let mut record = clusters::new_record(&scope, &name, input.settings);
+    record.configuration = input.configuration;
+    record.tags = input.tags;
+    record.capacity_providers = input.capacity_providers;
+    record.default_capacity_provider_strategy = input.default_capacity_provider_strategy;
+    record.service_connect_defaults = input.service_connect_defaults;
+    let stored = clusters::create(state, &scope, record).await?;
+    Ok(json!({ "cluster": wire(state, &scope, &stored, ClusterInclude::ALL) }))
 }
 
 #[derive(Deserialize)]
@@ -152,8 +101,8 @@ pub async fn describe(
     state: &State,
     ctx: &Context,
     input: DescribeClustersInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let inc = ClusterInclude::parse(&input.include).map_err(from_model)?;
     let ids = if input.clusters.is_empty() {
         vec!["default".to_string()]
@@ -187,8 +136,8 @@ pub struct ListClustersInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListClustersInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListClustersInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let size = page_size(input.max_results, 100)?;
     let arns: Vec<String> = state
         .clusters()
@@ -212,12 +161,12 @@ pub async fn delete(
     state: &State,
     ctx: &Context,
     input: DeleteClusterInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     if input.cluster.as_deref().unwrap_or("").is_empty() {
         return Err(invalid("cluster is required."));
     }
-    let entry = active_cluster(state, &scope, input.cluster.as_deref())?;
+    let entry = clusters::active(state, &scope, input.cluster.as_deref())?;
     let name = entry.value.cluster_name.clone();
     // Every batch of placements into the cluster rewrites its placements key: read it now
     // and compare it when writing, so tasks committed after the count below make the
@@ -227,30 +176,30 @@ pub async fn delete(
         .store()
         .get(placements.as_bytes())
         .await
-        .map_err(crate::error::from_store)?
+        .map_err(crate::ecs::error::from_store)?
         .map_or(0, |kv| kv.mod_revision);
     // Count from views that include every write committed before this request.
     let now = state
         .store()
         .revision()
         .await
-        .map_err(crate::error::from_store)?;
+        .map_err(crate::ecs::error::from_store)?;
     state.caught_up(now).await?;
     if state.registered_instances(&scope.region, &name) > 0 {
         return Err(from_model(ModelError::new(
-            ErrorKind::ClusterContainsContainerInstances,
+            ErrorKind::NotEmpty(Resource::ContainerInstance),
             "The Cluster cannot be deleted while Container Instances are active or draining.",
         )));
     }
     if state.services_in(&scope.region, &name) != (0, 0) {
         return Err(from_model(ModelError::new(
-            ErrorKind::ClusterContainsServices,
+            ErrorKind::NotEmpty(Resource::Service),
             "The Cluster cannot be deleted while Services are active.",
         )));
     }
     if state.task_counts(&scope.region, &name).2 > 0 {
         return Err(from_model(ModelError::new(
-            ErrorKind::ClusterContainsTasks,
+            ErrorKind::NotEmpty(Resource::Task),
             "The Cluster cannot be deleted while Tasks are active.",
         )));
     }
@@ -267,7 +216,7 @@ pub async fn delete(
         failure: vec![],
     };
     if !state.commit(txn).await?.succeeded {
-        return Err(crate::error::conflict("cluster"));
+        return Err(crate::ecs::error::conflict("cluster"));
     }
     Ok(json!({ "cluster": out }))
 }
@@ -278,7 +227,7 @@ async fn write(
     scope: &Scope,
     mod_revision: i64,
     record: &ClusterRecord,
-) -> Result<(), AwsError> {
+) -> Result<(), EcsError> {
     let key = keys::cluster(&scope.region, &record.cluster_name);
     if state
         .put_if_unchanged(&key, mod_revision, encode(record))
@@ -286,7 +235,7 @@ async fn write(
     {
         Ok(())
     } else {
-        Err(crate::error::conflict("cluster"))
+        Err(crate::ecs::error::conflict("cluster"))
     }
 }
 
@@ -295,10 +244,10 @@ pub async fn modify(
     state: &State,
     ctx: &Context,
     id: Option<&str>,
-    change: impl FnOnce(&mut ClusterRecord) -> Result<(), AwsError>,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
-    let entry = active_cluster(state, &scope, id)?;
+    change: impl FnOnce(&mut ClusterRecord) -> Result<(), EcsError>,
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let entry = clusters::active(state, &scope, id)?;
     let mut record = (*entry.value).clone();
     change(&mut record)?;
     write(state, &scope, entry.mod_revision, &record).await?;
@@ -318,7 +267,7 @@ pub async fn update(
     state: &State,
     ctx: &Context,
     input: UpdateClusterInput,
-) -> Result<Value, AwsError> {
+) -> Result<Value, EcsError> {
     if input.cluster.as_deref().unwrap_or("").is_empty() {
         return Err(invalid("cluster is required."));
     }
@@ -350,7 +299,7 @@ pub async fn update_settings(
     state: &State,
     ctx: &Context,
     input: UpdateClusterSettingsInput,
-) -> Result<Value, AwsError> {
+) -> Result<Value, EcsError> {
     if input.cluster.as_deref().unwrap_or("").is_empty() {
         return Err(invalid("cluster is required."));
     }

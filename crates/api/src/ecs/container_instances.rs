@@ -4,40 +4,30 @@
 
 use std::collections::HashMap;
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::container_instance::{
     self, Capacity, ContainerInstanceRecord, Resource, VersionInfo,
 };
 use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task_definition::Attribute;
-use flotilla_model::{Arn, Scope};
+use flotilla_model::{ecs_name, Arn, EcsRef, Scope};
 use flotilla_store::view::Entry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clusters::{active_cluster, active_cluster_name};
+use super::clusters::active_cluster_name;
 use super::failure;
-use crate::error::{from_model, invalid};
+use crate::ecs::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate_strings};
-use crate::resources::remaining;
-use crate::task_index::Load;
 use crate::{keys, State};
+use flotilla_control::placement::resources::remaining;
+use flotilla_control::placement::task_index::Load;
 
 /// The instance id a `containerInstance` parameter (id or ARN) names.
-pub fn instance_id(id: &str) -> Result<String, AwsError> {
-    if id.starts_with("arn:") {
-        let arn = Arn::parse(id)
-            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "container-instance")
-            .ok_or_else(|| invalid(format!("'{id}' is not a container instance ARN.")))?;
-        Ok(arn.resource.rsplit('/').next().unwrap_or("").to_string())
-    } else if id.is_empty() || id.contains('/') {
-        Err(invalid(format!(
-            "'{id}' is not a container instance id or ARN."
-        )))
-    } else {
-        Ok(id.to_string())
-    }
+pub fn instance_id(id: &str) -> Result<String, EcsError> {
+    Ok(ecs_name(id, EcsRef::ContainerInstance)?)
 }
 
 pub fn instance_arn(scope: &Scope, cluster: &str, id: &str) -> String {
@@ -111,7 +101,7 @@ pub fn to_wire(
 }
 
 /// Check attribute names and values as ECS does.
-pub fn validate_attributes(attrs: &[Attribute]) -> Result<(), AwsError> {
+pub fn validate_attributes(attrs: &[Attribute]) -> Result<(), EcsError> {
     let ok_name = |s: &str| {
         !s.is_empty()
             && s.len() <= 128
@@ -166,9 +156,9 @@ pub async fn register(
     state: &State,
     ctx: &Context,
     input: RegisterInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
-    let cluster = active_cluster(state, &scope, input.cluster.as_deref())?;
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let cluster = flotilla_control::ecs::clusters::active(state, &scope, input.cluster.as_deref())?;
     let cluster_name = cluster.value.cluster_name.clone();
     let capacity = Capacity::from_resources(&input.total_resources);
     if capacity.cpu <= 0 || capacity.memory <= 0 {
@@ -249,14 +239,14 @@ pub async fn put(
     key: &str,
     mod_revision: i64,
     record: &ContainerInstanceRecord,
-) -> Result<(), AwsError> {
+) -> Result<(), EcsError> {
     if state
         .put_if_unchanged(key, mod_revision, encode(record))
         .await?
     {
         Ok(())
     } else {
-        Err(crate::error::conflict("container instance"))
+        Err(crate::ecs::error::conflict("container instance"))
     }
 }
 
@@ -266,7 +256,7 @@ pub fn find(
     scope: &Scope,
     cluster: &str,
     id: &str,
-) -> Result<(String, Entry<ContainerInstanceRecord>), AwsError> {
+) -> Result<(String, Entry<ContainerInstanceRecord>), EcsError> {
     let id = instance_id(id)?;
     let key = keys::container_instance(&scope.region, cluster, &id);
     let entry = state.instances().get(key.as_bytes()).ok_or_else(|| {
@@ -289,8 +279,8 @@ pub async fn deregister(
     state: &State,
     ctx: &Context,
     input: DeregisterInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let id = input
         .container_instance
@@ -322,8 +312,8 @@ pub struct DescribeInput {
     include: Vec<String>,
 }
 
-pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.container_instances.is_empty() || input.container_instances.len() > 100 {
         return Err(invalid(
@@ -358,8 +348,8 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let size = page_size(input.max_results, 100)?;
     if let Some(s) = &input.status {
@@ -420,8 +410,8 @@ pub async fn update_state(
     state: &State,
     ctx: &Context,
     input: UpdateStateInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let status = input.status.ok_or_else(|| invalid("status is required."))?;
     if status != container_instance::ACTIVE && status != container_instance::DRAINING {

@@ -1,16 +1,16 @@
 //! The cluster query language applied to container instances (ListContainerInstances'
 //! `filter`; placement constraints use the same language).
 
-use flotilla_aws::AwsError;
+use crate::ecs::error::EcsError;
 use flotilla_model::container_instance::ContainerInstanceRecord;
 use flotilla_model::cql::{self, Expr, Subject};
 use flotilla_model::Scope;
 
 use super::container_instances::Occupancy;
-use crate::error::from_model;
+use crate::ecs::error::from_model;
 use crate::State;
 
-pub fn parse(expr: &str) -> Result<Expr, AwsError> {
+pub fn parse(expr: &str) -> Result<Expr, EcsError> {
     cql::parse(expr).map_err(from_model)
 }
 

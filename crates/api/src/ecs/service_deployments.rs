@@ -4,8 +4,9 @@
 //! A service deployment is the same stored deployment DescribeServices shows in
 //! `deployments`, seen through the newer API; revisions are what each deployment runs.
 
-use flotilla_aws::{AwsError, Context};
-use flotilla_model::service::{self, Deployment, ServiceRecord};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
+use flotilla_model::service::{self, Deployment, RolloutState, ServiceRecord};
 use flotilla_model::timestamp::{from_epoch_seconds, to_epoch_seconds};
 use flotilla_model::{Arn, Scope};
 use flotilla_store::view::Entry;
@@ -13,10 +14,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
-use crate::error::invalid;
+use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
-use crate::services::{self, counted_tasks, counts, find, tasks_of};
 use crate::{keys, State};
+use flotilla_control::ecs::services::{self, counted_tasks, counts, find, tasks_of};
+use flotilla_control::ControlError;
 
 /// The service an ARN of the form `...:KIND/cluster/service/id` belongs to.
 fn owner(state: &State, scope: &Scope, arn: &str, kind: &str) -> Option<Entry<ServiceRecord>> {
@@ -31,7 +33,7 @@ fn owner(state: &State, scope: &Scope, arn: &str, kind: &str) -> Option<Entry<Se
         .get(keys::service(&scope.region, cluster, name).as_bytes())
 }
 
-fn ts(t: &Option<chrono::DateTime<chrono::Utc>>) -> Option<f64> {
+fn ts(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<f64> {
     t.as_ref().map(to_epoch_seconds)
 }
 
@@ -42,10 +44,10 @@ fn brief(svc: &ServiceRecord, d: &Deployment) -> Value {
         "clusterArn": svc.cluster_arn,
         "startedAt": to_epoch_seconds(&d.created_at),
         "createdAt": to_epoch_seconds(&d.created_at),
-        "finishedAt": ts(&d.finished_at),
+        "finishedAt": ts(d.finished_at()),
         "targetServiceRevisionArn": d.service_revision_arn,
-        "status": d.deployment_status,
-        "statusReason": d.status_reason,
+        "status": d.deployment_status(),
+        "statusReason": d.status_reason(),
     })
 }
 
@@ -74,7 +76,7 @@ fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Val
     let breaker = d.deployment_configuration.deployment_circuit_breaker;
     let breaker_status = if !breaker.enable {
         "DISABLED"
-    } else if d.rollout_state == service::FAILED {
+    } else if d.rollout_state() == RolloutState::Failed {
         "TRIGGERED"
     } else {
         "MONITORING"
@@ -85,8 +87,8 @@ fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Val
         "clusterArn": svc.cluster_arn,
         "createdAt": to_epoch_seconds(&d.created_at),
         "startedAt": to_epoch_seconds(&d.created_at),
-        "finishedAt": ts(&d.finished_at),
-        "stoppedAt": ts(&d.stopped_at),
+        "finishedAt": ts(d.finished_at()),
+        "stoppedAt": ts(d.stopped_at()),
         "updatedAt": to_epoch_seconds(&d.updated_at),
         "sourceServiceRevisions": sources,
         "targetServiceRevision": {
@@ -95,10 +97,10 @@ fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Val
             "runningTaskCount": c.running,
             "pendingTaskCount": c.pending,
         },
-        "status": d.deployment_status,
-        "statusReason": d.status_reason,
+        "status": d.deployment_status(),
+        "statusReason": d.status_reason(),
         "deploymentConfiguration": d.deployment_configuration,
-        "rollback": d.rollback,
+        "rollback": d.rollback(),
         "deploymentCircuitBreaker": {
             "status": breaker_status,
             "failureCount": d.failed_tasks,
@@ -139,8 +141,8 @@ const STATUSES: &[&str] = &[
     "ROLLBACK_FAILED",
 ];
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let id = input
         .service
@@ -168,7 +170,13 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Aws
         .deployments
         .iter()
         .chain(svc.value.history.iter())
-        .filter(|d| input.status.is_empty() || input.status.contains(&d.deployment_status))
+        .filter(|d| {
+            input.status.is_empty()
+                || input
+                    .status
+                    .iter()
+                    .any(|s| s == d.deployment_status().as_str())
+        })
         .filter(|d| before.is_none_or(|b| d.created_at < b))
         .filter(|d| after.is_none_or(|a| d.created_at > a))
         .collect();
@@ -186,8 +194,8 @@ pub struct DescribeInput {
     service_deployment_arns: Vec<String>,
 }
 
-pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let arns = input.service_deployment_arns;
     if arns.is_empty() || arns.len() > 20 {
         return Err(invalid(
@@ -217,8 +225,8 @@ pub fn describe_revisions(
     state: &State,
     ctx: &Context,
     input: RevisionsInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let arns = input.service_revision_arns;
     if arns.is_empty() || arns.len() > 20 {
         return Err(invalid(
@@ -261,15 +269,15 @@ pub struct StopInput {
     stop_type: Option<String>,
 }
 
-fn deployment_not_found() -> AwsError {
-    AwsError::client(
-        "ServiceDeploymentNotFoundException",
+fn deployment_not_found() -> ControlError {
+    ControlError::not_found(
+        flotilla_model::Resource::ServiceDeployment,
         "The service deployment does not exist.",
     )
 }
 
-pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let arn = input
         .service_deployment_arn
         .ok_or_else(|| invalid("serviceDeploymentArn is required."))?;
@@ -294,7 +302,7 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
         else {
             return Err(conflict("The service deployment has already finished."));
         };
-        if d.status != service::PRIMARY || d.rollout_state != service::IN_PROGRESS {
+        if !d.is_primary() || !d.in_progress() {
             return Err(conflict(
                 "Only the service's deployment in progress can be stopped.",
             ));
@@ -308,12 +316,11 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
             .map_err(|m| conflict(&m))?;
         } else {
             let d = s.primary_mut().ok_or_else(deployment_not_found)?;
-            d.rollout_state = service::FAILED.into();
-            d.rollout_state_reason = "The deployment was stopped (StopServiceDeployment).".into();
-            d.deployment_status = "STOPPED".into();
-            d.status_reason = Some("Stopped by user (StopServiceDeployment ABORT).".into());
-            d.stopped_at = Some(now);
-            d.updated_at = now;
+            d.fail(
+                "The deployment was stopped (StopServiceDeployment).",
+                "Stopped by user (StopServiceDeployment ABORT).",
+                now,
+            );
         }
         Ok(true)
     })
@@ -321,6 +328,6 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
     Ok(json!({ "serviceDeploymentArn": arn }))
 }
 
-fn conflict(message: &str) -> AwsError {
-    AwsError::client("ConflictException", message)
+fn conflict(message: &str) -> ControlError {
+    ControlError::conflict(message)
 }

@@ -1,17 +1,19 @@
 //! Service operations: CreateService, UpdateService, DeleteService, DescribeServices,
 //! ListServices.
 //!
-//! These store what the user asked for; the service controller (`services::controller`)
+//! These store what the user asked for; the service controller
+//! (`flotilla_control::controllers::services`)
 //! makes the tasks follow it.
 
 use std::sync::Arc;
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::record::encode;
 use flotilla_model::service::{
     self, validate_load_balancers, validate_service_registries, DeploymentConfiguration,
     DeploymentConfigurationInput, LoadBalancer, PlacementConstraint, PlacementStrategy,
-    ServiceRecord, ServiceRegistry,
+    ServiceRecord, ServiceRegistry, ServiceStatus,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::TaskRecord;
@@ -20,14 +22,16 @@ use flotilla_scheduler as scheduler;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clusters::active_cluster_name;
-use super::tasks::launch::{check_launch, Launch, LaunchInput};
-use super::{task_definitions, wants_tags};
-use crate::error::{from_model, invalid};
-use crate::pagination::{page_size, paginate_strings};
-use crate::services::{
-    self, counted_tasks, counts, find, not_active, service_name, tasks_of, ClusterTasks,
+use flotilla_control::ecs::services::{
+    self, counted_tasks, counts, find, launch_of, service_name, tasks_of, ClusterTasks,
 };
+use flotilla_control::ecs::task_definitions;
+use flotilla_control::ControlError;
+
+use super::clusters::active_cluster_name;
+use super::wants_tags;
+use crate::ecs::error::invalid;
+use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 
 #[derive(Deserialize, Default)]
@@ -62,7 +66,7 @@ pub struct CreateInput {
     capacity_provider_strategy: Vec<Value>,
 }
 
-fn check_propagate(p: Option<&str>) -> Result<String, AwsError> {
+fn check_propagate(p: Option<&str>) -> Result<String, EcsError> {
     match p.unwrap_or("NONE") {
         v @ ("TASK_DEFINITION" | "SERVICE" | "NONE") => Ok(v.to_string()),
         other => Err(invalid(format!(
@@ -71,7 +75,7 @@ fn check_propagate(p: Option<&str>) -> Result<String, AwsError> {
     }
 }
 
-fn check_grace(g: Option<i64>) -> Result<(), AwsError> {
+fn check_grace(g: Option<i64>) -> Result<(), EcsError> {
     match g {
         Some(g) if !(0..=i64::from(i32::MAX)).contains(&g) => Err(invalid(format!(
             "healthCheckGracePeriodSeconds must be between 0 and 2147483647; got {g}."
@@ -84,69 +88,27 @@ fn check_placement(
     strategy: &str,
     constraints: &[PlacementConstraint],
     strategies: &[PlacementStrategy],
-) -> Result<(), AwsError> {
+) -> Result<(), ControlError> {
     if constraints.len() > 10 {
-        return Err(invalid(
+        return Err(ControlError::invalid(
             "placementConstraints can hold at most 10 constraints.",
         ));
     }
     if strategies.len() > 5 {
-        return Err(invalid("placementStrategy can hold at most 5 strategies."));
+        return Err(ControlError::invalid(
+            "placementStrategy can hold at most 5 strategies.",
+        ));
     }
     if strategy == service::DAEMON && !strategies.is_empty() {
-        return Err(invalid(
+        return Err(ControlError::invalid(
             "placementStrategy is not supported for services with the DAEMON scheduling \
              strategy.",
         ));
     }
     for s in strategies {
-        scheduler::parse_strategy(&s.kind, s.field.as_deref()).map_err(from_model)?;
+        scheduler::parse_strategy(&s.kind, s.field.as_deref())?;
     }
     Ok(())
-}
-
-/// The request to start a service's tasks from `task_definition` (of `deployment`), checked
-/// as RunTask checks its request.
-pub fn launch_of(
-    state: &State,
-    scope: &Scope,
-    svc: &ServiceRecord,
-    task_definition: &str,
-    deployment: &str,
-) -> Result<Launch, AwsError> {
-    let tags = match svc.propagate_tags.as_str() {
-        "SERVICE" => svc.tags.clone(),
-        "TASK_DEFINITION" => task_definitions::resolve(state, scope, task_definition)
-            .map(|d| d.value.tags.clone())
-            .unwrap_or_default(),
-        _ => vec![],
-    };
-    let input = json!({
-        "cluster": svc.cluster_arn,
-        "taskDefinition": task_definition,
-        "launchType": svc.launch_type,
-        "startedBy": deployment,
-        "group": services::group(&svc.service_name),
-        "tags": tags,
-        "placementConstraints": svc.placement_constraints,
-    });
-    let mut input: LaunchInput =
-        serde_json::from_value(input).map_err(|e| AwsError::serialization(e.to_string()))?;
-    input.allow_inactive = true;
-    let mut launch = check_launch(state, scope, input)?;
-    if svc.enable_ecs_managed_tags {
-        let cluster = services::cluster_of(svc);
-        for (k, v) in [
-            ("aws:ecs:serviceName", svc.service_name.as_str()),
-            ("aws:ecs:clusterName", cluster),
-        ] {
-            launch.tags.push(Tag {
-                key: Some(k.into()),
-                value: Some(v.into()),
-            });
-        }
-    }
-    Ok(launch)
 }
 
 /// The task definition a request names for a service; it must be ACTIVE (a service
@@ -157,49 +119,26 @@ fn active_definition(
     id: &str,
 ) -> Result<
     flotilla_store::view::Entry<flotilla_model::task_definition_record::TaskDefinitionRecord>,
-    AwsError,
+    EcsError,
 > {
     let d = task_definitions::resolve(state, scope, id)?;
     if d.value.status() != flotilla_model::task_definition::TaskDefinitionStatus::Active {
-        return Err(crate::error::client(format!(
+        return Err(crate::ecs::error::client(format!(
             "TaskDefinition {id} is inactive and cannot be used by a service."
         )));
     }
     Ok(d)
 }
 
-/// The placement strategies of a service, parsed. Without any, the service scheduler
-/// spreads tasks across availability zones and then across instances, as ECS's does.
-pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
-    let given: Vec<(&str, Option<&str>)> = svc
-        .placement_strategy
-        .iter()
-        .map(|s| (s.kind.as_str(), s.field.as_deref()))
-        .collect();
-    let spread = [
-        ("spread", Some("attribute:ecs.availability-zone")),
-        ("spread", Some("instanceId")),
-    ];
-    let chosen = if given.is_empty() {
-        &spread[..]
-    } else {
-        &given[..]
-    };
-    chosen
-        .iter()
-        .filter_map(|(kind, field)| scheduler::parse_strategy(kind, *field).ok())
-        .collect()
-}
-
-pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let name = input
         .service_name
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| invalid("serviceName is required."))?;
-    service::validate_name(&name).map_err(from_model)?;
+    service::validate_name(&name)?;
     if let Some(t) = &input.client_token {
         if t.len() > 36 {
             return Err(invalid("clientToken can be at most 36 characters long."));
@@ -244,21 +183,19 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
              use launchType.",
         ));
     }
-    let deployment_configuration = DeploymentConfiguration::default_for(&strategy)
-        .merged(
-            &input.deployment_configuration.clone().unwrap_or_default(),
-            &strategy,
-        )
-        .map_err(from_model)?;
+    let deployment_configuration = DeploymentConfiguration::default_for(&strategy).merged(
+        &input.deployment_configuration.clone().unwrap_or_default(),
+        &strategy,
+    )?;
     check_placement(
         &strategy,
         &input.placement_constraints,
         &input.placement_strategy,
     )?;
-    validate_load_balancers(&input.load_balancers).map_err(from_model)?;
-    validate_service_registries(&input.service_registries).map_err(from_model)?;
+    validate_load_balancers(&input.load_balancers)?;
+    validate_service_registries(&input.service_registries)?;
     check_grace(input.health_check_grace_period_seconds)?;
-    validate_tags(&input.tags).map_err(from_model)?;
+    validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
     let td = input
         .task_definition
@@ -273,7 +210,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
             .to_string(),
         service_name: name.clone(),
         cluster_arn: scope.cluster_arn(&cluster),
-        status: service::ACTIVE.into(),
+        status: ServiceStatus::Active,
         desired_count: desired,
         launch_type: input.launch_type.clone().unwrap_or_else(|| "EC2".into()),
         task_definition: definition.value.arn().to_string(),
@@ -306,8 +243,8 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     let existing = state.services().get(key.as_bytes());
     let mod_revision = match &existing {
         None => 0,
-        Some(e) if e.value.status == service::INACTIVE => e.mod_revision,
-        Some(e) if e.value.status == service::DRAINING => {
+        Some(e) if e.value.status == ServiceStatus::Inactive => e.mod_revision,
+        Some(e) if e.value.status == ServiceStatus::Draining => {
             return Err(invalid("Unable to Start a service that is still Draining."))
         }
         Some(e) => {
@@ -323,7 +260,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         .put_if_unchanged(&key, mod_revision, encode(&svc))
         .await?
     {
-        return Err(crate::error::conflict("service"));
+        return Err(crate::ecs::error::conflict("service"));
     }
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
 }
@@ -347,7 +284,7 @@ fn located(
     scope: &Scope,
     cluster: Option<&str>,
     service: Option<&str>,
-) -> Result<String, AwsError> {
+) -> Result<String, EcsError> {
     let cluster = active_cluster_name(state, scope, cluster)?;
     let id = service.ok_or_else(|| invalid("service is required."))?;
     let entry = find(state, scope, &cluster, id)?;
@@ -383,8 +320,8 @@ pub struct UpdateInput {
     deployment_controller: Option<Value>,
 }
 
-pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let key = located(
         state,
         &scope,
@@ -411,10 +348,10 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
     }
     check_grace(input.health_check_grace_period_seconds)?;
     if let Some(l) = &input.load_balancers {
-        validate_load_balancers(l).map_err(from_model)?;
+        validate_load_balancers(l)?;
     }
     if let Some(r) = &input.service_registries {
-        validate_service_registries(r).map_err(from_model)?;
+        validate_service_registries(r)?;
     }
     let propagate = match &input.propagate_tags {
         Some(p) => Some(check_propagate(Some(p))?),
@@ -426,13 +363,13 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
     };
     let now = chrono::Utc::now();
     let svc = services::update(state, &key, |svc| {
-        if svc.status != service::ACTIVE {
-            return Err(not_active());
+        if svc.status != ServiceStatus::Active {
+            return Err(ControlError::service_not_active());
         }
         let strategy = svc.scheduling_strategy.clone();
         if let Some(n) = input.desired_count {
             if svc.is_daemon() {
-                return Err(invalid(
+                return Err(ControlError::invalid(
                     "desiredCount cannot be set for a service with the DAEMON scheduling \
                      strategy.",
                 ));
@@ -445,10 +382,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
             svc.steady = false;
         }
         if let Some(c) = &input.deployment_configuration {
-            svc.deployment_configuration = svc
-                .deployment_configuration
-                .merged(c, &strategy)
-                .map_err(from_model)?;
+            svc.deployment_configuration = svc.deployment_configuration.merged(c, &strategy)?;
         }
         let mut redeploy = input.force_new_deployment;
         if let Some(d) = &definition {
@@ -509,8 +443,8 @@ pub struct DeleteInput {
     force: Option<bool>,
 }
 
-pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let key = located(
         state,
         &scope,
@@ -520,16 +454,16 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
     let force = input.force.unwrap_or(false);
     let now = chrono::Utc::now();
     let svc = services::update(state, &key, |svc| {
-        if svc.status != service::ACTIVE {
-            return Err(not_active());
+        if svc.status != ServiceStatus::Active {
+            return Err(ControlError::service_not_active());
         }
         if svc.desired_count > 0 && !svc.is_daemon() && !force {
-            return Err(invalid(
+            return Err(ControlError::invalid(
                 "The service cannot be stopped while it is scaled above 0: set its \
                  desiredCount to 0 first, or delete it with force.",
             ));
         }
-        svc.status = service::DRAINING.into();
+        svc.status = ServiceStatus::Draining;
         svc.desired_count = 0;
         for d in &mut svc.deployments {
             d.desired_count = 0;
@@ -552,8 +486,8 @@ pub struct DescribeInput {
     include: Vec<String>,
 }
 
-pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.services.is_empty() || input.services.len() > 10 {
         return Err(invalid("services must name between 1 and 10 services."));
@@ -589,8 +523,8 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let size = page_size(input.max_results, 100)?;
     let size = if input.max_results.is_none() {
@@ -604,7 +538,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Aws
         .range(prefix.as_bytes())
         .iter()
         .map(|(_, e)| e.value.clone())
-        .filter(|s| s.status == service::ACTIVE)
+        .filter(|s| s.status == ServiceStatus::Active)
         .filter(|s| {
             input
                 .launch_type
@@ -633,7 +567,7 @@ fn deployment_wire(
     let c = counts(tasks, Some(&d.id));
     json!({
         "id": d.id,
-        "status": d.status,
+        "status": d.status(),
         "taskDefinition": d.task_definition,
         "desiredCount": d.desired_count,
         "pendingCount": c.pending,
@@ -643,8 +577,8 @@ fn deployment_wire(
         "updatedAt": flotilla_model::timestamp::to_epoch_seconds(&d.updated_at),
         "launchType": d.launch_type,
         "networkConfiguration": svc.network_configuration,
-        "rolloutState": d.rollout_state,
-        "rolloutStateReason": d.rollout_state_reason,
+        "rolloutState": d.rollout_state(),
+        "rolloutStateReason": d.rollout_state_reason(),
     })
 }
 

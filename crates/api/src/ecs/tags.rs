@@ -1,16 +1,17 @@
 //! TagResource, UntagResource and ListTagsForResource for the ECS resources that exist so
 //! far (clusters, task definitions and services); the resource is found from its ARN.
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::record::encode;
 use flotilla_model::tag::{merge_tags, remove_tags, validate_tags, Tag};
-use flotilla_model::{Arn, ErrorKind, ModelError};
+use flotilla_model::Arn;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::task_definitions::parse_revision_ref;
-use crate::error::{cluster_not_found, from_model, invalid};
+use crate::ecs::error::{cluster_not_found, from_model, invalid};
 use crate::{keys, State};
+use flotilla_control::ecs::task_definitions::parse_revision_ref;
 
 /// A taggable resource named by an ARN: its store key and current tags.
 enum Resource {
@@ -19,8 +20,8 @@ enum Resource {
     Service(String),
 }
 
-fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, AwsError> {
-    let scope = state.scope(ctx);
+fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, EcsError> {
+    let scope = crate::scope(state, ctx);
     let parsed = Arn::parse(arn)
         .filter(|a| a.service == "ecs")
         .ok_or_else(|| invalid(format!("The ARN '{arn}' is not a valid ECS resource ARN.")))?;
@@ -53,11 +54,11 @@ fn resolve(state: &State, ctx: &Context, arn: &str) -> Result<Resource, AwsError
     }
 }
 
-fn not_found() -> AwsError {
-    from_model(ModelError::new(
-        ErrorKind::ResourceNotFound,
+fn not_found() -> EcsError {
+    crate::ecs::error::not_found(
+        flotilla_model::Resource::Other,
         "The specified resource is not found.",
-    ))
+    )
 }
 
 /// Change a resource's tags with compare-and-swap on its key.
@@ -66,7 +67,7 @@ async fn retag(
     ctx: &Context,
     arn: &str,
     change: impl Fn(&mut Vec<Tag>),
-) -> Result<(), AwsError> {
+) -> Result<(), EcsError> {
     let (key, value, mod_revision) = match resolve(state, ctx, arn)? {
         Resource::Cluster(key) => {
             let e = state
@@ -93,8 +94,8 @@ async fn retag(
             let e = state
                 .services()
                 .get(key.as_bytes())
-                .filter(|e| e.value.status != flotilla_model::service::INACTIVE)
-                .ok_or_else(crate::services::not_found)?;
+                .filter(|e| e.value.status != flotilla_model::service::ServiceStatus::Inactive)
+                .ok_or_else(flotilla_control::ControlError::service_not_found)?;
             let mut s = (*e.value).clone();
             change(&mut s.tags);
             validate_tags(&s.tags).map_err(from_model)?;
@@ -104,7 +105,7 @@ async fn retag(
     if state.put_if_unchanged(&key, mod_revision, value).await? {
         Ok(())
     } else {
-        Err(crate::error::conflict("resource"))
+        Err(crate::ecs::error::conflict("resource"))
     }
 }
 
@@ -115,7 +116,7 @@ pub struct TagInput {
     tags: Option<Vec<Tag>>,
 }
 
-pub async fn tag(state: &State, ctx: &Context, input: TagInput) -> Result<Value, AwsError> {
+pub async fn tag(state: &State, ctx: &Context, input: TagInput) -> Result<Value, EcsError> {
     let arn = input
         .resource_arn
         .ok_or_else(|| invalid("resourceArn is required."))?;
@@ -132,7 +133,7 @@ pub struct UntagInput {
     tag_keys: Option<Vec<String>>,
 }
 
-pub async fn untag(state: &State, ctx: &Context, input: UntagInput) -> Result<Value, AwsError> {
+pub async fn untag(state: &State, ctx: &Context, input: UntagInput) -> Result<Value, EcsError> {
     let arn = input
         .resource_arn
         .ok_or_else(|| invalid("resourceArn is required."))?;
@@ -149,7 +150,7 @@ pub struct ListTagsInput {
     resource_arn: Option<String>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListTagsInput) -> Result<Value, AwsError> {
+pub fn list(state: &State, ctx: &Context, input: ListTagsInput) -> Result<Value, EcsError> {
     let arn = input
         .resource_arn
         .ok_or_else(|| invalid("resourceArn is required."))?;
@@ -171,7 +172,7 @@ pub fn list(state: &State, ctx: &Context, input: ListTagsInput) -> Result<Value,
         Resource::Service(key) => state
             .services()
             .get(key.as_bytes())
-            .ok_or_else(crate::services::not_found)?
+            .ok_or_else(flotilla_control::ControlError::service_not_found)?
             .value
             .tags
             .clone(),

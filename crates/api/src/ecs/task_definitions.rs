@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use flotilla_aws::{AwsError, Context};
+use crate::ecs::error::EcsError;
+use flotilla_aws::Context;
 use flotilla_model::record::{decode, encode};
 use flotilla_model::tag::validate_tags;
 use flotilla_model::task::TaskStatus;
@@ -16,75 +17,20 @@ use flotilla_model::task_definition::{
     self, RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
 };
 use flotilla_model::task_definition_record::{FamilyRecord, TaskDefinitionRecord};
-use flotilla_model::{Arn, Scope};
-use flotilla_store::view::Entry;
+
 use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failure;
-use crate::error::{client, from_model, from_store, invalid};
+use crate::ecs::error::{client, from_model, from_store, invalid, server};
 use crate::pagination::{page_size, paginate, paginate_strings, Order};
 use crate::{keys, State};
+use flotilla_control::ecs::task_definitions::{find, parse_ref, Ref};
 
 use TaskDefinitionStatus::{Active, DeleteInProgress, Inactive};
 
-/// `family:revision` → its parts; `ClientException` when the revision is missing or bad.
-pub fn parse_revision_ref(s: &str) -> Result<(String, i64), AwsError> {
-    let (family, revision) = s.rsplit_once(':').ok_or_else(|| {
-        client(format!(
-            "'{s}' does not name a revision: use family:revision or a full ARN."
-        ))
-    })?;
-    let revision: i64 = revision
-        .parse()
-        .ok()
-        .filter(|r| *r >= 1)
-        .ok_or_else(|| client(format!("The revision in '{s}' must be a positive number.")))?;
-    Ok((family.to_string(), revision))
-}
-
-/// What a `taskDefinition` parameter names: a family's latest ACTIVE revision or one
-/// revision.
-enum Ref {
-    Latest(String),
-    Revision(String, i64),
-}
-
-fn parse_ref(s: &str) -> Result<Ref, AwsError> {
-    let body = if s.starts_with("arn:") {
-        let arn = Arn::parse(s)
-            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "task-definition");
-        let arn = arn.ok_or_else(|| client(format!("'{s}' is not a task definition ARN.")))?;
-        arn.resource_parts().1.to_string()
-    } else {
-        s.to_string()
-    };
-    if body.contains(':') {
-        let (family, revision) = parse_revision_ref(&body)?;
-        Ok(Ref::Revision(family, revision))
-    } else {
-        Ok(Ref::Latest(body))
-    }
-}
-
-/// The stored revision a reference names, if any.
-fn find(state: &State, scope: &Scope, r: &Ref) -> Option<Entry<TaskDefinitionRecord>> {
-    match r {
-        Ref::Revision(family, revision) => state
-            .task_definitions()
-            .get(keys::task_definition(&scope.region, family, *revision).as_bytes()),
-        Ref::Latest(family) => state
-            .task_definitions()
-            .range(keys::family_revisions(&scope.region, family).as_bytes())
-            .into_iter()
-            .rev()
-            .map(|(_, e)| e)
-            .find(|e| e.value.status() == Active),
-    }
-}
-
-fn required(s: Option<String>, what: &str) -> Result<String, AwsError> {
+fn required(s: Option<String>, what: &str) -> Result<String, EcsError> {
     s.filter(|s| !s.is_empty())
         .ok_or_else(|| invalid(format!("{what} is required.")))
 }
@@ -94,8 +40,8 @@ pub async fn register(
     ctx: &Context,
     body_len: usize,
     mut input: RegisterTaskDefinitionInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     task_definition::validate_size(body_len).map_err(from_model)?;
     task_definition::validate(&input).map_err(from_model)?;
     let tags = std::mem::take(&mut input.tags);
@@ -113,9 +59,8 @@ pub async fn register(
             .map_err(from_store)?;
         let (last, mod_revision) = match &current {
             Some(kv) => {
-                let rec: FamilyRecord = decode(&kv.value).map_err(|e| {
-                    AwsError::server("ServerException", format!("corrupt family record: {e}"))
-                })?;
+                let rec: FamilyRecord =
+                    decode(&kv.value).map_err(|e| server(format!("corrupt family record: {e}")))?;
                 (rec.last_revision, kv.mod_revision)
             }
             None => (0, 0),
@@ -154,10 +99,9 @@ pub async fn register(
             return Ok(json!({ "taskDefinition": record.definition, "tags": record.tags }));
         }
     }
-    Err(AwsError::server(
-        "ServerException",
-        format!("Too many concurrent registrations of family '{family}'; retry the request."),
-    ))
+    Err(server(format!(
+        "Too many concurrent registrations of family '{family}'; retry the request."
+    )))
 }
 
 #[derive(Deserialize)]
@@ -168,8 +112,8 @@ pub struct DescribeInput {
     include: Vec<String>,
 }
 
-pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let id = required(input.task_definition, "taskDefinition")?;
     let with_tags = super::wants_tags(&input.include, &["TAGS"])?;
     let entry = find(state, &scope, &parse_ref(&id)?)
@@ -193,8 +137,8 @@ pub struct ListInput {
 
 /// ListTaskDefinitions: ARNs ordered by family then revision. Despite its name,
 /// `familyPrefix` names one whole family, as in ECS.
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let size = page_size(input.max_results, 100)?;
     let status = match input.status.as_deref() {
         None | Some("ACTIVE") => Active,
@@ -261,8 +205,8 @@ pub fn list_families(
     state: &State,
     ctx: &Context,
     input: ListFamiliesInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let size = page_size(input.max_results, 100)?;
     let status = input.status.unwrap_or_else(|| "ALL".into());
     if !["ACTIVE", "INACTIVE", "ALL"].contains(&status.as_str()) {
@@ -306,8 +250,8 @@ pub async fn deregister(
     state: &State,
     ctx: &Context,
     input: DeregisterInput,
-) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let id = required(input.task_definition, "taskDefinition")?;
     let r = match parse_ref(&id)? {
         Ref::Latest(_) => {
@@ -328,7 +272,7 @@ pub async fn deregister(
             .put_if_unchanged(&key, entry.mod_revision, encode(&record))
             .await?
         {
-            return Err(crate::error::conflict("task definition"));
+            return Err(crate::ecs::error::conflict("task definition"));
         }
     }
     Ok(json!({ "taskDefinition": record.definition }))
@@ -344,8 +288,8 @@ pub struct DeleteInput {
 /// DeleteTaskDefinitions: INACTIVE revisions only. No task or service can reference a
 /// revision yet, so a deleted revision is removed at once; the answer shows it as
 /// DELETE_IN_PROGRESS, as ECS does.
-pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     if input.task_definitions.is_empty() || input.task_definitions.len() > 10 {
         return Err(invalid(
             "taskDefinitions must name between 1 and 10 task definitions.",
@@ -409,20 +353,4 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
         }
     }
     Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
-}
-
-/// The revision a task definition ARN or `family:revision` names.
-pub fn by_ref(state: &State, scope: &Scope, id: &str) -> Option<Entry<TaskDefinitionRecord>> {
-    parse_ref(id).ok().and_then(|r| find(state, scope, &r))
-}
-
-/// The revision a task definition parameter names (a family means its latest ACTIVE
-/// revision), or the ECS error for a missing one.
-pub fn resolve(
-    state: &State,
-    scope: &Scope,
-    id: &str,
-) -> Result<Entry<TaskDefinitionRecord>, AwsError> {
-    let r = parse_ref(id)?;
-    find(state, scope, &r).ok_or_else(|| invalid("TaskDefinition not found."))
 }

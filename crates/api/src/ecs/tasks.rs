@@ -5,40 +5,24 @@
 
 use std::collections::BTreeMap;
 
-use flotilla_aws::{AwsError, Context};
-use flotilla_model::record::encode;
+use flotilla_aws::Context;
+use flotilla_control::ecs::tasks::{self as control_tasks, task_id};
+use flotilla_control::placement::{self, LaunchRequest, LaunchSpec, Placement, LAUNCH_TYPES};
+use flotilla_model::run_token::RunTokenRecord;
+use flotilla_model::service::PlacementConstraint;
+use flotilla_model::tag::Tag;
+use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
-use flotilla_model::{Arn, Scope};
+use flotilla_model::Scope;
+use flotilla_scheduler as scheduler;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
 use super::container_instances::find as find_instance;
-use crate::error::{client, invalid};
+use crate::ecs::error::{invalid, EcsError};
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
-use flotilla_scheduler as scheduler;
-
-pub(crate) mod launch;
-
-use launch::{check_launch, launch_tasks, LaunchInput};
-
-/// Launch types a task can have.
-const LAUNCH_TYPES: &[&str] = &["EC2", "FARGATE", "EXTERNAL"];
-
-/// The task id a `task` parameter (id or ARN) names.
-pub fn task_id(id: &str) -> Result<String, AwsError> {
-    if id.starts_with("arn:") {
-        let arn = Arn::parse(id)
-            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "task")
-            .ok_or_else(|| invalid(format!("'{id}' is not a task ARN.")))?;
-        Ok(arn.resource.rsplit('/').next().unwrap_or("").to_string())
-    } else if id.is_empty() || id.contains('/') {
-        Err(invalid(format!("'{id}' is not a task id or ARN.")))
-    } else {
-        Ok(id.to_string())
-    }
-}
 
 /// The ECS `Task` shape.
 pub fn to_wire(t: &TaskRecord, tags: bool) -> Value {
@@ -53,6 +37,65 @@ pub fn to_wire(t: &TaskRecord, tags: bool) -> Value {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct PlacementConstraintInput {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    expression: Option<String>,
+}
+
+/// What RunTask and StartTask share.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchInput {
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    launch_type: Option<String>,
+    #[serde(default)]
+    overrides: Option<TaskOverride>,
+    started_by: Option<String>,
+    group: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    placement_constraints: Vec<PlacementConstraintInput>,
+}
+
+impl LaunchInput {
+    /// The control plane's request, checked against the cluster and task definition.
+    fn check(self, state: &State, scope: &Scope) -> Result<LaunchSpec, EcsError> {
+        let task_definition = self
+            .task_definition
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("taskDefinition is required."))?;
+        let request = LaunchRequest {
+            cluster: self.cluster,
+            task_definition,
+            launch_type: self.launch_type,
+            overrides: self.overrides.unwrap_or_default(),
+            started_by: self.started_by,
+            group: self.group,
+            tags: self.tags,
+            placement_constraints: self
+                .placement_constraints
+                .into_iter()
+                .map(|c| PlacementConstraint {
+                    kind: c.kind.unwrap_or_default(),
+                    expression: c.expression,
+                })
+                .collect(),
+            allow_inactive: false,
+        };
+        Ok(LaunchSpec::check(state, scope, request)?)
+    }
+}
+
+/// A batch answer's `failures` entry of each placement failure.
+fn failures_wire(failures: &[flotilla_model::run_token::PlacementFailure]) -> Value {
+    serde_json::to_value(failures).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RunInput {
     #[serde(flatten)]
     launch: LaunchInput,
@@ -62,8 +105,8 @@ pub struct RunInput {
     placement_strategy: Vec<Value>,
 }
 
-pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let count = input.count.unwrap_or(1);
     if !(1..=10).contains(&count) {
         return Err(invalid(format!(
@@ -75,58 +118,41 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
         .iter()
         .map(|s| {
             let kind = s["type"].as_str().unwrap_or("");
-            scheduler::parse_strategy(kind, s["field"].as_str()).map_err(crate::error::from_model)
+            scheduler::parse_strategy(kind, s["field"].as_str())
+                .map_err(crate::ecs::error::from_model)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let launch = check_launch(state, &scope, input.launch)?;
-    let token_key = match input.client_token.as_deref().filter(|t| !t.is_empty()) {
+    let launch = input.launch.check(state, &scope)?;
+    let token = match input.client_token.as_deref().filter(|t| !t.is_empty()) {
         Some(t) if t.len() > 64 => {
             return Err(invalid("clientToken can be at most 64 characters long."))
         }
         Some(t) => {
-            let key = keys::run_token(&scope.region, &launch.cluster, t);
-            if let Some(previous) = replay(state, &scope, &launch.cluster, &key).await? {
-                return Ok(previous);
+            if let Some(previous) =
+                control_tasks::run_token(state, &scope, &launch.cluster, t).await?
+            {
+                return Ok(replay(state, &scope, &launch.cluster, &previous));
             }
-            Some(key)
+            Some(t)
         }
         None => None,
     };
-    let (tasks, failures) = launch_tasks(
-        state,
-        &scope,
-        &launch,
-        count as usize,
-        &strategies,
-        None,
-        token_key,
-    )
-    .await?;
-    let tasks: Vec<Value> = tasks.iter().map(|t| to_wire(t, true)).collect();
-    Ok(json!({ "tasks": tasks, "failures": failures }))
+    let placement = Placement {
+        count: count as usize,
+        strategies: &strategies,
+        only: None,
+        client_token: token,
+    };
+    let launched = placement::launch(state, &scope, &launch, placement).await?;
+    let tasks: Vec<Value> = launched.tasks.iter().map(|t| to_wire(t, true)).collect();
+    Ok(json!({ "tasks": tasks, "failures": failures_wire(&launched.failures) }))
 }
 
-/// The answer of an earlier RunTask with the same client token, if any.
-async fn replay(
-    state: &State,
-    scope: &Scope,
-    cluster: &str,
-    key: &str,
-) -> Result<Option<Value>, AwsError> {
-    let Some(kv) = state
-        .store()
-        .get(key.as_bytes())
-        .await
-        .map_err(crate::error::from_store)?
-    else {
-        return Ok(None);
-    };
-    let saved: Value = serde_json::from_slice(&kv.value).unwrap_or_default();
-    let tasks: Vec<Value> = saved["taskArns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.as_str())
+/// The answer of an earlier RunTask with the same client token: its tasks as they are now.
+fn replay(state: &State, scope: &Scope, cluster: &str, saved: &RunTokenRecord) -> Value {
+    let tasks: Vec<Value> = saved
+        .task_arns
+        .iter()
         .filter_map(|arn| task_id(arn).ok())
         .filter_map(|id| {
             state
@@ -135,9 +161,7 @@ async fn replay(
         })
         .map(|e| to_wire(&e.value, true))
         .collect();
-    Ok(Some(
-        json!({ "tasks": tasks, "failures": saved["failures"] }),
-    ))
+    json!({ "tasks": tasks, "failures": failures_wire(&saved.failures) })
 }
 
 #[derive(Deserialize)]
@@ -150,8 +174,8 @@ pub struct StartInput {
 }
 
 /// StartTask: one task on each named instance.
-pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     if input.container_instances.is_empty() || input.container_instances.len() > 10 {
         return Err(invalid(
             "containerInstances must name between 1 and 10 instances.",
@@ -159,7 +183,7 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
     }
     let mut launch_input = input.launch;
     launch_input.launch_type = None;
-    let launch = check_launch(state, &scope, launch_input)?;
+    let launch = launch_input.check(state, &scope)?;
     let mut arns = Vec::new();
     for id in &input.container_instances {
         let (_, e) = find_instance(state, &scope, &launch.cluster, id)?;
@@ -168,21 +192,18 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
     let mut tasks = Vec::new();
     let mut failures = Vec::new();
     for arn in &arns {
-        let (t, f) = launch_tasks(
-            state,
-            &scope,
-            &launch,
-            1,
-            &[],
-            Some(std::slice::from_ref(arn)),
-            None,
-        )
-        .await?;
-        tasks.extend(t);
-        failures.extend(f);
+        let placement = Placement {
+            count: 1,
+            strategies: &[],
+            only: Some(std::slice::from_ref(arn)),
+            client_token: None,
+        };
+        let launched = placement::launch(state, &scope, &launch, placement).await?;
+        tasks.extend(launched.tasks);
+        failures.extend(launched.failures);
     }
     let tasks: Vec<Value> = tasks.iter().map(|t| to_wire(t, true)).collect();
-    Ok(json!({ "tasks": tasks, "failures": failures }))
+    Ok(json!({ "tasks": tasks, "failures": failures_wire(&failures) }))
 }
 
 #[derive(Deserialize)]
@@ -192,44 +213,8 @@ pub struct StopInput {
     reason: Option<String>,
 }
 
-/// Ask a task to stop with a stop code and reason; the agent does the rest.
-pub async fn stop_task(
-    state: &State,
-    scope: &Scope,
-    cluster: &str,
-    id: &str,
-    code: StopCode,
-    reason: &str,
-) -> Result<TaskRecord, AwsError> {
-    let key = keys::task(&scope.region, cluster, id);
-    for _ in 0..16 {
-        let entry = state
-            .tasks()
-            .get(key.as_bytes())
-            .ok_or_else(|| invalid("The referenced task was not found."))?;
-        let mut task = (*entry.value).clone();
-        let now = chrono::Utc::now();
-        if !task.request_stop(code, reason, now) {
-            return Ok(task);
-        }
-        if task.container_instance_arn.is_none() {
-            task.last_status = TaskStatus::Stopped;
-            task.stopped_at = Some(now);
-        }
-        if state
-            .put_if_unchanged(&key, entry.mod_revision, encode(&task))
-            .await?
-        {
-            return Ok(task);
-        }
-    }
-    Err(client(
-        "The task kept changing while it was being stopped; retry the request.",
-    ))
-}
-
-pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let id = task_id(input.task.as_deref().unwrap_or(""))?;
     let reason = input
@@ -239,7 +224,7 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
     if reason.len() > 255 {
         return Err(invalid("reason can be at most 255 characters long."));
     }
-    let task = stop_task(
+    let task = control_tasks::stop(
         state,
         &scope,
         &cluster,
@@ -261,8 +246,8 @@ pub struct DescribeInput {
     include: Vec<String>,
 }
 
-pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     if input.tasks.is_empty() || input.tasks.len() > 100 {
         return Err(invalid("tasks must name between 1 and 100 tasks."));
@@ -300,8 +285,8 @@ pub struct ListInput {
     max_results: Option<i64>,
 }
 
-pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, AwsError> {
-    let scope = state.scope(ctx);
+pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
     let size = page_size(input.max_results, 100)?;
     let desired = match input.desired_status.as_deref() {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use flotilla_aws::{Context, Input, Output, Service};
+use flotilla_aws::{AwsService, Context, Input, Output};
 use flotilla_store::{MemoryStore, Store, StoreExt};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ fn ctx() -> Context {
 
 async fn ecs() -> (Ecs, State) {
     let store = Arc::new(MemoryStore::new());
-    let state = State::new(store, crate::ApiConfig::new("000000000000"))
+    let state = State::new(store, flotilla_control::ControlConfig::new("000000000000"))
         .await
         .unwrap();
     (Ecs::new(state.clone()), state)
@@ -178,7 +178,7 @@ async fn delete_cluster_is_refused_while_it_holds_resources() {
     let kv = state.store().get(key.as_bytes()).await.unwrap().unwrap();
     let mut svc: flotilla_model::service::ServiceRecord =
         flotilla_model::record::decode(&kv.value).unwrap();
-    svc.status = "INACTIVE".into();
+    svc.status = flotilla_model::service::ServiceStatus::Inactive;
     let rev = state
         .store()
         .put(key.as_bytes(), &flotilla_model::record::encode(&svc))
@@ -372,9 +372,12 @@ async fn concurrent_run_tasks_through_two_servers_never_over_commit() {
     let store = Arc::new(MemoryStore::new());
     let mut servers = Vec::new();
     for _ in 0..2 {
-        let state = State::new(store.clone(), crate::ApiConfig::new("000000000000"))
-            .await
-            .unwrap();
+        let state = State::new(
+            store.clone(),
+            flotilla_control::ControlConfig::new("000000000000"),
+        )
+        .await
+        .unwrap();
         servers.push((Arc::new(Ecs::new(state.clone())), state));
     }
     let (ecs, state) = &servers[0];
@@ -574,10 +577,17 @@ async fn stopped_tasks_are_deleted_after_the_retention_period() {
     .unwrap();
     let hour = std::time::Duration::from_secs(3600);
     let now = chrono::Utc::now();
-    assert_eq!(crate::retention::reap(&state, now, hour).await.unwrap(), 0);
+    assert_eq!(
+        flotilla_control::controllers::retention::reap(&state, now, hour)
+            .await
+            .unwrap(),
+        0
+    );
     let later = now + chrono::Duration::hours(2);
     assert_eq!(
-        crate::retention::reap(&state, later, hour).await.unwrap(),
+        flotilla_control::controllers::retention::reap(&state, later, hour)
+            .await
+            .unwrap(),
         1
     );
     let out = call(

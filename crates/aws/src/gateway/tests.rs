@@ -78,7 +78,7 @@ async fn oversized_body_is_refused_with_413() {
 
 #[test]
 fn json_operation_comes_from_the_target_header() {
-    let spec = ServiceSpec {
+    let spec = AwsServiceSpec {
         signing_name: "ecs",
         protocol: Protocol::Json11,
         target_prefix: "AmazonEC2ContainerServiceV20141113",
@@ -106,7 +106,7 @@ fn json_operation_comes_from_the_target_header() {
 
 #[test]
 fn query_parameters_come_from_url_and_form_body() {
-    let spec = ServiceSpec {
+    let spec = AwsServiceSpec {
         signing_name: "sts",
         protocol: Protocol::Query,
         target_prefix: "",

@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 
 use flotilla_store::Revision;
 
-use crate::resources::Usage;
+use crate::placement::resources::Usage;
 
 /// One reserved task: where, what it takes, its group.
 #[derive(Debug, Clone)]

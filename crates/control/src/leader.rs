@@ -13,24 +13,32 @@ use tokio::sync::watch;
 use crate::keys;
 
 /// Campaign for leadership as `me` with a lease of `ttl`; the receiver says whether this
-/// process leads right now.
-pub fn campaign(store: Arc<dyn Store>, ttl: Duration, me: String) -> watch::Receiver<bool> {
+/// process leads right now. The campaign ends when `shutdown` turns true, or when every
+/// receiver is gone; a leader then revokes its lease at once, so another server takes over
+/// without waiting for the lease to expire.
+pub fn campaign(
+    store: Arc<dyn Store>,
+    ttl: Duration,
+    me: String,
+    shutdown: watch::Receiver<bool>,
+) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let beat = ttl / 3;
+        let ended = || tx.is_closed() || *shutdown.borrow();
         loop {
-            if tx.is_closed() {
+            if ended() {
                 return;
             }
             if let Some(lease) = own_lease(&*store, &me).await {
-                lead(&*store, &tx, lease, beat).await;
+                lead(&*store, &tx, lease, beat, shutdown.clone()).await;
                 continue;
             }
             let lease = match store.lease_grant(ttl).await {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "leader campaign: granting a lease failed");
-                    tokio::time::sleep(beat).await;
+                    pause(beat, shutdown.clone()).await;
                     continue;
                 }
             };
@@ -46,13 +54,21 @@ pub fn campaign(store: Arc<dyn Store>, ttl: Duration, me: String) -> watch::Rece
             let won = matches!(store.txn(txn).await, Ok(r) if r.succeeded);
             if !won {
                 let _ = store.lease_revoke(lease).await;
-                tokio::time::sleep(beat).await;
+                pause(beat, shutdown.clone()).await;
                 continue;
             }
-            lead(&*store, &tx, lease, beat).await;
+            lead(&*store, &tx, lease, beat, shutdown.clone()).await;
         }
     });
-    rx
+    (rx, task)
+}
+
+/// Sleep for `d`, or until shutdown.
+async fn pause(d: Duration, mut shutdown: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = shutdown.wait_for(|s| *s) => {}
+    }
 }
 
 /// The lease of the leader key if `me` holds it and the lease is still alive.
@@ -71,14 +87,17 @@ async fn lead(
     tx: &watch::Sender<bool>,
     lease: flotilla_store::LeaseId,
     beat: Duration,
+    shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!("this server is the leader: running the controllers");
     let _ = tx.send(true);
     loop {
-        tokio::time::sleep(beat).await;
-        if tx.is_closed() {
-            // Nobody listens any more (the server is shutting down): hand over at once.
+        pause(beat, shutdown.clone()).await;
+        if tx.is_closed() || *shutdown.borrow() {
+            // The server is shutting down: hand over at once.
+            let _ = tx.send(false);
             let _ = store.lease_revoke(lease).await;
+            tracing::info!("leadership handed over");
             return;
         }
         if let Err(e) = store.lease_keep_alive(lease).await {
@@ -105,15 +124,35 @@ mod tests {
     async fn one_server_leads_and_hands_over_when_it_goes() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let ttl = Duration::from_millis(300);
-        let mut a = campaign(store.clone(), ttl, "a".into());
+        let (_, never) = watch::channel(false);
+        let (mut a, _) = campaign(store.clone(), ttl, "a".into(), never.clone());
         wait_until(&mut a, true).await;
-        let mut b = campaign(store.clone(), ttl, "b".into());
+        let (mut b, _) = campaign(store.clone(), ttl, "b".into(), never);
         tokio::time::sleep(ttl * 2).await;
         assert!(*a.borrow() && !*b.borrow(), "exactly one leader");
         drop(a);
         wait_until(&mut b, true).await;
         let kv = store.get(keys::LEADER.as_bytes()).await.unwrap().unwrap();
         assert_eq!(kv.value, b"b");
+    }
+
+    #[tokio::test]
+    async fn shutdown_hands_leadership_over_at_once() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        // A lease far longer than the test: only a revoke lets the other server lead.
+        let ttl = Duration::from_secs(60);
+        let (stop_a, shutdown_a) = watch::channel(false);
+        let (mut a, a_task) = campaign(store.clone(), ttl, "a".into(), shutdown_a);
+        wait_until(&mut a, true).await;
+        let (_, never) = watch::channel(false);
+        let (mut b, _) = campaign(store.clone(), Duration::from_millis(300), "b".into(), never);
+        stop_a.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), a_task)
+            .await
+            .expect("the campaign ended")
+            .unwrap();
+        assert!(!*a.borrow(), "a no longer leads");
+        wait_until(&mut b, true).await;
     }
 
     #[tokio::test]
@@ -131,10 +170,12 @@ mod tests {
             failure: vec![],
         };
         store.txn(txn).await.unwrap();
-        let mut rx = campaign(store.clone(), Duration::from_secs(30), "me".into());
+        let (_, never) = watch::channel(false);
+        let ttl = Duration::from_secs(30);
+        let (mut rx, _) = campaign(store.clone(), ttl, "me".into(), never.clone());
         // Well before the old lease could expire.
         wait_until(&mut rx, true).await;
-        let mut other = campaign(store, Duration::from_secs(30), "other".into());
+        let (mut other, _) = campaign(store, ttl, "other".into(), never);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!*other.borrow_and_update());
     }

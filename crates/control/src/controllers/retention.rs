@@ -2,39 +2,63 @@
 //! than the retention period (ECS shows stopped tasks for about an hour), so stopped tasks
 //! do not pile up in the store and in every server's views.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flotilla_model::task::TaskStatus;
 use flotilla_store::{Compare, Op, Txn};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-use crate::{keys, State};
+use super::runtime::{self, Action, Reconciler};
+use crate::{keys, ControlError, State};
 
 /// Deletes per transaction.
 const BATCH: usize = 500;
 /// Tasks read from the view at a time.
 const PAGE: usize = 10_000;
 
-/// Run the retention controller while `leader` says this process leads.
-pub fn start(state: State, leader: watch::Receiver<bool>) {
-    let retention = state.config().stopped_task_retention;
-    let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+/// Run the retention controller while `leader` says this process leads, until
+/// `shutdown`.
+pub fn start(
+    state: State,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    // Nothing wakes it: it requeues itself.
+    let (wakes, rx) = mpsc::unbounded_channel();
+    let runner = runtime::run(Arc::new(Retention { state }), rx, leader, shutdown);
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            if !*leader.borrow() {
-                continue;
-            }
-            match reap(&state, Utc::now(), retention).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::debug!(tasks = n, "deleted tasks stopped longer than the retention")
-                }
-                Err(e) => tracing::warn!(error = %e.message, "deleting old stopped tasks failed"),
-            }
+        let _ = runner.await;
+        drop(wakes);
+    })
+}
+
+/// The retention controller's reconciler: one object, the whole tasks view.
+struct Retention {
+    state: State,
+}
+
+impl Reconciler for Retention {
+    type Key = ();
+
+    fn name(&self) -> &'static str {
+        "retention"
+    }
+
+    fn keys(&self) -> Vec<()> {
+        vec![()]
+    }
+
+    async fn reconcile(&self, _: &()) -> Result<Action, ControlError> {
+        let retention = self.state.config().stopped_task_retention;
+        let n = reap(&self.state, self.state.clock().now(), retention).await?;
+        if n > 0 {
+            tracing::debug!(tasks = n, "deleted tasks stopped longer than the retention");
         }
-    });
+        let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        Ok(Action::Requeue(every))
+    }
 }
 
 /// Delete the tasks that stopped before `now - retention`; how many. Each delete is
@@ -43,7 +67,7 @@ pub async fn reap(
     state: &State,
     now: DateTime<Utc>,
     retention: Duration,
-) -> Result<usize, flotilla_aws::AwsError> {
+) -> Result<usize, ControlError> {
     let Ok(retention) = chrono::Duration::from_std(retention) else {
         return Ok(0);
     };

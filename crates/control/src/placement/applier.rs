@@ -14,20 +14,20 @@
 //! batch that another applier (another server process sharing the store) committed into
 //! the same cluster in between fails the compare, and the whole batch is proposed again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use flotilla_aws::AwsError;
 use flotilla_model::container_instance::{ContainerInstanceRecord, ACTIVE};
+use flotilla_scheduler::fit::{Ask, Room};
 use flotilla_scheduler::InstanceState;
 use flotilla_store::view::View;
 use flotilla_store::{Compare, Op, Revision, Store, Txn};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::from_store;
-use crate::picture::Templates;
-use crate::resources::Usage;
-use crate::task_index::{Load, TaskIndex};
+use crate::placement::picture::Templates;
+use crate::placement::resources::Usage;
+use crate::placement::task_index::{Load, TaskIndex};
+use crate::ControlError;
 
 /// Store operations one transaction carries at most (a batch stops growing there).
 const MAX_BATCH_OPS: usize = 2_000;
@@ -66,7 +66,7 @@ pub enum Verdict {
     /// Not written: what it relied on changed; plan again. Says what changed.
     Conflict(String),
     /// Not written: the store failed.
-    Failed(AwsError),
+    Failed(ControlError),
 }
 
 type Submission = (Proposal, oneshot::Sender<Verdict>);
@@ -101,17 +101,13 @@ impl Applier {
     pub async fn propose(&self, proposal: Proposal) -> Verdict {
         let (reply, answer) = oneshot::channel();
         if self.tx.send((proposal, reply)).is_err() {
-            return Verdict::Failed(AwsError::server(
-                "ServerException",
-                "The plan applier has stopped; the server is shutting down.",
-            ));
+            return Verdict::Failed(ControlError::ShuttingDown("the plan applier has stopped"));
         }
-        answer.await.unwrap_or_else(|_| {
-            Verdict::Failed(AwsError::server(
-                "ServerException",
-                "The plan applier stopped before answering.",
-            ))
-        })
+        answer
+            .await
+            .unwrap_or(Verdict::Failed(ControlError::ShuttingDown(
+                "the plan applier stopped before answering",
+            )))
     }
 }
 
@@ -145,7 +141,8 @@ impl Extra {
 }
 
 /// Whether `n` more tasks of `proposal` fit on an instance registered as `template`, given
-/// the `load` of its tasks the index shows and the `extra` this applier accepted on top.
+/// the `load` of its tasks the index shows and the `extra` this applier accepted on top:
+/// the scheduler's one fit check, on what is left after both.
 fn fits(
     template: &InstanceState,
     load: Option<&Load>,
@@ -154,48 +151,46 @@ fn fits(
     n: u32,
 ) -> bool {
     let u = &proposal.usage;
-    let n64 = i64::from(n);
-    let cpu = load.map_or(0, |l| l.usage.cpu) + extra.map_or(0, |m| m.cpu) + u.cpu * n64;
-    let memory =
-        load.map_or(0, |l| l.usage.memory) + extra.map_or(0, |m| m.memory) + u.memory * n64;
-    // A port is taken when the instance reserves it, a task holds it, or an accepted one will.
-    let taken = |wanted: &[u16],
-                 reserved: &BTreeSet<u16>,
-                 held: Option<&Vec<u16>>,
-                 accepted: Option<&Vec<u16>>| {
-        wanted.iter().any(|p| {
-            reserved.contains(p)
-                || held.is_some_and(|h| h.contains(p))
-                || accepted.is_some_and(|a| a.contains(p))
-        })
+    let r = &template.remaining;
+    let used = |l: fn(&Usage) -> i64, m: fn(&Extra) -> i64| {
+        load.map_or(0, |x| l(&x.usage)) + extra.map_or(0, m)
     };
-    // Every task of a request binds the same host ports: two on one instance clash.
-    let binds_ports = !(u.tcp_ports.is_empty() && u.udp_ports.is_empty());
-    let ports_clash = (n > 1 && binds_ports)
-        || taken(
-            &u.tcp_ports,
-            &template.remaining.tcp_ports,
-            load.map(|l| &l.usage.tcp_ports),
-            extra.map(|m| &m.tcp_ports),
-        )
-        || taken(
-            &u.udp_ports,
-            &template.remaining.udp_ports,
-            load.map(|l| &l.usage.udp_ports),
-            extra.map(|m| &m.udp_ports),
-        );
+    // A port is taken when the instance reserves it, a task holds it, or an accepted one
+    // will.
+    let tcp_taken = |p: u16| {
+        r.tcp_ports.contains(&p)
+            || load.is_some_and(|l| l.usage.tcp_ports.contains(&p))
+            || extra.is_some_and(|m| m.tcp_ports.contains(&p))
+    };
+    let udp_taken = |p: u16| {
+        r.udp_ports.contains(&p)
+            || load.is_some_and(|l| l.usage.udp_ports.contains(&p))
+            || extra.is_some_and(|m| m.udp_ports.contains(&p))
+    };
     let group = |groups: Option<&HashMap<String, u32>>| {
         groups
             .and_then(|g| g.get(&proposal.group))
             .copied()
             .unwrap_or(0)
     };
-    let group_here = group(load.map(|l| &l.groups)) + group(extra.map(|m| &m.groups));
-    let distinct_clash = proposal.distinct && (group_here > 0 || n > 1);
-    cpu <= template.remaining.cpu
-        && memory <= template.remaining.memory
-        && !ports_clash
-        && !distinct_clash
+    let room = Room {
+        cpu: r.cpu - used(|u| u.cpu, |m| m.cpu),
+        memory: r.memory - used(|u| u.memory, |m| m.memory),
+        gpus: r.gpus,
+        tcp_taken: &tcp_taken,
+        udp_taken: &udp_taken,
+        group_tasks: i64::from(group(load.map(|l| &l.groups)) + group(extra.map(|m| &m.groups))),
+        placed: 0,
+    };
+    let ask = Ask {
+        cpu: u.cpu,
+        memory: u.memory,
+        gpus: 0,
+        tcp: &u.tcp_ports,
+        udp: &u.udp_ports,
+        distinct: proposal.distinct,
+    };
+    flotilla_scheduler::fit::fits(&room, &ask, n).is_none()
 }
 
 struct Worker {
@@ -396,7 +391,7 @@ impl Worker {
             }
             Err(e) => {
                 self.accepted.truncate(first_accepted);
-                Err(Some(from_store(e)))
+                Err(Some(ControlError::from(e)))
             }
         };
         for reply in replies {

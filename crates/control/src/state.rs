@@ -1,34 +1,32 @@
-//! What every API operation shares: the store, the per-process views of each resource
-//! kind, the deployment's settings, and the in-process locks that keep writers of one hot
-//! key from retrying against each other.
+//! What the API and the controllers share: the store, the per-process views of each
+//! resource kind, the deployment's settings, placement's process-local parts, and the
+//! in-process locks that keep writers of one hot key from retrying against each other.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use flotilla_aws::{AwsError, Context};
 use flotilla_model::account_setting::Setting;
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
-use flotilla_model::service::{self, ServiceRecord};
+use flotilla_model::service::{ServiceRecord, ServiceStatus};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
-use flotilla_model::Scope;
 use flotilla_store::view::View;
 use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
 
-use crate::applier::Applier;
-use crate::error::from_store;
 use crate::keys;
 use crate::locks::KeyedLocks;
-use crate::picture::{Pictures, Templates};
-use crate::reservations::Reservations;
-use crate::task_index::TaskIndex;
+use crate::placement::applier::Applier;
+use crate::placement::picture::{Pictures, Templates};
+use crate::placement::reservations::Reservations;
+use crate::placement::task_index::TaskIndex;
+use crate::{Clock, ControlError};
 
-/// Settings of the API that are not per request.
+/// Settings of the control plane that are not per request.
 #[derive(Debug, Clone)]
-pub struct ApiConfig {
+pub struct ControlConfig {
     pub account: String,
     /// An instance counts as disconnected this long after its agent's last poll.
     pub agent_ttl: Duration,
@@ -36,16 +34,16 @@ pub struct ApiConfig {
     /// its service tasks elsewhere.
     pub service_disconnect_grace: Duration,
     /// The first delay of the service controller's launch backoff (it doubles per
-    /// further failure, up to [`ApiConfig::service_backoff_max`]).
+    /// further failure, up to [`ControlConfig::service_backoff_max`]).
     pub service_backoff_base: Duration,
     pub service_backoff_max: Duration,
     /// How long a STOPPED task stays before the retention controller deletes it.
     pub stopped_task_retention: Duration,
 }
 
-impl ApiConfig {
+impl ControlConfig {
     pub fn new(account: impl Into<String>) -> Self {
-        ApiConfig {
+        ControlConfig {
             account: account.into(),
             agent_ttl: Duration::from_secs(30),
             service_disconnect_grace: Duration::from_secs(60),
@@ -56,7 +54,7 @@ impl ApiConfig {
     }
 }
 
-/// Shared API state; cheap to clone.
+/// Shared control-plane state; cheap to clone.
 #[derive(Clone)]
 pub struct State {
     inner: Arc<Inner>,
@@ -64,7 +62,7 @@ pub struct State {
 
 struct Inner {
     store: Arc<dyn Store>,
-    config: ApiConfig,
+    config: ControlConfig,
     clusters: View<ClusterRecord>,
     task_definitions: View<TaskDefinitionRecord>,
     account_settings: View<Setting>,
@@ -87,6 +85,8 @@ struct Inner {
     task_index: TaskIndex,
     /// Placements planned but not yet committed.
     reservations: Reservations,
+    /// The controllers' time.
+    clock: Clock,
 }
 
 fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
@@ -99,7 +99,7 @@ fn presence(_key: &[u8], _value: &[u8]) -> Result<(), String> {
 
 impl State {
     /// Load the views from the store and keep them current.
-    pub async fn new(store: Arc<dyn Store>, config: ApiConfig) -> Result<State, StoreError> {
+    pub async fn new(store: Arc<dyn Store>, config: ControlConfig) -> Result<State, StoreError> {
         let s = store.clone();
         let prefix = |p: &str| p.as_bytes().to_vec();
         let tasks: View<TaskRecord> = View::start(s.clone(), prefix(keys::TASKS), decoder).await?;
@@ -133,10 +133,16 @@ impl State {
             agent_leases: Mutex::default(),
             task_index,
             reservations: Reservations::default(),
+            clock: Clock::start(),
         };
         Ok(State {
             inner: Arc::new(inner),
         })
+    }
+
+    /// The controllers' clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -147,7 +153,7 @@ impl State {
         &self.inner.config.account
     }
 
-    pub fn config(&self) -> &ApiConfig {
+    pub fn config(&self) -> &ControlConfig {
         &self.inner.config
     }
 
@@ -224,15 +230,10 @@ impl State {
         };
     }
 
-    /// The region and account a request acts in.
-    pub fn scope(&self, ctx: &Context) -> Scope {
-        Scope::new(ctx.region.clone(), self.inner.config.account.clone())
-    }
-
     /// Apply a transaction and wait until every view shows it, so the caller's next read
     /// sees its own write.
-    pub async fn commit(&self, txn: Txn) -> Result<TxnResult, AwsError> {
-        let result = self.inner.store.txn(txn).await.map_err(from_store)?;
+    pub async fn commit(&self, txn: Txn) -> Result<TxnResult, ControlError> {
+        let result = self.inner.store.txn(txn).await?;
         if result.succeeded {
             self.caught_up(result.revision).await?;
         }
@@ -247,7 +248,7 @@ impl State {
         key: &str,
         mod_revision: Revision,
         value: Vec<u8>,
-    ) -> Result<bool, AwsError> {
+    ) -> Result<bool, ControlError> {
         let txn = Txn {
             compares: vec![flotilla_store::Compare::unchanged(key, mod_revision)],
             success: vec![flotilla_store::Op::put(key, value)],
@@ -257,7 +258,7 @@ impl State {
     }
 
     /// Wait until every view has applied revision `rev`.
-    pub async fn caught_up(&self, rev: Revision) -> Result<(), AwsError> {
+    pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
         let (a, b, c, d, e, f, g, _) = tokio::join!(
             i.clusters.wait_for(rev),
@@ -275,7 +276,7 @@ impl State {
             .and(e)
             .and(f)
             .and(g)
-            .map_err(from_store)
+            .map_err(ControlError::from)
     }
 
     /// Container instances of a cluster that are registered (ACTIVE or DRAINING).
@@ -307,9 +308,9 @@ impl State {
         self.services()
             .range(prefix.as_bytes())
             .iter()
-            .fold((0, 0), |(a, d), (_, e)| match e.value.status.as_str() {
-                service::ACTIVE => (a + 1, d),
-                service::DRAINING => (a, d + 1),
+            .fold((0, 0), |(a, d), (_, e)| match e.value.status {
+                ServiceStatus::Active => (a + 1, d),
+                ServiceStatus::Draining => (a, d + 1),
                 _ => (a, d),
             })
     }

@@ -1,53 +1,35 @@
-//! What the service operations and the service controller share: finding a service and its
-//! tasks, starting a deployment, and changing the stored record with compare-and-swap.
+//! ECS services: what the service operations and the service controller share — finding a
+//! service and its tasks, starting and rolling back a deployment, and changing the stored
+//! record with compare-and-swap.
 //!
 //! The API owns a service's configuration (CreateService, UpdateService, DeleteService);
 //! the controller owns its deployments' progress and its events. Both change the one
 //! record through [`update`], which re-reads and re-applies the change when the other
 //! wrote in between.
 
-pub mod controller;
-pub mod leader;
-pub mod plan;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use flotilla_aws::AwsError;
 use flotilla_model::record::encode;
 use flotilla_model::service::{
-    self, new_deployment_id, new_resource_id, Deployment, ServiceRecord, ServiceRevision,
+    new_deployment_id, new_resource_id, Deployment, NewDeployment, ServiceRecord, ServiceRevision,
 };
 use flotilla_model::task::{HealthStatus, TaskRecord, TaskStatus};
-use flotilla_model::{Arn, Scope};
+use flotilla_model::{ecs_name, Arn, EcsRef, Scope};
 use flotilla_store::view::Entry;
 
-use crate::error::{client, invalid};
-use crate::{keys, State};
+use flotilla_model::tag::Tag;
+use flotilla_model::task::overrides::TaskOverride;
+use flotilla_scheduler as scheduler;
 
-/// `ServiceNotFoundException`.
-pub fn not_found() -> AwsError {
-    AwsError::client("ServiceNotFoundException", "Service not found.")
-}
-
-/// `ServiceNotActiveException`.
-pub fn not_active() -> AwsError {
-    AwsError::client("ServiceNotActiveException", "Service was not ACTIVE.")
-}
+use crate::ecs::task_definitions;
+use crate::placement::{LaunchRequest, LaunchSpec};
+use crate::{keys, ControlError, State};
 
 /// The service name a `service` parameter (name or ARN) refers to.
-pub fn service_name(id: &str) -> Result<String, AwsError> {
-    if id.starts_with("arn:") {
-        let arn = Arn::parse(id)
-            .filter(|a| a.service == "ecs" && a.resource_parts().0 == "service")
-            .ok_or_else(|| invalid(format!("'{id}' is not a service ARN.")))?;
-        Ok(arn.resource.rsplit('/').next().unwrap_or("").to_string())
-    } else if id.is_empty() || id.contains('/') {
-        Err(invalid(format!("'{id}' is not a service name or ARN.")))
-    } else {
-        Ok(id.to_string())
-    }
+pub fn service_name(id: &str) -> Result<String, ControlError> {
+    Ok(ecs_name(id, EcsRef::Service)?)
 }
 
 /// The stored service `id` names in `cluster`, whatever its status.
@@ -56,12 +38,12 @@ pub fn find(
     scope: &Scope,
     cluster: &str,
     id: &str,
-) -> Result<Entry<ServiceRecord>, AwsError> {
+) -> Result<Entry<ServiceRecord>, ControlError> {
     let name = service_name(id)?;
     state
         .services()
         .get(keys::service(&scope.region, cluster, &name).as_bytes())
-        .ok_or_else(not_found)
+        .ok_or_else(ControlError::service_not_found)
 }
 
 /// The group every task of a service carries.
@@ -201,15 +183,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         .to_string();
     let mut sources = Vec::new();
     for d in &mut svc.deployments {
-        if d.status == service::PRIMARY {
-            d.status = service::ACTIVE_DEPLOYMENT.into();
-            d.updated_at = now;
-            if d.deployment_status == "IN_PROGRESS" || d.deployment_status == "PENDING" {
-                d.deployment_status = "STOPPED".into();
-                d.status_reason = Some("A new deployment of the service replaced it.".into());
-                d.stopped_at = Some(now);
-            }
-        }
+        d.replace(now);
         if !sources.contains(&d.service_revision_arn) {
             sources.push(d.service_revision_arn.clone());
         }
@@ -231,30 +205,18 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         container_images: vec![],
         created_at: now,
     });
-    svc.deployments.insert(
-        0,
-        Deployment {
-            id,
-            status: service::PRIMARY.into(),
-            task_definition: svc.task_definition.clone(),
-            launch_type: svc.launch_type.clone(),
-            desired_count: svc.desired_count,
-            failed_tasks: 0,
-            created_at: now,
-            updated_at: now,
-            rollout_state: service::IN_PROGRESS.into(),
-            rollout_state_reason: reason,
-            service_deployment_arn: sd_arn,
-            service_revision_arn: revision_arn,
-            source_revisions: sources,
-            deployment_status: "IN_PROGRESS".into(),
-            status_reason: None,
-            finished_at: None,
-            stopped_at: None,
-            deployment_configuration: svc.deployment_configuration.clone(),
-            rollback: None,
-        },
-    );
+    let new = NewDeployment {
+        id,
+        task_definition: svc.task_definition.clone(),
+        launch_type: svc.launch_type.clone(),
+        desired_count: svc.desired_count,
+        service_deployment_arn: sd_arn,
+        service_revision_arn: revision_arn,
+        source_revisions: sources,
+        deployment_configuration: svc.deployment_configuration.clone(),
+        reason,
+    };
+    svc.deployments.insert(0, Deployment::start(new, now));
     svc.steady = false;
 }
 
@@ -269,12 +231,19 @@ const ATTEMPTS: usize = 16;
 /// Change the stored service at `key` with `change` (which may refuse with an error, or
 /// decide there is nothing to write by returning `Ok(false)`), compare-and-swap; re-read
 /// and re-apply when another writer won. Returns the record as written (or as found).
-pub async fn update<F>(state: &State, key: &str, mut change: F) -> Result<ServiceRecord, AwsError>
+pub async fn update<F>(
+    state: &State,
+    key: &str,
+    mut change: F,
+) -> Result<ServiceRecord, ControlError>
 where
-    F: FnMut(&mut ServiceRecord) -> Result<bool, AwsError>,
+    F: FnMut(&mut ServiceRecord) -> Result<bool, ControlError>,
 {
     for _ in 0..ATTEMPTS {
-        let entry = state.services().get(key.as_bytes()).ok_or_else(not_found)?;
+        let entry = state
+            .services()
+            .get(key.as_bytes())
+            .ok_or_else(ControlError::service_not_found)?;
         let mut svc = (*entry.value).clone();
         if !change(&mut svc)? {
             return Ok(svc);
@@ -286,8 +255,8 @@ where
             return Ok(svc);
         }
     }
-    Err(client(
-        "The service kept changing while it was being updated; retry the request.",
+    Err(ControlError::Contended(
+        "The service kept changing while it was being updated; retry the request.".into(),
     ))
 }
 
@@ -309,16 +278,7 @@ pub fn roll_back(svc: &mut ServiceRecord, now: DateTime<Utc>, reason: &str) -> R
     let failed = svc
         .primary_mut()
         .ok_or_else(|| "The service has no deployment in progress.".to_string())?;
-    failed.rollout_state = service::FAILED.into();
-    failed.rollout_state_reason = reason.to_string();
-    failed.deployment_status = "ROLLBACK_IN_PROGRESS".into();
-    failed.status_reason = Some(reason.to_string());
-    failed.updated_at = now;
-    failed.rollback = Some(service::Rollback {
-        reason: reason.to_string(),
-        started_at: now,
-        service_revision_arn: revision,
-    });
+    failed.fail_and_roll_back(reason, &revision, now);
     let failed_id = failed.id.clone();
     svc.task_definition = task_definition;
     start_deployment(svc, now, Some(&failed_id));
@@ -328,4 +288,71 @@ pub fn roll_back(svc: &mut ServiceRecord, now: DateTime<Utc>, reason: &str) -> R
         now,
     );
     Ok(())
+}
+
+/// The request to start a service's tasks from `task_definition` (of `deployment`), checked
+/// as RunTask checks its request.
+pub fn launch_of(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    task_definition: &str,
+    deployment: &str,
+) -> Result<LaunchSpec, ControlError> {
+    let tags = match svc.propagate_tags.as_str() {
+        "SERVICE" => svc.tags.clone(),
+        "TASK_DEFINITION" => task_definitions::resolve(state, scope, task_definition)
+            .map(|d| d.value.tags.clone())
+            .unwrap_or_default(),
+        _ => vec![],
+    };
+    let request = LaunchRequest {
+        cluster: Some(svc.cluster_arn.clone()),
+        task_definition: task_definition.to_string(),
+        launch_type: Some(svc.launch_type.clone()),
+        overrides: TaskOverride::default(),
+        started_by: Some(deployment.to_string()),
+        group: Some(group(&svc.service_name)),
+        tags,
+        placement_constraints: svc.placement_constraints.clone(),
+        allow_inactive: true,
+    };
+    let mut launch = LaunchSpec::check(state, scope, request)?;
+    // Managed tags are ECS's own (`aws:` keys a user may not set), so they are added after
+    // the check.
+    if svc.enable_ecs_managed_tags {
+        for (k, v) in [
+            ("aws:ecs:serviceName", svc.service_name.as_str()),
+            ("aws:ecs:clusterName", cluster_of(svc)),
+        ] {
+            launch.tags.push(Tag {
+                key: Some(k.into()),
+                value: Some(v.into()),
+            });
+        }
+    }
+    Ok(launch)
+}
+
+/// The placement strategies of a service, parsed. Without any, the service scheduler
+/// spreads tasks across availability zones and then across instances, as ECS's does.
+pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
+    let given: Vec<(&str, Option<&str>)> = svc
+        .placement_strategy
+        .iter()
+        .map(|s| (s.kind.as_str(), s.field.as_deref()))
+        .collect();
+    let spread = [
+        ("spread", Some("attribute:ecs.availability-zone")),
+        ("spread", Some("instanceId")),
+    ];
+    let chosen = if given.is_empty() {
+        &spread[..]
+    } else {
+        &given[..]
+    };
+    chosen
+        .iter()
+        .filter_map(|(kind, field)| scheduler::parse_strategy(kind, *field).ok())
+        .collect()
 }

@@ -1,10 +1,14 @@
-//! Turning a RunTask or StartTask request into placed tasks: checking the request against
-//! its task definition, asking the scheduler where the tasks go (with a snapshot of the
-//! cluster that counts in-flight placements), and committing the new task records.
+//! Placing new tasks: the typed entry point RunTask, StartTask and the service controller
+//! all use. [`LaunchSpec::check`] checks a request against its task definition;
+//! [`launch`] asks the scheduler where the tasks go (on the cluster's picture, which counts
+//! in-flight placements), has the plan applier commit the new task records, and plans again
+//! when the applier turned the plan down.
 
-use flotilla_aws::AwsError;
 use flotilla_model::record::encode;
+use flotilla_model::run_token::{PlacementFailure, RunTokenRecord};
+use flotilla_model::service::PlacementConstraint;
 use flotilla_model::tag::{validate_tags, Tag};
+use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::{Container, ContainerStatus, HealthStatus, TaskRecord, TaskStatus};
 use flotilla_model::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
@@ -14,196 +18,191 @@ use flotilla_scheduler::{
 };
 use flotilla_store::view::Entry;
 use flotilla_store::Op;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::LAUNCH_TYPES;
-use crate::applier::{Placed, Proposal, Verdict};
-use crate::ecs::clusters::active_cluster_name;
-use crate::ecs::{failure, task_definitions};
-use crate::error::{client, invalid};
-use crate::picture::Picture;
-use crate::reservations::Reserved;
-use crate::resources::task_usage;
-use crate::{keys, State};
+use crate::ecs::{clusters, task_definitions};
+use crate::placement::applier::{Placed, Proposal, Verdict};
+use crate::placement::picture::Picture;
+use crate::placement::reservations::Reserved;
+use crate::placement::resources::task_usage;
+use crate::{keys, ControlError, State};
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerOverride {
-    name: Option<String>,
-    cpu: Option<i64>,
-    memory: Option<i64>,
-    memory_reservation: Option<i64>,
-}
+/// Launch types a task can have.
+pub const LAUNCH_TYPES: &[&str] = &["EC2", "FARGATE", "EXTERNAL"];
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskOverride {
-    #[serde(default)]
-    container_overrides: Vec<ContainerOverride>,
-    cpu: Option<String>,
-    memory: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlacementConstraintInput {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    expression: Option<String>,
-}
-
-/// What RunTask and StartTask share.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LaunchInput {
-    cluster: Option<String>,
-    task_definition: Option<String>,
+/// A request to start tasks from one task definition, as RunTask, StartTask or a service
+/// asks for it, before it is checked.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchRequest {
+    /// The cluster's name or ARN; `default` when absent.
+    pub cluster: Option<String>,
+    /// `family`, `family:revision` or an ARN.
+    pub task_definition: String,
+    /// `EC2` when absent.
     pub launch_type: Option<String>,
-    #[serde(default)]
-    overrides: Value,
-    started_by: Option<String>,
-    group: Option<String>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-    #[serde(default)]
-    placement_constraints: Vec<PlacementConstraintInput>,
+    pub overrides: TaskOverride,
+    pub started_by: Option<String>,
+    /// `family:FAMILY` when absent.
+    pub group: Option<String>,
+    pub tags: Vec<Tag>,
+    /// On top of the definition's own.
+    pub placement_constraints: Vec<PlacementConstraint>,
     /// Whether an INACTIVE task definition may start tasks (a service keeps running the
     /// revision it was given after that revision is deregistered, as ECS does).
-    #[serde(skip)]
     pub allow_inactive: bool,
 }
 
-/// Everything checked about a request to start tasks from one definition.
-pub struct Launch {
+/// A checked request to start tasks from one definition.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// The name of the ACTIVE cluster.
     pub cluster: String,
-    definition: Entry<TaskDefinitionRecord>,
-    launch_type: String,
-    overrides: Value,
-    started_by: Option<String>,
-    group: String,
+    pub definition: Entry<TaskDefinitionRecord>,
+    pub launch_type: String,
+    pub overrides: TaskOverride,
+    pub started_by: Option<String>,
+    pub group: String,
     pub tags: Vec<Tag>,
-    constraints: Vec<Constraint>,
+    pub constraints: Vec<Constraint>,
     /// `requiresAttributes` of the definition: attribute names an instance must have.
-    required_attributes: Vec<String>,
+    pub required_attributes: Vec<String>,
 }
 
-pub fn check_launch(state: &State, scope: &Scope, input: LaunchInput) -> Result<Launch, AwsError> {
-    let LaunchInput {
-        cluster,
-        task_definition,
-        launch_type,
-        overrides,
-        started_by,
-        group,
-        tags,
-        placement_constraints: constraints,
-        allow_inactive,
-    } = input;
-    let cluster = active_cluster_name(state, scope, cluster.as_deref())?;
-    let id = task_definition
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid("taskDefinition is required."))?;
-    let definition = task_definitions::resolve(state, scope, &id)?;
-    if definition.value.status() != TaskDefinitionStatus::Active && !allow_inactive {
-        return Err(client(format!(
-            "TaskDefinition {id} is inactive and cannot start new tasks."
-        )));
-    }
-    let launch_type = launch_type.unwrap_or_else(|| "EC2".into());
-    if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
-        return Err(invalid(format!(
-            "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
-        )));
-    }
-    let d = &definition.value.definition;
-    if launch_type == "FARGATE" && !d.compatibilities.iter().any(|c| c == "FARGATE") {
-        return Err(invalid(
-            "Task definition does not support launch_type FARGATE: it needs networkMode awsvpc \
-             and task-level cpu and memory in a Fargate combination.",
-        ));
-    }
-    let parsed: TaskOverride = if overrides.is_null() {
-        TaskOverride::default()
-    } else {
-        serde_json::from_value(overrides.clone())
-            .map_err(|e| AwsError::serialization(format!("overrides: {e}")))?
-    };
-    for o in &parsed.container_overrides {
-        let name = o.name.as_deref().unwrap_or("");
-        if !d
-            .container_definitions
-            .iter()
-            .any(|c| c.name.as_deref() == Some(name))
-        {
-            return Err(invalid(format!(
-                "Container override names '{name}', which is not a container of {}.",
-                definition.value.arn()
+impl LaunchSpec {
+    /// Check `request` against its cluster and task definition.
+    pub fn check(
+        state: &State,
+        scope: &Scope,
+        request: LaunchRequest,
+    ) -> Result<LaunchSpec, ControlError> {
+        let LaunchRequest {
+            cluster,
+            task_definition,
+            launch_type,
+            overrides,
+            started_by,
+            group,
+            tags,
+            placement_constraints,
+            allow_inactive,
+        } = request;
+        let cluster = clusters::active(state, scope, cluster.as_deref())?
+            .value
+            .cluster_name
+            .clone();
+        if task_definition.is_empty() {
+            return Err(ControlError::invalid("taskDefinition is required."));
+        }
+        let definition = task_definitions::resolve(state, scope, &task_definition)?;
+        if definition.value.status() != TaskDefinitionStatus::Active && !allow_inactive {
+            return Err(ControlError::client(format!(
+                "TaskDefinition {task_definition} is inactive and cannot start new tasks."
             )));
         }
-    }
-    if let Some(s) = &started_by {
-        if s.len() > 128 {
-            return Err(invalid("startedBy can be at most 128 characters long."));
+        let launch_type = launch_type.unwrap_or_else(|| "EC2".into());
+        if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
+            return Err(ControlError::invalid(format!(
+                "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
+            )));
         }
-    }
-    validate_tags(&tags).map_err(crate::error::from_model)?;
-    let group = group.unwrap_or_else(|| format!("family:{}", definition.value.family()));
-    let declared = d
-        .placement_constraints
-        .iter()
-        .map(|c| (c.kind.clone(), c.expression.clone()));
-    let given = constraints
-        .iter()
-        .map(|c| (c.kind.clone(), c.expression.clone()));
-    let parsed_constraints = declared
-        .chain(given)
-        .map(|(kind, expression)| {
-            scheduler::parse_constraint(kind.as_deref().unwrap_or(""), expression.as_deref())
-                .map_err(crate::error::from_model)
+        let d = &definition.value.definition;
+        if launch_type == "FARGATE" && !d.compatibilities.iter().any(|c| c == "FARGATE") {
+            return Err(ControlError::invalid(
+                "Task definition does not support launch_type FARGATE: it needs networkMode \
+                 awsvpc and task-level cpu and memory in a Fargate combination.",
+            ));
+        }
+        for o in &overrides.container_overrides {
+            let name = o.name.as_deref().unwrap_or("");
+            if !d
+                .container_definitions
+                .iter()
+                .any(|c| c.name.as_deref() == Some(name))
+            {
+                return Err(ControlError::invalid(format!(
+                    "Container override names '{name}', which is not a container of {}.",
+                    definition.value.arn()
+                )));
+            }
+        }
+        if started_by.as_ref().is_some_and(|s| s.len() > 128) {
+            return Err(ControlError::invalid(
+                "startedBy can be at most 128 characters long.",
+            ));
+        }
+        validate_tags(&tags)?;
+        let group = group.unwrap_or_else(|| format!("family:{}", definition.value.family()));
+        let declared = d
+            .placement_constraints
+            .iter()
+            .map(|c| (c.kind.as_deref().unwrap_or(""), c.expression.as_deref()));
+        let given = placement_constraints
+            .iter()
+            .map(|c| (c.kind.as_str(), c.expression.as_deref()));
+        let constraints = declared
+            .chain(given)
+            .map(|(kind, expression)| scheduler::parse_constraint(kind, expression))
+            .collect::<Result<Vec<_>, _>>()?;
+        let required_attributes = d
+            .requires_attributes
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        Ok(LaunchSpec {
+            cluster,
+            definition,
+            launch_type,
+            overrides,
+            started_by,
+            group,
+            tags,
+            constraints,
+            required_attributes,
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let required_attributes = d
-        .requires_attributes
-        .iter()
-        .map(|a| a.name.clone())
-        .collect();
-    Ok(Launch {
-        cluster,
-        definition,
-        launch_type,
-        overrides,
-        started_by,
-        group,
-        tags,
-        constraints: parsed_constraints,
-        required_attributes,
-    })
+    }
+}
+
+/// Where and how many tasks of a [`LaunchSpec`] to place.
+#[derive(Debug, Clone, Default)]
+pub struct Placement<'a> {
+    pub count: usize,
+    pub strategies: &'a [Strategy],
+    /// Only these instances (by ARN), as StartTask and DAEMON services place.
+    pub only: Option<&'a [String]>,
+    /// RunTask's client token: the answer is stored with the tasks, for retries.
+    pub client_token: Option<&'a str>,
+}
+
+/// What a launch placed, and why the rest did not fit.
+#[derive(Debug, Clone, Default)]
+pub struct Launched {
+    pub tasks: Vec<TaskRecord>,
+    pub failures: Vec<PlacementFailure>,
 }
 
 /// A new task record for `launch` on `instance_arn`.
-fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<String>) -> TaskRecord {
+fn new_task(
+    scope: &Scope,
+    launch: &LaunchSpec,
+    instance_arn: &str,
+    az: Option<String>,
+) -> TaskRecord {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let task_arn = scope
         .arn("ecs", format!("task/{}/{id}", launch.cluster))
         .to_string();
     let d: &TaskDefinition = &launch.definition.value.definition;
-    let overrides: TaskOverride =
-        serde_json::from_value(launch.overrides.clone()).unwrap_or_default();
+    let overrides = &launch.overrides;
     let containers = d
         .container_definitions
         .iter()
         .map(|c| {
             let name = c.name.clone().unwrap_or_default();
-            let o = overrides
-                .container_overrides
-                .iter()
-                .find(|o| o.name.as_deref() == Some(name.as_str()));
-            let cpu = o.and_then(|o| o.cpu).or(c.cpu.map(i64::from)).unwrap_or(0);
-            let memory = o.and_then(|o| o.memory).or(c.memory.map(i64::from));
+            let o = overrides.of_container(&name).next();
+            let cpu = o.and_then(|o| o.cpu).or(c.cpu).unwrap_or(0);
+            let memory = o.and_then(|o| o.memory).or(c.memory);
             let reservation = o
                 .and_then(|o| o.memory_reservation)
-                .or(c.memory_reservation.map(i64::from));
+                .or(c.memory_reservation);
             Container {
                 container_arn: scope
                     .arn(
@@ -238,7 +237,11 @@ fn new_task(scope: &Scope, launch: &Launch, instance_arn: &str, az: Option<Strin
         cpu: overrides.cpu.clone().or_else(|| d.cpu.clone()),
         memory: overrides.memory.clone().or_else(|| d.memory.clone()),
         containers,
-        overrides: launch.overrides.clone(),
+        overrides: if overrides.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(overrides).unwrap_or_default()
+        },
         started_by: launch.started_by.clone(),
         group: Some(launch.group.clone()),
         attachments: vec![],
@@ -288,17 +291,21 @@ fn plan_on(picture: &mut Picture, request: &TaskRequest, only: Option<&[String]>
     plan
 }
 
-/// Place `count` tasks with the scheduler (on the `only` instances, for StartTask) and
-/// have the plan applier store them; the answer's failures say why the rest did not fit.
-pub async fn launch_tasks(
+/// Place tasks with the scheduler and have the plan applier store them; the answer's
+/// failures say why the rest did not fit. Plans again on a fresh picture when the applier
+/// turned a plan down, up to [`MAX_ATTEMPTS`] times.
+pub async fn launch(
     state: &State,
     scope: &Scope,
-    launch: &Launch,
-    count: usize,
-    strategies: &[Strategy],
-    only: Option<&[String]>,
-    token_key: Option<String>,
-) -> Result<(Vec<TaskRecord>, Vec<Value>), AwsError> {
+    launch: &LaunchSpec,
+    placement: Placement<'_>,
+) -> Result<Launched, ControlError> {
+    let Placement {
+        count,
+        strategies,
+        only,
+        client_token,
+    } = placement;
     let cluster_key = keys::cluster(&scope.region, &launch.cluster);
     let need = task_usage(
         &new_task(scope, launch, "", None),
@@ -327,7 +334,7 @@ pub async fn launch_tasks(
             && only.is_none()
             && plan.failures.iter().any(|f| f.reason == NO_INSTANCES)
         {
-            return Err(invalid(NO_INSTANCES));
+            return Err(ControlError::invalid(NO_INSTANCES));
         }
         let placed: Vec<(Placed, Option<String>)> = plan
             .placements
@@ -367,10 +374,13 @@ pub async fn launch_tasks(
             .iter()
             .map(|(p, az)| new_task(scope, launch, &p.instance_arn, az.clone()))
             .collect();
-        let failures: Vec<Value> = plan
+        let failures: Vec<PlacementFailure> = plan
             .failures
             .iter()
-            .map(|f| failure(&f.arn, &f.reason))
+            .map(|f| PlacementFailure {
+                arn: f.arn.clone(),
+                reason: f.reason.clone(),
+            })
             .collect();
         let mut ops: Vec<Op> = tasks
             .iter()
@@ -379,16 +389,18 @@ pub async fn launch_tasks(
                 Op::put(keys::task(&scope.region, &launch.cluster, id), encode(t))
             })
             .collect();
-        if let Some(k) = &token_key {
-            let arns: Vec<&str> = tasks.iter().map(|t| t.task_arn.as_str()).collect();
-            let saved = json!({ "taskArns": arns, "failures": failures });
+        if let Some(token) = client_token {
+            let saved = RunTokenRecord {
+                task_arns: tasks.iter().map(|t| t.task_arn.clone()).collect(),
+                failures: failures.clone(),
+            };
             ops.push(Op::put(
-                k.as_str(),
-                serde_json::to_vec(&saved).unwrap_or_default(),
+                keys::run_token(&scope.region, &launch.cluster, token),
+                encode(&saved),
             ));
         }
         if ops.is_empty() {
-            return Ok((tasks, failures));
+            return Ok(Launched { tasks, failures });
         }
         let cluster_rev = state
             .clusters()
@@ -412,7 +424,7 @@ pub async fn launch_tasks(
             Verdict::Committed(rev) => {
                 reservation.committed(rev);
                 state.caught_up(rev).await?;
-                return Ok((tasks, failures));
+                return Ok(Launched { tasks, failures });
             }
             Verdict::Conflict(reason) => {
                 picture.lock().await.invalidate();
@@ -424,7 +436,7 @@ pub async fn launch_tasks(
             }
         }
     }
-    Err(client(format!(
+    Err(ControlError::Contended(format!(
         "The cluster kept changing while the tasks were being placed ({why}); retry the request."
     )))
 }

@@ -20,7 +20,7 @@ use flotilla_scheduler::{InstanceState, Resources, Snapshot};
 use flotilla_store::Revision;
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::resources::Usage;
+use crate::placement::resources::Usage;
 use crate::{keys, State};
 
 /// Each instance as the scheduler sees it with nothing running on it (registered capacity,

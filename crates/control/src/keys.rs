@@ -53,6 +53,16 @@ pub fn in_cluster(kind_prefix: &str, region: &str, cluster: &str) -> String {
     format!("{kind_prefix}{region}/{cluster}/")
 }
 
+/// The region, cluster and the rest of a key of a per-cluster kind
+/// (`{kind_prefix}{region}/{cluster}/{rest}`), e.g. a task key's task id.
+pub fn in_cluster_parts<'a>(
+    kind_prefix: &str,
+    key: &'a str,
+) -> Option<(&'a str, &'a str, &'a str)> {
+    let mut parts = key.strip_prefix(kind_prefix)?.splitn(3, '/');
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
 pub fn container_instance(region: &str, cluster: &str, id: &str) -> String {
     format!("{CONTAINER_INSTANCES}{region}/{cluster}/{id}")
 }

@@ -273,6 +273,10 @@ impl Failures {
 }
 
 #[cfg(test)]
+#[path = "deployment/props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use flotilla_model::service::{CircuitBreaker, DAEMON};

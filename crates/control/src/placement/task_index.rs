@@ -19,7 +19,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::keys;
-use crate::resources::{holds_resources, task_usage, Usage};
+use crate::placement::resources::{holds_resources, task_usage, Usage};
 
 /// What the tasks on one instance take from it.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,45 @@
+//! The controllers: they run only on the leader and make the stored state true.
+//! [`services`] reconciles ECS services with their tasks; [`retention`] deletes tasks
+//! stopped long ago.
+
+pub mod retention;
+pub mod runtime;
+pub mod services;
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{leader, State};
+
+/// How long the leader's lease lives without being kept alive.
+const LEADER_TTL: Duration = Duration::from_secs(10);
+
+/// The running controllers of this process.
+pub struct Controllers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Controllers {
+    /// Campaign for leadership as `node` (an id that stays the same across restarts of one
+    /// server) and, while this process leads, run every controller; all of it stops when
+    /// `shutdown` turns true, and a leader then hands leadership over at once.
+    pub fn start(state: &State, node: String, shutdown: watch::Receiver<bool>) -> Controllers {
+        let (leading, campaign) =
+            leader::campaign(state.store().clone(), LEADER_TTL, node, shutdown.clone());
+        let tasks = vec![
+            services::start(state.clone(), leading.clone(), shutdown.clone()),
+            retention::start(state.clone(), leading, shutdown),
+            campaign,
+        ];
+        Controllers { tasks }
+    }
+
+    /// Wait until every controller and the campaign have stopped (after shutdown).
+    pub async fn stopped(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,608 @@
+//! The service controller: on the leader, it reconciles each service with its tasks and
+//! acts — starts the tasks a deployment lacks (through the scheduler and the plan
+//! applier, as RunTask does), stops what a deployment, a scale-down or a draining instance
+//! no longer needs, trips the circuit breaker, finishes deployments and writes the
+//! service's events. It runs on the controller runtime (`runtime.rs`), one service per
+//! key: a service is woken when its record changes, when one of its tasks changes, or
+//! when an instance or agent connection of its cluster changes ([`wakes`]), and at least
+//! once a second (backoffs and grace periods are timed). Each reconcile reads only the
+//! views, so it is idempotent: one that fails half-way is simply done again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use flotilla_model::container_instance;
+use flotilla_model::service::{
+    self, circuit_breaker_threshold, RolloutState, ServiceRecord, ServiceStatus,
+};
+use flotilla_model::task::{HealthStatus, StopCode, TaskRecord, TaskStatus};
+use flotilla_model::{Arn, Scope};
+use flotilla_store::view::Changed;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use flotilla_scheduler::deployment::{
+    self as plan, Actions, DaemonHost, Failures, Host, Replica, TaskState, Why,
+};
+
+use super::runtime::{self, Action, Reconciler, Wake};
+use crate::ecs::services::{
+    self as services, cluster_of, healthy, launch_of, strategies_of, ClusterTasks,
+};
+use crate::ecs::{task_definitions, tasks};
+use crate::placement::{self, Placement};
+use crate::{keys, ControlError, State};
+
+mod record;
+
+use record::{record, Pass};
+
+/// Every service is reconciled at least this often: launch backoffs, health check grace
+/// periods and the disconnect grace are timed.
+const RESYNC: Duration = Duration::from_secs(1);
+
+/// Run the service controller while `leader` says this process leads, until `shutdown`.
+pub fn start(
+    state: State,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let feeder = tokio::spawn(wakes(state.clone(), tx, shutdown.clone()));
+    let controller = Arc::new(ServiceController::new(state));
+    let runner = runtime::run(controller, rx, leader, shutdown);
+    tokio::spawn(async move {
+        let _ = runner.await;
+        feeder.abort();
+    })
+}
+
+/// Feed the runtime: a changed service wakes itself; a changed task wakes its service
+/// (by its `service:NAME` group); a changed instance or agent connection wakes every
+/// service of its cluster.
+async fn wakes(
+    state: State,
+    tx: mpsc::UnboundedSender<Wake<String>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut services = state.services().key_changes();
+    let mut tasks = state.tasks().key_changes();
+    let mut instances = state.instances().key_changes();
+    let mut agents = state.agents().key_changes();
+    loop {
+        let (changed, kind) = tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            c = services.next() => (c, Kind::Service),
+            c = tasks.next() => (c, Kind::Task),
+            c = instances.next() => (c, Kind::Cluster),
+            c = agents.next() => (c, Kind::Cluster),
+        };
+        let wakes = match changed {
+            None => return,
+            Some(Changed::All) => vec![Wake::All],
+            Some(Changed::Keys(keys)) => keys
+                .iter()
+                .flat_map(|k| services_woken(&state, kind, k))
+                .map(Wake::Key)
+                .collect(),
+        };
+        for w in wakes {
+            if tx.send(w).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// What kind of key a change names.
+#[derive(Clone, Copy)]
+enum Kind {
+    Service,
+    Task,
+    /// A key of an instance or agent: it concerns its whole cluster.
+    Cluster,
+}
+
+/// The service keys a change of `key` wakes.
+fn services_woken(state: &State, kind: Kind, key: &[u8]) -> Vec<String> {
+    let key = String::from_utf8_lossy(key);
+    match kind {
+        Kind::Service => vec![key.into_owned()],
+        Kind::Task => {
+            let Some((region, cluster, _)) = keys::in_cluster_parts(keys::TASKS, &key) else {
+                return vec![];
+            };
+            let group = state.tasks().get(key.as_bytes()).and_then(|e| {
+                e.value
+                    .group
+                    .as_deref()
+                    .and_then(|g| g.strip_prefix("service:"))
+                    .map(String::from)
+            });
+            group
+                .map(|name| keys::service(region, cluster, &name))
+                .into_iter()
+                .collect()
+        }
+        Kind::Cluster => {
+            let parts = keys::in_cluster_parts(keys::CONTAINER_INSTANCES, &key)
+                .or_else(|| keys::in_cluster_parts(keys::AGENTS, &key));
+            let Some((region, cluster, _)) = parts else {
+                return vec![];
+            };
+            let prefix = keys::in_cluster(keys::SERVICES, region, cluster);
+            state
+                .services()
+                .range(prefix.as_bytes())
+                .into_iter()
+                .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+                .collect()
+        }
+    }
+}
+
+/// The service controller's reconciler. It keeps only what it cannot read back from the
+/// store (when it first saw an agent disconnected, and which DAEMON placements did not
+/// fit), so a new leader carries on where the old one stopped.
+struct ServiceController {
+    state: State,
+    /// When each instance's agent was first seen disconnected.
+    unseen_since: Mutex<HashMap<String, Instant>>,
+    /// DAEMON placements that did not fit, by (service, instance), with the
+    /// [`placement_stamp`] then: not retried until an instance, an agent connection or
+    /// a task's resources change.
+    daemon_misses: Mutex<HashMap<(String, String), u64>>,
+}
+
+impl Reconciler for ServiceController {
+    type Key = String;
+
+    fn name(&self) -> &'static str {
+        "services"
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.state
+            .services()
+            .range(keys::SERVICES.as_bytes())
+            .into_iter()
+            .filter(|(_, e)| e.value.status != ServiceStatus::Inactive)
+            .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+            .collect()
+    }
+
+    async fn reconcile(&self, key: &String) -> Result<Action, ControlError> {
+        let Some(entry) = self.state.services().get(key.as_bytes()) else {
+            return Ok(Action::AwaitChange);
+        };
+        let svc = &entry.value;
+        if svc.status == ServiceStatus::Inactive {
+            return Ok(Action::AwaitChange);
+        }
+        let region = Arn::parse(&svc.service_arn)
+            .map(|a| a.region)
+            .unwrap_or_default();
+        let tasks = ClusterTasks::load(&self.state, &region, cluster_of(svc)).of(svc);
+        self.reconcile_service(key, svc, tasks).await?;
+        Ok(Action::Requeue(RESYNC))
+    }
+}
+
+/// What a pass learned about one task's instance.
+struct Instances {
+    by_arn: HashMap<String, Host>,
+}
+
+impl ServiceController {
+    fn new(state: State) -> Self {
+        ServiceController {
+            state,
+            unseen_since: Mutex::default(),
+            daemon_misses: Mutex::default(),
+        }
+    }
+
+    /// Where the instances of a cluster stand, noting agents that disconnected.
+    fn instances(&self, region: &str, cluster: &str) -> Instances {
+        let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, region, cluster);
+        let grace = self.state.config().service_disconnect_grace;
+        let mut by_arn = HashMap::new();
+        let mut unseen_since = self
+            .unseen_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, e) in self.state.instances().range(prefix.as_bytes()) {
+            let i = &e.value;
+            let arn = i.container_instance_arn.clone();
+            let id = arn.rsplit('/').next().unwrap_or("").to_string();
+            let lost = if self.state.agent_connected(region, cluster, &id) {
+                unseen_since.remove(&arn);
+                false
+            } else {
+                let since = unseen_since.entry(arn.clone()).or_insert_with(Instant::now);
+                since.elapsed() > grace
+            };
+            let host = match i.status.as_str() {
+                _ if lost => Host::Lost,
+                container_instance::ACTIVE => Host::Active,
+                container_instance::DRAINING => Host::Draining,
+                _ => Host::Lost,
+            };
+            by_arn.insert(arn, host);
+        }
+        Instances { by_arn }
+    }
+
+    async fn reconcile_service(
+        &self,
+        key: &str,
+        svc: &ServiceRecord,
+        tasks: Vec<std::sync::Arc<TaskRecord>>,
+    ) -> Result<(), ControlError> {
+        let state = self.state.clone();
+        let arn = Arn::parse(&svc.service_arn).ok_or_else(|| {
+            ControlError::Store(format!(
+                "stored service ARN {} is malformed",
+                svc.service_arn
+            ))
+        })?;
+        let scope = Scope::new(arn.region.clone(), arn.account.clone());
+        let cluster = cluster_of(svc).to_string();
+        let Some(primary) = svc.primary().cloned() else {
+            return Ok(());
+        };
+        let instances = self.instances(&scope.region, &cluster);
+        let mut checks: HashMap<String, bool> = HashMap::new();
+        let mut has_check = |td: &str| {
+            *checks
+                .entry(td.to_string())
+                .or_insert_with(|| task_definitions::has_health_check(&state, &scope, td))
+        };
+        let now = state.clock().now();
+        let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
+        let states: Vec<TaskState> = tasks
+            .iter()
+            .map(|t| TaskState {
+                id: t.task_arn.rsplit('/').next().unwrap_or("").to_string(),
+                deployment: t.started_by.clone().unwrap_or_default(),
+                instance: t.container_instance_arn.clone().unwrap_or_default(),
+                host: t
+                    .container_instance_arn
+                    .as_ref()
+                    .and_then(|a| instances.by_arn.get(a))
+                    .copied()
+                    .unwrap_or(Host::Lost),
+                live: t.desired_status == TaskStatus::Running,
+                present: t.last_status < TaskStatus::Stopped,
+                healthy: healthy(t, has_check(&t.task_definition_arn)),
+                unhealthy: unhealthy(t, grace, now),
+                created_at: t.created_at,
+                started_at: t.started_at,
+                failed_at: failed_at(t),
+            })
+            .collect();
+        let failures = Failures::of(&states, &primary.id);
+        let breaker = primary.deployment_configuration.deployment_circuit_breaker;
+        let desired = if svc.is_daemon() {
+            primary.desired_count
+        } else {
+            svc.desired_count
+        };
+        // The stored count too: stopped tasks are deleted after the retention period.
+        let failed_total = failures.total.max(primary.failed_tasks);
+        if breaker.enable
+            && primary.in_progress()
+            && failed_total >= circuit_breaker_threshold(desired)
+        {
+            return self
+                .trip(key, svc, &primary, breaker.rollback, failed_total)
+                .await;
+        }
+        let failed = primary.rollout_state() == RolloutState::Failed;
+        let config = state.config();
+        let backoff_until =
+            failures.backoff_until(config.service_backoff_base, config.service_backoff_max);
+        let may_start = !failed && backoff_until.is_none_or(|t| now >= t);
+        let mut hosts = Vec::new();
+        let actions = if svc.is_daemon() {
+            let changes = placement_stamp(&state);
+            hosts = self.daemon_hosts(key, svc, &instances, changes);
+            plan::daemon(
+                &hosts,
+                &primary.deployment_configuration,
+                &primary.id,
+                may_start,
+                &states,
+            )
+        } else {
+            plan::replica(&Replica {
+                desired,
+                config: &primary.deployment_configuration,
+                primary: &primary.id,
+                may_start,
+                may_retire: !failed,
+                tasks: &states,
+            })
+        };
+        let mut events = Vec::new();
+        self.stop(&scope, &cluster, svc, &actions, &mut events)
+            .await;
+        self.start(&scope, key, svc, &primary, &actions, &mut events)
+            .await;
+        if failures.backing_off() && !may_start && !failed {
+            events.push(format!(
+                "(service {}) is unable to consistently start tasks successfully.",
+                svc.service_name
+            ));
+        }
+        let want = if svc.is_daemon() {
+            hosts
+                .iter()
+                .filter(|h| h.eligible && h.host == Host::Active)
+                .count() as i64
+        } else {
+            desired
+        };
+        let mine: Vec<&TaskState> = states
+            .iter()
+            .filter(|t| t.live && t.deployment == primary.id)
+            .collect();
+        let pass = Pass {
+            primary: primary.id.clone(),
+            failed: failures.total,
+            daemon_desired: svc.is_daemon().then_some(want),
+            events,
+            live: states.iter().filter(|t| t.live).count(),
+            remaining: states
+                .iter()
+                .filter(|t| t.present && t.host != Host::Lost)
+                .fold(HashMap::new(), |mut m, t| {
+                    *m.entry(t.deployment.clone()).or_insert(0) += 1;
+                    m
+                }),
+            acted: !actions.stop.is_empty() || actions.start > 0 || !actions.start_on.is_empty(),
+            primary_ok: mine.len() as i64 == want
+                && mine.iter().all(|t| t.healthy && t.host == Host::Active),
+        };
+        services::update(&state, key, |s| Ok(record(s, &pass, now))).await?;
+        Ok(())
+    }
+
+    /// The instances a DAEMON service wants a task on, skipping those where placement
+    /// failed until an instance changes.
+    fn daemon_hosts(
+        &self,
+        key: &str,
+        svc: &ServiceRecord,
+        instances: &Instances,
+        changes: u64,
+    ) -> Vec<DaemonHost> {
+        let misses = self
+            .daemon_misses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        instances
+            .by_arn
+            .iter()
+            .map(|(arn, host)| {
+                let missed = misses
+                    .get(&(key.to_string(), arn.clone()))
+                    .is_some_and(|c| *c == changes);
+                DaemonHost {
+                    arn: arn.clone(),
+                    host: *host,
+                    eligible: svc.status == ServiceStatus::Active && !missed,
+                }
+            })
+            .collect()
+    }
+
+    async fn stop(
+        &self,
+        scope: &Scope,
+        cluster: &str,
+        svc: &ServiceRecord,
+        actions: &Actions,
+        events: &mut Vec<String>,
+    ) {
+        let mut stopped = Vec::new();
+        for (id, why) in &actions.stop {
+            let reason = match why {
+                Why::Replaced => format!(
+                    "Scaling activity initiated by (deployment {})",
+                    svc.primary().map(|d| d.id.as_str()).unwrap_or("")
+                ),
+                Why::ScaleDown => "Service scaled down: more tasks ran than desired.".into(),
+                Why::Draining => "Container instance is draining; the task was replaced.".into(),
+                Why::Unhealthy => UNHEALTHY_REASON.into(),
+                Why::Lost => {
+                    "Container instance stayed disconnected; the task was replaced elsewhere."
+                        .into()
+                }
+            };
+            match tasks::stop(
+                &self.state,
+                scope,
+                cluster,
+                id,
+                StopCode::ServiceSchedulerInitiated,
+                &reason,
+            )
+            .await
+            {
+                Ok(_) => stopped.push(id.clone()),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "stopping a service task failed")
+                }
+            }
+        }
+        if !stopped.is_empty() {
+            events.push(format!(
+                "(service {}) has stopped {} running tasks: {}.",
+                svc.service_name,
+                stopped.len(),
+                task_list(&stopped)
+            ));
+        }
+    }
+
+    async fn start(
+        &self,
+        scope: &Scope,
+        key: &str,
+        svc: &ServiceRecord,
+        primary: &service::Deployment,
+        actions: &Actions,
+        events: &mut Vec<String>,
+    ) {
+        if actions.start == 0 && actions.start_on.is_empty() {
+            return;
+        }
+        let name = &svc.service_name;
+        let launch = match launch_of(
+            &self.state,
+            scope,
+            svc,
+            &primary.task_definition,
+            &primary.id,
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                events.push(format!("(service {name}) failed to launch a task: {e}"));
+                return;
+            }
+        };
+        let mut started: Vec<String> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        let strategies = strategies_of(svc);
+        let mut attempts: Vec<(usize, Option<String>)> = Vec::new();
+        if actions.start > 0 {
+            attempts.push((actions.start as usize, None));
+        }
+        attempts.extend(actions.start_on.iter().map(|a| (1, Some(a.clone()))));
+        for (count, only) in attempts {
+            let placement = Placement {
+                count,
+                strategies: &strategies,
+                only: only.as_ref().map(std::slice::from_ref),
+                client_token: None,
+            };
+            match placement::launch(&self.state, scope, &launch, placement).await {
+                Ok(placement::Launched { tasks, failures }) => {
+                    started.extend(
+                        tasks
+                            .iter()
+                            .map(|t| t.task_arn.rsplit('/').next().unwrap_or("").to_string()),
+                    );
+                    if tasks.len() < count {
+                        if let Some(arn) = &only {
+                            let changes = placement_stamp(&self.state);
+                            self.daemon_misses
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .insert((key.to_string(), arn.clone()), changes);
+                        }
+                        reasons.extend(failures.into_iter().map(|f| f.reason));
+                    }
+                }
+                Err(e) => reasons.push(e.to_string()),
+            }
+        }
+        if !started.is_empty() {
+            events.push(format!(
+                "(service {name}) has started {} tasks: {}.",
+                started.len(),
+                task_list(&started)
+            ));
+        }
+        reasons.sort();
+        reasons.dedup();
+        if !reasons.is_empty() {
+            events.push(format!(
+                "(service {name}) was unable to place a task because no container instance met \
+                 all of its requirements. Reason: {}",
+                reasons.join(" ")
+            ));
+        }
+    }
+
+    /// The circuit breaker tripped: fail the deployment and, with rollback, return to the
+    /// last completed one.
+    async fn trip(
+        &self,
+        key: &str,
+        svc: &ServiceRecord,
+        primary: &service::Deployment,
+        rollback: bool,
+        failed: i64,
+    ) -> Result<(), ControlError> {
+        let now = self.state.clock().now();
+        let name = svc.service_name.clone();
+        let id = primary.id.clone();
+        services::update(&self.state, key, |s| {
+            let Some(p) = s.primary_mut() else {
+                return Ok(false);
+            };
+            if p.id != id || !p.in_progress() {
+                return Ok(false);
+            }
+            p.failed_tasks = p.failed_tasks.max(failed);
+            s.push_event(
+                format!(
+                    "(service {name}) (deployment {id}) deployment failed: tasks failed to start."
+                ),
+                now,
+            );
+            let reason = "ECS deployment circuit breaker: tasks failed to start.";
+            if rollback && services::roll_back(s, now, reason).is_ok() {
+                return Ok(true);
+            }
+            if let Some(p) = s.primary_mut() {
+                p.fail(reason, reason, now);
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// A number that changes whenever an instance record or an agent connection changes or a
+/// task releases resources: what decides whether a placement that did not fit may fit now.
+fn placement_stamp(state: &State) -> u64 {
+    state.instances().changes() + state.agents().changes() + state.task_index().released()
+}
+
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The stopped reason of a task the controller replaced because its health checks failed.
+const UNHEALTHY_REASON: &str = "Task failed container health checks.";
+
+/// Whether a running task's health checks failed after its grace period.
+fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
+    t.desired_status == TaskStatus::Running
+        && t.health_status == HealthStatus::Unhealthy
+        && t.started_at
+            .is_none_or(|s| now - s >= chrono::Duration::seconds(grace_seconds))
+}
+
+/// When a task stopped on its own (not stopped by a user or by the scheduler, other than
+/// for failed health checks): a failure for the circuit breaker and the backoff.
+fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
+    let own = match t.stop_code {
+        Some(StopCode::UserInitiated) => false,
+        Some(StopCode::ServiceSchedulerInitiated) => {
+            t.stopped_reason.as_deref() == Some(UNHEALTHY_REASON)
+        }
+        _ => true,
+    };
+    (t.last_status == TaskStatus::Stopped && own)
+        .then(|| t.stopped_at.or(t.stopping_at).unwrap_or(t.created_at))
+}

@@ -1,0 +1,90 @@
+//! Clusters: finding the ACTIVE cluster a request names, and creating one idempotently
+//! (CreateCluster, and `flotilla up`'s `default`).
+
+use flotilla_model::cluster::{self, ClusterRecord, ClusterSetting};
+use flotilla_model::record::encode;
+use flotilla_model::{ecs_name, EcsRef, Scope};
+use flotilla_store::view::Entry;
+
+use crate::{keys, ControlError, State};
+
+/// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
+pub fn name_of(id: Option<&str>) -> Result<String, ControlError> {
+    match id {
+        None | Some("") => Ok("default".into()),
+        Some(id) => Ok(ecs_name(id, EcsRef::Cluster)?),
+    }
+}
+
+/// The ACTIVE cluster a request names, or `NotFound(Cluster)`.
+pub fn active(
+    state: &State,
+    scope: &Scope,
+    id: Option<&str>,
+) -> Result<Entry<ClusterRecord>, ControlError> {
+    let name = name_of(id)?;
+    match state
+        .clusters()
+        .get(keys::cluster(&scope.region, &name).as_bytes())
+    {
+        Some(e) if e.value.is_active() => Ok(e),
+        _ => Err(ControlError::cluster_not_found()),
+    }
+}
+
+/// A new ACTIVE cluster record of `name` with ECS's default settings merged with `settings`;
+/// the caller fills in the optional parts it was given.
+pub fn new_record(scope: &Scope, name: &str, settings: Vec<ClusterSetting>) -> ClusterRecord {
+    let mut merged = vec![ClusterSetting {
+        name: Some("containerInsights".into()),
+        value: Some("disabled".into()),
+    }];
+    cluster::merge_settings(&mut merged, settings);
+    ClusterRecord {
+        cluster_arn: scope.cluster_arn(name),
+        cluster_name: name.to_string(),
+        status: cluster::ACTIVE.into(),
+        settings: merged,
+        configuration: None,
+        tags: vec![],
+        capacity_providers: vec![],
+        default_capacity_provider_strategy: vec![],
+        service_connect_defaults: None,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Store `record` unless its cluster is ACTIVE already; answers the cluster as stored.
+/// Idempotent, as CreateCluster is: a repeat, or a racing create, answers the existing
+/// cluster; an INACTIVE (deleted) one is created anew.
+pub async fn create(
+    state: &State,
+    scope: &Scope,
+    record: ClusterRecord,
+) -> Result<ClusterRecord, ControlError> {
+    let key = keys::cluster(&scope.region, &record.cluster_name);
+    let existing = state.clusters().get(key.as_bytes());
+    if let Some(e) = &existing {
+        if e.value.is_active() {
+            return Ok((*e.value).clone());
+        }
+    }
+    let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
+    if state.put_if_unchanged(&key, prev, encode(&record)).await? {
+        return Ok(record);
+    }
+    // Someone created it at the same moment: answer with theirs, as a repeat would.
+    state
+        .clusters()
+        .get(key.as_bytes())
+        .map(|e| (*e.value).clone())
+        .ok_or_else(ControlError::cluster_not_found)
+}
+
+/// Make sure an ACTIVE cluster `name` exists (as `flotilla up` does for `default`).
+pub async fn ensure(state: &State, scope: &Scope, name: &str) -> Result<(), ControlError> {
+    cluster::validate_name(name)?;
+    create(state, scope, new_record(scope, name, vec![]))
+        .await
+        .map(|_| ())
+}

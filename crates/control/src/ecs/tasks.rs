@@ -1,0 +1,67 @@
+//! Tasks: asking one to stop, and what an earlier RunTask with the same client token
+//! answered.
+
+use flotilla_model::record::{decode, encode};
+use flotilla_model::run_token::RunTokenRecord;
+use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
+use flotilla_model::{ecs_name, EcsRef, Scope};
+
+use crate::{keys, ControlError, State};
+
+/// The task id a `task` parameter (id or ARN) names.
+pub fn task_id(id: &str) -> Result<String, ControlError> {
+    Ok(ecs_name(id, EcsRef::Task)?)
+}
+
+/// Ask a task to stop with a stop code and reason; the agent does the rest. A task with
+/// no instance stops at once.
+pub async fn stop(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    id: &str,
+    code: StopCode,
+    reason: &str,
+) -> Result<TaskRecord, ControlError> {
+    let key = keys::task(&scope.region, cluster, id);
+    for _ in 0..16 {
+        let entry = state
+            .tasks()
+            .get(key.as_bytes())
+            .ok_or_else(|| ControlError::invalid("The referenced task was not found."))?;
+        let mut task = (*entry.value).clone();
+        let now = chrono::Utc::now();
+        if !task.request_stop(code, reason, now) {
+            return Ok(task);
+        }
+        if task.container_instance_arn.is_none() {
+            task.last_status = TaskStatus::Stopped;
+            task.stopped_at = Some(now);
+        }
+        if state
+            .put_if_unchanged(&key, entry.mod_revision, encode(&task))
+            .await?
+        {
+            return Ok(task);
+        }
+    }
+    Err(ControlError::Contended(
+        "The task kept changing while it was being stopped; retry the request.".into(),
+    ))
+}
+
+/// The answer stored by an earlier RunTask in `cluster` with client token `token`.
+pub async fn run_token(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    token: &str,
+) -> Result<Option<RunTokenRecord>, ControlError> {
+    let key = keys::run_token(&scope.region, cluster, token);
+    let Some(kv) = state.store().get(key.as_bytes()).await? else {
+        return Ok(None);
+    };
+    let record = decode::<RunTokenRecord>(&kv.value)
+        .map_err(|e| ControlError::Store(format!("unreadable run token {key}: {e}")))?;
+    Ok(Some(record))
+}

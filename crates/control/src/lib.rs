@@ -1,0 +1,30 @@
+//! Flotilla's control plane: the shared state and its key layout, placement, the domain
+//! operations the API and the controllers both call, leader election and the controllers.
+//!
+//! It knows resources and rules, never the wire: nothing here depends on `flotilla-aws`.
+//! `flotilla-api` translates wire shapes into calls of this crate and its [`ControlError`]s
+//! back into each AWS service's error codes.
+//!
+//! Where things are:
+//! - [`State`] (`state.rs`): the store, one view per resource kind, read-your-writes commits;
+//!   the key layout is `keys.rs` and nowhere else.
+//! - [`placement`]: how a task is placed — pictures, reservations, the task index, the plan
+//!   applier and the typed [`placement::launch`].
+//! - [`ecs`]: domain operations on ECS resources (find a cluster or a task definition,
+//!   stop a task, start or roll back a service deployment).
+//! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
+#![forbid(unsafe_code)]
+
+mod clock;
+pub mod controllers;
+pub mod ecs;
+mod error;
+pub mod keys;
+pub mod leader;
+pub mod locks;
+pub mod placement;
+mod state;
+
+pub use clock::Clock;
+pub use error::{ControlError, Result};
+pub use state::{ControlConfig, State};

@@ -1,0 +1,181 @@
+//! A whole Flotilla server as a library: [`run`] takes already-bound listeners, a
+//! [`Config`] and a shutdown future, opens the store, builds the control plane and the
+//! gateway, starts the controllers, serves, and on shutdown stops everything in order:
+//! the listeners stop accepting and finish their requests, the controllers stop and a
+//! leader hands leadership over, then the store closes.
+//!
+//! The binary parses arguments, binds the listeners and prints the banner; integration
+//! tests bind `127.0.0.1:0` and run a server in-process. It parses no arguments.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flotilla_aws::{Credentials, Gateway, GatewayConfig};
+use flotilla_control::controllers::Controllers;
+use flotilla_control::{ControlConfig, State};
+use flotilla_model::Scope;
+use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Which store the server opens.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded sqlite store in this file.
+    Sqlite(PathBuf),
+    /// In memory: lost when the server stops.
+    Memory,
+}
+
+/// Everything a server needs besides its listeners.
+#[derive(Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    /// The credentials every request must be signed with.
+    pub credentials: Credentials,
+    /// Settings of the control plane (account, TTLs, backoffs, retention).
+    pub control: ControlConfig,
+    /// Largest request body the gateway reads.
+    pub max_body_bytes: usize,
+    /// This server's id for leader election; the same across restarts of one server.
+    pub node_id: String,
+    /// Clusters to create at start if they do not exist, as (region, name): `flotilla up`
+    /// makes sure of `default`.
+    pub ensure_clusters: Vec<(String, String)>,
+}
+
+/// The sockets a server serves, bound by the caller. Only the AWS API listener exists so
+/// far; the load balancer, DNS and registry listeners will join it here.
+pub struct Listeners {
+    /// The AWS API (every service, the agent protocol and `/_flotilla/health`).
+    pub api: TcpListener,
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened or read.
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    /// A cluster the configuration asks for could not be created.
+    #[error("creating cluster {name}: {message}")]
+    EnsureCluster { name: String, message: String },
+    /// A listener failed while serving.
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// The ECS operations this build implements (for `flotilla operations` and the
+/// compatibility table).
+pub fn ecs_operations() -> &'static [&'static str] {
+    flotilla_api::ecs_operations()
+}
+
+/// Open the store `config` names.
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config {
+        StoreConfig::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        StoreConfig::Memory => Arc::new(MemoryStore::new()),
+    })
+}
+
+/// Run a server on `listeners` until `shutdown` resolves, then stop it in order.
+pub async fn run(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    Server::start(listeners, config)
+        .await?
+        .serve(shutdown)
+        .await
+}
+
+/// A server that has opened its store and started its controllers, ready to serve.
+pub struct Server {
+    listeners: Listeners,
+    store: Arc<dyn Store>,
+    state: State,
+    app: axum::Router,
+    controllers: Controllers,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl Server {
+    /// Open the store, load the control plane's views, create the clusters the
+    /// configuration asks for, start the controllers and build the gateway.
+    pub async fn start(listeners: Listeners, config: Config) -> Result<Server, ServerError> {
+        let store = open_store(&config.store).await?;
+        let account = config.control.account.clone();
+        let state = State::new(store.clone(), config.control.clone()).await?;
+        for (region, name) in &config.ensure_clusters {
+            let scope = Scope::new(region.clone(), account.clone());
+            flotilla_control::ecs::clusters::ensure(&state, &scope, name)
+                .await
+                .map_err(|e| ServerError::EnsureCluster {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx);
+        let gateway = Gateway::new(
+            GatewayConfig {
+                credentials: config.credentials.clone(),
+                account,
+                max_body_bytes: config.max_body_bytes,
+            },
+            flotilla_api::aws_services(state.clone()),
+        );
+        let app = axum::Router::new()
+            .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
+            .merge(gateway.router());
+        Ok(Server {
+            listeners,
+            store,
+            state,
+            app,
+            controllers,
+            stop_tx,
+        })
+    }
+
+    /// The address the API listener is bound to.
+    pub fn api_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listeners.api.local_addr()
+    }
+
+    /// Serve until `shutdown` resolves; then the listeners stop accepting and finish their
+    /// requests, the controllers stop (a leader hands leadership over), and the store
+    /// closes.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            listeners,
+            store,
+            state,
+            app,
+            controllers,
+            stop_tx,
+        } = self;
+        let mut api_stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let served = axum::serve(listeners.api, app)
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|s| *s).await;
+            })
+            .await;
+        controllers.stopped().await;
+        drop(state);
+        drop(store);
+        tracing::info!("server stopped");
+        served.map_err(ServerError::from)
+    }
+}
