@@ -1,5 +1,7 @@
-//! The agent's checkpoint: `agent-state.json` in the data directory, versioned, written
-//! atomically (temporary file, fsync, rename, fsync of the directory).
+//! The agent's checkpoint: `agent-state.json` in the data directory, written atomically
+//! (temporary file, fsync, rename, fsync of the directory), in the same versioned envelope
+//! as every stored record (`flotilla_model::record`): an older format is brought forward
+//! step by step ([`Record::upgrade`]), a newer one is refused rather than misread.
 //!
 //! It holds the instance ARN (so a restarted agent re-registers as the same instance), the
 //! data directory's random id (put on every container as `flotilla.data-dir-id`, so two
@@ -15,12 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use flotilla_model::record::{decode, encode, Record};
 use flotilla_model::task::{TaskReport, TaskStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
-/// The format this build writes; a newer one is refused rather than misread.
-pub const FORMAT_VERSION: u32 = 1;
 /// The checkpoint's file name inside the data directory.
 pub const FILE_NAME: &str = "agent-state.json";
 
@@ -42,7 +43,6 @@ pub enum CheckpointError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
-    pub format_version: u32,
     /// Random id of the data directory (label `flotilla.data-dir-id`).
     pub data_dir_id: String,
     #[serde(default)]
@@ -55,10 +55,35 @@ impl AgentState {
     /// A fresh state with a new random data directory id.
     pub fn fresh() -> Self {
         AgentState {
-            format_version: FORMAT_VERSION,
             data_dir_id: format!("{:016x}", rand::random::<u64>()),
             container_instance_arn: None,
             tasks: BTreeMap::new(),
+        }
+    }
+}
+
+impl Record for AgentState {
+    const KIND: &'static str = "agent-state";
+    const VERSION: u32 = 1;
+
+    /// Version 0 is the checkpoint of the first builds: the state itself, without an
+    /// envelope, carrying `"formatVersion": 1`.
+    fn upgrade(from: u32, mut data: serde_json::Value) -> Result<serde_json::Value, String> {
+        match from {
+            0 => {
+                let old = data.get("formatVersion").and_then(|v| v.as_u64());
+                if old != Some(1) {
+                    return Err(format!(
+                        "format version {}, this agent reads 1",
+                        old.unwrap_or(0)
+                    ));
+                }
+                if let Some(obj) = data.as_object_mut() {
+                    obj.remove("formatVersion");
+                }
+                Ok(data)
+            }
+            _ => Err(format!("agent-state format version {from} is unknown")),
         }
     }
 }
@@ -94,27 +119,9 @@ pub fn load(dir: &Path) -> Result<Option<AgentState>, CheckpointError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(CheckpointError::Io { path, source }),
     };
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Format {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let version = value
-        .get("formatVersion")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0);
-    if version != u64::from(FORMAT_VERSION) {
-        return Err(CheckpointError::Format {
-            path,
-            message: format!("format version {version}, this agent reads {FORMAT_VERSION}"),
-        });
-    }
-    serde_json::from_value(value)
+    decode::<AgentState>(&bytes)
         .map(Some)
-        .map_err(|e| CheckpointError::Format {
-            path,
-            message: e.to_string(),
-        })
+        .map_err(|message| CheckpointError::Format { path, message })
 }
 
 /// Write the checkpoint of `dir` atomically.
@@ -125,10 +132,7 @@ pub fn save(dir: &Path, state: &AgentState) -> Result<(), CheckpointError> {
         path: path.clone(),
         source,
     };
-    let bytes = serde_json::to_vec_pretty(state).map_err(|e| CheckpointError::Format {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let bytes = encode(state);
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
@@ -270,16 +274,43 @@ mod tests {
 
     #[test]
     fn a_newer_format_is_refused() {
+        for newer in [
+            &br#"{"kind":"agent-state","v":99,"data":{"dataDirId":"x"}}"#[..],
+            br#"{"formatVersion": 99, "dataDirId": "x"}"#,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(FILE_NAME), newer).unwrap();
+            assert!(matches!(
+                load(dir.path()),
+                Err(CheckpointError::Format { .. })
+            ));
+        }
+    }
+
+    /// A checkpoint as the first builds wrote it (format 0: no envelope), with a task and
+    /// its last report; read, then written in the current format.
+    #[test]
+    fn the_first_builds_checkpoint_is_read_and_rewritten_in_the_current_format() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(FILE_NAME),
-            br#"{"formatVersion": 99, "dataDirId": "x"}"#,
+            include_bytes!("checkpoint/fixtures/agent-state-v0.json"),
         )
         .unwrap();
-        assert!(matches!(
-            load(dir.path()),
-            Err(CheckpointError::Format { .. })
-        ));
+        let state = load(dir.path()).unwrap().unwrap();
+        assert_eq!(state.data_dir_id, "9f1c2b3a4d5e6f70");
+        let t = &state.tasks["arn:aws:ecs:us-east-1:000000000000:task/default/0f3c"];
+        assert_eq!(t.known_status, TaskStatus::Running);
+        assert_eq!(t.containers["web"], "4b5c6d7e8f90");
+        assert_eq!(t.host_ports, [32768]);
+        assert_eq!(t.last_report.as_ref().unwrap().status, TaskStatus::Running);
+        save(dir.path(), &state).unwrap();
+        let written = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(
+            written.starts_with(r#"{"kind":"agent-state","v":1,"#),
+            "{written}"
+        );
+        assert_eq!(load(dir.path()).unwrap().unwrap(), state);
     }
 
     #[test]

@@ -16,12 +16,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition::{
-    parse_cpu, parse_memory, ContainerDefinition, KeyValuePair, TaskDefinition,
+    parse_cpu, parse_memory, ContainerDefinition, TaskDefinition,
 };
 use flotilla_runtime::{ContainerSpec, HealthCheck, NetworkMode, PortBinding, Protocol, Ulimit};
-use serde::Deserialize;
 
 pub(crate) const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
 pub(crate) const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
@@ -56,27 +56,6 @@ impl NetMode {
     }
 }
 
-/// ECS `TaskOverride`, the parts the agent applies.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct TaskOverride {
-    pub container_overrides: Vec<ContainerOverride>,
-    pub cpu: Option<String>,
-    pub memory: Option<String>,
-}
-
-/// ECS `ContainerOverride`, the parts the agent applies.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub(crate) struct ContainerOverride {
-    pub name: String,
-    pub command: Option<Vec<String>>,
-    pub environment: Vec<KeyValuePair>,
-    pub cpu: Option<i32>,
-    pub memory: Option<i32>,
-    pub memory_reservation: Option<i32>,
-}
-
 /// The task's overrides; anything unreadable counts as none.
 pub(crate) fn overrides(task: &TaskRecord) -> TaskOverride {
     if task.overrides.is_null() {
@@ -98,7 +77,7 @@ pub(crate) fn effective_containers(
         .map(|c| {
             let mut c = c.clone();
             let name = c.name().to_string();
-            for co in o.container_overrides.iter().filter(|co| co.name == name) {
+            for co in o.of_container(&name) {
                 if let Some(cmd) = &co.command {
                     c.command.clone_from(cmd);
                 }

@@ -74,6 +74,26 @@ pub enum StopCode {
     InfrastructureHealth,
 }
 
+/// Why the control plane asked a task to stop. Flotilla's own record (ECS's `Task` shows
+/// only the stop code and the reason, which is prose): what the circuit breaker and the
+/// launch backoff read to tell a failed task from one stopped on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StopCause {
+    /// StopTask.
+    User,
+    /// Its service deployment was replaced.
+    Replaced,
+    /// Its service ran more tasks than desired.
+    ScaledDown,
+    /// Its instance is draining.
+    Draining,
+    /// Its container health checks failed (a failure of the task).
+    Unhealthy,
+    /// Its instance stayed disconnected; it was replaced elsewhere.
+    InstanceLost,
+}
+
 /// `HEALTHY`, `UNHEALTHY` or `UNKNOWN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -204,6 +224,9 @@ pub struct TaskRecord {
     pub stop_code: Option<StopCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
+    /// Why the control plane asked it to stop, when it did (not part of ECS's shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_cause: Option<StopCause>,
     #[serde(default)]
     pub tags: Vec<Tag>,
     /// Counts every change a user could observe, as ECS's `version` does.
@@ -214,8 +237,28 @@ pub struct TaskRecord {
 
 impl Record for TaskRecord {
     const KIND: &'static str = "task";
-    const VERSION: u32 = 1;
+    /// v2 added `stopCause`.
+    const VERSION: u32 = 2;
+
+    fn upgrade(from: u32, mut data: serde_json::Value) -> Result<serde_json::Value, String> {
+        match from {
+            // v1 told a task stopped for failed health checks only by its reason.
+            1 => {
+                let unhealthy = data["stopCode"] == "ServiceSchedulerInitiated"
+                    && data["stoppedReason"] == V1_UNHEALTHY_REASON;
+                if unhealthy {
+                    data["stopCause"] = "UNHEALTHY".into();
+                }
+                Ok(data)
+            }
+            _ => Err(format!("task record format version {from} is unknown")),
+        }
+    }
 }
+
+/// The stopped reason v1 gave a task the service controller replaced for failed health
+/// checks.
+const V1_UNHEALTHY_REASON: &str = "Task failed container health checks.";
 
 /// What an agent reports about one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,12 +372,19 @@ impl TaskRecord {
     }
 
     /// The control plane asks the task to stop (StopTask, a service scaling in).
-    pub fn request_stop(&mut self, code: StopCode, reason: &str, now: DateTime<Utc>) -> bool {
+    pub fn request_stop(
+        &mut self,
+        code: StopCode,
+        cause: StopCause,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
         if self.desired_status == TaskStatus::Stopped {
             return false;
         }
         self.desired_status = TaskStatus::Stopped;
         self.stop_code.get_or_insert(code);
+        self.stop_cause.get_or_insert(cause);
         if self.stopped_reason.is_none() {
             self.stopped_reason = Some(reason.to_string());
         }

@@ -12,7 +12,7 @@ use flotilla_model::run_token::RunTokenRecord;
 use flotilla_model::service::PlacementConstraint;
 use flotilla_model::tag::Tag;
 use flotilla_model::task::overrides::TaskOverride;
-use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
+use flotilla_model::task::{StopCause, StopCode, TaskStatus};
 use flotilla_model::Scope;
 use flotilla_scheduler as scheduler;
 use serde::Deserialize;
@@ -24,16 +24,9 @@ use crate::ecs::error::{invalid, EcsError};
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 
-/// The ECS `Task` shape.
-pub fn to_wire(t: &TaskRecord, tags: bool) -> Value {
-    let mut v = serde_json::to_value(t).unwrap_or_default();
-    if let Some(obj) = v.as_object_mut() {
-        if !tags {
-            obj.remove("tags");
-        }
-    }
-    v
-}
+mod wire;
+
+pub use wire::to_wire;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -224,15 +217,12 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
     if reason.len() > 255 {
         return Err(invalid("reason can be at most 255 characters long."));
     }
-    let task = control_tasks::stop(
-        state,
-        &scope,
-        &cluster,
-        &id,
-        StopCode::UserInitiated,
-        &reason,
-    )
-    .await?;
+    let stop = control_tasks::Stop {
+        code: StopCode::UserInitiated,
+        cause: StopCause::User,
+        reason: &reason,
+    };
+    let task = control_tasks::stop(state, &scope, &cluster, &id, stop).await?;
     Ok(json!({ "task": to_wire(&task, true) }))
 }
 

@@ -17,7 +17,7 @@ use flotilla_model::container_instance;
 use flotilla_model::service::{
     self, circuit_breaker_threshold, RolloutState, ServiceRecord, ServiceStatus,
 };
-use flotilla_model::task::{HealthStatus, StopCode, TaskRecord, TaskStatus};
+use flotilla_model::task::{HealthStatus, StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
 use flotilla_store::view::Changed;
 use tokio::sync::{mpsc, watch};
@@ -409,29 +409,38 @@ impl ServiceController {
     ) {
         let mut stopped = Vec::new();
         for (id, why) in &actions.stop {
-            let reason = match why {
-                Why::Replaced => format!(
-                    "Scaling activity initiated by (deployment {})",
-                    svc.primary().map(|d| d.id.as_str()).unwrap_or("")
+            let (cause, reason) = match why {
+                Why::Replaced => (
+                    StopCause::Replaced,
+                    format!(
+                        "Scaling activity initiated by (deployment {})",
+                        svc.primary().map(|d| d.id.as_str()).unwrap_or("")
+                    ),
                 ),
-                Why::ScaleDown => "Service scaled down: more tasks ran than desired.".into(),
-                Why::Draining => "Container instance is draining; the task was replaced.".into(),
-                Why::Unhealthy => UNHEALTHY_REASON.into(),
-                Why::Lost => {
+                Why::ScaleDown => (
+                    StopCause::ScaledDown,
+                    "Service scaled down: more tasks ran than desired.".into(),
+                ),
+                Why::Draining => (
+                    StopCause::Draining,
+                    "Container instance is draining; the task was replaced.".into(),
+                ),
+                Why::Unhealthy => (
+                    StopCause::Unhealthy,
+                    "Task failed container health checks.".into(),
+                ),
+                Why::Lost => (
+                    StopCause::InstanceLost,
                     "Container instance stayed disconnected; the task was replaced elsewhere."
-                        .into()
-                }
+                        .into(),
+                ),
             };
-            match tasks::stop(
-                &self.state,
-                scope,
-                cluster,
-                id,
-                StopCode::ServiceSchedulerInitiated,
-                &reason,
-            )
-            .await
-            {
+            let stop = tasks::Stop {
+                code: StopCode::ServiceSchedulerInitiated,
+                cause,
+                reason: &reason,
+            };
+            match tasks::stop(&self.state, scope, cluster, id, stop).await {
                 Ok(_) => stopped.push(id.clone()),
                 Err(e) => {
                     tracing::warn!(task = %id, error = %e, "stopping a service task failed")
@@ -582,9 +591,6 @@ fn task_list(ids: &[String]) -> String {
         .join(" ")
 }
 
-/// The stopped reason of a task the controller replaced because its health checks failed.
-const UNHEALTHY_REASON: &str = "Task failed container health checks.";
-
 /// Whether a running task's health checks failed after its grace period.
 fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
     t.desired_status == TaskStatus::Running
@@ -593,15 +599,14 @@ fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
             .is_none_or(|s| now - s >= chrono::Duration::seconds(grace_seconds))
 }
 
-/// When a task stopped on its own (not stopped by a user or by the scheduler, other than
-/// for failed health checks): a failure for the circuit breaker and the backoff.
+/// When a task failed: it stopped on its own (its agent gave the stop code), or the
+/// control plane stopped it because its health checks failed; not when a user or the
+/// scheduler stopped it on purpose. What the circuit breaker and the backoff count.
 fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
-    let own = match t.stop_code {
-        Some(StopCode::UserInitiated) => false,
-        Some(StopCode::ServiceSchedulerInitiated) => {
-            t.stopped_reason.as_deref() == Some(UNHEALTHY_REASON)
-        }
-        _ => true,
+    let own = match (t.stop_cause, t.stop_code) {
+        (Some(cause), _) => cause == StopCause::Unhealthy,
+        (None, Some(StopCode::UserInitiated | StopCode::ServiceSchedulerInitiated)) => false,
+        (None, _) => true,
     };
     (t.last_status == TaskStatus::Stopped && own)
         .then(|| t.stopped_at.or(t.stopping_at).unwrap_or(t.created_at))

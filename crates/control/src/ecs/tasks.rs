@@ -3,7 +3,7 @@
 
 use flotilla_model::record::{decode, encode};
 use flotilla_model::run_token::RunTokenRecord;
-use flotilla_model::task::{StopCode, TaskRecord, TaskStatus};
+use flotilla_model::task::{StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{ecs_name, EcsRef, Scope};
 
 use crate::{keys, ControlError, State};
@@ -13,15 +13,21 @@ pub fn task_id(id: &str) -> Result<String, ControlError> {
     Ok(ecs_name(id, EcsRef::Task)?)
 }
 
-/// Ask a task to stop with a stop code and reason; the agent does the rest. A task with
-/// no instance stops at once.
+/// Why the control plane stops a task: ECS's stop code and reason, and the typed cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop<'a> {
+    pub code: StopCode,
+    pub cause: StopCause,
+    pub reason: &'a str,
+}
+
+/// Ask a task to stop; the agent does the rest. A task with no instance stops at once.
 pub async fn stop(
     state: &State,
     scope: &Scope,
     cluster: &str,
     id: &str,
-    code: StopCode,
-    reason: &str,
+    why: Stop<'_>,
 ) -> Result<TaskRecord, ControlError> {
     let key = keys::task(&scope.region, cluster, id);
     for _ in 0..16 {
@@ -30,8 +36,8 @@ pub async fn stop(
             .get(key.as_bytes())
             .ok_or_else(|| ControlError::invalid("The referenced task was not found."))?;
         let mut task = (*entry.value).clone();
-        let now = chrono::Utc::now();
-        if !task.request_stop(code, reason, now) {
+        let now = state.clock().now();
+        if !task.request_stop(why.code, why.cause, why.reason, now) {
             return Ok(task);
         }
         if task.container_instance_arn.is_none() {

@@ -256,6 +256,7 @@ fn new_task(
         execution_stopped_at: None,
         stop_code: None,
         stopped_reason: None,
+        stop_cause: None,
         tags: launch.tags.clone(),
         version: 1,
         connectivity: Some("CONNECTED".into()),

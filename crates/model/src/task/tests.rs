@@ -44,6 +44,7 @@ fn task() -> TaskRecord {
         execution_stopped_at: None,
         stop_code: None,
         stopped_reason: None,
+        stop_cause: None,
         tags: vec![],
         version: 1,
         connectivity: None,
@@ -118,10 +119,36 @@ fn an_agent_stop_sets_desired_stopped_and_keeps_the_first_reason() {
 fn request_stop_is_idempotent() {
     let mut t = task();
     let now = Utc::now();
-    assert!(t.request_stop(StopCode::UserInitiated, "because", now));
-    assert!(!t.request_stop(StopCode::ServiceSchedulerInitiated, "other", now));
+    assert!(t.request_stop(StopCode::UserInitiated, StopCause::User, "because", now));
+    assert!(!t.request_stop(
+        StopCode::ServiceSchedulerInitiated,
+        StopCause::Unhealthy,
+        "other",
+        now
+    ));
     assert_eq!(t.stop_code, Some(StopCode::UserInitiated));
+    assert_eq!(t.stop_cause, Some(StopCause::User));
     assert_eq!(t.stopped_reason.as_deref(), Some("because"));
+}
+
+/// Stored tasks written by the build before `stopCause` existed (format v1).
+#[test]
+fn v1_tasks_read_with_the_stop_cause_their_reason_meant() {
+    use crate::record::{decode, encode};
+    let unhealthy: TaskRecord = decode(include_bytes!("fixtures/task-v1-unhealthy.json")).unwrap();
+    assert_eq!(unhealthy.stop_cause, Some(StopCause::Unhealthy));
+    assert_eq!(unhealthy.version, 6);
+    assert_eq!(unhealthy.containers[0].exit_code, Some(137));
+    let replaced: TaskRecord = decode(include_bytes!("fixtures/task-v1-replaced.json")).unwrap();
+    assert_eq!(replaced.stop_cause, None);
+    assert_eq!(
+        replaced.stop_code,
+        Some(StopCode::ServiceSchedulerInitiated)
+    );
+    // The next write stores the current version.
+    let again = encode(&unhealthy);
+    assert!(String::from_utf8_lossy(&again).contains(r#""v":2"#));
+    assert_eq!(decode::<TaskRecord>(&again).unwrap(), unhealthy);
 }
 
 #[test]
