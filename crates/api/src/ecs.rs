@@ -1,8 +1,11 @@
 //! Amazon ECS (JSON 1.1, target prefix `AmazonEC2ContainerServiceV20141113`).
 //!
 //! One file per operation group: [`clusters`], [`task_definitions`], [`account_settings`],
-//! [`tags`]. [`OPERATIONS`] lists what is implemented; `scripts/compat.py` builds the
-//! compatibility table from it and botocore's model.
+//! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
+//! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
+//! is implemented; `scripts/compat.py` builds the compatibility table from it and
+//! botocore's model.
 
 mod account_settings;
 mod attributes;

@@ -6,7 +6,7 @@ pub const CLUSTERS: &str = "/ecs/clusters/";
 pub const TASK_DEFINITIONS: &str = "/ecs/taskdefs/";
 pub const FAMILIES: &str = "/ecs/families/";
 pub const ACCOUNT_SETTINGS: &str = "/ecs/account-settings/";
-/// Kinds owned by later capabilities; a cluster holding any of them cannot be deleted.
+/// Per-cluster kinds: `{prefix}{region}/{cluster}/{id}`.
 pub const CONTAINER_INSTANCES: &str = "/ecs/instances/";
 pub const SERVICES: &str = "/ecs/services/";
 pub const TASKS: &str = "/ecs/tasks/";
@@ -48,7 +48,7 @@ pub fn account_setting(region: &str, principal: &str, name: &str) -> String {
     format!("{ACCOUNT_SETTINGS}{region}/{principal}/{name}")
 }
 
-/// The prefix of one cluster's resources of a kind owned by a later capability.
+/// The prefix of one cluster's resources of a per-cluster kind.
 pub fn in_cluster(kind_prefix: &str, region: &str, cluster: &str) -> String {
     format!("{kind_prefix}{region}/{cluster}/")
 }

@@ -1,4 +1,5 @@
-//! The per-process in-memory view of one key prefix, which API reads are served from.
+//! The per-process in-memory view of one key prefix, which the API's reads and the
+//! controllers are served from.
 //!
 //! A [`View`] lists everything under its prefix, decodes it into `T`, and then follows a
 //! progress watch ([`Store::watch_progress`]) in a background task, applying events

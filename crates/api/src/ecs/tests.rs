@@ -1,6 +1,6 @@
 //! In-process tests of the ECS operations over the memory store: what the end-to-end tests
-//! cannot set up yet (resources of later capabilities inside a cluster), and arbitrary
-//! input against every operation.
+//! cannot set up easily (records in states a client cannot produce, such as a service
+//! made INACTIVE behind the API's back), and arbitrary input against every operation.
 
 use std::sync::Arc;
 
@@ -11,6 +11,8 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::{Ecs, OPERATIONS};
+
+mod deployments;
 use crate::{keys, State};
 
 fn ctx() -> Context {
