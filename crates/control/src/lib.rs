@@ -12,9 +12,11 @@
 //!   applier and the typed [`placement::launch`].
 //! - [`ecs`]: domain operations on ECS resources (find a cluster or a task definition,
 //!   stop a task, start or roll back a service deployment).
+//! - [`agents`]: the agent protocol's heartbeats, polls and status reports.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
+pub mod agents;
 mod clock;
 pub mod controllers;
 pub mod ecs;

@@ -17,7 +17,7 @@ use super::clusters::active_cluster_name;
 use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
 use crate::{keys, State};
-use flotilla_control::ecs::services::{self, counted_tasks, counts, find, tasks_of};
+use flotilla_control::ecs::services::{self, counted_tasks, counts, find, tasks_of, StopType};
 use flotilla_control::ControlError;
 
 /// The service an ARN of the form `...:KIND/cluster/service/id` belongs to.
@@ -293,41 +293,11 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
         .ok_or_else(deployment_not_found)?;
     let cluster = services::cluster_of(&svc.value);
     let key = keys::service(&scope.region, cluster, &svc.value.service_name);
-    let now = chrono::Utc::now();
-    services::update(state, &key, |s| {
-        let Some(d) = s
-            .deployments
-            .iter()
-            .find(|d| d.service_deployment_arn == arn)
-        else {
-            return Err(conflict("The service deployment has already finished."));
-        };
-        if !d.is_primary() || !d.in_progress() {
-            return Err(conflict(
-                "Only the service's deployment in progress can be stopped.",
-            ));
-        }
-        if stop_type == "ROLLBACK" {
-            services::roll_back(
-                s,
-                now,
-                "Rollback requested by user (StopServiceDeployment).",
-            )
-            .map_err(|m| conflict(&m))?;
-        } else {
-            let d = s.primary_mut().ok_or_else(deployment_not_found)?;
-            d.fail(
-                "The deployment was stopped (StopServiceDeployment).",
-                "Stopped by user (StopServiceDeployment ABORT).",
-                now,
-            );
-        }
-        Ok(true)
-    })
-    .await?;
+    let how = if stop_type == "ROLLBACK" {
+        StopType::Rollback
+    } else {
+        StopType::Abort
+    };
+    services::stop_deployment(state, &key, &arn, how, chrono::Utc::now()).await?;
     Ok(json!({ "serviceDeploymentArn": arn }))
-}
-
-fn conflict(message: &str) -> ControlError {
-    ControlError::conflict(message)
 }

@@ -9,24 +9,21 @@ use std::sync::Arc;
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
-use flotilla_model::record::encode;
 use flotilla_model::service::{
     self, validate_load_balancers, validate_service_registries, DeploymentConfiguration,
-    DeploymentConfigurationInput, LoadBalancer, PlacementConstraint, PlacementStrategy,
-    ServiceRecord, ServiceRegistry, ServiceStatus,
+    DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
+    PlacementStrategy, ServiceRecord, ServiceRegistry, ServiceStatus,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::Scope;
-use flotilla_scheduler as scheduler;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use flotilla_control::ecs::services::{
-    self, counted_tasks, counts, find, launch_of, service_name, tasks_of, ClusterTasks,
+    self, active_definition, check_placement, counted_tasks, counts, find, service_name, tasks_of,
+    ClusterTasks, ServiceChange,
 };
-use flotilla_control::ecs::task_definitions;
-use flotilla_control::ControlError;
 
 use super::clusters::active_cluster_name;
 use super::wants_tags;
@@ -54,7 +51,7 @@ pub struct CreateInput {
     #[serde(default)]
     service_registries: Vec<ServiceRegistry>,
     health_check_grace_period_seconds: Option<i64>,
-    network_configuration: Option<Value>,
+    network_configuration: Option<NetworkConfiguration>,
     propagate_tags: Option<String>,
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
@@ -82,52 +79,6 @@ fn check_grace(g: Option<i64>) -> Result<(), EcsError> {
         ))),
         _ => Ok(()),
     }
-}
-
-fn check_placement(
-    strategy: &str,
-    constraints: &[PlacementConstraint],
-    strategies: &[PlacementStrategy],
-) -> Result<(), ControlError> {
-    if constraints.len() > 10 {
-        return Err(ControlError::invalid(
-            "placementConstraints can hold at most 10 constraints.",
-        ));
-    }
-    if strategies.len() > 5 {
-        return Err(ControlError::invalid(
-            "placementStrategy can hold at most 5 strategies.",
-        ));
-    }
-    if strategy == service::DAEMON && !strategies.is_empty() {
-        return Err(ControlError::invalid(
-            "placementStrategy is not supported for services with the DAEMON scheduling \
-             strategy.",
-        ));
-    }
-    for s in strategies {
-        scheduler::parse_strategy(&s.kind, s.field.as_deref())?;
-    }
-    Ok(())
-}
-
-/// The task definition a request names for a service; it must be ACTIVE (a service
-/// keeps running a revision deregistered later, but cannot be given one).
-fn active_definition(
-    state: &State,
-    scope: &Scope,
-    id: &str,
-) -> Result<
-    flotilla_store::view::Entry<flotilla_model::task_definition_record::TaskDefinitionRecord>,
-    EcsError,
-> {
-    let d = task_definitions::resolve(state, scope, id)?;
-    if d.value.status() != flotilla_model::task_definition::TaskDefinitionStatus::Active {
-        return Err(crate::ecs::error::client(format!(
-            "TaskDefinition {id} is inactive and cannot be used by a service."
-        )));
-    }
-    Ok(d)
 }
 
 pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, EcsError> {
@@ -204,7 +155,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         .ok_or_else(|| invalid("taskDefinition is required."))?;
     let definition = active_definition(state, &scope, &td)?;
     let now = chrono::Utc::now();
-    let mut svc = ServiceRecord {
+    let svc = ServiceRecord {
         service_arn: scope
             .arn("ecs", format!("service/{cluster}/{name}"))
             .to_string(),
@@ -235,47 +186,8 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         events: vec![],
         steady: false,
     };
-    // Everything a task launch checks (launch type, definition, constraints) fails here
-    // rather than in the controller.
-    launch_of(state, &scope, &svc, &svc.task_definition, "ecs-svc/0")?;
-    services::start_deployment(&mut svc, now, None);
-    let key = keys::service(&scope.region, &cluster, &name);
-    let existing = state.services().get(key.as_bytes());
-    let mod_revision = match &existing {
-        None => 0,
-        Some(e) if e.value.status == ServiceStatus::Inactive => e.mod_revision,
-        Some(e) if e.value.status == ServiceStatus::Draining => {
-            return Err(invalid("Unable to Start a service that is still Draining."))
-        }
-        Some(e) => {
-            // A repeated create (a retry, with or without its client token) answers with
-            // the service it created; different parameters are a conflict.
-            if same_configuration(&e.value, &svc) {
-                return Ok(json!({ "service": to_wire(state, &scope.region, &e.value, true) }));
-            }
-            return Err(invalid("Creation of service was not idempotent."));
-        }
-    };
-    if !state
-        .put_if_unchanged(&key, mod_revision, encode(&svc))
-        .await?
-    {
-        return Err(crate::ecs::error::conflict("service"));
-    }
+    let svc = services::create(state, &scope, svc, now).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
-}
-
-/// Whether two services were asked for with the same parameters (a repeated create).
-fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
-    a.task_definition == b.task_definition
-        && a.desired_count == b.desired_count
-        && a.launch_type == b.launch_type
-        && a.scheduling_strategy == b.scheduling_strategy
-        && a.deployment_configuration == b.deployment_configuration
-        && a.placement_constraints == b.placement_constraints
-        && a.placement_strategy == b.placement_strategy
-        && a.load_balancers == b.load_balancers
-        && a.service_registries == b.service_registries
 }
 
 /// The key of the service a request's `cluster` and `service` name.
@@ -310,7 +222,7 @@ pub struct UpdateInput {
     health_check_grace_period_seconds: Option<i64>,
     load_balancers: Option<Vec<LoadBalancer>>,
     service_registries: Option<Vec<ServiceRegistry>>,
-    network_configuration: Option<Value>,
+    network_configuration: Option<NetworkConfiguration>,
     propagate_tags: Option<String>,
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
@@ -357,82 +269,31 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         Some(p) => Some(check_propagate(Some(p))?),
         None => None,
     };
-    let definition = match input.task_definition.as_deref().filter(|t| !t.is_empty()) {
-        Some(td) => Some(active_definition(state, &scope, td)?),
+    let task_definition = match input.task_definition.as_deref().filter(|t| !t.is_empty()) {
+        Some(td) => Some(
+            active_definition(state, &scope, td)?
+                .value
+                .arn()
+                .to_string(),
+        ),
         None => None,
     };
-    let now = chrono::Utc::now();
-    let svc = services::update(state, &key, |svc| {
-        if svc.status != ServiceStatus::Active {
-            return Err(ControlError::service_not_active());
-        }
-        let strategy = svc.scheduling_strategy.clone();
-        if let Some(n) = input.desired_count {
-            if svc.is_daemon() {
-                return Err(ControlError::invalid(
-                    "desiredCount cannot be set for a service with the DAEMON scheduling \
-                     strategy.",
-                ));
-            }
-            svc.desired_count = n;
-            if let Some(p) = svc.primary_mut() {
-                p.desired_count = n;
-                p.updated_at = now;
-            }
-            svc.steady = false;
-        }
-        if let Some(c) = &input.deployment_configuration {
-            svc.deployment_configuration = svc.deployment_configuration.merged(c, &strategy)?;
-        }
-        let mut redeploy = input.force_new_deployment;
-        if let Some(d) = &definition {
-            redeploy |= d.value.arn() != svc.task_definition;
-            svc.task_definition = d.value.arn().to_string();
-        }
-        if let Some(c) = &input.placement_constraints {
-            redeploy |= *c != svc.placement_constraints;
-            svc.placement_constraints = c.clone();
-        }
-        if let Some(s) = &input.placement_strategy {
-            redeploy |= *s != svc.placement_strategy;
-            svc.placement_strategy = s.clone();
-        }
-        check_placement(
-            &strategy,
-            &svc.placement_constraints,
-            &svc.placement_strategy,
-        )?;
-        if let Some(l) = &input.load_balancers {
-            redeploy |= *l != svc.load_balancers;
-            svc.load_balancers = l.clone();
-        }
-        if let Some(r) = &input.service_registries {
-            redeploy |= *r != svc.service_registries;
-            svc.service_registries = r.clone();
-        }
-        if let Some(n) = &input.network_configuration {
-            redeploy |= Some(n) != svc.network_configuration.as_ref();
-            svc.network_configuration = Some(n.clone());
-        }
-        if let Some(g) = input.health_check_grace_period_seconds {
-            svc.health_check_grace_period_seconds = Some(g);
-        }
-        if let Some(p) = &propagate {
-            svc.propagate_tags = p.clone();
-        }
-        if let Some(m) = input.enable_ecs_managed_tags {
-            svc.enable_ecs_managed_tags = m;
-        }
-        if let Some(e) = input.enable_execute_command {
-            svc.enable_execute_command = e;
-        }
-        if redeploy {
-            launch_of(state, &scope, svc, &svc.task_definition, "ecs-svc/0")?;
-            services::start_deployment(svc, now, None);
-        }
-        Ok(true)
-    })
-    .await?;
+    let change = ServiceChange {
+        desired_count: input.desired_count,
+        task_definition,
+        deployment_configuration: input.deployment_configuration,
+        placement_constraints: input.placement_constraints,
+        placement_strategy: input.placement_strategy,
+        force_new_deployment: input.force_new_deployment,
+        health_check_grace_period_seconds: input.health_check_grace_period_seconds,
+        load_balancers: input.load_balancers,
+        service_registries: input.service_registries,
+        network_configuration: input.network_configuration,
+        propagate_tags: propagate,
+        enable_ecs_managed_tags: input.enable_ecs_managed_tags,
+        enable_execute_command: input.enable_execute_command,
+    };
+    let svc = services::change(state, &scope, &key, &change, chrono::Utc::now()).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
 }
 
@@ -452,27 +313,7 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
         input.service.as_deref(),
     )?;
     let force = input.force.unwrap_or(false);
-    let now = chrono::Utc::now();
-    let svc = services::update(state, &key, |svc| {
-        if svc.status != ServiceStatus::Active {
-            return Err(ControlError::service_not_active());
-        }
-        if svc.desired_count > 0 && !svc.is_daemon() && !force {
-            return Err(ControlError::invalid(
-                "The service cannot be stopped while it is scaled above 0: set its \
-                 desiredCount to 0 first, or delete it with force.",
-            ));
-        }
-        svc.status = ServiceStatus::Draining;
-        svc.desired_count = 0;
-        for d in &mut svc.deployments {
-            d.desired_count = 0;
-            d.updated_at = now;
-        }
-        svc.steady = false;
-        Ok(true)
-    })
-    .await?;
+    let svc = services::delete(state, &key, force, chrono::Utc::now()).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
 }
 

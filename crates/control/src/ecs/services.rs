@@ -27,6 +27,13 @@ use crate::ecs::task_definitions;
 use crate::placement::{LaunchRequest, LaunchSpec};
 use crate::{keys, ControlError, State};
 
+mod operations;
+
+pub use operations::{
+    active_definition, change, check_placement, create, delete, stop_deployment, ServiceChange,
+    StopType,
+};
+
 /// The service name a `service` parameter (name or ARN) refers to.
 pub fn service_name(id: &str) -> Result<String, ControlError> {
     Ok(ecs_name(id, EcsRef::Service)?)
