@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use flotilla_aws::Credentials;
-use flotilla_control::ControlConfig;
-use flotilla_server::StoreConfig;
+use flotilla_server::{ControlConfig, StoreConfig};
 use tokio::net::TcpListener;
 
 use crate::{credentials, default_api_addr, default_data_dir, env};

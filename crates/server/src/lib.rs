@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use flotilla_aws::{Credentials, Gateway, GatewayConfig};
 use flotilla_control::controllers::Controllers;
-use flotilla_control::{ControlConfig, State};
+use flotilla_control::State;
+
+pub use flotilla_control::ControlConfig;
 use flotilla_model::Scope;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
