@@ -1,6 +1,9 @@
 //! Domain operations on ECS resources that both the API and the controllers use.
 
+pub mod account_settings;
 pub mod clusters;
+pub mod container_instances;
 pub mod services;
+pub mod tags;
 pub mod task_definitions;
 pub mod tasks;

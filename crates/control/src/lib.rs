@@ -29,4 +29,5 @@ mod state;
 
 pub use clock::Clock;
 pub use error::{ControlError, Result};
+pub use flotilla_store::view::Entry;
 pub use state::{ControlConfig, State};

@@ -4,16 +4,15 @@
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
+use flotilla_control::ecs::account_settings as settings;
 use flotilla_model::account_setting::{self, Setting, DEFAULTS};
-use flotilla_model::record::encode;
 use flotilla_model::Arn;
-use flotilla_store::{Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ecs::error::{from_model, invalid};
 use crate::pagination::{page_size, paginate, Order};
-use crate::{keys, State};
+use crate::State;
 
 /// The principal a request acts for: the given ARN (an IAM user, role or root of this
 /// account) or the caller.
@@ -39,48 +38,29 @@ fn principal(state: &State, ctx: &Context, given: Option<String>) -> Result<Stri
 }
 
 fn explicit(state: &State, ctx: &Context, principal: &str, name: &str) -> Option<Setting> {
-    let key = keys::account_setting(&ctx.region, principal, name);
-    state
-        .account_settings()
-        .get(key.as_bytes())
-        .map(|e| (*e.value).clone())
+    settings::explicit(state, &ctx.region, principal, name)
 }
 
-/// The value in force for `principal`: its own, else the root's, else the default.
+/// The value in force for `principal`: its own, else the account default, else the
+/// built-in default.
 fn effective(
     state: &State,
     ctx: &Context,
     principal: &str,
     name: &str,
 ) -> Result<Setting, EcsError> {
-    if let Some(s) = explicit(state, ctx, principal, name) {
-        return Ok(s);
-    }
     let root = format!("arn:aws:iam::{}:root", state.account());
-    if let Some(s) = explicit(state, ctx, &root, name) {
-        return Ok(Setting {
-            principal_arn: principal.to_string(),
-            ..s
-        });
-    }
-    let value = account_setting::default_value(name).map_err(from_model)?;
-    Ok(Setting {
-        name: name.to_string(),
-        value: value.to_string(),
-        principal_arn: principal.to_string(),
-        kind: "aws_managed".into(),
-    })
+    Ok(settings::effective(
+        state,
+        &ctx.region,
+        &root,
+        principal,
+        name,
+    )?)
 }
 
 async fn store(state: &State, ctx: &Context, setting: &Setting) -> Result<(), EcsError> {
-    let key = keys::account_setting(&ctx.region, &setting.principal_arn, &setting.name);
-    state
-        .commit(Txn {
-            success: vec![Op::put(key, encode(setting))],
-            ..Txn::default()
-        })
-        .await?;
-    Ok(())
+    Ok(settings::put(state, &ctx.region, setting).await?)
 }
 
 #[derive(Deserialize)]
@@ -146,13 +126,7 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
     let Some(setting) = explicit(state, ctx, &principal_arn, &name) else {
         return Ok(json!({ "setting": effective(state, ctx, &principal_arn, &name)? }));
     };
-    let key = keys::account_setting(&ctx.region, &principal_arn, &name);
-    state
-        .commit(Txn {
-            success: vec![Op::delete(key)],
-            ..Txn::default()
-        })
-        .await?;
+    settings::remove(state, &ctx.region, &principal_arn, &name).await?;
     Ok(json!({ "setting": setting }))
 }
 

@@ -6,9 +6,8 @@ use flotilla_aws::Context;
 use flotilla_model::cluster::{
     self, to_wire, ClusterCounts, ClusterInclude, ClusterRecord, ClusterSetting,
 };
-use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
-use flotilla_model::{ErrorKind, ModelError, Resource, Scope};
+use flotilla_model::Scope;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -166,77 +165,8 @@ pub async fn delete(
     if input.cluster.as_deref().unwrap_or("").is_empty() {
         return Err(invalid("cluster is required."));
     }
-    let entry = clusters::active(state, &scope, input.cluster.as_deref())?;
-    let name = entry.value.cluster_name.clone();
-    // Every batch of placements into the cluster rewrites its placements key: read it now
-    // and compare it when writing, so tasks committed after the count below make the
-    // delete fail instead of leaving tasks in an INACTIVE cluster.
-    let placements = keys::placements(&scope.region, &name);
-    let placed_rev = state
-        .store()
-        .get(placements.as_bytes())
-        .await
-        .map_err(crate::ecs::error::from_store)?
-        .map_or(0, |kv| kv.mod_revision);
-    // Count from views that include every write committed before this request.
-    let now = state
-        .store()
-        .revision()
-        .await
-        .map_err(crate::ecs::error::from_store)?;
-    state.caught_up(now).await?;
-    if state.registered_instances(&scope.region, &name) > 0 {
-        return Err(from_model(ModelError::new(
-            ErrorKind::NotEmpty(Resource::ContainerInstance),
-            "The Cluster cannot be deleted while Container Instances are active or draining.",
-        )));
-    }
-    if state.services_in(&scope.region, &name) != (0, 0) {
-        return Err(from_model(ModelError::new(
-            ErrorKind::NotEmpty(Resource::Service),
-            "The Cluster cannot be deleted while Services are active.",
-        )));
-    }
-    if state.task_counts(&scope.region, &name).2 > 0 {
-        return Err(from_model(ModelError::new(
-            ErrorKind::NotEmpty(Resource::Task),
-            "The Cluster cannot be deleted while Tasks are active.",
-        )));
-    }
-    let mut record = (*entry.value).clone();
-    record.status = cluster::INACTIVE.into();
-    let out = wire(state, &scope, &record, ClusterInclude::ALL);
-    let key = keys::cluster(&scope.region, &name);
-    let txn = flotilla_store::Txn {
-        compares: vec![
-            flotilla_store::Compare::unchanged(key.as_str(), entry.mod_revision),
-            flotilla_store::Compare::unchanged(placements, placed_rev),
-        ],
-        success: vec![flotilla_store::Op::put(key, encode(&record))],
-        failure: vec![],
-    };
-    if !state.commit(txn).await?.succeeded {
-        return Err(crate::ecs::error::conflict("cluster"));
-    }
-    Ok(json!({ "cluster": out }))
-}
-
-/// Replace a cluster record if nobody changed it since `mod_revision`.
-async fn write(
-    state: &State,
-    scope: &Scope,
-    mod_revision: i64,
-    record: &ClusterRecord,
-) -> Result<(), EcsError> {
-    let key = keys::cluster(&scope.region, &record.cluster_name);
-    if state
-        .put_if_unchanged(&key, mod_revision, encode(record))
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(crate::ecs::error::conflict("cluster"))
-    }
+    let record = clusters::delete(state, &scope, input.cluster.as_deref()).await?;
+    Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL) }))
 }
 
 /// Apply `change` to an ACTIVE cluster and store it, answering with the new shape.
@@ -250,7 +180,7 @@ pub async fn modify(
     let entry = clusters::active(state, &scope, id)?;
     let mut record = (*entry.value).clone();
     change(&mut record)?;
-    write(state, &scope, entry.mod_revision, &record).await?;
+    clusters::replace(state, &scope, entry.mod_revision, &record).await?;
     Ok(json!({ "cluster": wire(state, &scope, &record, ClusterInclude::ALL) }))
 }
 

@@ -9,11 +9,10 @@ use flotilla_aws::Context;
 use flotilla_model::container_instance::{
     self, Capacity, ContainerInstanceRecord, Resource, VersionInfo,
 };
-use flotilla_model::record::encode;
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task_definition::Attribute;
-use flotilla_model::{ecs_name, Arn, EcsRef, Scope};
-use flotilla_store::view::Entry;
+use flotilla_model::{Arn, Scope};
+use flotilla_control::Entry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,15 +24,12 @@ use crate::{keys, State};
 use flotilla_control::placement::resources::remaining;
 use flotilla_control::placement::task_index::Load;
 
+use flotilla_control::ecs::container_instances::{self as control, Registration};
+pub use flotilla_control::ecs::container_instances::{instance_arn, put};
+
 /// The instance id a `containerInstance` parameter (id or ARN) names.
 pub fn instance_id(id: &str) -> Result<String, EcsError> {
-    Ok(ecs_name(id, EcsRef::ContainerInstance)?)
-}
-
-pub fn instance_arn(scope: &Scope, cluster: &str, id: &str) -> String {
-    scope
-        .arn("ecs", format!("container-instance/{cluster}/{id}"))
-        .to_string()
+    Ok(control::instance_id(id)?)
 }
 
 /// What is running where in a cluster: the load of each instance, by instance ARN.
@@ -179,75 +175,26 @@ pub async fn register(
                     "containerInstanceArn '{arn}' does not name an instance of cluster {cluster_name}."
                 )));
             }
-            instance_id(arn)?
+            Some(instance_id(arn)?)
         }
-        None => new_id(),
+        None => None,
     };
-    let key = keys::container_instance(&scope.region, &cluster_name, &id);
-    let existing = state.instances().get(key.as_bytes());
     let ec2_instance_id = input
         .instance_identity_document
         .as_deref()
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .and_then(|d| d["instanceId"].as_str().map(String::from))
-        .unwrap_or_else(|| format!("i-{}", &id[..17.min(id.len())]));
-    let mut attributes = existing
-        .as_ref()
-        .map(|e| e.value.attributes.clone())
-        .unwrap_or_default();
-    for a in input.attributes {
-        match attributes.iter_mut().find(|x| x.name == a.name) {
-            Some(x) => x.value = a.value,
-            None => attributes.push(a),
-        }
-    }
-    let record = ContainerInstanceRecord {
-        container_instance_arn: instance_arn(&scope, &cluster_name, &id),
-        ec2_instance_id,
-        status: container_instance::ACTIVE.into(),
-        status_reason: None,
-        version: existing.as_ref().map(|e| e.value.version + 1).unwrap_or(1),
+        .and_then(|d| d["instanceId"].as_str().map(String::from));
+    let registration = Registration {
+        id,
+        capacity,
         version_info: input.version_info,
-        registered_resources: capacity.to_resources(),
-        attributes,
-        registered_at: existing
-            .as_ref()
-            .map(|e| e.value.registered_at)
-            .unwrap_or_else(chrono::Utc::now),
-        tags: if input.tags.is_empty() {
-            existing
-                .as_ref()
-                .map(|e| e.value.tags.clone())
-                .unwrap_or_default()
-        } else {
-            input.tags
-        },
+        attributes: input.attributes,
+        tags: input.tags,
+        ec2_instance_id,
     };
-    let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
-    put(state, &key, prev, &record).await?;
+    let record = control::register(state, &scope, &cluster_name, registration).await?;
     let o = occupancy(state, &scope, &cluster_name);
     Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster_name, &record, &o, true) }))
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// Store an instance record if unchanged since `mod_revision`.
-pub async fn put(
-    state: &State,
-    key: &str,
-    mod_revision: i64,
-    record: &ContainerInstanceRecord,
-) -> Result<(), EcsError> {
-    if state
-        .put_if_unchanged(key, mod_revision, encode(record))
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(crate::ecs::error::conflict("container instance"))
-    }
 }
 
 /// The stored instance a parameter names in a cluster, or `InvalidParameterException`.
@@ -257,14 +204,7 @@ pub fn find(
     cluster: &str,
     id: &str,
 ) -> Result<(String, Entry<ContainerInstanceRecord>), EcsError> {
-    let id = instance_id(id)?;
-    let key = keys::container_instance(&scope.region, cluster, &id);
-    let entry = state.instances().get(key.as_bytes()).ok_or_else(|| {
-        invalid(format!(
-            "The referenced container instance {id} was not found in cluster {cluster}."
-        ))
-    })?;
-    Ok((key, entry))
+    Ok(control::find(state, scope, cluster, id)?)
 }
 
 #[derive(Deserialize)]
@@ -285,20 +225,9 @@ pub async fn deregister(
     let id = input
         .container_instance
         .ok_or_else(|| invalid("containerInstance is required."))?;
-    let (key, entry) = find(state, &scope, &cluster, &id)?;
+    let force = input.force.unwrap_or(false);
+    let record = control::deregister(state, &scope, &cluster, &id, force).await?;
     let o = occupancy(state, &scope, &cluster);
-    let arn = &entry.value.container_instance_arn;
-    let busy = o.load(arn).is_some_and(|l| l.tasks > 0);
-    if busy && !input.force.unwrap_or(false) {
-        return Err(invalid(
-            "The specified container instance has tasks that are not stopped; stop them or \
-             deregister with force (the tasks are then left running, unmanaged).",
-        ));
-    }
-    let mut record = (*entry.value).clone();
-    record.status = container_instance::INACTIVE.into();
-    record.version += 1;
-    put(state, &key, entry.mod_revision, &record).await?;
     Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster, &record, &o, true) }))
 }
 

@@ -5,7 +5,6 @@
 use flotilla_aws::AwsError;
 use flotilla_control::ControlError;
 use flotilla_model::{ErrorKind, ModelError, Resource};
-use flotilla_store::StoreError;
 
 /// What an ECS operation fails with: a control-plane error (classified by its kind), or
 /// an error the wire layer already named (malformed input, an unknown operation).
@@ -70,12 +69,6 @@ impl From<ModelError> for EcsError {
     }
 }
 
-impl From<StoreError> for EcsError {
-    fn from(e: StoreError) -> Self {
-        EcsError::Control(e.into())
-    }
-}
-
 impl From<AwsError> for EcsError {
     fn from(e: AwsError) -> Self {
         EcsError::Wire(e)
@@ -106,29 +99,8 @@ pub fn client(message: impl Into<String>) -> EcsError {
     ControlError::client(message).into()
 }
 
-/// A compare-and-swap lost to a concurrent change of `what`.
-pub fn conflict(what: &str) -> EcsError {
-    client(format!(
-        "The {what} was changed by another request at the same time; retry the request."
-    ))
-}
-
-pub fn cluster_not_found() -> EcsError {
-    ControlError::cluster_not_found().into()
-}
-
-/// A server-side failure the client may retry.
-pub fn server(message: impl Into<String>) -> EcsError {
-    ControlError::from(ModelError::server(message)).into()
-}
-
 /// A model error, as ECS answers it.
 pub fn from_model(e: ModelError) -> EcsError {
-    e.into()
-}
-
-/// A store error, as ECS answers it.
-pub fn from_store(e: StoreError) -> EcsError {
     e.into()
 }
 

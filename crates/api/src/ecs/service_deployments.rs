@@ -9,7 +9,7 @@ use flotilla_aws::Context;
 use flotilla_model::service::{self, Deployment, RolloutState, ServiceRecord};
 use flotilla_model::timestamp::{from_epoch_seconds, to_epoch_seconds};
 use flotilla_model::{Arn, Scope};
-use flotilla_store::view::Entry;
+use flotilla_control::Entry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

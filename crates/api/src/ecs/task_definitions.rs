@@ -10,23 +10,17 @@ use std::collections::BTreeMap;
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
-use flotilla_model::record::{decode, encode};
 use flotilla_model::tag::validate_tags;
-use flotilla_model::task::TaskStatus;
-use flotilla_model::task_definition::{
-    self, RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
-};
-use flotilla_model::task_definition_record::{FamilyRecord, TaskDefinitionRecord};
+use flotilla_model::task_definition::{self, RegisterTaskDefinitionInput, TaskDefinitionStatus};
 
-use flotilla_store::{Compare, Op, Txn};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failure;
-use crate::ecs::error::{client, from_model, from_store, invalid, server};
+use crate::ecs::error::{client, from_model, invalid};
 use crate::pagination::{page_size, paginate, paginate_strings, Order};
 use crate::{keys, State};
-use flotilla_control::ecs::task_definitions::{find, parse_ref, Ref};
+use flotilla_control::ecs::task_definitions::{self, find, parse_ref, NotDeleted, Ref};
 
 use TaskDefinitionStatus::{Active, DeleteInProgress, Inactive};
 
@@ -46,62 +40,8 @@ pub async fn register(
     task_definition::validate(&input).map_err(from_model)?;
     let tags = std::mem::take(&mut input.tags);
     validate_tags(&tags).map_err(from_model)?;
-    let family = input.family.clone();
-    let family_key = keys::family(&scope.region, &family);
-    // Registrations of one family take turns within this process; across processes the
-    // compare-and-swap on the counter decides, and the loser retries with the new value.
-    let _turn = state.family_locks().lock(&family_key).await;
-    for _ in 0..16 {
-        let current = state
-            .store()
-            .get(family_key.as_bytes())
-            .await
-            .map_err(from_store)?;
-        let (last, mod_revision) = match &current {
-            Some(kv) => {
-                let rec: FamilyRecord =
-                    decode(&kv.value).map_err(|e| server(format!("corrupt family record: {e}")))?;
-                (rec.last_revision, kv.mod_revision)
-            }
-            None => (0, 0),
-        };
-        let revision = last + 1;
-        let revision32 = i32::try_from(revision)
-            .map_err(|_| client(format!("Family '{family}' has no revisions left.")))?;
-        let definition = TaskDefinition::from_input(
-            input.clone(),
-            scope.task_definition_arn(&family, revision),
-            revision32,
-            chrono::Utc::now(),
-            Some(ctx.principal_arn.clone()),
-        );
-        let record = TaskDefinitionRecord {
-            definition,
-            tags: tags.clone(),
-        };
-        let txn = Txn {
-            compares: vec![Compare::unchanged(family_key.clone(), mod_revision)],
-            success: vec![
-                Op::put(
-                    family_key.clone(),
-                    encode(&FamilyRecord {
-                        last_revision: revision,
-                    }),
-                ),
-                Op::put(
-                    keys::task_definition(&scope.region, &family, revision),
-                    encode(&record),
-                ),
-            ],
-            failure: vec![],
-        };
-        if state.commit(txn).await?.succeeded {
-            return Ok(json!({ "taskDefinition": record.definition, "tags": record.tags }));
-        }
-    }
-    Err(server(format!(
-        "Too many concurrent registrations of family '{family}'; retry the request."
-    )))
+    let record = task_definitions::register(state, &scope, input, tags, &ctx.principal_arn).await?;
+    Ok(json!({ "taskDefinition": record.definition, "tags": record.tags }))
 }
 
 #[derive(Deserialize)]
@@ -263,18 +203,7 @@ pub async fn deregister(
     };
     let entry = find(state, &scope, &r)
         .ok_or_else(|| client("The specified task definition does not exist."))?;
-    let mut record = (*entry.value).clone();
-    if record.status() == Active {
-        record.definition.status = Inactive;
-        record.definition.deregistered_at = Some(chrono::Utc::now());
-        let key = keys::task_definition(&scope.region, record.family(), record.revision());
-        if !state
-            .put_if_unchanged(&key, entry.mod_revision, encode(&record))
-            .await?
-        {
-            return Err(crate::ecs::error::conflict("task definition"));
-        }
-    }
+    let record = task_definitions::deregister(state, &scope, entry).await?;
     Ok(json!({ "taskDefinition": record.definition }))
 }
 
@@ -310,47 +239,25 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
             continue;
         };
         let record = &entry.value;
-        if record.status() == Active {
-            failures.push(failure(
-                record.arn(),
+        let why = match task_definitions::delete(state, &scope, &entry).await? {
+            Ok(()) => {
+                let mut d = record.definition.clone();
+                d.status = DeleteInProgress;
+                d.delete_requested_at = Some(chrono::Utc::now());
+                deleted.push(d);
+                continue;
+            }
+            Err(NotDeleted::Active) => {
                 "The specified task definition is still in ACTIVE status. Please deregister \
-                 the target and try again.",
-            ));
-            continue;
-        }
-        let in_use = state
-            .tasks()
-            .range(keys::TASKS.as_bytes())
-            .into_iter()
-            .any(|(_, t)| {
-                t.value.task_definition_arn == record.arn()
-                    && t.value.last_status < TaskStatus::Stopped
-            });
-        if in_use {
-            failures.push(failure(
-                record.arn(),
+                 the target and try again."
+            }
+            Err(NotDeleted::InUse) => {
                 "The task definition is still used by a task that has not stopped; stop the \
-                 task and try again.",
-            ));
-            continue;
-        }
-        let key = keys::task_definition(&scope.region, record.family(), record.revision());
-        let txn = Txn {
-            compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
-            success: vec![Op::delete(key)],
-            failure: vec![],
+                 task and try again."
+            }
+            Err(NotDeleted::Changed) => "The task definition was changed at the same time; retry.",
         };
-        if state.commit(txn).await?.succeeded {
-            let mut d = record.definition.clone();
-            d.status = DeleteInProgress;
-            d.delete_requested_at = Some(chrono::Utc::now());
-            deleted.push(d);
-        } else {
-            failures.push(failure(
-                record.arn(),
-                "The task definition was changed at the same time; retry.",
-            ));
-        }
+        failures.push(failure(record.arn(), why));
     }
     Ok(json!({ "taskDefinitions": deleted, "failures": failures }))
 }

@@ -1,10 +1,11 @@
-//! Clusters: finding the ACTIVE cluster a request names, and creating one idempotently
-//! (CreateCluster, and `flotilla up`'s `default`).
+//! Clusters: finding the ACTIVE cluster a request names, creating one idempotently
+//! (CreateCluster, and `flotilla up`'s `default`), changing and deleting one.
 
 use flotilla_model::cluster::{self, ClusterRecord, ClusterSetting};
 use flotilla_model::record::encode;
-use flotilla_model::{ecs_name, EcsRef, Scope};
+use flotilla_model::{ecs_name, EcsRef, ErrorKind, ModelError, Resource, Scope};
 use flotilla_store::view::Entry;
+use flotilla_store::{Compare, Op, Txn};
 
 use crate::{keys, ControlError, State};
 
@@ -87,4 +88,88 @@ pub async fn ensure(state: &State, scope: &Scope, name: &str) -> Result<(), Cont
     create(state, scope, new_record(scope, name, vec![]))
         .await
         .map(|_| ())
+}
+
+/// Replace the cluster record if nobody changed it since `mod_revision`.
+pub async fn replace(
+    state: &State,
+    scope: &Scope,
+    mod_revision: i64,
+    record: &ClusterRecord,
+) -> Result<(), ControlError> {
+    let key = keys::cluster(&scope.region, &record.cluster_name);
+    if state
+        .put_if_unchanged(&key, mod_revision, encode(record))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(conflict())
+    }
+}
+
+fn conflict() -> ControlError {
+    ControlError::client(
+        "The cluster was changed by another request at the same time; retry the request.",
+    )
+}
+
+/// DeleteCluster: the ACTIVE cluster `id` names becomes INACTIVE (still describable),
+/// refused while it holds container instances, services or tasks; answers the record as
+/// written.
+pub async fn delete(
+    state: &State,
+    scope: &Scope,
+    id: Option<&str>,
+) -> Result<ClusterRecord, ControlError> {
+    let entry = active(state, scope, id)?;
+    let name = entry.value.cluster_name.clone();
+    // Every batch of placements into the cluster rewrites its placements key: read it now
+    // and compare it when writing, so tasks committed after the count below make the
+    // delete fail instead of leaving tasks in an INACTIVE cluster.
+    let placements = keys::placements(&scope.region, &name);
+    let placed_rev = state
+        .store()
+        .get(placements.as_bytes())
+        .await?
+        .map_or(0, |kv| kv.mod_revision);
+    // Count from views that include every write committed before this request.
+    let now = state.store().revision().await?;
+    state.caught_up(now).await?;
+    let holds = |what: Resource, message: &str| {
+        ControlError::from(ModelError::new(ErrorKind::NotEmpty(what), message))
+    };
+    if state.registered_instances(&scope.region, &name) > 0 {
+        return Err(holds(
+            Resource::ContainerInstance,
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        ));
+    }
+    if state.services_in(&scope.region, &name) != (0, 0) {
+        return Err(holds(
+            Resource::Service,
+            "The Cluster cannot be deleted while Services are active.",
+        ));
+    }
+    if state.task_counts(&scope.region, &name).2 > 0 {
+        return Err(holds(
+            Resource::Task,
+            "The Cluster cannot be deleted while Tasks are active.",
+        ));
+    }
+    let mut record = (*entry.value).clone();
+    record.status = cluster::INACTIVE.into();
+    let key = keys::cluster(&scope.region, &name);
+    let txn = Txn {
+        compares: vec![
+            Compare::unchanged(key.as_str(), entry.mod_revision),
+            Compare::unchanged(placements, placed_rev),
+        ],
+        success: vec![Op::put(key, encode(&record))],
+        failure: vec![],
+    };
+    if !state.commit(txn).await?.succeeded {
+        return Err(conflict());
+    }
+    Ok(record)
 }

@@ -1,9 +1,18 @@
-//! Task definitions: what a `taskDefinition` parameter names.
+//! Task definitions: what a `taskDefinition` parameter names, and registering,
+//! deregistering and deleting revisions. Revisions count up per family from a family record
+//! updated in the same transaction as the revision, so concurrent registrations get
+//! distinct revisions and a revision number is never reused, even after deletion.
 
-use flotilla_model::task_definition::TaskDefinitionStatus;
-use flotilla_model::task_definition_record::TaskDefinitionRecord;
+use flotilla_model::record::{decode, encode};
+use flotilla_model::tag::Tag;
+use flotilla_model::task::TaskStatus;
+use flotilla_model::task_definition::{
+    RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
+};
+use flotilla_model::task_definition_record::{FamilyRecord, TaskDefinitionRecord};
 use flotilla_model::{ecs_name, EcsRef, ModelError, Scope};
 use flotilla_store::view::Entry;
+use flotilla_store::{Compare, Op, Txn};
 
 use crate::{keys, ControlError, State};
 
@@ -80,4 +89,139 @@ pub fn has_health_check(state: &State, scope: &Scope, id: &str) -> bool {
             .iter()
             .any(|c| c.health_check.is_some())
     })
+}
+
+/// Register the next revision of `input.family` (validated by the caller), with `tags`,
+/// registered by `principal`.
+pub async fn register(
+    state: &State,
+    scope: &Scope,
+    input: RegisterTaskDefinitionInput,
+    tags: Vec<Tag>,
+    principal: &str,
+) -> Result<TaskDefinitionRecord, ControlError> {
+    let family = input.family.clone();
+    let family_key = keys::family(&scope.region, &family);
+    // Registrations of one family take turns within this process; across processes the
+    // compare-and-swap on the counter decides, and the loser retries with the new value.
+    let _turn = state.family_locks().lock(&family_key).await;
+    for _ in 0..16 {
+        let current = state.store().get(family_key.as_bytes()).await?;
+        let (last, mod_revision) = match &current {
+            Some(kv) => {
+                let rec: FamilyRecord = decode(&kv.value).map_err(|e| {
+                    ControlError::Store(format!("corrupt family record {family_key}: {e}"))
+                })?;
+                (rec.last_revision, kv.mod_revision)
+            }
+            None => (0, 0),
+        };
+        let revision = last + 1;
+        let revision32 = i32::try_from(revision).map_err(|_| {
+            ControlError::client(format!("Family '{family}' has no revisions left."))
+        })?;
+        let definition = TaskDefinition::from_input(
+            input.clone(),
+            scope.task_definition_arn(&family, revision),
+            revision32,
+            chrono::Utc::now(),
+            Some(principal.to_string()),
+        );
+        let record = TaskDefinitionRecord {
+            definition,
+            tags: tags.clone(),
+        };
+        let txn = Txn {
+            compares: vec![Compare::unchanged(family_key.clone(), mod_revision)],
+            success: vec![
+                Op::put(
+                    family_key.clone(),
+                    encode(&FamilyRecord {
+                        last_revision: revision,
+                    }),
+                ),
+                Op::put(
+                    keys::task_definition(&scope.region, &family, revision),
+                    encode(&record),
+                ),
+            ],
+            failure: vec![],
+        };
+        if state.commit(txn).await?.succeeded {
+            return Ok(record);
+        }
+    }
+    Err(ModelError::server(format!(
+        "Too many concurrent registrations of family '{family}'; retry the request."
+    ))
+    .into())
+}
+
+/// Make the revision `entry` INACTIVE (a no-op when it is not ACTIVE); answers the record.
+pub async fn deregister(
+    state: &State,
+    scope: &Scope,
+    entry: Entry<TaskDefinitionRecord>,
+) -> Result<TaskDefinitionRecord, ControlError> {
+    let mut record = (*entry.value).clone();
+    if record.status() != TaskDefinitionStatus::Active {
+        return Ok(record);
+    }
+    record.definition.status = TaskDefinitionStatus::Inactive;
+    record.definition.deregistered_at = Some(chrono::Utc::now());
+    let key = keys::task_definition(&scope.region, record.family(), record.revision());
+    if !state
+        .put_if_unchanged(&key, entry.mod_revision, encode(&record))
+        .await?
+    {
+        return Err(ControlError::client(
+            "The task definition was changed by another request at the same time; retry the \
+             request.",
+        ));
+    }
+    Ok(record)
+}
+
+/// Why a revision cannot be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotDeleted {
+    /// It is still ACTIVE: deregister it first.
+    Active,
+    /// A task that has not stopped runs it.
+    InUse,
+    /// It changed while being deleted.
+    Changed,
+}
+
+/// Delete the INACTIVE revision `entry` (no task that has not stopped may run it).
+pub async fn delete(
+    state: &State,
+    scope: &Scope,
+    entry: &Entry<TaskDefinitionRecord>,
+) -> Result<Result<(), NotDeleted>, ControlError> {
+    let record = &entry.value;
+    if record.status() == TaskDefinitionStatus::Active {
+        return Ok(Err(NotDeleted::Active));
+    }
+    let in_use = state
+        .tasks()
+        .range(keys::TASKS.as_bytes())
+        .into_iter()
+        .any(|(_, t)| {
+            t.value.task_definition_arn == record.arn() && t.value.last_status < TaskStatus::Stopped
+        });
+    if in_use {
+        return Ok(Err(NotDeleted::InUse));
+    }
+    let key = keys::task_definition(&scope.region, record.family(), record.revision());
+    let txn = Txn {
+        compares: vec![Compare::unchanged(key.clone(), entry.mod_revision)],
+        success: vec![Op::delete(key)],
+        failure: vec![],
+    };
+    if state.commit(txn).await?.succeeded {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(NotDeleted::Changed))
+    }
 }

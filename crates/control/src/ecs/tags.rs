@@ -1,0 +1,135 @@
+//! Tags of the ECS resources that can carry them (clusters, task definitions and services),
+//! found from their ARN.
+
+use flotilla_model::record::encode;
+use flotilla_model::service::ServiceStatus;
+use flotilla_model::tag::{validate_tags, Tag};
+use flotilla_model::{Arn, Resource, Scope};
+
+use crate::ecs::task_definitions::parse_revision_ref;
+use crate::{keys, ControlError, State};
+
+/// A taggable resource named by an ARN: its store key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tagged {
+    Cluster(String),
+    TaskDefinition(String),
+    Service(String),
+}
+
+/// The resource an ARN names, if it is one that can carry tags.
+pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
+    let parsed = Arn::parse(arn)
+        .filter(|a| a.service == "ecs")
+        .ok_or_else(|| {
+            ControlError::invalid(format!("The ARN '{arn}' is not a valid ECS resource ARN."))
+        })?;
+    let (kind, rest) = parsed.resource_parts();
+    match kind {
+        "cluster" => Ok(Tagged::Cluster(keys::cluster(&scope.region, rest))),
+        "task-definition" => {
+            let (family, revision) = parse_revision_ref(rest)?;
+            Ok(Tagged::TaskDefinition(keys::task_definition(
+                &scope.region,
+                &family,
+                revision,
+            )))
+        }
+        "service" => match rest.split_once('/') {
+            Some((cluster, name)) => {
+                Ok(Tagged::Service(keys::service(&scope.region, cluster, name)))
+            }
+            None => Err(ControlError::invalid(format!(
+                "The ARN '{arn}' uses the old service ARN format without a cluster; use the \
+                 long format service/CLUSTER/NAME."
+            ))),
+        },
+        _ => Err(ControlError::invalid(format!(
+            "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
+             definition or a service."
+        ))),
+    }
+}
+
+fn not_found() -> ControlError {
+    ControlError::not_found(Resource::Other, "The specified resource is not found.")
+}
+
+/// The tags of `resource`.
+pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlError> {
+    Ok(match resource {
+        Tagged::Cluster(key) => state
+            .clusters()
+            .get(key.as_bytes())
+            .filter(|e| e.value.is_active())
+            .ok_or_else(ControlError::cluster_not_found)?
+            .value
+            .tags
+            .clone(),
+        Tagged::TaskDefinition(key) => state
+            .task_definitions()
+            .get(key.as_bytes())
+            .ok_or_else(not_found)?
+            .value
+            .tags
+            .clone(),
+        Tagged::Service(key) => state
+            .services()
+            .get(key.as_bytes())
+            .ok_or_else(ControlError::service_not_found)?
+            .value
+            .tags
+            .clone(),
+    })
+}
+
+/// Change the tags of `resource` with `change`, compare-and-swap on its key; the result
+/// must still be valid tags.
+pub async fn retag(
+    state: &State,
+    resource: &Tagged,
+    change: impl Fn(&mut Vec<Tag>),
+) -> Result<(), ControlError> {
+    let changed = |tags: &mut Vec<Tag>| -> Result<(), ControlError> {
+        change(tags);
+        Ok(validate_tags(tags)?)
+    };
+    let (key, value, mod_revision) = match resource {
+        Tagged::Cluster(key) => {
+            let e = state
+                .clusters()
+                .get(key.as_bytes())
+                .filter(|e| e.value.is_active())
+                .ok_or_else(ControlError::cluster_not_found)?;
+            let mut c = (*e.value).clone();
+            changed(&mut c.tags)?;
+            (key, encode(&c), e.mod_revision)
+        }
+        Tagged::TaskDefinition(key) => {
+            let e = state
+                .task_definitions()
+                .get(key.as_bytes())
+                .ok_or_else(not_found)?;
+            let mut t = (*e.value).clone();
+            changed(&mut t.tags)?;
+            (key, encode(&t), e.mod_revision)
+        }
+        Tagged::Service(key) => {
+            let e = state
+                .services()
+                .get(key.as_bytes())
+                .filter(|e| e.value.status != ServiceStatus::Inactive)
+                .ok_or_else(ControlError::service_not_found)?;
+            let mut s = (*e.value).clone();
+            changed(&mut s.tags)?;
+            (key, encode(&s), e.mod_revision)
+        }
+    };
+    if state.put_if_unchanged(key, mod_revision, value).await? {
+        Ok(())
+    } else {
+        Err(ControlError::client(
+            "The resource was changed by another request at the same time; retry the request.",
+        ))
+    }
+}
