@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
+use flotilla_control::Entry;
 use flotilla_model::container_instance::{
     self, Capacity, ContainerInstanceRecord, Resource, VersionInfo,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task_definition::Attribute;
 use flotilla_model::{Arn, Scope};
-use flotilla_control::Entry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -6,10 +6,10 @@
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
+use flotilla_control::Entry;
 use flotilla_model::service::{self, Deployment, RolloutState, ServiceRecord};
 use flotilla_model::timestamp::{from_epoch_seconds, to_epoch_seconds};
 use flotilla_model::{Arn, Scope};
-use flotilla_control::Entry;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -154,6 +154,10 @@ struct ServiceController {
     /// [`placement_stamp`] then: not retried until an instance, an agent connection or
     /// a task's resources change.
     daemon_misses: Mutex<HashMap<(String, String), u64>>,
+    /// Each cluster's service tasks as last read, with the tasks view's change counter
+    /// then: the services of one cluster, each requeued every second, share one read
+    /// until a task changes.
+    cluster_tasks: Mutex<HashMap<String, (u64, Arc<ClusterTasks>)>>,
 }
 
 impl Reconciler for ServiceController {
@@ -184,7 +188,7 @@ impl Reconciler for ServiceController {
         let region = Arn::parse(&svc.service_arn)
             .map(|a| a.region)
             .unwrap_or_default();
-        let tasks = ClusterTasks::load(&self.state, &region, cluster_of(svc)).of(svc);
+        let tasks = self.cluster_tasks(&region, cluster_of(svc)).of(svc);
         self.reconcile_service(key, svc, tasks).await?;
         Ok(Action::Requeue(RESYNC))
     }
@@ -201,7 +205,27 @@ impl ServiceController {
             state,
             unseen_since: Mutex::default(),
             daemon_misses: Mutex::default(),
+            cluster_tasks: Mutex::default(),
         }
+    }
+
+    /// The service tasks of a cluster, read again only when some task changed.
+    fn cluster_tasks(&self, region: &str, cluster: &str) -> Arc<ClusterTasks> {
+        // Read the counter first: a change after it makes the next call read again.
+        let stamp = self.state.tasks().changes();
+        let key = format!("{region}/{cluster}");
+        let mut cache = self
+            .cluster_tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, tasks)) = cache.get(&key) {
+            if *at == stamp {
+                return tasks.clone();
+            }
+        }
+        let tasks = Arc::new(ClusterTasks::load(&self.state, region, cluster));
+        cache.insert(key, (stamp, tasks.clone()));
+        tasks
     }
 
     /// Where the instances of a cluster stand, noting agents that disconnected.
