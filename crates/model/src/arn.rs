@@ -182,6 +182,29 @@ mod tests {
         assert_eq!(parsed.to_string(), arn);
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, the parser answers without panicking, and what it
+        /// accepts for a task, service or instance is one path segment.
+        #[test]
+        fn the_name_parser_takes_any_input(input in ".{0,80}", arn_like in "arn:[a-z:/0-9-]{0,60}") {
+            for kind in [
+                EcsRef::Cluster,
+                EcsRef::ContainerInstance,
+                EcsRef::Service,
+                EcsRef::Task,
+                EcsRef::TaskDefinition,
+            ] {
+                for i in [input.as_str(), arn_like.as_str()] {
+                    if let Ok(name) = ecs_name(i, kind) {
+                        if matches!(kind, EcsRef::Service | EcsRef::Task | EcsRef::ContainerInstance) {
+                            proptest::prop_assert!(!name.contains('/'), "{i:?} -> {name:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn one_parser_for_names_ids_and_arns() {
         let arn = "arn:aws:ecs:us-east-1:000000000000:service/c/web";

@@ -129,10 +129,39 @@ mod tests {
                     Ok(serde_json::json!({ "first": first, "last": last }))
                 }
                 2 => {
-                    data["age"] = 0.into();
+                    let obj = data.as_object_mut().ok_or("person v2 is not an object")?;
+                    obj.insert("age".into(), 0.into());
                     Ok(data)
                 }
                 _ => Err(format!("person v{from} is unknown")),
+            }
+        }
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// A stored value of any bytes is an error or a record, never a panic, whatever
+        /// envelope and version it claims.
+        #[test]
+        fn decoding_takes_any_bytes(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            v in 0u32..6,
+            data in proptest::prop_oneof![
+                "[ -~]{0,60}",
+                proptest::sample::select(vec![
+                    "1", "\"x\"", "[]", "{}", "null", r#"{"name":"A B"}"#, r#"{"name":7}"#,
+                    r#"{"stopCode":"ServiceSchedulerInitiated","stoppedReason":"Task failed container health checks."}"#,
+                ]).prop_map(String::from),
+            ],
+        ) {
+            let _ = decode::<Person>(&bytes);
+            let _ = decode::<crate::task::TaskRecord>(&bytes);
+            for kind in ["person", "task"] {
+                let claimed = format!(r#"{{"kind":"{kind}","v":{v},"data":{data}}}"#);
+                let _ = decode::<Person>(claimed.as_bytes());
+                let _ = decode::<crate::task::TaskRecord>(claimed.as_bytes());
+                let _ = decode::<crate::run_token::RunTokenRecord>(data.as_bytes());
             }
         }
     }
