@@ -86,6 +86,25 @@ def test_missing_clusters_raise_cluster_not_found(flotilla):
             call()
 
 
+def test_arns_of_another_region_or_account_never_act_on_this_one(flotilla):
+    ecs = flotilla.client("ecs")
+    arn = ecs.create_cluster(clusterName="scoped")["cluster"]["clusterArn"]
+    for other in (arn.replace("us-east-1", "eu-west-9"),
+                  arn.replace("000000000000", "111111111111"),
+                  arn.replace("arn:aws:", "arn:aws-cn:")):
+        for call in (lambda: ecs.delete_cluster(cluster=other),
+                     lambda: ecs.tag_resource(resourceArn=other, tags=[{"key": "k", "value": "v"}]),
+                     lambda: ecs.list_services(cluster=other)):
+            with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+                call()
+            assert "the request acts in aws:us-east-1:000000000000" in str(e.value)
+    [c] = ecs.describe_clusters(clusters=[arn], include=["TAGS"])["clusters"]
+    assert c["status"] == "ACTIVE" and c.get("tags", []) == []
+    # describe-clusters reports a foreign ARN as missing instead of describing this one.
+    out = ecs.describe_clusters(clusters=[arn.replace("us-east-1", "eu-west-9")])
+    assert out["clusters"] == [] and out["failures"][0]["reason"] == "MISSING"
+
+
 def test_invalid_cluster_names_are_refused(flotilla):
     ecs = flotilla.client("ecs")
     with pytest.raises(ecs.exceptions.InvalidParameterException) as e:

@@ -94,7 +94,7 @@ fn registered(
     cluster: &str,
     instance: &str,
 ) -> Result<(String, Arc<ContainerInstanceRecord>), EcsError> {
-    let cluster = cluster_name(Some(cluster))?;
+    let cluster = cluster_name(Some(cluster), scope)?;
     let (_, entry) = container_instances::find(state, scope, &cluster, instance)
         .map_err(|_| client("This container instance is not registered; register it again."))?;
     Ok((cluster, entry.value))

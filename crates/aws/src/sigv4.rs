@@ -106,6 +106,25 @@ pub fn credential_scope(parts: &Parts) -> Option<(String, String, String)> {
     Some((key, region, service))
 }
 
+/// Whether `s` has the shape of a region name (`us-east-1`, `eu-west-9`, `us-gov-west-1`):
+/// lowercase words and numbers joined by single hyphens, at most 32 characters. The region
+/// partitions all state, so `""`, `..` or `US-EAST-1` must never be one.
+pub fn is_region_name(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let rest: Vec<&str> = parts.collect();
+    s.len() <= 32
+        && first_ok
+        && !rest.is_empty()
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
 /// Verify a request's signature. On success, the scope it was signed for.
 pub async fn verify(
     creds: &Credentials,
@@ -128,6 +147,13 @@ pub async fn verify(
             )
         });
     };
+    if !is_region_name(&region) {
+        return Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            format!("Credential should be scoped to a valid region, not '{region}'."),
+        ));
+    }
 
     let mut request = http::Request::builder()
         .method(parts.method.clone())

@@ -84,6 +84,21 @@ impl Arn {
         })
     }
 
+    /// Refuse an ARN of another partition, region or account than the request's `scope`:
+    /// it never stands for the caller's own resource of the same name.
+    pub fn within(&self, scope: &Scope) -> Result<(), crate::ModelError> {
+        if self.partition == scope.partition
+            && self.region == scope.region
+            && self.account == scope.account
+        {
+            return Ok(());
+        }
+        Err(crate::ModelError::invalid(format!(
+            "'{self}' is in {}:{}:{}, but the request acts in {}:{}:{}.",
+            self.partition, self.region, self.account, scope.partition, scope.region, scope.account
+        )))
+    }
+
     /// The resource type and the rest: `cluster/default` → `("cluster", "default")`.
     pub fn resource_parts(&self) -> (&str, &str) {
         match self.resource.split_once('/') {
@@ -137,14 +152,16 @@ impl EcsRef {
     }
 }
 
-/// The one parser of name-or-ARN parameters: what `input` names, as the resource's name
+/// The one parser of name-or-ARN parameters, for a request acting in `scope`: what `input`
+/// names, as the resource's name
 /// or id (for a cluster and a task definition, everything after `cluster/` or
 /// `task-definition/`, i.e. the name or `family:revision`; for the others, the last part of
 /// the ARN, which may also carry the cluster). A malformed ARN, an empty name, or a task,
 /// service or instance name with a `/`, is an
 /// [`ErrorKind::InvalidParameter`](crate::ErrorKind) (a `ClientException` kind for task
-/// definitions, as ECS answers).
-pub fn ecs_name(input: &str, kind: EcsRef) -> Result<String, crate::ModelError> {
+/// definitions, as ECS answers). An ARN of another partition, region or account is refused:
+/// it never stands for the caller's own resource of the same name.
+pub fn ecs_name(input: &str, kind: EcsRef, scope: &Scope) -> Result<String, crate::ModelError> {
     let (noun, by) = kind.noun();
     let error = |m: String| match kind {
         EcsRef::TaskDefinition => crate::ModelError::client(m),
@@ -154,6 +171,7 @@ pub fn ecs_name(input: &str, kind: EcsRef) -> Result<String, crate::ModelError> 
         let arn = Arn::parse(input)
             .filter(|a| a.service == "ecs" && a.resource_parts().0 == kind.resource_type())
             .ok_or_else(|| error(format!("'{input}' is not a {noun} ARN.")))?;
+        arn.within(scope)?;
         return Ok(match kind {
             EcsRef::Cluster | EcsRef::TaskDefinition => arn.resource_parts().1.to_string(),
             _ => arn.resource.rsplit('/').next().unwrap_or("").to_string(),
@@ -195,7 +213,7 @@ mod tests {
                 EcsRef::TaskDefinition,
             ] {
                 for i in [input.as_str(), arn_like.as_str()] {
-                    if let Ok(name) = ecs_name(i, kind) {
+                    if let Ok(name) = ecs_name(i, kind, &here()) {
                         if matches!(kind, EcsRef::Service | EcsRef::Task | EcsRef::ContainerInstance) {
                             proptest::prop_assert!(!name.contains('/'), "{i:?} -> {name:?}");
                         }
@@ -205,22 +223,43 @@ mod tests {
         }
     }
 
+    fn here() -> Scope {
+        Scope::new("us-east-1", "000000000000")
+    }
+
+    #[test]
+    fn arns_of_another_region_account_or_partition_are_refused() {
+        for other in [
+            "arn:aws:ecs:eu-west-9:000000000000:cluster/prod",
+            "arn:aws:ecs:us-east-1:111111111111:cluster/prod",
+            "arn:aws-cn:ecs:us-east-1:000000000000:cluster/prod",
+        ] {
+            let e = ecs_name(other, EcsRef::Cluster, &here()).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidParameter, "{other}");
+        }
+        let mine = "arn:aws:ecs:us-east-1:000000000000:cluster/prod";
+        assert_eq!(ecs_name(mine, EcsRef::Cluster, &here()).unwrap(), "prod");
+    }
+
     #[test]
     fn one_parser_for_names_ids_and_arns() {
         let arn = "arn:aws:ecs:us-east-1:000000000000:service/c/web";
-        assert_eq!(ecs_name(arn, EcsRef::Service).unwrap(), "web");
-        assert_eq!(ecs_name("web", EcsRef::Service).unwrap(), "web");
-        assert!(ecs_name(arn, EcsRef::Task).is_err());
-        assert!(ecs_name("a/b", EcsRef::Task).is_err());
-        assert!(ecs_name("", EcsRef::Service).is_err());
+        assert_eq!(ecs_name(arn, EcsRef::Service, &here()).unwrap(), "web");
+        assert_eq!(ecs_name("web", EcsRef::Service, &here()).unwrap(), "web");
+        assert!(ecs_name(arn, EcsRef::Task, &here()).is_err());
+        assert!(ecs_name("a/b", EcsRef::Task, &here()).is_err());
+        assert!(ecs_name("", EcsRef::Service, &here()).is_err());
         let td = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:3";
-        assert_eq!(ecs_name(td, EcsRef::TaskDefinition).unwrap(), "web:3");
-        let e = ecs_name("arn:aws:s3:::x", EcsRef::TaskDefinition).unwrap_err();
+        assert_eq!(
+            ecs_name(td, EcsRef::TaskDefinition, &here()).unwrap(),
+            "web:3"
+        );
+        let e = ecs_name("arn:aws:s3:::x", EcsRef::TaskDefinition, &here()).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Client);
         let c = "arn:aws:ecs:us-east-1:000000000000:cluster/prod";
-        assert_eq!(ecs_name(c, EcsRef::Cluster).unwrap(), "prod");
+        assert_eq!(ecs_name(c, EcsRef::Cluster, &here()).unwrap(), "prod");
         let t = "arn:aws:ecs:us-east-1:000000000000:task/prod/abc";
-        assert_eq!(ecs_name(t, EcsRef::Task).unwrap(), "abc");
+        assert_eq!(ecs_name(t, EcsRef::Task, &here()).unwrap(), "abc");
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::{keys, State};
 use flotilla_control::ecs::clusters;
 
 /// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
-pub fn cluster_name(id: Option<&str>) -> Result<String, EcsError> {
-    Ok(clusters::name_of(id)?)
+pub fn cluster_name(id: Option<&str>, scope: &Scope) -> Result<String, EcsError> {
+    Ok(clusters::name_of(id, scope)?)
 }
 
 /// The name of the ACTIVE cluster a request names (`ClusterNotFoundException` otherwise).
@@ -116,7 +116,12 @@ pub async fn describe(
     let mut clusters = Vec::new();
     let mut failures = Vec::new();
     for id in &ids {
-        let name = cluster_name(Some(id))?;
+        // Another region's or account's cluster is not here: missing, as AWS answers.
+        if flotilla_model::Arn::parse(id).is_some_and(|a| a.within(&scope).is_err()) {
+            failures.push(failure(id, "MISSING"));
+            continue;
+        }
+        let name = cluster_name(Some(id), &scope)?;
         match state
             .clusters()
             .get(keys::cluster(&scope.region, &name).as_bytes())

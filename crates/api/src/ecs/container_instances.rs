@@ -28,8 +28,8 @@ use flotilla_control::ecs::container_instances::{self as control, Registration};
 pub use flotilla_control::ecs::container_instances::{instance_arn, put};
 
 /// The instance id a `containerInstance` parameter (id or ARN) names.
-pub fn instance_id(id: &str) -> Result<String, EcsError> {
-    Ok(control::instance_id(id)?)
+pub fn instance_id(id: &str, scope: &Scope) -> Result<String, EcsError> {
+    Ok(control::instance_id(id, scope)?)
 }
 
 /// What is running where in a cluster: the load of each instance, by instance ARN.
@@ -175,7 +175,7 @@ pub async fn register(
                     "containerInstanceArn '{arn}' does not name an instance of cluster {cluster_name}."
                 )));
             }
-            Some(instance_id(arn)?)
+            Some(instance_id(arn, &scope)?)
         }
         None => None,
     };
@@ -259,7 +259,7 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
                 .map(|(_, e)| to_wire(state, &scope, &cluster, &e.value, &o, tags))
         },
         |id| {
-            instance_id(id)
+            instance_id(id, &scope)
                 .ok()
                 .map(|i| instance_arn(&scope, &cluster, &i))
         },

@@ -72,6 +72,16 @@ fn check_propagate(p: Option<&str>) -> Result<String, EcsError> {
     }
 }
 
+/// `desiredCount` is an Integer of the API model: 0 to 2^31 - 1.
+fn check_desired(n: i64) -> Result<i64, EcsError> {
+    if !(0..=i64::from(i32::MAX)).contains(&n) {
+        return Err(invalid(format!(
+            "desiredCount must be between 0 and 2147483647; got {n}."
+        )));
+    }
+    Ok(n)
+}
+
 fn check_grace(g: Option<i64>) -> Result<(), EcsError> {
     match g {
         Some(g) if !(0..=i64::from(i32::MAX)).contains(&g) => Err(invalid(format!(
@@ -113,12 +123,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         }
         (service::DAEMON, None) => 0,
         (_, None) => return Err(invalid("desiredCount is required for a REPLICA service.")),
-        (_, Some(n)) if n < 0 => {
-            return Err(invalid(format!(
-                "desiredCount must be zero or more; got {n}."
-            )))
-        }
-        (_, Some(n)) => n,
+        (_, Some(n)) => check_desired(n)?,
     };
     if let Some(dc) = &input.deployment_controller {
         if dc["type"].as_str().unwrap_or("ECS") != "ECS" {
@@ -252,11 +257,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         ));
     }
     if let Some(n) = input.desired_count {
-        if n < 0 {
-            return Err(invalid(format!(
-                "desiredCount must be zero or more; got {n}."
-            )));
-        }
+        check_desired(n)?;
     }
     check_grace(input.health_check_grace_period_seconds)?;
     if let Some(l) = &input.load_balancers {
@@ -344,7 +345,7 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
             })
         },
         |id| {
-            service_name(id).ok().map(|n| {
+            service_name(id, &scope).ok().map(|n| {
                 scope
                     .arn("ecs", format!("service/{cluster}/{n}"))
                     .to_string()

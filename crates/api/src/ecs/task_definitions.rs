@@ -56,7 +56,7 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
     let scope = crate::scope(state, ctx);
     let id = required(input.task_definition, "taskDefinition")?;
     let with_tags = super::wants_tags(&input.include, &["TAGS"])?;
-    let entry = find(state, &scope, &parse_ref(&id)?)
+    let entry = find(state, &scope, &parse_ref(&id, &scope)?)
         .ok_or_else(|| client("Unable to describe task definition."))?;
     let mut out = json!({ "taskDefinition": entry.value.definition });
     if with_tags {
@@ -193,7 +193,7 @@ pub async fn deregister(
 ) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let id = required(input.task_definition, "taskDefinition")?;
-    let r = match parse_ref(&id)? {
+    let r = match parse_ref(&id, &scope)? {
         Ref::Latest(_) => {
             return Err(client(format!(
                 "'{id}' does not name a revision: use family:revision or a full ARN."
@@ -227,7 +227,7 @@ pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<
     let mut deleted = Vec::new();
     let mut failures = Vec::new();
     for id in &input.task_definitions {
-        let r = match parse_ref(id) {
+        let r = match parse_ref(id, &scope) {
             Ok(r @ Ref::Revision(..)) => r,
             _ => {
                 failures.push(failure(id, "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."));

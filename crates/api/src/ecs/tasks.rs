@@ -146,7 +146,7 @@ fn replay(state: &State, scope: &Scope, cluster: &str, saved: &RunTokenRecord) -
     let tasks: Vec<Value> = saved
         .task_arns
         .iter()
-        .filter_map(|arn| task_id(arn).ok())
+        .filter_map(|arn| task_id(arn, scope).ok())
         .filter_map(|id| {
             state
                 .tasks()
@@ -209,7 +209,7 @@ pub struct StopInput {
 pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
-    let id = task_id(input.task.as_deref().unwrap_or(""))?;
+    let id = task_id(input.task.as_deref().unwrap_or(""), &scope)?;
     let reason = input
         .reason
         .filter(|r| !r.is_empty())
@@ -246,14 +246,14 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
     let (found, failures) = super::describe_each(
         &input.tasks,
         |t| {
-            let id = task_id(t).ok()?;
+            let id = task_id(t, &scope).ok()?;
             let e = state
                 .tasks()
                 .get(keys::task(&scope.region, &cluster, &id).as_bytes())?;
             Some(to_wire(&e.value, tags))
         },
         |t| {
-            task_id(t)
+            task_id(t, &scope)
                 .ok()
                 .map(|id| scope.arn("ecs", format!("task/{cluster}/{id}")).to_string())
         },

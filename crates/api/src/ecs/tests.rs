@@ -443,6 +443,36 @@ async fn concurrent_run_tasks_through_two_servers_never_over_commit() {
 }
 
 #[tokio::test]
+async fn counts_beyond_the_api_models_integer_are_refused() {
+    let (ecs, state) = ecs().await;
+    cluster_with_app(&ecs, &state, "big").await;
+    let huge = 1_i64 << 62;
+    let err = call(
+        &ecs,
+        "CreateService",
+        json!({"cluster": "big", "serviceName": "s", "taskDefinition": "app", "desiredCount": huge}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterException", "{}", err.message);
+    call(
+        &ecs,
+        "CreateService",
+        json!({"cluster": "big", "serviceName": "s", "taskDefinition": "app", "desiredCount": 0}),
+    )
+    .await
+    .unwrap();
+    let err = call(
+        &ecs,
+        "UpdateService",
+        json!({"cluster": "big", "service": "s", "desiredCount": i64::from(i32::MAX) + 1}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterException", "{}", err.message);
+}
+
+#[tokio::test]
 async fn describe_counts_come_from_the_stored_resources() {
     let (ecs, state) = ecs().await;
     call(&ecs, "CreateCluster", json!({"clusterName": "c"}))

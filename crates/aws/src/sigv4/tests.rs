@@ -120,3 +120,48 @@ fn secrets_must_have_the_aws_length() {
     assert!(Credentials::single("000000000000", KEY, "short").is_err());
     assert!(Credentials::single("000000000000", "", SECRET).is_err());
 }
+
+#[test]
+fn region_names_have_the_aws_shape() {
+    for ok in [
+        "us-east-1",
+        "eu-west-9",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-2",
+    ] {
+        assert!(is_region_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "..",
+        "US-EAST-1",
+        "us",
+        "us-",
+        "-us-east-1",
+        "us--east-1",
+        "us-east-1/x",
+    ] {
+        assert!(!is_region_name(bad), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_credential_scope_that_is_not_a_region() {
+    for region in ["US-EAST-1", "..", ""] {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={KEY}/20260101/{region}/ecs/aws4_request, \
+             SignedHeaders=host, Signature=00"
+        );
+        let (parts, _) = http::Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("host", "localhost")
+            .header("authorization", auth)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let err = verify(&creds(), &parts, &Bytes::new()).await.unwrap_err();
+        assert_eq!(err.code, "SignatureDoesNotMatch", "{region}: {err:?}");
+    }
+}

@@ -10,10 +10,10 @@ use flotilla_store::{Compare, Op, Txn};
 use crate::{keys, ControlError, State};
 
 /// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
-pub fn name_of(id: Option<&str>) -> Result<String, ControlError> {
+pub fn name_of(id: Option<&str>, scope: &Scope) -> Result<String, ControlError> {
     match id {
         None | Some("") => Ok("default".into()),
-        Some(id) => Ok(ecs_name(id, EcsRef::Cluster)?),
+        Some(id) => Ok(ecs_name(id, EcsRef::Cluster, scope)?),
     }
 }
 
@@ -23,7 +23,7 @@ pub fn active(
     scope: &Scope,
     id: Option<&str>,
 ) -> Result<Entry<ClusterRecord>, ControlError> {
-    let name = name_of(id)?;
+    let name = name_of(id, scope)?;
     match state
         .clusters()
         .get(keys::cluster(&scope.region, &name).as_bytes())

@@ -12,8 +12,8 @@ use flotilla_store::view::Entry;
 use crate::{keys, ControlError, State};
 
 /// The instance id a `containerInstance` parameter (id or ARN) names.
-pub fn instance_id(id: &str) -> Result<String, ControlError> {
-    Ok(ecs_name(id, EcsRef::ContainerInstance)?)
+pub fn instance_id(id: &str, scope: &Scope) -> Result<String, ControlError> {
+    Ok(ecs_name(id, EcsRef::ContainerInstance, scope)?)
 }
 
 /// The ARN of instance `id` of `cluster`.
@@ -30,7 +30,7 @@ pub fn find(
     cluster: &str,
     id: &str,
 ) -> Result<(String, Entry<ContainerInstanceRecord>), ControlError> {
-    let id = instance_id(id)?;
+    let id = instance_id(id, scope)?;
     let key = keys::container_instance(&scope.region, cluster, &id);
     let entry = state.instances().get(key.as_bytes()).ok_or_else(|| {
         ControlError::invalid(format!(

@@ -35,8 +35,8 @@ pub use operations::{
 };
 
 /// The service name a `service` parameter (name or ARN) refers to.
-pub fn service_name(id: &str) -> Result<String, ControlError> {
-    Ok(ecs_name(id, EcsRef::Service)?)
+pub fn service_name(id: &str, scope: &Scope) -> Result<String, ControlError> {
+    Ok(ecs_name(id, EcsRef::Service, scope)?)
 }
 
 /// The stored service `id` names in `cluster`, whatever its status.
@@ -46,7 +46,7 @@ pub fn find(
     cluster: &str,
     id: &str,
 ) -> Result<Entry<ServiceRecord>, ControlError> {
-    let name = service_name(id)?;
+    let name = service_name(id, scope)?;
     state
         .services()
         .get(keys::service(&scope.region, cluster, &name).as_bytes())

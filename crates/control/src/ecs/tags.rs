@@ -24,6 +24,7 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
         .ok_or_else(|| {
             ControlError::invalid(format!("The ARN '{arn}' is not a valid ECS resource ARN."))
         })?;
+    parsed.within(scope)?;
     let (kind, rest) = parsed.resource_parts();
     match kind {
         "cluster" => Ok(Tagged::Cluster(keys::cluster(&scope.region, rest))),

@@ -38,8 +38,8 @@ pub fn parse_revision_ref(s: &str) -> Result<(String, i64), ModelError> {
 }
 
 /// Parse `family`, `family:revision` or a task definition ARN.
-pub fn parse_ref(s: &str) -> Result<Ref, ModelError> {
-    let body = ecs_name(s, EcsRef::TaskDefinition)?;
+pub fn parse_ref(s: &str, scope: &Scope) -> Result<Ref, ModelError> {
+    let body = ecs_name(s, EcsRef::TaskDefinition, scope)?;
     if body.contains(':') {
         let (family, revision) = parse_revision_ref(&body)?;
         Ok(Ref::Revision(family, revision))
@@ -66,7 +66,9 @@ pub fn find(state: &State, scope: &Scope, r: &Ref) -> Option<Entry<TaskDefinitio
 
 /// The revision a task definition ARN or `family:revision` names, if it exists.
 pub fn by_ref(state: &State, scope: &Scope, id: &str) -> Option<Entry<TaskDefinitionRecord>> {
-    parse_ref(id).ok().and_then(|r| find(state, scope, &r))
+    parse_ref(id, scope)
+        .ok()
+        .and_then(|r| find(state, scope, &r))
 }
 
 /// The task definition `id` names, or "TaskDefinition not found." (InvalidParameter).
@@ -75,7 +77,7 @@ pub fn resolve(
     scope: &Scope,
     id: &str,
 ) -> Result<Entry<TaskDefinitionRecord>, ControlError> {
-    let r = parse_ref(id)?;
+    let r = parse_ref(id, scope)?;
     find(state, scope, &r).ok_or_else(|| ControlError::invalid("TaskDefinition not found."))
 }
 

@@ -9,8 +9,8 @@ use flotilla_model::{ecs_name, EcsRef, Scope};
 use crate::{keys, ControlError, State};
 
 /// The task id a `task` parameter (id or ARN) names.
-pub fn task_id(id: &str) -> Result<String, ControlError> {
-    Ok(ecs_name(id, EcsRef::Task)?)
+pub fn task_id(id: &str, scope: &Scope) -> Result<String, ControlError> {
+    Ok(ecs_name(id, EcsRef::Task, scope)?)
 }
 
 /// Why the control plane stops a task: ECS's stop code and reason, and the typed cause.
