@@ -134,7 +134,17 @@ pub fn save(dir: &Path, state: &AgentState) -> Result<(), CheckpointError> {
     };
     let bytes = encode(state);
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    // Owner only: the checkpoint holds the last reports of tasks, with their details.
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?
+    };
     file.write_all(&bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
@@ -270,6 +280,15 @@ mod tests {
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(s));
         assert!(!dir.path().join("agent-state.json.tmp").exists());
+    }
+
+    #[test]
+    fn the_checkpoint_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &sample()).unwrap();
+        let meta = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -102,12 +102,7 @@ pub async fn serve(
     config: AgentConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "creating agent data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    crate::server::private_dir(&config.data_dir)?;
     // One agent per data directory: two would act as the same container instance.
     let _lock = crate::server::lock_data_dir(&config.data_dir)?;
     let runtime = DockerRuntime::connect()

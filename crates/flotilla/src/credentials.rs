@@ -71,8 +71,23 @@ pub fn load_or_generate(data_dir: &Path) -> anyhow::Result<(KeyPair, Source)> {
     Ok((pair, Source::Generated(path)))
 }
 
-/// Read a credentials file's `[default]` profile.
+/// Read a credentials file's `[default]` profile. A file that others may read or write is
+/// refused, as ssh refuses a private key: its secret is the account's root key.
 pub fn read(path: &Path) -> anyhow::Result<KeyPair> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} can be read or written by other users (mode {:o}); its secret is the root key: \
+             run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let value = |name: &str| {
         text.lines()
@@ -129,6 +144,11 @@ mod tests {
             ),
         )
         .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = read(&path).unwrap_err().to_string();
+        assert!(refused.contains("chmod 600"), "{refused}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read(&path).unwrap(), pair);
         fs::remove_dir_all(&dir).unwrap();
     }

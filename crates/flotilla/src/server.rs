@@ -110,8 +110,7 @@ fn validate_account(account: &str) -> anyhow::Result<()> {
 async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> anyhow::Result<()> {
     let up = local_agent.is_some();
     validate_account(&args.account_id)?;
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+    private_dir(&args.data_dir)?;
     let _lock = lock_data_dir(&args.data_dir)?;
     let (pair, source) = credentials::load_or_generate(&args.data_dir)?;
     let creds = Credentials::single(
@@ -232,6 +231,16 @@ fn banner(
     println!("  eval \"$(flotilla env{dir_flag})\"");
     use std::io::Write;
     let _ = std::io::stdout().flush();
+}
+
+/// Create `dir` if needed and make it private to its owner (0700): a data directory holds
+/// the store, credentials and checkpoints, with task definitions' environment values.
+pub(crate) fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making data directory {} private", dir.display()))
 }
 
 /// Hold an exclusive lock on `DATA_DIR/lock` for as long as the returned file lives, so two

@@ -20,6 +20,24 @@ async fn open(path: &Path) -> SqliteStore {
     SqliteStore::open(path).await.expect("open")
 }
 
+/// The store holds task definitions' environment values: only its owner may read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_and_its_wal_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    // A database left readable by an earlier build is made private too.
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = open(&path).await;
+    s.put(b"secret", b"DB_PASSWORD=x").await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("state.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_and_revision_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();

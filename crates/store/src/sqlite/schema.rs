@@ -32,6 +32,9 @@ pub(super) fn connect(path: &Path) -> crate::Result<Connection> {
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    // Before WAL mode creates the -wal and -shm files, which sqlite gives the database
+    // file's permissions: the store holds task definitions' environment values.
+    owner_only(path)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(backend)?;
     // WAL lets readers run beside the single writer; FULL syncs the WAL on every commit,
@@ -48,6 +51,31 @@ pub(super) fn connect(path: &Path) -> crate::Result<Connection> {
         .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Make the database file (and its WAL and shared-memory files, where they exist from an
+/// earlier run) readable and writable by their owner only.
+fn owner_only(path: &Path) -> crate::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    for file in files {
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "making {} private: {e}",
+                    file.display()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Creates the schema of a new database or checks the format version of an existing one.
