@@ -98,6 +98,22 @@ def test_oversized_body_gets_413(flotilla):
     assert json.loads(body)["__type"] == "RequestEntityTooLargeException"
 
 
+def test_a_declared_huge_body_is_refused_without_waiting_for_it(flotilla):
+    # Declares 100 GB and sends two bytes: the answer comes at once, not when the body ends.
+    import socket
+    import time
+    host, port = flotilla.endpoint.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\n"
+                     b"X-Amz-Target: AmazonEC2ContainerServiceV20141113.ListClusters\r\n"
+                     b"Content-Type: application/x-amz-json-1.1\r\n"
+                     b"Content-Length: 100000000000\r\n\r\n{}")
+        start = time.monotonic()
+        answer = sock.recv(4096)
+        assert time.monotonic() - start < 5
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+
+
 def test_garbage_never_crashes_the_server(flotilla):
     bodies = [b"", b"null", b"[]", b"\xff\xfe", b'{"clusters": "x"}', b'{"clusters": [1, {}]}',
               b'{"include": ["TAGS", null]}', b"{" * 5000, json.dumps({"a": "\u0000"}).encode()]

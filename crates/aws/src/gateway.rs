@@ -160,18 +160,26 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let guess = Protocol::guess(&parts);
         let limit = self.inner.config.max_body_bytes;
+        // A declared length far above the limit is refused before any byte of the body is
+        // waited for (a client could declare 100 GB and send two bytes). One just above it
+        // is read up to the limit first, so that an ordinary client still sending its body
+        // reads the 413 instead of a reset connection.
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > (limit as u64).saturating_mul(DRAIN_FACTOR)) {
+            return render_error(guess, "", &too_large(limit), &request_id);
+        }
         let body = match http_body_util::Limited::new(body, limit)
             .collect_bytes()
             .await
         {
             Ok(b) => b,
-            Err(too_large) => {
-                let err = if too_large {
-                    AwsError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "RequestEntityTooLarge",
-                        format!("The request body exceeds the maximum of {limit} bytes."),
-                    )
+            Err(is_too_large) => {
+                let err = if is_too_large {
+                    too_large(limit)
                 } else {
                     AwsError::client(
                         "SerializationException",
@@ -330,6 +338,18 @@ fn decode(spec: &AwsServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, 
 
 /// Collect a body with a size limit: `Err(true)` when it is too large, `Err(false)` when
 /// it could not be read.
+/// A declared body longer than this many times the limit is refused on its header alone.
+const DRAIN_FACTOR: u64 = 4;
+
+/// `413 RequestEntityTooLarge`.
+fn too_large(limit: usize) -> AwsError {
+    AwsError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("The request body exceeds the maximum of {limit} bytes."),
+    )
+}
+
 trait CollectLimited {
     async fn collect_bytes(self) -> Result<Bytes, bool>;
 }

@@ -76,6 +76,21 @@ async fn oversized_body_is_refused_with_413() {
     );
 }
 
+#[tokio::test]
+async fn a_declared_length_above_the_limit_is_refused_before_the_body_is_read() {
+    // Declares 100 GB, sends two bytes: refused on the header alone.
+    let req = Request::post("/")
+        .header(
+            "x-amz-target",
+            "AmazonEC2ContainerServiceV20141113.ListClusters",
+        )
+        .header("content-length", "100000000000")
+        .body(Body::from("{}"))
+        .unwrap();
+    let resp = gateway().handle(req).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
 #[test]
 fn json_operation_comes_from_the_target_header() {
     let spec = AwsServiceSpec {
