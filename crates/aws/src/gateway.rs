@@ -123,6 +123,9 @@ pub struct GatewayConfig {
     pub account: String,
     /// Bodies above this size are refused with 413 before anything else is done.
     pub max_body_bytes: usize,
+    /// A body not received in full within this long is refused with 408, so a client that
+    /// declares a body and trickles or withholds it cannot hold the connection.
+    pub body_timeout: std::time::Duration,
 }
 
 /// The set of services behind one listener.
@@ -172,10 +175,19 @@ impl Gateway {
         if declared.is_some_and(|n| n > (limit as u64).saturating_mul(DRAIN_FACTOR)) {
             return render_error(guess, "", &too_large(limit), &request_id);
         }
-        let body = match http_body_util::Limited::new(body, limit)
-            .collect_bytes()
-            .await
-        {
+        let read = http_body_util::Limited::new(body, limit).collect_bytes();
+        let Ok(read) = tokio::time::timeout(self.inner.config.body_timeout, read).await else {
+            let err = AwsError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!(
+                    "The request body was not received within {} seconds.",
+                    self.inner.config.body_timeout.as_secs_f64()
+                ),
+            );
+            return render_error(guess, "", &err, &request_id);
+        };
+        let body = match read {
             Ok(b) => b,
             Err(is_too_large) => {
                 let err = if is_too_large {

@@ -22,6 +22,9 @@ use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How long a request's body may take to arrive in full.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Which store the server opens.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
@@ -128,6 +131,7 @@ impl Server {
                 credentials: config.credentials.clone(),
                 account,
                 max_body_bytes: config.max_body_bytes,
+                body_timeout: BODY_TIMEOUT,
             },
             flotilla_api::aws_services(state.clone()),
         );

@@ -12,6 +12,7 @@ fn gateway() -> Gateway {
         .unwrap(),
         account: "000000000000".into(),
         max_body_bytes: 1024,
+        body_timeout: std::time::Duration::from_secs(30),
     };
     Gateway::new(config, vec![])
 }
@@ -89,6 +90,21 @@ async fn a_declared_length_above_the_limit_is_refused_before_the_body_is_read() 
         .unwrap();
     let resp = gateway().handle(req).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_comes_is_refused_with_408() {
+    let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    let req = Request::post("/")
+        .header(
+            "x-amz-target",
+            "AmazonEC2ContainerServiceV20141113.ListClusters",
+        )
+        .header("content-length", "100")
+        .body(Body::from_stream(never))
+        .unwrap();
+    let resp = gateway().handle(req).await;
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
 }
 
 #[test]
