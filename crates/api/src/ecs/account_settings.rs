@@ -10,7 +10,7 @@ use flotilla_model::Arn;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::ecs::error::{from_model, invalid};
+use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate, Order};
 use crate::State;
 
@@ -80,7 +80,7 @@ fn checked(input: &PutInput) -> Result<(String, String), EcsError> {
         .value
         .clone()
         .ok_or_else(|| invalid("value is required."))?;
-    account_setting::validate(&name, &value).map_err(from_model)?;
+    account_setting::validate(&name, &value)?;
     Ok((name, value))
 }
 
@@ -121,7 +121,7 @@ pub struct DeleteInput {
 /// was set, the one in force, which is unchanged).
 pub async fn delete(state: &State, ctx: &Context, input: DeleteInput) -> Result<Value, EcsError> {
     let name = input.name.ok_or_else(|| invalid("name is required."))?;
-    account_setting::default_value(&name).map_err(from_model)?;
+    account_setting::default_value(&name)?;
     let principal_arn = principal(state, ctx, input.principal_arn)?;
     let Some(setting) = explicit(state, ctx, &principal_arn, &name) else {
         return Ok(json!({ "setting": effective(state, ctx, &principal_arn, &name)? }));
@@ -147,7 +147,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
         return Err(invalid("value can only be used together with name."));
     }
     if let Some(name) = &input.name {
-        account_setting::default_value(name).map_err(from_model)?;
+        account_setting::default_value(name)?;
     }
     let size = page_size(input.max_results, 10)?;
     let principal_arn = principal(state, ctx, input.principal_arn)?;

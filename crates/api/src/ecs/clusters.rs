@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failure;
-use crate::ecs::error::{from_model, invalid};
+use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 use flotilla_control::ecs::clusters;
@@ -74,9 +74,9 @@ pub async fn create(
 ) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let name = input.cluster_name.unwrap_or_else(|| "default".into());
-    cluster::validate_name(&name).map_err(from_model)?;
-    validate_tags(&input.tags).map_err(from_model)?;
-    cluster::validate_settings(&input.settings).map_err(from_model)?;
+    cluster::validate_name(&name)?;
+    validate_tags(&input.tags)?;
+    cluster::validate_settings(&input.settings)?;
     let mut record = clusters::new_record(&scope, &name, input.settings);
     record.configuration = input.configuration;
     record.tags = input.tags;
@@ -102,7 +102,7 @@ pub async fn describe(
     input: DescribeClustersInput,
 ) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
-    let inc = ClusterInclude::parse(&input.include).map_err(from_model)?;
+    let inc = ClusterInclude::parse(&input.include)?;
     let ids = if input.clusters.is_empty() {
         vec!["default".to_string()]
     } else {
@@ -207,7 +207,7 @@ pub async fn update(
         return Err(invalid("cluster is required."));
     }
     if let Some(settings) = &input.settings {
-        cluster::validate_settings(settings).map_err(from_model)?;
+        cluster::validate_settings(settings)?;
     }
     modify(state, ctx, input.cluster.as_deref(), |c| {
         if let Some(settings) = input.settings {
@@ -241,7 +241,7 @@ pub async fn update_settings(
     let settings = input
         .settings
         .ok_or_else(|| invalid("settings is required."))?;
-    cluster::validate_settings(&settings).map_err(from_model)?;
+    cluster::validate_settings(&settings)?;
     modify(state, ctx, input.cluster.as_deref(), |c| {
         cluster::merge_settings(&mut c.settings, settings);
         Ok(())

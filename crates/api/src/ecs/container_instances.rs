@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
 use super::failure;
-use crate::ecs::error::{from_model, invalid};
+use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
 use flotilla_control::placement::resources::remaining;
@@ -163,7 +163,7 @@ pub async fn register(
         ));
     }
     validate_attributes(&input.attributes)?;
-    validate_tags(&input.tags).map_err(from_model)?;
+    validate_tags(&input.tags)?;
     let id = match &input.container_instance_arn {
         Some(arn) => {
             let parsed = Arn::parse(arn).filter(|a| a.resource_parts().0 == "container-instance");

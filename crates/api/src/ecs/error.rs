@@ -75,21 +75,6 @@ impl From<AwsError> for EcsError {
     }
 }
 
-impl EcsError {
-    /// `SerializationException`: the input does not have the operation's shape.
-    pub fn serialization(message: impl Into<String>) -> Self {
-        EcsError::Wire(AwsError::serialization(message))
-    }
-
-    /// The message a client reads.
-    pub fn message(&self) -> String {
-        match self {
-            EcsError::Wire(e) => e.message.clone(),
-            EcsError::Control(e) => e.to_string(),
-        }
-    }
-}
-
 /// Shorthands for the errors operations raise most.
 pub fn invalid(message: impl Into<String>) -> EcsError {
     ControlError::invalid(message).into()

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::failure;
-use crate::ecs::error::{client, from_model, invalid};
+use crate::ecs::error::{client, invalid};
 use crate::pagination::{page_size, paginate, paginate_strings, Order};
 use crate::{keys, State};
 use flotilla_control::ecs::task_definitions::{self, find, parse_ref, NotDeleted, Ref};
@@ -36,10 +36,10 @@ pub async fn register(
     mut input: RegisterTaskDefinitionInput,
 ) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
-    task_definition::validate_size(body_len).map_err(from_model)?;
-    task_definition::validate(&input).map_err(from_model)?;
+    task_definition::validate_size(body_len)?;
+    task_definition::validate(&input)?;
     let tags = std::mem::take(&mut input.tags);
-    validate_tags(&tags).map_err(from_model)?;
+    validate_tags(&tags)?;
     let record = task_definitions::register(state, &scope, input, tags, &ctx.principal_arn).await?;
     Ok(json!({ "taskDefinition": record.definition, "tags": record.tags }))
 }
