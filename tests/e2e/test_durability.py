@@ -26,6 +26,28 @@ def test_sigterm_shuts_down_cleanly(fresh_flotilla):
     assert fresh_flotilla.stop() == 0
 
 
+def test_a_clean_shutdown_leaves_the_database_file_self_contained(fresh_flotilla, tmp_path):
+    import shutil
+    from conftest import Flotilla
+    ecs = fresh_flotilla.client("ecs")
+    for i in range(20):
+        ecs.create_cluster(clusterName=f"kept-{i}")
+    assert fresh_flotilla.stop() == 0
+    data = fresh_flotilla.data_dir
+    wal = data / "state.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0, "writes left only in the WAL"
+    # state.db alone (as a naive backup would copy it) holds every write.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(data / "state.db", copy / "state.db")
+    restored = Flotilla(copy).start()
+    try:
+        names = {a.rsplit("/", 1)[1] for a in restored.client("ecs").list_clusters()["clusterArns"]}
+        assert {f"kept-{i}" for i in range(20)} <= names
+    finally:
+        restored.stop()
+
+
 def test_kill9_during_a_write_burst_loses_no_acknowledged_write(fresh_flotilla):
     acked_clusters, acked_revisions = [], []
     lock = threading.Lock()

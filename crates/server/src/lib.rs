@@ -180,7 +180,8 @@ impl Server {
             .await;
         controllers.stopped().await;
         drop(state);
-        drop(store);
+        // Leaves the store's files self-contained (the sqlite WAL checkpointed).
+        store.close().await;
         tracing::info!("server stopped");
         served.map_err(ServerError::from)
     }

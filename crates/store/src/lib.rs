@@ -283,6 +283,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// End a lease now, deleting every key attached to it.
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()>;
+
+    /// Finish what is queued and release the backend's files, leaving them
+    /// self-contained (a clean shutdown). Later calls fail with [`StoreError::Closed`].
+    /// Backends without files need do nothing.
+    async fn close(&self) {}
 }
 
 /// Convenience writes built on [`Store::txn`].

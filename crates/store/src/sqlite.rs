@@ -120,21 +120,6 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Applies the queued writes, stops the writer, closes every connection and ends all
-    /// watches. Later calls fail with [`StoreError::Closed`]. Idempotent.
-    pub async fn close(&self) {
-        self.events
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        self.reader.close();
-        let (tx, rx) = oneshot::channel();
-        if self.requests.send(Request::Close(tx)).is_ok() {
-            // An error means the writer is already gone, which is what we want.
-            let _ = rx.await;
-        }
-    }
-
     /// Discards log history before `revision` (clamped to the current revision): a
     /// later watch from an older revision gets `Compacted`. Also done automatically to
     /// keep [`SqliteOptions::retain_revisions`].
@@ -156,6 +141,21 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// Applies the queued writes, checkpoints the WAL into the database file, stops the
+    /// writer, closes every connection and ends all watches. Later calls fail with
+    /// [`StoreError::Closed`]. Idempotent.
+    async fn close(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.reader.close();
+        let (tx, rx) = oneshot::channel();
+        if self.requests.send(Request::Close(tx)).is_ok() {
+            // An error means the writer is already gone, which is what we want.
+            let _ = rx.await;
+        }
+    }
     async fn get(&self, key: &[u8]) -> Result<Option<KeyValue>> {
         self.reader.get(key.to_vec()).await
     }

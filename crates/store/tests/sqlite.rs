@@ -20,6 +20,27 @@ async fn open(path: &Path) -> SqliteStore {
     SqliteStore::open(path).await.expect("open")
 }
 
+/// A clean close leaves the database file self-contained: the WAL is checkpointed and
+/// empty, and a copy of `state.db` alone holds every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_checkpoints_the_wal_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = open(&path).await;
+    for i in 0..50u32 {
+        s.put(format!("k{i}").as_bytes(), b"v").await.unwrap();
+    }
+    s.close().await;
+    let wal = dir.path().join("state.db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "the WAL still holds writes");
+    // The database file alone, copied elsewhere, has everything.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(&path, copy.path().join("state.db")).unwrap();
+    let again = open(&copy.path().join("state.db")).await;
+    assert_eq!(again.get(b"k49").await.unwrap().unwrap().value, b"v");
+}
+
 /// The store holds task definitions' environment values: only its owner may read it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_and_its_wal_are_private_to_their_owner() {

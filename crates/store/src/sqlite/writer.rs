@@ -135,10 +135,24 @@ impl Writer {
             self.gather(&mut batch, cohort);
             cohort = batch.len();
             if let Some(close) = self.process(batch) {
+                self.checkpoint();
                 drop(self);
                 let _ = close.send(());
                 return;
             }
+        }
+    }
+
+    /// Copy the WAL into the database file and empty it, so the file is self-contained
+    /// after a clean shutdown (readers are closed by then).
+    fn checkpoint(&mut self) {
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        {
+            tracing::warn!(error = %e, "checkpointing the WAL at shutdown failed");
         }
     }
 
