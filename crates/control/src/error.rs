@@ -59,6 +59,14 @@ impl ControlError {
         .into()
     }
 
+    /// A compare-and-swap on `what` (the cluster, the service, ...) lost to another request
+    /// that changed it at the same time (ECS's ClientException).
+    pub fn changed_meanwhile(what: &str) -> Self {
+        Self::client(format!(
+            "The {what} was changed by another request at the same time; retry the request."
+        ))
+    }
+
     /// The change conflicts with the resource's current state.
     pub fn conflict(message: impl Into<String>) -> Self {
         ModelError::new(ErrorKind::Conflict, message).into()

@@ -104,14 +104,8 @@ pub async fn replace(
     {
         Ok(())
     } else {
-        Err(conflict())
+        Err(ControlError::changed_meanwhile("cluster"))
     }
-}
-
-fn conflict() -> ControlError {
-    ControlError::client(
-        "The cluster was changed by another request at the same time; retry the request.",
-    )
 }
 
 /// DeleteCluster: the ACTIVE cluster `id` names becomes INACTIVE (still describable),
@@ -169,7 +163,7 @@ pub async fn delete(
         failure: vec![],
     };
     if !state.commit(txn).await?.succeeded {
-        return Err(conflict());
+        return Err(ControlError::changed_meanwhile("cluster"));
     }
     Ok(record)
 }

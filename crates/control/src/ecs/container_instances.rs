@@ -53,10 +53,7 @@ pub async fn put(
     {
         Ok(())
     } else {
-        Err(ControlError::client(
-            "The container instance was changed by another request at the same time; retry \
-             the request.",
-        ))
+        Err(ControlError::changed_meanwhile("container instance"))
     }
 }
 

@@ -129,8 +129,6 @@ pub async fn retag(
     if state.put_if_unchanged(key, mod_revision, value).await? {
         Ok(())
     } else {
-        Err(ControlError::client(
-            "The resource was changed by another request at the same time; retry the request.",
-        ))
+        Err(ControlError::changed_meanwhile("resource"))
     }
 }

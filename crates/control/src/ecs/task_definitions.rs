@@ -176,10 +176,7 @@ pub async fn deregister(
         .put_if_unchanged(&key, entry.mod_revision, encode(&record))
         .await?
     {
-        return Err(ControlError::client(
-            "The task definition was changed by another request at the same time; retry the \
-             request.",
-        ));
+        return Err(ControlError::changed_meanwhile("task definition"));
     }
     Ok(record)
 }

@@ -103,9 +103,7 @@ pub async fn create(
         .put_if_unchanged(&key, mod_revision, encode(&svc))
         .await?
     {
-        return Err(ControlError::client(
-            "The service was changed by another request at the same time; retry the request.",
-        ));
+        return Err(ControlError::changed_meanwhile("service"));
     }
     Ok(svc)
 }
