@@ -32,6 +32,8 @@ DEPLOYMENT_ID = re.compile(r"^ecs-svc/\d{19}$")
 # A container that stops at once on SIGTERM (busybox sh as PID 1 ignores SIGTERM unless it
 # traps it); stopTimeout bounds it anyway.
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+# Takes a second to stop after SIGTERM, as a real server finishing its requests does.
+SLOW_STOPPER = ["sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 1000 & wait"]
 CRASHER = ["sh", "-c", "exit 1"]
 FAILED_TASK_THRESHOLD = 10  # clamp(ceil(3 / 2), 10, 200)
 
@@ -563,7 +565,7 @@ def test_rolling_update_to_a_new_revision(svc_env, min_pct, max_pct):
     env = svc_env
     ecs, server = env.ecs, env.server
     family, name = f"roll{min_pct}x{max_pct}", f"roller-{min_pct}-{max_pct}"
-    td1 = register(ecs, family)
+    td1 = register(ecs, family, command=SLOW_STOPPER)
     td2 = register(ecs, family, environment=[{"name": "REVISION", "value": "2"}])
     env.create(CLUSTER, name, td1, desiredCount=3,
                deploymentConfiguration={"minimumHealthyPercent": min_pct, "maximumPercent": max_pct})
@@ -576,13 +578,17 @@ def test_rolling_update_to_a_new_revision(svc_env, min_pct, max_pct):
     assert new_dep["taskDefinition"] == td2 and new_dep["id"] != old_dep and DEPLOYMENT_ID.match(new_dep["id"])
     assert {d["id"]: d["status"] for d in updated["deployments"]} == {new_dep["id"]: "PRIMARY", old_dep: "ACTIVE"}
 
-    # Watch the rollout: never more tasks wanted running than maximumPercent allows.
+    # Watch the rollout: never more tasks in PENDING or RUNNING state, nor containers
+    # running, than maximumPercent allows; old tasks take a second to stop, and count
+    # until they have.
     ceiling = 3 * max_pct // 100
     deadline = time.monotonic() + 90
     while True:
         tasks = service_tasks(ecs, CLUSTER, name)
         live = [t for t in tasks if t["lastStatus"] != "STOPPED"]
         assert len(live) <= ceiling, [(t["taskArn"], t["lastStatus"]) for t in live]
+        containers = running_containers(f"com.amazonaws.ecs.task-definition-family={family}")
+        assert len(containers) <= ceiling, f"{len(containers)} containers run, maximumPercent allows {ceiling}"
         svc = describe_service(ecs, CLUSTER, name)
         if is_stable(svc, td2):
             break

@@ -75,7 +75,7 @@ pub struct Replica<'a> {
 }
 
 /// Start and stop decisions for a REPLICA service: bring the primary deployment to the
-/// desired count within `maximumPercent` of running tasks, and stop tasks of older
+/// desired count within `maximumPercent` of tasks not yet stopped, and stop tasks of older
 /// deployments and of draining instances while `minimumHealthyPercent` stays healthy.
 pub fn replica(r: &Replica) -> Actions {
     let mut actions = Actions::default();
@@ -95,10 +95,15 @@ pub fn replica(r: &Replica) -> Actions {
         .into_iter()
         .partition(|t| t.deployment == r.primary && t.host == Host::Active);
     let (max_total, min_healthy) = deployment_bounds(r.desired, r.config);
-    let running = (primary.len() + retiring.len()) as i64;
+    // As ECS counts them: every task in PENDING or RUNNING state, including those told to
+    // stop whose containers still run, on any instance not lost. The tasks this pass stops
+    // still count: they make room once they have stopped.
+    let holding = (r.tasks.iter())
+        .filter(|t| t.present && t.host != Host::Lost)
+        .count() as i64;
     if r.may_start {
         actions.start = (r.desired - primary.len() as i64)
-            .min(max_total - running)
+            .min(max_total - holding)
             .max(0);
     }
     // Too many of the primary: stop the ones not yet healthy first, then the newest.
@@ -425,6 +430,24 @@ mod tests {
         let a = run(2, &config(50, 100), &old);
         assert_eq!(a.start, 0, "no room above 100%");
         assert_eq!(stopped(&a).len(), 1);
+    }
+
+    #[test]
+    fn tasks_still_stopping_hold_their_room() {
+        // The old task was told to stop last pass; its containers still run.
+        let stopping = TaskState {
+            live: false,
+            ..task("o1", "old", true)
+        };
+        let tasks = [stopping, task("o2", "old", true)];
+        let a = run(2, &config(50, 100), &tasks);
+        assert_eq!(a.start, 0, "2 tasks hold containers: no room below 100%");
+        let gone = TaskState {
+            present: false,
+            ..tasks[0].clone()
+        };
+        let a = run(2, &config(50, 100), &[gone, tasks[1].clone()]);
+        assert_eq!(a.start, 1, "once it has stopped, one new task fits");
     }
 
     #[test]
