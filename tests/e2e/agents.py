@@ -18,8 +18,10 @@ def build_test_image():
 class AgentProcess:
     """A `flotilla agent` process with its own data directory (one container instance)."""
 
-    def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a", memory_mib=None):
+    def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a", memory_mib=None,
+                 join_token=None):
         self.server = server
+        self.join_token = join_token
         self.data_dir = data_dir
         self.cluster = cluster
         self.attributes = list(attributes)
@@ -31,7 +33,13 @@ class AgentProcess:
     def start(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY, FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
-                   FLOTILLA_LOG=os.environ.get("FLOTILLA_LOG", "info"))
+                   FLOTILLA_LOG=os.environ.get("FLOTILLA_LOG", "info"), RUST_LIB_BACKTRACE="0")
+        if self.join_token:
+            # A worker host as it should be: a join token, and no root key anywhere.
+            for name in ("FLOTILLA_ACCESS_KEY_ID", "FLOTILLA_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                         "AWS_SECRET_ACCESS_KEY"):
+                env.pop(name, None)
+            env["FLOTILLA_JOIN_TOKEN"] = self.join_token
         args = [BIN, "agent", "--server", self.server.endpoint, "--cluster", self.cluster,
                 "--data-dir", str(self.data_dir), "--availability-zone", self.zone,
                 "--poll-wait-seconds", "1", "--cleanup-delay-seconds", "300"]

@@ -75,8 +75,12 @@ def test_up_runs_tasks_and_adopts_them_after_ctrl_c(tmp_path):
         server.aws("ecs", "register-task-definition", "--cli-input-json", json.dumps({
             "family": "kept", "containerDefinitions": [
                 {"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"], "stopTimeout": 2}]}))
-        wait_for(lambda: server.aws("ecs", "list-container-instances")["containerInstanceArns"], timeout=30,
-                 what="the local agent to register")
+        [instance] = wait_for(lambda: server.aws("ecs", "list-container-instances")["containerInstanceArns"],
+                              timeout=30, what="the local agent to register")
+        # The local agent joined with a token `up` made, and signs with its own key.
+        state = json.loads((tmp_path / "up" / "agent" / "agent-state.json").read_text())["data"]
+        assert state["agentKey"]["accessKeyId"].startswith("FAK")
+        assert state["containerInstanceArn"] == instance
         task_arn = server.aws("ecs", "run-task", "--task-definition", "kept")["tasks"][0]["taskArn"]
         server.aws("ecs", "wait", "tasks-running", "--tasks", task_arn)
         [container] = containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}")
@@ -90,6 +94,13 @@ def test_up_runs_tasks_and_adopts_them_after_ctrl_c(tmp_path):
         time.sleep(2)
         task = server.aws("ecs", "describe-tasks", "--tasks", task_arn)["tasks"][0]
         assert task["lastStatus"] == "RUNNING"
+        # Still the same instance, with the same key; no second token was made.
+        assert server.aws("ecs", "list-container-instances")["containerInstanceArns"] == [instance]
+        again = json.loads((tmp_path / "up" / "agent" / "agent-state.json").read_text())["data"]
+        assert again["agentKey"] == state["agentKey"]
+        tokens = subprocess.run([BIN, "token", "list", "--data-dir", str(tmp_path / "up")], env=server.env(),
+                                capture_output=True, text=True, check=True).stdout
+        assert tokens.count("FJT") == 1 and "flotilla up's own agent" in tokens
         assert containers_with_label(f"com.amazonaws.ecs.task-arn={task_arn}") == [container]
         server.aws("ecs", "stop-task", "--task", task_arn)
         server.aws("ecs", "wait", "tasks-stopped", "--tasks", task_arn)

@@ -185,3 +185,40 @@ def test_regions_are_partitioned(flotilla):
     west.delete_cluster(cluster="regional")
     [c] = east.describe_clusters(clusters=["regional"])["clusters"]
     assert c["status"] == "ACTIVE"
+
+
+def test_idle_and_slow_sockets_do_not_lock_clients_out(tmp_path):
+    """More idle sockets than the connection cap, and a slowloris, while the CLI still gets
+    answers: at the cap the quietest connection makes room, and the cap is logged."""
+    import socket
+    import time
+
+    from conftest import Flotilla
+
+    server = Flotilla(tmp_path / "data", extra_args=["--max-connections", "40"]).start()
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    idle, slow = [], []
+    try:
+        for _ in range(60):
+            idle.append(socket.create_connection((host, int(port)), timeout=5))
+        slow_one = socket.create_connection((host, int(port)), timeout=5)
+        slow_one.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        slow.append(slow_one)
+        for _ in range(3):
+            assert server.aws("ecs", "list-clusters") == {"clusterArns": []}
+        assert "connection limit reached" in server.log.read_text()
+        # The slowloris never finishes its headers: it is cut within the header timeout.
+        slow_one.settimeout(15)
+        deadline = time.monotonic() + 15
+        cut = False
+        while time.monotonic() < deadline and not cut:
+            try:
+                slow_one.sendall(b"X")
+                cut = slow_one.recv(1024) == b""
+            except (socket.timeout, OSError):
+                cut = True
+        assert cut
+    finally:
+        for s in idle + slow:
+            s.close()
+        server.stop()

@@ -3,16 +3,18 @@
 //! behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
 //! instance identity the calls carry, which changes when the agent re-registers.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use flotilla_aws::client::{CallError, ClientConfig, JsonClient};
+use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::agent_protocol::{
-    self, PollRequest, PollResponse, SubmitRequest, SubmitResponse,
+    self, Joined, PollRequest, PollResponse, SubmitRequest, SubmitResponse,
 };
 use serde_json::Value;
 
+use crate::checkpoint::AgentKey;
 use crate::config::AgentConfig;
 
 /// The calls the agent makes. `register` answers the instance ARN.
@@ -21,43 +23,96 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn register(&self, request: &Value) -> Result<String, CallError>;
     async fn poll(&self, request: &PollRequest) -> Result<PollResponse, CallError>;
     async fn submit(&self, request: &SubmitRequest) -> Result<SubmitResponse, CallError>;
+    /// Join with a token: `request` is a registration without an ARN.
+    async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError>;
+    /// Sign every later call with the agent's own key.
+    fn use_key(&self, key: &AgentKey);
 }
 
-/// The real server: one SigV4 client for ECS and one for the agent protocol.
+/// The real server: one SigV4 client for ECS and one for the agent protocol, both signing
+/// with the configured key until the agent has its own.
 pub struct HttpApi {
+    config: AgentConfig,
+    clients: RwLock<Arc<Clients>>,
+}
+
+struct Clients {
     ecs: JsonClient,
     agent: JsonClient,
 }
 
 impl HttpApi {
     pub fn new(config: &AgentConfig) -> Self {
-        let client_config = |timeout: Duration| ClientConfig {
-            endpoint: config.endpoint.clone(),
-            region: config.region.clone(),
-            access_key_id: config.access_key_id.clone(),
-            secret_access_key: config.secret_access_key.clone(),
-            timeout,
-        };
+        let clients = Clients::new(config, &config.access_key_id, &config.secret_access_key);
         HttpApi {
+            config: config.clone(),
+            clients: RwLock::new(Arc::new(clients)),
+        }
+    }
+
+    fn clients(&self) -> Arc<Clients> {
+        self.clients
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Clients {
+    fn new(config: &AgentConfig, access_key_id: &str, secret: &str) -> Self {
+        Clients {
             ecs: JsonClient::new(
-                client_config(config.call_timeout),
+                client_config(config, access_key_id, secret, config.call_timeout),
                 "ecs",
                 "AmazonEC2ContainerServiceV20141113",
             ),
             // The long poll is held up to poll_wait; leave room for the answer.
-            agent: JsonClient::new(
-                client_config(config.poll_wait + config.call_timeout),
-                agent_protocol::SIGNING_NAME,
-                agent_protocol::TARGET_PREFIX,
+            agent: agent_client(
+                config,
+                access_key_id,
+                secret,
+                config.poll_wait + config.call_timeout,
             ),
         }
     }
 }
 
+fn client_config(
+    config: &AgentConfig,
+    access_key_id: &str,
+    secret: &str,
+    timeout: Duration,
+) -> ClientConfig {
+    ClientConfig {
+        endpoint: config.endpoint.clone(),
+        region: config.region.clone(),
+        access_key_id: access_key_id.to_string(),
+        secret_access_key: secret.to_string(),
+        timeout,
+    }
+}
+
+fn agent_client(
+    config: &AgentConfig,
+    access_key_id: &str,
+    secret: &str,
+    timeout: Duration,
+) -> JsonClient {
+    JsonClient::new(
+        client_config(config, access_key_id, secret, timeout),
+        agent_protocol::SIGNING_NAME,
+        agent_protocol::TARGET_PREFIX,
+    )
+}
+
 #[async_trait]
 impl AgentApi for HttpApi {
     async fn register(&self, request: &Value) -> Result<String, CallError> {
-        let answer: Value = self.ecs.call("RegisterContainerInstance", request).await?;
+        let answer: Value = self
+            .clients()
+            .ecs
+            .call("RegisterContainerInstance", request)
+            .await?;
         answer["containerInstance"]["containerInstanceArn"]
             .as_str()
             .map(str::to_string)
@@ -69,11 +124,32 @@ impl AgentApi for HttpApi {
     }
 
     async fn poll(&self, request: &PollRequest) -> Result<PollResponse, CallError> {
-        self.agent.call(agent_protocol::POLL, request).await
+        self.clients()
+            .agent
+            .call(agent_protocol::POLL, request)
+            .await
     }
 
     async fn submit(&self, request: &SubmitRequest) -> Result<SubmitResponse, CallError> {
-        self.agent.call(agent_protocol::SUBMIT, request).await
+        self.clients()
+            .agent
+            .call(agent_protocol::SUBMIT, request)
+            .await
+    }
+
+    async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError> {
+        let client = agent_client(
+            &self.config,
+            &token.token_id,
+            &token.secret,
+            self.config.call_timeout,
+        );
+        client.call(agent_protocol::JOIN, request).await
+    }
+
+    fn use_key(&self, key: &AgentKey) {
+        let clients = Clients::new(&self.config, &key.access_key_id, &key.secret_access_key);
+        *self.clients.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(clients);
     }
 }
 

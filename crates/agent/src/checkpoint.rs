@@ -47,8 +47,28 @@ pub struct AgentState {
     pub data_dir_id: String,
     #[serde(default)]
     pub container_instance_arn: Option<String>,
+    /// The key the server issued when the agent joined with a token; it speaks for
+    /// `container_instance_arn` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_key: Option<AgentKey>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskCheckpoint>,
+}
+
+/// An agent's own access key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AgentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AgentState {
@@ -57,6 +77,7 @@ impl AgentState {
         AgentState {
             data_dir_id: format!("{:016x}", rand::random::<u64>()),
             container_instance_arn: None,
+            agent_key: None,
             tasks: BTreeMap::new(),
         }
     }
@@ -161,6 +182,9 @@ pub struct Checkpoint {
     dir: PathBuf,
     state: Mutex<AgentState>,
     dirty: Notify,
+    /// One save at a time: two would share the temporary file, and an older snapshot
+    /// could be renamed over a newer one.
+    saving: Mutex<()>,
 }
 
 impl Checkpoint {
@@ -179,6 +203,7 @@ impl Checkpoint {
             dir: dir.to_path_buf(),
             state: Mutex::new(state),
             dirty: Notify::new(),
+            saving: Mutex::new(()),
         }))
     }
 
@@ -205,8 +230,10 @@ impl Checkpoint {
         });
     }
 
-    /// Save now.
+    /// Save now. The snapshot is taken once no other save runs, so the file always ends
+    /// with the latest state.
     pub fn flush(&self) -> Result<(), CheckpointError> {
+        let _one = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let state = self.snapshot();
         save(&self.dir, &state)
     }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use flotilla_model::agent_identity::JoinToken;
+
 /// Everything [`crate::run`] needs besides a runtime and a shutdown signal.
 #[derive(Clone)]
 pub struct AgentConfig {
@@ -13,6 +15,10 @@ pub struct AgentConfig {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// A join token: on its first start the agent joins with it and from then on signs
+    /// with the key the server issued (kept in the checkpoint); the key pair above is then
+    /// not used (and may be empty).
+    pub join_token: Option<JoinToken>,
     /// Cluster name (or ARN) to join.
     pub cluster: String,
     /// Where the checkpoint (`agent-state.json`) lives; one instance per directory.
@@ -69,6 +75,7 @@ impl AgentConfig {
             region: region.into(),
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
+            join_token: None,
             cluster: cluster.into(),
             data_dir: data_dir.into(),
             availability_zone: "local-1a".into(),
@@ -96,6 +103,7 @@ impl fmt::Debug for AgentConfig {
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
+            .field("join_token", &self.join_token)
             .field("cluster", &self.cluster)
             .field("data_dir", &self.data_dir)
             .field("availability_zone", &self.availability_zone)

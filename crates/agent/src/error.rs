@@ -15,6 +15,10 @@ pub enum AgentError {
     /// (unknown cluster, bad credentials).
     #[error("container instance registration refused: {0}")]
     Register(CallError),
+    /// The agent has no identity the server accepts: its key was revoked and it has no
+    /// join token, or its join token was refused.
+    #[error("agent identity: {0}")]
+    Identity(String),
     /// The configuration cannot work (e.g. a malformed awsvpc subnet).
     #[error("invalid agent configuration: {0}")]
     Config(String),

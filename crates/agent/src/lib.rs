@@ -68,6 +68,8 @@ pub async fn run_with_api(
     let awsvpc = awsvpc_network(&config)?;
     let checkpoint = Checkpoint::open(&config.data_dir)?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let stop_all = stop_tx.clone();
     let trigger = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -117,6 +119,8 @@ pub async fn run_with_api(
             checkpoint: &checkpoint,
         };
         let result = poller.run(&mut manager, &mut stop_rx).await;
+        // Failed (the agent lost its identity) or shut down: stop the other loops either way.
+        let _ = stop_all.send(true);
         // Shutting down (or failed): leave the containers, deliver what is queued.
         tracing::info!(
             tasks = manager.live(),

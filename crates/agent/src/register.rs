@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::api::AgentApi;
 use crate::backoff::Backoff;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{AgentKey, Checkpoint};
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::resources;
@@ -93,6 +93,11 @@ pub(crate) fn request(
 
 /// Register until it works, the server refuses for good, or `shutdown`. Saves the ARN in
 /// the checkpoint. `None` when shut down first.
+///
+/// With a key of its own (from joining), the agent re-registers its instance with it. With
+/// none, or once the server refuses that key (its instance was deregistered or its token
+/// revoked), an agent given a join token joins afresh as a new instance and keeps the key
+/// it gets; an agent given a root key pair registers with that.
 pub(crate) async fn register(
     api: &dyn AgentApi,
     config: &AgentConfig,
@@ -106,6 +111,11 @@ pub(crate) async fn register(
     } else {
         state.container_instance_arn.clone()
     };
+    // An agent's key speaks for its one instance: a fresh registration needs a new one.
+    let mut key = state.agent_key.clone().filter(|_| arn.is_some());
+    if let Some(k) = &key {
+        api.use_key(k);
+    }
     let own_ports: BTreeSet<u16> = state
         .tasks
         .values()
@@ -121,21 +131,65 @@ pub(crate) async fn register(
         if let Some(memory) = config.memory_mib {
             capacity.memory = memory;
         }
-        let req = request(config, &capacity, &state.data_dir_id, arn.as_deref());
+        let token = config.join_token.as_ref().filter(|_| key.is_none());
+        let req = request(
+            config,
+            &capacity,
+            &state.data_dir_id,
+            arn.as_deref().filter(|_| token.is_none()),
+        );
+        let call = async {
+            match token {
+                Some(token) => api.join(token, &req).await.map(|joined| {
+                    let own = AgentKey {
+                        access_key_id: joined.access_key_id,
+                        secret_access_key: joined.secret_access_key,
+                    };
+                    api.use_key(&own);
+                    (joined.container_instance_arn, Some(own))
+                }),
+                None => api.register(&req).await.map(|arn| (arn, None)),
+            }
+        };
         let result = tokio::select! {
-            r = api.register(&req) => r,
+            r = call => r,
             _ = shutdown.wait_for(|s| *s) => return Ok(None),
         };
         match result {
-            Ok(new_arn) => {
+            Ok((new_arn, joined_key)) => {
                 if arn.as_deref().is_some_and(|old| old != new_arn) {
                     tracing::info!(old = ?arn, new = %new_arn, "registered as a new container instance");
                 }
-                checkpoint.update(|s| s.container_instance_arn = Some(new_arn.clone()));
+                checkpoint.update(|s| {
+                    s.container_instance_arn = Some(new_arn.clone());
+                    if joined_key.is_some() {
+                        s.agent_key = joined_key;
+                    }
+                });
                 checkpoint.flush()?;
                 return Ok(Some(new_arn));
             }
-            Err(e) if !e.is_retriable() && arn.is_some() => {
+            Err(e) if key.is_some() && is_key_refused(&e) => {
+                tracing::warn!(error = %e, "this agent's key was refused: its instance was deregistered or its join token revoked");
+                if config.join_token.is_none() {
+                    return Err(AgentError::Identity(format!(
+                        "the server refused this agent's key ({e}); start it with a new join \
+                         token (--join-token) to join as a new instance"
+                    )));
+                }
+                key = None;
+                arn = None;
+                checkpoint.update(|s| s.agent_key = None);
+                continue;
+            }
+            Err(e) if token.is_some() && !e.is_retriable() => {
+                return Err(AgentError::Identity(format!(
+                    "joining with the join token failed ({e}); create a new one with \
+                     `flotilla token create --cluster {}`",
+                    config.cluster
+                )));
+            }
+            Err(e) if !e.is_retriable() && arn.is_some() && key.is_none() => {
                 tracing::warn!(error = %e, "re-registration refused; registering as a new instance");
                 arn = None;
                 continue;
@@ -150,6 +204,18 @@ pub(crate) async fn register(
             _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = shutdown.wait_for(|s| *s) => return Ok(None),
         }
+    }
+}
+
+/// The server no longer accepts the key the call was signed with.
+fn is_key_refused(e: &CallError) -> bool {
+    match e {
+        CallError::Service(err) => {
+            err.code.contains("UnrecognizedClient")
+                || err.code.contains("InvalidClientTokenId")
+                || err.code.contains("AccessDenied")
+        }
+        CallError::Transport { .. } => false,
     }
 }
 
@@ -171,7 +237,89 @@ fn is_auth_or_cluster(e: &CallError) -> bool {
 mod tests {
     use std::collections::BTreeSet;
 
+    use flotilla_model::agent_identity::JoinToken;
+
     use super::*;
+    use crate::testutil::FakeApi;
+
+    fn token() -> JoinToken {
+        JoinToken {
+            token_id: "FJTAAAAAAAAAAAAAAAAA".into(),
+            secret: "t".repeat(40),
+            ca_fingerprint: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_is_exchanged_once_for_the_agents_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::new("http://x", "us-east-1", "", "", "default", dir.path());
+        config.join_token = Some(token());
+        config.probe_host_ports = false;
+        let checkpoint = Checkpoint::open(dir.path()).unwrap();
+        let api = FakeApi::default();
+        let (_tx, mut rx) = watch::channel(false);
+
+        let arn = register(&api, &config, &checkpoint, false, &mut rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(arn.ends_with("/joined-1"), "{arn}");
+        assert!(api.joins.lock().unwrap()[0]
+            .get("containerInstanceArn")
+            .is_none());
+        let saved = Checkpoint::open(dir.path()).unwrap().snapshot();
+        let key = saved.agent_key.clone().expect("the key is checkpointed");
+        assert_eq!(saved.container_instance_arn.as_deref(), Some(arn.as_str()));
+
+        // Restarted: it re-registers its instance with its own key, and does not join.
+        let arn2 = register(&api, &config, &checkpoint, false, &mut rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(arn2, arn);
+        assert_eq!(api.joins.lock().unwrap().len(), 1);
+        assert_eq!(
+            api.registrations.lock().unwrap()[0]["containerInstanceArn"],
+            arn.as_str()
+        );
+        assert_eq!(
+            api.keys_used.lock().unwrap().last(),
+            Some(&key.access_key_id)
+        );
+
+        // Its key revoked: it joins again, as a new instance, with a new key.
+        *api.refuse_register.lock().unwrap() = Some("UnrecognizedClientException".into());
+        let arn3 = register(&api, &config, &checkpoint, false, &mut rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(arn3.ends_with("/joined-2"), "{arn3}");
+        let key3 = checkpoint.snapshot().agent_key.unwrap();
+        assert_ne!(key3.access_key_id, key.access_key_id);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_without_a_token_stops_the_agent_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::new("http://x", "us-east-1", "", "", "default", dir.path());
+        config.probe_host_ports = false;
+        let checkpoint = Checkpoint::open(dir.path()).unwrap();
+        checkpoint.update(|s| {
+            s.container_instance_arn = Some("arn:i".into());
+            s.agent_key = Some(AgentKey {
+                access_key_id: "FAKX".into(),
+                secret_access_key: "x".repeat(40),
+            });
+        });
+        let api = FakeApi::default();
+        *api.refuse_register.lock().unwrap() = Some("UnrecognizedClientException".into());
+        let (_tx, mut rx) = watch::channel(false);
+        let err = register(&api, &config, &checkpoint, false, &mut rx)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("--join-token"), "{err}");
+    }
 
     #[test]
     fn the_request_carries_resources_attributes_and_identity() {

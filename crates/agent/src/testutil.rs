@@ -345,6 +345,11 @@ pub(crate) struct FakeApi {
     pub fail_submits: AtomicUsize,
     /// Answer reports of these tasks as not accepted.
     pub reject: Mutex<BTreeSet<String>>,
+    /// Refuse the next registrations with this error code (as a revoked key is).
+    pub refuse_register: Mutex<Option<String>>,
+    /// The join requests, and the access key ids the agent switched to.
+    pub joins: Mutex<Vec<Value>>,
+    pub keys_used: Mutex<Vec<String>>,
 }
 
 impl FakeApi {
@@ -364,6 +369,11 @@ impl FakeApi {
 #[async_trait]
 impl AgentApi for FakeApi {
     async fn register(&self, request: &Value) -> std::result::Result<String, CallError> {
+        if let Some(code) = self.refuse_register.lock().unwrap().clone() {
+            return Err(CallError::Service(flotilla_aws::AwsError::client(
+                code, "refused",
+            )));
+        }
         let mut regs = self.registrations.lock().unwrap();
         regs.push(request.clone());
         Ok(request["containerInstanceArn"]
@@ -375,6 +385,30 @@ impl AgentApi for FakeApi {
                     regs.len()
                 )
             }))
+    }
+
+    async fn join(
+        &self,
+        token: &flotilla_model::agent_identity::JoinToken,
+        request: &Value,
+    ) -> std::result::Result<flotilla_model::agent_protocol::Joined, CallError> {
+        let mut joins = self.joins.lock().unwrap();
+        joins.push(request.clone());
+        let n = joins.len();
+        Ok(flotilla_model::agent_protocol::Joined {
+            container_instance_arn: format!(
+                "arn:aws:ecs:us-east-1:000000000000:container-instance/default/joined-{n}"
+            ),
+            access_key_id: format!("FAK{n}-{}", token.token_id),
+            secret_access_key: "s".repeat(40),
+        })
+    }
+
+    fn use_key(&self, key: &crate::checkpoint::AgentKey) {
+        self.keys_used
+            .lock()
+            .unwrap()
+            .push(key.access_key_id.clone());
     }
 
     async fn poll(&self, request: &PollRequest) -> std::result::Result<PollResponse, CallError> {

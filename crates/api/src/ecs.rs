@@ -20,7 +20,9 @@ pub(crate) mod task_definitions;
 pub(crate) mod tasks;
 
 use async_trait::async_trait;
-use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
+use flotilla_aws::{
+    AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Principal, Protocol,
+};
 use serde_json::Value;
 
 use crate::State;
@@ -92,6 +94,15 @@ impl Ecs {
 impl AwsService for Ecs {
     fn spec(&self) -> &AwsServiceSpec {
         &self.spec
+    }
+
+    /// An agent's own key may re-register its own instance (checked by the operation).
+    fn admits(&self, principal: &Principal, operation: &str) -> bool {
+        match principal {
+            Principal::Root => true,
+            Principal::Agent => operation == "RegisterContainerInstance",
+            Principal::Joiner => false,
+        }
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {

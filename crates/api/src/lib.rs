@@ -14,7 +14,7 @@ mod sts;
 
 use std::sync::Arc;
 
-use flotilla_aws::{AwsService, Context};
+use flotilla_aws::{AwsService, Context, KeySource};
 use flotilla_model::Scope;
 
 pub(crate) use flotilla_control::{keys, State};
@@ -23,13 +23,20 @@ pub use ecs::Ecs;
 pub use sts::Sts;
 
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
-/// gateway.
-pub fn aws_services(state: State) -> Vec<Arc<dyn AwsService>> {
+/// gateway. `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it serves TLS) goes
+/// into join tokens.
+pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn AwsService>> {
     vec![
         Arc::new(Ecs::new(state.clone())),
-        Arc::new(agent::Agent::new(state.clone())),
+        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
+}
+
+/// The keys besides the root keys that the gateway accepts: agents' own keys and join
+/// tokens.
+pub fn key_source(state: State) -> Arc<dyn KeySource> {
+    Arc::new(agent::AgentKeys::new(state))
 }
 
 /// The ECS operations this build implements (for the compatibility table).

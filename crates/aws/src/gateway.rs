@@ -19,7 +19,7 @@ use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::protocol::{render, render_error, Protocol};
-use crate::{sigv4, AwsError, Credentials};
+use crate::{sigv4, AwsError, Credentials, Principal};
 
 /// What a service declares about itself for routing.
 #[derive(Debug, Clone)]
@@ -39,7 +39,9 @@ pub struct Context {
     pub region: String,
     pub account: String,
     pub access_key: String,
-    /// The ARN of the calling identity (the account root for configured keys).
+    /// What kind of key signed the request; [`AwsService::admits`] has allowed it.
+    pub principal: Principal,
+    /// The ARN of the calling identity (the account root for root keys).
     pub principal_arn: String,
     pub request_id: String,
 }
@@ -112,6 +114,14 @@ pub enum Output {
 #[async_trait]
 pub trait AwsService: Send + Sync + 'static {
     fn spec(&self) -> &AwsServiceSpec;
+    /// Whether a caller of this kind may call `operation` at all (checked before the call;
+    /// the operation may still refuse a resource that is not the caller's). Only root keys
+    /// unless a service says otherwise.
+    fn admits(&self, principal: &Principal, operation: &str) -> bool {
+        let _ = operation;
+        *principal == Principal::Root
+    }
+
     /// Perform `operation` (empty for REST-XML, which routes by [`RestRequest`]).
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError>;
 }
@@ -126,6 +136,10 @@ pub struct GatewayConfig {
     /// A body not received in full within this long is refused with 408, so a client that
     /// declares a body and trickles or withholds it cannot hold the connection.
     pub body_timeout: std::time::Duration,
+    /// Bytes of request bodies held at once, all requests together, before their signatures
+    /// are checked (at least `max_body_bytes`). A request that would go over waits a moment
+    /// and is then refused with 503, which SDKs retry.
+    pub max_buffered_bytes: usize,
 }
 
 /// The set of services behind one listener.
@@ -137,6 +151,8 @@ pub struct Gateway {
 struct GatewayInner {
     config: GatewayConfig,
     services: HashMap<&'static str, Arc<dyn AwsService>>,
+    /// One permit per byte of `max_buffered_bytes`.
+    buffered: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -145,8 +161,16 @@ impl Gateway {
             .into_iter()
             .map(|s| (s.spec().signing_name, s))
             .collect();
+        let budget = config
+            .max_buffered_bytes
+            .max(config.max_body_bytes)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         Gateway {
-            inner: Arc::new(GatewayInner { config, services }),
+            inner: Arc::new(GatewayInner {
+                config,
+                services,
+                buffered: Arc::new(tokio::sync::Semaphore::new(budget)),
+            }),
         }
     }
 
@@ -175,6 +199,20 @@ impl Gateway {
         if declared.is_some_and(|n| n > (limit as u64).saturating_mul(DRAIN_FACTOR)) {
             return render_error(guess, "", &too_large(limit), &request_id);
         }
+        // Reserve what the body may take before reading it: its declared length, or the
+        // limit when it does not say.
+        let hint = axum::body::HttpBody::size_hint(&body);
+        let reserve = hint.exact().unwrap_or(limit as u64).min(limit as u64);
+        let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
+        let permit = self.inner.buffered.clone().acquire_many_owned(reserve);
+        let Ok(Ok(_permit)) = tokio::time::timeout(BUFFER_WAIT, permit).await else {
+            let err = AwsError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The server is reading too many request bodies at once; retry the request.",
+            );
+            return render_error(guess, "", &err, &request_id);
+        };
         let read = http_body_util::Limited::new(body, limit).collect_bytes();
         let Ok(read) = tokio::time::timeout(self.inner.config.body_timeout, read).await else {
             let err = AwsError::new(
@@ -247,11 +285,22 @@ impl Gateway {
             Ok(x) => x,
             Err(e) => return render_error(spec.protocol, spec.xmlns, &e, request_id),
         };
-        let account = self.inner.config.account.clone();
+        if !service.admits(&verified.principal, &operation) {
+            let err = AwsError::new(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!(
+                    "User: {} is not authorized to perform: {}:{operation}",
+                    verified.principal_arn, spec.signing_name
+                ),
+            );
+            return render_error(spec.protocol, spec.xmlns, &err, request_id);
+        }
         let ctx = Context {
-            principal_arn: format!("arn:aws:iam::{account}:root"),
+            principal: verified.principal,
+            principal_arn: verified.principal_arn,
             region: verified.region,
-            account,
+            account: self.inner.config.account.clone(),
             access_key: verified.access_key,
             request_id: request_id.to_string(),
         };
@@ -352,6 +401,9 @@ fn decode(spec: &AwsServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, 
 /// it could not be read.
 /// A declared body longer than this many times the limit is refused on its header alone.
 const DRAIN_FACTOR: u64 = 4;
+
+/// How long a request waits for room in the buffered-bytes budget.
+const BUFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `413 RequestEntityTooLarge`.
 fn too_large(limit: usize) -> AwsError {

@@ -23,4 +23,4 @@ pub use gateway::{
     AwsService, AwsServiceSpec, Context, Gateway, GatewayConfig, Input, Output, RestRequest,
 };
 pub use protocol::Protocol;
-pub use sigv4::{Credentials, SECRET_LEN};
+pub use sigv4::{Credentials, Key, KeySource, Principal, SECRET_LEN};

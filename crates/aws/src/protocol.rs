@@ -67,6 +67,7 @@ fn json_code(code: &str) -> &str {
         "IncompleteSignature" => "IncompleteSignatureException",
         "MalformedQueryString" => "SerializationException",
         "RequestEntityTooLarge" => "RequestEntityTooLargeException",
+        "AccessDenied" => "AccessDeniedException",
         other => other,
     }
 }

@@ -30,11 +30,40 @@ use crate::AwsError;
 /// from secrets of exactly this length.
 pub const SECRET_LEN: usize = 40;
 
-/// The access keys a server accepts, each with its secret.
+/// Who signed a request: what kind of key it was signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A root key of the account: every operation of every service.
+    Root,
+    /// An agent's own key: only the agent protocol, for its own container instance.
+    Agent,
+    /// A join token: only joining its cluster.
+    Joiner,
+}
+
+/// A key besides the root keys, as a [`KeySource`] knows it.
+#[derive(Clone)]
+pub struct Key {
+    pub secret: String,
+    pub principal: Principal,
+    /// The only region the key may be used in.
+    pub region: String,
+    /// The ARN of the identity, for messages and logs.
+    pub arn: String,
+}
+
+/// Where keys other than the root keys come from (the control plane's agent identities).
+pub trait KeySource: Send + Sync + 'static {
+    fn key(&self, access_key_id: &str) -> Option<Key>;
+}
+
+/// The access keys a server accepts, each with its secret: the root keys given at start,
+/// and those a [`KeySource`] knows.
 #[derive(Clone, Default)]
 pub struct Credentials {
     keys: Arc<HashMap<String, String>>,
     account: String,
+    source: Option<Arc<dyn KeySource>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -42,6 +71,7 @@ impl std::fmt::Debug for Credentials {
         let keys: Vec<&String> = self.keys.keys().collect();
         f.debug_struct("Credentials")
             .field("access_keys", &keys)
+            .field("source", &self.source.is_some())
             .finish()
     }
 }
@@ -64,11 +94,27 @@ impl Credentials {
         Ok(Credentials {
             keys: Arc::new(keys),
             account: account.to_string(),
+            source: None,
         })
     }
 
-    fn secret(&self, access_key: &str) -> Option<&str> {
-        self.keys.get(access_key).map(String::as_str)
+    /// These credentials, also accepting the keys `source` knows.
+    pub fn with_source(mut self, source: Arc<dyn KeySource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The key an access key id names: a root key, or one the source knows.
+    fn lookup(&self, access_key: &str) -> Option<Key> {
+        if let Some(secret) = self.keys.get(access_key) {
+            return Some(Key {
+                secret: secret.clone(),
+                principal: Principal::Root,
+                region: String::new(),
+                arn: format!("arn:aws:iam::{}:root", self.account),
+            });
+        }
+        self.source.as_ref()?.key(access_key)
     }
 }
 
@@ -79,6 +125,9 @@ pub struct Verified {
     pub region: String,
     /// The signing name of the addressed service (`ecs`, `sts`, ...).
     pub service: String,
+    pub principal: Principal,
+    /// The ARN of the calling identity.
+    pub principal_arn: String,
 }
 
 /// The credential scope `KEY/DATE/REGION/SERVICE/aws4_request` from the Authorization
@@ -155,6 +204,33 @@ pub async fn verify(
         ));
     }
 
+    let invalid_key = || {
+        AwsError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        )
+    };
+    let key = creds.lookup(&access_key).ok_or_else(invalid_key)?;
+    if key.principal != Principal::Root && key.region != region {
+        return Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            format!(
+                "The security token included in the request is valid in region {} only, not \
+                 in {region}.",
+                key.region
+            ),
+        ));
+    }
+    let verified = Verified {
+        access_key,
+        region,
+        service,
+        principal: key.principal.clone(),
+        principal_arn: key.arn.clone(),
+    };
+
     let mut request = http::Request::builder()
         .method(parts.method.clone())
         .uri(parts.uri.clone())
@@ -166,24 +242,22 @@ pub async fn verify(
         .body(body.clone())
         .map_err(|e| AwsError::client("IncompleteSignature", e.to_string()))?;
 
-    let creds = creds.clone();
+    let account = creds.account.clone();
+    let secret = key.secret;
     let mut signing_key = tower::service_fn(move |req: GetSigningKeyRequest| {
-        let answer = signing_key_for(&creds, req);
+        let answer = signing_key_for(&account, &secret, req);
         async move { answer }
     });
+    let (region, service) = (verified.region.as_str(), verified.service.as_str());
     if let Some(presigned) = presigned_params(parts) {
-        return verify_presigned(request, presigned, &region, &service, &mut signing_key)
+        return verify_presigned(request, presigned, region, service, &mut signing_key)
             .await
-            .map(|()| Verified {
-                access_key,
-                region,
-                service,
-            });
+            .map(|()| verified);
     }
     let result = sigv4_validate_request(
         request,
-        &region,
-        &service,
+        region,
+        service,
         &mut signing_key,
         chrono::Utc::now(),
         &NO_ADDITIONAL_SIGNED_HEADERS,
@@ -191,11 +265,7 @@ pub async fn verify(
     )
     .await;
     match result {
-        Ok(_) => Ok(Verified {
-            access_key,
-            region,
-            service,
-        }),
+        Ok(_) => Ok(verified),
         Err(e) => Err(signature_error(e)),
     }
 }
@@ -312,17 +382,15 @@ where
         .map_err(|e| signature_error(Box::new(e)))
 }
 
+/// The signing key of the one key the request names (looked up before, so a key revoked
+/// meanwhile is not looked up twice with different answers).
 fn signing_key_for(
-    creds: &Credentials,
+    account: &str,
+    secret: &str,
     req: GetSigningKeyRequest,
 ) -> Result<GetSigningKeyResponse, BoxError> {
-    let Some(secret) = creds.secret(req.access_key()) else {
-        return Err(Box::new(SignatureError::InvalidClientTokenId(
-            "The security token included in the request is invalid.".to_string(),
-        )));
-    };
     let secret = KSecretKey::from_str(secret).map_err(|e| format!("bad secret key: {e:?}"))?;
-    let user = User::new("aws", &creds.account, "/", "root")?;
+    let user = User::new("aws", account, "/", "root")?;
     let key = secret.to_ksigning(req.request_date(), req.region(), req.service());
     Ok(GetSigningKeyResponse::builder()
         .principal(user)

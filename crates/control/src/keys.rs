@@ -18,6 +18,10 @@ pub const RUN_TOKENS: &str = "/ecs/run-tokens/";
 /// commits there: two appliers writing into one cluster see each other's batches as a
 /// failed compare (see `applier.rs`).
 pub const PLACEMENTS: &str = "/ecs/placements/";
+/// Join tokens by token id, and agents' keys by access key id (ids are unique across
+/// regions; each record names its region).
+pub const JOIN_TOKENS: &str = "/identity/join-tokens/";
+pub const AGENT_KEYS: &str = "/identity/agent-keys/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -73,6 +77,14 @@ pub fn task(region: &str, cluster: &str, id: &str) -> String {
 
 pub fn agent(region: &str, cluster: &str, instance_id: &str) -> String {
     format!("{AGENTS}{region}/{cluster}/{instance_id}")
+}
+
+pub fn join_token(token_id: &str) -> String {
+    format!("{JOIN_TOKENS}{token_id}")
+}
+
+pub fn agent_key(access_key_id: &str) -> String {
+    format!("{AGENT_KEYS}{access_key_id}")
 }
 
 pub fn run_token(region: &str, cluster: &str, token: &str) -> String {

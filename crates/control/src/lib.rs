@@ -12,10 +12,12 @@
 //!   applier and the typed [`placement::launch`].
 //! - [`ecs`]: domain operations on ECS resources (find a cluster or a task definition,
 //!   stop a task, start or roll back a service deployment).
-//! - [`agents`]: the agent protocol's heartbeats, polls and status reports.
+//! - [`agents`]: the agent protocol's heartbeats, polls and status reports;
+//!   [`agent_identity`]: join tokens and agents' own keys.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
+pub mod agent_identity;
 pub mod agents;
 mod clock;
 pub mod controllers;

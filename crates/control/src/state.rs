@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use flotilla_model::account_setting::Setting;
+use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::record::{decode, Record};
@@ -71,6 +72,8 @@ struct Inner {
     /// Keys of connected agents (each attached to a lease).
     agents: View<()>,
     services: View<ServiceRecord>,
+    join_tokens: View<JoinTokenRecord>,
+    agent_keys: View<AgentKeyRecord>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
     /// Each cluster's picture for the scheduler (and its placement lock).
@@ -124,6 +127,8 @@ impl State {
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
+            join_tokens: View::start(s.clone(), prefix(keys::JOIN_TOKENS), decoder).await?,
+            agent_keys: View::start(s.clone(), prefix(keys::AGENT_KEYS), decoder).await?,
             store,
             config,
             family_locks: KeyedLocks::default(),
@@ -260,7 +265,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -268,6 +273,8 @@ impl State {
             i.tasks.wait_for(rev),
             i.agents.wait_for(rev),
             i.services.wait_for(rev),
+            i.join_tokens.wait_for(rev),
+            i.agent_keys.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -276,6 +283,8 @@ impl State {
             .and(e)
             .and(f)
             .and(g)
+            .and(h)
+            .and(j)
             .map_err(ControlError::from)
     }
 
@@ -317,6 +326,14 @@ impl State {
 
     pub fn services(&self) -> &View<ServiceRecord> {
         &self.inner.services
+    }
+
+    pub fn join_tokens(&self) -> &View<JoinTokenRecord> {
+        &self.inner.join_tokens
+    }
+
+    pub fn agent_keys(&self) -> &View<AgentKeyRecord> {
+        &self.inner.agent_keys
     }
 
     /// Whether the agent of an instance polled within its TTL.

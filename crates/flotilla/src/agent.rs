@@ -1,12 +1,13 @@
 //! `flotilla agent`: run the agent on this host against a server, with Docker Engine as
 //! the runtime. Also what `flotilla up` starts next to its server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use flotilla_agent::AgentConfig;
+use flotilla_model::agent_identity::JoinToken;
 use flotilla_runtime::docker::DockerRuntime;
 
 use crate::credentials::{self, KeyPair};
@@ -32,9 +33,22 @@ pub struct AgentArgs {
     /// A custom attribute NAME=VALUE (repeatable).
     #[arg(long = "attribute", value_parser = parse_attribute)]
     pub attributes: Vec<(String, String)>,
-    /// An AWS shared-credentials file to read the key pair from (its [default] profile);
-    /// otherwise FLOTILLA_ACCESS_KEY_ID / FLOTILLA_SECRET_ACCESS_KEY, then AWS_ACCESS_KEY_ID
-    /// / AWS_SECRET_ACCESS_KEY.
+    /// A join token from `flotilla token create --cluster C`: on its first start the agent
+    /// joins with it and gets a key of its own, kept in its data directory. The way to
+    /// start an agent on a worker host: it never needs the root key.
+    #[arg(
+        long,
+        env = "FLOTILLA_JOIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "join_token_file"
+    )]
+    pub join_token: Option<String>,
+    /// A file holding the join token (safer than the command line).
+    #[arg(long)]
+    pub join_token_file: Option<PathBuf>,
+    /// Instead of a join token, an AWS shared-credentials file with the account's root key
+    /// pair (its [default] profile); otherwise FLOTILLA_ACCESS_KEY_ID /
+    /// FLOTILLA_SECRET_ACCESS_KEY, then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     #[arg(long)]
     pub credentials: Option<PathBuf>,
     /// Seconds a stopped container is kept before it is removed.
@@ -58,9 +72,10 @@ fn parse_attribute(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn key_pair(args: &AgentArgs) -> anyhow::Result<KeyPair> {
+/// The root key pair, if one is configured.
+fn key_pair(args: &AgentArgs) -> anyhow::Result<Option<KeyPair>> {
     if let Some(path) = &args.credentials {
-        return credentials::read(path);
+        return credentials::read(path).map(Some);
     }
     for (id, secret) in [
         ("FLOTILLA_ACCESS_KEY_ID", "FLOTILLA_SECRET_ACCESS_KEY"),
@@ -69,25 +84,58 @@ fn key_pair(args: &AgentArgs) -> anyhow::Result<KeyPair> {
         if let (Ok(access_key_id), Ok(secret_access_key)) =
             (std::env::var(id), std::env::var(secret))
         {
-            return Ok(KeyPair {
+            return Ok(Some(KeyPair {
                 access_key_id,
                 secret_access_key,
-            });
+            }));
         }
     }
-    bail!("no credentials: pass --credentials FILE or set FLOTILLA_ACCESS_KEY_ID and FLOTILLA_SECRET_ACCESS_KEY")
+    Ok(None)
 }
 
-/// The agent configuration for these options and credentials.
-pub fn config(args: &AgentArgs, pair: &KeyPair) -> AgentConfig {
+/// The join token given on the command line, in the environment or in a file.
+fn join_token(args: &AgentArgs) -> anyhow::Result<Option<JoinToken>> {
+    let text = match (&args.join_token, &args.join_token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the join token from {}", path.display()))?,
+        (None, None) => return Ok(None),
+    };
+    text.parse::<JoinToken>().map(Some).map_err(Into::into)
+}
+
+/// Whether the agent of `data_dir` already holds a key of its own from joining.
+pub fn has_own_key(data_dir: &Path) -> bool {
+    flotilla_agent::checkpoint::Checkpoint::open(data_dir)
+        .map(|c| c.snapshot().agent_key.is_some())
+        .unwrap_or(false)
+}
+
+/// Whether the agent of `data_dir` registered before it had join tokens (with a root key):
+/// it keeps that identity rather than join as a new instance.
+pub fn registered_with_root_key(data_dir: &Path) -> bool {
+    flotilla_agent::checkpoint::Checkpoint::open(data_dir)
+        .map(|c| {
+            let s = c.snapshot();
+            s.container_instance_arn.is_some() && s.agent_key.is_none()
+        })
+        .unwrap_or(false)
+}
+
+/// The agent configuration for these options: a join token, or a root key pair.
+pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>) -> AgentConfig {
+    let (id, secret) = pair.map_or((String::new(), String::new()), |p| {
+        (p.access_key_id.clone(), p.secret_access_key.clone())
+    });
     let mut c = AgentConfig::new(
         args.server.clone(),
         args.region.clone(),
-        pair.access_key_id.clone(),
-        pair.secret_access_key.clone(),
+        id,
+        secret,
         args.cluster.clone(),
         args.data_dir.clone(),
     );
+    c.join_token = token;
     c.availability_zone = args.availability_zone.clone();
     c.attributes = args.attributes.clone();
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);
@@ -115,7 +163,15 @@ pub async fn serve(
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     crate::server::init_tracing();
+    let token = join_token(&args)?;
     let pair = key_pair(&args)?;
-    let config = config(&args, &pair);
+    if token.is_none() && pair.is_none() && !has_own_key(&args.data_dir) {
+        bail!(
+            "no identity: pass --join-token (create one with `flotilla token create --cluster \
+             {}` where the server runs)",
+            args.cluster
+        );
+    }
+    let config = config(&args, pair.as_ref(), token);
     crate::server::runtime()?.block_on(serve(config, crate::server::shutdown_signal()))
 }

@@ -17,7 +17,16 @@ pub fn region_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("region")
 }
 
-pub fn print(data_dir: &Path) -> anyhow::Result<()> {
+/// The running instance of a data directory as its administrator reaches it: endpoint,
+/// region and root key pair (`FLOTILLA_ACCESS_KEY_ID` / `FLOTILLA_SECRET_ACCESS_KEY` when
+/// set, else the credentials file).
+pub struct Admin {
+    pub endpoint: String,
+    pub region: String,
+    pub pair: credentials::KeyPair,
+}
+
+pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
     let endpoint = std::fs::read_to_string(endpoint_file(data_dir)).with_context(|| {
         format!(
             "no Flotilla has run with data directory {}",
@@ -39,7 +48,20 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
         },
         _ => credentials::read(&credentials::file_path(data_dir))?,
     };
-    println!("export AWS_ENDPOINT_URL={}", shell_quote(endpoint.trim()));
+    Ok(Admin {
+        endpoint: endpoint.trim().to_string(),
+        region: region.trim().to_string(),
+        pair,
+    })
+}
+
+pub fn print(data_dir: &Path) -> anyhow::Result<()> {
+    let Admin {
+        endpoint,
+        region,
+        pair,
+    } = admin(data_dir)?;
+    println!("export AWS_ENDPOINT_URL={}", shell_quote(&endpoint));
     println!(
         "export AWS_ACCESS_KEY_ID={}",
         shell_quote(&pair.access_key_id)
@@ -48,8 +70,8 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
         "export AWS_SECRET_ACCESS_KEY={}",
         shell_quote(&pair.secret_access_key)
     );
-    println!("export AWS_REGION={}", shell_quote(region.trim()));
-    println!("export AWS_DEFAULT_REGION={}", shell_quote(region.trim()));
+    println!("export AWS_REGION={}", shell_quote(&region));
+    println!("export AWS_DEFAULT_REGION={}", shell_quote(&region));
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod bench;
 mod credentials;
 mod env;
 mod server;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ enum Command {
         #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
         data_dir: PathBuf,
     },
+    /// Join tokens for agents: `flotilla token create --cluster C` prints one to pass to
+    /// `flotilla agent --join-token`.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -74,5 +79,6 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => server::run_server(args),
         Command::Agent(args) => agent::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Token(cmd) => token::run(cmd),
     }
 }

@@ -49,6 +49,14 @@ pub struct ServerArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Request body bytes held at once, all requests together, before signatures are
+    /// checked; more waits a moment, then is refused with 503 (SDKs retry).
+    #[arg(long, default_value_t = 128 * 1024 * 1024)]
+    pub max_buffered_bytes: usize,
+    /// Open connections the API listener accepts at once (lowered to fit the open-file
+    /// limit); more are closed at once, with a warning in the log.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 /// Options of `up`.
@@ -98,6 +106,24 @@ fn store_config(args: &ServerArgs) -> anyhow::Result<StoreConfig> {
     }
 }
 
+/// The API listener's limits: the connection cap lowered to what the open-file limit
+/// (raised to its hard limit first) leaves room for.
+fn api_limits(max_connections: usize) -> anyhow::Result<flotilla_net::Limits> {
+    let fds = flotilla_net::raise_fd_limit().context("raising the open-file limit")?;
+    let cap = flotilla_net::connection_cap(max_connections, fds);
+    if cap < max_connections {
+        tracing::warn!(
+            open_file_limit = fds,
+            connections = cap,
+            "the open-file limit allows fewer connections than --max-connections"
+        );
+    }
+    Ok(flotilla_net::Limits {
+        max_connections: cap,
+        ..flotilla_net::Limits::default()
+    })
+}
+
 fn validate_account(account: &str) -> anyhow::Result<()> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         bail!("--account-id must be 12 digits, got '{account}'");
@@ -133,6 +159,8 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         credentials: creds,
         control,
         max_body_bytes: args.max_body_bytes,
+        max_buffered_bytes: args.max_buffered_bytes,
+        limits: api_limits(args.max_connections)?,
         node_id: node_id(&args.data_dir)?,
         ensure_clusters: if up {
             vec![(args.region.clone(), "default".to_string())]
@@ -162,29 +190,21 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     banner(&args, &endpoint, &pair, &source, up);
+    let agent_config = match local_agent {
+        None => None,
+        Some(cleanup) => {
+            Some(local_agent_config(&args, ttl, &endpoint, cleanup, &pair, &server).await?)
+        }
+    };
     let server = async {
         server
             .serve(stopped(stop_rx.clone()))
             .await
             .context("serving")
     };
-    match local_agent {
+    match agent_config {
         None => server.await?,
-        Some(cleanup) => {
-            let agent_args = crate::agent::AgentArgs {
-                server: endpoint.clone(),
-                cluster: "default".into(),
-                data_dir: args.data_dir.join("agent"),
-                region: args.region.clone(),
-                availability_zone: "local-1a".into(),
-                attributes: vec![],
-                credentials: None,
-                cleanup_delay_seconds: cleanup.as_secs(),
-                cpu_units: None,
-                memory_mib: None,
-                poll_wait_seconds: (ttl / 3).clamp(1, 10),
-            };
-            let config = crate::agent::config(&agent_args, &pair);
+        Some(config) => {
             tokio::try_join!(
                 server,
                 crate::agent::serve(config, stopped(stop_rx.clone()))
@@ -193,6 +213,48 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The configuration of `up`'s own agent. It joins with a join token the server makes for
+/// it (once: it keeps the key it gets), so the root key never signs its calls; an agent
+/// that registered with the root key before join tokens existed keeps that identity.
+async fn local_agent_config(
+    args: &ServerArgs,
+    ttl: u64,
+    endpoint: &str,
+    cleanup: std::time::Duration,
+    pair: &credentials::KeyPair,
+    server: &flotilla_server::Server,
+) -> anyhow::Result<flotilla_agent::AgentConfig> {
+    let agent_args = crate::agent::AgentArgs {
+        server: endpoint.to_string(),
+        cluster: "default".into(),
+        data_dir: args.data_dir.join("agent"),
+        region: args.region.clone(),
+        availability_zone: "local-1a".into(),
+        attributes: vec![],
+        join_token: None,
+        join_token_file: None,
+        credentials: None,
+        cleanup_delay_seconds: cleanup.as_secs(),
+        cpu_units: None,
+        memory_mib: None,
+        poll_wait_seconds: (ttl / 3).clamp(1, 10),
+    };
+    let dir = &agent_args.data_dir;
+    if crate::agent::registered_with_root_key(dir) {
+        return Ok(crate::agent::config(&agent_args, Some(pair), None));
+    }
+    let token = if crate::agent::has_own_key(dir) {
+        None
+    } else {
+        let token = server
+            .create_join_token(&args.region, "default", 3600, "flotilla up's own agent")
+            .await
+            .context("creating a join token for the local agent")?;
+        Some(token)
+    };
+    Ok(crate::agent::config(&agent_args, None, token))
 }
 
 fn banner(

@@ -4,6 +4,11 @@
 //! (service name [`SIGNING_NAME`], `X-Amz-Target: FlotillaAgent_v1.<Operation>`), next to
 //! the ECS API the agent also uses (`RegisterContainerInstance`).
 //!
+//! 0. An operator creates a join token for a cluster ([`CREATE_JOIN_TOKEN`], root key; see
+//!    `agent_identity`). An agent given the token calls [`JOIN`] signed with it: the server
+//!    registers a new container instance and answers the instance's ARN and a key of the
+//!    agent's own, which it signs everything else with. That key can call nothing but
+//!    [`POLL`], [`SUBMIT`] and `RegisterContainerInstance`, each for its own instance.
 //! 1. The agent registers with ECS `RegisterContainerInstance` (re-registering with the ARN
 //!    it checkpointed, so a restarted agent keeps its identity).
 //! 2. It long-polls [`POLL`]: the first call (`since` 0) answers with the full manifest of
@@ -25,6 +30,86 @@ pub const SIGNING_NAME: &str = "flotilla";
 pub const TARGET_PREFIX: &str = "FlotillaAgent_v1";
 pub const POLL: &str = "Poll";
 pub const SUBMIT: &str = "SubmitTaskReports";
+/// Signed with a join token; the input is `RegisterContainerInstance`'s (without
+/// `containerInstanceArn`: joining always makes a new instance), the answer [`Joined`].
+pub const JOIN: &str = "Join";
+/// Root key only: create, list and revoke join tokens.
+pub const CREATE_JOIN_TOKEN: &str = "CreateJoinToken";
+pub const LIST_JOIN_TOKENS: &str = "ListJoinTokens";
+pub const REVOKE_JOIN_TOKEN: &str = "RevokeJoinToken";
+
+/// What [`JOIN`] answers: the new instance and the agent's own key for it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joined {
+    pub container_instance_arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Joined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Joined")
+            .field("container_instance_arn", &self.container_instance_arn)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateJoinTokenRequest {
+    /// Name or ARN; `default` when absent.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long agents may join with it (60 s to 365 days; 24 hours when absent).
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A join token as listed: everything but its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinTokenInfo {
+    pub token_id: String,
+    pub cluster_arn: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateJoinTokenResponse {
+    #[serde(flatten)]
+    pub info: JoinTokenInfo,
+    /// The whole token, to hand to an agent (`--join-token`); shown only here.
+    pub token: String,
+}
+
+impl std::fmt::Debug for CreateJoinTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateJoinTokenResponse")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListJoinTokensResponse {
+    pub tokens: Vec<JoinTokenInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeJoinTokenRequest {
+    pub token_id: String,
+}
 
 /// Long-poll for the desired tasks of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

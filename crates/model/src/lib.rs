@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account_setting;
+pub mod agent_identity;
 pub mod agent_protocol;
 pub mod arn;
 pub mod cluster;

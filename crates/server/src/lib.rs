@@ -17,6 +17,7 @@ use flotilla_control::controllers::Controllers;
 use flotilla_control::State;
 
 pub use flotilla_control::ControlConfig;
+use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
@@ -44,6 +45,10 @@ pub struct Config {
     pub control: ControlConfig,
     /// Largest request body the gateway reads.
     pub max_body_bytes: usize,
+    /// Request bodies held at once before their signatures are checked, all together.
+    pub max_buffered_bytes: usize,
+    /// Connection cap and timeouts of the API listener.
+    pub limits: flotilla_net::Limits,
     /// This server's id for leader election; the same across restarts of one server.
     pub node_id: String,
     /// Clusters to create at start if they do not exist, as (region, name): `flotilla up`
@@ -101,6 +106,7 @@ pub async fn run(
 /// A server that has opened its store and started its controllers, ready to serve.
 pub struct Server {
     listeners: Listeners,
+    limits: flotilla_net::Limits,
     store: Arc<dyn Store>,
     state: State,
     app: axum::Router,
@@ -128,23 +134,53 @@ impl Server {
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx);
         let gateway = Gateway::new(
             GatewayConfig {
-                credentials: config.credentials.clone(),
+                credentials: config
+                    .credentials
+                    .clone()
+                    .with_source(flotilla_api::key_source(state.clone())),
                 account,
                 max_body_bytes: config.max_body_bytes,
                 body_timeout: BODY_TIMEOUT,
+                max_buffered_bytes: config.max_buffered_bytes,
             },
-            flotilla_api::aws_services(state.clone()),
+            flotilla_api::aws_services(state.clone(), None),
         );
         let app = axum::Router::new()
             .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
             .merge(gateway.router());
         Ok(Server {
             listeners,
+            limits: config.limits,
             store,
             state,
             app,
             controllers,
             stop_tx,
+        })
+    }
+
+    /// A join token for `cluster` usable for `ttl_seconds`, made directly (as
+    /// `CreateJoinToken` makes one): `flotilla up` makes one for its own agent.
+    pub async fn create_join_token(
+        &self,
+        region: &str,
+        cluster: &str,
+        ttl_seconds: i64,
+        description: &str,
+    ) -> Result<JoinToken, flotilla_control::ControlError> {
+        let scope = Scope::new(region.to_string(), self.state.account().to_string());
+        let t = flotilla_control::agent_identity::create_token(
+            &self.state,
+            &scope,
+            Some(cluster),
+            Some(ttl_seconds),
+            Some(description.to_string()),
+        )
+        .await?;
+        Ok(JoinToken {
+            token_id: t.token_id,
+            secret: t.secret,
+            ca_fingerprint: None,
         })
     }
 
@@ -162,6 +198,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let Server {
             listeners,
+            limits,
             store,
             state,
             app,
@@ -173,11 +210,10 @@ impl Server {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        let served = axum::serve(listeners.api, app)
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|s| *s).await;
-            })
-            .await;
+        let served = flotilla_net::serve(listeners.api, app, limits, "api", async move {
+            let _ = api_stop.wait_for(|s| *s).await;
+        })
+        .await;
         controllers.stopped().await;
         drop(state);
         // Leaves the store's files self-contained (the sqlite WAL checkpointed).

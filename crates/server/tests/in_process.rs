@@ -20,6 +20,8 @@ fn config() -> Config {
         credentials: Credentials::single(ACCOUNT, KEY, SECRET).unwrap(),
         control: ControlConfig::new(ACCOUNT),
         max_body_bytes: 1 << 20,
+        max_buffered_bytes: 16 << 20,
+        limits: flotilla_net::Limits::default(),
         node_id: "in-process".into(),
         ensure_clusters: vec![("us-east-1".into(), "default".into())],
     }

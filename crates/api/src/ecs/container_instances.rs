@@ -133,13 +133,13 @@ pub fn validate_attributes(attrs: &[Attribute]) -> Result<(), EcsError> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterInput {
-    cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     instance_identity_document: Option<String>,
     #[serde(default)]
     total_resources: Vec<Resource>,
     #[serde(default)]
     version_info: VersionInfo,
-    container_instance_arn: Option<String>,
+    pub(crate) container_instance_arn: Option<String>,
     #[serde(default)]
     attributes: Vec<Attribute>,
     #[serde(default)]
@@ -156,6 +156,25 @@ pub async fn register(
     let scope = crate::scope(state, ctx);
     let cluster = flotilla_control::ecs::clusters::active(state, &scope, input.cluster.as_deref())?;
     let cluster_name = cluster.value.cluster_name.clone();
+    crate::agent::only_own_instance(
+        state,
+        ctx,
+        &cluster_name,
+        input.container_instance_arn.as_deref(),
+    )?;
+    let registration = registration(&scope, &cluster_name, input)?;
+    let record = control::register(state, &scope, &cluster_name, registration).await?;
+    let o = occupancy(state, &scope, &cluster_name);
+    Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster_name, &record, &o, true) }))
+}
+
+/// A RegisterContainerInstance input checked, as the control plane takes it (also what an
+/// agent joining with a token sends).
+pub fn registration(
+    scope: &Scope,
+    cluster_name: &str,
+    input: RegisterInput,
+) -> Result<Registration, EcsError> {
     let capacity = Capacity::from_resources(&input.total_resources);
     if capacity.cpu <= 0 || capacity.memory <= 0 {
         return Err(invalid(
@@ -167,15 +186,15 @@ pub async fn register(
     let id = match &input.container_instance_arn {
         Some(arn) => {
             let parsed = Arn::parse(arn).filter(|a| a.resource_parts().0 == "container-instance");
-            let in_cluster = parsed.as_ref().is_some_and(|a| {
-                a.resource_parts().1.split('/').next() == Some(cluster_name.as_str())
-            });
+            let in_cluster = parsed
+                .as_ref()
+                .is_some_and(|a| a.resource_parts().1.split('/').next() == Some(cluster_name));
             if !in_cluster {
                 return Err(invalid(format!(
                     "containerInstanceArn '{arn}' does not name an instance of cluster {cluster_name}."
                 )));
             }
-            Some(instance_id(arn, &scope)?)
+            Some(instance_id(arn, scope)?)
         }
         None => None,
     };
@@ -184,17 +203,14 @@ pub async fn register(
         .as_deref()
         .and_then(|d| serde_json::from_str::<Value>(d).ok())
         .and_then(|d| d["instanceId"].as_str().map(String::from));
-    let registration = Registration {
+    Ok(Registration {
         id,
         capacity,
         version_info: input.version_info,
         attributes: input.attributes,
         tags: input.tags,
         ec2_instance_id,
-    };
-    let record = control::register(state, &scope, &cluster_name, registration).await?;
-    let o = occupancy(state, &scope, &cluster_name);
-    Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster_name, &record, &o, true) }))
+    })
 }
 
 /// The stored instance a parameter names in a cluster, or `InvalidParameterException`.

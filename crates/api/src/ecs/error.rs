@@ -41,6 +41,13 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
     }
 }
 
+impl EcsError {
+    /// The caller's key may not act on this resource (an agent's key on another instance).
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        EcsError::Wire(AwsError::client("AccessDeniedException", message))
+    }
+}
+
 impl From<EcsError> for AwsError {
     fn from(e: EcsError) -> AwsError {
         match e {

@@ -20,6 +20,7 @@ fn ctx() -> Context {
         region: "us-east-1".into(),
         account: "000000000000".into(),
         access_key: "AKIATEST".into(),
+        principal: flotilla_aws::Principal::Root,
         principal_arn: "arn:aws:iam::000000000000:root".into(),
         request_id: "test".into(),
     }
@@ -42,7 +43,7 @@ async fn call(ecs: &Ecs, op: &str, body: Value) -> Result<Value, flotilla_aws::A
 }
 
 async fn agent_call(state: &State, op: &str, body: Value) -> Result<Value, flotilla_aws::AwsError> {
-    let agent = crate::agent::Agent::new(state.clone());
+    let agent = crate::agent::Agent::new(state.clone(), None);
     let input = Input::Json(Bytes::from(body.to_string()));
     match agent.call(&ctx(), op, input).await? {
         Output::Json(v) => Ok(v),

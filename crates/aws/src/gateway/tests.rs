@@ -13,6 +13,7 @@ fn gateway() -> Gateway {
         account: "000000000000".into(),
         max_body_bytes: 1024,
         body_timeout: std::time::Duration::from_secs(30),
+        max_buffered_bytes: 4096,
     };
     Gateway::new(config, vec![])
 }
@@ -105,6 +106,33 @@ async fn a_body_that_never_comes_is_refused_with_408() {
         .unwrap();
     let resp = gateway().handle(req).await;
     assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_held_before_authentication_share_one_budget() {
+    let gw = gateway();
+    let pending = || {
+        let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+        Request::post("/").body(Body::from_stream(never)).unwrap()
+    };
+    // A body of unknown length may take the whole limit (1024): four fill the budget.
+    let held: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn({
+                let gw = gw.clone();
+                async move { gw.handle(pending()).await.status() }
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    let small = || Request::post("/").body(Body::from("{}")).unwrap();
+    let resp = gw.handle(small()).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Once the held bodies time out, the budget is back.
+    for h in held {
+        assert_eq!(h.await.unwrap(), StatusCode::REQUEST_TIMEOUT);
+    }
+    assert_eq!(gw.handle(small()).await.status(), StatusCode::FORBIDDEN);
 }
 
 #[test]

@@ -66,8 +66,50 @@ async fn accepts_a_correct_signature_and_reports_the_scope() {
         Verified {
             access_key: KEY.into(),
             region: "us-east-1".into(),
-            service: "ecs".into()
+            service: "ecs".into(),
+            principal: Principal::Root,
+            principal_arn: "arn:aws:iam::000000000000:root".into(),
         }
+    );
+}
+
+struct OneAgent;
+
+impl KeySource for OneAgent {
+    fn key(&self, access_key_id: &str) -> Option<Key> {
+        (access_key_id == "FAKAGENT000000000000").then(|| Key {
+            secret: "a".repeat(40),
+            principal: Principal::Agent,
+            region: "us-east-1".into(),
+            arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_source_key_verifies_as_its_principal_in_its_region_only() {
+    let creds = creds().with_source(std::sync::Arc::new(OneAgent));
+    let secret = "a".repeat(40);
+    let (parts, body) = signed(&secret, "FAKAGENT000000000000", chrono::Utc::now(), "{}");
+    let v = verify(&creds, &parts, &body).await.unwrap();
+    assert_eq!(v.principal, Principal::Agent);
+    assert!(v.principal_arn.contains("container-instance/c/i"));
+    // The root key still verifies as root.
+    let (parts, body) = signed(SECRET, KEY, chrono::Utc::now(), "{}");
+    assert_eq!(
+        verify(&creds, &parts, &body).await.unwrap().principal,
+        Principal::Root
+    );
+    // A wrong secret for the source key fails like any other.
+    let (parts, body) = signed(
+        &"b".repeat(40),
+        "FAKAGENT000000000000",
+        chrono::Utc::now(),
+        "{}",
+    );
+    assert_eq!(
+        verify(&creds, &parts, &body).await.unwrap_err().code,
+        "SignatureDoesNotMatch"
     );
 }
 

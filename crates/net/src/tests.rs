@@ -1,0 +1,128 @@
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+
+fn limits(max_connections: usize) -> Limits {
+    Limits {
+        max_connections,
+        header_timeout: Duration::from_millis(400),
+        idle_timeout: Duration::from_millis(600),
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A server answering `ok` (after `delay` for `/slow`), and a handle that stops it.
+async fn start(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "slow ok"
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, app, limits, "test", async {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+/// Send a GET and read until the server closes or answers; the bytes read.
+async fn get(stream: &mut TcpStream, path: &str) -> String {
+    let req = format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Whether the server closed the connection within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed() {
+    let (addr, _stop) = start(limits(8)).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    assert!(get(&mut s, "/").await.contains("200 OK"));
+    // Kept alive at first, then closed once idle for the idle timeout.
+    assert!(!closed_within(&mut s, Duration::from_millis(200)).await);
+    assert!(closed_within(&mut s, Duration::from_secs(3)).await);
+}
+
+#[tokio::test]
+async fn headers_trickled_byte_by_byte_are_cut_off() {
+    let (addr, _stop) = start(limits(8)).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    // One byte every 100 ms keeps the connection busy but never finishes the headers.
+    for b in b"GET / HTTP/1.1\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
+        if s.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    assert!(closed_within(&mut s, Duration::from_secs(2)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the server waited on the trickle"
+    );
+}
+
+#[tokio::test]
+async fn at_the_cap_a_new_connection_displaces_the_quietest() {
+    let (addr, _stop) = start(limits(2)).await;
+    // An idle socket that never sent a byte, and a client that is talking.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    assert!(get(&mut busy, "/").await.contains("200 OK"));
+    // A third connection at the cap of 2 is served, in the idle socket's place.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    assert!(get(&mut third, "/").await.contains("200 OK"));
+    assert!(closed_within(&mut idle, Duration::from_secs(1)).await);
+    assert!(get(&mut busy, "/").await.contains("200 OK"));
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_progress_finish() {
+    let (addr, stop) = start(limits(8)).await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut answer)).await;
+    assert!(answer.contains("slow ok"), "{answer}");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
+}
+
+#[test]
+fn the_cap_leaves_descriptors_for_everything_else() {
+    assert_eq!(connection_cap(4096, 1024), 384);
+    assert_eq!(connection_cap(4096, 1_048_576), 4096);
+    assert_eq!(connection_cap(4096, 10), 16);
+}
