@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Clients that never authenticate, against the API listener: does everyone else keep working?
 
-    .venv/bin/python bench/listener.py [--idle 1000] [--slow 300] [--calls 100] [--write]
+    .venv/bin/python bench/listener.py [--idle 1000] [--slow 300] [--calls 100] [--nofile 1024,20000] [--write]
 
 What it does, in order (everything bounded in time and count):
 
 1. Builds `cargo build --release -p flotilla` (or uses `$FLOTILLA_BIN`); `$FLOTILLA_BASELINE_BIN`
    names an older build to run the same way first, side by side. Builds the test image
    (`scripts/test-image`).
-2. For each build: starts `flotilla up` (sqlite store, its own agent on Docker Engine) under
-   `prlimit --nofile=1024:1024`, the open-file limit most systems give a process, waits for
+2. For each open-file limit (1024, what most systems give a process, and 20000) and each
+   build: starts `flotilla up` (sqlite store, its own agent on Docker Engine) under
+   `prlimit --nofile=N:N`, waits for
    the agent, registers a one-container task definition, and measures, quiet:
-   - DescribeClusters latency (CALLS sequential boto3 calls: p50, p99, failures),
+   - DescribeClusters latency (CALLS sequential boto3 calls within 30 s: p50, p99 of the
+     answered ones, and failures: errors, timeouts and calls not made in the 30 s),
    - RunTask → RUNNING (the agent's long poll and reports).
-3. Opens the attack from this process: IDLE sockets that connect and send nothing, SLOW/2
+3. Opens the attack from this process (within 30 s; connections the server does not take
+   in time are counted as refused): IDLE sockets that connect and send nothing, SLOW/2
    that send one header byte per second, SLOW/2 that declare a 9.5 MiB body, send it up to
    its last byte and stop. Then measures the same again while they are open, samples the
    agent's `agentConnected` every second for 20 seconds, and reads the server's peak
@@ -67,13 +70,13 @@ def build():
 
 
 class Up:
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, nofile):
         env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY, FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
                    FLOTILLA_LOG="warn")
         self.data_dir = Path(data_dir)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(["prlimit", "--nofile=1024:1024", binary, "up", "--data-dir",
+        self.proc = subprocess.Popen(["prlimit", f"--nofile={nofile}:{nofile}", binary, "up", "--data-dir",
                                       str(self.data_dir), "--api-addr", "127.0.0.1:0", "--cleanup-delay-seconds",
                                       "5"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -86,7 +89,7 @@ class Up:
         self.addr = (host, int(port))
         self.ecs = boto3.client("ecs", endpoint_url=self.endpoint, region_name="us-east-1",
                                 aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                                config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+                                config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5))
         deadline = time.monotonic() + 60
         while not self.connected():
             if time.monotonic() > deadline:
@@ -125,9 +128,16 @@ class Up:
                 self.proc.wait()
 
 
-def describe_latencies(up, calls):
+def describe_latencies(up, calls, budget=30.0):
+    """CALLS sequential DescribeClusters, stopping after `budget` seconds (a server that
+    does not answer costs a timeout per call): latencies of the answered ones, and how many
+    failed or were not sent in time."""
     lat, failed = [], 0
-    for _ in range(calls):
+    deadline = time.monotonic() + budget
+    for i in range(calls):
+        if time.monotonic() > deadline:
+            failed += calls - i
+            break
         t0 = time.monotonic()
         try:
             up.ecs.describe_clusters(clusters=["default"])
@@ -160,10 +170,12 @@ def run_task_seconds(up, timeout=60):
 class Attack:
     """Idle sockets, slow-header sockets and stalled-body sockets, kept open until close()."""
 
-    def __init__(self, addr, idle, slow):
+    def __init__(self, addr, idle, slow, budget=30.0):
         self.socks, self.trickling = [], []
         self.stop = threading.Event()
         self.refused = 0
+        # A server that stopped accepting makes every connect wait: bound the whole setup.
+        self.deadline = time.monotonic() + budget
         for _ in range(idle):
             self._open(addr)
         for _ in range(slow // 2):
@@ -178,7 +190,7 @@ class Attack:
             s = self._open(addr)
             if s:
                 try:
-                    s.settimeout(2)
+                    s.settimeout(max(0.1, min(2.0, self.deadline - time.monotonic())))
                     s.sendall(body_head + chunk)
                 except OSError:
                     pass
@@ -186,8 +198,11 @@ class Attack:
         self.thread.start()
 
     def _open(self, addr):
+        if time.monotonic() > self.deadline:
+            self.refused += 1
+            return None
         try:
-            s = socket.create_connection(addr, timeout=2)
+            s = socket.create_connection(addr, timeout=0.5)
             self.socks.append(s)
             return s
         except OSError:
@@ -210,26 +225,28 @@ class Attack:
             s.close()
 
 
-def measure(label, binary, args, workdir):
-    up = Up(binary, Path(workdir) / label)
+def measure(label, binary, nofile, args, workdir):
+    up = Up(binary, Path(workdir) / f"{label}-{nofile}", nofile)
     rows = []
     try:
         lat, failed = describe_latencies(up, args.calls)
         launch = run_task_seconds(up)
-        rows.append(dict(build=label, phase="quiet", p50=percentile(lat, 0.5), p99=percentile(lat, 0.99),
-                         failed=failed, launch=launch, connected="-", rss=up.peak_rss_mib()))
+        rows.append(dict(build=label, nofile=nofile, phase="quiet", p50=percentile(lat, 0.5), p99=percentile(lat, 0.99),
+                         failed=failed, launch=launch, connected="-", refused="-", rss=up.peak_rss_mib()))
         attack = Attack(up.addr, args.idle, args.slow)
         try:
             time.sleep(2)
             lat, failed = describe_latencies(up, args.calls)
             launch = run_task_seconds(up)
             samples = []
-            for _ in range(20):
+            sampling_ends = time.monotonic() + 20
+            while time.monotonic() < sampling_ends:
                 samples.append(up.connected())
                 time.sleep(1)
-            rows.append(dict(build=label, phase=f"{args.idle} idle + {args.slow} slow", p50=percentile(lat, 0.5),
+            rows.append(dict(build=label, nofile=nofile, phase=f"{args.idle} idle + {args.slow} slow", p50=percentile(lat, 0.5),
                              p99=percentile(lat, 0.99), failed=failed, launch=launch,
-                             connected=f"{sum(samples)}/{len(samples)}", rss=up.peak_rss_mib()))
+                             connected=f"{sum(samples)}/{len(samples)}", refused=attack.refused,
+                             rss=up.peak_rss_mib()))
         finally:
             attack.close()
     finally:
@@ -241,12 +258,13 @@ def measure(label, binary, args, workdir):
 
 def table(rows):
     fmt = lambda v, spec: "—" if v is None else (spec.format(v) if isinstance(v, float) else str(v))  # noqa: E731
-    lines = ["| build | phase | DescribeClusters p50 ms | p99 ms | failed calls | RunTask → RUNNING s | "
-             "agent connected (samples) | server peak RSS MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| open-file limit | build | phase | DescribeClusters p50 ms | p99 ms | failed calls | RunTask → RUNNING s | "
+             "agent connected (samples) | attack sockets not opened in 30 s | server peak RSS MiB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['build']} | {r['phase']} | {fmt(r['p50'], '{:.1f}')} | {fmt(r['p99'], '{:.1f}')} | "
-                     f"{r['failed']} | {fmt(r['launch'], '{:.2f}')} | {r['connected']} | {fmt(r['rss'], '{:.0f}')} |")
+        lines.append(f"| {r['nofile']} | {r['build']} | {r['phase']} | {fmt(r['p50'], '{:.1f}')} | {fmt(r['p99'], '{:.1f}')} | "
+                     f"{r['failed']} | {fmt(r['launch'], '{:.2f}')} | {r['connected']} | {r['refused']} | "
+                     f"{fmt(r['rss'], '{:.0f}')} |")
     return "\n".join(lines)
 
 
@@ -255,6 +273,7 @@ def main():
     ap.add_argument("--idle", type=int, default=1000)
     ap.add_argument("--slow", type=int, default=300)
     ap.add_argument("--calls", type=int, default=100)
+    ap.add_argument("--nofile", default="1024,20000", help="open-file limits to run under")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     subprocess.run([str(ROOT / "scripts" / "test-image")], check=True, capture_output=True)
@@ -265,8 +284,9 @@ def main():
     builds.append(("this build", binary))
     rows = []
     with tempfile.TemporaryDirectory(prefix="flotilla-listener-bench-") as workdir:
-        for label, b in builds:
-            rows.extend(measure(label.replace(" ", "-"), b, args, workdir))
+        for nofile in [int(n) for n in args.nofile.split(",")]:
+            for label, b in builds:
+                rows.extend(measure(label.replace(" ", "-"), b, nofile, args, workdir))
     for r in rows:
         r["build"] = r["build"].replace("-", " ")
     out = table(rows)
@@ -275,7 +295,7 @@ def main():
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         cmd = "FLOTILLA_BASELINE_BIN=OLD .venv/bin/python bench/listener.py --write"
         block = (f"{BEGIN}\n_{stamp}, {platform.machine()}, {os.cpu_count()} cores; `{cmd}`; "
-                 f"each `flotilla up` under `prlimit --nofile=1024:1024`._\n\n{out}\n{END}")
+                 f"each `flotilla up` under `prlimit --nofile=N:N`._\n\n{out}\n{END}")
         path = ROOT / "BENCHMARKS.md"
         text = path.read_text()
         if BEGIN in text:

@@ -19,8 +19,9 @@ class AgentProcess:
     """A `flotilla agent` process with its own data directory (one container instance)."""
 
     def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a", memory_mib=None,
-                 join_token=None):
+                 join_token=None, extra=()):
         self.server = server
+        self.extra = list(extra)
         self.join_token = join_token
         self.data_dir = data_dir
         self.cluster = cluster
@@ -45,6 +46,7 @@ class AgentProcess:
                 "--poll-wait-seconds", "1", "--cleanup-delay-seconds", "300"]
         if self.memory_mib:
             args += ["--memory-mib", str(self.memory_mib)]
+        args += self.extra
         for k, v in [("flotilla.test-agent", self.data_dir.name), *self.attributes]:
             args += ["--attribute", f"{k}={v}"]
         self.proc = subprocess.Popen(args, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)

@@ -37,6 +37,8 @@ class Flotilla:
             FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY,
             FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
             FLOTILLA_LOG=env.get("FLOTILLA_LOG", "warn"),
+            # An error's message, not a backtrace symbolised at length.
+            RUST_LIB_BACKTRACE="0",
         )
         return env
 

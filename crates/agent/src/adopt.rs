@@ -8,6 +8,11 @@
 //! stop; any other task gets an actor with its existing containers, one per container
 //! name (a running one preferred; extra ones are removed, so there is never a duplicate);
 //! containers of tasks not in the manifest are removed (no orphans).
+//!
+//! A container is only taken for a task's container if it runs the image the task
+//! definition names for it: one that carries a task's labels (and this data directory's
+//! id) but another image was not started by this agent for that task, so it is neither
+//! adopted nor removed, only reported in [`Plan::impostors`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +35,8 @@ pub(crate) struct Plan {
     pub resend: Vec<TaskReport>,
     /// Tasks to drop from the checkpoint.
     pub forget: Vec<String>,
+    /// Containers labelled as a task's that do not match it: (container id, why).
+    pub impostors: Vec<(String, String)>,
 }
 
 /// Decide what happens to each task of `manifest` and each container `found`.
@@ -79,20 +86,33 @@ pub(crate) fn plan(
                 .unwrap_or_default();
             by_name.entry(name).or_default().push(c);
         }
-        let names: BTreeSet<&str> = desired
+        let images: BTreeMap<&str, &str> = desired
             .definition
             .container_definitions
             .iter()
-            .map(|c| c.name())
+            .map(|c| (c.name(), c.image.as_deref().unwrap_or("")))
             .collect();
-        for (name, mut candidates) in by_name {
+        for (name, candidates) in by_name {
+            let expected = images.get(name.as_str()).copied();
+            let (candidates, impostors): (Vec<ContainerState>, Vec<ContainerState>) = candidates
+                .into_iter()
+                .partition(|c| name == PAUSE_NAME || expected.is_none_or(|image| c.image == image));
+            plan.impostors.extend(impostors.into_iter().map(|c| {
+                let why = format!(
+                    "labelled as container {name} of task {arn}, but runs image {} instead of {}",
+                    c.image,
+                    expected.unwrap_or_default()
+                );
+                (c.id, why)
+            }));
+            let mut candidates = candidates;
             candidates.sort_by_key(|c| preference(c, cp.and_then(|cp| cp.containers.get(&name))));
             let mut candidates = candidates.into_iter();
             let keep = candidates.next();
             plan.remove.extend(candidates.map(|c| c.id));
             match keep {
                 Some(c) if name == PAUSE_NAME => adopted.pause = Some(c),
-                Some(c) if names.contains(name.as_str()) => {
+                Some(c) if images.contains_key(name.as_str()) => {
                     adopted.containers.insert(name, c);
                 }
                 Some(c) => plan.remove.push(c.id),

@@ -19,7 +19,13 @@ fn full(revision: i64, tasks: Vec<DesiredTask>) -> PollResponse {
         tasks,
         heartbeat_ttl_millis: 3_000,
         instance_status: "ACTIVE".into(),
+        store_id: String::new(),
     }
+}
+
+fn from_store(store: &str, mut answer: PollResponse) -> PollResponse {
+    answer.store_id = store.into();
+    answer
 }
 
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -32,23 +38,29 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-#[tokio::test]
-async fn restart_adopts_running_containers_and_removes_orphans() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = AgentConfig::new(
-        "http://unused",
-        "us-east-1",
-        "AK",
-        "SK",
-        "default",
-        dir.path(),
-    );
+/// An agent configuration with short waits, a runtime with the `httpd` image, and a
+/// one-container task definition using it.
+fn setup(
+    dir: &std::path::Path,
+) -> (
+    AgentConfig,
+    Arc<FakeRuntime>,
+    flotilla_model::task_definition::TaskDefinition,
+) {
+    let mut config = AgentConfig::new("http://unused", "us-east-1", "AK", "SK", "default", dir);
     config.poll_wait = Duration::from_millis(50);
     config.shutdown_flush = Duration::from_secs(1);
     let rt = Arc::new(FakeRuntime::new());
     rt.add_image("httpd");
     let def = definition(json!({"family": "web", "revision": 1,
         "containerDefinitions": [{"name": "app", "image": "httpd"}]}));
+    (config, rt, def)
+}
+
+#[tokio::test]
+async fn restart_adopts_running_containers_and_removes_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, rt, def) = setup(dir.path());
     let (t1, t2) = ("arn:task/t1", "arn:task/t2");
 
     // First run: two tasks.
@@ -198,4 +210,81 @@ async fn a_stopped_task_is_reported_before_shutdown_completes() {
     assert_eq!(stopped_report.containers[0].exit_code, Some(143));
     stop.send(()).unwrap();
     agent.await.unwrap().unwrap();
+}
+
+/// One agent run against scripted answers until `until` holds; the runtime is kept.
+async fn run_once(
+    config: &AgentConfig,
+    rt: &Arc<FakeRuntime>,
+    answers: Vec<PollResponse>,
+    what: &str,
+    until: impl FnMut(&FakeApi, &FakeRuntime) -> bool,
+) {
+    let mut until = until;
+    let api = Arc::new(FakeApi::default());
+    api.polls.lock().unwrap().extend(answers);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let agent = tokio::spawn(run_with_api(
+        config.clone(),
+        rt.clone(),
+        api.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    wait_for(what, || until(&api, rt)).await;
+    // Let the answers after the condition be applied too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_store_that_forgot_the_tasks_removes_nothing_until_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, rt, def) = setup(dir.path());
+    let t1 = "arn:task/t1";
+    let running = |api: &FakeApi, _: &FakeRuntime| {
+        api.delivered()
+            .iter()
+            .any(|r| r.task_arn == t1 && r.status == TaskStatus::Running)
+    };
+    run_once(
+        &config,
+        &rt,
+        vec![from_store("A", full(50, vec![desired(t1, &def)]))],
+        "t1 RUNNING",
+        running,
+    )
+    .await;
+    assert_eq!(rt.containers().len(), 1);
+
+    // An empty store (another identity), then store A restored from an older backup: both
+    // list nothing, and the task keeps its container.
+    for answer in [
+        from_store("B", full(3, vec![])),
+        from_store("A", full(20, vec![])),
+    ] {
+        run_once(&config, &rt, vec![answer], "a poll", |api, _| {
+            api.poll_requests.lock().unwrap().len() > 1
+        })
+        .await;
+        assert_eq!(
+            rt.containers().len(),
+            1,
+            "a container was removed because the store forgot it"
+        );
+        assert!(rt.containers().iter().all(|(_, s)| s.running));
+    }
+
+    // The operator accepts the store: now it is reconciled with.
+    config.accept_store = true;
+    run_once(
+        &config,
+        &rt,
+        vec![from_store("B", full(3, vec![]))],
+        "t1's container removed",
+        |_, rt| rt.containers().is_empty(),
+    )
+    .await;
 }

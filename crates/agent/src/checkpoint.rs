@@ -51,8 +51,19 @@ pub struct AgentState {
     /// `container_instance_arn` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_key: Option<AgentKey>,
+    /// The server's store as last seen: its identity and the highest revision answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreMark>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskCheckpoint>,
+}
+
+/// Which store the agent's tasks are known to, and how far it had got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreMark {
+    pub id: String,
+    pub revision: i64,
 }
 
 /// An agent's own access key.
@@ -78,6 +89,7 @@ impl AgentState {
             data_dir_id: format!("{:016x}", rand::random::<u64>()),
             container_instance_arn: None,
             agent_key: None,
+            store: None,
             tasks: BTreeMap::new(),
         }
     }

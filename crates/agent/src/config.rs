@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flotilla_model::agent_identity::JoinToken;
+use flotilla_model::host_access::{self, HostAccess};
+use flotilla_model::task_definition::TaskDefinition;
 
 /// Everything [`crate::run`] needs besides a runtime and a shutdown signal.
 #[derive(Clone)]
@@ -19,6 +21,14 @@ pub struct AgentConfig {
     /// with the key the server issued (kept in the checkpoint); the key pair above is then
     /// not used (and may be empty).
     pub join_token: Option<JoinToken>,
+    /// Trust the server's store even if it is not the one this agent last saw (another
+    /// identity, or older revisions: a store restored from a backup): reconcile with it,
+    /// removing the tasks it does not know. Off, such a store only gets to add and stop
+    /// the tasks it knows (see docs/security.md).
+    pub accept_store: bool,
+    /// What of this host tasks may reach (privileged containers, host network and pid,
+    /// bind-mounted host paths).
+    pub host_policy: HostPolicy,
     /// Cluster name (or ARN) to join.
     pub cluster: String,
     /// Where the checkpoint (`agent-state.json`) lives; one instance per directory.
@@ -76,6 +86,8 @@ impl AgentConfig {
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
             join_token: None,
+            accept_store: false,
+            host_policy: HostPolicy::default(),
             cluster: cluster.into(),
             data_dir: data_dir.into(),
             availability_zone: "local-1a".into(),
@@ -111,5 +123,84 @@ impl fmt::Debug for AgentConfig {
             .field("poll_wait", &self.poll_wait)
             .field("container_cleanup_delay", &self.container_cleanup_delay)
             .finish_non_exhaustive()
+    }
+}
+
+/// The operator's say over what tasks may reach of this host, as ECS's agent settings give
+/// it (`ECS_DISABLE_PRIVILEGED` and the like). The instance registers what it allows, so
+/// that a task needing more is not placed here (`ATTRIBUTE`); a task that gets here anyway
+/// (a server that does not know the rule) fails to start with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPolicy {
+    pub disable_privileged: bool,
+    pub disable_host_network: bool,
+    pub disable_host_pid: bool,
+    /// Host path prefixes bind mounts may use; empty: any.
+    pub allowed_host_paths: Vec<String>,
+}
+
+impl HostPolicy {
+    /// The attributes the instance registers for what it allows.
+    pub fn attributes(&self) -> Result<Vec<(String, Option<String>)>, String> {
+        let mut out = Vec::new();
+        for (name, disabled) in [
+            (host_access::PRIVILEGED, self.disable_privileged),
+            (host_access::HOST_NETWORK, self.disable_host_network),
+            (host_access::HOST_PID, self.disable_host_pid),
+        ] {
+            if !disabled {
+                out.push((name.to_string(), None));
+            }
+        }
+        if !self.allowed_host_paths.is_empty() {
+            let value = host_access::check_allowed_host_paths(&self.allowed_host_paths)?;
+            out.push((host_access::ALLOWED_HOST_PATHS.to_string(), Some(value)));
+        }
+        Ok(out)
+    }
+
+    /// Why a task of `d` may not run here, if it may not.
+    pub fn refusal(&self, d: &TaskDefinition) -> Option<String> {
+        let access = HostAccess::of(d);
+        for (name, disabled, what, flag) in [
+            (
+                host_access::PRIVILEGED,
+                self.disable_privileged,
+                "privileged containers",
+                "--disable-privileged",
+            ),
+            (
+                host_access::HOST_NETWORK,
+                self.disable_host_network,
+                "the host network mode",
+                "--disable-host-network",
+            ),
+            (
+                host_access::HOST_PID,
+                self.disable_host_pid,
+                "the host pid mode",
+                "--disable-host-pid",
+            ),
+        ] {
+            if disabled && access.attributes.contains(&name) {
+                return Some(format!(
+                    "this container instance does not allow {what} (its agent runs with {flag})"
+                ));
+            }
+        }
+        if self.allowed_host_paths.is_empty() {
+            return None;
+        }
+        let allowed = self.allowed_host_paths.join(",");
+        access
+            .host_paths
+            .iter()
+            .find(|p| !host_access::host_path_allowed(p, Some(&allowed)))
+            .map(|p| {
+                format!(
+                    "this container instance does not allow bind-mounting host path {p} \
+                     (allowed: {allowed})"
+                )
+            })
     }
 }

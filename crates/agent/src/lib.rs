@@ -66,6 +66,10 @@ pub async fn run_with_api(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), AgentError> {
     let awsvpc = awsvpc_network(&config)?;
+    config
+        .host_policy
+        .attributes()
+        .map_err(AgentError::Config)?;
     let checkpoint = Checkpoint::open(&config.data_dir)?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -110,6 +114,7 @@ pub async fn run_with_api(
             cleanup_delay: config.container_cleanup_delay,
             awsvpc,
             events,
+            host_policy: config.host_policy.clone(),
         });
         let mut manager = manager::Manager::new(ctx);
         let poller = poll::Poller {

@@ -30,11 +30,13 @@ impl Manager {
         }
     }
 
-    /// Apply one poll answer.
-    pub(crate) async fn apply(&mut self, answer: PollResponse) {
+    /// Apply one poll answer. `held` (why) when the answer comes from a store this agent
+    /// does not trust to know everything it runs: nothing is stopped or removed for being
+    /// absent from its manifest.
+    pub(crate) async fn apply(&mut self, answer: PollResponse, held: Option<&str>) {
         self.prune();
         if answer.full {
-            self.reconcile(answer.tasks).await;
+            self.reconcile(answer.tasks, held).await;
         } else {
             for t in answer.tasks {
                 self.apply_change(t);
@@ -106,11 +108,16 @@ impl Manager {
         );
     }
 
-    /// A full manifest: adopt, remove orphans, stop what is not wanted.
-    async fn reconcile(&mut self, manifest: Vec<DesiredTask>) {
+    /// A full manifest: adopt, remove orphans, stop what is not wanted (unless `held`).
+    async fn reconcile(&mut self, manifest: Vec<DesiredTask>, held: Option<&str>) {
         let wanted: BTreeSet<String> = manifest.iter().map(|t| t.task.task_arn.clone()).collect();
         for (arn, actor) in &self.actors {
-            if !wanted.contains(arn) {
+            if wanted.contains(arn) {
+                continue;
+            }
+            if held.is_some() {
+                tracing::warn!(task = %arn, "the store does not list this task; it keeps running (held)");
+            } else {
                 tracing::info!(task = %arn, "task not in the manifest any more; stopping it");
                 actor.desire(TaskStatus::Stopped);
             }
@@ -139,7 +146,19 @@ impl Manager {
                 actor.desire(t.task.desired_status);
             }
         }
-        let plan = adopt::plan(manifest, &self.ctx.checkpoint.snapshot(), found, &live);
+        let mut plan = adopt::plan(manifest, &self.ctx.checkpoint.snapshot(), found, &live);
+        if let Some(why) = held {
+            // Containers of tasks the store does not list, and their checkpoint entries,
+            // stay: the store forgot them, this host did not.
+            for id in &plan.remove {
+                tracing::warn!(container = %id, "not removing a container the store does not know: {why}");
+            }
+            plan.remove.clear();
+            plan.forget.clear();
+        }
+        for (id, why) in &plan.impostors {
+            tracing::warn!(container = %id, "not adopting a container this agent did not start: {why}");
+        }
         for id in &plan.remove {
             tracing::info!(container = %id, "removing a container no task wants");
             if let Err(e) = self.ctx.runtime.remove_container(id).await {

@@ -4,17 +4,24 @@
 //! announces. Transport errors and server faults back off (0.2 s doubling to 10 s, ±50%)
 //! and reconnect; a refusal (the server does not know the instance) or an `INACTIVE`
 //! instance leads to registering again.
+//!
+//! Every answer names the server's store. An agent that sees another store than the one
+//! it last saw, or the same one gone back to an older revision (restored from a backup),
+//! holds: from then on nothing it runs is stopped or removed because that store does not
+//! list it (the server forgot, the agent did not), until an operator restarts it with
+//! `--accept-store`. The store's explicit changes (new tasks, tasks told to stop) still
+//! apply.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use flotilla_model::agent_protocol::PollRequest;
+use flotilla_model::agent_protocol::{PollRequest, PollResponse};
 use flotilla_model::container_instance::INACTIVE;
 use tokio::sync::watch;
 
 use crate::api::{AgentApi, Identity};
 use crate::backoff::Backoff;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, StoreMark};
 use crate::config::AgentConfig;
 use crate::error::AgentError;
 use crate::manager::Manager;
@@ -44,6 +51,7 @@ impl Poller<'_> {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), AgentError> {
         let mut since = 0;
+        let mut held: Option<String> = None;
         let mut wait = self.config.poll_wait;
         let mut backoff = Backoff::standard();
         loop {
@@ -69,7 +77,10 @@ impl Poller<'_> {
                         Duration::from_millis(answer.heartbeat_ttl_millis),
                     );
                     since = answer.revision;
-                    manager.apply(answer).await;
+                    if held.is_none() {
+                        held = self.check_store(&answer);
+                    }
+                    manager.apply(answer, held.as_deref()).await;
                     continue;
                 }
                 Err(e) if e.is_retriable() => {
@@ -102,6 +113,52 @@ impl Poller<'_> {
                 _ = shutdown.wait_for(|s| *s) => return Ok(()),
             }
         }
+    }
+}
+
+impl Poller<'_> {
+    /// Whether `answer` comes from the store this agent last saw, at least as far along;
+    /// remembers it if so. `Some(why)` when it does not.
+    fn check_store(&self, answer: &PollResponse) -> Option<String> {
+        if answer.store_id.is_empty() {
+            return None;
+        }
+        let seen = self.checkpoint.snapshot().store;
+        let why = match &seen {
+            Some(m) if m.id != answer.store_id => Some(format!(
+                "the server's store is {}, not {} that this agent's tasks were started from",
+                answer.store_id, m.id
+            )),
+            Some(m) if answer.full && answer.revision < m.revision => Some(format!(
+                "the server's store went back from revision {} to {} (restored from an older \
+                 backup?)",
+                m.revision, answer.revision
+            )),
+            _ => None,
+        };
+        let revision = match (&seen, &why) {
+            (Some(m), None) => m.revision.max(answer.revision),
+            _ => answer.revision,
+        };
+        if let Some(why) = why {
+            if !self.config.accept_store {
+                tracing::error!(
+                    "{why}: keeping every container; tasks this store does not list are left \
+                     running and unmanaged. Check the server's data; restart the agent with \
+                     --accept-store to reconcile with this store (removing those tasks)"
+                );
+                return Some(why);
+            }
+            tracing::warn!("{why}: accepted (--accept-store)");
+        }
+        let mark = StoreMark {
+            id: answer.store_id.clone(),
+            revision,
+        };
+        if seen.as_ref() != Some(&mark) {
+            self.checkpoint.update(|s| s.store = Some(mark));
+        }
+        None
     }
 }
 

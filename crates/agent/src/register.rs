@@ -48,6 +48,8 @@ pub(crate) fn request(
     data_dir_id: &str,
     arn: Option<&str>,
 ) -> Value {
+    // Checked when the agent starts (`run`), so it holds here.
+    let host_attributes = config.host_policy.attributes().unwrap_or_default();
     let version = VersionInfo {
         agent_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         agent_hash: option_env!("FLOTILLA_GIT_HASH").map(str::to_string),
@@ -60,6 +62,12 @@ pub(crate) fn request(
         json!({"name": "ecs.instance-type", "value": "flotilla"}),
     ];
     attributes.extend(CAPABILITIES.iter().map(|name| json!({ "name": name })));
+    for (name, value) in host_attributes {
+        attributes.push(match value {
+            Some(v) => json!({"name": name, "value": v}),
+            None => json!({ "name": name }),
+        });
+    }
     attributes.extend((17..=44).map(
         |v| json!({ "name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}") }),
     ));

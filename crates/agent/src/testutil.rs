@@ -424,6 +424,7 @@ impl AgentApi for FakeApi {
                     tasks: vec![],
                     heartbeat_ttl_millis: 30_000,
                     instance_status: "ACTIVE".into(),
+                    store_id: String::new(),
                 })
             }
         }

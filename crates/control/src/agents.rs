@@ -51,6 +51,7 @@ pub async fn poll(
                 tasks,
                 heartbeat_ttl_millis: ttl.as_millis() as u64,
                 instance_status: status,
+                store_id: state.store_id().to_string(),
             });
         }
         // Wake when a task of this instance changes (or the wait ends).

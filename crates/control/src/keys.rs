@@ -20,6 +20,8 @@ pub const RUN_TOKENS: &str = "/ecs/run-tokens/";
 pub const PLACEMENTS: &str = "/ecs/placements/";
 /// Join tokens by token id, and agents' keys by access key id (ids are unique across
 /// regions; each record names its region).
+/// The store's identity, written once when the store is first opened.
+pub const STORE_ID: &str = "/meta/store-id";
 pub const JOIN_TOKENS: &str = "/identity/join-tokens/";
 pub const AGENT_KEYS: &str = "/identity/agent-keys/";
 

@@ -63,6 +63,8 @@ pub struct State {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// The identity of the store (see [`State::store_id`]).
+    store_id: String,
     config: ControlConfig,
     clusters: View<ClusterRecord>,
     task_definitions: View<TaskDefinitionRecord>,
@@ -100,6 +102,26 @@ fn presence(_key: &[u8], _value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The store's identity, written on the first open.
+async fn store_identity(store: &dyn Store) -> Result<String, StoreError> {
+    let key = keys::STORE_ID.as_bytes();
+    loop {
+        if let Some(kv) = store.get(key).await? {
+            return Ok(String::from_utf8_lossy(&kv.value).into_owned());
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let txn = Txn {
+            compares: vec![flotilla_store::Compare::absent(key)],
+            success: vec![flotilla_store::Op::put(key, id.as_bytes())],
+            failure: vec![],
+        };
+        if store.txn(txn).await?.succeeded {
+            tracing::info!(store_id = %id, "a new store: its identity is made");
+            return Ok(id);
+        }
+    }
+}
+
 impl State {
     /// Load the views from the store and keep them current.
     pub async fn new(store: Arc<dyn Store>, config: ControlConfig) -> Result<State, StoreError> {
@@ -118,7 +140,9 @@ impl State {
             templates.clone(),
             task_index.clone(),
         );
+        let store_id = store_identity(store.as_ref()).await?;
         let inner = Inner {
+            store_id,
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
@@ -143,6 +167,13 @@ impl State {
         Ok(State {
             inner: Arc::new(inner),
         })
+    }
+
+    /// The store's identity: made when the store was first opened and kept in it, so a
+    /// new empty store has another one, and a store restored from a backup has the same
+    /// one with older revisions. Agents compare it (see `agent_protocol::PollResponse`).
+    pub fn store_id(&self) -> &str {
+        &self.inner.store_id
     }
 
     /// The controllers' clock.

@@ -60,6 +60,26 @@ pub struct AgentArgs {
     /// Memory in MiB to offer (default: all of the host's).
     #[arg(long)]
     pub memory_mib: Option<i64>,
+    /// Reconcile with the server's store even if it is not the one this agent last saw
+    /// (an empty store, or one restored from an older backup): tasks it does not list are
+    /// stopped and their containers removed. Without it such a store only adds and stops
+    /// the tasks it knows (see docs/security.md).
+    #[arg(long)]
+    pub accept_store: bool,
+    /// Do not run privileged containers here (ECS's ECS_DISABLE_PRIVILEGED): tasks that
+    /// have one are not placed on this instance.
+    #[arg(long)]
+    pub disable_privileged: bool,
+    /// Do not run tasks in the host network mode here.
+    #[arg(long)]
+    pub disable_host_network: bool,
+    /// Do not run tasks with pidMode host here.
+    #[arg(long)]
+    pub disable_host_pid: bool,
+    /// A host path prefix bind mounts may use (repeatable); when given, tasks that
+    /// bind-mount any other host path are not placed here.
+    #[arg(long = "allow-host-path")]
+    pub allow_host_paths: Vec<String>,
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
@@ -136,6 +156,13 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
         args.data_dir.clone(),
     );
     c.join_token = token;
+    c.accept_store = args.accept_store;
+    c.host_policy = flotilla_agent::config::HostPolicy {
+        disable_privileged: args.disable_privileged,
+        disable_host_network: args.disable_host_network,
+        disable_host_pid: args.disable_host_pid,
+        allowed_host_paths: args.allow_host_paths.clone(),
+    };
     c.availability_zone = args.availability_zone.clone();
     c.attributes = args.attributes.clone();
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);

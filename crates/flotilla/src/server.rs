@@ -97,7 +97,12 @@ pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
 
 fn store_config(args: &ServerArgs) -> anyhow::Result<StoreConfig> {
     match args.store.as_str() {
-        "sqlite" => Ok(StoreConfig::Sqlite(args.data_dir.join("state.db"))),
+        // A server has opened a store in this directory before (it notes the store's
+        // identity next to it): that store must be there.
+        "sqlite" => Ok(StoreConfig::Sqlite {
+            path: args.data_dir.join("state.db"),
+            expect_existing: store_id_file(&args.data_dir).exists(),
+        }),
         "memory" => Ok(StoreConfig::Memory),
         other if other.starts_with("etcd://") => {
             bail!("the etcd store is not part of this build yet; use --store sqlite")
@@ -122,6 +127,11 @@ fn api_limits(max_connections: usize) -> anyhow::Result<flotilla_net::Limits> {
         max_connections: cap,
         ..flotilla_net::Limits::default()
     })
+}
+
+/// Where the server notes the identity of the sqlite store it opened.
+fn store_id_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("store-id")
 }
 
 fn validate_account(account: &str) -> anyhow::Result<()> {
@@ -187,6 +197,9 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         flotilla_server::Server::start(flotilla_server::Listeners { api: listener }, config)
             .await
             .context("starting the server")?;
+    if args.store == "sqlite" {
+        write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
+    }
     write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     banner(&args, &endpoint, &pair, &source, up);
@@ -235,6 +248,11 @@ async fn local_agent_config(
         attributes: vec![],
         join_token: None,
         join_token_file: None,
+        accept_store: false,
+        disable_privileged: false,
+        disable_host_network: false,
+        disable_host_pid: false,
+        allow_host_paths: vec![],
         credentials: None,
         cleanup_delay_seconds: cleanup.as_secs(),
         cpu_units: None,

@@ -143,6 +143,12 @@ pub struct PollResponse {
     pub heartbeat_ttl_millis: u64,
     /// The instance's status (`ACTIVE`, `DRAINING`, `INACTIVE`: deregistered, stop).
     pub instance_status: String,
+    /// The identity of the server's store, fixed when the store was created. An agent
+    /// that sees it change (or, with the same identity, `revision` go back) is talking to
+    /// a store that does not know what it ran: it keeps its containers instead of
+    /// removing the tasks the store forgot.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub store_id: String,
 }
 
 /// A batch of task status reports.

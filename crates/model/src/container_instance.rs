@@ -89,8 +89,9 @@ impl Capacity {
         for r in resources {
             let ports = || r.string_set_value.iter().filter_map(|p| p.parse().ok());
             match r.name.as_str() {
-                "CPU" => c.cpu = r.integer_value,
-                "MEMORY" => c.memory = r.integer_value,
+                // Held to the API's Integer range, whatever an older record holds.
+                "CPU" => c.cpu = r.integer_value.clamp(0, i64::from(i32::MAX)),
+                "MEMORY" => c.memory = r.integer_value.clamp(0, i64::from(i32::MAX)),
                 "PORTS" => c.tcp_ports = ports().collect(),
                 "PORTS_UDP" => c.udp_ports = ports().collect(),
                 _ => {}

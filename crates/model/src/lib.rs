@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod container_instance;
 pub mod cql;
 pub mod error;
+pub mod host_access;
 pub mod record;
 pub mod run_token;
 pub mod service;

@@ -120,14 +120,18 @@ impl DeploymentConfiguration {
 /// The failed-task count at which the circuit breaker fails a deployment of `desired`
 /// tasks: half the desired count, at least 10 and at most 200.
 pub fn circuit_breaker_threshold(desired: i64) -> i64 {
-    ((desired + 1) / 2).clamp(10, 200)
+    (desired.saturating_add(1) / 2).clamp(10, 200)
 }
 
 /// How many tasks may run at once during a deployment of `desired` tasks, and how many
 /// must stay healthy: `floor(desired × max%)` and `ceil(desired × min%)`.
 pub fn deployment_bounds(desired: i64, c: &DeploymentConfiguration) -> (i64, i64) {
-    let max = desired * c.maximum_percent / 100;
-    let min = (desired * c.minimum_healthy_percent + 99) / 100;
+    // Saturating: a count stored before the API bounded it cannot overflow.
+    let max = desired.saturating_mul(c.maximum_percent) / 100;
+    let min = desired
+        .saturating_mul(c.minimum_healthy_percent)
+        .saturating_add(99)
+        / 100;
     (max.max(desired.min(1)), min)
 }
 

@@ -49,7 +49,10 @@ pub use units::{
     fargate_memory_values, is_valid_fargate_size, normalize_cpu, normalize_memory, parse_cpu,
     parse_memory,
 };
-pub use validate::{validate, validate_size, MAX_REQUEST_BYTES};
+pub use validate::{
+    check_ephemeral_storage, task_cpu_units, task_memory_mib, validate, validate_size,
+    MAX_REQUEST_BYTES, MIN_CONTAINER_MEMORY_MIB,
+};
 pub use volume::{
     DockerVolumeConfiguration, EfsAuthorizationConfig, EfsVolumeConfiguration,
     FsxWindowsFileServerAuthorizationConfig, FsxWindowsFileServerVolumeConfiguration,

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use flotilla_model::cql::Expr;
+use flotilla_model::host_access;
 
 use crate::fit::{fits, Ask, Room};
 use crate::request::{Constraint, TaskRequest};
@@ -112,6 +113,7 @@ pub(crate) struct Need<'a> {
     pub tcp: Vec<u16>,
     pub udp: Vec<u16>,
     pub attributes: &'a [String],
+    pub host_paths: &'a [String],
     pub distinct: bool,
     pub member_of: Vec<&'a Expr>,
 }
@@ -132,6 +134,7 @@ impl<'a> Need<'a> {
             tcp: ports(&request.tcp_ports),
             udp: ports(&request.udp_ports),
             attributes: &request.required_attributes,
+            host_paths: &request.host_paths,
             distinct: request
                 .constraints
                 .iter()
@@ -204,6 +207,17 @@ pub(crate) fn check(instance: &InstanceState, work: &Work, need: &Need) -> Optio
         .any(|a| !instance.attributes.contains_key(a))
     {
         return Some(Stage::Attributes);
+    }
+    if !need.host_paths.is_empty() {
+        let allowed = (instance.attributes.get(host_access::ALLOWED_HOST_PATHS))
+            .map(|v| v.as_deref().unwrap_or(""));
+        if !need
+            .host_paths
+            .iter()
+            .all(|p| host_access::host_path_allowed(p, allowed))
+        {
+            return Some(Stage::Attributes);
+        }
     }
     let room = Room {
         cpu: work.cpu,

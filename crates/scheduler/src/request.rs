@@ -26,8 +26,12 @@ pub struct TaskRequest {
     pub tcp_ports: Vec<u16>,
     /// Fixed UDP host ports one task binds.
     pub udp_ports: Vec<u16>,
-    /// Attribute names an instance must have (the task definition's `requiresAttributes`).
+    /// Attribute names an instance must have (the task definition's `requiresAttributes`,
+    /// and the host access it needs: `flotilla_model::host_access`).
     pub required_attributes: Vec<String>,
+    /// Host paths one task bind-mounts: an instance that registers an allow-list
+    /// (`flotilla.allowed-host-paths`) must allow each.
+    pub host_paths: Vec<String>,
     /// Placement constraints; all must hold.
     pub constraints: Vec<Constraint>,
     /// Placement strategies, most important first; empty means `random`.

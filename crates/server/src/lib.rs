@@ -29,8 +29,12 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Which store the server opens.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
-    /// The embedded sqlite store in this file.
-    Sqlite(PathBuf),
+    /// The embedded sqlite store in this file. With `expect_existing` (the data directory
+    /// was used before), a missing or empty file is refused rather than started afresh.
+    Sqlite {
+        path: PathBuf,
+        expect_existing: bool,
+    },
     /// In memory: lost when the server stops.
     Memory,
 }
@@ -86,7 +90,16 @@ pub fn ecs_operations() -> &'static [&'static str] {
 /// Open the store `config` names.
 pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config {
-        StoreConfig::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        StoreConfig::Sqlite {
+            path,
+            expect_existing,
+        } => {
+            let options = flotilla_store::SqliteOptions {
+                expect_existing: *expect_existing,
+                ..Default::default()
+            };
+            Arc::new(SqliteStore::open_with(path, options).await?)
+        }
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
     })
 }
@@ -182,6 +195,11 @@ impl Server {
             secret: t.secret,
             ca_fingerprint: None,
         })
+    }
+
+    /// The identity of the store this server opened (see `State::store_id`).
+    pub fn store_id(&self) -> &str {
+        self.state.store_id()
     }
 
     /// The address the API listener is bound to.

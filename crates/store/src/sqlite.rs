@@ -8,6 +8,7 @@
 //! [`SqliteOptions::retain_revisions`] revisions; older watch starts get `Compacted`.
 //! Values are not cached in memory. One process at a time may open a database file.
 
+mod files;
 mod reader;
 mod schema;
 mod writer;
@@ -44,6 +45,9 @@ pub struct SqliteOptions {
     pub broadcast_capacity: usize,
     /// Roughly how many log rows a replaying watch reads at a time.
     pub replay_chunk: usize,
+    /// The data directory held a store before: refuse to start over on a missing or
+    /// empty database file.
+    pub expect_existing: bool,
 }
 
 impl Default for SqliteOptions {
@@ -54,6 +58,7 @@ impl Default for SqliteOptions {
             read_connections: 4,
             broadcast_capacity: 256,
             replay_chunk: 1000,
+            expect_existing: false,
         }
     }
 }
@@ -89,10 +94,14 @@ impl SqliteStore {
         };
         let writer_events = events.clone();
         let open_path = path.clone();
+        let expect_existing = options.expect_existing;
         let writer = tokio::task::spawn_blocking(move || {
+            files::check_expected(&open_path, expect_existing)?;
+            files::report_wal(&open_path);
             let mut conn = schema::connect(&open_path)?;
             schema::init(&mut conn)?;
-            Writer::new(conn, rx, writer_events, config)
+            let file = files::FileIdentity::of(&open_path)?;
+            Writer::new(conn, file, rx, writer_events, config)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("open task failed: {e}")))??;

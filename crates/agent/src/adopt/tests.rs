@@ -171,3 +171,30 @@ fn a_new_task_gets_an_actor_with_nothing_to_adopt() {
     assert_eq!(plan.spawn.len(), 1);
     assert!(plan.spawn[0].1.containers.is_empty() && plan.spawn[0].1.pause.is_none());
 }
+
+#[test]
+fn a_container_with_a_tasks_labels_but_another_image_is_not_adopted() {
+    let arn = "arn:t1";
+    let manifest = vec![desired(arn, &def())];
+    let mut impostor = container("evil", arn, "app", true, false);
+    impostor.image = "attacker/shell".into();
+    let genuine = container("c-side", arn, "side", true, false);
+    let plan = plan(
+        manifest,
+        &AgentState::fresh(),
+        vec![impostor, genuine],
+        &BTreeSet::new(),
+    );
+    let (_, adopted) = &plan.spawn[0];
+    assert!(
+        !adopted.containers.contains_key("app"),
+        "the impostor was adopted"
+    );
+    assert_eq!(adopted.containers["side"].id, "c-side");
+    assert!(
+        !plan.remove.contains(&"evil".to_string()),
+        "not ours to remove"
+    );
+    assert_eq!(plan.impostors.len(), 1);
+    assert!(plan.impostors[0].1.contains("attacker/shell"));
+}

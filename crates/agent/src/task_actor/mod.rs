@@ -53,6 +53,8 @@ pub(crate) struct ActorContext {
     pub awsvpc: NetworkSpec,
     /// Container events, routed to the actor owning the container.
     pub events: Arc<Router>,
+    /// What tasks may reach of this host.
+    pub host_policy: crate::config::HostPolicy,
 }
 
 /// Existing containers an actor takes over after an agent restart.
@@ -173,6 +175,8 @@ pub(crate) struct TaskActor {
     last_report: Option<TaskReport>,
     /// Where the event router sends this actor's containers' events.
     events: mpsc::UnboundedSender<String>,
+    /// Why this host may not run the task (its host policy), if it may not.
+    refused: Option<String>,
 }
 
 impl TaskActor {
@@ -197,6 +201,13 @@ impl TaskActor {
         events: mpsc::UnboundedSender<String>,
     ) -> TaskActor {
         let DesiredTask { task, definition } = desired;
+        // A task already running here (adopted) is left to run; a new one is held to the
+        // host policy.
+        let refused = if adopted.containers.is_empty() {
+            ctx.host_policy.refusal(&definition)
+        } else {
+            None
+        };
         let overrides = spec::overrides(&task);
         let defs = spec::effective_containers(&definition, &overrides);
         let order = deps::start_order(&defs);
@@ -246,6 +257,7 @@ impl TaskActor {
             cleaned: false,
             last_report: None,
             events,
+            refused,
             ctx,
         };
         for id in actor.owned_ids() {

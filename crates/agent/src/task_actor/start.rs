@@ -18,6 +18,18 @@ impl TaskActor {
         if self.known.get() >= TaskStatus::Stopping {
             return;
         }
+        if let Some(why) = self.refused.take() {
+            for c in self
+                .containers
+                .iter_mut()
+                .filter(|c| c.runtime_id.is_none())
+            {
+                c.reason = Some(why.clone());
+                c.advance(ContainerStatus::Stopped);
+            }
+            self.fail(StopCode::TaskFailedToStart, why);
+            return;
+        }
         if !self.images_ready && !self.pull_images().await {
             return;
         }
@@ -77,7 +89,13 @@ impl TaskActor {
             RuntimeError::Pull { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        let reason = format!("CannotPullContainerError: {message}");
+        self.fail_to_start(format!("CannotPullContainerError: {message}"));
+        false
+    }
+
+    /// The task cannot start: its containers not created yet stop with `reason`, and so
+    /// does the task (`TaskFailedToStart`).
+    fn fail_to_start(&mut self, reason: String) {
         for c in self
             .containers
             .iter_mut()
@@ -87,7 +105,6 @@ impl TaskActor {
             c.advance(ContainerStatus::Stopped);
         }
         self.fail(StopCode::TaskFailedToStart, reason);
-        false
     }
 
     /// awsvpc: make sure the network exists and start the pause container on it.

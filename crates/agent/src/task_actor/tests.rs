@@ -43,6 +43,10 @@ pub(crate) async fn harness() -> Harness {
         )),
         data_dir_id: "d1".into(),
         cleanup_delay: Duration::from_secs(60),
+        host_policy: crate::config::HostPolicy {
+            disable_privileged: true,
+            ..Default::default()
+        },
         awsvpc: NetworkSpec {
             name: "flotilla-awsvpc".into(),
             subnet: "172.31.240.0/20".into(),
@@ -169,6 +173,20 @@ async fn a_pull_failure_stops_the_task_with_cannot_pull_container_error() {
     }
     assert!(r.pull_started_at.is_some() && r.pull_stopped_at.is_some());
     assert!(h.rt.containers().is_empty(), "nothing was created");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_privileged_task_fails_to_start_where_privileged_is_disabled() {
+    let h = harness().await;
+    h.rt.add_image("httpd");
+    let mut def = web();
+    def.container_definitions[0].privileged = Some(true);
+    let _actor = h.spawn(desired(ARN, &def));
+    let r = h.until(ARN, status(TaskStatus::Stopped)).await;
+    assert_eq!(r.stop_code, Some(StopCode::TaskFailedToStart));
+    let reason = r.stopped_reason.clone().unwrap();
+    assert!(reason.contains("--disable-privileged"), "{reason}");
+    assert!(h.rt.by_name("app").is_none(), "no container was created");
 }
 
 #[tokio::test(start_paused = true)]

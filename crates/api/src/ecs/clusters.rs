@@ -77,6 +77,7 @@ pub async fn create(
     cluster::validate_name(&name)?;
     validate_tags(&input.tags)?;
     cluster::validate_settings(&input.settings)?;
+    cluster::validate_strategy(&input.default_capacity_provider_strategy)?;
     let mut record = clusters::new_record(&scope, &name, input.settings);
     record.configuration = input.configuration;
     record.tags = input.tags;

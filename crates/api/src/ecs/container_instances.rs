@@ -175,6 +175,16 @@ pub fn registration(
     cluster_name: &str,
     input: RegisterInput,
 ) -> Result<Registration, EcsError> {
+    // integerValue is an Integer in the API model.
+    let range = 0..=i64::from(i32::MAX);
+    if let Some(r) = (input.total_resources.iter()).find(|r| !range.contains(&r.integer_value)) {
+        return Err(invalid(format!(
+            "totalResources {}: integerValue {} is outside 0 to {}.",
+            r.name,
+            r.integer_value,
+            i32::MAX
+        )));
+    }
     let capacity = Capacity::from_resources(&input.total_resources);
     if capacity.cpu <= 0 || capacity.memory <= 0 {
         return Err(invalid(

@@ -132,8 +132,12 @@ struct Extra {
 
 impl Extra {
     fn add(&mut self, usage: &Usage, group: &str, n: u32) {
-        self.cpu += usage.cpu * i64::from(n);
-        self.memory += usage.memory * i64::from(n);
+        self.cpu = self
+            .cpu
+            .saturating_add(usage.cpu.saturating_mul(i64::from(n)));
+        self.memory = self
+            .memory
+            .saturating_add(usage.memory.saturating_mul(i64::from(n)));
         self.tcp_ports.extend(&usage.tcp_ports);
         self.udp_ports.extend(&usage.udp_ports);
         *self.groups.entry(group.to_string()).or_default() += n;
@@ -174,8 +178,8 @@ fn fits(
             .unwrap_or(0)
     };
     let room = Room {
-        cpu: r.cpu - used(|u| u.cpu, |m| m.cpu),
-        memory: r.memory - used(|u| u.memory, |m| m.memory),
+        cpu: r.cpu.saturating_sub(used(|u| u.cpu, |m| m.cpu)),
+        memory: r.memory.saturating_sub(used(|u| u.memory, |m| m.memory)),
         gpus: r.gpus,
         tcp_taken: &tcp_taken,
         udp_taken: &udp_taken,

@@ -4,6 +4,7 @@
 //! in-flight placements), has the plan applier commit the new task records, and plans again
 //! when the applier turned the plan down.
 
+use flotilla_model::host_access::HostAccess;
 use flotilla_model::record::encode;
 use flotilla_model::run_token::{PlacementFailure, RunTokenRecord};
 use flotilla_model::service::PlacementConstraint;
@@ -63,8 +64,11 @@ pub struct LaunchSpec {
     pub group: String,
     pub tags: Vec<Tag>,
     pub constraints: Vec<Constraint>,
-    /// `requiresAttributes` of the definition: attribute names an instance must have.
+    /// `requiresAttributes` of the definition and the host access it needs: attribute
+    /// names an instance must have.
     pub required_attributes: Vec<String>,
+    /// Host paths the task bind-mounts (an instance's allow-list must take them).
+    pub host_paths: Vec<String>,
 }
 
 impl LaunchSpec {
@@ -111,6 +115,7 @@ impl LaunchSpec {
                  awsvpc and task-level cpu and memory in a Fargate combination.",
             ));
         }
+        let overrides = overrides.checked()?;
         for o in &overrides.container_overrides {
             let name = o.name.as_deref().unwrap_or("");
             if !d
@@ -142,11 +147,19 @@ impl LaunchSpec {
             .chain(given)
             .map(|(kind, expression)| scheduler::parse_constraint(kind, expression))
             .collect::<Result<Vec<_>, _>>()?;
-        let required_attributes = d
+        // Host access is worked out from the definition at launch, so a definition
+        // registered before an operator disabled something is held to it too.
+        let access = HostAccess::of(d);
+        let mut required_attributes: Vec<String> = d
             .requires_attributes
             .iter()
             .map(|a| a.name.clone())
             .collect();
+        for a in access.attributes {
+            if !required_attributes.iter().any(|r| r == a) {
+                required_attributes.push(a.to_string());
+            }
+        }
         Ok(LaunchSpec {
             cluster,
             definition,
@@ -157,6 +170,7 @@ impl LaunchSpec {
             tags,
             constraints,
             required_attributes,
+            host_paths: access.host_paths,
         })
     }
 }
@@ -324,6 +338,7 @@ pub async fn launch(
             tcp_ports: need.tcp_ports.clone(),
             udp_ports: need.udp_ports.clone(),
             required_attributes: launch.required_attributes.clone(),
+            host_paths: launch.host_paths.clone(),
             constraints: launch.constraints.clone(),
             strategies: strategies.to_vec(),
             seed: rand::random(),

@@ -167,8 +167,8 @@ pub fn build(state: &State, scope: &Scope, cluster: &str) -> Snapshot {
 
 /// Subtract what tasks hold from an instance's remaining resources.
 fn take(i: &mut InstanceState, u: &Usage) {
-    i.remaining.cpu -= u.cpu;
-    i.remaining.memory -= u.memory;
+    i.remaining.cpu = i.remaining.cpu.saturating_sub(u.cpu);
+    i.remaining.memory = i.remaining.memory.saturating_sub(u.memory);
     i.remaining.tcp_ports.extend(u.tcp_ports.iter().copied());
     i.remaining.udp_ports.extend(u.udp_ports.iter().copied());
 }

@@ -14,8 +14,12 @@ pub struct Usage {
     pub udp_ports: Vec<u16>,
 }
 
+/// A stored cpu or memory figure, held to 0..=2^31-1 (what the API accepts), so that a
+/// record written before the checks existed cannot make the arithmetic overflow.
 fn parse(v: Option<&str>) -> i64 {
-    v.and_then(|s| s.parse().ok()).unwrap_or(0)
+    v.and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(0)
+        .clamp(0, i64::from(i32::MAX))
 }
 
 /// A task's use: task-level cpu/memory where set, else the sums over its containers
@@ -32,7 +36,7 @@ pub fn task_usage(task: &TaskRecord, def: Option<&TaskDefinition>) -> Usage {
             .containers
             .iter()
             .map(|c| parse(c.cpu.as_deref()))
-            .sum();
+            .fold(0, i64::saturating_add);
     }
     if task.memory.is_none() {
         u.memory = task
@@ -42,7 +46,7 @@ pub fn task_usage(task: &TaskRecord, def: Option<&TaskDefinition>) -> Usage {
                 Some(m) => parse(Some(m)),
                 None => parse(c.memory_reservation.as_deref()),
             })
-            .sum();
+            .fold(0, i64::saturating_add);
     }
     if let Some(def) = def {
         let (tcp, udp) = fixed_host_ports(def);
@@ -104,8 +108,8 @@ pub fn remaining<'a>(
 ) -> Capacity {
     let mut c = Capacity::from_resources(&instance.registered_resources);
     for u in usages {
-        c.cpu -= u.cpu;
-        c.memory -= u.memory;
+        c.cpu = c.cpu.saturating_sub(u.cpu);
+        c.memory = c.memory.saturating_sub(u.memory);
         c.tcp_ports.extend(u.tcp_ports.iter().copied());
         c.udp_ports.extend(u.udp_ports.iter().copied());
     }

@@ -57,8 +57,9 @@ struct Contribution {
 
 impl Load {
     fn add(&mut self, c: &Contribution) {
-        self.usage.cpu += c.usage.cpu;
-        self.usage.memory += c.usage.memory;
+        // Wrapping, so that subtracting undoes adding exactly whatever the values.
+        self.usage.cpu = self.usage.cpu.wrapping_add(c.usage.cpu);
+        self.usage.memory = self.usage.memory.wrapping_add(c.usage.memory);
         self.usage.tcp_ports.extend(&c.usage.tcp_ports);
         self.usage.udp_ports.extend(&c.usage.udp_ports);
         self.tasks += 1;
@@ -76,8 +77,8 @@ impl Load {
     }
 
     fn subtract(&mut self, c: &Contribution) {
-        self.usage.cpu -= c.usage.cpu;
-        self.usage.memory -= c.usage.memory;
+        self.usage.cpu = self.usage.cpu.wrapping_sub(c.usage.cpu);
+        self.usage.memory = self.usage.memory.wrapping_sub(c.usage.memory);
         let remove = |ports: &mut Vec<u16>, gone: &[u16]| {
             for p in gone {
                 if let Some(i) = ports.iter().position(|x| x == p) {

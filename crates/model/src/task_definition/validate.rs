@@ -21,6 +21,7 @@ use regex::Regex;
 
 use super::task::RegisterTaskDefinitionInput;
 use super::units::{invalid_cpu, invalid_memory, parse_cpu, parse_memory};
+use super::EphemeralStorage;
 use super::{fargate, validate_container, validate_refs};
 use crate::error::{ModelError, Result};
 
@@ -54,7 +55,7 @@ const ISOLATION_MODES: &[&str] = &["SHARED", "ISOLATED_SANDBOX", "CONFIDENTIAL_S
 /// Task CPU bounds outside Fargate: 0.125 to 192 vCPU.
 const EC2_CPU_RANGE: std::ops::RangeInclusive<u32> = 128..=196_608;
 /// Smallest memory, in MiB, Docker (20.10+) accepts for a container; also the task minimum.
-pub(super) const MIN_CONTAINER_MEMORY_MIB: i32 = 6;
+pub const MIN_CONTAINER_MEMORY_MIB: i32 = 6;
 
 static NAME_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new("^[A-Za-z0-9_-]{1,255}$").expect("the name pattern is a valid regex")
@@ -224,12 +225,15 @@ fn check_container_count(input: &RegisterTaskDefinitionInput) -> Result<()> {
     Ok(())
 }
 
-/// Parsed task CPU. Unparsable, or outside 128-196608 units: ClientException (AWS:
-/// `Invalid 'cpu' setting for task.`). Fargate sizes are checked by the Fargate rules.
+/// Parsed task CPU, if set (see [`task_cpu_units`]).
 fn task_cpu(input: &RegisterTaskDefinitionInput) -> Result<Option<u32>> {
-    let Some(raw) = &input.cpu else {
-        return Ok(None);
-    };
+    input.cpu.as_deref().map(task_cpu_units).transpose()
+}
+
+/// A task-level `cpu` string (a task definition's or a RunTask override's) as CPU units.
+/// Unparsable, or outside 128-196608 units: ClientException (AWS: `Invalid 'cpu' setting
+/// for task.`). Fargate sizes are checked by the Fargate rules.
+pub fn task_cpu_units(raw: &str) -> Result<u32> {
     let units = parse_cpu(raw).ok_or_else(|| invalid_cpu(raw))?;
     if !EC2_CPU_RANGE.contains(&units) {
         return Err(ModelError::client(format!(
@@ -237,14 +241,29 @@ fn task_cpu(input: &RegisterTaskDefinitionInput) -> Result<Option<u32>> {
              be between 128 (0.125 vCPU) and 196608 (192 vCPU) units."
         )));
     }
-    Ok(Some(units))
+    Ok(units)
 }
 
-/// Parsed task memory. Unparsable, or below 6 MiB: ClientException.
+/// Ephemeral storage of 21-200 GiB (a task definition's or a RunTask override's).
+/// ClientException.
+pub fn check_ephemeral_storage(es: &EphemeralStorage) -> Result<()> {
+    if !(21..=200).contains(&es.size_in_gib) {
+        return Err(ModelError::client(format!(
+            "Invalid ephemeralStorage.sizeInGiB {}: it must be between 21 and 200 GiB.",
+            es.size_in_gib
+        )));
+    }
+    Ok(())
+}
+
+/// Parsed task memory, if set (see [`task_memory_mib`]).
 fn task_memory(input: &RegisterTaskDefinitionInput) -> Result<Option<u32>> {
-    let Some(raw) = &input.memory else {
-        return Ok(None);
-    };
+    input.memory.as_deref().map(task_memory_mib).transpose()
+}
+
+/// A task-level `memory` string as MiB. Unparsable, below 6 MiB or above 2^31-1 MiB:
+/// ClientException.
+pub fn task_memory_mib(raw: &str) -> Result<u32> {
     let mib = parse_memory(raw).ok_or_else(|| invalid_memory(raw))?;
     if mib < MIN_CONTAINER_MEMORY_MIB as u32 || mib > i32::MAX as u32 {
         return Err(ModelError::client(format!(
@@ -252,7 +271,7 @@ fn task_memory(input: &RegisterTaskDefinitionInput) -> Result<Option<u32>> {
              at least {MIN_CONTAINER_MEMORY_MIB} MiB."
         )));
     }
-    Ok(Some(mib))
+    Ok(mib)
 }
 
 /// Placement constraints, ephemeral storage, proxy, trusted execution, EXTERNAL.
@@ -273,12 +292,7 @@ fn check_task_settings(input: &RegisterTaskDefinitionInput, ctx: &TaskContext) -
         }
     }
     if let Some(es) = &input.ephemeral_storage {
-        if !(21..=200).contains(&es.size_in_gib) {
-            return Err(ModelError::client(format!(
-                "Invalid ephemeralStorage.sizeInGiB {}: it must be between 21 and 200 GiB.",
-                es.size_in_gib
-            )));
-        }
+        check_ephemeral_storage(es)?;
     }
     if let Some(proxy) = &input.proxy_configuration {
         if ctx.network_mode != "awsvpc" {

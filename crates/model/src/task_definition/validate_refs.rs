@@ -90,9 +90,7 @@ fn check_volume_kind(name: &str, v: &Volume) -> Result<()> {
         }
         let encrypted = e.transit_encryption.as_deref() == Some("ENABLED");
         if let Some(port) = e.transit_encryption_port {
-            if !(1..=65535).contains(&port) {
-                return bad(format!("efsVolumeConfiguration.transitEncryptionPort {port} must be between 1 and 65535."));
-            }
+            check_transit_port("efsVolumeConfiguration", port)?;
         }
         if let Some(auth) = &e.authorization_config {
             if let Some(iam) = &auth.iam {
@@ -118,6 +116,9 @@ fn check_volume_kind(name: &str, v: &Volume) -> Result<()> {
         }
     }
     if let Some(s) = &v.s3files_volume_configuration {
+        if let Some(port) = s.transit_encryption_port {
+            check_transit_port("s3filesVolumeConfiguration", port)?;
+        }
         if s.file_system_arn.is_empty() {
             return bad("s3filesVolumeConfiguration.fileSystemArn is required.".into());
         }
@@ -389,4 +390,15 @@ fn find_cycle(cs: &[ContainerDefinition], index: &HashMap<&str, usize>) -> Optio
         }
     }
     None
+}
+
+/// A volume's transitEncryptionPort: 1-65535. ClientException.
+fn check_transit_port(config: &str, port: i32) -> Result<()> {
+    if (1..=65535).contains(&port) {
+        Ok(())
+    } else {
+        Err(ModelError::client(format!(
+            "{config}.transitEncryptionPort {port} must be between 1 and 65535."
+        )))
+    }
 }

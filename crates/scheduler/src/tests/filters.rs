@@ -43,6 +43,42 @@ fn required_attributes_must_exist() {
 }
 
 #[test]
+fn bind_mounts_go_only_where_the_host_path_is_allowed() {
+    let s = snapshot(vec![
+        with_attr(instance(0), "flotilla.allowed-host-paths", "/data"),
+        instance(1),
+        with_attr(instance(2), "flotilla.allowed-host-paths", "/srv,/var/log"),
+    ]);
+    let mut r = request(3);
+    r.host_paths = vec!["/srv/app".into()];
+    let placed = hosts(&schedule(&s, &r));
+    assert_eq!(placed.len(), 3);
+    assert!(
+        placed.iter().all(|h| *h != 0),
+        "/data does not take /srv: {placed:?}"
+    );
+    let only_open = snapshot(vec![
+        with_attr(instance(0), "flotilla.allowed-host-paths", "/data"),
+        instance(1),
+    ]);
+    assert_eq!(
+        hosts(&schedule(&only_open, &r)),
+        [1, 1, 1],
+        "no allow-list means any path"
+    );
+
+    r.host_paths = vec!["/etc".into()];
+    let plan = schedule(&s, &r);
+    assert_eq!(hosts(&plan), [1, 1, 1]);
+    let none = snapshot(vec![with_attr(
+        instance(0),
+        "flotilla.allowed-host-paths",
+        "/data",
+    )]);
+    assert_eq!(reasons(&schedule(&none, &r), &none), ["ATTRIBUTE"]);
+}
+
+#[test]
 fn cpu_memory_and_gpus_are_checked_in_that_order() {
     let mut small = instance(0);
     small.remaining.cpu = 100;

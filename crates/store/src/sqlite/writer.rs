@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::files::FileIdentity;
 use super::schema::{now_ms, KIND_DELETE, KIND_PUT};
 use crate::shared::{compare_holds, Broadcast, Published};
 use crate::{
@@ -71,6 +72,10 @@ struct State {
 
 pub(super) struct Writer {
     conn: Connection,
+    /// The database file, to refuse writes once it is deleted or replaced.
+    file: FileIdentity,
+    /// Whether the lost file was logged already.
+    file_lost: bool,
     rx: mpsc::Receiver<Request>,
     events: Broadcast,
     revision: Arc<AtomicI64>,
@@ -90,6 +95,7 @@ const COMPACT_STEP: i64 = 10_000;
 impl Writer {
     pub(super) fn new(
         conn: Connection,
+        file: FileIdentity,
         rx: mpsc::Receiver<Request>,
         events: Broadcast,
         config: WriterConfig,
@@ -100,6 +106,8 @@ impl Writer {
         let revision = Arc::new(AtomicI64::new(state.rev));
         Ok(Writer {
             conn,
+            file,
+            file_lost: false,
             rx,
             events,
             revision,
@@ -198,6 +206,16 @@ impl Writer {
             .is_some_and(|(d, _)| *d <= now);
         if batch.is_empty() && !lease_due {
             return None;
+        }
+        if let Some(why) = self.file.lost() {
+            // Writing on would write into an unlinked file: acknowledged, then lost.
+            if !self.file_lost {
+                tracing::error!("{why}");
+                self.file_lost = true;
+            }
+            // Do not spin on a lease that is due.
+            std::thread::sleep(FAILURE_PAUSE);
+            return refuse(batch, &why);
         }
         let saved = (self.state.rev, self.state.oldest);
         let mut replies = Vec::with_capacity(batch.len());
@@ -325,6 +343,23 @@ impl Writer {
         self.state.by_deadline = fresh.by_deadline;
         Ok(())
     }
+}
+
+/// Answer every request of `batch` with `why`; a close request is honoured.
+fn refuse(batch: Vec<Request>, why: &str) -> Option<oneshot::Sender<()>> {
+    let err = || StoreError::Backend(why.to_string());
+    let mut close = None;
+    for req in batch {
+        match req {
+            Request::Txn(_, reply) => drop(reply.send(Err(err()))),
+            Request::Grant(_, reply) => drop(reply.send(Err(err()))),
+            Request::KeepAlive(_, reply)
+            | Request::Revoke(_, reply)
+            | Request::Compact(_, reply) => drop(reply.send(Err(err()))),
+            Request::Close(reply) => close = Some(reply),
+        }
+    }
+    close
 }
 
 impl State {
