@@ -33,8 +33,12 @@ pub trait AgentApi: Send + Sync + 'static {
 /// with the configured key until the agent has its own.
 pub struct HttpApi {
     config: AgentConfig,
+    tls: Tls,
     clients: RwLock<Arc<Clients>>,
 }
+
+/// Whom to trust on an `https://` endpoint (see `crate::tls`).
+type Tls = Option<Arc<flotilla_net::rustls::ClientConfig>>;
 
 struct Clients {
     ecs: JsonClient,
@@ -42,10 +46,15 @@ struct Clients {
 }
 
 impl HttpApi {
-    pub fn new(config: &AgentConfig) -> Self {
-        let clients = Clients::new(config, &config.access_key_id, &config.secret_access_key);
+    pub fn new(config: &AgentConfig, tls: Tls) -> Self {
+        let key = (
+            config.access_key_id.as_str(),
+            config.secret_access_key.as_str(),
+        );
+        let clients = Clients::new(config, &tls, key);
         HttpApi {
             config: config.clone(),
+            tls,
             clients: RwLock::new(Arc::new(clients)),
         }
     }
@@ -59,47 +68,44 @@ impl HttpApi {
 }
 
 impl Clients {
-    fn new(config: &AgentConfig, access_key_id: &str, secret: &str) -> Self {
+    fn new(config: &AgentConfig, tls: &Tls, key: (&str, &str)) -> Self {
         Clients {
             ecs: JsonClient::new(
-                client_config(config, access_key_id, secret, config.call_timeout),
+                client_config(config, tls, key, config.call_timeout),
                 "ecs",
                 "AmazonEC2ContainerServiceV20141113",
             ),
             // The long poll is held up to poll_wait; leave room for the answer.
-            agent: agent_client(
-                config,
-                access_key_id,
-                secret,
-                config.poll_wait + config.call_timeout,
-            ),
+            agent: agent_client(config, tls, key, config.poll_wait + config.call_timeout),
         }
     }
 }
 
+/// Where and as whom to call: `key` is (access key id, secret).
 fn client_config(
     config: &AgentConfig,
-    access_key_id: &str,
-    secret: &str,
+    tls: &Tls,
+    key: (&str, &str),
     timeout: Duration,
 ) -> ClientConfig {
     ClientConfig {
         endpoint: config.endpoint.clone(),
         region: config.region.clone(),
-        access_key_id: access_key_id.to_string(),
-        secret_access_key: secret.to_string(),
+        access_key_id: key.0.to_string(),
+        secret_access_key: key.1.to_string(),
         timeout,
+        tls: tls.clone(),
     }
 }
 
 fn agent_client(
     config: &AgentConfig,
-    access_key_id: &str,
-    secret: &str,
+    tls: &Tls,
+    key: (&str, &str),
     timeout: Duration,
 ) -> JsonClient {
     JsonClient::new(
-        client_config(config, access_key_id, secret, timeout),
+        client_config(config, tls, key, timeout),
         agent_protocol::SIGNING_NAME,
         agent_protocol::TARGET_PREFIX,
     )
@@ -138,17 +144,14 @@ impl AgentApi for HttpApi {
     }
 
     async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError> {
-        let client = agent_client(
-            &self.config,
-            &token.token_id,
-            &token.secret,
-            self.config.call_timeout,
-        );
+        let key = (token.token_id.as_str(), token.secret.as_str());
+        let client = agent_client(&self.config, &self.tls, key, self.config.call_timeout);
         client.call(agent_protocol::JOIN, request).await
     }
 
     fn use_key(&self, key: &AgentKey) {
-        let clients = Clients::new(&self.config, &key.access_key_id, &key.secret_access_key);
+        let pair = (key.access_key_id.as_str(), key.secret_access_key.as_str());
+        let clients = Clients::new(&self.config, &self.tls, pair);
         *self.clients.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(clients);
     }
 }

@@ -26,6 +26,10 @@ pub struct AgentConfig {
     /// removing the tasks it does not know. Off, such a store only gets to add and stop
     /// the tasks it knows (see docs/security.md).
     pub accept_store: bool,
+    /// The authority an `https://` server's certificate must chain to (PEM). Without it,
+    /// the one saved in the data directory, or else the one whose fingerprint the join
+    /// token carries (fetched from the server and checked).
+    pub ca_file: Option<PathBuf>,
     /// What of this host tasks may reach (privileged containers, host network and pid,
     /// bind-mounted host paths).
     pub host_policy: HostPolicy,
@@ -87,6 +91,7 @@ impl AgentConfig {
             secret_access_key: secret_access_key.into(),
             join_token: None,
             accept_store: false,
+            ca_file: None,
             host_policy: HostPolicy::default(),
             cluster: cluster.into(),
             data_dir: data_dir.into(),

@@ -30,6 +30,7 @@ mod spec;
 mod task_actor;
 #[cfg(test)]
 mod testutil;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -54,7 +55,8 @@ pub async fn run(
     runtime: Arc<dyn Runtime>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), AgentError> {
-    let api: Arc<dyn AgentApi> = Arc::new(HttpApi::new(&config));
+    let tls = tls::trust(&config).await?;
+    let api: Arc<dyn AgentApi> = Arc::new(HttpApi::new(&config, tls));
     run_with_api(config, runtime, api, shutdown).await
 }
 

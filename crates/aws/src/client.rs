@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub secret_access_key: String,
     /// Bound on one call, including any long-poll wait.
     pub timeout: Duration,
+    /// For an `https://` endpoint: whom to trust. `None` trusts no one, so only `http://`
+    /// endpoints work.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Calls one JSON 1.1 service (`signing_name`, `target_prefix`).
@@ -35,7 +38,7 @@ pub struct JsonClient {
     config: ClientConfig,
     signing_name: String,
     target_prefix: String,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 /// Why a call failed: the service's error, or no answer at all.
@@ -61,7 +64,13 @@ impl CallError {
 
 impl JsonClient {
     pub fn new(config: ClientConfig, signing_name: &str, target_prefix: &str) -> Self {
-        let http = HyperClient::builder(TokioExecutor::new()).build_http();
+        let tls = config.tls.clone().unwrap_or_else(trust_no_one);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
         JsonClient {
             config,
             signing_name: signing_name.into(),
@@ -159,6 +168,61 @@ impl JsonClient {
     }
 }
 
+/// `GET url` (no signature): the body of a 200 answer. For the few unauthenticated
+/// resources Flotilla serves, such as its CA certificate.
+pub async fn get(
+    url: &str,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<Bytes, CallError> {
+    let transport = |message: String| CallError::Transport {
+        endpoint: url.to_string(),
+        message,
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let http: HyperClient<_, Full<Bytes>> =
+        HyperClient::builder(TokioExecutor::new()).build(connector);
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| transport(e.to_string()))?;
+    let call = async {
+        let resp = http.get(uri).await.map_err(|e| transport(e.to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.to_string()))?
+            .to_bytes();
+        if status != StatusCode::OK {
+            return Err(CallError::Service(AwsError::new(
+                status,
+                "UnexpectedStatus",
+                format!("GET {url} answered {status}"),
+            )));
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, call)
+        .await
+        .map_err(|_| transport(format!("timed out after {timeout:?}")))?
+}
+
+/// A TLS client configuration with no trusted authority: any `https://` call fails.
+fn trust_no_one() -> std::sync::Arc<rustls::ClientConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
 /// An AWS error from a JSON error answer.
 fn decode_error(status: StatusCode, bytes: &[u8]) -> AwsError {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
@@ -242,6 +306,7 @@ mod tests {
                 access_key_id: "AKIDEXAMPLE".into(),
                 secret_access_key: secret.into(),
                 timeout: Duration::from_secs(1),
+                tls: None,
             },
             "flotilla",
             "FlotillaAgent_v1",

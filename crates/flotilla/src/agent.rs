@@ -80,6 +80,11 @@ pub struct AgentArgs {
     /// bind-mount any other host path are not placed here.
     #[arg(long = "allow-host-path")]
     pub allow_host_paths: Vec<String>,
+    /// The authority the server's TLS certificate must chain to (PEM), for an https://
+    /// server. Without it, the agent trusts the authority whose fingerprint its join token
+    /// carries.
+    #[arg(long, env = "FLOTILLA_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
@@ -157,6 +162,7 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
     );
     c.join_token = token;
     c.accept_store = args.accept_store;
+    c.ca_file = args.ca_file.clone();
     c.host_policy = flotilla_agent::config::HostPolicy {
         disable_privileged: args.disable_privileged,
         disable_host_network: args.disable_host_network,

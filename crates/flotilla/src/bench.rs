@@ -109,6 +109,7 @@ fn client(endpoint: &str) -> JsonClient {
             access_key_id: ACCESS_KEY.into(),
             secret_access_key: SECRET_KEY.into(),
             timeout: Duration::from_secs(120),
+            tls: None,
         },
         "ecs",
         ECS_PREFIX,

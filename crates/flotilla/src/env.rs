@@ -12,6 +12,12 @@ pub fn endpoint_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("endpoint")
 }
 
+/// The file a running server writes the authority of its TLS certificate into, when it
+/// knows it.
+pub fn ca_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("ca.pem")
+}
+
 /// The file a running server writes its region into.
 pub fn region_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("region")
@@ -24,6 +30,8 @@ pub struct Admin {
     pub endpoint: String,
     pub region: String,
     pub pair: credentials::KeyPair,
+    /// The authority to trust, for an `https://` endpoint whose server knows it.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
@@ -48,10 +56,13 @@ pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
         },
         _ => credentials::read(&credentials::file_path(data_dir))?,
     };
+    let endpoint = endpoint.trim().to_string();
+    let ca = Some(ca_file(data_dir)).filter(|f| endpoint.starts_with("https://") && f.exists());
     Ok(Admin {
-        endpoint: endpoint.trim().to_string(),
+        endpoint,
         region: region.trim().to_string(),
         pair,
+        ca,
     })
 }
 
@@ -60,6 +71,7 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
         endpoint,
         region,
         pair,
+        ca,
     } = admin(data_dir)?;
     println!("export AWS_ENDPOINT_URL={}", shell_quote(&endpoint));
     println!(
@@ -72,6 +84,12 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
     );
     println!("export AWS_REGION={}", shell_quote(&region));
     println!("export AWS_DEFAULT_REGION={}", shell_quote(&region));
+    if let Some(ca) = ca {
+        println!(
+            "export AWS_CA_BUNDLE={}",
+            shell_quote(&ca.display().to_string())
+        );
+    }
     Ok(())
 }
 

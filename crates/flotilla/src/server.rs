@@ -53,6 +53,24 @@ pub struct ServerArgs {
     /// checked; more waits a moment, then is refused with 503 (SDKs retry).
     #[arg(long, default_value_t = 128 * 1024 * 1024)]
     pub max_buffered_bytes: usize,
+    /// TLS certificate chain (PEM) for the listeners; with --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The authority that signed --tls-cert (PEM), if clients should be pointed at it:
+    /// `flotilla env` exports it as AWS_CA_BUNDLE and join tokens carry its fingerprint.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// Serve TLS with a certificate authority made for this data directory (kept in
+    /// DATA_DIR/tls; `flotilla env` points AWS_CA_BUNDLE at it).
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// Serve plain HTTP on an address other than loopback (credentials and task
+    /// definitions then cross the network in the clear).
+    #[arg(long)]
+    pub insecure_plain_http: bool,
     /// Open connections the API listener accepts at once (lowered to fit the open-file
     /// limit); more are closed at once, with a warning in the log.
     #[arg(long, default_value_t = 4096)]
@@ -129,6 +147,40 @@ fn api_limits(max_connections: usize) -> anyhow::Result<flotilla_net::Limits> {
     })
 }
 
+/// The listeners' TLS from the options, if any: a self-signed authority made for the data
+/// directory, or the given certificate. Plain HTTP only on loopback, unless told.
+fn server_tls(args: &ServerArgs) -> anyhow::Result<Option<flotilla_server::ServerTls>> {
+    let tls = if args.tls_self_signed {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let files = flotilla_net::tls::self_signed(&args.data_dir.join("tls"), host.trim())
+            .map_err(anyhow::Error::msg)?;
+        Some((files.cert, files.key, Some(files.ca)))
+    } else {
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone(), args.tls_ca.clone())),
+            _ => None,
+        }
+    };
+    let Some((cert, key, ca)) = tls else {
+        if !args.api_addr.ip().is_loopback() && !args.insecure_plain_http {
+            bail!(
+                "{} is not a loopback address: serve TLS (--tls-cert/--tls-key, or \
+                 --tls-self-signed), or pass --insecure-plain-http",
+                args.api_addr
+            );
+        }
+        return Ok(None);
+    };
+    let config = flotilla_net::tls::server_config(&cert, &key).map_err(anyhow::Error::msg)?;
+    let ca_pem = match &ca {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    Ok(Some(flotilla_server::ServerTls { config, ca_pem }))
+}
+
 /// Where the server notes the identity of the sqlite store it opened.
 fn store_id_file(data_dir: &Path) -> PathBuf {
     data_dir.join("store-id")
@@ -156,6 +208,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     )
     .map_err(|e| anyhow::anyhow!("invalid credentials: {e}"))?;
 
+    let tls = server_tls(&args)?;
     let mut control = ControlConfig::new(args.account_id.clone());
     let ttl = args.agent_ttl_seconds.unwrap_or(if up { 10 } else { 30 });
     control.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
@@ -171,6 +224,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         max_body_bytes: args.max_body_bytes,
         max_buffered_bytes: args.max_buffered_bytes,
         limits: api_limits(args.max_connections)?,
+        tls: tls.clone(),
         node_id: node_id(&args.data_dir)?,
         ensure_clusters: if up {
             vec![(args.region.clone(), "default".to_string())]
@@ -183,7 +237,17 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         .await
         .with_context(|| format!("binding the API listener on {}", args.api_addr))?;
     let addr = listener.local_addr()?;
-    let endpoint = format!("http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let endpoint = format!("{scheme}://{addr}");
+    // The authority clients should trust, where `flotilla env` and the local agent find it.
+    let ca_file = env::ca_file(&args.data_dir);
+    match tls.as_ref().and_then(|t| t.ca_pem.as_ref()) {
+        Some(pem) => std::fs::write(&ca_file, pem)
+            .with_context(|| format!("writing {}", ca_file.display()))?,
+        None => {
+            let _ = std::fs::remove_file(&ca_file);
+        }
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -253,6 +317,7 @@ async fn local_agent_config(
         disable_host_network: false,
         disable_host_pid: false,
         allow_host_paths: vec![],
+        ca_file: Some(env::ca_file(&args.data_dir)).filter(|f| f.exists()),
         credentials: None,
         cleanup_delay_seconds: cleanup.as_secs(),
         cpu_units: None,
@@ -294,8 +359,8 @@ fn banner(
             println!("  credentials:     from FLOTILLA_ACCESS_KEY_ID / FLOTILLA_SECRET_ACCESS_KEY")
         }
         credentials::Source::File(p) => println!("  credentials:     {}", p.display()),
+        // The secret itself is never printed: output is often kept in logs.
         credentials::Source::Generated(p) => {
-            println!("  secret key:      {}", pair.secret_access_key);
             println!("  credentials:     generated and saved to {}", p.display());
         }
     }

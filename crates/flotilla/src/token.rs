@@ -78,6 +78,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn client(target: &Target) -> anyhow::Result<JsonClient> {
     let admin = env::admin(&target.data_dir)?;
+    let tls = match &admin.ca {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(flotilla_net::tls::client_config(&pem).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
     Ok(JsonClient::new(
         ClientConfig {
             endpoint: admin.endpoint,
@@ -85,6 +92,7 @@ fn client(target: &Target) -> anyhow::Result<JsonClient> {
             access_key_id: admin.pair.access_key_id,
             secret_access_key: admin.pair.secret_access_key,
             timeout: Duration::from_secs(30),
+            tls,
         },
         agent_protocol::SIGNING_NAME,
         agent_protocol::TARGET_PREFIX,

@@ -8,6 +8,10 @@
 //! deadline where it is read (the gateway's body timeout).
 #![forbid(unsafe_code)]
 
+pub mod tls;
+
+pub use rustls;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -49,14 +53,17 @@ impl Default for Limits {
 }
 
 /// Serve `app` on `listener` within `limits` until `shutdown` resolves; then stop
-/// accepting, let requests in progress finish (up to the drain timeout) and return.
+/// accepting, let requests in progress finish (up to the drain timeout) and return. With
+/// `tls`, every connection is TLS (its handshake within the header timeout).
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     name: &'static str,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let open = Arc::new(Open::default());
     let evicted = Throttled::new(
@@ -108,8 +115,21 @@ pub async fn serve(
         let watched = Watched::new(stream);
         let kick = open.add(next_id, &watched);
         let (app, stop, open, id) = (app.clone(), stop_rx.clone(), open.clone(), next_id);
+        let tls = tls.clone();
         connections.spawn(async move {
-            connection(watched, app, limits, stop, kick).await;
+            let (last, started) = (watched.last.clone(), watched.started);
+            let activity = Activity { last, started };
+            match tls {
+                None => connection(watched, activity, app, limits, stop, kick).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(watched);
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_timeout, handshake).await
+                    {
+                        connection(stream, activity, app, limits, stop, kick).await;
+                    }
+                }
+            }
             open.remove(id);
             drop(slot);
         });
@@ -175,17 +195,25 @@ impl Open {
     }
 }
 
+/// When a connection started and when (milliseconds after that) a byte last moved.
+struct Activity {
+    last: Arc<AtomicU64>,
+    started: Instant,
+}
+
 /// One connection: HTTP/1.1 with keep-alive, closed when idle, when displaced at the cap,
 /// or when the server stops.
-async fn connection(
-    io: Watched,
+async fn connection<I>(
+    io: I,
+    activity: Activity,
     app: axum::Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     kick: Arc<Notify>,
-) {
-    let last = io.last.clone();
-    let started = io.started;
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Activity { last, started } = activity;
     let service = TowerToHyperService::new(app);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

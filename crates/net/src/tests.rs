@@ -28,7 +28,7 @@ async fn start(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::S
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(listener, app, limits, "test", async {
+    tokio::spawn(serve(listener, app, limits, None, "test", async {
         let _ = rx.await;
     }));
     (addr, tx)
@@ -125,4 +125,69 @@ fn the_cap_leaves_descriptors_for_everything_else() {
     assert_eq!(connection_cap(4096, 1024), 384);
     assert_eq!(connection_cap(4096, 1_048_576), 4096);
     assert_eq!(connection_cap(4096, 10), 16);
+}
+
+#[tokio::test]
+async fn tls_serves_clients_that_trust_its_authority_only() {
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = tls::self_signed(dir.path(), "flotilla-test-host").unwrap();
+    let again = tls::self_signed(dir.path(), "flotilla-test-host").unwrap();
+    let ca = std::fs::read(&files.ca).unwrap();
+    assert_eq!(
+        std::fs::read(&again.ca).unwrap(),
+        ca,
+        "kept across restarts"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&files.key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let fp = tls::fingerprint(&ca).unwrap();
+    assert_eq!(fp.len(), 64);
+
+    let config = tls::server_config(&files.cert, &files.key).unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(
+        listener,
+        app,
+        limits(8),
+        Some(config),
+        "tls",
+        std::future::pending(),
+    ));
+
+    let get = |client: Arc<rustls::ClientConfig>| async move {
+        let connector = tokio_rustls::TlsConnector::from(client);
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut s = connector.connect(name, tcp).await?;
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await?;
+        let mut buf = vec![0u8; 512];
+        let n = s.read(&mut buf).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    assert!(get(tls::client_config(&ca).unwrap())
+        .await
+        .unwrap()
+        .contains("200 OK"));
+    // Another authority is not trusted.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = std::fs::read(tls::self_signed(other.path(), "x").unwrap().ca).unwrap();
+    assert!(get(tls::client_config(&other_ca).unwrap()).await.is_err());
+    assert_ne!(tls::fingerprint(&other_ca).unwrap(), fp);
+    // Plain HTTP gets no answer.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(3), plain.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
 }

@@ -53,11 +53,21 @@ pub struct Config {
     pub max_buffered_bytes: usize,
     /// Connection cap and timeouts of the API listener.
     pub limits: flotilla_net::Limits,
+    /// TLS for the listeners, when the server has a certificate.
+    pub tls: Option<ServerTls>,
     /// This server's id for leader election; the same across restarts of one server.
     pub node_id: String,
     /// Clusters to create at start if they do not exist, as (region, name): `flotilla up`
     /// makes sure of `default`.
     pub ensure_clusters: Vec<(String, String)>,
+}
+
+/// A server's TLS: its certificate and key, and the authority that signed them when the
+/// server knows it (served at `/_flotilla/ca.pem`, its fingerprint put into join tokens).
+#[derive(Clone)]
+pub struct ServerTls {
+    pub config: std::sync::Arc<flotilla_net::rustls::ServerConfig>,
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// The sockets a server serves, bound by the caller. Only the AWS API listener exists so
@@ -76,6 +86,9 @@ pub enum ServerError {
     /// A cluster the configuration asks for could not be created.
     #[error("creating cluster {name}: {message}")]
     EnsureCluster { name: String, message: String },
+    /// The TLS configuration is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A listener failed while serving.
     #[error("serving: {0}")]
     Serve(#[from] std::io::Error),
@@ -120,6 +133,9 @@ pub async fn run(
 pub struct Server {
     listeners: Listeners,
     limits: flotilla_net::Limits,
+    tls: Option<ServerTls>,
+    /// The SHA-256 of the authority's certificate, when the server serves TLS and knows it.
+    ca_fingerprint: Option<String>,
     store: Arc<dyn Store>,
     state: State,
     app: axum::Router,
@@ -143,6 +159,11 @@ impl Server {
                     message: e.to_string(),
                 })?;
         }
+        let ca_pem = config.tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let ca_fingerprint = match &ca_pem {
+            Some(pem) => Some(flotilla_net::tls::fingerprint(pem).map_err(ServerError::Tls)?),
+            None => None,
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx);
         let gateway = Gateway::new(
@@ -156,14 +177,26 @@ impl Server {
                 body_timeout: BODY_TIMEOUT,
                 max_buffered_bytes: config.max_buffered_bytes,
             },
-            flotilla_api::aws_services(state.clone(), None),
+            flotilla_api::aws_services(state.clone(), ca_fingerprint.clone()),
         );
-        let app = axum::Router::new()
-            .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
-            .merge(gateway.router());
+        let mut app =
+            axum::Router::new().route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }));
+        if let Some(pem) = ca_pem {
+            // Public: what an agent checks against the fingerprint in its join token.
+            app = app.route(
+                "/_flotilla/ca.pem",
+                axum::routing::get(move || {
+                    let pem = pem.clone();
+                    async move { pem }
+                }),
+            );
+        }
+        let app = app.merge(gateway.router());
         Ok(Server {
             listeners,
             limits: config.limits,
+            tls: config.tls.clone(),
+            ca_fingerprint,
             store,
             state,
             app,
@@ -193,7 +226,7 @@ impl Server {
         Ok(JoinToken {
             token_id: t.token_id,
             secret: t.secret,
-            ca_fingerprint: None,
+            ca_fingerprint: self.ca_fingerprint.clone(),
         })
     }
 
@@ -217,6 +250,8 @@ impl Server {
         let Server {
             listeners,
             limits,
+            tls,
+            ca_fingerprint: _,
             store,
             state,
             app,
@@ -228,7 +263,8 @@ impl Server {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        let served = flotilla_net::serve(listeners.api, app, limits, "api", async move {
+        let tls = tls.map(|t| t.config);
+        let served = flotilla_net::serve(listeners.api, app, limits, tls, "api", async move {
             let _ = api_stop.wait_for(|s| *s).await;
         })
         .await;

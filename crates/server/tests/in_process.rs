@@ -22,6 +22,7 @@ fn config() -> Config {
         max_body_bytes: 1 << 20,
         max_buffered_bytes: 16 << 20,
         limits: flotilla_net::Limits::default(),
+        tls: None,
         node_id: "in-process".into(),
         ensure_clusters: vec![("us-east-1".into(), "default".into())],
     }
@@ -35,6 +36,7 @@ fn ecs(endpoint: String) -> JsonClient {
             access_key_id: KEY.into(),
             secret_access_key: SECRET.into(),
             timeout: Duration::from_secs(10),
+            tls: None,
         },
         "ecs",
         "AmazonEC2ContainerServiceV20141113",
