@@ -173,3 +173,11 @@ def test_an_agent_without_any_identity_says_how_to_get_one(flotilla, tmp_path):
     bad = subprocess.run([BIN, "agent", "--server", flotilla.endpoint, "--data-dir", str(tmp_path / "y"),
                           "--join-token", "flotilla-join.nope"], env=env, capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "not a join token" in bad.stderr
+
+
+def test_no_log_holds_a_secret(env):
+    server, token, agents, _ = env
+    secrets = [token.split(".")[2]] + [own_key(a)[1] for a in agents]
+    logs = [server.log.read_text()] + [a.log.read_text() for a in agents]
+    for secret in secrets:
+        assert all(secret not in log for log in logs), "a secret reached a log"

@@ -304,7 +304,10 @@ mod strategy_tests {
             json!({"capacityProvider": "x", "base": "7"}),
             json!("FARGATE"),
         ] {
-            assert!(validate_strategy(&[bad.clone()]).is_err(), "{bad} accepted");
+            assert!(
+                validate_strategy(std::slice::from_ref(&bad)).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 }
