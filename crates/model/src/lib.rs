@@ -10,6 +10,7 @@ pub mod arn;
 pub mod cluster;
 pub mod container_instance;
 pub mod cql;
+pub mod ecr;
 pub mod error;
 pub mod host_access;
 pub mod record;
