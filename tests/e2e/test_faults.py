@@ -74,6 +74,7 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
                  what="the server to start")
         return srv
 
+    empty = Flotilla(tmp_path / "empty")
     start(server)
     server.client("ecs").create_cluster(clusterName="default")
     agent = AgentProcess(server, tmp_path / "agent").start()
@@ -111,7 +112,6 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
 
         # An empty store (another data directory on the same address): still nothing removed,
         # whether the agent holds or, finding no cluster to register in, stops.
-        empty = Flotilla(tmp_path / "empty")
         seen = len(agent.log.read_text())
         start(empty)
         empty.client("ecs").create_cluster(clusterName="default")
@@ -121,8 +121,8 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
         running = subprocess.run(["docker", "ps", "-q", "--filter", f"label={label}"],
                                  capture_output=True, text=True, check=True).stdout.split()
         assert len(running) == 2
-        empty.stop()
     finally:
         agent.stop()
         server.stop()
+        empty.stop()
         remove_containers(f"com.amazonaws.ecs.task-definition-family={family}")
