@@ -35,6 +35,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from common import build, percentile  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 BEGIN = "<!-- BEGIN bench/launch.py -->"
@@ -45,18 +47,8 @@ ACCESS_KEY = "AKIAFLOTILLABENCH002"
 SECRET_KEY = "bEnChLaUnCh/SeCrEt+KeY0123456789abcdefgh"[:40]
 
 
-def percentile(values, p):
-    s = sorted(values)
-    k = (len(s) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def build():
-    if os.environ.get("FLOTILLA_BIN"):
-        return os.environ["FLOTILLA_BIN"]
-    subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=ROOT, check=True)
-    return str(ROOT / "target" / "release" / "flotilla")
 
 
 class Up:

@@ -44,6 +44,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from common import build, percentile  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- BEGIN bench/listener.py -->"
 END = "<!-- END bench/listener.py -->"
@@ -53,20 +55,8 @@ SECRET_KEY = "bEnChLiStEnEr/SeCrEt+KeY0123456789abcdef"[:40]
 BODY = 9_500_000
 
 
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def build():
-    if os.environ.get("FLOTILLA_BIN"):
-        return os.environ["FLOTILLA_BIN"]
-    subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=ROOT, check=True)
-    return str(ROOT / "target" / "release" / "flotilla")
 
 
 class Up:

@@ -88,6 +88,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from common import build  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "flotilla-test/busybox:latest"
 REGION = "us-east-1"
@@ -120,11 +122,6 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def build():
-    if os.environ.get("FLOTILLA_BIN"):
-        return os.environ["FLOTILLA_BIN"]
-    subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=ROOT, check=True)
-    return str(ROOT / "target" / "release" / "flotilla")
 
 
 def client(endpoint, access_key, secret_key):
