@@ -224,6 +224,11 @@ impl Checkpoint {
         self.lock().clone()
     }
 
+    /// The store as last seen (read on every poll answer: no copy of the rest).
+    pub fn store_mark(&self) -> Option<StoreMark> {
+        self.lock().store.clone()
+    }
+
     /// What the checkpoint holds about one task.
     pub fn task(&self, task_arn: &str) -> Option<TaskCheckpoint> {
         self.lock().tasks.get(task_arn).cloned()

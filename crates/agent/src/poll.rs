@@ -123,7 +123,7 @@ impl Poller<'_> {
         if answer.store_id.is_empty() {
             return None;
         }
-        let seen = self.checkpoint.snapshot().store;
+        let seen = self.checkpoint.store_mark();
         let why = match &seen {
             Some(m) if m.id != answer.store_id => Some(format!(
                 "the server's store is {}, not {} that this agent's tasks were started from",

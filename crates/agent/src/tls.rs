@@ -31,7 +31,8 @@ pub(crate) async fn trust(
         .and_then(|t| t.ca_fingerprint.clone())
     {
         let pem = discover(config, &fp).await?;
-        write_private(&saved, &pem)?;
+        flotilla_net::tls::write_private(&saved, &pem)
+            .map_err(|e| AgentError::Config(format!("writing {}: {e}", saved.display())))?;
         tracing::info!(fingerprint = %fp, "trusting the server's authority, as the join token says");
         pem
     } else {
@@ -65,17 +66,4 @@ async fn discover(config: &AgentConfig, fingerprint: &str) -> Result<Vec<u8>, Ag
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, AgentError> {
     std::fs::read(path).map_err(|e| AgentError::Config(format!("reading {}: {e}", path.display())))
-}
-
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), AgentError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| AgentError::Config(format!("writing {}: {e}", path.display())))
 }

@@ -117,8 +117,7 @@ pub async fn serve(
         let (app, stop, open, id) = (app.clone(), stop_rx.clone(), open.clone(), next_id);
         let tls = tls.clone();
         connections.spawn(async move {
-            let (last, started) = (watched.last.clone(), watched.started);
-            let activity = Activity { last, started };
+            let activity = watched.activity.clone();
             match tls {
                 None => connection(watched, activity, app, limits, stop, kick).await,
                 Some(acceptor) => {
@@ -160,15 +159,14 @@ struct Open {
     by_id: Mutex<HashMap<u64, OpenConnection>>,
 }
 
-/// When a connection started, when (milliseconds after that) a byte last moved, and the
-/// signal that closes it.
-type OpenConnection = (Instant, Arc<AtomicU64>, Arc<Notify>);
+/// A connection's activity, and the signal that closes it.
+type OpenConnection = (Arc<Activity>, Arc<Notify>);
 
 impl Open {
     fn add(&self, id: u64, io: &Watched) -> Arc<Notify> {
         let kick = Arc::new(Notify::new());
         let mut map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(id, (io.started, io.last.clone(), kick.clone()));
+        map.insert(id, (io.activity.clone(), kick.clone()));
         kick
     }
 
@@ -180,15 +178,10 @@ impl Open {
     /// Close the connection whose last byte moved longest ago; how long ago that was.
     fn kick_quietest(&self) -> Duration {
         let map = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
-        let quietest = map.values().min_by_key(|(started, last, _)| {
-            *started + Duration::from_millis(last.load(Ordering::Relaxed))
-        });
-        match quietest {
-            Some((started, last, kick)) => {
+        match map.values().max_by_key(|(activity, _)| activity.idle()) {
+            Some((activity, kick)) => {
                 kick.notify_one();
-                started
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)))
+                activity.idle()
             }
             None => Duration::ZERO,
         }
@@ -197,15 +190,36 @@ impl Open {
 
 /// When a connection started and when (milliseconds after that) a byte last moved.
 struct Activity {
-    last: Arc<AtomicU64>,
     started: Instant,
+    last: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            started: Instant::now(),
+            last: AtomicU64::new(0),
+        })
+    }
+
+    /// A byte moved just now.
+    fn touch(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since a byte last moved.
+    fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
 }
 
 /// One connection: HTTP/1.1 with keep-alive, closed when idle, when displaced at the cap,
 /// or when the server stops.
 async fn connection<I>(
     io: I,
-    activity: Activity,
+    activity: Arc<Activity>,
     app: axum::Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -213,7 +227,6 @@ async fn connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Activity { last, started } = activity;
     let service = TowerToHyperService::new(app);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -232,10 +245,7 @@ async fn connection<I>(
                 conn.as_mut().graceful_shutdown();
             }
             () = tokio::time::sleep(tick) => {
-                let idle = started.elapsed().saturating_sub(Duration::from_millis(
-                    last.load(Ordering::Relaxed),
-                ));
-                if idle >= limits.idle_timeout {
+                if activity.idle() >= limits.idle_timeout {
                     return;
                 }
             }
@@ -248,9 +258,7 @@ pin_project_lite::pin_project! {
     struct Watched {
         #[pin]
         inner: TcpStream,
-        started: Instant,
-        // Milliseconds after `started`.
-        last: Arc<AtomicU64>,
+        activity: Arc<Activity>,
     }
 }
 
@@ -258,15 +266,9 @@ impl Watched {
     fn new(inner: TcpStream) -> Self {
         Watched {
             inner,
-            started: Instant::now(),
-            last: Arc::new(AtomicU64::new(0)),
+            activity: Activity::new(),
         }
     }
-}
-
-fn touch(started: &Instant, last: &AtomicU64) {
-    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    last.store(ms, Ordering::Relaxed);
 }
 
 impl AsyncRead for Watched {
@@ -279,7 +281,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let r = this.inner.poll_read(cx, buf);
         if buf.filled().len() > before {
-            touch(this.started, this.last);
+            this.activity.touch();
         }
         r
     }
@@ -294,7 +296,7 @@ impl AsyncWrite for Watched {
         let this = self.project();
         let r = this.inner.poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            touch(this.started, this.last);
+            this.activity.touch();
         }
         r
     }

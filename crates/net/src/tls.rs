@@ -169,13 +169,20 @@ pub fn self_signed(dir: &Path, hostname: &str) -> Result<SelfSigned, String> {
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let key = rcgen::KeyPair::generate().map_err(err)?;
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
-    write_private(&files.key, key.serialize_pem().as_bytes())?;
-    write_private(&files.cert, cert.pem().as_bytes())?;
-    write_private(&files.ca, ca.pem().as_bytes())?;
+    for (path, pem) in [
+        (&files.key, key.serialize_pem()),
+        (&files.cert, cert.pem()),
+        (&files.ca, ca.pem()),
+    ] {
+        write_private(path, pem.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
     Ok(files)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Write `bytes` to `path` readable and writable by its owner only (0600), synced: for
+/// keys, and what is trusted in their place.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -183,9 +190,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
