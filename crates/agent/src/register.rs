@@ -229,16 +229,13 @@ fn is_key_refused(e: &CallError) -> bool {
 
 /// Refusals retrying cannot fix: unknown cluster, bad credentials.
 fn is_auth_or_cluster(e: &CallError) -> bool {
-    match e {
+    let other = match e {
         CallError::Service(err) => {
-            err.code.contains("ClusterNotFound")
-                || err.code.contains("Signature")
-                || err.code.contains("UnrecognizedClient")
-                || err.code.contains("AccessDenied")
-                || err.code.contains("InvalidClientTokenId")
+            err.code.contains("ClusterNotFound") || err.code.contains("Signature")
         }
         CallError::Transport { .. } => false,
-    }
+    };
+    other || is_key_refused(e)
 }
 
 #[cfg(test)]
