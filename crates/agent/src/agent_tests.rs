@@ -20,6 +20,7 @@ fn full(revision: i64, tasks: Vec<DesiredTask>) -> PollResponse {
         heartbeat_ttl_millis: 3_000,
         instance_status: "ACTIVE".into(),
         store_id: String::new(),
+        registry: None,
     }
 }
 

@@ -117,6 +117,7 @@ pub async fn run_with_api(
             awsvpc,
             events,
             host_policy: config.host_policy.clone(),
+            registry: Default::default(),
         });
         let mut manager = manager::Manager::new(ctx);
         let poller = poll::Poller {

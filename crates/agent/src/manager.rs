@@ -35,6 +35,7 @@ impl Manager {
     /// absent from its manifest.
     pub(crate) async fn apply(&mut self, answer: PollResponse, held: Option<&str>) {
         self.prune();
+        self.ctx.set_registry(answer.registry);
         if answer.full {
             self.reconcile(answer.tasks, held).await;
         } else {

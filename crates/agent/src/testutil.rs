@@ -155,7 +155,11 @@ impl Runtime for FakeRuntime {
         Ok(self.lock().images.contains(image))
     }
 
-    async fn pull_image(&self, image: &str) -> Result<()> {
+    async fn pull_image(
+        &self,
+        image: &str,
+        _auth: Option<&flotilla_runtime::RegistryAuth>,
+    ) -> Result<()> {
         let mut st = self.lock();
         st.calls.push(format!("pull {image}"));
         if st.registry.contains(image) {
@@ -425,6 +429,7 @@ impl AgentApi for FakeApi {
                     heartbeat_ttl_millis: 30_000,
                     instance_status: "ACTIVE".into(),
                     store_id: String::new(),
+                    registry: None,
                 })
             }
         }

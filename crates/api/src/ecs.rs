@@ -106,7 +106,7 @@ impl AwsService for Ecs {
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
-        Ok(Output::Json(without_nulls(
+        Ok(Output::Json(crate::without_nulls(
             dispatch(&self.state, ctx, operation, input).await?,
         )))
     }
@@ -181,20 +181,6 @@ async fn dispatch(
         Ok::<Value, EcsError>(out)
     };
     Ok(out.await?)
-}
-
-/// AWS omits absent members rather than sending `null`; so do we.
-fn without_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
-        other => other,
-    }
 }
 
 /// Check an `include` list against the values an operation accepts; whether it asks for

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod ecr;
 mod ecs;
 mod pagination;
 mod sts;
@@ -16,9 +17,12 @@ use std::sync::Arc;
 
 use flotilla_aws::{AwsService, Context, KeySource};
 use flotilla_model::Scope;
+use serde_json::Value;
 
 pub(crate) use flotilla_control::{keys, State};
 
+pub use ecr::catalog::ControlCatalog;
+pub use ecr::Ecr;
 pub use ecs::Ecs;
 pub use sts::Sts;
 
@@ -28,6 +32,7 @@ pub use sts::Sts;
 pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn AwsService>> {
     vec![
         Arc::new(Ecs::new(state.clone())),
+        Arc::new(Ecr::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
@@ -44,7 +49,26 @@ pub fn ecs_operations() -> &'static [&'static str] {
     ecs::OPERATIONS
 }
 
+/// The ECR operations this build implements (for the compatibility table).
+pub fn ecr_operations() -> &'static [&'static str] {
+    ecr::OPERATIONS
+}
+
 /// The region and account a request acts in.
 pub(crate) fn scope(state: &State, ctx: &Context) -> Scope {
     Scope::new(ctx.region.clone(), state.account().to_string())
+}
+
+/// AWS omits absent members rather than sending `null`; so do we.
+pub(crate) fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }

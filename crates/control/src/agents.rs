@@ -52,6 +52,7 @@ pub async fn poll(
                 heartbeat_ttl_millis: ttl.as_millis() as u64,
                 instance_status: status,
                 store_id: state.store_id().to_string(),
+                registry: crate::ecr::auth::agent_credentials(state, scope),
             });
         }
         // Wake when a task of this instance changes (or the wait ends).

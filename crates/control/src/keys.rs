@@ -23,6 +23,14 @@ pub const PLACEMENTS: &str = "/ecs/placements/";
 /// The store's identity, written once when the store is first opened.
 pub const STORE_ID: &str = "/meta/store-id";
 pub const JOIN_TOKENS: &str = "/identity/join-tokens/";
+/// ECR repositories: `{prefix}{region}/{name}` (names may hold `/`).
+pub const REPOSITORIES: &str = "/ecr/repositories/";
+/// ECR images: `{prefix}{region}/{repository}/@{digest}`. No name component starts with
+/// `@`, so one repository's images are one prefix range even when another repository's
+/// name extends its name.
+pub const IMAGES: &str = "/ecr/images/";
+/// The key that signs registry authorization tokens, made once per store.
+pub const REGISTRY_KEY: &str = "/ecr/registry-key";
 pub const AGENT_KEYS: &str = "/identity/agent-keys/";
 
 pub fn cluster(region: &str, name: &str) -> String {
@@ -87,6 +95,22 @@ pub fn join_token(token_id: &str) -> String {
 
 pub fn agent_key(access_key_id: &str) -> String {
     format!("{AGENT_KEYS}{access_key_id}")
+}
+
+pub fn repository(region: &str, name: &str) -> String {
+    format!("{REPOSITORIES}{region}/{name}")
+}
+
+pub fn repositories(region: &str) -> String {
+    format!("{REPOSITORIES}{region}/")
+}
+
+pub fn image(region: &str, repository: &str, digest: &str) -> String {
+    format!("{IMAGES}{region}/{repository}/@{digest}")
+}
+
+pub fn images(region: &str, repository: &str) -> String {
+    format!("{IMAGES}{region}/{repository}/@")
 }
 
 pub fn run_token(region: &str, cluster: &str, token: &str) -> String {

@@ -14,6 +14,7 @@
 //!   stop a task, start or roll back a service deployment).
 //! - [`agents`]: the agent protocol's heartbeats, polls and status reports;
 //!   [`agent_identity`]: join tokens and agents' own keys.
+//! - [`ecr`]: ECR's repositories and images, and the registry's authorization tokens.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod agent_identity;
 pub mod agents;
 mod clock;
 pub mod controllers;
+pub mod ecr;
 pub mod ecs;
 mod error;
 pub mod keys;

@@ -10,6 +10,7 @@ use flotilla_model::account_setting::Setting;
 use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
+use flotilla_model::ecr::{ImageRecord, RepositoryRecord};
 use flotilla_model::record::{decode, Record};
 use flotilla_model::service::{ServiceRecord, ServiceStatus};
 use flotilla_model::task::TaskRecord;
@@ -40,6 +41,10 @@ pub struct ControlConfig {
     pub service_backoff_max: Duration,
     /// How long a STOPPED task stays before the retention controller deletes it.
     pub stopped_task_retention: Duration,
+    /// The image registry's address as clients reach it: `http://HOST:PORT` or
+    /// `https://HOST:PORT` (every `repositoryUri` starts with its `HOST:PORT`); `None` when
+    /// this server serves no registry.
+    pub registry_endpoint: Option<String>,
 }
 
 impl ControlConfig {
@@ -51,6 +56,7 @@ impl ControlConfig {
             service_backoff_base: Duration::from_secs(1),
             service_backoff_max: Duration::from_secs(27 * 60),
             stopped_task_retention: Duration::from_secs(3600),
+            registry_endpoint: None,
         }
     }
 }
@@ -76,6 +82,11 @@ struct Inner {
     services: View<ServiceRecord>,
     join_tokens: View<JoinTokenRecord>,
     agent_keys: View<AgentKeyRecord>,
+    repositories: View<RepositoryRecord>,
+    images: View<ImageRecord>,
+    /// The key that signs registry authorization tokens (the same for every server of
+    /// one store).
+    registry_key: Vec<u8>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
     /// Each cluster's picture for the scheduler (and its placement lock).
@@ -102,24 +113,53 @@ fn presence(_key: &[u8], _value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// The store's identity, written on the first open.
-async fn store_identity(store: &dyn Store) -> Result<String, StoreError> {
-    let key = keys::STORE_ID.as_bytes();
+/// The value of a key written once, by whichever process first finds it missing (`make`
+/// gives the value to write), and never changed.
+async fn written_once(
+    store: &dyn Store,
+    key: &str,
+    make: impl Fn() -> Vec<u8>,
+) -> Result<(Vec<u8>, bool), StoreError> {
+    let key = key.as_bytes();
     loop {
         if let Some(kv) = store.get(key).await? {
-            return Ok(String::from_utf8_lossy(&kv.value).into_owned());
+            return Ok((kv.value, false));
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let value = make();
         let txn = Txn {
             compares: vec![flotilla_store::Compare::absent(key)],
-            success: vec![flotilla_store::Op::put(key, id.as_bytes())],
+            success: vec![flotilla_store::Op::put(key, value.clone())],
             failure: vec![],
         };
         if store.txn(txn).await?.succeeded {
-            tracing::info!(store_id = %id, "a new store: its identity is made");
-            return Ok(id);
+            return Ok((value, true));
         }
     }
+}
+
+/// The store's identity, written on the first open.
+async fn store_identity(store: &dyn Store) -> Result<String, StoreError> {
+    let (id, made) = written_once(store, keys::STORE_ID, || {
+        uuid::Uuid::new_v4().simple().to_string().into_bytes()
+    })
+    .await?;
+    let id = String::from_utf8_lossy(&id).into_owned();
+    if made {
+        tracing::info!(store_id = %id, "a new store: its identity is made");
+    }
+    Ok(id)
+}
+
+/// The registry's token-signing key: 32 random bytes, written on the first open.
+async fn registry_key(store: &dyn Store) -> Result<Vec<u8>, StoreError> {
+    use rand::RngCore;
+    let (key, _) = written_once(store, keys::REGISTRY_KEY, || {
+        let mut k = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut k);
+        k
+    })
+    .await?;
+    Ok(key)
 }
 
 impl State {
@@ -141,8 +181,12 @@ impl State {
             task_index.clone(),
         );
         let store_id = store_identity(store.as_ref()).await?;
+        let registry_key = registry_key(store.as_ref()).await?;
         let inner = Inner {
             store_id,
+            registry_key,
+            repositories: View::start(s.clone(), prefix(keys::REPOSITORIES), decoder).await?,
+            images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
@@ -296,7 +340,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -306,6 +350,8 @@ impl State {
             i.services.wait_for(rev),
             i.join_tokens.wait_for(rev),
             i.agent_keys.wait_for(rev),
+            i.repositories.wait_for(rev),
+            i.images.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -316,6 +362,8 @@ impl State {
             .and(g)
             .and(h)
             .and(j)
+            .and(k)
+            .and(l)
             .map_err(ControlError::from)
     }
 
@@ -365,6 +413,19 @@ impl State {
 
     pub fn agent_keys(&self) -> &View<AgentKeyRecord> {
         &self.inner.agent_keys
+    }
+
+    pub fn repositories(&self) -> &View<RepositoryRecord> {
+        &self.inner.repositories
+    }
+
+    pub fn images(&self) -> &View<ImageRecord> {
+        &self.inner.images
+    }
+
+    /// The key that signs registry authorization tokens.
+    pub fn registry_key(&self) -> &[u8] {
+        &self.inner.registry_key
     }
 
     /// Whether the agent of an instance polled within its TTL.

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use flotilla_aws::client::{ClientConfig, JsonClient};
 
 use crate::credentials;
 
@@ -16,6 +17,12 @@ pub fn endpoint_file(data_dir: &Path) -> std::path::PathBuf {
 /// knows it.
 pub fn ca_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("ca.pem")
+}
+
+/// The file a running server writes its registry's `host:port` into (what
+/// `repositoryUri`s start with).
+pub fn registry_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("registry-host")
 }
 
 /// The file a running server writes its region into.
@@ -66,6 +73,35 @@ pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
     })
 }
 
+/// A client of one of Flotilla's own JSON services (`signing_name`, `target_prefix`) on
+/// the running instance of `data_dir`, signing with its root key.
+pub fn admin_client(
+    data_dir: &Path,
+    signing_name: &'static str,
+    target_prefix: &'static str,
+) -> anyhow::Result<JsonClient> {
+    let admin = admin(data_dir)?;
+    let tls = match &admin.ca {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(flotilla_net::tls::client_config(&pem).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    Ok(JsonClient::new(
+        ClientConfig {
+            endpoint: admin.endpoint,
+            region: admin.region,
+            access_key_id: admin.pair.access_key_id,
+            secret_access_key: admin.pair.secret_access_key,
+            timeout: std::time::Duration::from_secs(300),
+            tls,
+        },
+        signing_name,
+        target_prefix,
+    ))
+}
+
 pub fn print(data_dir: &Path) -> anyhow::Result<()> {
     let Admin {
         endpoint,
@@ -89,6 +125,9 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
             "export AWS_CA_BUNDLE={}",
             shell_quote(&ca.display().to_string())
         );
+    }
+    if let Ok(registry) = std::fs::read_to_string(registry_file(data_dir)) {
+        println!("export FLOTILLA_REGISTRY={}", shell_quote(registry.trim()));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod agent;
 mod bench;
 mod credentials;
 mod env;
+mod registry;
 mod server;
 mod token;
 
@@ -41,12 +42,19 @@ enum Command {
     /// `flotilla agent --join-token`.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// The image registry: `flotilla registry gc` collects its garbage now.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Print the ECS operations this build implements, one per line.
+    /// Print the operations of one AWS service (`ecs` or `ecr`) this build implements, one
+    /// per line.
     #[command(hide = true)]
-    Operations,
+    Operations {
+        #[arg(default_value = "ecs")]
+        service: String,
+    },
 }
 
 /// `$FLOTILLA_DATA_DIR`, else `$XDG_DATA_HOME/flotilla`, else `~/.local/share/flotilla`.
@@ -65,12 +73,20 @@ pub fn default_api_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 4566))
 }
 
+/// The default registry address: loopback, which Docker treats as an insecure registry
+/// without any daemon configuration.
+pub fn default_registry_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4567))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Env { data_dir } => env::print(&data_dir),
-        Command::Operations => {
-            for op in flotilla_server::ecs_operations() {
+        Command::Operations { service } => {
+            let ops = flotilla_server::operations(&service)
+                .ok_or_else(|| anyhow::anyhow!("unknown service '{service}': ecs or ecr"))?;
+            for op in ops {
                 println!("{op}");
             }
             Ok(())
@@ -80,5 +96,6 @@ fn main() -> anyhow::Result<()> {
         Command::Agent(args) => agent::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Token(cmd) => token::run(cmd),
+        Command::Registry(cmd) => registry::run(cmd),
     }
 }

@@ -10,7 +10,7 @@ use flotilla_aws::Credentials;
 use flotilla_server::{ControlConfig, StoreConfig};
 use tokio::net::TcpListener;
 
-use crate::{credentials, default_api_addr, default_data_dir, env};
+use crate::{credentials, default_api_addr, default_data_dir, default_registry_addr, env};
 
 /// Options shared by `server` and `up`.
 #[derive(clap::Args, Debug, Clone)]
@@ -71,6 +71,18 @@ pub struct ServerArgs {
     /// definitions then cross the network in the clear).
     #[arg(long)]
     pub insecure_plain_http: bool,
+    /// Address of the image registry's listener (`/v2/`, for `docker push` and pull).
+    #[arg(long, env = "FLOTILLA_REGISTRY_ADDR", default_value_t = default_registry_addr())]
+    pub registry_addr: SocketAddr,
+    /// The `host:port` clients and agents reach the registry at, which every
+    /// `repositoryUri` starts with (default: --registry-addr as bound, which must then be
+    /// a specific address, not 0.0.0.0).
+    #[arg(long, env = "FLOTILLA_REGISTRY_ADVERTISE")]
+    pub registry_advertise: Option<String>,
+    /// Seconds between runs of the registry's garbage collector (it removes blobs no
+    /// image refers to, once they are an hour old, and abandoned uploads).
+    #[arg(long, default_value_t = 3600)]
+    pub registry_gc_interval_seconds: u64,
     /// Open connections the API listener accepts at once (lowered to fit the open-file
     /// limit); more are closed at once, with a warning in the log.
     #[arg(long, default_value_t = 4096)]
@@ -181,6 +193,28 @@ fn server_tls(args: &ServerArgs) -> anyhow::Result<Option<flotilla_server::Serve
     Ok(Some(flotilla_server::ServerTls { config, ca_pem }))
 }
 
+/// The `host:port` the registry is reached at: the advertised one, else the bound address
+/// (which must then be one a client can dial).
+fn registry_host(args: &ServerArgs, bound: SocketAddr) -> anyhow::Result<String> {
+    if let Some(host) = &args.registry_advertise {
+        return Ok(host.clone());
+    }
+    if bound.ip().is_unspecified() {
+        bail!(
+            "the registry listens on {bound}: pass --registry-advertise HOST:PORT, the address \
+             clients and agents reach it at (every repositoryUri starts with it)"
+        );
+    }
+    if !bound.ip().is_loopback()
+        && args.tls_cert.is_none()
+        && !args.tls_self_signed
+        && !args.insecure_plain_http
+    {
+        bail!("{bound} is not a loopback address: serve TLS, or pass --insecure-plain-http");
+    }
+    Ok(bound.to_string())
+}
+
 /// Where the server notes the identity of the sqlite store it opened.
 fn store_id_file(data_dir: &Path) -> PathBuf {
     data_dir.join("store-id")
@@ -217,7 +251,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     control.service_backoff_base = std::time::Duration::from_millis(args.service_backoff_base_ms);
     control.stopped_task_retention =
         std::time::Duration::from_secs(args.stopped_task_retention_seconds);
-    let config = flotilla_server::Config {
+    let mut config = flotilla_server::Config {
         store: store_config(&args)?,
         credentials: creds,
         control,
@@ -231,6 +265,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         } else {
             vec![]
         },
+        registry: Some(flotilla_server::RegistryConfig {
+            gc_interval: std::time::Duration::from_secs(args.registry_gc_interval_seconds.max(1)),
+            ..flotilla_server::RegistryConfig::new(args.data_dir.join("registry"))
+        }),
     };
 
     let listener = TcpListener::bind(args.api_addr)
@@ -239,6 +277,11 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let endpoint = format!("{scheme}://{addr}");
+    let registry_listener = TcpListener::bind(args.registry_addr)
+        .await
+        .with_context(|| format!("binding the registry listener on {}", args.registry_addr))?;
+    let registry_host = registry_host(&args, registry_listener.local_addr()?)?;
+    config.control.registry_endpoint = Some(format!("{scheme}://{registry_host}"));
     // The authority clients should trust, where `flotilla env` and the local agent find it.
     let ca_file = env::ca_file(&args.data_dir);
     match tls.as_ref().and_then(|t| t.ca_pem.as_ref()) {
@@ -257,16 +300,20 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let server =
-        flotilla_server::Server::start(flotilla_server::Listeners { api: listener }, config)
-            .await
-            .context("starting the server")?;
+    let listeners = flotilla_server::Listeners {
+        api: listener,
+        registry: Some(registry_listener),
+    };
+    let server = flotilla_server::Server::start(listeners, config)
+        .await
+        .context("starting the server")?;
     if args.store == "sqlite" {
         write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
     }
     write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
-    banner(&args, &endpoint, &pair, &source, up);
+    write_atomically(&env::registry_file(&args.data_dir), &registry_host)?;
+    banner(&args, &endpoint, &registry_host, &pair, &source, up);
     let agent_config = match local_agent {
         None => None,
         Some(cleanup) => {
@@ -343,6 +390,7 @@ async fn local_agent_config(
 fn banner(
     args: &ServerArgs,
     endpoint: &str,
+    registry: &str,
     pair: &credentials::KeyPair,
     source: &credentials::Source,
     up: bool,
@@ -364,6 +412,7 @@ fn banner(
             println!("  credentials:     generated and saved to {}", p.display());
         }
     }
+    println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
     if up {
         println!("  cluster:         default, with an agent on this host (Docker Engine)");
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use flotilla_aws::client::{ClientConfig, JsonClient};
+use flotilla_aws::client::JsonClient;
 use flotilla_model::agent_protocol::{
     self, CreateJoinTokenRequest, CreateJoinTokenResponse, ListJoinTokensResponse,
     RevokeJoinTokenRequest,
@@ -77,26 +77,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn client(target: &Target) -> anyhow::Result<JsonClient> {
-    let admin = env::admin(&target.data_dir)?;
-    let tls = match &admin.ca {
-        Some(path) => {
-            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            Some(flotilla_net::tls::client_config(&pem).map_err(anyhow::Error::msg)?)
-        }
-        None => None,
-    };
-    Ok(JsonClient::new(
-        ClientConfig {
-            endpoint: admin.endpoint,
-            region: admin.region,
-            access_key_id: admin.pair.access_key_id,
-            secret_access_key: admin.pair.secret_access_key,
-            timeout: Duration::from_secs(30),
-            tls,
-        },
+    env::admin_client(
+        &target.data_dir,
         agent_protocol::SIGNING_NAME,
         agent_protocol::TARGET_PREFIX,
-    ))
+    )
 }
 
 pub fn run(cmd: TokenCommand) -> anyhow::Result<()> {

@@ -149,6 +149,40 @@ pub struct PollResponse {
     /// removing the tasks the store forgot.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub store_id: String,
+    /// Credentials for the server's image registry, in the instance's region: the agent
+    /// pulls images whose reference starts with `server` with them (no `docker login` on
+    /// the host). Absent when the server serves no registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryCredentials>,
+}
+
+/// A registry's address and a user name and password for it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryCredentials {
+    /// `host:port`, as image references name the registry.
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    /// Never the password: these structures end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryCredentials {
+    /// Whether `image` (a reference such as `host:port/team/app:v1`) is in this registry.
+    pub fn serves(&self, image: &str) -> bool {
+        image
+            .split_once('/')
+            .is_some_and(|(host, _)| host == self.server)
+    }
 }
 
 /// A batch of task status reports.

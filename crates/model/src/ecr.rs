@@ -2,6 +2,7 @@
 //! to them, as stored records, and the names and tags ECR and the OCI distribution spec
 //! accept. The registry's blobs never go through these records: only their digests.
 
+pub mod lifecycle;
 pub mod names;
 pub mod repository;
 

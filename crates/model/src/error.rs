@@ -13,6 +13,16 @@ pub enum Resource {
     TaskDefinition,
     /// The target of an attribute (PutAttributes, DeleteAttributes).
     AttributeTarget,
+    /// An ECR repository.
+    Repository,
+    /// An image in an ECR repository.
+    Image,
+    /// An image tag in an ECR repository.
+    ImageTag,
+    /// A repository's lifecycle policy.
+    LifecyclePolicy,
+    /// A repository's permissions policy.
+    RepositoryPolicy,
     /// Anything else (a tagged resource of an unknown type, an attribute target, ...).
     Other,
 }
@@ -29,6 +39,8 @@ pub enum ErrorKind {
     NotFound(Resource),
     /// The resource exists but is not ACTIVE (e.g. a service being deleted).
     NotActive(Resource),
+    /// A resource of this kind with that name already exists (and may not be replaced).
+    AlreadyExists(Resource),
     /// The resource cannot be deleted while it still holds resources of this kind.
     NotEmpty(Resource),
     /// The resource is used by another and cannot change now.

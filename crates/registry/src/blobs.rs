@@ -93,6 +93,11 @@ impl BlobStore {
         })
     }
 
+    /// The directory that holds one subdirectory per first two hex digits of a digest.
+    pub(crate) fn blob_dir(&self) -> PathBuf {
+        self.root.join("blobs/sha256")
+    }
+
     fn blob_path(&self, d: &Digest) -> PathBuf {
         self.root
             .join("blobs/sha256")
@@ -125,6 +130,28 @@ impl BlobStore {
                 Ok(Some((f, len)))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Mark a blob as just used by setting its modification time to now, so that the
+    /// garbage collector's grace period (which goes by mtime) protects a blob a client has
+    /// just seen or pushed against, until the manifest that refers to it arrives. False if
+    /// the blob is not there, so this is also the existence check of a push.
+    pub async fn touch(&self, d: &Digest) -> Result<bool, BlobError> {
+        let path = self.blob_path(d);
+        let touched = tokio::task::spawn_blocking(move || {
+            // Append mode: opening for writing must never be able to truncate a blob.
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)?
+                .set_modified(SystemTime::now())
+        })
+        .await
+        .map_err(io::Error::other)?;
+        match touched {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

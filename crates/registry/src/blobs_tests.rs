@@ -160,3 +160,24 @@ fn upload_ids_from_clients_are_only_ours() {
     let hyphenated = uuid::Uuid::parse_str(&id).unwrap().hyphenated().to_string();
     assert!(UploadId::parse(&hyphenated).is_none());
 }
+
+#[tokio::test]
+async fn touching_a_blob_makes_it_recent_and_leaves_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let d = Digest::of(b"layer");
+    assert!(!s.touch(&d).await.unwrap());
+    s.put(&d, &b"layer"[..]).await.unwrap();
+    let path = s.blob_path(&d);
+    let old = SystemTime::now() - Duration::from_secs(86_400);
+    std::fs::File::options()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert!(s.touch(&d).await.unwrap());
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    assert!(modified > old + Duration::from_secs(3600));
+    assert_eq!(read_blob(&s, &d).await, b"layer");
+}

@@ -27,7 +27,9 @@ use bollard::Docker;
 use futures::stream::BoxStream;
 use tokio::sync::Mutex;
 
-use crate::{ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, Result, Runtime};
+use crate::{
+    ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, RegistryAuth, Result, Runtime,
+};
 use error::{from_bollard, is_not_found};
 pub use pause::PAUSE_IMAGE;
 
@@ -117,8 +119,8 @@ impl Runtime for DockerRuntime {
         image::exists(&self.docker, image).await
     }
 
-    async fn pull_image(&self, image: &str) -> Result<()> {
-        image::pull(&self.docker, image).await
+    async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
+        image::pull(&self.docker, image, auth).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {

@@ -183,14 +183,33 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A user name and password for the registry an image is pulled from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// `host:port`.
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A container runtime. Every method is safe to call concurrently.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
     /// Whether an image is present locally.
     async fn image_exists(&self, image: &str) -> Result<bool>;
 
-    /// Pull an image; `RuntimeError::Pull` when it cannot be had.
-    async fn pull_image(&self, image: &str) -> Result<()>;
+    /// Pull an image, with `auth` for its registry when given; `RuntimeError::Pull` when
+    /// it cannot be had.
+    async fn pull_image(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<()>;
 
     /// Create a container (not started); returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String>;

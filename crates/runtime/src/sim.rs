@@ -47,7 +47,8 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::{
-    ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, Result, Runtime, RuntimeError,
+    ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, RegistryAuth, Result, Runtime,
+    RuntimeError,
 };
 use clock::{container_id, Clock, Stamp};
 pub use script::{EXIT_AFTER_ENV, EXIT_CODE_ENV, HEALTH_ENV, IGNORE_SIGTERM_ENV};
@@ -217,7 +218,7 @@ impl Runtime for SimRuntime {
         Ok(!image_missing(image))
     }
 
-    async fn pull_image(&self, image: &str) -> Result<()> {
+    async fn pull_image(&self, image: &str, _auth: Option<&RegistryAuth>) -> Result<()> {
         if image_missing(image) {
             return Err(pull_denied(image));
         }

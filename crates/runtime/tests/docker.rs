@@ -299,7 +299,7 @@ async fn missing_image_fails_with_a_pull_error() {
         assert!(fx.runtime.image_exists(&fx.image).await.expect("exists"));
         let missing = "flotilla-rt-test.invalid/nothing-here:1";
         assert!(!fx.runtime.image_exists(missing).await.expect("exists"));
-        match fx.runtime.pull_image(missing).await {
+        match fx.runtime.pull_image(missing, None).await {
             Err(RuntimeError::Pull { image, message }) => {
                 assert_eq!(image, missing);
                 assert!(!message.is_empty());

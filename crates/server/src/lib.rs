@@ -8,6 +8,8 @@
 //! tests bind `127.0.0.1:0` and run a server in-process. It parses no arguments.
 #![forbid(unsafe_code)]
 
+pub mod registry_admin;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use flotilla_control::State;
 pub use flotilla_control::ControlConfig;
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
+use flotilla_registry::http::Registry;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -60,6 +63,40 @@ pub struct Config {
     /// Clusters to create at start if they do not exist, as (region, name): `flotilla up`
     /// makes sure of `default`.
     pub ensure_clusters: Vec<(String, String)>,
+    /// The image registry, served on [`Listeners::registry`] (its address as clients reach
+    /// it is `control.registry_endpoint`).
+    pub registry: Option<RegistryConfig>,
+}
+
+/// Where the registry keeps blobs and how it collects garbage.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// The blob store's directory.
+    pub root: PathBuf,
+    /// The largest blob accepted.
+    pub max_blob_bytes: u64,
+    /// How often the garbage collector runs (and abandoned uploads are removed).
+    pub gc_interval: std::time::Duration,
+    /// An unreferenced blob is kept this long after it was last written or seen, so that a
+    /// push in progress (blobs first, manifest last) never loses one.
+    pub gc_grace: std::time::Duration,
+    /// An upload untouched this long is abandoned.
+    pub upload_ttl: std::time::Duration,
+}
+
+impl RegistryConfig {
+    /// The defaults for a blob store under `root`: 10 GiB blobs, a collection every hour
+    /// with an hour's grace, uploads abandoned after an hour.
+    pub fn new(root: PathBuf) -> Self {
+        let hour = std::time::Duration::from_secs(3600);
+        RegistryConfig {
+            root,
+            max_blob_bytes: 10 << 30,
+            gc_interval: hour,
+            gc_grace: hour,
+            upload_ttl: hour,
+        }
+    }
 }
 
 /// A server's TLS: its certificate and key, and the authority that signed them when the
@@ -70,11 +107,13 @@ pub struct ServerTls {
     pub ca_pem: Option<Vec<u8>>,
 }
 
-/// The sockets a server serves, bound by the caller. Only the AWS API listener exists so
-/// far; the load balancer, DNS and registry listeners will join it here.
+/// The sockets a server serves, bound by the caller. The load balancer and DNS listeners
+/// will join these.
 pub struct Listeners {
     /// The AWS API (every service, the agent protocol and `/_flotilla/health`).
     pub api: TcpListener,
+    /// The image registry (`/v2/`), when [`Config::registry`] is set.
+    pub registry: Option<TcpListener>,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -86,6 +125,9 @@ pub enum ServerError {
     /// A cluster the configuration asks for could not be created.
     #[error("creating cluster {name}: {message}")]
     EnsureCluster { name: String, message: String },
+    /// The registry's blob store could not be opened, or a registry listener is missing.
+    #[error("registry: {0}")]
+    Registry(String),
     /// The TLS configuration is unusable.
     #[error("TLS: {0}")]
     Tls(String),
@@ -94,10 +136,14 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
 }
 
-/// The ECS operations this build implements (for `flotilla operations` and the
-/// compatibility table).
-pub fn ecs_operations() -> &'static [&'static str] {
-    flotilla_api::ecs_operations()
+/// The operations of an AWS service (`ecs`, `ecr`) this build implements (for `flotilla
+/// operations` and the compatibility table).
+pub fn operations(service: &str) -> Option<&'static [&'static str]> {
+    match service {
+        "ecs" => Some(flotilla_api::ecs_operations()),
+        "ecr" => Some(flotilla_api::ecr_operations()),
+        _ => None,
+    }
 }
 
 /// Open the store `config` names.
@@ -115,6 +161,26 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreErr
         }
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
     })
+}
+
+/// Run the registry's garbage collector every `gc_interval` until `stop` resolves: expire
+/// abandoned uploads, then remove blobs no image refers to.
+async fn collect_garbage(
+    registry: Arc<Registry>,
+    config: RegistryConfig,
+    stop: impl Future<Output = ()>,
+) {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(config.gc_interval) => {}
+        }
+        match registry.collect(config.gc_grace, config.upload_ttl).await {
+            Ok(report) => tracing::info!(?report, "registry garbage collected"),
+            Err(e) => tracing::warn!(error = %e, "registry garbage collection failed"),
+        }
+    }
 }
 
 /// Run a server on `listeners` until `shutdown` resolves, then stop it in order.
@@ -140,6 +206,8 @@ pub struct Server {
     state: State,
     app: axum::Router,
     controllers: Controllers,
+    /// The registry's app, its collector's settings and the registry itself.
+    registry: Option<(axum::Router, Arc<Registry>, RegistryConfig)>,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -166,6 +234,31 @@ impl Server {
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx);
+        let registry = match config.registry.clone() {
+            None => None,
+            Some(rc) => {
+                if listeners.registry.is_none() {
+                    return Err(ServerError::Registry("no listener was given".into()));
+                }
+                let blobs = flotilla_registry::BlobStore::open(&rc.root, rc.max_blob_bytes)
+                    .await
+                    .map_err(|e| ServerError::Registry(e.to_string()))?;
+                let catalog = Arc::new(flotilla_api::ControlCatalog::new(state.clone()));
+                let registry = Arc::new(Registry::new(blobs, catalog, "flotilla"));
+                Some((
+                    flotilla_registry::http::router(registry.clone()),
+                    registry,
+                    rc,
+                ))
+            }
+        };
+        let mut services = flotilla_api::aws_services(state.clone(), ca_fingerprint.clone());
+        if let Some((_, registry, rc)) = &registry {
+            services.push(Arc::new(registry_admin::RegistryAdmin::new(
+                registry.clone(),
+                rc.clone(),
+            )));
+        }
         let gateway = Gateway::new(
             GatewayConfig {
                 credentials: config
@@ -177,7 +270,7 @@ impl Server {
                 body_timeout: BODY_TIMEOUT,
                 max_buffered_bytes: config.max_buffered_bytes,
             },
-            flotilla_api::aws_services(state.clone(), ca_fingerprint.clone()),
+            services,
         );
         let mut app =
             axum::Router::new().route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }));
@@ -201,6 +294,7 @@ impl Server {
             state,
             app,
             controllers,
+            registry,
             stop_tx,
         })
     }
@@ -256,18 +350,46 @@ impl Server {
             state,
             app,
             controllers,
+            registry,
             stop_tx,
         } = self;
-        let mut api_stop = stop_tx.subscribe();
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let (api_stop, registry_stop) = (stop_tx.subscribe(), stop_tx.subscribe());
+        let collector_stop = stop_tx.subscribe();
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
         let tls = tls.map(|t| t.config);
-        let served = flotilla_net::serve(listeners.api, app, limits, tls, "api", async move {
-            let _ = api_stop.wait_for(|s| *s).await;
-        })
-        .await;
+        let api = flotilla_net::serve(
+            listeners.api,
+            app,
+            limits,
+            tls.clone(),
+            "api",
+            stopped(api_stop),
+        );
+        let registry_served = async {
+            let (Some((app, registry, rc)), Some(listener)) = (registry, listeners.registry) else {
+                return Ok(());
+            };
+            let collector = tokio::spawn(collect_garbage(registry, rc, stopped(collector_stop)));
+            let served = flotilla_net::serve(
+                listener,
+                app,
+                limits,
+                tls,
+                "registry",
+                stopped(registry_stop),
+            )
+            .await;
+            let _ = collector.await;
+            served
+        };
+        let (served, registry_served) = tokio::join!(api, registry_served);
+        let served = served.and(registry_served);
         controllers.stopped().await;
         drop(state);
         // Leaves the store's files self-contained (the sqlite WAL checkpointed).

@@ -25,6 +25,7 @@ fn config() -> Config {
         tls: None,
         node_id: "in-process".into(),
         ensure_clusters: vec![("us-east-1".into(), "default".into())],
+        registry: None,
     }
 }
 
@@ -46,7 +47,15 @@ fn ecs(endpoint: String) -> JsonClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_runs_in_process_and_stops_in_order() {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = Server::start(Listeners { api }, config()).await.unwrap();
+    let server = Server::start(
+        Listeners {
+            api,
+            registry: None,
+        },
+        config(),
+    )
+    .await
+    .unwrap();
     let endpoint = format!("http://{}", server.api_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.serve(async {

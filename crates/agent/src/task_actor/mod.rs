@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use flotilla_model::agent_protocol::DesiredTask;
+use flotilla_model::agent_protocol::{DesiredTask, RegistryCredentials};
 use flotilla_model::task::{ContainerStatus, NetworkBinding, StopCode, TaskReport, TaskStatus};
 use flotilla_model::task_definition::ContainerDefinition;
 use flotilla_runtime::{ContainerState, Health, NetworkSpec, Runtime};
@@ -55,6 +55,28 @@ pub(crate) struct ActorContext {
     pub events: Arc<Router>,
     /// What tasks may reach of this host.
     pub host_policy: crate::config::HostPolicy,
+    /// The server's registry and credentials for it, as the last poll gave them.
+    pub registry: std::sync::Mutex<Option<RegistryCredentials>>,
+}
+
+impl ActorContext {
+    /// Credentials for `image`'s registry, when it is the server's.
+    pub fn registry_auth(&self, image: &str) -> Option<flotilla_runtime::RegistryAuth> {
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry
+            .as_ref()
+            .filter(|r| r.serves(image))
+            .map(|r| flotilla_runtime::RegistryAuth {
+                server: r.server.clone(),
+                username: r.username.clone(),
+                password: r.password.clone(),
+            })
+    }
+
+    /// Keep the registry credentials of a poll's answer.
+    pub fn set_registry(&self, credentials: Option<RegistryCredentials>) {
+        *self.registry.lock().unwrap_or_else(|e| e.into_inner()) = credentials;
+    }
 }
 
 /// Existing containers an actor takes over after an agent restart.

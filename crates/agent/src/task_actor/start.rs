@@ -68,13 +68,23 @@ impl TaskActor {
                 Ok(present) => present,
                 Err(e) => return self.pull_failed(&e),
             };
-            if present {
+            // An image of the server's registry is pulled even when present, as ECS's
+            // default pull behaviour does, so a moved tag is followed; a cached copy
+            // stands in when that pull fails.
+            let auth = self.ctx.registry_auth(&image);
+            if present && auth.is_none() {
                 continue;
             }
             self.publish();
-            if let Err(e) = runtime.pull_image(&image).await {
-                self.pull_stopped_at = Some(chrono::Utc::now());
-                return self.pull_failed(&e);
+            match runtime.pull_image(&image, auth.as_ref()).await {
+                Ok(()) => {}
+                Err(e) if present => {
+                    tracing::warn!(%image, error = %e, "pull failed; using the cached image");
+                }
+                Err(e) => {
+                    self.pull_stopped_at = Some(chrono::Utc::now());
+                    return self.pull_failed(&e);
+                }
             }
         }
         if self.pull_started_at.is_some() && self.pull_stopped_at.is_none() {

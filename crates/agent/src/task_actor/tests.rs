@@ -54,6 +54,7 @@ pub(crate) async fn harness() -> Harness {
             labels: Default::default(),
         },
         events,
+        registry: Default::default(),
     });
     Harness {
         rt,

@@ -34,6 +34,7 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
         ErrorKind::NotEmpty(Resource::Service) => "ClusterContainsServicesException",
         ErrorKind::NotEmpty(Resource::Task) => "ClusterContainsTasksException",
         ErrorKind::NotEmpty(_) => "ResourceInUseException",
+        ErrorKind::AlreadyExists(_) => "InvalidParameterException",
         ErrorKind::InUse => "ResourceInUseException",
         ErrorKind::Conflict => "ConflictException",
         ErrorKind::LimitExceeded => "LimitExceededException",

@@ -36,6 +36,12 @@ pub struct RepositoryRecord {
     pub kms_key: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The lifecycle policy's JSON text, as put.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_policy: Option<String>,
+    /// The repository policy's JSON text, as set (stored, not enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_policy: Option<String>,
 }
 
 fn default_encryption() -> String {
@@ -65,6 +71,16 @@ pub struct ImageRecord {
     /// keeps.
     #[serde(default)]
     pub references: Vec<String>,
+    /// The manifest's bytes as pushed (JSON, so UTF-8; its digest is `image_digest`). Kept
+    /// here rather than as a blob so that BatchGetImage reads it like any other metadata.
+    pub image_manifest: String,
+}
+
+impl ImageRecord {
+    /// Whether the image has at least one tag (ECR's `TAGGED`).
+    pub fn is_tagged(&self) -> bool {
+        !self.image_tags.is_empty()
+    }
 }
 
 impl Record for ImageRecord {
@@ -89,6 +105,8 @@ mod tests {
             encryption_type: "AES256".into(),
             kms_key: None,
             tags: vec![],
+            lifecycle_policy: None,
+            repository_policy: None,
         };
         assert_eq!(decode::<RepositoryRecord>(&encode(&repo)), Ok(repo.clone()));
         let json = serde_json::to_value(&repo).unwrap();
@@ -101,6 +119,7 @@ mod tests {
             image_size_in_bytes: 1234,
             image_pushed_at: Utc::now(),
             references: vec![format!("sha256:{}", "b".repeat(64))],
+            image_manifest: "{}".into(),
         };
         assert_eq!(decode::<ImageRecord>(&encode(&image)), Ok(image));
     }

@@ -5,12 +5,13 @@
 //! progress stream, becomes `RuntimeError::Pull` carrying Docker's own message
 //! ("pull access denied", "manifest unknown", "dial tcp: lookup ... no such host").
 
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
 use futures::StreamExt;
 
 use super::error::{from_bollard, is_engine_answer, is_not_found, message};
-use crate::{Result, RuntimeError};
+use crate::{RegistryAuth, Result, RuntimeError};
 
 /// Whether `image` is present locally.
 pub(crate) async fn exists(docker: &Docker, image: &str) -> Result<bool> {
@@ -21,14 +22,21 @@ pub(crate) async fn exists(docker: &Docker, image: &str) -> Result<bool> {
     }
 }
 
-/// Pull `image` (one tag or digest; `latest` when the reference names neither).
-pub(crate) async fn pull(docker: &Docker, image: &str) -> Result<()> {
+/// Pull `image` (one tag or digest; `latest` when the reference names neither), with
+/// `auth` for its registry when given.
+pub(crate) async fn pull(docker: &Docker, image: &str, auth: Option<&RegistryAuth>) -> Result<()> {
     let (repository, tag) = split_reference(image);
     let options = CreateImageOptionsBuilder::new()
         .from_image(repository)
         .tag(tag)
         .build();
-    let mut progress = docker.create_image(Some(options), None, None);
+    let credentials = auth.map(|a| DockerCredentials {
+        username: Some(a.username.clone()),
+        password: Some(a.password.clone()),
+        serveraddress: Some(a.server.clone()),
+        ..Default::default()
+    });
+    let mut progress = docker.create_image(Some(options), None, credentials);
     while let Some(step) = progress.next().await {
         match step {
             Ok(info) => tracing::trace!(%image, status = ?info.status, "pull progress"),

@@ -185,10 +185,10 @@ async fn dynamic_ports_are_unique_and_fixed_ones_conflict() {
 async fn missing_images_fail_to_pull() {
     let rt = SimRuntime::new();
     assert!(rt.image_exists("nginx:1.27").await.unwrap());
-    rt.pull_image("nginx:1.27").await.unwrap();
+    rt.pull_image("nginx:1.27", None).await.unwrap();
     for image in ["team/missing-app:v1", "does-not-exist"] {
         assert!(!rt.image_exists(image).await.unwrap());
-        match rt.pull_image(image).await {
+        match rt.pull_image(image, None).await {
             Err(E::Pull { image: i, message }) => {
                 assert_eq!(i, image);
                 assert!(message.starts_with("pull access denied for "), "{message}");

@@ -1,0 +1,157 @@
+//! The registry's view of the control plane: [`ControlCatalog`] implements
+//! `flotilla_registry::Catalog` with the same operations ECR's API calls, and turns the
+//! control plane's errors into the registry's.
+
+use async_trait::async_trait;
+use flotilla_control::ecr::images::{self, ImageRef, PushedImage};
+use flotilla_control::ecr::{auth, repositories};
+use flotilla_control::ControlError;
+use flotilla_model::{ErrorKind, Resource, Scope};
+use flotilla_registry::catalog::{Access, Catalog, CatalogError, Reference, StoredManifest};
+use flotilla_registry::{Digest, Manifest};
+
+use crate::State;
+
+/// The registry's catalog, backed by the control plane.
+pub struct ControlCatalog {
+    state: State,
+}
+
+impl ControlCatalog {
+    pub fn new(state: State) -> Self {
+        ControlCatalog { state }
+    }
+
+    fn scope(&self, access: &Access) -> Scope {
+        Scope::new(access.region.clone(), self.state.account().to_string())
+    }
+}
+
+fn image_ref(r: &Reference) -> ImageRef {
+    match r {
+        Reference::Tag(t) => ImageRef::Tag(t.clone()),
+        Reference::Digest(d) => ImageRef::Digest(d.to_string()),
+    }
+}
+
+/// The registry's error for a control-plane error.
+fn catalog_error(e: ControlError) -> CatalogError {
+    let message = e.to_string();
+    match e.kind() {
+        ErrorKind::NotFound(Resource::Repository) => CatalogError::NameUnknown(message),
+        ErrorKind::NotFound(_) => CatalogError::ManifestUnknown(message),
+        ErrorKind::AlreadyExists(Resource::ImageTag) | ErrorKind::InvalidParameter => {
+            CatalogError::TagInvalid(message)
+        }
+        _ if e.is_retriable() => CatalogError::Unavailable(message),
+        _ => CatalogError::Denied(message),
+    }
+}
+
+#[async_trait]
+impl Catalog for ControlCatalog {
+    fn authenticate(&self, username: &str, password: &str) -> Option<Access> {
+        if username != auth::USER {
+            return None;
+        }
+        let scope = auth::verify(&self.state, password, chrono::Utc::now())?;
+        Some(Access {
+            region: scope.region,
+        })
+    }
+
+    async fn check_repository(
+        &self,
+        access: &Access,
+        repository: &str,
+    ) -> Result<(), CatalogError> {
+        repositories::get(&self.state, &self.scope(access), repository)
+            .map(drop)
+            .map_err(catalog_error)
+    }
+
+    async fn manifest(
+        &self,
+        access: &Access,
+        repository: &str,
+        reference: &Reference,
+    ) -> Result<StoredManifest, CatalogError> {
+        let scope = self.scope(access);
+        let image = images::get(&self.state, &scope, repository, &image_ref(reference))
+            .map_err(catalog_error)?;
+        let digest: Digest = image.value.image_digest.parse().map_err(|e| {
+            CatalogError::Unavailable(format!("a stored image has a bad digest: {e}"))
+        })?;
+        Ok(StoredManifest {
+            digest,
+            media_type: image.value.image_manifest_media_type.clone(),
+            bytes: image.value.image_manifest.as_bytes().to_vec(),
+        })
+    }
+
+    async fn put_manifest(
+        &self,
+        access: &Access,
+        repository: &str,
+        tag: Option<&str>,
+        manifest: &Manifest,
+        bytes: &[u8],
+    ) -> Result<(), CatalogError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| CatalogError::TagInvalid("a manifest must be UTF-8 JSON".into()))?;
+        let pushed = PushedImage {
+            digest: manifest.digest.to_string(),
+            media_type: manifest.media_type.to_string(),
+            manifest: text.to_string(),
+            size: manifest.size,
+            references: manifest
+                .referenced()
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
+        };
+        images::put(&self.state, &self.scope(access), repository, tag, pushed)
+            .await
+            .map(drop)
+            .map_err(catalog_error)
+    }
+
+    async fn delete(
+        &self,
+        access: &Access,
+        repository: &str,
+        reference: &Reference,
+    ) -> Result<(), CatalogError> {
+        images::delete(
+            &self.state,
+            &self.scope(access),
+            repository,
+            &image_ref(reference),
+        )
+        .await
+        .map(drop)
+        .map_err(catalog_error)
+    }
+
+    async fn tags(&self, access: &Access, repository: &str) -> Result<Vec<String>, CatalogError> {
+        let all =
+            images::list(&self.state, &self.scope(access), repository).map_err(catalog_error)?;
+        let mut tags: Vec<String> = all.iter().flat_map(|i| i.image_tags.clone()).collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    async fn repositories(&self, access: &Access) -> Result<Vec<String>, CatalogError> {
+        Ok(repositories::list(&self.state, &self.scope(access))
+            .iter()
+            .map(|r| r.repository_name.clone())
+            .collect())
+    }
+
+    async fn referenced_blobs(&self) -> Result<Vec<Digest>, CatalogError> {
+        Ok(images::references(&self.state)
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .collect())
+    }
+}

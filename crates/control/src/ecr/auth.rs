@@ -1,0 +1,83 @@
+//! The registry's authorization tokens: what GetAuthorizationToken hands out and `docker
+//! login` sends back as the password of user `AWS`. A token names the region and account
+//! it was issued in and when it expires, signed with the store's registry key (so every
+//! server of one store accepts it and no other registry does); nothing is stored per
+//! token.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use flotilla_model::agent_protocol::RegistryCredentials;
+use flotilla_model::Scope;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::State;
+
+/// The user name that goes with every token, as on ECR.
+pub const USER: &str = "AWS";
+
+/// How long a token is valid (ECR: 12 hours).
+pub const TTL: TimeDelta = TimeDelta::hours(12);
+
+/// Marks the token format, so a later one can be told apart.
+const VERSION: &str = "flt1";
+
+/// A token and when it stops being accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub password: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn mac(state: &State, payload: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.registry_key())
+        .expect("HMAC takes a key of any length");
+    mac.update(VERSION.as_bytes());
+    mac.update(payload);
+    mac
+}
+
+/// A new token for the scope's region and account, valid for [`TTL`] from `now`.
+pub fn issue(state: &State, scope: &Scope, now: DateTime<Utc>) -> Token {
+    let expires_at = now + TTL;
+    let payload = format!(
+        "{}\n{}\n{}",
+        scope.region,
+        scope.account,
+        expires_at.timestamp()
+    );
+    let tag = mac(state, payload.as_bytes()).finalize().into_bytes();
+    Token {
+        password: format!("{VERSION}.{}.{}", hex::encode(&payload), hex::encode(tag)),
+        expires_at,
+    }
+}
+
+/// The scope a token grants at `now`: `None` when it is malformed, not signed by this
+/// store's key, for another account, or expired.
+pub fn verify(state: &State, password: &str, now: DateTime<Utc>) -> Option<Scope> {
+    let mut parts = password.split('.');
+    let (version, payload, tag) = (parts.next()?, parts.next()?, parts.next()?);
+    if version != VERSION || parts.next().is_some() {
+        return None;
+    }
+    let payload = hex::decode(payload).ok()?;
+    mac(state, &payload)
+        .verify_slice(&hex::decode(tag).ok()?)
+        .ok()?;
+    let payload = String::from_utf8(payload).ok()?;
+    let mut fields = payload.split('\n');
+    let (region, account, expires) = (fields.next()?, fields.next()?, fields.next()?);
+    let expires: i64 = expires.parse().ok()?;
+    (account == state.account() && now.timestamp() < expires).then(|| Scope::new(region, account))
+}
+
+/// The credentials an agent pulls with, in its region: a fresh token with every poll, so
+/// an agent always holds one with hours left. `None` when no registry is served.
+pub fn agent_credentials(state: &State, scope: &Scope) -> Option<RegistryCredentials> {
+    let server = super::registry_host(state)?;
+    Some(RegistryCredentials {
+        server: server.to_string(),
+        username: USER.to_string(),
+        password: issue(state, scope, Utc::now()).password,
+    })
+}
