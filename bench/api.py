@@ -160,6 +160,8 @@ def start_flotilla(binary, tmp):
         FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY,
         FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
         FLOTILLA_LOG="warn",
+        # The image registry on a free port (older binaries ignore it).
+        FLOTILLA_REGISTRY_ADDR="127.0.0.1:0",
     )
     proc = subprocess.Popen(
         [str(binary), "server", "--data-dir", str(data), "--api-addr", "127.0.0.1:0"],

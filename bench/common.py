@@ -5,6 +5,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Every server a benchmark starts binds its image registry on a free port, not the default
+# one (through the environment, which binaries older than the registry ignore).
+os.environ.setdefault("FLOTILLA_REGISTRY_ADDR", "127.0.0.1:0")
+
 
 def build():
     """`$FLOTILLA_BIN`, else a release build of the binary (built now)."""

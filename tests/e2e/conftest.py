@@ -29,6 +29,8 @@ class Flotilla:
         self.extra_args = list(extra_args)
         self.proc = None
         self.endpoint = None
+        # The registry's host:port (what repositoryUris start with).
+        self.registry = None
         self.log = data_dir / "server.log"
 
     def env(self):
@@ -47,7 +49,8 @@ class Flotilla:
         endpoint_file = self.data_dir / "endpoint"
         if endpoint_file.exists():
             endpoint_file.unlink()
-        args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", "127.0.0.1:0", *self.extra_args]
+        args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", "127.0.0.1:0",
+                "--registry-addr", "127.0.0.1:0", *self.extra_args]
         self.proc = subprocess.Popen(args, env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -55,6 +58,7 @@ class Flotilla:
                 raise RuntimeError(f"flotilla exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
             if endpoint_file.exists():
                 self.endpoint = endpoint_file.read_text().strip()
+                self.registry = (self.data_dir / "registry-host").read_text().strip()
                 try:
                     urllib.request.urlopen(self.endpoint + "/_flotilla/health", timeout=2).read()
                     return self

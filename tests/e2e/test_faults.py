@@ -62,7 +62,7 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
     build_test_image()
     port = free_port()
     server = Flotilla(tmp_path / "data")
-    addr = ["--api-addr", f"127.0.0.1:{port}"]
+    addr = ["--api-addr", f"127.0.0.1:{port}", "--registry-addr", "127.0.0.1:0"]
 
     def start(srv):
         srv.extra_args = []

@@ -30,6 +30,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeRepositories",
     "GetAuthorizationToken",
     "GetLifecyclePolicy",
+    "GetLifecyclePolicyPreview",
     "GetRegistryPolicy",
     "GetRepositoryPolicy",
     "ListImages",
@@ -37,6 +38,7 @@ pub const OPERATIONS: &[&str] = &[
     "PutImageTagMutability",
     "PutLifecyclePolicy",
     "SetRepositoryPolicy",
+    "StartLifecyclePolicyPreview",
     "TagResource",
     "UntagResource",
 ];
@@ -101,6 +103,8 @@ async fn dispatch(
         "DescribeImages" => i::describe(s, ctx, input.json()?)?,
         "BatchGetImage" => i::batch_get(s, ctx, input.json()?)?,
         "BatchDeleteImage" => i::batch_delete(s, ctx, input.json()?).await?,
+        "StartLifecyclePolicyPreview" => i::start_preview(s, ctx, input.json()?).await?,
+        "GetLifecyclePolicyPreview" => i::get_preview(s, ctx, input.json()?)?,
         other => return Err(AwsError::unknown_operation(other).into()),
     })
 }

@@ -1,7 +1,8 @@
 //! The controllers: they run only on the leader and make the stored state true.
 //! [`services`] reconciles ECS services with their tasks; [`retention`] deletes tasks
-//! stopped long ago.
+//! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies.
 
+pub mod lifecycle;
 pub mod retention;
 pub mod runtime;
 pub mod services;
@@ -30,7 +31,8 @@ impl Controllers {
             leader::campaign(state.store().clone(), LEADER_TTL, node, shutdown.clone());
         let tasks = vec![
             services::start(state.clone(), leading.clone(), shutdown.clone()),
-            retention::start(state.clone(), leading, shutdown),
+            retention::start(state.clone(), leading.clone(), shutdown.clone()),
+            lifecycle::start(state.clone(), leading, shutdown),
             campaign,
         ];
         Controllers { tasks }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod images;
+pub mod lifecycle;
 pub mod repositories;
 
 /// At most this many attempts of one compare-and-swap before giving up as contended.

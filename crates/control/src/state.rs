@@ -45,6 +45,8 @@ pub struct ControlConfig {
     /// `https://HOST:PORT` (every `repositoryUri` starts with its `HOST:PORT`); `None` when
     /// this server serves no registry.
     pub registry_endpoint: Option<String>,
+    /// How often the leader applies repositories' lifecycle policies.
+    pub lifecycle_interval: Duration,
 }
 
 impl ControlConfig {
@@ -57,6 +59,7 @@ impl ControlConfig {
             service_backoff_max: Duration::from_secs(27 * 60),
             stopped_task_retention: Duration::from_secs(3600),
             registry_endpoint: None,
+            lifecycle_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -196,6 +196,8 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             &server_dir.to_string_lossy(),
             "--api-addr",
             "127.0.0.1:0",
+            "--registry-addr",
+            "127.0.0.1:0",
             "--store",
             &args.store,
             "--agent-ttl-seconds",

@@ -83,6 +83,10 @@ pub struct ServerArgs {
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
     pub registry_gc_interval_seconds: u64,
+    /// Seconds between applications of repositories' lifecycle policies (ECR applies
+    /// them within 24 hours).
+    #[arg(long, default_value_t = 3600)]
+    pub registry_lifecycle_interval_seconds: u64,
     /// Open connections the API listener accepts at once (lowered to fit the open-file
     /// limit); more are closed at once, with a warning in the log.
     #[arg(long, default_value_t = 4096)]
@@ -251,6 +255,8 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     control.service_backoff_base = std::time::Duration::from_millis(args.service_backoff_base_ms);
     control.stopped_task_retention =
         std::time::Duration::from_secs(args.stopped_task_retention_seconds);
+    control.lifecycle_interval =
+        std::time::Duration::from_secs(args.registry_lifecycle_interval_seconds.max(1));
     let mut config = flotilla_server::Config {
         store: store_config(&args)?,
         credentials: creds,
@@ -310,9 +316,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     if args.store == "sqlite" {
         write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
     }
-    write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
+    // The endpoint last: scripts wait for it, then read the others.
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     write_atomically(&env::registry_file(&args.data_dir), &registry_host)?;
+    write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
     banner(&args, &endpoint, &registry_host, &pair, &source, up);
     let agent_config = match local_agent {
         None => None,

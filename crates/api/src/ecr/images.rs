@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use flotilla_aws::Context;
 use flotilla_control::ecr::images::{self, ImageRef};
+use flotilla_control::ecr::lifecycle::{self, Expiring};
+use flotilla_control::ecr::repositories;
 use flotilla_control::ControlError;
 use flotilla_model::ecr::ImageRecord;
 use flotilla_model::timestamp::to_epoch_seconds;
-use flotilla_model::{ErrorKind, Scope};
+use flotilla_model::{ErrorKind, Resource, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,7 +44,7 @@ fn failure_error(f: &Value) -> EcrError {
     let reason = f["failureReason"].as_str().unwrap_or_default().to_string();
     match f["failureCode"].as_str() {
         Some("ImageNotFound" | "ImageTagDoesNotMatchDigest") => {
-            ControlError::not_found(flotilla_model::Resource::Image, reason).into()
+            ControlError::not_found(Resource::Image, reason).into()
         }
         _ => invalid(reason),
     }
@@ -292,11 +294,133 @@ pub async fn batch_delete(
                         .map(|t| json!({"imageDigest": image.image_digest, "imageTag": t})),
                 );
             }
-            Err(e) if e.kind() == ErrorKind::NotFound(flotilla_model::Resource::Image) => {
+            Err(e) if e.kind() == ErrorKind::NotFound(Resource::Image) => {
                 failures.push(failure(id, "ImageNotFound", "Requested image not found"))
             }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(json!({"imageIds": deleted, "failures": failures}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartPreviewInput {
+    registry_id: Option<String>,
+    repository_name: Option<String>,
+    lifecycle_policy_text: Option<String>,
+}
+
+/// Start a preview of `lifecyclePolicyText` (or of the repository's policy). Evaluation
+/// is immediate, so the preview is COMPLETE as soon as it is read.
+pub async fn start_preview(
+    state: &State,
+    ctx: &Context,
+    input: StartPreviewInput,
+) -> Result<Value, EcrError> {
+    check_registry(state, input.registry_id.as_deref())?;
+    let name = required(&input.repository_name, "repositoryName")?;
+    let scope = scope(state, ctx);
+    let given = input.lifecycle_policy_text;
+    if let Some(text) = &given {
+        flotilla_model::ecr::lifecycle::Policy::parse(text)?;
+    }
+    let r = repositories::update(state, &scope, name, |r| {
+        let text = given.clone().or_else(|| r.lifecycle_policy.clone());
+        r.lifecycle_preview = Some(text.ok_or_else(|| {
+            ControlError::not_found(
+                Resource::LifecyclePolicy,
+                format!(
+                    "Lifecycle policy does not exist for the repository with name '{}' in the \
+                     registry with id '{}'",
+                    r.repository_name, r.registry_id
+                ),
+            )
+        })?);
+        Ok(())
+    })
+    .await?;
+    Ok(json!({
+        "registryId": r.registry_id,
+        "repositoryName": r.repository_name,
+        "lifecyclePolicyText": r.lifecycle_preview,
+        "status": "IN_PROGRESS",
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewInput {
+    registry_id: Option<String>,
+    repository_name: Option<String>,
+    image_ids: Option<Vec<ImageId>>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    filter: Option<Filter>,
+}
+
+/// The images the previewed policy would expire now, with the rule that would.
+pub fn get_preview(state: &State, ctx: &Context, input: PreviewInput) -> Result<Value, EcrError> {
+    check_registry(state, input.registry_id.as_deref())?;
+    let name = required(&input.repository_name, "repositoryName")?;
+    let scope = scope(state, ctx);
+    let repo = repositories::get(state, &scope, name)?;
+    let text = repo.value.lifecycle_preview.clone().ok_or_else(|| {
+        EcrError(flotilla_aws::AwsError::client(
+            "LifecyclePolicyPreviewNotFoundException",
+            format!(
+                "There is no lifecycle policy preview for the repository with name '{name}' in \
+                 the registry with id '{}'",
+                state.account()
+            ),
+        ))
+    })?;
+    let size = page_size(input.max_results, 100)?;
+    let keep = tag_status(input.filter.as_ref())?;
+    let wanted = |i: &ImageRecord| {
+        input.image_ids.as_ref().is_none_or(|ids| {
+            ids.iter().any(|id| {
+                id.image_digest.as_ref() == Some(&i.image_digest)
+                    || id
+                        .image_tag
+                        .as_ref()
+                        .is_some_and(|t| i.image_tags.contains(t))
+            })
+        })
+    };
+    let expiring: Vec<Expiring> =
+        lifecycle::evaluate(state, &scope, name, &text, chrono::Utc::now())?
+            .into_iter()
+            .filter(|e| keep(&e.image) && wanted(&e.image))
+            .collect();
+    let total = expiring.len();
+    let mut expiring = expiring;
+    expiring.sort_by(|a, b| a.image.image_digest.cmp(&b.image.image_digest));
+    let key = |e: &Expiring| e.image.image_digest.clone();
+    let (page, next) = paginate(expiring, key, Order::Asc, input.next_token.as_deref(), size)?;
+    let results: Vec<Value> = page
+        .iter()
+        .map(|e| {
+            let tags = e
+                .image
+                .is_tagged()
+                .then(|| e.image.image_tags.iter().collect::<Vec<_>>());
+            json!({
+                "imageTags": tags,
+                "imageDigest": e.image.image_digest,
+                "imagePushedAt": to_epoch_seconds(&e.image.image_pushed_at),
+                "action": {"type": "EXPIRE"},
+                "appliedRulePriority": e.rule_priority,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "registryId": state.account(),
+        "repositoryName": name,
+        "lifecyclePolicyText": text,
+        "status": "COMPLETE",
+        "nextToken": next,
+        "previewResults": results,
+        "summary": {"expiringImageTotalCount": total},
+    }))
 }

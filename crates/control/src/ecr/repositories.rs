@@ -72,6 +72,7 @@ pub async fn create(
         kms_key: new.kms_key,
         tags: new.tags,
         lifecycle_policy: None,
+        lifecycle_preview: None,
         repository_policy: None,
     };
     let key = keys::repository(&scope.region, &record.repository_name);

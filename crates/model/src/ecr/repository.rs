@@ -39,6 +39,10 @@ pub struct RepositoryRecord {
     /// The lifecycle policy's JSON text, as put.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle_policy: Option<String>,
+    /// The lifecycle policy under preview (StartLifecyclePolicyPreview), evaluated when
+    /// the preview is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_preview: Option<String>,
     /// The repository policy's JSON text, as set (stored, not enforced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository_policy: Option<String>,
@@ -106,6 +110,7 @@ mod tests {
             kms_key: None,
             tags: vec![],
             lifecycle_policy: None,
+            lifecycle_preview: None,
             repository_policy: None,
         };
         assert_eq!(decode::<RepositoryRecord>(&encode(&repo)), Ok(repo.clone()));
