@@ -363,3 +363,64 @@ def test_a_missing_image_stops_the_task_with_the_registrys_message(env):
     assert task["stopCode"] == "TaskFailedToStart"
     reason = task["containers"][0].get("reason", "") + task.get("stoppedReason", "")
     assert "CannotPullContainerError" in reason and "manifest unknown" in reason, reason
+
+
+def code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_ecr_api_shapes_and_errors(env):
+    from botocore.exceptions import ClientError
+    server = env[0]
+    ecr = server.client("ecr")
+    repo = ecr.create_repository(repositoryName="api/shapes", tags=[{"Key": "team", "Value": "web"}],
+                                 imageScanningConfiguration={"scanOnPush": True})["repository"]
+    assert repo["repositoryArn"] == "arn:aws:ecr:us-east-1:000000000000:repository/api/shapes"
+    assert repo["imageTagMutability"] == "MUTABLE" and repo["imageScanningConfiguration"]["scanOnPush"]
+    assert repo["encryptionConfiguration"] == {"encryptionType": "AES256"}
+    for call, args, expected in [
+        ("create_repository", dict(repositoryName="api/shapes"), "RepositoryAlreadyExistsException"),
+        ("create_repository", dict(repositoryName="Bad_Name"), "InvalidParameterException"),
+        ("create_repository", dict(repositoryName="api/x", imageTagMutability="SOMETIMES"),
+         "InvalidParameterException"),
+        ("describe_repositories", dict(repositoryNames=["api/none"]), "RepositoryNotFoundException"),
+        ("delete_repository", dict(repositoryName="api/none"), "RepositoryNotFoundException"),
+        ("list_images", dict(repositoryName="api/none"), "RepositoryNotFoundException"),
+        ("describe_images", dict(repositoryName="api/shapes", imageIds=[{"imageTag": "nope"}]),
+         "ImageNotFoundException"),
+        ("get_lifecycle_policy", dict(repositoryName="api/shapes"), "LifecyclePolicyNotFoundException"),
+        ("get_repository_policy", dict(repositoryName="api/shapes"), "RepositoryPolicyNotFoundException"),
+        ("get_lifecycle_policy_preview", dict(repositoryName="api/shapes"),
+         "LifecyclePolicyPreviewNotFoundException"),
+        ("put_lifecycle_policy", dict(repositoryName="api/shapes", lifecyclePolicyText='{"rules": []}' + " " * 100),
+         "InvalidParameterException"),
+        ("tag_resource", dict(resourceArn=repo["repositoryArn"], tags=[{"Key": "aws:x", "Value": "y"}]),
+         "InvalidTagParameterException"),
+        ("get_registry_policy", dict(), "RegistryPolicyNotFoundException"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            getattr(ecr, call)(**args)
+        assert code(e) == expected, (call, e.value.response)
+    # Failures per image, not for the batch.
+    got = ecr.batch_get_image(repositoryName="api/shapes", imageIds=[{"imageTag": "nope"}, {"imageDigest": "x"}])
+    assert [f["failureCode"] for f in got["failures"]] == ["ImageNotFound", "InvalidImageDigest"]
+    # Settings, tags and policies round-trip.
+    ecr.put_image_tag_mutability(repositoryName="api/shapes", imageTagMutability="IMMUTABLE")
+    assert ecr.describe_repositories(repositoryNames=["api/shapes"])["repositories"][0]["imageTagMutability"] \
+        == "IMMUTABLE"
+    ecr.tag_resource(resourceArn=repo["repositoryArn"], tags=[{"Key": "env", "Value": "prod"}])
+    ecr.untag_resource(resourceArn=repo["repositoryArn"], tagKeys=["team"])
+    assert ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [{"Key": "env", "Value": "prod"}]
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+    ecr.set_repository_policy(repositoryName="api/shapes", policyText=policy)
+    assert ecr.get_repository_policy(repositoryName="api/shapes")["policyText"] == policy
+    ecr.delete_repository_policy(repositoryName="api/shapes")
+    # Pagination walks every repository once.
+    for n in range(3):
+        ecr.create_repository(repositoryName=f"api/page{n}")
+    names = [r["repositoryName"] for p in ecr.get_paginator("describe_repositories").paginate(
+        PaginationConfig={"PageSize": 2}) for r in p["repositories"]]
+    assert len(names) == len(set(names)) and {"api/page0", "api/page1", "api/page2"} <= set(names)
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    assert base64.b64decode(token["authorizationToken"]).startswith(b"AWS:")
+    assert token["proxyEndpoint"] == f"http://{server.registry}"

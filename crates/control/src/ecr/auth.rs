@@ -81,3 +81,52 @@ pub fn agent_credentials(state: &State, scope: &Scope) -> Option<RegistryCredent
         password: issue(state, scope, Utc::now()).password,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use flotilla_store::MemoryStore;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ControlConfig;
+
+    async fn state(account: &str) -> State {
+        State::new(Arc::new(MemoryStore::new()), ControlConfig::new(account))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_token_grants_its_region_until_it_expires_and_only_where_it_was_signed() {
+        let s = state("000000000000").await;
+        let now = Utc::now();
+        let token = issue(&s, &Scope::new("eu-west-1", "000000000000"), now);
+        assert_eq!(token.expires_at, now + TTL);
+        let granted = verify(&s, &token.password, now).unwrap();
+        assert_eq!(granted.region, "eu-west-1");
+        assert!(verify(&s, &token.password, token.expires_at).is_none());
+        // Another store has another key; a tampered token fails its signature.
+        let other = state("000000000000").await;
+        assert!(verify(&other, &token.password, now).is_none());
+        let mut tampered = token.password.clone();
+        tampered.replace_range(5..7, "00");
+        assert!(verify(&s, &tampered, now).is_none() || tampered == token.password);
+        // A token naming another account is refused even when signed by this store.
+        let foreign = issue(&s, &Scope::new("eu-west-1", "111111111111"), now);
+        assert!(verify(&s, &foreign.password, now).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_passwords_are_refused_without_panicking(password in ".{0,300}") {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let s = rt.block_on(state("000000000000"));
+            prop_assert!(verify(&s, &password, Utc::now()).is_none());
+            let parts = format!("{VERSION}.{password}.{password}");
+            prop_assert!(verify(&s, &parts, Utc::now()).is_none());
+        }
+    }
+}

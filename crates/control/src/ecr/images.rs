@@ -231,3 +231,116 @@ pub fn references(state: &State) -> BTreeSet<String> {
         .flat_map(|(_, e)| e.value.references.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use flotilla_store::MemoryStore;
+
+    use super::*;
+    use crate::ecr::repositories::{self, NewRepository};
+    use crate::ControlConfig;
+
+    async fn setup(mutability: TagMutability) -> (State, Scope) {
+        let state = State::new(
+            Arc::new(MemoryStore::new()),
+            ControlConfig::new("000000000000"),
+        )
+        .await
+        .unwrap();
+        let scope = Scope::new("us-east-1", "000000000000");
+        let new = NewRepository {
+            name: "team/web".into(),
+            image_tag_mutability: mutability,
+            ..Default::default()
+        };
+        repositories::create(&state, &scope, new).await.unwrap();
+        (state, scope)
+    }
+
+    fn image(n: u8) -> PushedImage {
+        PushedImage {
+            digest: format!("sha256:{}", hex::encode([n; 32])),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            manifest: "{}".into(),
+            size: 10,
+            references: vec![format!("sha256:{}", hex::encode([n + 100; 32]))],
+        }
+    }
+
+    fn tags(state: &State, scope: &Scope, n: u8) -> Vec<String> {
+        let r = ImageRef::Digest(image(n).digest);
+        let found = find(state, scope, "team/web", &r).unwrap();
+        found.map_or(vec![], |e| e.value.image_tags.iter().cloned().collect())
+    }
+
+    #[tokio::test]
+    async fn a_tag_moves_to_the_image_pushed_last_unless_tags_are_immutable() {
+        let (s, scope) = setup(TagMutability::Mutable).await;
+        put(&s, &scope, "team/web", Some("v1"), image(1))
+            .await
+            .unwrap();
+        put(&s, &scope, "team/web", Some("latest"), image(1))
+            .await
+            .unwrap();
+        put(&s, &scope, "team/web", Some("v1"), image(2))
+            .await
+            .unwrap();
+        assert_eq!(tags(&s, &scope, 1), ["latest"]);
+        assert_eq!(tags(&s, &scope, 2), ["v1"]);
+
+        let (s, scope) = setup(TagMutability::Immutable).await;
+        put(&s, &scope, "team/web", Some("v1"), image(1))
+            .await
+            .unwrap();
+        put(&s, &scope, "team/web", Some("v1"), image(1))
+            .await
+            .unwrap();
+        let e = put(&s, &scope, "team/web", Some("v1"), image(2))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists(Resource::ImageTag));
+        assert_eq!(tags(&s, &scope, 1), ["v1"]);
+        assert!(
+            find(&s, &scope, "team/web", &ImageRef::Digest(image(2).digest))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_the_last_tag_deletes_the_image_and_a_forced_repository_delete_its_images() {
+        let (s, scope) = setup(TagMutability::Mutable).await;
+        put(&s, &scope, "team/web", Some("a"), image(1))
+            .await
+            .unwrap();
+        put(&s, &scope, "team/web", Some("b"), image(1))
+            .await
+            .unwrap();
+        delete(&s, &scope, "team/web", &ImageRef::Tag("a".into()))
+            .await
+            .unwrap();
+        assert_eq!(tags(&s, &scope, 1), ["b"]);
+        delete(&s, &scope, "team/web", &ImageRef::Tag("b".into()))
+            .await
+            .unwrap();
+        assert!(list(&s, &scope, "team/web").unwrap().is_empty());
+
+        put(&s, &scope, "team/web", None, image(3)).await.unwrap();
+        assert_eq!(references(&s).len(), 1);
+        let refused = repositories::delete(&s, &scope, "team/web", false).await;
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            ErrorKind::NotEmpty(Resource::Image)
+        );
+        repositories::delete(&s, &scope, "team/web", true)
+            .await
+            .unwrap();
+        assert!(references(&s).is_empty());
+        let gone = put(&s, &scope, "team/web", None, image(4))
+            .await
+            .unwrap_err();
+        assert_eq!(gone.kind(), ErrorKind::NotFound(Resource::Repository));
+    }
+}
