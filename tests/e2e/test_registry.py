@@ -323,9 +323,10 @@ def test_a_service_runs_pushed_images_and_rolls_to_a_new_tag(env, tmp_path):
     server, _, cfg, _ = env
     ecs = server.client("ecs")
     uri = create_repository(server, "team/web")["repositoryUri"]
+    digests = {}
     for version in ("v1", "v2"):
         build(cfg, tmp_path, f"{uri}:{version}", version, extra_kb=16)
-        push(cfg, f"{uri}:{version}")
+        digests[version] = push(cfg, f"{uri}:{version}")
     # The host's Docker has neither: the agent must pull them, with its own credentials.
     rmi(cfg, f"{uri}:v1", f"{uri}:v2")
 
@@ -345,6 +346,21 @@ def test_a_service_runs_pushed_images_and_rolls_to_a_new_tag(env, tmp_path):
         assert served_version(task) == "v2"
     finally:
         ecs.delete_service(cluster=CLUSTER, service="web", force=True)
+    # Pinned by digest: the pull checks it (a digest the registry lacks is refused).
+    pinned = ecs.register_task_definition(family="web-pinned", containerDefinitions=[{
+        "name": "web", "image": f"{uri}@{digests['v1']}", "memory": 32, "essential": True,
+        "portMappings": [{"containerPort": 8080, "hostPort": 0}]}])["taskDefinition"]["taskDefinitionArn"]
+    arn = ecs.run_task(cluster=CLUSTER, taskDefinition=pinned)["tasks"][0]["taskArn"]
+
+    def running():
+        t = ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0]
+        assert t["lastStatus"] != "STOPPED", t.get("stoppedReason")
+        return t if t["lastStatus"] == "RUNNING" else None
+
+    try:
+        assert served_version(wait_for(running, timeout=120, what="the pinned task to run")) == "v1"
+    finally:
+        ecs.stop_task(cluster=CLUSTER, task=arn)
 
 
 def test_a_missing_image_stops_the_task_with_the_registrys_message(env):

@@ -5,6 +5,7 @@ import json
 import os
 import ssl
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -62,6 +63,20 @@ def test_plain_http_is_not_served(tls_up):
         urllib.request.urlopen(plain, timeout=5).read()
     ctx = ssl.create_default_context(cafile=str(tls_up.data_dir / "ca.pem"))
     assert urllib.request.urlopen(tls_up.endpoint + "/_flotilla/health", timeout=5, context=ctx).read() == b"ok\n"
+
+
+def test_the_registry_serves_tls_with_the_same_authority(tls_up):
+    env = exports(tls_up)
+    registry = env["FLOTILLA_REGISTRY"]
+    out = cli(tls_up, env, "ecr", "get-authorization-token")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["authorizationData"][0]["proxyEndpoint"] == f"https://{registry}"
+    ctx = ssl.create_default_context(cafile=str(tls_up.data_dir / "ca.pem"))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"https://{registry}/v2/", timeout=5, context=ctx)
+    assert e.value.code == 401 and e.value.headers["WWW-Authenticate"].startswith("Basic")
+    with pytest.raises(Exception):
+        urllib.request.urlopen(f"http://{registry}/v2/", timeout=5).read()
 
 
 def test_up_runs_its_own_agent_over_tls(tls_up):
