@@ -30,6 +30,17 @@ pub struct StoredManifest {
     pub bytes: Vec<u8>,
 }
 
+/// A manifest that names another as its `subject`, as the referrers API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    /// The manifest's length in bytes.
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
 /// Why the catalog refused or failed; each maps to one of the spec's error codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -96,6 +107,14 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// The repository's tags, in lexical order.
     async fn tags(&self, access: &Access, repository: &str) -> Result<Vec<String>, CatalogError>;
+
+    /// The manifests of a repository whose `subject` is `subject`, by digest.
+    async fn referrers(
+        &self,
+        access: &Access,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<Referrer>, CatalogError>;
 
     /// The region's repository names, in lexical order.
     async fn repositories(&self, access: &Access) -> Result<Vec<String>, CatalogError>;

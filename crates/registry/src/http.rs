@@ -15,9 +15,10 @@
 //! | `NAME/blobs/DIGEST`            | GET, HEAD, DELETE       | `blobs.rs`     |
 //! | `NAME/blobs/uploads/`          | POST                    | `uploads.rs`   |
 //! | `NAME/blobs/uploads/ID`        | GET, PATCH, PUT, DELETE | `uploads.rs`   |
+//! | `NAME/referrers/DIGEST`        | GET, HEAD               | `listing.rs`   |
 //!
-//! Anything else under `/v2` is 404 (the referrers API included, so clients use the
-//! referrers tag schema) and another method on a known path is 405, both UNSUPPORTED.
+//! Anything else under `/v2` is 404 and another method on a known path is 405, both
+//! UNSUPPORTED.
 //! Errors are chosen in `error.rs` only. Bodies are streamed between the connection and
 //! the blob store (`body.rs`); only a manifest (at most 4 MiB) is read whole.
 //!
@@ -205,6 +206,7 @@ async fn dispatch(
         Route::Blob { name, digest } => blobs::serve(&call, name, digest).await,
         Route::Uploads { name } => uploads::start(&call, body, name).await,
         Route::Upload { name, id } => uploads::serve(&call, body, name, id).await,
+        Route::Referrers { name, digest } => listing::referrers(&call, name, digest).await,
         Route::Unknown => Err(ApiError::unsupported(
             "no such endpoint in the distribution API",
             StatusCode::NOT_FOUND,

@@ -507,6 +507,12 @@ async fn names_references_and_routes_are_checked() {
         (
             "GET",
             "/v2/web/manifests/-v1".into(),
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+        ),
+        (
+            "PUT",
+            "/v2/web/manifests/-v1".into(),
             StatusCode::BAD_REQUEST,
             "TAG_INVALID",
         ),
@@ -547,10 +553,16 @@ async fn names_references_and_routes_are_checked() {
             "BLOB_UPLOAD_UNKNOWN",
         ),
         (
-            "GET",
+            "POST",
             format!("/v2/web/referrers/{d}"),
-            StatusCode::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
+        ),
+        (
+            "GET",
+            "/v2/web/referrers/not-a-digest".into(),
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
         ),
         (
             "POST",

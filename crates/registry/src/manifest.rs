@@ -5,6 +5,8 @@
 //! (MANIFEST_BLOB_UNKNOWN). The bytes themselves are stored as pushed: a manifest's digest
 //! is the digest of those exact bytes.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::digest::{Digest, DigestError};
@@ -43,6 +45,14 @@ pub struct Manifest {
     /// The config blob's size plus the layers' sizes, as the manifest declares them (what
     /// ECR reports as `imageSizeInBytes`); 0 for an index.
     pub size: u64,
+    /// The manifest this one refers to as its `subject` (what the referrers API lists it
+    /// under); it need not exist.
+    pub subject: Option<Digest>,
+    /// Its `artifactType`, else (for an image manifest) its config's media type: what the
+    /// referrers API reports and filters by.
+    pub artifact_type: Option<String>,
+    /// Its `annotations`, as the referrers API reports them.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Why a manifest is refused (MANIFEST_INVALID, or UNSUPPORTED for an unknown type).
@@ -70,6 +80,9 @@ struct Document {
     config: Option<Descriptor>,
     layers: Option<Vec<Descriptor>>,
     manifests: Option<Vec<Descriptor>>,
+    subject: Option<Descriptor>,
+    artifact_type: Option<String>,
+    annotations: Option<BTreeMap<String, String>>,
 }
 
 impl Manifest {
@@ -150,11 +163,23 @@ impl Manifest {
                 (Refs::Index { manifests }, 0)
             }
         };
+        let subject = match &doc.subject {
+            Some(d) => Some(digest_of(d, "subject")?),
+            None => None,
+        };
+        let artifact_type = doc
+            .artifact_type
+            .clone()
+            .or_else(|| doc.config.as_ref().and_then(|c| c.media_type.clone()))
+            .filter(|t| !t.is_empty());
         Ok(Manifest {
             media_type,
             digest: Digest::of(bytes),
             refs,
             size,
+            subject,
+            artifact_type,
+            annotations: doc.annotations.unwrap_or_default(),
         })
     }
 
@@ -173,6 +198,36 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_subject_and_an_artifact_type_are_read_for_the_referrers_api() {
+        let subject = format!("sha256:{}", "c".repeat(64));
+        let config = format!("sha256:{}", "d".repeat(64));
+        let doc = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.example.sbom", "digest": config, "size": 2},
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 10},
+            "annotations": {"org.example": "yes"},
+        });
+        let m = Manifest::parse(None, &serde_json::to_vec(&doc).unwrap()).unwrap();
+        assert_eq!(m.subject.map(|d| d.to_string()), Some(subject));
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.example.sbom")
+        );
+        assert_eq!(m.annotations["org.example"], "yes");
+        let mut own = doc.clone();
+        own["artifactType"] = json!("application/vnd.example.sig");
+        let m = Manifest::parse(None, &serde_json::to_vec(&own).unwrap()).unwrap();
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.example.sig")
+        );
+        own["subject"]["digest"] = json!("sha256:short");
+        assert!(Manifest::parse(None, &serde_json::to_vec(&own).unwrap()).is_err());
+    }
 
     fn d(s: &str) -> String {
         Digest::of(s.as_bytes()).to_string()

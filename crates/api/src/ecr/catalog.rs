@@ -7,7 +7,9 @@ use flotilla_control::ecr::images::{self, ImageRef, PushedImage};
 use flotilla_control::ecr::{auth, repositories};
 use flotilla_control::ControlError;
 use flotilla_model::{ErrorKind, Resource, Scope};
-use flotilla_registry::catalog::{Access, Catalog, CatalogError, Reference, StoredManifest};
+use flotilla_registry::catalog::{
+    Access, Catalog, CatalogError, Reference, Referrer, StoredManifest,
+};
 use flotilla_registry::{Digest, Manifest};
 
 use crate::State;
@@ -109,6 +111,9 @@ impl Catalog for ControlCatalog {
                 .iter()
                 .map(|d| d.to_string())
                 .collect(),
+            subject: manifest.subject.as_ref().map(|d| d.to_string()),
+            artifact_type: manifest.artifact_type.clone(),
+            annotations: manifest.annotations.clone(),
         };
         images::put(&self.state, &self.scope(access), repository, tag, pushed)
             .await
@@ -139,6 +144,29 @@ impl Catalog for ControlCatalog {
         let mut tags: Vec<String> = all.iter().flat_map(|i| i.image_tags.clone()).collect();
         tags.sort();
         Ok(tags)
+    }
+
+    async fn referrers(
+        &self,
+        access: &Access,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<Referrer>, CatalogError> {
+        let scope = self.scope(access);
+        let found = images::referrers(&self.state, &scope, repository, &subject.to_string())
+            .map_err(catalog_error)?;
+        Ok(found
+            .iter()
+            .filter_map(|i| {
+                Some(Referrer {
+                    digest: i.image_digest.parse().ok()?,
+                    media_type: i.image_manifest_media_type.clone(),
+                    size: i.image_manifest.len() as u64,
+                    artifact_type: i.artifact_type.clone(),
+                    annotations: i.annotations.clone(),
+                })
+            })
+            .collect())
     }
 
     async fn repositories(&self, access: &Access) -> Result<Vec<String>, CatalogError> {

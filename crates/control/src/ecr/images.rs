@@ -41,6 +41,11 @@ pub struct PushedImage {
     pub size: u64,
     /// The blobs (or child manifests) it refers to.
     pub references: Vec<String>,
+    /// The manifest it names as its `subject`, its artifact type and annotations (what
+    /// the referrers API reports).
+    pub subject: Option<String>,
+    pub artifact_type: Option<String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 fn image_not_found(scope: &Scope, repository: &str, r: &ImageRef) -> ControlError {
@@ -142,6 +147,9 @@ pub async fn put(
                 image_pushed_at: Utc::now(),
                 references: image.references.clone(),
                 image_manifest: image.manifest.clone(),
+                subject: image.subject.clone(),
+                artifact_type: image.artifact_type.clone(),
+                annotations: image.annotations.clone(),
             },
         };
         if let Some(t) = tag {
@@ -221,6 +229,20 @@ pub async fn delete(
     )))
 }
 
+/// The repository's images whose `subject` is `digest`, by digest. RepositoryNotFound
+/// when it does not exist.
+pub fn referrers(
+    state: &State,
+    scope: &Scope,
+    repository: &str,
+    digest: &str,
+) -> Result<Vec<Arc<ImageRecord>>, ControlError> {
+    Ok(list(state, scope, repository)?
+        .into_iter()
+        .filter(|i| i.subject.as_deref() == Some(digest))
+        .collect())
+}
+
 /// Every digest an image of any repository refers to (blobs, or child manifests): what
 /// the registry's garbage collector keeps.
 pub fn references(state: &State) -> BTreeSet<String> {
@@ -266,6 +288,9 @@ mod tests {
             manifest: "{}".into(),
             size: 10,
             references: vec![format!("sha256:{}", hex::encode([n + 100; 32]))],
+            subject: None,
+            artifact_type: None,
+            annotations: Default::default(),
         }
     }
 

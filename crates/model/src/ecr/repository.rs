@@ -1,6 +1,6 @@
 //! Stored ECR repositories and images.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,15 @@ pub struct ImageRecord {
     /// The manifest's bytes as pushed (JSON, so UTF-8; its digest is `image_digest`). Kept
     /// here rather than as a blob so that BatchGetImage reads it like any other metadata.
     pub image_manifest: String,
+    /// The manifest's `subject`, if it names one (the referrers API lists it there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its `artifactType` (else its config's media type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Its annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl ImageRecord {
@@ -125,6 +134,9 @@ mod tests {
             image_pushed_at: Utc::now(),
             references: vec![format!("sha256:{}", "b".repeat(64))],
             image_manifest: "{}".into(),
+            subject: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
         };
         assert_eq!(decode::<ImageRecord>(&encode(&image)), Ok(image));
     }

@@ -13,7 +13,7 @@ use crate::manifest::{Manifest, Refs, MAX_MANIFEST_BYTES};
 
 use super::body::{read_limited, LimitedError};
 use super::error::{ApiError, Code};
-use super::reply::{Reply, DOCKER_CONTENT_DIGEST};
+use super::reply::{Reply, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 use super::route::manifest_path;
 use super::{parse_reference, validate_name, Call};
 
@@ -25,7 +25,20 @@ pub(super) async fn serve(
     reference: &str,
 ) -> Result<Reply, ApiError> {
     validate_name(name)?;
-    let reference = parse_reference(reference)?;
+    let reference = match parse_reference(reference) {
+        Ok(r) => r,
+        // A tag that could never have been pushed names no manifest: reading or deleting
+        // it is 404, as the spec's endpoint table (and its conformance suite) has it; only
+        // a push of it is TAG_INVALID.
+        Err(_) if call.method != Method::PUT && !reference.contains(':') => {
+            let shown: String = reference.chars().take(128).collect();
+            return Err(ApiError::new(
+                Code::ManifestUnknown,
+                format!("manifest unknown: '{shown}' is not a valid tag, so no image has it"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     match call.method {
         Method::GET => get(call, name, &reference, false).await,
         Method::HEAD => get(call, name, &reference, true).await,
@@ -121,9 +134,14 @@ async fn put(
     call.catalog()
         .put_manifest(&call.access, name, tag.as_deref(), &manifest, &bytes)
         .await?;
-    Ok(Reply::empty(StatusCode::CREATED)
+    let reply = Reply::empty(StatusCode::CREATED)
         .header(LOCATION, manifest_path(name, &manifest.digest))
-        .header(DOCKER_CONTENT_DIGEST, &manifest.digest))
+        .header(DOCKER_CONTENT_DIGEST, &manifest.digest);
+    // The spec's sign that the referrers API will list it under its subject.
+    Ok(match &manifest.subject {
+        Some(subject) => reply.header(OCI_SUBJECT, subject),
+        None => reply,
+    })
 }
 
 /// A manifest over the limit is 413, as the spec suggests, with MANIFEST_INVALID (the

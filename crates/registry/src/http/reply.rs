@@ -10,6 +10,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 pub(crate) const DOCKER_CONTENT_DIGEST: HeaderName =
     HeaderName::from_static("docker-content-digest");
 pub(crate) const DOCKER_UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
+/// On a manifest push with a `subject`: the subject's digest (the referrers API lists it).
+pub(crate) const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
+/// On a referrers answer: the filters that were applied.
+pub(crate) const OCI_FILTERS_APPLIED: HeaderName = HeaderName::from_static("oci-filters-applied");
 pub(crate) const API_VERSION: HeaderName =
     HeaderName::from_static("docker-distribution-api-version");
 

@@ -26,8 +26,9 @@ pub(crate) enum Route<'a> {
     Uploads { name: &'a str },
     /// `/v2/NAME/blobs/uploads/ID`: an upload in progress.
     Upload { name: &'a str, id: &'a str },
-    /// Anything else under `/v2` (the referrers API included, which a client then replaces
-    /// with the tag schema, as the spec has it after a 404).
+    /// `/v2/NAME/referrers/DIGEST`: the manifests whose subject is DIGEST.
+    Referrers { name: &'a str, digest: &'a str },
+    /// Anything else under `/v2`.
     Unknown,
 }
 
@@ -73,6 +74,7 @@ impl<'a> Route<'a> {
                 reference: last,
             },
             "blobs" => Route::Blob { name, digest: last },
+            "referrers" => Route::Referrers { name, digest: last },
             "uploads" => match name.strip_suffix("/blobs") {
                 Some(name) => Route::Upload { name, id: last },
                 None => Route::Unknown,
@@ -157,7 +159,14 @@ mod tests {
                     reference: "latest",
                 },
             ),
-            ("/v2/web/referrers/x", Route::Unknown),
+            (
+                "/v2/team/web/referrers/x",
+                Route::Referrers {
+                    name: "team/web",
+                    digest: "x",
+                },
+            ),
+            ("/v2/web/other/x", Route::Unknown),
             ("/v2/web/uploads/x", Route::Unknown),
             ("/v2/web", Route::Unknown),
             ("/v2web", Route::Unknown),

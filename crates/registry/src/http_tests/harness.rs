@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::blobs::BlobStore;
-use crate::catalog::{Access, Catalog, CatalogError, Reference, StoredManifest};
+use crate::catalog::{Access, Catalog, CatalogError, Reference, Referrer, StoredManifest};
 use crate::digest::Digest;
 use crate::http::auth::tests::encode_base64;
 use crate::http::{router, Registry};
@@ -130,6 +130,34 @@ impl Catalog for FakeCatalog {
 
     async fn repositories(&self, _: &Access) -> Result<Vec<String>, CatalogError> {
         Ok(self.repos.lock().unwrap().keys().cloned().collect())
+    }
+
+    async fn referrers(
+        &self,
+        access: &Access,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<Referrer>, CatalogError> {
+        self.check_repository(access, repository).await?;
+        let repos = self.repos.lock().unwrap();
+        let stored = repos[repository].manifests.values();
+        let mut found: Vec<Referrer> = stored
+            .filter_map(|m| {
+                Manifest::parse(Some(&m.media_type), &m.bytes)
+                    .ok()
+                    .map(|p| (m, p))
+            })
+            .filter(|(_, p)| p.subject.as_ref() == Some(subject))
+            .map(|(m, p)| Referrer {
+                digest: p.digest,
+                media_type: m.media_type.clone(),
+                size: m.bytes.len() as u64,
+                artifact_type: p.artifact_type,
+                annotations: p.annotations,
+            })
+            .collect();
+        found.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(found)
     }
 
     async fn referenced_blobs(&self) -> Result<Vec<Digest>, CatalogError> {
