@@ -41,7 +41,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,11 +50,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common import BENCHMARKS, CLK_TCK, cpu_seconds, free_port, write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "bench" / "requirements.txt"
-BENCHMARKS = ROOT / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench/api.py -->"
-END = "<!-- END bench/api.py -->"
 
 ACCESS_KEY = "AKIAFLOTILLABENCH001"
 SECRET_KEY = "bEnChMaRk/SeCrEt+KeY0123456789abcdefghij"  # exactly 40 characters
@@ -63,7 +61,6 @@ REGION = "us-east-1"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 CLUSTER = "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SYSTEMS = ("flotilla", "moto")
 
 assert len(SECRET_KEY) == 40
@@ -122,12 +119,6 @@ def flotilla_binary():
 
 # ---------------------------------------------------------------------------------------
 # Servers
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, deadline, proc, logfile):
@@ -367,13 +358,6 @@ def log_errors(system, logfile, offset):
     return seen, offset + len(data)
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime, all threads
-
-
 def machine_busy_seconds():
     with open("/proc/stat") as f:
         vals = [int(x) for x in f.readline().split()[1:9]]
@@ -498,18 +482,6 @@ def render(results, args, meta):
     return "\n".join(out) + "\n"
 
 
-def write_benchmarks(section):
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, after = rest.split(END, 1)
-        text = head + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    BENCHMARKS.write_text(text)
-
-
 def machine_description():
     model = "unknown CPU"
     try:
@@ -631,7 +603,7 @@ def main():
         section = render(results, args, meta)
         print(section)
         if args.write:
-            write_benchmarks(section)
+            write_section("bench/api.py", section, "## API over the wire: Flotilla vs moto_server")
             log(f"==> wrote {BENCHMARKS.relative_to(ROOT)}")
     finally:
         stop(flo)

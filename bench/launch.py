@@ -35,12 +35,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from common import build, percentile  # noqa: E402
+from common import build, percentile, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench/launch.py -->"
-END = "<!-- END bench/launch.py -->"
 IMAGE = "flotilla-test/busybox:latest"
 LABEL = "flotilla.bench=launch"
 ACCESS_KEY = "AKIAFLOTILLABENCH002"
@@ -229,7 +226,6 @@ def main():
     docker_version = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
                                     capture_output=True, text=True).stdout.strip()
     lines = [
-        BEGIN,
         "Command: `.venv/bin/python bench/launch.py --write`",
         "",
         f"- Date: {now}; commit {commit}; {platform.machine()}, {os.cpu_count()} cores (shared); "
@@ -248,17 +244,11 @@ def main():
         "Flotilla's figure is RunTask sent → DescribeTasks first shows RUNNING (polled every 5 ms); "
         "Docker's is the wall time of `docker run -d` (the CLI returns once the container started). "
         "The ratio is Flotilla/Docker: 1.20× would mean orchestration adds 20%.",
-        END,
     ]
     table = "\n".join(lines)
     print(table)
     if args.write:
-        text = BENCHMARKS.read_text()
-        if BEGIN in text:
-            text = text[:text.index(BEGIN)] + table + text[text.index(END) + len(END):]
-        else:
-            text += "\n## Launch latency: RunTask to RUNNING vs docker run -d\n\n" + table + "\n"
-        BENCHMARKS.write_text(text)
+        write_section("bench/launch.py", table, "## Launch latency: RunTask to RUNNING vs docker run -d")
         print("wrote BENCHMARKS.md", file=sys.stderr)
 
 

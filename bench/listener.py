@@ -44,11 +44,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from common import build, percentile  # noqa: E402
+from common import build, percentile, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN = "<!-- BEGIN bench/listener.py -->"
-END = "<!-- END bench/listener.py -->"
 IMAGE = "flotilla-test/busybox:latest"
 ACCESS_KEY = "AKIAFLOTILLABENCH003"
 SECRET_KEY = "bEnChLiStEnEr/SeCrEt+KeY0123456789abcdef"[:40]
@@ -284,15 +282,10 @@ def main():
     if args.write:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
         cmd = "FLOTILLA_BASELINE_BIN=OLD .venv/bin/python bench/listener.py --write"
-        block = (f"{BEGIN}\n_{stamp}, {platform.machine()}, {os.cpu_count()} cores; `{cmd}`; "
-                 f"each `flotilla up` under `prlimit --nofile=N:N`._\n\n{out}\n{END}")
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text()
-        if BEGIN in text:
-            text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-        else:
-            text += "\n" + block + "\n"
-        path.write_text(text)
+        block = (f"_{stamp}, {platform.machine()}, {os.cpu_count()} cores; `{cmd}`; "
+                 f"each `flotilla up` under `prlimit --nofile=N:N`._\n\n{out}\n")
+        write_section("bench/listener.py", block, "## Clients that never authenticate (issue: hardening), "
+                      "before and after")
     json.dump(rows, sys.stdout)
     print()
 

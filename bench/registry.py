@@ -60,7 +60,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -75,12 +74,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from common import build, percentile  # noqa: E402
+from common import build, cpu_seconds, free_port, percentile, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT / "BENCHMARKS.md"
-BEGIN = "<!-- BEGIN bench/registry.py -->"
-END = "<!-- END bench/registry.py -->"
 TITLE = "## Image registry: push and pull (bench/registry.py)"
 ACCESS_KEY = "AKIAFLOTILLABENCH001"
 SECRET_KEY = "bEnChReGiStRy/SeCrEt+KeY0123456789abcdef"
@@ -93,7 +89,6 @@ OPS = ("skopeo push", "skopeo pull", "docker push", "docker pull")
 COMMAND_TIMEOUT = 900  # seconds for one push or pull
 START_TIMEOUT = 60
 LATENCY_BUDGET = 60.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 assert len(SECRET_KEY) == 40
 
@@ -222,24 +217,10 @@ def check_dir_image(out, manifest):
 # The registries
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    """User + system CPU of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 class Server:
-    """One registry process with an empty data directory; stop() ends it (by pid) and
-    removes the directory."""
+    """One registry process with an empty data directory: start() starts it and waits until
+    it answers; stop() (also after a failed start) ends it by pid and removes the
+    directory."""
 
     system = None
     creds = None  # (user, password) when the registry wants Basic auth
@@ -311,7 +292,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        if self.proc is not None:
+        if self.proc is not None and not self.outf.closed:
             self.outf.close()
             self.logf.close()
             # Both log at level warn: whatever they wrote is a warning or an error.
@@ -325,10 +306,13 @@ class Flotilla(Server):
 
     def __init__(self, workdir, binary):
         super().__init__(workdir)
+        self.binary = binary
+
+    def start(self):
         data = self.dir / "data"
         env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY, FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
                    FLOTILLA_LOG="warn")
-        self.spawn([binary, "server", "--data-dir", str(data), "--api-addr", "127.0.0.1:0",
+        self.spawn([self.binary, "server", "--data-dir", str(data), "--api-addr", "127.0.0.1:0",
                     "--registry-addr", "127.0.0.1:0"], env=env)
         self.wait_for(lambda: (data / "endpoint").exists() and (data / "registry-host").exists(),
                       "listening (endpoint and registry-host files)")
@@ -347,8 +331,7 @@ class Flotilla(Server):
 class Distribution(Server):
     system = "distribution"
 
-    def __init__(self, workdir):
-        super().__init__(workdir)
+    def start(self):
         self.host = f"127.0.0.1:{free_port()}"
         config = self.dir / "config.yml"
         config.write_text(
@@ -369,18 +352,15 @@ class Distribution(Server):
         return 'err.code="blob unknown"' in line or "No HTTP secret provided" in line
 
 
-def start(system, workdir, binary):
-    return Flotilla(workdir, binary) if system == "flotilla" else Distribution(workdir)
-
-
 # ---------------------------------------------------------------------------------------
 # Measurements
 
 
 def manifest_latency(server, tag, clients, total, budget=LATENCY_BUDGET):
     """CLIENTS threads with one keep-alive connection each GET the manifest until `total`
-    answers in all or `budget` seconds: (latencies in ms of the 200s, failures, req/s, CPU
-    seconds this process used meanwhile)."""
+    answers in all or `budget` seconds: the latencies in ms of the 200s, the failures, the
+    wall time from the first client's start to the last one's end, req/s, and the CPU
+    seconds this process used meanwhile."""
     host, port = server.host.rsplit(":", 1)
     path = f"/v2/{REPO}/manifests/{tag}"
     headers = server.headers()
@@ -456,7 +436,8 @@ def manifest_latency(server, tag, clients, total, budget=LATENCY_BUDGET):
     client_cpu = (times1.user - times0.user) + (times1.system - times0.system)
     spans = [b for b in bounds if isinstance(b, tuple)]
     wall = max(e for _, e in spans) - min(s for s, _ in spans) if spans else float("nan")
-    return latencies, state["failed"], len(latencies) / wall if wall > 0 else float("nan"), client_cpu
+    return {"latencies": latencies, "failed": state["failed"], "wall": wall,
+            "rps": len(latencies) / wall if wall > 0 else float("nan"), "client_cpu": client_cpu}
 
 
 def skopeo_round(server, src, tag, workdir, args):
@@ -476,12 +457,12 @@ def skopeo_round(server, src, tag, workdir, args):
     finally:
         shutil.rmtree(out, ignore_errors=True)
     size = image_size(manifest)
-    lat, failed, rps, client_cpu = manifest_latency(server, tag, args.clients, args.requests)
-    cpu3 = server.cpu()
+    lat = manifest_latency(server, tag, args.clients, args.requests)
+    lat["cpu"] = server.cpu() - cpu2
     return {
         "skopeo push": {"seconds": push, "bytes": size, "cpu": cpu1 - cpu0},
         "skopeo pull": {"seconds": pull, "bytes": size, "cpu": cpu2 - cpu1},
-    }, {"latencies": lat, "failed": failed, "rps": rps, "cpu": cpu3 - cpu2, "client_cpu": client_cpu}
+    }, lat
 
 
 def image_id(ref):
@@ -546,9 +527,10 @@ def render(results, latency, args, meta):
         "",
         f"- Date: {meta['date']}; {meta['machine']}",
         f"- Flotilla: {meta['flotilla']}; distribution: {meta['distribution']} (Debian `docker-registry`, "
-        "filesystem storage, access log off); skopeo: {0}; Docker Engine {1}".format(meta["skopeo"], meta["docker"]),
+        f"filesystem storage, access log off); skopeo {meta['skopeo']}; Docker Engine {meta['docker']}",
         f"- Image: {args.layers} layers of random bytes, {meta['size'] / 1e6:,.1f} MB as stored (gzip, config "
-        f"included); {args.iterations} interleaved iterations, each on fresh servers with empty storage; manifest "
+        f"included); {args.iterations} interleaved iteration{'s' if args.iterations > 1 else ''}, each on fresh "
+        f"servers with empty storage; manifest "
         f"GETs: {args.clients} keep-alive clients, {args.requests} requests (or 60 s) per iteration",
         "",
         f"| operation | {NAMES['flotilla']} | {NAMES['distribution']} | ratio |",
@@ -576,7 +558,8 @@ def render(results, latency, args, meta):
         "already gzipped and pulls them into a `dir:` without unpacking; docker gzips on push and unpacks "
         f"on pull ({meta['docker_storage']} storage driver), so its figures include that client work. "
         "Manifest latency is from a Python client on the same machine (p50/p99 over every request of every "
-        "iteration, req/s the median per iteration).",
+        "iteration, req/s the median per iteration); where its CPU (below) is close to the wall time, the "
+        "client, not the server, set the rate.",
         "",
         "<details><summary>Every run</summary>",
         "",
@@ -593,7 +576,8 @@ def render(results, latency, args, meta):
         for s in SYSTEMS:
             lat = latency[s]
             if i < len(lat["rps"]):
-                out.append(f"| {i + 1} | {args.requests} manifest GETs | {s} | — | {lat['rps'][i]:,.0f} req/s | "
+                out.append(f"| {i + 1} | {args.requests} manifest GETs | {s} | {lat['wall'][i]:.2f} s | "
+                           f"{lat['rps'][i]:,.0f} req/s | "
                            f"{lat['cpu'][i]:.2f} s | {lat['client_cpu'][i]:.2f} s |")
     out += ["", "</details>"]
     if meta["server_errors"]:
@@ -613,18 +597,6 @@ def summarise_logs(lines):
         line = re.sub(r"sha256:[0-9a-f]{64}", "sha256:…", line).strip()
         counts[(system, line)] = counts.get((system, line), 0) + 1
     return sorted(counts.items(), key=lambda kv: -kv[1])
-
-
-def write_section(block):
-    """Replace the text between this script's markers in BENCHMARKS.md, or append the
-    section with its title."""
-    text = BENCHMARKS.read_text()
-    marked = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + marked + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + f"\n\n{TITLE}\n\n{marked}\n"
-    BENCHMARKS.write_text(text)
 
 
 def describe_machine():
@@ -670,7 +642,7 @@ def main():
     source_ref = None
     servers = []
     results = {op: {s: [] for s in SYSTEMS} for op in OPS}
-    latency = {s: {"latencies": [], "failed": [], "rps": [], "cpu": [], "client_cpu": []} for s in SYSTEMS}
+    latency = {s: {"latencies": [], "failed": [], "wall": [], "rps": [], "cpu": [], "client_cpu": []} for s in SYSTEMS}
     server_errors = []
     try:
         log(f"==> making a {args.size_mb} MB image of {args.layers} random layers")
@@ -687,9 +659,10 @@ def main():
         archive.unlink()
 
         def one(system, fn):
-            server = start(system, workdir, binary)
+            server = Flotilla(workdir, binary) if system == "flotilla" else Distribution(workdir)
             servers.append(server)
             try:
+                server.start()
                 return fn(server)
             finally:
                 server.stop()
@@ -704,7 +677,7 @@ def main():
                 ops, lat = one(system, lambda s: skopeo_round(s, src, tag, workdir, args))
                 for op, r in ops.items():
                     results[op][system].append(r)
-                for k in ("failed", "rps", "cpu", "client_cpu"):
+                for k in ("failed", "wall", "rps", "cpu", "client_cpu"):
                     latency[system][k].append(lat[k])
                 latency[system]["latencies"].extend(lat["latencies"])
             if args.docker:
@@ -729,7 +702,9 @@ def main():
     if extra:
         cmd = cmd.replace(" --write", " " + " ".join(extra) + " --write")
     if os.environ.get("FLOTILLA_BIN"):
-        cmd = f"FLOTILLA_BIN={os.environ['FLOTILLA_BIN']} {cmd}"
+        shown = Path(os.environ["FLOTILLA_BIN"]).resolve()
+        shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+        cmd = f"FLOTILLA_BIN={shown} {cmd}"
     meta = {
         "command": cmd,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -745,7 +720,7 @@ def main():
     block = render(results, latency, args, meta)
     print(f"{TITLE}\n\n{block}")
     if args.write:
-        write_section(block)
+        write_section("bench/registry.py", block, TITLE)
         log("wrote BENCHMARKS.md")
 
 

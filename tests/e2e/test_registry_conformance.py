@@ -34,7 +34,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from conftest import Flotilla
-from test_registry import create_repository, error_code, http
+from test_registry import create_repository, http
 
 NAMESPACE = "conformance/test"
 CROSSMOUNT_NAMESPACE = f"conformance-{uuid.uuid4()}"
