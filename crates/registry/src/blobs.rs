@@ -304,6 +304,10 @@ impl BlobStore {
     }
 }
 
+/// How many bytes an upload gathers before writing them: every write to a tokio file is a
+/// hop to a blocking thread, so a body's small frames are written in large pieces.
+const WRITE_BATCH: usize = 1024 * 1024;
+
 /// Copy `from` into `to`, hashing and counting into `progress`; more than `limit` bytes in
 /// all is an error (what was written stays, so the caller recomputes).
 async fn copy_hashing(
@@ -312,18 +316,25 @@ async fn copy_hashing(
     progress: &mut Progress,
     limit: u64,
 ) -> Result<(), BlobError> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; WRITE_BATCH];
     loop {
-        let n = from.read(&mut buf).await?;
-        if n == 0 {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = from.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
             return Ok(());
         }
-        if progress.size + n as u64 > limit {
+        if progress.size + filled as u64 > limit {
             return Err(BlobError::TooLarge { limit });
         }
-        to.write_all(&buf[..n]).await?;
-        progress.hasher.update(&buf[..n]);
-        progress.size += n as u64;
+        to.write_all(&buf[..filled]).await?;
+        progress.hasher.update(&buf[..filled]);
+        progress.size += filled as u64;
     }
 }
 

@@ -11,8 +11,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 
-/// How much of a blob file is read for one chunk of an answer.
-const CHUNK: usize = 64 * 1024;
+/// How much of a blob file is read for one chunk of an answer (each read of a tokio file is
+/// a hop to a blocking thread, so few large ones).
+const CHUNK: usize = 1024 * 1024;
 
 /// A request body as an [`AsyncRead`]. A failing body (the client went away) is an
 /// `io::Error` wrapping the `axum::Error`, so that it can be told apart from our own I/O
