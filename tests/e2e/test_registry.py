@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from agents import IMAGE, AgentProcess, build_test_image, wait_for
+from agents import IMAGE, AgentProcess, build_test_image, remove_containers, wait_for
 from conftest import BIN, Flotilla
 
 CLUSTER = "reg"
@@ -84,6 +84,16 @@ def http(server, method, path, password=None, body=None, headers=None):
         return e.code, e.headers, e.read()
 
 
+def remove_images_of(registry):
+    """Every image the host's Docker holds from `registry` (pushed by a test or pulled by
+    the agent), by id, so that a test run leaves nothing behind."""
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}} {{.ID}}"], capture_output=True,
+                         text=True, timeout=60).stdout
+    ids = {i for line in out.splitlines() for r, i in [line.split()] if r.startswith(f"{registry}/")}
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True, timeout=120)
+
+
 def error_code(body):
     return json.loads(body)["errors"][0]["code"]
 
@@ -103,6 +113,8 @@ def env(tmp_path_factory):
     finally:
         agent.stop()
         server.stop()
+        remove_containers(f"com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/{CLUSTER}")
+        remove_images_of(server.registry)
 
 
 def test_docker_push_and_pull_give_back_the_same_image(env, tmp_path):
@@ -301,6 +313,7 @@ def test_a_push_cut_by_kill9_leaves_nothing_half_written(tmp_path):
         rmi(cfg, f"{uri}:after")
     finally:
         server.stop()
+        remove_images_of(server.registry)
 
 
 def running_task(ecs, service, task_definition=None):
