@@ -271,7 +271,12 @@ impl BlobStore {
         body: impl AsyncRead + Unpin,
     ) -> Result<u64, BlobError> {
         let id = self.start_upload().await?;
-        self.finish(&id, digest, body).await
+        let stored = self.finish(&id, digest, body).await;
+        if stored.is_err() {
+            // Nobody else knows this upload: do not leave it for the expiry to find.
+            let _ = self.cancel(&id).await;
+        }
+        stored
     }
 
     /// Cancel an upload; false if there was none.

@@ -82,6 +82,9 @@ async fn a_blob_over_the_limit_is_refused() {
         Err(BlobError::TooLarge { limit: 4 })
     ));
     assert_eq!(s.stat(&d).await.unwrap(), None);
+    // The refused monolithic push left no upload behind.
+    let mut uploads = std::fs::read_dir(dir.path().join("uploads")).unwrap();
+    assert!(uploads.next().is_none());
 }
 
 #[tokio::test]

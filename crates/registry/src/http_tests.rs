@@ -146,7 +146,12 @@ async fn chunks_out_of_order_are_refused_with_where_the_upload_stands() {
     );
     let a = h.call("GET", &location).await;
     assert_eq!((a.status, a.header(RANGE)), (StatusCode::NO_CONTENT, "0-4"));
-    let a = h.send(patch("bytes 5-10/*"), ", wor").await;
+    // A range whose length is not the body's is refused before anything is appended.
+    let a = h
+        .send(patch("5-10").header(CONTENT_LENGTH, "5"), ", wor")
+        .await;
+    a.expect(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID");
+    let a = h.send(patch("bytes 5-9/*"), ", wor").await;
     assert_eq!((a.status, a.header(RANGE)), (StatusCode::ACCEPTED, "0-9"));
     // A PATCH without Content-Range appends at the end (Docker's streamed push).
     let a = h.send(req("PATCH", &location), "ld").await;

@@ -6,7 +6,7 @@
 //! exists anywhere.
 
 use axum::body::Body;
-use http::header::{CONTENT_RANGE, LOCATION, RANGE};
+use http::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
 use http::{Method, StatusCode};
 
 use crate::blobs::{BlobError, UploadId};
@@ -141,23 +141,29 @@ async fn finish(call: &Call<'_>, body: Body, name: &str, id: &UploadId) -> Resul
     Ok(created(name, &digest))
 }
 
-/// Where a chunk says it starts (`Content-Range`), if it says; a header that is not a
-/// range is BLOB_UPLOAD_INVALID.
+/// Where a chunk says it starts (`Content-Range`), if it says. A header that is not a range,
+/// or a range whose length is not the body's `Content-Length`, is BLOB_UPLOAD_INVALID
+/// (checked before a byte is appended).
 fn chunk_start(call: &Call<'_>) -> Result<Option<u64>, ApiError> {
     let Some(value) = call.headers.get(CONTENT_RANGE) else {
         return Ok(None);
     };
-    value
+    let invalid = |m: String| ApiError::new(Code::BlobUploadInvalid, m);
+    let (start, end) = value
         .to_str()
         .ok()
         .and_then(parse_content_range)
-        .map(|(start, _)| Some(start))
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::BlobUploadInvalid,
-                "Content-Range must be <start>-<end>, inclusive",
-            )
-        })
+        .ok_or_else(|| invalid("Content-Range must be <start>-<end>, inclusive".into()))?;
+    let length = call
+        .header(CONTENT_LENGTH)
+        .and_then(|l| l.trim().parse::<u64>().ok());
+    match length {
+        Some(n) if Some(n) != (end - start).checked_add(1) => Err(invalid(format!(
+            "Content-Range {start}-{end} is {} bytes but the body has {n}",
+            (end - start).saturating_add(1)
+        ))),
+        _ => Ok(Some(start)),
+    }
 }
 
 /// A chunk not at the upload's size is 416 with the upload's location and range, from
