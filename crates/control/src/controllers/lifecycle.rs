@@ -3,10 +3,8 @@
 //! `ControlConfig::lifecycle_interval`), so expired images go and the registry's garbage
 //! collector then frees their blobs.
 
-use std::sync::Arc;
-
 use flotilla_model::Scope;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::runtime::{self, Action, Reconciler};
 use crate::ecr::lifecycle;
@@ -17,13 +15,7 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    // Nothing wakes it: it requeues itself.
-    let (wakes, rx) = mpsc::unbounded_channel();
-    let runner = runtime::run(Arc::new(Lifecycle { state }), rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        drop(wakes);
-    })
+    runtime::run_self_requeuing(Lifecycle { state }, leader, shutdown)
 }
 
 /// One object: every repository with a policy, in every region.

@@ -2,13 +2,12 @@
 //! than the retention period (ECS shows stopped tasks for about an hour), so stopped tasks
 //! do not pile up in the store and in every server's views.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flotilla_model::task::TaskStatus;
 use flotilla_store::{Compare, Op, Txn};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::runtime::{self, Action, Reconciler};
 use crate::{keys, ControlError, State};
@@ -25,13 +24,7 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    // Nothing wakes it: it requeues itself.
-    let (wakes, rx) = mpsc::unbounded_channel();
-    let runner = runtime::run(Arc::new(Retention { state }), rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        drop(wakes);
-    })
+    runtime::run_self_requeuing(Retention { state }, leader, shutdown)
 }
 
 /// The retention controller's reconciler: one object, the whole tasks view.

@@ -98,6 +98,22 @@ pub fn run<R: Reconciler>(
     tokio::spawn(Runner::new(reconciler).run(wakes, leader, shutdown))
 }
 
+/// Run a controller that nothing wakes: it reconciles when leadership starts and then
+/// requeues itself (the retention and lifecycle controllers).
+pub fn run_self_requeuing<R: Reconciler>(
+    reconciler: R,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    // The sender is kept until the runner ends, so its wake channel never closes.
+    let (wakes, rx) = mpsc::unbounded_channel();
+    let runner = run(Arc::new(reconciler), rx, leader, shutdown);
+    tokio::spawn(async move {
+        let _ = runner.await;
+        drop(wakes);
+    })
+}
+
 /// The work queue and the reconciles in flight; owned by the runner task alone.
 struct Runner<R: Reconciler> {
     reconciler: Arc<R>,
