@@ -90,6 +90,9 @@ struct Inner {
     /// The key that signs registry authorization tokens (the same for every server of
     /// one store).
     registry_key: Vec<u8>,
+    /// The registry token handed to agents, per region, reused until half its life is
+    /// gone (see `ecr::auth::agent_credentials`), so polls do not sign a new one each.
+    agent_registry_tokens: Mutex<HashMap<String, crate::ecr::auth::Token>>,
     /// Serialises registrations of one task definition family within this process.
     family_locks: KeyedLocks,
     /// Each cluster's picture for the scheduler (and its placement lock).
@@ -188,6 +191,7 @@ impl State {
         let inner = Inner {
             store_id,
             registry_key,
+            agent_registry_tokens: Mutex::default(),
             repositories: View::start(s.clone(), prefix(keys::REPOSITORIES), decoder).await?,
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
@@ -429,6 +433,16 @@ impl State {
     /// The key that signs registry authorization tokens.
     pub fn registry_key(&self) -> &[u8] {
         &self.inner.registry_key
+    }
+
+    /// The registry tokens agents are given, per region.
+    pub(crate) fn agent_registry_tokens(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, crate::ecr::auth::Token>> {
+        self.inner
+            .agent_registry_tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the agent of an instance polled within its TTL.

@@ -71,14 +71,26 @@ pub fn verify(state: &State, password: &str, now: DateTime<Utc>) -> Option<Scope
     (account == state.account() && now.timestamp() < expires).then(|| Scope::new(region, account))
 }
 
-/// The credentials an agent pulls with, in its region: a fresh token with every poll, so
-/// an agent always holds one with hours left. `None` when no registry is served.
+/// The credentials an agent pulls with, in its region: a token with at least half its life
+/// left (one per region is kept and reissued when older), so an agent always holds one with
+/// hours left and a poll does not sign a new one. `None` when no registry is served.
 pub fn agent_credentials(state: &State, scope: &Scope) -> Option<RegistryCredentials> {
     let server = super::registry_host(state)?;
+    let now = Utc::now();
+    let password = {
+        let mut tokens = state.agent_registry_tokens();
+        let token = tokens
+            .entry(scope.region.clone())
+            .or_insert_with(|| issue(state, scope, now));
+        if token.expires_at - now < TTL / 2 {
+            *token = issue(state, scope, now);
+        }
+        token.password.clone()
+    };
     Some(RegistryCredentials {
         server: server.to_string(),
         username: USER.to_string(),
-        password: issue(state, scope, Utc::now()).password,
+        password,
     })
 }
 
