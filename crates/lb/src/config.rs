@@ -1,0 +1,115 @@
+//! The routing table: a [`PlaneConfig`] compiled into what requests and listeners look up
+//! (listeners by ARN with their TLS settings, target groups with their targets' runtimes).
+//! A new table replaces the old one whole; runtimes (health, requests in flight,
+//! connection pools) carry over for targets that stay at the same address.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use flotilla_model::elbv2::plane::{LbPlane, ListenerPlane, PlaneConfig};
+use tokio::sync::Notify;
+
+use crate::proxy::Connector;
+use crate::targets::{target_token, Group, Runtime, Target};
+use crate::tls::CertCache;
+
+/// Everything a request needs, immutable once built.
+#[derive(Default)]
+pub(crate) struct Table {
+    pub listeners: HashMap<String, Arc<Route>>,
+    pub groups: HashMap<String, Arc<Group>>,
+    /// Listeners whose certificates could not be loaded, with why.
+    pub tls_errors: BTreeMap<String, String>,
+}
+
+/// One listener as requests see it.
+pub(crate) struct Route {
+    pub lb: Arc<LbPlane>,
+    pub plane: ListenerPlane,
+    /// Where it listens: the load balancer's address, the port plus the offset.
+    pub bind: SocketAddr,
+    /// HTTPS listeners: the TLS settings (certificates chosen by SNI, ALPN).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// What compiling needs besides the configuration.
+pub(crate) struct Inputs<'a> {
+    pub port_offset: u16,
+    pub connector: &'a Connector,
+    pub dirty: &'a Arc<Notify>,
+    pub certs: &'a mut CertCache,
+}
+
+/// Build the table for `config`, keeping the runtimes of `previous`'s targets.
+pub(crate) fn compile(config: &PlaneConfig, previous: &Table, inputs: Inputs<'_>) -> Table {
+    let mut table = Table::default();
+    let mut used: HashSet<&str> = HashSet::new();
+    for lb in &config.load_balancers {
+        let lb_arc = Arc::new(lb.clone());
+        for listener in &lb.listeners {
+            for rule in &listener.rules {
+                used.extend(rule.action.target_groups());
+            }
+            let tls = match listener.protocol {
+                flotilla_model::elbv2::ListenerProtocol::Http => None,
+                flotilla_model::elbv2::ListenerProtocol::Https => {
+                    match inputs
+                        .certs
+                        .server_config(config, &listener.certificates, lb.http2)
+                    {
+                        Ok(tls) => Some(tls),
+                        Err(e) => {
+                            table.tls_errors.insert(listener.arn.clone(), e.to_string());
+                            None
+                        }
+                    }
+                }
+            };
+            let port = listener.port.wrapping_add(inputs.port_offset);
+            let route = Route {
+                lb: lb_arc.clone(),
+                plane: listener.clone(),
+                bind: SocketAddr::new(lb.address, port),
+                tls,
+            };
+            table
+                .listeners
+                .insert(listener.arn.clone(), Arc::new(route));
+        }
+    }
+    inputs.certs.retain_used(config);
+    for (arn, tg) in &config.target_groups {
+        let old = previous.groups.get(arn);
+        let in_use = used.contains(arn.as_str());
+        let targets = tg
+            .targets
+            .iter()
+            .map(|plane| {
+                let kept = old
+                    .and_then(|g| g.targets.iter().find(|t| t.plane.key == plane.key))
+                    .map(|t| t.rt.clone())
+                    .filter(|rt| rt.addr == plane.addr && !rt.is_cut());
+                let rt = kept.unwrap_or_else(|| {
+                    Arc::new(Runtime::new(
+                        plane,
+                        inputs.connector.clone(),
+                        inputs.dirty.clone(),
+                    ))
+                });
+                rt.set_draining(plane.draining.is_some());
+                if !in_use {
+                    rt.reset_health();
+                }
+                Target {
+                    plane: plane.clone(),
+                    sticky: target_token(arn, &plane.key),
+                    rt,
+                }
+            })
+            .collect();
+        let group = Group::new(tg.clone(), targets, in_use);
+        table.groups.insert(arn.clone(), Arc::new(group));
+    }
+    table
+}

@@ -1,0 +1,399 @@
+//! One request from arrival to answer: find the listener's first matching rule, carry out
+//! its action, and for a forward pick the group and the target, rewrite the headers as
+//! ALB does and relay the target's answer, turning the target's failures into ALB's errors
+//! (502 when it fails or answers garbage, 504 when it is slow, 503 when a group has no
+//! target).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_model::elbv2::listener::{Action, ListenerProtocol, WeightedGroup};
+use flotilla_model::elbv2::plane::{LbPlane, XffMode};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::actions::{self, Original};
+use crate::body::{out_body, LbBody, OutBody};
+use crate::config::Route;
+use crate::rules::{self, RequestView};
+use crate::targets::{choose_group, group_token, InFlight};
+use crate::Shared;
+
+/// How connections to targets are made (TCP with the connect timeout, TLS for HTTPS).
+pub(crate) type Connector = HttpsConnector<HttpConnector>;
+
+/// A client to targets.
+pub(crate) type Upstream = Client<Connector, OutBody>;
+
+/// How long an unused connection to a target stays open.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+pub(crate) fn connector(connect_timeout: Duration) -> Connector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(crate::tls::target_client_config())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}
+
+/// A pooled keep-alive client to one target.
+pub(crate) fn upstream(connector: &Connector) -> Upstream {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .pool_timer(TokioTimer::new())
+        .build(connector.clone())
+}
+
+/// The health checker's client: a fresh connection per check, as ALB's checks make.
+pub(crate) fn checker(connector: &Connector) -> Upstream {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector.clone())
+}
+
+/// The connection a request came on.
+pub(crate) struct Conn {
+    pub listener: String,
+    pub peer: SocketAddr,
+    pub shared: Arc<Shared>,
+}
+
+/// The two cookies of stickiness: to a target (lb_cookie) and to a group (forward action).
+const TARGET_COOKIE: &str = "AWSALB";
+const GROUP_COOKIE: &str = "AWSALBTG";
+
+/// Answer one request.
+pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBody> {
+    let table = conn.shared.table();
+    let Some(route) = table.listeners.get(&conn.listener).cloned() else {
+        return actions::error(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let (parts, body) = req.into_parts();
+    let authority = parts.uri.authority().map(|a| a.as_str().to_string());
+    let host_header = authority.or_else(|| {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    });
+    let host = rules::host_without_port(host_header.as_deref().unwrap_or(""));
+    let view = RequestView {
+        method: parts.method.as_str(),
+        host,
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        peer: conn.peer.ip(),
+    };
+    let Some(rule) = rules::first_match(&route.plane.rules, &view) else {
+        return actions::error(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    match &rule.action {
+        Action::FixedResponse {
+            status_code,
+            content_type,
+            message_body,
+        } => actions::fixed(
+            *status_code,
+            content_type.as_deref(),
+            message_body.as_deref(),
+        ),
+        Action::Redirect(r) => {
+            let original = Original {
+                protocol: route.plane.protocol,
+                host,
+                port: route.plane.port,
+                path: view.path,
+                query: view.query,
+            };
+            actions::redirect(r, &original)
+        }
+        Action::Forward {
+            target_groups,
+            stickiness_seconds,
+        } => {
+            let group_cookie =
+                stickiness_seconds.map(|_| rules::cookies(&parts.headers, GROUP_COOKIE));
+            let Some(chosen) = choose_group(target_groups, group_cookie.into_iter().flatten())
+            else {
+                return actions::error(StatusCode::SERVICE_UNAVAILABLE);
+            };
+            let chosen: WeightedGroup = chosen.clone();
+            let forward = Forward {
+                route: &route,
+                conn,
+                group_arn: &chosen.arn,
+                group_stickiness: stickiness_seconds.map(|s| Duration::from_secs(u64::from(s))),
+                host_header: host_header.clone(),
+            };
+            forward.run(parts, body, &table).await
+        }
+    }
+}
+
+/// A forward action for one request.
+struct Forward<'a> {
+    route: &'a Route,
+    conn: &'a Conn,
+    group_arn: &'a str,
+    group_stickiness: Option<Duration>,
+    /// The client's Host (or `:authority`), with its port.
+    host_header: Option<String>,
+}
+
+impl Forward<'_> {
+    async fn run(
+        self,
+        parts: http::request::Parts,
+        body: Incoming,
+        table: &crate::config::Table,
+    ) -> Response<LbBody> {
+        let Some(group) = table.groups.get(self.group_arn) else {
+            return actions::error(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+        let sticky = rules::cookies(&parts.headers, TARGET_COOKIE);
+        let Some(target) = group.choose(sticky, Instant::now()) else {
+            return actions::error(StatusCode::SERVICE_UNAVAILABLE);
+        };
+        let scheme = match group.plane.protocol {
+            flotilla_model::elbv2::TargetGroupProtocol::Http => "http",
+            flotilla_model::elbv2::TargetGroupProtocol::Https => "https",
+        };
+        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let Ok(uri) = format!("{scheme}://{}{path}", target.rt.addr).parse::<Uri>() else {
+            return actions::error(StatusCode::BAD_REQUEST);
+        };
+        let mut headers = parts.headers;
+        self.rewrite_headers(&mut headers);
+        let mut request = Request::new(out_body(body));
+        *request.method_mut() = parts.method;
+        *request.uri_mut() = uri;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = headers;
+
+        let in_flight = InFlight::new(target.rt.clone());
+        let client = target.rt.client();
+        let idle = self.route.lb.idle_timeout;
+        let sent = tokio::time::timeout(idle, client.request(request));
+        let answer = tokio::select! {
+            answer = sent => answer,
+            () = target.rt.cut_signal() => return actions::error(StatusCode::BAD_GATEWAY),
+        };
+        let response = match answer {
+            Err(_) => return actions::error(StatusCode::GATEWAY_TIMEOUT),
+            Ok(Err(e)) => {
+                tracing::debug!(target = %target.rt.addr, error = %e, "request to target failed");
+                return actions::error(upstream_error_status(&e));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let (mut parts, body) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        if let Some(duration) = group.plane.stickiness {
+            self.set_cookie(&mut parts.headers, TARGET_COOKIE, &target.sticky, duration);
+        }
+        if let Some(duration) = self.group_stickiness {
+            self.set_cookie(
+                &mut parts.headers,
+                GROUP_COOKIE,
+                &group_token(self.group_arn),
+                duration,
+            );
+        }
+        let body = LbBody::upstream(body, in_flight, target.rt.cut_signal());
+        Response::from_parts(parts, body)
+    }
+
+    /// The headers ALB adds and removes on the way to a target.
+    fn rewrite_headers(&self, headers: &mut HeaderMap) {
+        strip_hop_by_hop(headers);
+        let lb: &LbPlane = &self.route.lb;
+        // ALB sends the client's Host to targets whether or not preserve_host is on (the
+        // attribute only decides whether the port the client gave is kept), so the Host
+        // header is left as the client sent it. An HTTP/2 client sends `:authority`
+        // instead, which becomes the Host of the HTTP/1.1 request to the target.
+        if !headers.contains_key(header::HOST) {
+            if let Some(v) = self
+                .host_header
+                .as_deref()
+                .and_then(|h| HeaderValue::from_str(h).ok())
+            {
+                headers.insert(header::HOST, v);
+            }
+        }
+        let peer = match self.conn.peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        let xff = HeaderName::from_static("x-forwarded-for");
+        match lb.xff {
+            XffMode::Append => {
+                let existing: Vec<String> = headers
+                    .get_all(&xff)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(str::to_string)
+                    .collect();
+                let value = if existing.is_empty() {
+                    peer.to_string()
+                } else {
+                    format!("{}, {peer}", existing.join(", "))
+                };
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(xff, v);
+                }
+            }
+            XffMode::Preserve => {}
+            XffMode::Remove => {
+                headers.remove(xff);
+            }
+        }
+        let proto = match self.route.plane.protocol {
+            ListenerProtocol::Http => "http",
+            ListenerProtocol::Https => "https",
+        };
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(proto),
+        );
+        headers.insert(
+            HeaderName::from_static("x-forwarded-port"),
+            HeaderValue::from(self.route.plane.port),
+        );
+        let trace = HeaderName::from_static("x-amzn-trace-id");
+        let has_root = headers
+            .get(&trace)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .any(|part| part.trim_start().starts_with("Root="))
+            });
+        if !has_root {
+            let value = match headers.get(&trace).and_then(|v| v.to_str().ok()) {
+                Some(theirs) if !theirs.trim().is_empty() => format!("{};{theirs}", trace_root()),
+                _ => trace_root(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(trace, v);
+            }
+        }
+    }
+
+    fn set_cookie(&self, headers: &mut HeaderMap, name: &str, value: &str, duration: Duration) {
+        let expires = chrono::Utc::now()
+            + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::days(7));
+        let expires = expires.format("%a, %d %b %Y %H:%M:%S GMT");
+        let cookie = format!("{name}={value}; Expires={expires}; Path=/");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, v);
+        }
+        if self.route.plane.protocol == ListenerProtocol::Https {
+            let cors =
+                format!("{name}CORS={value}; Expires={expires}; Path=/; SameSite=None; Secure");
+            if let Ok(v) = HeaderValue::from_str(&cors) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
+}
+
+/// `Root=1-<epoch seconds, 8 hex>-<24 hex random>`.
+fn trace_root() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let random: u128 = rand::rng().random();
+    format!("Root=1-{:08x}-{:024x}", secs as u32, random >> 32)
+}
+
+/// The status for a failed request to a target: 504 when connecting took too long, 502
+/// for anything else (refused, reset, closed early, not HTTP).
+fn upstream_error_status(e: &hyper_util::client::legacy::Error) -> StatusCode {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return StatusCode::GATEWAY_TIMEOUT;
+            }
+        }
+        source = s.source();
+    }
+    StatusCode::BAD_GATEWAY
+}
+
+/// Remove the headers that concern one connection only, and those `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        HeaderName::from_static("proxy-connection"),
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn trace_ids_have_albs_shape() {
+        let root = trace_root();
+        let parts: Vec<&str> = root.trim_start_matches("Root=").split('-').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], "1");
+        assert_eq!(parts[1].len(), 8);
+        assert_eq!(parts[2].len(), 24);
+        assert!(parts[1..]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit())));
+    }
+}
