@@ -7,9 +7,11 @@
 //! `flotilla-aws`'s; validation is `flotilla-model`'s.
 #![forbid(unsafe_code)]
 
+pub mod acm;
 mod agent;
 mod ecr;
 mod ecs;
+mod elbv2;
 mod pagination;
 mod sts;
 
@@ -24,6 +26,7 @@ pub(crate) use flotilla_control::{keys, State};
 pub use ecr::catalog::ControlCatalog;
 pub use ecr::Ecr;
 pub use ecs::Ecs;
+pub use elbv2::Elbv2;
 pub use sts::Sts;
 
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
@@ -33,6 +36,8 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
     vec![
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
+        Arc::new(Elbv2::new(state.clone())),
+        Arc::new(acm::Acm::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
@@ -52,6 +57,16 @@ pub fn ecs_operations() -> &'static [&'static str] {
 /// The ECR operations this build implements (for the compatibility table).
 pub fn ecr_operations() -> &'static [&'static str] {
     ecr::OPERATIONS
+}
+
+/// The ACM operations this build implements (for the compatibility table).
+pub fn acm_operations() -> &'static [&'static str] {
+    acm::OPERATIONS
+}
+
+/// The ELBv2 operations this build implements (for the compatibility table).
+pub fn elbv2_operations() -> &'static [&'static str] {
+    elbv2::OPERATIONS
 }
 
 /// The region and account a request acts in.

@@ -149,8 +149,10 @@ fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<
         })
         .filter_map(|e| {
             let def = task_definitions::by_ref(state, scope, &e.value.task_definition_arn)?;
+            let mut task = (*e.value).clone();
+            task.desired_status = task.desired_for_agent();
             Some(DesiredTask {
-                task: (*e.value).clone(),
+                task,
                 definition: def.value.definition.clone(),
             })
         })

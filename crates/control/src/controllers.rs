@@ -1,8 +1,12 @@
 //! The controllers: they run only on the leader and make the stored state true.
 //! [`services`] reconciles ECS services with their tasks; [`retention`] deletes tasks
-//! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies.
+//! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
+//! [`load_balancers`] activates load balancers and expires drained targets. Every
+//! process (leader or not) also runs the feed that configures its load balancer data
+//! plane (`elbv2::plane::run_feed`).
 
 pub mod lifecycle;
+pub mod load_balancers;
 pub mod retention;
 pub mod runtime;
 pub mod services;
@@ -32,7 +36,9 @@ impl Controllers {
         let tasks = vec![
             services::start(state.clone(), leading.clone(), shutdown.clone()),
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
-            lifecycle::start(state.clone(), leading, shutdown),
+            lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
+            load_balancers::start(state.clone(), leading, shutdown.clone()),
+            tokio::spawn(crate::elbv2::plane::run_feed(state.clone(), shutdown)),
             campaign,
         ];
         Controllers { tasks }

@@ -32,6 +32,17 @@ pub const IMAGES: &str = "/ecr/images/";
 /// The key that signs registry authorization tokens, made once per store.
 pub const REGISTRY_KEY: &str = "/ecr/registry-key";
 pub const AGENT_KEYS: &str = "/identity/agent-keys/";
+/// ELBv2 load balancers and target groups: `{prefix}{region}/{name}`.
+pub const LOAD_BALANCERS: &str = "/elbv2/load-balancers/";
+pub const TARGET_GROUPS: &str = "/elbv2/target-groups/";
+/// Listeners: `{prefix}{region}/{load balancer id}/{listener id}`.
+pub const LISTENERS: &str = "/elbv2/listeners/";
+/// Rules: `{prefix}{region}/{listener id}/{rule id}`.
+pub const RULES: &str = "/elbv2/rules/";
+/// Registered targets: `{prefix}{region}/{target group name}/{id}:{port}`.
+pub const TARGETS: &str = "/elbv2/targets/";
+/// ACM certificates: `{prefix}{region}/{id}`.
+pub const CERTIFICATES: &str = "/acm/certificates/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -127,3 +138,39 @@ pub fn service(region: &str, cluster: &str, name: &str) -> String {
 
 /// The key the leader holds on its lease while it runs the controllers.
 pub const LEADER: &str = "/flotilla/leader";
+
+pub fn load_balancer(region: &str, name: &str) -> String {
+    format!("{LOAD_BALANCERS}{region}/{name}")
+}
+
+pub fn target_group(region: &str, name: &str) -> String {
+    format!("{TARGET_GROUPS}{region}/{name}")
+}
+
+pub fn listener(region: &str, lb_id: &str, listener_id: &str) -> String {
+    format!("{LISTENERS}{region}/{lb_id}/{listener_id}")
+}
+
+pub fn listeners_of(region: &str, lb_id: &str) -> String {
+    format!("{LISTENERS}{region}/{lb_id}/")
+}
+
+pub fn rule(region: &str, listener_id: &str, rule_id: &str) -> String {
+    format!("{RULES}{region}/{listener_id}/{rule_id}")
+}
+
+pub fn rules_of(region: &str, listener_id: &str) -> String {
+    format!("{RULES}{region}/{listener_id}/")
+}
+
+pub fn target(region: &str, group: &str, id: &str, port: u16) -> String {
+    format!("{TARGETS}{region}/{group}/{id}:{port}")
+}
+
+pub fn targets_of(region: &str, group: &str) -> String {
+    format!("{TARGETS}{region}/{group}/")
+}
+
+pub fn certificate(region: &str, id: &str) -> String {
+    format!("{CERTIFICATES}{region}/{id}")
+}

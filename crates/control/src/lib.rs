@@ -14,16 +14,21 @@
 //!   stop a task, start or roll back a service deployment).
 //! - [`agents`]: the agent protocol's heartbeats, polls and status reports;
 //!   [`agent_identity`]: join tokens and agents' own keys.
+//! - [`acm`]: ACM's imported certificates, for HTTPS listeners.
 //! - [`ecr`]: ECR's repositories and images, and the registry's authorization tokens.
+//! - [`elbv2`]: load balancers, listeners, rules, target groups and targets, and the
+//!   feed that configures the load balancer's data plane.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
+pub mod acm;
 pub mod agent_identity;
 pub mod agents;
 mod clock;
 pub mod controllers;
 pub mod ecr;
 pub mod ecs;
+pub mod elbv2;
 mod error;
 pub mod keys;
 pub mod leader;

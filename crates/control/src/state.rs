@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use flotilla_model::account_setting::Setting;
+use flotilla_model::acm::CertificateRecord;
 use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
@@ -47,6 +48,13 @@ pub struct ControlConfig {
     pub registry_endpoint: Option<String>,
     /// How often the leader applies repositories' lifecycle policies.
     pub lifecycle_interval: Duration,
+    /// The addresses load balancers are given, one each, in order.
+    pub lb_addresses: crate::elbv2::AddressPool,
+    /// The domain load balancers' DNS names end with: `NAME-ID.REGION.elb.{suffix}`.
+    pub lb_dns_suffix: String,
+    /// Listeners bind `port + lb_port_offset` (for a server that may not bind ports
+    /// below 1024); zero by default.
+    pub lb_port_offset: u16,
 }
 
 impl ControlConfig {
@@ -60,6 +68,9 @@ impl ControlConfig {
             stopped_task_retention: Duration::from_secs(3600),
             registry_endpoint: None,
             lifecycle_interval: Duration::from_secs(3600),
+            lb_addresses: crate::elbv2::AddressPool::default(),
+            lb_dns_suffix: "flotilla.internal".into(),
+            lb_port_offset: 0,
         }
     }
 }
@@ -87,6 +98,8 @@ struct Inner {
     agent_keys: View<AgentKeyRecord>,
     repositories: View<RepositoryRecord>,
     images: View<ImageRecord>,
+    elbv2: crate::elbv2::Views,
+    certificates: View<CertificateRecord>,
     /// The key that signs registry authorization tokens (the same for every server of
     /// one store).
     registry_key: Vec<u8>,
@@ -194,6 +207,8 @@ impl State {
             agent_registry_tokens: Mutex::default(),
             repositories: View::start(s.clone(), prefix(keys::REPOSITORIES), decoder).await?,
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
+            elbv2: crate::elbv2::Views::start(&s).await?,
+            certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
@@ -347,7 +362,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, k, l, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, m, n, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -359,6 +374,8 @@ impl State {
             i.agent_keys.wait_for(rev),
             i.repositories.wait_for(rev),
             i.images.wait_for(rev),
+            i.elbv2.wait_for(rev),
+            i.certificates.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -371,6 +388,8 @@ impl State {
             .and(j)
             .and(k)
             .and(l)
+            .and(m)
+            .and(n)
             .map_err(ControlError::from)
     }
 
@@ -428,6 +447,16 @@ impl State {
 
     pub fn images(&self) -> &View<ImageRecord> {
         &self.inner.images
+    }
+
+    /// ELBv2's views and the channels to and from the load balancer's data plane.
+    pub fn elbv2(&self) -> &crate::elbv2::Views {
+        &self.inner.elbv2
+    }
+
+    /// ACM's certificates.
+    pub fn certificates(&self) -> &View<CertificateRecord> {
+        &self.inner.certificates
     }
 
     /// The key that signs registry authorization tokens.

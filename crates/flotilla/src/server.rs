@@ -79,6 +79,20 @@ pub struct ServerArgs {
     /// a specific address, not 0.0.0.0).
     #[arg(long, env = "FLOTILLA_REGISTRY_ADVERTISE")]
     pub registry_advertise: Option<String>,
+    /// The addresses load balancers' listeners bind: a range FIRST-LAST (each load balancer
+    /// gets its own address, so two may both listen on port 80, as on AWS) or one address
+    /// they all share. Every 127.x.y.z address is loopback on Linux, so the default
+    /// needs no setup.
+    #[arg(
+        long,
+        env = "FLOTILLA_LB_BIND",
+        default_value = "127.0.1.1-127.0.1.254"
+    )]
+    pub lb_bind: String,
+    /// Listeners bind their port plus this offset: for a server that may not bind ports
+    /// below 1024 (not root, no CAP_NET_BIND_SERVICE), e.g. 8000 serves port 80 on 8080.
+    #[arg(long, env = "FLOTILLA_LB_PORT_OFFSET", default_value_t = 0)]
+    pub lb_port_offset: u16,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -257,6 +271,9 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         std::time::Duration::from_secs(args.stopped_task_retention_seconds);
     control.lifecycle_interval =
         std::time::Duration::from_secs(args.registry_lifecycle_interval_seconds.max(1));
+    control.lb_addresses = flotilla_server::AddressPool::parse(&args.lb_bind)
+        .map_err(|e| anyhow::anyhow!("--lb-bind: {e}"))?;
+    control.lb_port_offset = args.lb_port_offset;
     let mut config = flotilla_server::Config {
         store: store_config(&args)?,
         credentials: creds,
@@ -274,6 +291,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         registry: Some(flotilla_server::RegistryConfig {
             gc_interval: std::time::Duration::from_secs(args.registry_gc_interval_seconds.max(1)),
             ..flotilla_server::RegistryConfig::new(args.data_dir.join("registry"))
+        }),
+        load_balancer: Some(flotilla_server::LbOptions {
+            port_offset: args.lb_port_offset,
+            ..flotilla_server::LbOptions::default()
         }),
     };
 
@@ -420,6 +441,14 @@ fn banner(
         }
     }
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
+    let offset = match args.lb_port_offset {
+        0 => String::new(),
+        n => format!(", each listener on its port + {n}"),
+    };
+    println!(
+        "  load balancers:  listen on {}{offset}, one address each (see docs/load-balancing.md)",
+        args.lb_bind
+    );
     if up {
         println!("  cluster:         default, with an agent on this host (Docker Engine)");
     }

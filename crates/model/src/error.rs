@@ -23,6 +23,15 @@ pub enum Resource {
     LifecyclePolicy,
     /// A repository's permissions policy.
     RepositoryPolicy,
+    /// ELBv2's resources.
+    LoadBalancer,
+    TargetGroup,
+    Listener,
+    Rule,
+    /// A target of a target group (InvalidTarget on the wire).
+    Target,
+    /// An ACM certificate.
+    Certificate,
     /// Anything else (a tagged resource of an unknown type, an attribute target, ...).
     Other,
 }

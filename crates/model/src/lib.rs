@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account_setting;
+pub mod acm;
 pub mod agent_identity;
 pub mod agent_protocol;
 pub mod arn;
@@ -11,6 +12,7 @@ pub mod cluster;
 pub mod container_instance;
 pub mod cql;
 pub mod ecr;
+pub mod elbv2;
 pub mod error;
 pub mod host_access;
 pub mod record;

@@ -233,6 +233,22 @@ pub struct TaskRecord {
     pub version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connectivity: Option<String>,
+    /// Stopping, but kept running by its agent until its load balancer targets have
+    /// drained (not part of ECS's shape): the control plane clears it when they have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_drain: bool,
+}
+
+impl TaskRecord {
+    /// The status its agent is told to bring it to: RUNNING while it awaits the drain of
+    /// its load balancer targets, otherwise its desired status.
+    pub fn desired_for_agent(&self) -> TaskStatus {
+        if self.awaiting_drain && self.desired_status == TaskStatus::Stopped {
+            TaskStatus::Running
+        } else {
+            self.desired_status
+        }
+    }
 }
 
 impl Record for TaskRecord {

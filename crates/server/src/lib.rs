@@ -18,7 +18,9 @@ use flotilla_aws::{Credentials, Gateway, GatewayConfig};
 use flotilla_control::controllers::Controllers;
 use flotilla_control::State;
 
+pub use flotilla_control::elbv2::AddressPool;
 pub use flotilla_control::ControlConfig;
+pub use flotilla_lb::Options as LbOptions;
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
 use flotilla_registry::http::Registry;
@@ -66,6 +68,9 @@ pub struct Config {
     /// The image registry, served on [`Listeners::registry`] (its address as clients reach
     /// it is `control.registry_endpoint`).
     pub registry: Option<RegistryConfig>,
+    /// The load balancer's data plane, when this server runs one (its listeners bind the
+    /// addresses `control.lb_addresses` hands out).
+    pub load_balancer: Option<flotilla_lb::Options>,
 }
 
 /// Where the registry keeps blobs and how it collects garbage.
@@ -195,6 +200,23 @@ pub async fn run(
         .await
 }
 
+/// Hand every report of the load balancer's data plane to the control plane, until
+/// shutdown.
+async fn forward_health(
+    state: State,
+    mut reports: watch::Receiver<Arc<flotilla_model::elbv2::plane::HealthReport>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let report = reports.borrow_and_update().clone();
+        state.elbv2().report_health(report);
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            changed = reports.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
 /// A server that has opened its store and started its controllers, ready to serve.
 pub struct Server {
     listeners: Listeners,
@@ -208,6 +230,8 @@ pub struct Server {
     controllers: Controllers,
     /// The registry's app, its collector's settings and the registry itself.
     registry: Option<(axum::Router, Arc<Registry>, RegistryConfig)>,
+    /// The load balancer's data plane and the task that hands its reports to the state.
+    load_balancer: Option<(flotilla_lb::Plane, tokio::task::JoinHandle<()>)>,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -233,7 +257,13 @@ impl Server {
             None => None,
         };
         let (stop_tx, stop_rx) = watch::channel(false);
-        let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx);
+        let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
+        let load_balancer = config.load_balancer.map(|options| {
+            let plane =
+                flotilla_lb::Plane::start(state.elbv2().plane_config(), options, stop_rx.clone());
+            let reports = tokio::spawn(forward_health(state.clone(), plane.health(), stop_rx));
+            (plane, reports)
+        });
         let registry = match config.registry.clone() {
             None => None,
             Some(rc) => {
@@ -295,6 +325,7 @@ impl Server {
             app,
             controllers,
             registry,
+            load_balancer,
             stop_tx,
         })
     }
@@ -351,6 +382,7 @@ impl Server {
             app,
             controllers,
             registry,
+            load_balancer,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -391,6 +423,10 @@ impl Server {
         let (served, registry_served) = tokio::join!(api, registry_served);
         let served = served.and(registry_served);
         controllers.stopped().await;
+        if let Some((plane, reports)) = load_balancer {
+            plane.join().await;
+            let _ = reports.await;
+        }
         drop(state);
         // Leaves the store's files self-contained (the sqlite WAL checkpointed).
         store.close().await;

@@ -26,6 +26,7 @@ fn config() -> Config {
         node_id: "in-process".into(),
         ensure_clusters: vec![("us-east-1".into(), "default".into())],
         registry: None,
+        load_balancer: None,
     }
 }
 

@@ -149,6 +149,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         &input.placement_strategy,
     )?;
     validate_load_balancers(&input.load_balancers)?;
+    check_target_groups(state, ctx, &input.load_balancers)?;
     validate_service_registries(&input.service_registries)?;
     check_grace(input.health_check_grace_period_seconds)?;
     validate_tags(&input.tags)?;
@@ -262,6 +263,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
     check_grace(input.health_check_grace_period_seconds)?;
     if let Some(l) = &input.load_balancers {
         validate_load_balancers(l)?;
+        check_target_groups(state, ctx, l)?;
     }
     if let Some(r) = &input.service_registries {
         validate_service_registries(r)?;
@@ -490,4 +492,17 @@ fn to_wire_with(
         out["tags"] = serde_json::to_value(&svc.tags).unwrap_or_default();
     }
     out
+}
+
+/// Every target group a service names exists and is behind a load balancer.
+fn check_target_groups(
+    state: &State,
+    ctx: &Context,
+    lbs: &[flotilla_model::service::LoadBalancer],
+) -> Result<(), EcsError> {
+    let scope = crate::scope(state, ctx);
+    for arn in lbs.iter().filter_map(|l| l.target_group_arn.as_deref()) {
+        flotilla_control::elbv2::target_groups::check_for_service(state, &scope, arn)?;
+    }
+    Ok(())
 }

@@ -221,6 +221,7 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
         code: StopCode::UserInitiated,
         cause: StopCause::User,
         reason: &reason,
+        drain: false,
     };
     let task = control_tasks::stop(state, &scope, &cluster, &id, stop).await?;
     Ok(json!({ "task": to_wire(&task, true) }))

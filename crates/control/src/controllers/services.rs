@@ -36,6 +36,7 @@ use crate::placement::{self, Placement};
 use crate::{keys, ControlError, State};
 
 mod record;
+mod targets;
 
 use record::{record, Pass};
 
@@ -286,10 +287,29 @@ impl ServiceController {
         };
         let now = state.clock().now();
         let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
+        let report = state.elbv2().health();
+        let balanced = !svc.load_balancers.is_empty();
+        // Tasks whose load balancer targets failed their health checks, with ECS's event.
+        let mut lb_unhealthy: HashMap<String, String> = HashMap::new();
         let states: Vec<TaskState> = tasks
             .iter()
-            .map(|t| TaskState {
-                id: t.task_arn.rsplit('/').next().unwrap_or("").to_string(),
+            .map(|t| {
+                let id = t.task_arn.rsplit('/').next().unwrap_or("").to_string();
+                let (lb_ok, lb_bad) = if balanced {
+                    let ts = targets::task_targets(&state, &scope, svc, t);
+                    let bad = targets::unhealthy(svc, &id, &ts, &report)
+                        .filter(|_| past_grace(t, grace, now));
+                    (targets::healthy(svc, &ts, &report), bad)
+                } else {
+                    (true, None)
+                };
+                if let Some(event) = lb_bad.clone() {
+                    lb_unhealthy.insert(id.clone(), event);
+                }
+                (t, id, lb_ok, lb_bad.is_some())
+            })
+            .map(|(t, id, lb_ok, lb_bad)| TaskState {
+                id,
                 deployment: t.started_by.clone().unwrap_or_default(),
                 instance: t.container_instance_arn.clone().unwrap_or_default(),
                 host: t
@@ -300,8 +320,9 @@ impl ServiceController {
                     .unwrap_or(Host::Lost),
                 live: t.desired_status == TaskStatus::Running,
                 present: t.last_status < TaskStatus::Stopped,
-                healthy: healthy(t, has_check(&t.task_definition_arn)),
-                unhealthy: unhealthy(t, grace, now),
+                healthy: healthy(t, has_check(&t.task_definition_arn)) && lb_ok,
+                unhealthy: unhealthy(t, grace, now)
+                    || (lb_bad && t.desired_status == TaskStatus::Running),
                 created_at: t.created_at,
                 started_at: t.started_at,
                 failed_at: failed_at(t),
@@ -351,10 +372,22 @@ impl ServiceController {
             })
         };
         let mut events = Vec::new();
-        self.stop(&scope, &cluster, svc, &actions, &mut events)
-            .await;
+        self.stop(
+            &scope,
+            &cluster,
+            svc,
+            &tasks,
+            &actions,
+            &lb_unhealthy,
+            &mut events,
+        )
+        .await;
         self.start(&scope, key, svc, &primary, &actions, &mut events)
             .await;
+        if balanced {
+            targets::register_running(&state, &scope, svc, &tasks, &mut events).await;
+            targets::settle_stopping(&state, &scope, svc, &tasks, &mut events).await?;
+        }
         if failures.backing_off() && !may_start && !failed {
             events.push(format!(
                 "(service {}) is unable to consistently start tasks successfully.",
@@ -423,16 +456,31 @@ impl ServiceController {
             .collect()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn stop(
         &self,
         scope: &Scope,
         cluster: &str,
         svc: &ServiceRecord,
+        tasks: &[Arc<TaskRecord>],
         actions: &Actions,
+        lb_unhealthy: &HashMap<String, String>,
         events: &mut Vec<String>,
     ) {
         let mut stopped = Vec::new();
         for (id, why) in &actions.stop {
+            // Deregister first: the task keeps running until its targets have drained.
+            let mut drain = false;
+            if let Some(t) = tasks
+                .iter()
+                .find(|t| t.task_arn.ends_with(&format!("/{id}")))
+            {
+                drain = targets::deregister(&self.state, scope, svc, t, events).await > 0;
+            }
+            let lb_event = lb_unhealthy.get(id);
+            if let (Why::Unhealthy, Some(event)) = (why, lb_event) {
+                events.push(event.clone());
+            }
             let (cause, reason) = match why {
                 Why::Replaced => (
                     StopCause::Replaced,
@@ -451,7 +499,13 @@ impl ServiceController {
                 ),
                 Why::Unhealthy => (
                     StopCause::Unhealthy,
-                    "Task failed container health checks.".into(),
+                    match lb_event.and_then(|_| svc.load_balancers.first()) {
+                        Some(lb) => format!(
+                            "Task failed ELB health checks in (target-group {})",
+                            lb.target_group_arn.as_deref().unwrap_or_default()
+                        ),
+                        None => "Task failed container health checks.".into(),
+                    },
                 ),
                 Why::Lost => (
                     StopCause::InstanceLost,
@@ -463,6 +517,7 @@ impl ServiceController {
                 code: StopCode::ServiceSchedulerInitiated,
                 cause,
                 reason: &reason,
+                drain,
             };
             match tasks::stop(&self.state, scope, cluster, id, stop).await {
                 Ok(_) => stopped.push(id.clone()),
@@ -615,12 +670,17 @@ fn task_list(ids: &[String]) -> String {
         .join(" ")
 }
 
+/// Whether a task has run longer than the service's health check grace period.
+fn past_grace(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
+    t.started_at
+        .is_none_or(|s| now - s >= chrono::Duration::seconds(grace_seconds))
+}
+
 /// Whether a running task's health checks failed after its grace period.
 fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
     t.desired_status == TaskStatus::Running
         && t.health_status == HealthStatus::Unhealthy
-        && t.started_at
-            .is_none_or(|s| now - s >= chrono::Duration::seconds(grace_seconds))
+        && past_grace(t, grace_seconds, now)
 }
 
 /// When a task failed: it stopped on its own (its agent gave the stop code), or the

@@ -19,6 +19,9 @@ pub struct Stop<'a> {
     pub code: StopCode,
     pub cause: StopCause,
     pub reason: &'a str,
+    /// Keep the task running on its agent until [`release`] (its load balancer targets
+    /// drain first).
+    pub drain: bool,
 }
 
 /// Ask a task to stop; the agent does the rest. A task with no instance stops at once.
@@ -43,6 +46,8 @@ pub async fn stop(
         if task.container_instance_arn.is_none() {
             task.last_status = TaskStatus::Stopped;
             task.stopped_at = Some(now);
+        } else {
+            task.awaiting_drain = why.drain;
         }
         if state
             .put_if_unchanged(&key, entry.mod_revision, encode(&task))
@@ -53,6 +58,29 @@ pub async fn stop(
     }
     Err(ControlError::Contended(
         "The task kept changing while it was being stopped; retry the request.".into(),
+    ))
+}
+
+/// Let a task held by [`Stop::drain`] stop: its agent is now told it is STOPPED.
+pub async fn release(state: &State, key: &str) -> Result<(), ControlError> {
+    for _ in 0..16 {
+        let Some(entry) = state.tasks().get(key.as_bytes()) else {
+            return Ok(());
+        };
+        if !entry.value.awaiting_drain {
+            return Ok(());
+        }
+        let mut task = (*entry.value).clone();
+        task.awaiting_drain = false;
+        if state
+            .put_if_unchanged(key, entry.mod_revision, encode(&task))
+            .await?
+        {
+            return Ok(());
+        }
+    }
+    Err(ControlError::Contended(
+        "The task kept changing while it was being released; retry.".into(),
     ))
 }
 

@@ -274,6 +274,7 @@ fn new_task(
         tags: launch.tags.clone(),
         version: 1,
         connectivity: Some("CONNECTED".into()),
+        awaiting_drain: false,
     }
 }
 

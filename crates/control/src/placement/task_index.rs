@@ -253,7 +253,7 @@ impl TaskIndex {
             status: task.last_status,
         });
         let old = inner.placed.get_key_value(key.as_slice()).map(|(k, p)| {
-            let unchanged = p.instance == instance && p.desired == task.desired_status;
+            let unchanged = p.instance == instance && p.desired == task.desired_for_agent();
             (k.clone(), p.rev, unchanged)
         });
         let (key, rev_kept, unchanged) = match old {
@@ -279,7 +279,7 @@ impl TaskIndex {
             Placed {
                 instance: instance.clone(),
                 rev: rev_kept,
-                desired: task.desired_status,
+                desired: task.desired_for_agent(),
                 holds: holds.clone(),
             },
         );

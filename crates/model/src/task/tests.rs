@@ -48,6 +48,7 @@ fn task() -> TaskRecord {
         tags: vec![],
         version: 1,
         connectivity: None,
+        awaiting_drain: false,
     }
 }
 
