@@ -141,12 +141,14 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
 }
 
-/// The operations of an AWS service (`ecs`, `ecr`) this build implements (for `flotilla
+/// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`) this build implements (for `flotilla
 /// operations` and the compatibility table).
 pub fn operations(service: &str) -> Option<&'static [&'static str]> {
     match service {
         "ecs" => Some(flotilla_api::ecs_operations()),
         "ecr" => Some(flotilla_api::ecr_operations()),
+        "elbv2" => Some(flotilla_api::elbv2_operations()),
+        "acm" => Some(flotilla_api::acm_operations()),
         _ => None,
     }
 }
