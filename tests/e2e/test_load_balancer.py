@@ -226,6 +226,26 @@ def test_load_balancer_api_shapes_waiters_and_errors(env):
         elb.describe_target_groups(TargetGroupArns=[tga])
     assert code_of(e) == "TargetGroupNotFound"
 
+    # Targets by hand: bad ids refused, the unused states, and the deregistered waiter.
+    ip_tg = elb.create_target_group(Name="api-ip", Protocol="HTTP", Port=9, TargetType="ip")[
+        "TargetGroups"][0]["TargetGroupArn"]
+    with pytest.raises(ClientError) as e:
+        elb.register_targets(TargetGroupArn=ip_tg, Targets=[{"Id": "not-an-ip"}])
+    assert code_of(e) == "InvalidTarget"
+    elb.register_targets(TargetGroupArn=ip_tg, Targets=[{"Id": "127.0.0.1"}])
+    [row] = elb.describe_target_health(TargetGroupArn=ip_tg)["TargetHealthDescriptions"]
+    assert row["Target"] == {"Id": "127.0.0.1", "Port": 9} and row["TargetHealth"]["Reason"] == "Target.NotInUse"
+    [row] = elb.describe_target_health(TargetGroupArn=ip_tg, Targets=[{"Id": "127.0.0.2"}])[
+        "TargetHealthDescriptions"]
+    assert (row["TargetHealth"]["State"], row["TargetHealth"]["Reason"]) == ("unused", "Target.NotRegistered")
+    elb.modify_target_group_attributes(TargetGroupArn=ip_tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "0"}])
+    elb.deregister_targets(TargetGroupArn=ip_tg, Targets=[{"Id": "127.0.0.1"}])
+    elb.get_waiter("target_deregistered").wait(TargetGroupArn=ip_tg, Targets=[{"Id": "127.0.0.1"}],
+                                               WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    assert elb.describe_target_health(TargetGroupArn=ip_tg)["TargetHealthDescriptions"] == []
+    elb.delete_target_group(TargetGroupArn=ip_tg)
+
 
 # A web server answering its NAME on /, /api/index.html and /weighted, and ok on /health;
 # with FLAKY=N its /health disappears N seconds after it starts.
@@ -301,8 +321,9 @@ def routed(env):
     service(ecs, "a", web_task(ecs, "web-a", "A"), tga, 2)
     service(ecs, "b", web_task(ecs, "web-b", "B"), tgb, 2)
     try:
-        wait_healthy(elb, tga, 2)
-        wait_healthy(elb, tgb, 2)
+        for tg in (tga, tgb):
+            elb.get_waiter("target_in_service").wait(TargetGroupArn=tg, WaiterConfig={"Delay": 1, "MaxAttempts": 90})
+            wait_healthy(elb, tg, 2)
         yield env, lb, listener, tga, tgb, lb_address(elb, lb)
     finally:
         for name in ("a", "b"):
