@@ -572,3 +572,33 @@ def test_https_listener_speaks_h2_and_picks_certificates_by_sni(routed, tmp_path
                         "https://c.example.com/")
     assert code != 0 and "certificate" in err.lower()
     elb.delete_listener(ListenerArn=https["ListenerArn"])
+
+
+def test_a_port_offset_serves_listeners_on_port_plus_offset(tmp_path):
+    """The fallback for a server that may not bind ports below 1024: --lb-port-offset."""
+    server = Flotilla(tmp_path / "offset", extra_args=["--lb-bind", "127.0.20.61", "--lb-port-offset", "10000"]).start()
+    try:
+        elb = server.client("elbv2")
+        lb = elb.create_load_balancer(Name="offset")["LoadBalancers"][0]["LoadBalancerArn"]
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+            {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "offset"}}])
+        assert listener["Listeners"][0]["Port"] == 80
+        addr = lb_address(elb, lb)
+        assert addr == "127.0.20.61"
+        assert wait_for(lambda: _answers(addr, 10080), timeout=10, what="port 10080") == (200, "offset")
+        # X-Forwarded-Port and redirects name the port the listener was given, not the bound one.
+        elb.create_rule(ListenerArn=listener["Listeners"][0]["ListenerArn"], Priority=1, Conditions=[
+            {"Field": "path-pattern", "Values": ["/go"]}], Actions=[
+            {"Type": "redirect", "RedirectConfig": {"Path": "/went", "StatusCode": "HTTP_302"}}])
+        status, headers, _ = get(addr, 10080, "/go", host="example.com")
+        assert status == 302 and headers["Location"] == "http://example.com/went"
+    finally:
+        server.stop()
+
+
+def _answers(addr, port):
+    try:
+        status, _, body = get(addr, port, "/", timeout=2)
+        return status, body
+    except OSError:
+        return None
