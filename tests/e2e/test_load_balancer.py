@@ -602,3 +602,31 @@ def _answers(addr, port):
         return status, body
     except OSError:
         return None
+
+
+def test_awsvpc_tasks_are_ip_targets(env):
+    """awsvpc tasks register their own address and the container port (target type ip)."""
+    elb, ecs = env.elb, env.ecs
+    lb = elb.create_load_balancer(Name="vpc")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name="vpc", Protocol="HTTP", Port=80, TargetType="ip", HealthCheckPath="/health",
+                                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2)[
+        "TargetGroups"][0]["TargetGroupArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
+    container = {"name": "app", "image": IMAGE, "memory": 16, "essential": True, "stopTimeout": 2,
+                 "command": ["sh", "-c", WEB], "environment": [{"name": "NAME", "value": "vpc"}],
+                 "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}
+    td = ecs.register_task_definition(family="vpc", networkMode="awsvpc",
+                                      containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+    service(ecs, "vpc", td, tg, 1, networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-a"]}})
+    try:
+        wait_healthy(elb, tg, 1)
+        [row] = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        [task_arn] = ecs.list_tasks(cluster=CLUSTER, serviceName="vpc")["taskArns"]
+        [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]
+        ip = task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+        assert row["Target"]["Id"] == ip and row["Target"]["Port"] == 80
+        assert get(lb_address(elb, lb), 80, "/")[::2] == (200, "vpc\n")
+    finally:
+        delete_service(ecs, "vpc")
+        elb.delete_load_balancer(LoadBalancerArn=lb)
