@@ -223,7 +223,7 @@ async fn tags(s: &State, ctx: &Context, p: &Params, change: TagChange) -> Result
         } else if kind.starts_with("listener/") {
             cl::update_listener_tags(s, &scope, arn, apply).await?;
         } else if kind.starts_with("listener-rule/") {
-            cl::update_rule_tags(s, &scope, arn, apply).await?;
+            flotilla_control::elbv2::rules::update_rule_tags(s, &scope, arn, apply).await?;
         } else {
             return Err(invalid(format!(
                 "'{arn}' is not the ARN of an ELBv2 resource"
@@ -255,7 +255,7 @@ fn describe_tags(
         } else if kind.starts_with("listener/") {
             cl::by_arn(s, &scope, arn)?.value.tags.clone()
         } else if kind.starts_with("listener-rule/") {
-            cl::rule_by_arn(s, &scope, arn)?.tags
+            flotilla_control::elbv2::rules::rule_by_arn(s, &scope, arn)?.tags
         } else {
             return Err(invalid(format!(
                 "'{arn}' is not the ARN of an ELBv2 resource"

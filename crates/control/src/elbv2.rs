@@ -1,5 +1,5 @@
-//! ELBv2's domain operations: [`load_balancers`], [`target_groups`], [`listeners`] (and
-//! their rules), [`targets`] (registration and health as the data plane reports it), and
+//! ELBv2's domain operations: [`load_balancers`], [`target_groups`], [`listeners`],
+//! [`rules`], [`targets`] (registration and health as the data plane reports it), and
 //! [`plane`], the feed that turns these records into the data plane's configuration.
 //!
 //! Every record has its own key (`keys.rs`): load balancers and target groups by name,
@@ -9,6 +9,7 @@
 pub mod listeners;
 pub mod load_balancers;
 pub mod plane;
+pub mod rules;
 pub mod target_groups;
 pub mod targets;
 

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use flotilla_aws::xml::XmlWriter;
 use flotilla_aws::Context;
-use flotilla_control::elbv2::listeners::{self as ls, ListenerChange, NewListener, NewRule};
+use flotilla_control::elbv2::listeners::{self as ls, ListenerChange, NewListener};
 use flotilla_control::elbv2::load_balancers as lbs;
+use flotilla_control::elbv2::rules::{self, NewRule};
 use flotilla_model::elbv2::ListenerProtocol;
 use flotilla_model::Scope;
 
@@ -291,10 +292,10 @@ pub async fn create_rule(
         action: shapes::actions(p, "Actions")?,
         tags: shapes::tags(p, "Tags"),
     };
-    let rule = ls::create_rule(s, &scope, new)
+    let rule = rules::create_rule(s, &scope, new)
         .await
         .map_err(|e| Elbv2Error::of(e, "TooManyRules"))?;
-    let view = ls::rule_by_arn(s, &scope, &rule.arn)?;
+    let view = rules::rule_by_arn(s, &scope, &rule.arn)?;
     w.node("Rules", |w| write_rule(w, &view));
     Ok(())
 }
@@ -311,11 +312,11 @@ pub fn describe_rules(
         (Some(_), false) => return Err(invalid("Give either ListenerArn or RuleArns, not both")),
         (Some(l), true) => {
             let l = ls::by_arn(s, &scope, l)?;
-            ls::rules_of(s, &scope, &l.value)
+            rules::rules_of(s, &scope, &l.value)
         }
         (None, false) => arns
             .iter()
-            .map(|a| ls::rule_by_arn(s, &scope, a))
+            .map(|a| rules::rule_by_arn(s, &scope, a))
             .collect::<Result<Vec<_>, _>>()?,
         (None, true) => return Err(invalid("Give a ListenerArn or RuleArns")),
     };
@@ -347,7 +348,7 @@ pub async fn modify_rule(
         .has("Actions")
         .then(|| shapes::actions(p, "Actions"))
         .transpose()?;
-    let rule = ls::modify_rule(s, &scope, p.required("RuleArn")?, conditions, action).await?;
+    let rule = rules::modify_rule(s, &scope, p.required("RuleArn")?, conditions, action).await?;
     w.node("Rules", |w| write_rule(w, &rule));
     Ok(())
 }
@@ -374,7 +375,7 @@ pub async fn set_priorities(
     if changes.is_empty() {
         return Err(invalid("At least one rule priority must be given"));
     }
-    let rules = ls::set_priorities(s, &scope, &changes).await?;
+    let rules = rules::set_priorities(s, &scope, &changes).await?;
     w.node("Rules", |w| {
         for r in &rules {
             write_rule(w, r);
@@ -385,6 +386,6 @@ pub async fn set_priorities(
 
 pub async fn delete_rule(s: &State, ctx: &Context, p: &Params) -> Result<(), Elbv2Error> {
     let scope = crate::scope(s, ctx);
-    ls::delete_rule(s, &scope, p.required("RuleArn")?).await?;
+    rules::delete_rule(s, &scope, p.required("RuleArn")?).await?;
     Ok(())
 }

@@ -202,7 +202,7 @@ pub async fn set_ip_address_type(
 
 /// The quotas Flotilla enforces, as DescribeAccountLimits reports them.
 pub fn account_limits(w: &mut XmlWriter) {
-    use flotilla_control::elbv2::{listeners::MAX_RULES, targets::MAX_TARGETS};
+    use flotilla_control::elbv2::{rules::MAX_RULES, targets::MAX_TARGETS};
     w.node("Limits", |w| {
         for (name, max) in [
             ("rules-per-application-load-balancer", MAX_RULES.to_string()),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use flotilla_aws::xml::XmlWriter;
-use flotilla_control::elbv2::listeners::RuleView;
+use flotilla_control::elbv2::rules::RuleView;
 use flotilla_control::elbv2::targets::TargetHealth;
 use flotilla_model::elbv2::listener::{KeyValue, Redirect, WeightedGroup};
 use flotilla_model::elbv2::{

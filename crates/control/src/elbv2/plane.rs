@@ -13,7 +13,7 @@ use flotilla_model::elbv2::plane::{
 use flotilla_model::{Arn, Scope};
 use tokio::sync::watch;
 
-use super::{listeners, target_groups, targets};
+use super::{listeners, rules, target_groups, targets};
 use crate::{keys, State};
 
 /// Build the data plane's configuration from the views.
@@ -52,7 +52,7 @@ pub fn build(state: &State) -> PlaneConfig {
             listeners: vec![],
         };
         for l in listeners::of_load_balancer(state, &scope, lb) {
-            let rules: Vec<RulePlane> = listeners::rules_of(state, &scope, &l)
+            let rules: Vec<RulePlane> = rules::rules_of(state, &scope, &l)
                 .into_iter()
                 .map(|r| {
                     for g in r.action.target_groups() {
