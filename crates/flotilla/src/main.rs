@@ -15,6 +15,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than the system's allocator: the load balancer's requests allocate and
+/// free many small buffers across threads, which it does with less CPU (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A self-hosted container orchestrator that speaks the AWS ECS APIs.
 #[derive(Parser)]
 #[command(name = "flotilla", version, about)]

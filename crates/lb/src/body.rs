@@ -1,6 +1,7 @@
 //! The body of every response the balancer sends: a small one it made itself, or a
 //! target's, streamed while it holds the target's in-flight count and stops when the
-//! target's drain deadline cuts it.
+//! target's drain deadline cuts it. Once a target's body has been read to its end, the
+//! connection it came on goes back to the pool for the next request.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::targets::InFlight;
+use crate::upstream::Sender;
 
 /// What a body stream can fail with.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,6 +32,10 @@ enum Inner {
         /// Released when the body ends or is dropped.
         in_flight: Option<InFlight>,
         cut: Cut,
+        /// The connection the body comes on, until the body has ended.
+        connection: Option<Sender>,
+        /// The body has been read to its end.
+        ended: bool,
     },
 }
 
@@ -41,13 +47,21 @@ impl LbBody {
         }
     }
 
-    /// A target's body, counted as in flight on it until it ends.
-    pub(crate) fn upstream(body: Incoming, in_flight: InFlight, cut: Cut) -> Self {
+    /// A target's body, counted as in flight on it until it ends; `connection` is pooled
+    /// again once the body has been read to its end.
+    pub(crate) fn upstream(
+        body: Incoming,
+        in_flight: InFlight,
+        cut: Cut,
+        connection: Sender,
+    ) -> Self {
         LbBody {
             inner: Inner::Upstream {
                 body,
                 in_flight: Some(in_flight),
                 cut,
+                connection: Some(connection),
+                ended: false,
             },
         }
     }
@@ -72,15 +86,23 @@ impl Body for LbBody {
                 body,
                 in_flight,
                 cut,
+                connection,
+                ended,
             } => {
                 if in_flight.is_some() && cut.as_mut().poll(cx).is_ready() {
                     in_flight.take();
+                    connection.take();
                     return Poll::Ready(Some(Err(Box::new(CutError))));
                 }
                 let polled = Pin::new(body).poll_frame(cx);
                 match &polled {
-                    Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                    Poll::Ready(None) => {
+                        *ended = true;
+                        release(in_flight, connection);
+                    }
+                    Poll::Ready(Some(Err(_))) => {
                         in_flight.take();
+                        connection.take();
                     }
                     _ => {}
                 }
@@ -104,6 +126,34 @@ impl Body for LbBody {
             Inner::Upstream { body, .. } => body.size_hint(),
         }
     }
+}
+
+impl Drop for LbBody {
+    /// A body with nothing left to read (as after a HEAD, or when the server sends none)
+    /// still returns its connection to the pool.
+    fn drop(&mut self) {
+        if let Inner::Upstream {
+            body,
+            in_flight,
+            connection,
+            ended,
+            ..
+        } = &mut self.inner
+        {
+            if *ended || body.is_end_stream() {
+                release(in_flight, connection);
+            }
+        }
+    }
+}
+
+/// The exchange with the target is over: the connection goes back to the pool of the
+/// target, then the request stops counting as in flight.
+fn release(in_flight: &mut Option<InFlight>, connection: &mut Option<Sender>) {
+    if let (Some(sender), Some(flight)) = (connection.take(), in_flight.as_ref()) {
+        flight.runtime().pool().put(sender);
+    }
+    in_flight.take();
 }
 
 /// A request body as sent to a target: the client's, or none (health checks).

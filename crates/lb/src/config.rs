@@ -10,7 +10,6 @@ use std::sync::Arc;
 use flotilla_model::elbv2::plane::{LbPlane, ListenerPlane, PlaneConfig};
 use tokio::sync::Notify;
 
-use crate::proxy::Connector;
 use crate::targets::{target_token, Group, Runtime, Target};
 use crate::tls::CertCache;
 
@@ -36,7 +35,8 @@ pub(crate) struct Route {
 /// What compiling needs besides the configuration.
 pub(crate) struct Inputs<'a> {
     pub port_offset: u16,
-    pub connector: &'a Connector,
+    /// How many workers serve clients: each target gets a connection pool per worker.
+    pub workers: usize,
     pub dirty: &'a Arc<Notify>,
     pub certs: &'a mut CertCache,
 }
@@ -91,11 +91,7 @@ pub(crate) fn compile(config: &PlaneConfig, previous: &Table, inputs: Inputs<'_>
                     .map(|t| t.rt.clone())
                     .filter(|rt| rt.addr == plane.addr && !rt.is_cut());
                 let rt = kept.unwrap_or_else(|| {
-                    Arc::new(Runtime::new(
-                        plane,
-                        inputs.connector.clone(),
-                        inputs.dirty.clone(),
-                    ))
+                    Arc::new(Runtime::new(plane, inputs.workers, inputs.dirty.clone()))
                 });
                 rt.set_draining(plane.draining.is_some());
                 if !in_use {

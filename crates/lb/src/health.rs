@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::config::Table;
 use crate::targets::Runtime;
+use crate::upstream::Failure;
 use crate::Shared;
 
 /// A checked target's state.
@@ -194,10 +195,6 @@ async fn check_once(
     hc: &HealthCheck,
     protocol: TargetGroupProtocol,
 ) -> Result<(), UnhealthyReason> {
-    let scheme = match protocol {
-        TargetGroupProtocol::Http => "http",
-        TargetGroupProtocol::Https => "https",
-    };
     let port = hc.port.unwrap_or(rt.addr.port());
     let addr = std::net::SocketAddr::new(rt.addr.ip(), port);
     let path = if hc.path.starts_with('/') {
@@ -205,13 +202,20 @@ async fn check_once(
     } else {
         "/"
     };
-    let request = Request::get(format!("{scheme}://{addr}{path}"))
+    let request = Request::get(path)
+        .header(header::HOST, addr.to_string())
         .header(header::USER_AGENT, "ELB-HealthChecker/2.0")
         .body(crate::body::out_empty())
         .map_err(|_| UnhealthyReason::FailedHealthChecks)?;
+    // A new connection per check, as ALB's checks make; it closes when the check ends.
+    let check = async {
+        let mut sender = shared.dialer.dial(addr, protocol).await?;
+        sender.ready().await?;
+        Ok::<_, Failure>(sender.send_request(request).await?)
+    };
     let timeout = Duration::from_secs(u64::from(hc.timeout_seconds.max(1)));
-    match tokio::time::timeout(timeout, shared.checker.request(request)).await {
-        Err(_) => Err(UnhealthyReason::Timeout),
+    match tokio::time::timeout(timeout, check).await {
+        Err(_) | Ok(Err(Failure::ConnectTimeout)) => Err(UnhealthyReason::Timeout),
         Ok(Err(_)) => Err(UnhealthyReason::FailedHealthChecks),
         Ok(Ok(response)) => {
             let status = response.status().as_u16();

@@ -6,19 +6,21 @@
 //! - [`Plane`] (here) runs a supervisor: on every new configuration it compiles a routing
 //!   table (`config`), swaps it in whole, and reconciles the listener sockets
 //!   (`listeners`), the health-check loops (`health`) and the drain deadlines.
-//! - `listeners` binds each listener at the load balancer's address and
+//! - `workers` runs the threads that serve clients, each a single-threaded runtime;
+//!   `listeners` binds each listener on every worker at the load balancer's address and
 //!   `port + port_offset`, retrying a failed bind; `conn` serves one accepted connection
 //!   (TLS with SNI and ALPN from `tls`, HTTP/1.1 or HTTP/2, header and idle timeouts).
 //! - `proxy` answers a request: `rules` (pure matching) picks the rule, `actions` makes
 //!   fixed responses, redirects and the balancer's own errors; a forward picks a group and
 //!   a target (`targets`: stickiness, fail-open, round robin or least outstanding requests,
-//!   slow start), rewrites the headers and relays the answer in a `body` that counts the
-//!   request as in flight on its target until it ends.
+//!   slow start), rewrites the headers, sends the request on a pooled connection
+//!   (`upstream`) and relays the answer in a `body` that counts the request as in flight
+//!   on its target until it ends.
 //! - `health` checks every target of the groups in use and publishes the report when it
 //!   changes (health states, in-flight counts of draining targets, bind errors).
 //!
 //! Runtime state that must survive a new configuration (a target's health, its requests in
-//! flight, its connection pool) lives in `targets::Runtime`, carried from one table to the
+//! flight, its connection pools) lives in `targets::Runtime`, carried from one table to the
 //! next while the target keeps its address.
 #![forbid(unsafe_code)]
 
@@ -32,6 +34,8 @@ mod proxy;
 mod rules;
 mod targets;
 mod tls;
+mod upstream;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +61,8 @@ pub struct Options {
     pub max_connections: usize,
     /// A request's headers (and a TLS handshake) must arrive within this long.
     pub header_timeout: Duration,
+    /// Threads serving clients; 0 for one per core.
+    pub workers: usize,
 }
 
 impl Default for Options {
@@ -66,6 +72,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),
+            workers: 0,
         }
     }
 }
@@ -78,26 +85,32 @@ pub struct Plane {
 
 impl Plane {
     /// Start serving what `config` says until `shutdown` becomes true (or its sender is
-    /// dropped); returns at once. Must be called within a tokio runtime.
+    /// dropped); returns at once. Must be called within a tokio runtime; the clients are
+    /// served on threads of the plane's own (an error when they cannot be started).
     pub fn start(
         config: watch::Receiver<Arc<PlaneConfig>>,
         options: Options,
         shutdown: watch::Receiver<bool>,
-    ) -> Plane {
-        let connector = proxy::connector(options.connect_timeout);
+    ) -> std::io::Result<Plane> {
+        let count = match options.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let workers = workers::Workers::start(count)?;
         let shared = Arc::new(Shared {
             table: RwLock::new(Arc::new(Table::default())),
             options,
             dirty: Arc::new(Notify::new()),
             bind_errors: Mutex::new(BTreeMap::new()),
             slots: Arc::new(Semaphore::new(options.max_connections.max(1))),
-            checker: proxy::checker(&connector),
-            connector,
+            dialer: Arc::new(upstream::Dialer::new(options.connect_timeout)),
+            workers: workers.len(),
             refused: AtomicU64::new(0),
         });
         let (tx, health) = watch::channel(Arc::new(HealthReport::default()));
-        let task = tokio::spawn(supervise(shared, config, shutdown, tx));
-        Plane { health, task }
+        let listeners = listeners::Listeners::new(workers);
+        let task = tokio::spawn(supervise(shared, config, shutdown, tx, listeners));
+        Ok(Plane { health, task })
     }
 
     /// What the data plane observes, updated on every change.
@@ -124,9 +137,10 @@ pub(crate) struct Shared {
     bind_errors: Mutex<BTreeMap<String, String>>,
     /// One permit per open client connection.
     pub slots: Arc<Semaphore>,
-    pub connector: proxy::Connector,
-    /// The health checks' client (no pooling).
-    pub checker: proxy::Upstream,
+    /// Opens connections to targets.
+    pub dialer: Arc<upstream::Dialer>,
+    /// How many workers serve clients (each target has a connection pool per worker).
+    pub workers: usize,
     refused: AtomicU64,
 }
 
@@ -203,10 +217,10 @@ async fn supervise(
     mut config: watch::Receiver<Arc<PlaneConfig>>,
     mut shutdown: watch::Receiver<bool>,
     report: watch::Sender<Arc<HealthReport>>,
+    mut listeners: listeners::Listeners,
 ) {
     let (stop_reporter, reporter_stop) = watch::channel(false);
     let reporter = tokio::spawn(health::report_loop(shared.clone(), report, reporter_stop));
-    let mut listeners = listeners::Listeners::default();
     let mut checkers = health::Checkers::default();
     let mut certs = tls::CertCache::default();
     let mut config_open = true;
@@ -216,7 +230,7 @@ async fn supervise(
             let current = config.borrow_and_update().clone();
             let inputs = config::Inputs {
                 port_offset: shared.options.port_offset,
-                connector: &shared.connector,
+                workers: shared.workers,
                 dirty: &shared.dirty,
                 certs: &mut certs,
             };

@@ -1,5 +1,6 @@
-//! Listener sockets: one task per listener binds `address:port+offset` and accepts
-//! connections until the listener leaves the configuration (or moves, or the plane stops).
+//! Listener sockets: on every worker, one task per listener binds `address:port+offset`
+//! (with `SO_REUSEPORT`, so each worker has its own socket) and accepts connections until
+//! the listener leaves the configuration (or moves, or the plane stops).
 //! A listener whose rules change keeps its socket: requests look their rules up in the
 //! current table. A bind that fails is reported and retried.
 
@@ -8,11 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::Table;
+use crate::workers::Workers;
 use crate::Shared;
 
 /// How long a listener that could not bind waits before trying again.
@@ -21,9 +23,12 @@ const BIND_RETRY: Duration = Duration::from_secs(2);
 /// How long a stopping listener lets requests in progress run.
 pub(crate) const DRAIN: Duration = Duration::from_secs(10);
 
-/// The listeners running, by ARN.
-#[derive(Default)]
+/// How many connections may wait in a listening socket's queue.
+const BACKLOG: u32 = 1024;
+
+/// The listeners running, by ARN, and the workers they run on.
 pub(crate) struct Listeners {
+    workers: Workers,
     running: HashMap<String, Running>,
     /// Listeners told to stop, finishing their requests.
     stopping: JoinSet<()>,
@@ -32,10 +37,19 @@ pub(crate) struct Listeners {
 struct Running {
     bind: SocketAddr,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    /// One per worker.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Listeners {
+    pub(crate) fn new(workers: Workers) -> Self {
+        Listeners {
+            workers,
+            running: HashMap::new(),
+            stopping: JoinSet::new(),
+        }
+    }
+
     /// Run exactly the listeners of `table`, each at its address.
     pub(crate) fn reconcile(&mut self, table: &Table, shared: &Arc<Shared>) {
         let gone: Vec<String> = self
@@ -48,19 +62,19 @@ impl Listeners {
             if let Some(r) = self.running.remove(&arn) {
                 r.stop.send_replace(true);
                 shared.set_bind_error(&arn, None);
-                self.stopping.spawn(async move {
-                    let _ = r.task.await;
-                });
+                self.stopping.spawn(join_all(r.tasks));
             }
         }
         for (arn, route) in &table.listeners {
             if !self.running.contains_key(arn) {
                 let (stop, stopped) = watch::channel(false);
-                let task = tokio::spawn(run(shared.clone(), arn.clone(), route.bind, stopped));
+                let tasks = self
+                    .workers
+                    .spawn_each(|_| run(shared.clone(), arn.clone(), route.bind, stopped.clone()));
                 let running = Running {
                     bind: route.bind,
                     stop,
-                    task,
+                    tasks,
                 };
                 self.running.insert(arn.clone(), running);
             }
@@ -68,23 +82,43 @@ impl Listeners {
         while self.stopping.try_join_next().is_some() {}
     }
 
-    /// Stop every listener and wait until their requests have finished.
+    /// Stop every listener, wait until their requests have finished, and end the workers.
     pub(crate) async fn shutdown(mut self) {
         for r in self.running.values() {
             r.stop.send_replace(true);
         }
         for (_, r) in self.running.drain() {
-            let _ = r.task.await;
+            join_all(r.tasks).await;
         }
         while self.stopping.join_next().await.is_some() {}
+        self.workers.stop().await;
     }
 }
 
-/// One listener: bind (retrying), accept until told to stop, then let its connections
-/// finish their requests.
+async fn join_all(tasks: Vec<JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// A listening socket that shares its address with the other workers' sockets.
+fn bind_socket(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// One listener on one worker: bind (retrying), accept until told to stop, then let its
+/// connections finish their requests.
 async fn run(shared: Arc<Shared>, arn: String, bind: SocketAddr, mut stop: watch::Receiver<bool>) {
     let listener = loop {
-        match TcpListener::bind(bind).await {
+        match bind_socket(bind) {
             Ok(listener) => {
                 shared.set_bind_error(&arn, None);
                 break listener;

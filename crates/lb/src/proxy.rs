@@ -8,60 +8,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use flotilla_model::elbv2::listener::{Action, ListenerProtocol, WeightedGroup};
+use flotilla_model::elbv2::listener::{Action, ListenerProtocol};
 use flotilla_model::elbv2::plane::{LbPlane, XffMode};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rand::Rng;
 use tokio::time::Instant;
 
 use crate::actions::{self, Original};
-use crate::body::{out_body, LbBody, OutBody};
+use crate::body::{out_body, LbBody};
 use crate::config::Route;
 use crate::rules::{self, RequestView};
 use crate::targets::{choose_group, group_token, InFlight};
+use crate::upstream::Failure;
 use crate::Shared;
-
-/// How connections to targets are made (TCP with the connect timeout, TLS for HTTPS).
-pub(crate) type Connector = HttpsConnector<HttpConnector>;
-
-/// A client to targets.
-pub(crate) type Upstream = Client<Connector, OutBody>;
-
-/// How long an unused connection to a target stays open.
-const POOL_IDLE: Duration = Duration::from_secs(30);
-
-pub(crate) fn connector(connect_timeout: Duration) -> Connector {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(connect_timeout));
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(crate::tls::target_client_config())
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http)
-}
-
-/// A pooled keep-alive client to one target.
-pub(crate) fn upstream(connector: &Connector) -> Upstream {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE)
-        .pool_timer(TokioTimer::new())
-        .build(connector.clone())
-}
-
-/// The health checker's client: a fresh connection per check, as ALB's checks make.
-pub(crate) fn checker(connector: &Connector) -> Upstream {
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(connector.clone())
-}
 
 /// The connection a request came on.
 pub(crate) struct Conn {
@@ -131,7 +92,6 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBo
             else {
                 return actions::error(StatusCode::SERVICE_UNAVAILABLE);
             };
-            let chosen: WeightedGroup = chosen.clone();
             let forward = Forward {
                 route: &route,
                 conn,
@@ -168,16 +128,14 @@ impl Forward<'_> {
         let Some(target) = group.choose(sticky, Instant::now()) else {
             return actions::error(StatusCode::SERVICE_UNAVAILABLE);
         };
-        let scheme = match group.plane.protocol {
-            flotilla_model::elbv2::TargetGroupProtocol::Http => "http",
-            flotilla_model::elbv2::TargetGroupProtocol::Https => "https",
-        };
-        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let Ok(uri) = format!("{scheme}://{}{path}", target.rt.addr).parse::<Uri>() else {
-            return actions::error(StatusCode::BAD_REQUEST);
+        // Targets get the origin form (`/path?query`) whatever form the client used.
+        let uri = match parts.uri.path_and_query() {
+            Some(pq) if parts.uri.scheme().is_none() && pq.as_str().starts_with('/') => parts.uri,
+            Some(pq) if pq.as_str().starts_with('/') => Uri::from(pq.clone()),
+            _ => Uri::from_static("/"),
         };
         let mut headers = parts.headers;
-        self.rewrite_headers(&mut headers);
+        self.rewrite_headers(&mut headers, target.rt.addr);
         let mut request = Request::new(out_body(body));
         *request.method_mut() = parts.method;
         *request.uri_mut() = uri;
@@ -185,20 +143,26 @@ impl Forward<'_> {
         *request.headers_mut() = headers;
 
         let in_flight = InFlight::new(target.rt.clone());
-        let client = target.rt.client();
+        let mut cut = target.rt.cut_signal();
         let idle = self.route.lb.idle_timeout;
-        let sent = tokio::time::timeout(idle, client.request(request));
+        let pool = target.rt.pool();
+        let sent = pool.send(
+            &self.conn.shared.dialer,
+            target.rt.addr,
+            group.plane.protocol,
+            request,
+        );
         let answer = tokio::select! {
-            answer = sent => answer,
-            () = target.rt.cut_signal() => return actions::error(StatusCode::BAD_GATEWAY),
+            answer = tokio::time::timeout(idle, sent) => answer,
+            () = &mut cut => return actions::error(StatusCode::BAD_GATEWAY),
         };
-        let response = match answer {
+        let (response, connection) = match answer {
             Err(_) => return actions::error(StatusCode::GATEWAY_TIMEOUT),
             Ok(Err(e)) => {
                 tracing::debug!(target = %target.rt.addr, error = %e, "request to target failed");
-                return actions::error(upstream_error_status(&e));
+                return actions::error(failure_status(&e));
             }
-            Ok(Ok(response)) => response,
+            Ok(Ok(answer)) => answer,
         };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
@@ -213,24 +177,25 @@ impl Forward<'_> {
                 duration,
             );
         }
-        let body = LbBody::upstream(body, in_flight, target.rt.cut_signal());
+        let body = LbBody::upstream(body, in_flight, cut, connection);
         Response::from_parts(parts, body)
     }
 
-    /// The headers ALB adds and removes on the way to a target.
-    fn rewrite_headers(&self, headers: &mut HeaderMap) {
+    /// The headers ALB adds and removes on the way to a target (at `target`).
+    fn rewrite_headers(&self, headers: &mut HeaderMap, target: SocketAddr) {
         strip_hop_by_hop(headers);
         let lb: &LbPlane = &self.route.lb;
         // ALB sends the client's Host to targets whether or not preserve_host is on (the
         // attribute only decides whether the port the client gave is kept), so the Host
         // header is left as the client sent it. An HTTP/2 client sends `:authority`
-        // instead, which becomes the Host of the HTTP/1.1 request to the target.
+        // instead, which becomes the Host of the HTTP/1.1 request to the target; a client
+        // that sent neither (HTTP/1.0) has the target's address as Host.
         if !headers.contains_key(header::HOST) {
-            if let Some(v) = self
-                .host_header
-                .as_deref()
-                .and_then(|h| HeaderValue::from_str(h).ok())
-            {
+            let host = match self.host_header.as_deref() {
+                Some(h) => HeaderValue::from_str(h).ok(),
+                None => HeaderValue::from_str(&target.to_string()).ok(),
+            };
+            if let Some(v) = host {
                 headers.insert(header::HOST, v);
             }
         }
@@ -321,42 +286,41 @@ fn trace_root() -> String {
 
 /// The status for a failed request to a target: 504 when connecting took too long, 502
 /// for anything else (refused, reset, closed early, not HTTP).
-fn upstream_error_status(e: &hyper_util::client::legacy::Error) -> StatusCode {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return StatusCode::GATEWAY_TIMEOUT;
-            }
-        }
-        source = s.source();
+fn failure_status(e: &Failure) -> StatusCode {
+    match e {
+        Failure::ConnectTimeout => StatusCode::GATEWAY_TIMEOUT,
+        Failure::Connect(_) | Failure::Http(_) => StatusCode::BAD_GATEWAY,
     }
-    StatusCode::BAD_GATEWAY
 }
+
+/// The headers that concern one connection only, besides those `Connection` names.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
 
 /// Remove the headers that concern one connection only, and those `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
-    for name in [
-        header::CONNECTION,
-        HeaderName::from_static("keep-alive"),
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        HeaderName::from_static("proxy-connection"),
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-    ] {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::body::Cut;
 use crate::health::Health;
-use crate::proxy::{Connector, Upstream};
+use crate::upstream::Pool;
 
 /// One registered target of one group, kept while the configuration keeps it at the same
 /// address.
@@ -26,22 +26,21 @@ pub(crate) struct Runtime {
     in_flight: AtomicU64,
     draining: AtomicBool,
     cut: watch::Sender<bool>,
-    connector: Connector,
-    pool: Mutex<Upstream>,
+    /// Open connections waiting for a request, one pool per worker.
+    pools: Box<[Pool]>,
     /// Woken whenever what the health report shows of this target may have changed.
     dirty: Arc<Notify>,
 }
 
 impl Runtime {
-    pub(crate) fn new(plane: &TargetPlane, connector: Connector, dirty: Arc<Notify>) -> Self {
+    pub(crate) fn new(plane: &TargetPlane, workers: usize, dirty: Arc<Notify>) -> Self {
         Runtime {
             addr: plane.addr,
             health: Mutex::new(Health::default()),
             in_flight: AtomicU64::new(0),
             draining: AtomicBool::new(plane.draining.is_some()),
             cut: watch::Sender::new(false),
-            pool: Mutex::new(crate::proxy::upstream(&connector)),
-            connector,
+            pools: (0..workers.max(1)).map(|_| Pool::default()).collect(),
             dirty,
         }
     }
@@ -76,9 +75,9 @@ impl Runtime {
         })
     }
 
-    /// The pooled client that sends requests to this target.
-    pub(crate) fn client(&self) -> Upstream {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The connections to this target of the worker running the caller.
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pools[crate::workers::current() % self.pools.len()]
     }
 
     /// Forget what checks found (the group left use: its state is no longer known).
@@ -112,8 +111,9 @@ impl Runtime {
     /// A draining target with nothing in flight keeps no idle connection open.
     fn release_idle_if_drained(&self) {
         if self.draining.load(Ordering::SeqCst) && self.in_flight() == 0 {
-            let fresh = crate::proxy::upstream(&self.connector);
-            *self.pool.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+            for pool in &self.pools {
+                pool.clear();
+            }
         }
     }
 }
@@ -128,6 +128,11 @@ impl InFlight {
             rt.dirty.notify_one();
         }
         InFlight(rt)
+    }
+
+    /// The target the request is in flight on.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.0
     }
 }
 
@@ -272,9 +277,9 @@ fn weighted_random(weights: &[f64]) -> usize {
 /// The group a forward action sends a request to: the one its `AWSALBTG` cookie names
 /// while the action still lists it (group stickiness), or one drawn by weight (weight
 /// zero never). `None` when every weight is zero.
-pub(crate) fn choose_group<'g>(
+pub(crate) fn choose_group<'g, 'c>(
     groups: &'g [WeightedGroup],
-    sticky: impl Iterator<Item = &'g str>,
+    sticky: impl Iterator<Item = &'c str>,
 ) -> Option<&'g WeightedGroup> {
     for value in sticky {
         if let Some(g) = groups.iter().find(|g| group_token(&g.arn) == value) {

@@ -5,3 +5,4 @@ mod harness;
 mod health;
 mod routing;
 mod tls;
+mod upstream;

@@ -157,13 +157,15 @@ fn wildcard_covers(name: &str, sni: &str) -> bool {
 /// not verify targets' certificates either).
 pub(crate) fn target_client_config() -> rustls::ClientConfig {
     let provider = provider();
-    // ALPN (http/1.1) is set by the connector from its enabled versions.
-    rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("the ring provider supports TLS 1.2 and 1.3")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth()
+        .with_no_client_auth();
+    // Requests go to targets over HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
 }
 
 /// Accepts any certificate, still checking that the handshake is signed by its key.

@@ -139,6 +139,9 @@ pub enum ServerError {
     /// A listener failed while serving.
     #[error("serving: {0}")]
     Serve(#[from] std::io::Error),
+    /// The load balancer's worker threads could not be started.
+    #[error("starting the load balancer: {0}")]
+    LoadBalancer(std::io::Error),
 }
 
 /// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`) this build implements (for `flotilla
@@ -260,12 +263,19 @@ impl Server {
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
-        let load_balancer = config.load_balancer.map(|options| {
-            let plane =
-                flotilla_lb::Plane::start(state.elbv2().plane_config(), options, stop_rx.clone());
-            let reports = tokio::spawn(forward_health(state.clone(), plane.health(), stop_rx));
-            (plane, reports)
-        });
+        let load_balancer = match config.load_balancer {
+            None => None,
+            Some(options) => {
+                let plane = flotilla_lb::Plane::start(
+                    state.elbv2().plane_config(),
+                    options,
+                    stop_rx.clone(),
+                )
+                .map_err(ServerError::LoadBalancer)?;
+                let reports = tokio::spawn(forward_health(state.clone(), plane.health(), stop_rx));
+                Some((plane, reports))
+            }
+        };
         let registry = match config.registry.clone() {
             None => None,
             Some(rc) => {

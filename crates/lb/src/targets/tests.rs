@@ -18,13 +18,12 @@ fn plane(i: u16) -> TargetPlane {
 }
 
 fn group_of(planes: Vec<TargetPlane>, algorithm: Algorithm, stickiness: Option<Duration>) -> Group {
-    let connector = crate::proxy::connector(Duration::from_secs(1));
     let dirty = Arc::new(Notify::new());
     let targets = planes
         .into_iter()
         .map(|p| Target {
             sticky: target_token("tg", &p.key),
-            rt: Arc::new(Runtime::new(&p, connector.clone(), dirty.clone())),
+            rt: Arc::new(Runtime::new(&p, 1, dirty.clone())),
             plane: p,
         })
         .collect();

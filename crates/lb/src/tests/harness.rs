@@ -168,6 +168,23 @@ pub fn group(arn: &str, backends: &[&Backend]) -> TgPlane {
     }
 }
 
+/// A group with one target at `addr` and no health checks (so that every connection the
+/// target sees carries a request).
+pub fn unchecked_group(arn: &str, addr: SocketAddr) -> TgPlane {
+    let mut tg = group(arn, &[]);
+    tg.health_check.enabled = false;
+    tg.targets.push(TargetPlane {
+        key: TargetKey {
+            id: arn.into(),
+            port: addr.port(),
+        },
+        addr,
+        registered_at: Utc::now(),
+        draining: None,
+    });
+    tg
+}
+
 pub fn forward(arn: &str) -> Action {
     Action::Forward {
         target_groups: vec![WeightedGroup {
@@ -285,7 +302,8 @@ impl Harness {
     pub fn start_with(config: PlaneConfig, options: Options) -> Harness {
         let (config_tx, config_rx) = watch::channel(Arc::new(config));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let plane = Plane::start(config_rx, options, shutdown_rx);
+        let plane =
+            Plane::start(config_rx, options, shutdown_rx).expect("the plane's workers start");
         Harness {
             config: config_tx,
             health: plane.health(),

@@ -213,21 +213,6 @@ async fn raw_target(reply: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandl
     (addr, task)
 }
 
-fn raw_group(arn: &str, addr: SocketAddr) -> flotilla_model::elbv2::plane::TgPlane {
-    let mut tg = group(arn, &[]);
-    tg.health_check.enabled = false;
-    tg.targets.push(flotilla_model::elbv2::plane::TargetPlane {
-        key: flotilla_model::elbv2::plane::TargetKey {
-            id: arn.into(),
-            port: addr.port(),
-        },
-        addr,
-        registered_at: chrono::Utc::now(),
-        draining: None,
-    });
-    tg
-}
-
 #[tokio::test]
 async fn failing_targets_are_502s_and_slow_ones_504s() {
     let (rude, rude_task) = raw_target(b"").await;
@@ -245,9 +230,9 @@ async fn failing_targets_are_502s_and_slow_ones_504s() {
     let mut slow_group = group("tg/slow", &[&slow]);
     slow_group.health_check.enabled = false;
     let groups = vec![
-        raw_group("tg/rude", rude),
-        raw_group("tg/garbage", garbage),
-        raw_group("tg/refused", refused),
+        unchecked_group("tg/rude", rude),
+        unchecked_group("tg/garbage", garbage),
+        unchecked_group("tg/refused", refused),
         slow_group,
     ];
     let h = Harness::start(plane_config(lb, groups));
