@@ -19,7 +19,6 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use crate::proxy::{self, Conn};
 use crate::Shared;
@@ -53,17 +52,13 @@ pub(crate) async fn serve(accepted: Accepted, closing: watch::Receiver<bool>) {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::default());
     let io = Watched {
         inner: stream,
         activity: activity.clone(),
     };
     let header_timeout = shared.options.header_timeout;
-    let conn = Arc::new(Conn {
-        listener,
-        peer,
-        shared,
-    });
+    let conn = Arc::new(Conn::new(listener, peer, shared));
     let idle = route.lb.idle_timeout;
     match route.plane.protocol {
         ListenerProtocol::Http => http(io, conn, activity, idle, Versions::Either, closing).await,
@@ -123,6 +118,8 @@ async fn http<I>(
     let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service));
     let tick = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let mut stopping = false;
+    let mut quiet = Duration::ZERO;
+    let mut seen = activity.moved();
     loop {
         tokio::select! {
             _ = connection.as_mut() => return,
@@ -131,43 +128,42 @@ async fn http<I>(
                 connection.as_mut().graceful_shutdown();
             }
             () = tokio::time::sleep(tick) => {
-                if activity.idle() >= idle {
-                    return;
+                let moved = activity.moved();
+                if moved != seen || activity.busy() {
+                    seen = moved;
+                    quiet = Duration::ZERO;
+                } else {
+                    quiet += tick;
+                    if quiet >= idle {
+                        return;
+                    }
                 }
             }
         }
     }
 }
 
-/// When a byte last moved on a connection, and how many requests await their target.
+/// How many times bytes moved on a connection (counted, not timed: reading the clock on
+/// every read and write costs more than the idle check needs; the check runs every tick
+/// and sees whether the count changed), and how many requests await their target.
+#[derive(Default)]
 struct Activity {
-    started: Instant,
-    /// Milliseconds after `started`.
-    last: AtomicU64,
+    moved: AtomicU64,
     busy: AtomicUsize,
 }
 
 impl Activity {
-    fn new() -> Self {
-        Activity {
-            started: Instant::now(),
-            last: AtomicU64::new(0),
-            busy: AtomicUsize::new(0),
-        }
-    }
-
     fn touch(&self) {
-        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(ms, Ordering::Relaxed);
+        self.moved.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How long the connection has been idle (never while a request awaits its target).
-    fn idle(&self) -> Duration {
-        if self.busy.load(Ordering::SeqCst) > 0 {
-            return Duration::ZERO;
-        }
-        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
+    fn moved(&self) -> u64 {
+        self.moved.load(Ordering::Relaxed)
+    }
+
+    /// A request is waiting for its target (the connection is then never idle).
+    fn busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) > 0
     }
 }
 

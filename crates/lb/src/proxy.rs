@@ -29,6 +29,25 @@ pub(crate) struct Conn {
     pub listener: String,
     pub peer: SocketAddr,
     pub shared: Arc<Shared>,
+    /// The peer's address as `X-Forwarded-For` names it (IPv4 for an IPv4-mapped one).
+    forwarded_for: HeaderValue,
+}
+
+impl Conn {
+    pub(crate) fn new(listener: String, peer: SocketAddr, shared: Arc<Shared>) -> Self {
+        let ip = match peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        let forwarded_for =
+            HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header value");
+        Conn {
+            listener,
+            peer,
+            shared,
+            forwarded_for,
+        }
+    }
 }
 
 /// The two cookies of stickiness: to a target (lb_cookie) and to a group (forward action).
@@ -199,25 +218,20 @@ impl Forward<'_> {
                 headers.insert(header::HOST, v);
             }
         }
-        let peer = match self.conn.peer.ip() {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
+        let peer = &self.conn.forwarded_for;
         let xff = HeaderName::from_static("x-forwarded-for");
         match lb.xff {
+            XffMode::Append if !headers.contains_key(&xff) => {
+                headers.insert(xff, peer.clone());
+            }
             XffMode::Append => {
-                let existing: Vec<String> = headers
-                    .get_all(&xff)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .map(str::to_string)
-                    .collect();
-                let value = if existing.is_empty() {
-                    peer.to_string()
-                } else {
-                    format!("{}, {peer}", existing.join(", "))
-                };
-                if let Ok(v) = HeaderValue::from_str(&value) {
+                let mut value: Vec<u8> = Vec::new();
+                for existing in headers.get_all(&xff) {
+                    value.extend_from_slice(existing.as_bytes());
+                    value.extend_from_slice(b", ");
+                }
+                value.extend_from_slice(peer.as_bytes());
+                if let Ok(v) = HeaderValue::from_bytes(&value) {
                     headers.insert(xff, v);
                 }
             }

@@ -24,6 +24,8 @@ use super::harness::*;
 struct Counting {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    /// Connections open now.
+    open: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -32,10 +34,13 @@ impl Counting {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
-        let counted = connections.clone();
+        let open = Arc::new(AtomicUsize::new(0));
+        let (counted, opened) = (connections.clone(), open.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
+                opened.fetch_add(1, Ordering::SeqCst);
+                let closed = opened.clone();
                 let service = service_fn(|_req: Request<Incoming>| async {
                     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
                 });
@@ -50,18 +55,31 @@ impl Counting {
                     let _ = builder
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    closed.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
         Counting {
             addr,
             connections,
+            open,
             task,
         }
     }
 
     fn accepted(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Wait (bounded) until the target has closed every connection.
+    async fn wait_all_closed(&self) {
+        for _ in 0..200 {
+            if self.open.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the target kept a connection open");
     }
 }
 
@@ -126,8 +144,8 @@ async fn target_connections_are_reused_and_replaced_once_the_target_closed_them(
             (200, "ok".to_string()),
             "request {i} after the target closed the pooled connection"
         );
-        // Longer than the target keeps an idle connection.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The target closes the idle connection; the balancer has it in its pool.
+        closing.wait_all_closed().await;
     }
     assert_eq!(
         closing.accepted(),
