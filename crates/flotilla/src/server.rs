@@ -93,6 +93,10 @@ pub struct ServerArgs {
     /// below 1024 (not root, no CAP_NET_BIND_SERVICE), e.g. 8000 serves port 80 on 8080.
     #[arg(long, env = "FLOTILLA_LB_PORT_OFFSET", default_value_t = 0)]
     pub lb_port_offset: u16,
+    /// Threads serving the load balancer's clients (each with its own socket per
+    /// listener); 0 for one per core.
+    #[arg(long, env = "FLOTILLA_LB_WORKERS", default_value_t = 0)]
+    pub lb_workers: usize,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -294,6 +298,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         }),
         load_balancer: Some(flotilla_server::LbOptions {
             port_offset: args.lb_port_offset,
+            workers: args.lb_workers,
             ..flotilla_server::LbOptions::default()
         }),
     };
