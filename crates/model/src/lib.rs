@@ -11,6 +11,7 @@ pub mod arn;
 pub mod cluster;
 pub mod container_instance;
 pub mod cql;
+pub mod dns;
 pub mod ecr;
 pub mod elbv2;
 pub mod error;
