@@ -31,6 +31,7 @@ class Flotilla:
         self.endpoint = None
         # The registry's host:port (what repositoryUris start with).
         self.registry = None
+        self.dns = None
         self.log = data_dir / "server.log"
 
     def env(self):
@@ -50,7 +51,7 @@ class Flotilla:
         if endpoint_file.exists():
             endpoint_file.unlink()
         args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", "127.0.0.1:0",
-                "--registry-addr", "127.0.0.1:0", *self.extra_args]
+                "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", *self.extra_args]
         self.proc = subprocess.Popen(args, env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -59,6 +60,9 @@ class Flotilla:
             if endpoint_file.exists():
                 self.endpoint = endpoint_file.read_text().strip()
                 self.registry = (self.data_dir / "registry-host").read_text().strip()
+                # The DNS server's ip:port (UDP and TCP).
+                host, _, port = (self.data_dir / "dns-addr").read_text().strip().rpartition(":")
+                self.dns = (host, int(port))
                 try:
                     urllib.request.urlopen(self.endpoint + "/_flotilla/health", timeout=2).read()
                     return self

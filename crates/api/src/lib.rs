@@ -13,6 +13,7 @@ mod ecr;
 mod ecs;
 mod elbv2;
 mod pagination;
+mod route53;
 mod sts;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
+        Arc::new(route53::Route53::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
@@ -69,6 +71,11 @@ pub fn elbv2_operations() -> &'static [&'static str] {
     elbv2::OPERATIONS
 }
 
+/// The Route 53 operations this build implements (for the compatibility table).
+pub fn route53_operations() -> &'static [&'static str] {
+    route53::OPERATIONS
+}
+
 /// The region and account a request acts in.
 pub(crate) fn scope(state: &State, ctx: &Context) -> Scope {
     Scope::new(ctx.region.clone(), state.account().to_string())
@@ -85,5 +92,37 @@ pub(crate) fn without_nulls(v: Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
         other => other,
+    }
+}
+
+/// What the in-process tests of every service share: a caller's context and a state over
+/// the memory store.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use flotilla_aws::Context;
+    use flotilla_store::MemoryStore;
+
+    use crate::State;
+
+    /// The account root calling in us-east-1.
+    pub(crate) fn ctx() -> Context {
+        Context {
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+            access_key: "AKIATEST".into(),
+            principal: flotilla_aws::Principal::Root,
+            principal_arn: "arn:aws:iam::000000000000:root".into(),
+            request_id: "test".into(),
+        }
+    }
+
+    /// A fresh control plane over the memory store.
+    pub(crate) async fn state() -> State {
+        let store = Arc::new(MemoryStore::new());
+        State::new(store, flotilla_control::ControlConfig::new("000000000000"))
+            .await
+            .expect("a state over the memory store starts")
     }
 }

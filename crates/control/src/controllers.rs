@@ -3,7 +3,7 @@
 //! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
 //! [`load_balancers`] activates load balancers and expires drained targets. Every
 //! process (leader or not) also runs the feed that configures its load balancer data
-//! plane (`elbv2::plane::run_feed`).
+//! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`).
 
 pub mod lifecycle;
 pub mod load_balancers;
@@ -38,7 +38,11 @@ impl Controllers {
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading, shutdown.clone()),
-            tokio::spawn(crate::elbv2::plane::run_feed(state.clone(), shutdown)),
+            tokio::spawn(crate::elbv2::plane::run_feed(
+                state.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::dns::run_feed(state.clone(), shutdown)),
             campaign,
         ];
         Controllers { tasks }

@@ -20,7 +20,7 @@ use flotilla_model::elbv2::plane::{HealthReport, PlaneConfig};
 use flotilla_model::elbv2::{
     ListenerRecord, LoadBalancerRecord, RuleRecord, TargetGroupRecord, TargetRecord,
 };
-use flotilla_model::record::{decode, Record};
+use flotilla_model::record::Record;
 use flotilla_model::Scope;
 use flotilla_store::view::View;
 use flotilla_store::{Revision, Store, StoreError};
@@ -43,19 +43,26 @@ pub struct Views {
     health: watch::Sender<Arc<HealthReport>>,
 }
 
-fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
-    decode::<T>(value)
-}
-
 impl Views {
     pub(crate) async fn start(store: &Arc<dyn Store>) -> Result<Views, StoreError> {
         let p = |s: &str| s.as_bytes().to_vec();
         Ok(Views {
-            load_balancers: View::start(store.clone(), p(keys::LOAD_BALANCERS), decoder).await?,
-            target_groups: View::start(store.clone(), p(keys::TARGET_GROUPS), decoder).await?,
-            listeners: View::start(store.clone(), p(keys::LISTENERS), decoder).await?,
-            rules: View::start(store.clone(), p(keys::RULES), decoder).await?,
-            targets: View::start(store.clone(), p(keys::TARGETS), decoder).await?,
+            load_balancers: View::start(
+                store.clone(),
+                p(keys::LOAD_BALANCERS),
+                crate::state::decoder,
+            )
+            .await?,
+            target_groups: View::start(
+                store.clone(),
+                p(keys::TARGET_GROUPS),
+                crate::state::decoder,
+            )
+            .await?,
+            listeners: View::start(store.clone(), p(keys::LISTENERS), crate::state::decoder)
+                .await?,
+            rules: View::start(store.clone(), p(keys::RULES), crate::state::decoder).await?,
+            targets: View::start(store.clone(), p(keys::TARGETS), crate::state::decoder).await?,
             config: watch::channel(Arc::new(PlaneConfig::default())).0,
             health: watch::channel(Arc::new(HealthReport::default())).0,
         })

@@ -43,6 +43,11 @@ pub const RULES: &str = "/elbv2/rules/";
 pub const TARGETS: &str = "/elbv2/targets/";
 /// ACM certificates: `{prefix}{region}/{id}`.
 pub const CERTIFICATES: &str = "/acm/certificates/";
+/// Route 53 (global, no region): hosted zones `{prefix}{id}`; record sets
+/// `{prefix}{zone id}/{name}\0{type}\0{set identifier}`; changes `{prefix}{id}`.
+pub const HOSTED_ZONES: &str = "/route53/hosted-zones/";
+pub const RECORD_SETS: &str = "/route53/record-sets/";
+pub const CHANGES: &str = "/route53/changes/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -173,4 +178,20 @@ pub fn targets_of(region: &str, group: &str) -> String {
 
 pub fn certificate(region: &str, id: &str) -> String {
     format!("{CERTIFICATES}{region}/{id}")
+}
+
+pub fn hosted_zone(id: &str) -> String {
+    format!("{HOSTED_ZONES}{id}")
+}
+
+pub fn record_set(zone: &str, name: &str, rtype: &str, set_identifier: &str) -> String {
+    format!("{RECORD_SETS}{zone}/{name}\0{rtype}\0{set_identifier}")
+}
+
+pub fn record_sets_of(zone: &str) -> String {
+    format!("{RECORD_SETS}{zone}/")
+}
+
+pub fn change(id: &str) -> String {
+    format!("{CHANGES}{id}")
 }

@@ -26,6 +26,7 @@ pub mod agent_identity;
 pub mod agents;
 mod clock;
 pub mod controllers;
+pub mod dns;
 pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod leader;
 pub mod locks;
 pub mod placement;
+pub mod route53;
 mod state;
 
 pub use clock::Clock;

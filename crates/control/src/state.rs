@@ -100,6 +100,8 @@ struct Inner {
     images: View<ImageRecord>,
     elbv2: crate::elbv2::Views,
     certificates: View<CertificateRecord>,
+    route53: crate::route53::Views,
+    dns: crate::dns::Channels,
     /// The key that signs registry authorization tokens (the same for every server of
     /// one store).
     registry_key: Vec<u8>,
@@ -124,7 +126,8 @@ struct Inner {
     clock: Clock,
 }
 
-fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
+/// A view's decoder: every record under a prefix in its envelope (the key plays no part).
+pub(crate) fn decoder<T: Record>(_key: &[u8], value: &[u8]) -> Result<T, String> {
     decode::<T>(value)
 }
 
@@ -209,6 +212,8 @@ impl State {
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             elbv2: crate::elbv2::Views::start(&s).await?,
             certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
+            route53: crate::route53::Views::start(&s).await?,
+            dns: crate::dns::Channels::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
@@ -362,7 +367,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, k, l, m, n, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -376,6 +381,7 @@ impl State {
             i.images.wait_for(rev),
             i.elbv2.wait_for(rev),
             i.certificates.wait_for(rev),
+            i.route53.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -390,6 +396,7 @@ impl State {
             .and(l)
             .and(m)
             .and(n)
+            .and(o)
             .map_err(ControlError::from)
     }
 
@@ -457,6 +464,16 @@ impl State {
     /// ACM's certificates.
     pub fn certificates(&self) -> &View<CertificateRecord> {
         &self.inner.certificates
+    }
+
+    /// Route 53's views.
+    pub fn route53(&self) -> &crate::route53::Views {
+        &self.inner.route53
+    }
+
+    /// The channels to and from the DNS data plane.
+    pub fn dns(&self) -> &crate::dns::Channels {
+        &self.inner.dns
     }
 
     /// The key that signs registry authorization tokens.

@@ -25,6 +25,11 @@ pub fn registry_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("registry-host")
 }
 
+/// The file a running server writes its DNS server's `ip:port` into.
+pub fn dns_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("dns-addr")
+}
+
 /// The file a running server writes its region into.
 pub fn region_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("region")
@@ -128,6 +133,9 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
     }
     if let Ok(registry) = std::fs::read_to_string(registry_file(data_dir)) {
         println!("export FLOTILLA_REGISTRY={}", shell_quote(registry.trim()));
+    }
+    if let Ok(dns) = std::fs::read_to_string(dns_file(data_dir)) {
+        println!("export FLOTILLA_DNS_ADDR={}", shell_quote(dns.trim()));
     }
     Ok(())
 }

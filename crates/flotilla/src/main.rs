@@ -53,7 +53,7 @@ enum Command {
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2` or `acm`) this build implements, one
+    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm` or `route53`) this build implements, one
     /// per line.
     #[command(hide = true)]
     Operations {

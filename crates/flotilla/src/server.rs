@@ -97,6 +97,11 @@ pub struct ServerArgs {
     /// listener); 0 for one per core.
     #[arg(long, env = "FLOTILLA_LB_WORKERS", default_value_t = 0)]
     pub lb_workers: usize,
+    /// Where the DNS server answers, over UDP and TCP (port 0: a free port, the same for
+    /// both; written to DATA_DIR/dns-addr). Default 127.0.0.1:53 as root, 127.0.0.1:8053
+    /// otherwise.
+    #[arg(long)]
+    pub dns_addr: Option<SocketAddr>,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -123,7 +128,7 @@ pub struct UpArgs {
 
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -301,6 +306,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             workers: args.lb_workers,
             ..flotilla_server::LbOptions::default()
         }),
+        dns: Some(dns_options(&args)),
     };
 
     let listener = TcpListener::bind(args.api_addr)
@@ -343,10 +349,25 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
     }
     // The endpoint last: scripts wait for it, then read the others.
+    let dns_addr = server.dns_addr();
+    match dns_addr {
+        Some(addr) => write_atomically(&env::dns_file(&args.data_dir), &addr.to_string())?,
+        None => {
+            let _ = std::fs::remove_file(env::dns_file(&args.data_dir));
+        }
+    }
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     write_atomically(&env::registry_file(&args.data_dir), &registry_host)?;
     write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
-    banner(&args, &endpoint, &registry_host, &pair, &source, up);
+    banner(
+        &args,
+        &endpoint,
+        &registry_host,
+        dns_addr,
+        &pair,
+        &source,
+        up,
+    );
     let agent_config = match local_agent {
         None => None,
         Some(cleanup) => {
@@ -424,6 +445,7 @@ fn banner(
     args: &ServerArgs,
     endpoint: &str,
     registry: &str,
+    dns: Option<SocketAddr>,
     pair: &credentials::KeyPair,
     source: &credentials::Source,
     up: bool,
@@ -446,6 +468,13 @@ fn banner(
         }
     }
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
+    if let Some(dns) = dns {
+        println!(
+            "  DNS server:      {dns}   (dig @{} -p {} NAME, see docs/dns.md)",
+            dns.ip(),
+            dns.port()
+        );
+    }
     let offset = match args.lb_port_offset {
         0 => String::new(),
         n => format!(", each listener on its port + {n}"),
@@ -538,4 +567,38 @@ pub(crate) async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// The DNS server's settings: its address (see [`ServerArgs::dns_addr`]), the host's
+/// resolvers for other names, and who may use them: loopback and the private networks
+/// containers use (never an open resolver).
+fn dns_options(args: &ServerArgs) -> flotilla_server::DnsOptions {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let addr = args.dns_addr.unwrap_or_else(default_dns_addr);
+    let mut options = flotilla_server::DnsOptions {
+        udp: addr,
+        tcp: addr,
+        forwarders: flotilla_server::system_forwarders(),
+        ..flotilla_server::DnsOptions::default()
+    };
+    options.forward_allow.extend([
+        (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 8),
+        (IpAddr::V4(Ipv4Addr::new(172, 16, 0, 0)), 12),
+        (IpAddr::V4(Ipv4Addr::new(192, 168, 0, 0)), 16),
+        (IpAddr::V6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0)), 7),
+    ]);
+    options
+}
+
+/// Port 53 when this process may bind it (root), 8053 otherwise, on loopback.
+fn default_dns_addr() -> SocketAddr {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false);
+    SocketAddr::from(([127, 0, 0, 1], if root { 53 } else { 8053 }))
 }

@@ -88,18 +88,29 @@ pub enum Routing {
     MultiValue { set_identifier: String },
 }
 
-/// The record types Route 53 and Cloud Map serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The record types Route 53 and Cloud Map serve (stored by their mnemonics).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum RecordType {
     A,
+    #[serde(rename = "AAAA")]
     Aaaa,
+    #[serde(rename = "CNAME")]
     Cname,
+    #[serde(rename = "TXT")]
     Txt,
+    #[serde(rename = "MX")]
     Mx,
+    #[serde(rename = "SRV")]
     Srv,
+    #[serde(rename = "NS")]
     Ns,
+    #[serde(rename = "SOA")]
     Soa,
+    #[serde(rename = "CAA")]
     Caa,
+    #[serde(rename = "PTR")]
     Ptr,
 }
 

@@ -17,6 +17,7 @@ pub mod elbv2;
 pub mod error;
 pub mod host_access;
 pub mod record;
+pub mod route53;
 pub mod run_token;
 pub mod service;
 pub mod tag;

@@ -20,6 +20,7 @@ use flotilla_control::State;
 
 pub use flotilla_control::elbv2::AddressPool;
 pub use flotilla_control::ControlConfig;
+pub use flotilla_dns::{system_forwarders, Options as DnsOptions};
 pub use flotilla_lb::Options as LbOptions;
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
@@ -71,6 +72,8 @@ pub struct Config {
     /// The load balancer's data plane, when this server runs one (its listeners bind the
     /// addresses `control.lb_addresses` hands out).
     pub load_balancer: Option<flotilla_lb::Options>,
+    /// The DNS data plane, when this server runs one.
+    pub dns: Option<flotilla_dns::Options>,
 }
 
 /// Where the registry keeps blobs and how it collects garbage.
@@ -142,9 +145,15 @@ pub enum ServerError {
     /// The load balancer's worker threads could not be started.
     #[error("starting the load balancer: {0}")]
     LoadBalancer(std::io::Error),
+    /// The DNS server's sockets could not be bound.
+    #[error("starting the DNS server on {addr}: {error}")]
+    Dns {
+        addr: std::net::SocketAddr,
+        error: std::io::Error,
+    },
 }
 
-/// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`) this build implements (for `flotilla
+/// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`) this build implements (for `flotilla
 /// operations` and the compatibility table).
 pub fn operations(service: &str) -> Option<&'static [&'static str]> {
     match service {
@@ -152,6 +161,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "ecr" => Some(flotilla_api::ecr_operations()),
         "elbv2" => Some(flotilla_api::elbv2_operations()),
         "acm" => Some(flotilla_api::acm_operations()),
+        "route53" => Some(flotilla_api::route53_operations()),
         _ => None,
     }
 }
@@ -222,6 +232,21 @@ async fn forward_health(
     }
 }
 
+/// Hand every report of the DNS data plane to the control plane (GetChange reads the
+/// version served), until the plane stops.
+async fn forward_dns_reports(
+    state: State,
+    mut reports: watch::Receiver<Arc<flotilla_model::dns::DnsReport>>,
+) {
+    loop {
+        let report = reports.borrow_and_update().clone();
+        state.dns().take_report(report);
+        if reports.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// A server that has opened its store and started its controllers, ready to serve.
 pub struct Server {
     listeners: Listeners,
@@ -237,6 +262,8 @@ pub struct Server {
     registry: Option<(axum::Router, Arc<Registry>, RegistryConfig)>,
     /// The load balancer's data plane and the task that hands its reports to the state.
     load_balancer: Option<(flotilla_lb::Plane, tokio::task::JoinHandle<()>)>,
+    /// The DNS data plane and the task that hands its reports to the state.
+    dns: Option<(flotilla_dns::Plane, tokio::task::JoinHandle<()>)>,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -272,7 +299,21 @@ impl Server {
                     stop_rx.clone(),
                 )
                 .map_err(ServerError::LoadBalancer)?;
-                let reports = tokio::spawn(forward_health(state.clone(), plane.health(), stop_rx));
+                let reports = tokio::spawn(forward_health(
+                    state.clone(),
+                    plane.health(),
+                    stop_rx.clone(),
+                ));
+                Some((plane, reports))
+            }
+        };
+        let dns = match config.dns.clone() {
+            None => None,
+            Some(options) => {
+                let addr = options.udp;
+                let plane = flotilla_dns::Plane::start(state.dns().config(), options, stop_rx)
+                    .map_err(|error| ServerError::Dns { addr, error })?;
+                let reports = tokio::spawn(forward_dns_reports(state.clone(), plane.report()));
                 Some((plane, reports))
             }
         };
@@ -338,8 +379,14 @@ impl Server {
             controllers,
             registry,
             load_balancer,
+            dns,
             stop_tx,
         })
+    }
+
+    /// Where the DNS server answers (UDP; TCP on the same address), when it runs.
+    pub fn dns_addr(&self) -> Option<std::net::SocketAddr> {
+        self.dns.as_ref().map(|(plane, _)| plane.local_addr())
     }
 
     /// A join token for `cluster` usable for `ttl_seconds`, made directly (as
@@ -395,6 +442,7 @@ impl Server {
             controllers,
             registry,
             load_balancer,
+            dns,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -436,6 +484,10 @@ impl Server {
         let served = served.and(registry_served);
         controllers.stopped().await;
         if let Some((plane, reports)) = load_balancer {
+            plane.join().await;
+            let _ = reports.await;
+        }
+        if let Some((plane, reports)) = dns {
             plane.join().await;
             let _ = reports.await;
         }

@@ -27,6 +27,7 @@ fn config() -> Config {
         ensure_clusters: vec![("us-east-1".into(), "default".into())],
         registry: None,
         load_balancer: None,
+        dns: None,
     }
 }
 

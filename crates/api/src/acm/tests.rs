@@ -2,37 +2,22 @@
 //! blobs in, PascalCase out), the error codes, a listener's use blocking a delete (set up
 //! behind the API's back), pagination, and arbitrary input against every operation.
 
-use std::sync::Arc;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use flotilla_aws::{AwsError, AwsService, Context, Input, Output};
+use flotilla_aws::{AwsError, AwsService, Input, Output};
 use flotilla_model::elbv2::listener::{Action, ListenerProtocol, ListenerRecord};
 use flotilla_model::record::encode;
-use flotilla_store::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::{Acm, OPERATIONS};
 use crate::{keys, State};
 
-fn ctx() -> Context {
-    Context {
-        region: "us-east-1".into(),
-        account: "000000000000".into(),
-        access_key: "AKIATEST".into(),
-        principal: flotilla_aws::Principal::Root,
-        principal_arn: "arn:aws:iam::000000000000:root".into(),
-        request_id: "test".into(),
-    }
-}
+use crate::testing::ctx;
 
 async fn acm() -> (Acm, State) {
-    let store = Arc::new(MemoryStore::new());
-    let state = State::new(store, flotilla_control::ControlConfig::new("000000000000"))
-        .await
-        .unwrap();
+    let state = crate::testing::state().await;
     (Acm::new(state.clone()), state)
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use flotilla_aws::{AwsService, Context, Input, Output};
+use flotilla_aws::{AwsService, Input, Output};
 use flotilla_store::{MemoryStore, Store, StoreExt};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -15,22 +15,10 @@ use super::{Ecs, OPERATIONS};
 mod deployments;
 use crate::{keys, State};
 
-fn ctx() -> Context {
-    Context {
-        region: "us-east-1".into(),
-        account: "000000000000".into(),
-        access_key: "AKIATEST".into(),
-        principal: flotilla_aws::Principal::Root,
-        principal_arn: "arn:aws:iam::000000000000:root".into(),
-        request_id: "test".into(),
-    }
-}
+use crate::testing::ctx;
 
 async fn ecs() -> (Ecs, State) {
-    let store = Arc::new(MemoryStore::new());
-    let state = State::new(store, flotilla_control::ControlConfig::new("000000000000"))
-        .await
-        .unwrap();
+    let state = crate::testing::state().await;
     (Ecs::new(state.clone()), state)
 }
 

@@ -1,0 +1,288 @@
+//! The feed that configures the DNS data plane, and the channels to and from it.
+//!
+//! Every change to a hosted zone, record set or load balancer rebuilds the [`DnsConfig`]
+//! from the views: each hosted zone with its record sets, aliases resolved here into the
+//! records they answer with (a load balancer's address; another record set's values), and
+//! the zone of load balancers' `DNSName`s. Every server runs it (each serves DNS). The
+//! configuration's version is the store revision the views had applied, which is what
+//! Route 53's GetChange compares a change's commit with.
+
+use std::sync::Arc;
+
+use flotilla_model::dns::{DnsConfig, DnsReport, RecordPlane, RecordType, Routing, Soa, ZonePlane};
+use flotilla_model::route53::{RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL};
+use tokio::sync::watch;
+
+use crate::{keys, State};
+
+/// The TTL of a load balancer's own name, and of aliases to it (as Route 53 answers them).
+pub const LOAD_BALANCER_TTL: u32 = 60;
+
+/// The DNS data plane's channels: the configuration it serves and what it reports.
+pub struct Channels {
+    config: watch::Sender<Arc<DnsConfig>>,
+    report: watch::Sender<Arc<DnsReport>>,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels {
+            config: watch::channel(Arc::new(DnsConfig::default())).0,
+            report: watch::channel(Arc::new(DnsReport::default())).0,
+        }
+    }
+}
+
+impl Channels {
+    /// What the data plane should serve; filled by [`run_feed`].
+    pub fn config(&self) -> watch::Receiver<Arc<DnsConfig>> {
+        self.config.subscribe()
+    }
+
+    /// The data plane's latest report.
+    pub fn report(&self) -> Arc<DnsReport> {
+        self.report.borrow().clone()
+    }
+
+    /// Take a report from the data plane (the server forwards each one here).
+    pub fn take_report(&self, report: Arc<DnsReport>) {
+        self.report.send_replace(report);
+    }
+
+    fn publish(&self, config: DnsConfig) {
+        self.config.send_if_modified(|c| {
+            // The version alone changing (another part of the store moved) is no news.
+            let same = c.zones == config.zones;
+            if same && c.version >= config.version {
+                return false;
+            }
+            *c = Arc::new(config);
+            true
+        });
+    }
+}
+
+/// The zone that answers load balancers' `DNSName`s (`NAME-ID.REGION.elb.<suffix>`).
+pub fn load_balancer_zone(suffix: &str) -> String {
+    format!("elb.{}.", suffix.trim_end_matches('.'))
+}
+
+/// Build the data plane's configuration from the views.
+pub fn build(state: &State) -> DnsConfig {
+    // Every Route 53 change writes its zone, record sets and change record in one commit,
+    // so once all three views have applied a revision, this build holds every change
+    // committed up to it (load balancers' own revisions play no part in GetChange).
+    let version = state.route53().revision();
+    let mut zones = Vec::new();
+    for zone in crate::route53::zones(state) {
+        let sets = crate::route53::record_sets(state, &zone.id);
+        let mut plane = ZonePlane {
+            id: zone.id.clone(),
+            origin: zone.name.clone(),
+            soa: default_soa(&zone.name),
+            records: Vec::new(),
+        };
+        for set in &sets {
+            if set.rtype == RecordType::Soa {
+                if let Some(soa) = set.values.first().and_then(|v| parse_soa(v, set.ttl)) {
+                    plane.soa = soa;
+                }
+                continue;
+            }
+            if let Some(record) = record_plane(state, set, &sets) {
+                plane.records.push(record);
+            }
+        }
+        zones.push(plane);
+    }
+    zones.push(load_balancers_zone(state));
+    DnsConfig {
+        version: u64::try_from(version).unwrap_or(0),
+        zones,
+    }
+}
+
+/// A record set as the data plane takes it: an alias is resolved to what it answers.
+fn record_plane(
+    state: &State,
+    set: &RecordSet,
+    zone_sets: &[Arc<RecordSet>],
+) -> Option<RecordPlane> {
+    let routing = match (&set.set_identifier, set.weight, set.multi_value_answer) {
+        (Some(id), Some(weight), _) => Routing::Weighted {
+            set_identifier: id.clone(),
+            weight,
+        },
+        (Some(id), None, Some(true)) => Routing::MultiValue {
+            set_identifier: id.clone(),
+        },
+        _ => Routing::Simple,
+    };
+    let (ttl, values) = match &set.alias {
+        None => (set.ttl.unwrap_or(300), set.values.clone()),
+        Some(alias) if alias.hosted_zone_id == ELB_HOSTED_ZONE_ID => {
+            let address = crate::route53::load_balancer_address(state, &alias.dns_name)?;
+            let fits = matches!(
+                (set.rtype, address),
+                (RecordType::A, std::net::IpAddr::V4(_))
+                    | (RecordType::Aaaa, std::net::IpAddr::V6(_))
+            );
+            if !fits {
+                return None;
+            }
+            (LOAD_BALANCER_TTL, vec![address.to_string()])
+        }
+        Some(alias) => {
+            // Another record set of a zone of ours: the values of its sets of this type.
+            let target_sets: Vec<Arc<RecordSet>> =
+                if zone_sets.iter().any(|s| s.name == alias.dns_name) {
+                    zone_sets.to_vec()
+                } else {
+                    crate::route53::zone(state, &alias.hosted_zone_id)
+                        .map(|z| crate::route53::record_sets(state, &z.value.id))
+                        .unwrap_or_default()
+                };
+            let targets: Vec<&Arc<RecordSet>> = target_sets
+                .iter()
+                .filter(|s| s.name == alias.dns_name && s.rtype == set.rtype && s.alias.is_none())
+                .collect();
+            let ttl = targets.iter().filter_map(|s| s.ttl).min()?;
+            let values = targets.iter().flat_map(|s| s.values.clone()).collect();
+            (ttl, values)
+        }
+    };
+    Some(RecordPlane {
+        name: set.name.clone(),
+        rtype: set.rtype,
+        ttl,
+        values,
+        routing,
+        healthy: true,
+    })
+}
+
+/// Every load balancer's `DNSName` with its address.
+fn load_balancers_zone(state: &State) -> ZonePlane {
+    let origin = load_balancer_zone(&state.config().lb_dns_suffix);
+    let mut records = vec![RecordPlane {
+        name: origin.clone(),
+        rtype: RecordType::Ns,
+        ttl: NS_TTL,
+        values: vec![NAME_SERVER.to_string()],
+        routing: Routing::Simple,
+        healthy: true,
+    }];
+    for (_, e) in state
+        .elbv2()
+        .load_balancers
+        .range(keys::LOAD_BALANCERS.as_bytes())
+        .iter()
+    {
+        let lb = &e.value;
+        let rtype = if lb.address.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::Aaaa
+        };
+        records.push(RecordPlane {
+            name: format!(
+                "{}.",
+                lb.dns_name.trim_end_matches('.').to_ascii_lowercase()
+            ),
+            rtype,
+            ttl: LOAD_BALANCER_TTL,
+            values: vec![lb.address.to_string()],
+            routing: Routing::Simple,
+            healthy: true,
+        });
+    }
+    ZonePlane {
+        id: ELB_HOSTED_ZONE_ID.to_string(),
+        soa: default_soa(&origin),
+        origin,
+        records,
+    }
+}
+
+/// Route 53's SOA for a zone Flotilla made itself.
+fn default_soa(_origin: &str) -> Soa {
+    Soa {
+        mname: NAME_SERVER.to_string(),
+        rname: "hostmaster.flotilla.internal.".to_string(),
+        serial: 1,
+        refresh: 7200,
+        retry: 900,
+        expire: 1_209_600,
+        minimum: 86_400,
+        ttl: SOA_TTL,
+    }
+}
+
+/// `MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM`.
+fn parse_soa(value: &str, ttl: Option<u32>) -> Option<Soa> {
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    let [mname, rname, serial, refresh, retry, expire, minimum] = fields.as_slice() else {
+        return None;
+    };
+    let fqdn = |n: &str| format!("{}.", n.trim_end_matches('.').to_ascii_lowercase());
+    Some(Soa {
+        mname: fqdn(mname),
+        rname: fqdn(rname),
+        serial: serial.parse().ok()?,
+        refresh: refresh.parse().ok()?,
+        retry: retry.parse().ok()?,
+        expire: expire.parse().ok()?,
+        minimum: minimum.parse().ok()?,
+        ttl: ttl.unwrap_or(SOA_TTL),
+    })
+}
+
+/// Keep the published configuration current until `shutdown`.
+pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
+    let r53 = state.route53();
+    let mut zones = r53.zones.key_changes();
+    let mut sets = r53.record_sets.key_changes();
+    let mut changes = r53.changes.key_changes();
+    let mut lbs = state.elbv2().load_balancers.key_changes();
+    loop {
+        state.dns().publish(build(&state));
+        let more = tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            c = zones.next() => c.is_some(),
+            c = sets.next() => c.is_some(),
+            c = changes.next() => c.is_some(),
+            c = lbs.next() => c.is_some(),
+        };
+        if !more {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soa_values_parse_and_garbage_does_not() {
+        let soa = parse_soa(
+            "NS-1.example.com. Host.example.com 5 7200 900 1209600 60",
+            Some(30),
+        )
+        .unwrap();
+        assert_eq!(soa.mname, "ns-1.example.com.");
+        assert_eq!(soa.rname, "host.example.com.");
+        assert_eq!((soa.serial, soa.minimum, soa.ttl), (5, 60, 30));
+        assert!(parse_soa("a b c", None).is_none());
+        assert!(parse_soa("a b x 1 1 1 1", None).is_none());
+    }
+
+    #[test]
+    fn the_load_balancer_zone_follows_the_suffix() {
+        assert_eq!(
+            load_balancer_zone("flotilla.internal"),
+            "elb.flotilla.internal."
+        );
+        assert_eq!(load_balancer_zone("x.test."), "elb.x.test.");
+    }
+}

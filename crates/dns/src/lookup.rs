@@ -1,0 +1,195 @@
+//! Authoritative answers from a [`Table`]: pure, no I/O.
+//!
+//! One name in one zone ([`step`]) is answered in this order: a delegation at or above the
+//! name (a referral); the name's own record sets; an existing name without them (NODATA,
+//! which covers empty non-terminals); the wildcard at the closest encloser (RFC 4592,
+//! answered under the query name); otherwise NXDOMAIN. A CNAME answers every other type
+//! and the chain is followed through Flotilla's zones ([`resolve`]) for at most
+//! [`MAX_CHAIN`] steps, stopping at a name already seen.
+
+use hickory_server::proto::op::ResponseCode;
+use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use rand::Rng;
+
+use crate::routing;
+use crate::table::{label_count, Node, Table, Zone};
+
+/// CNAMEs followed at most in one answer.
+pub(crate) const MAX_CHAIN: usize = 8;
+
+/// An answer from Flotilla's zones.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additionals: Vec<Record>,
+    /// The chain ended at a CNAME whose target is in none of Flotilla's zones.
+    pub outside: Option<Name>,
+}
+
+/// What one name in one zone answers.
+enum Step {
+    Records(Vec<Record>),
+    Cname(Box<Record>, Name),
+    NoData,
+    NxDomain,
+    Referral { ns: Vec<Record>, glue: Vec<Record> },
+}
+
+/// Answer `qname`/`qtype`, or `None` when the name is in none of the zones.
+pub(crate) fn resolve<R: Rng + ?Sized>(
+    table: &Table,
+    qname: &Name,
+    qtype: RecordType,
+    rng: &mut R,
+) -> Option<Outcome> {
+    let mut zone = table.zone_for(qname)?;
+    let mut out = Outcome {
+        rcode: ResponseCode::NoError,
+        authoritative: true,
+        answers: Vec::new(),
+        authority: Vec::new(),
+        additionals: Vec::new(),
+        outside: None,
+    };
+    let mut name = qname.clone();
+    let mut seen = vec![name.clone()];
+    loop {
+        match step(zone, &name, qtype, rng) {
+            Step::Records(records) => out.answers.extend(records),
+            Step::NoData => out.authority.push(zone.negative_soa.clone()),
+            Step::NxDomain => {
+                out.rcode = ResponseCode::NXDomain;
+                out.authority.push(zone.negative_soa.clone());
+            }
+            Step::Referral { ns, glue } => {
+                // Only the data above the cut is ours to vouch for.
+                out.authoritative = !out.answers.is_empty();
+                out.authority = ns;
+                out.additionals = glue;
+            }
+            Step::Cname(record, target) => {
+                out.answers.push(*record);
+                if seen.contains(&target) || seen.len() > MAX_CHAIN {
+                    return Some(out);
+                }
+                seen.push(target.clone());
+                match table.zone_for(&target) {
+                    Some(next) => {
+                        zone = next;
+                        name = target;
+                        continue;
+                    }
+                    None => out.outside = Some(target),
+                }
+            }
+        }
+        return Some(out);
+    }
+}
+
+fn step<R: Rng + ?Sized>(zone: &Zone, qname: &Name, qtype: RecordType, rng: &mut R) -> Step {
+    if let Some(cut) = zone.cut_above(qname) {
+        // The DS set of a delegation lives on the parent's side (RFC 4035 section 3.1.4.1).
+        if !(qtype == RecordType::DS && cut == qname) {
+            return referral(zone, cut, rng);
+        }
+    }
+    let node = match zone.node(qname) {
+        Some(node) => node,
+        None if zone.exists(qname) => return Step::NoData,
+        None => match wildcard(zone, qname) {
+            Some(Some(node)) => node,
+            Some(None) => return Step::NoData,
+            None => return Step::NxDomain,
+        },
+    };
+    let owned = |records: Vec<&Record>| -> Vec<Record> {
+        records
+            .into_iter()
+            .map(|r| {
+                let mut r = r.clone();
+                // Wildcard answers carry the query name (and every answer the zone's
+                // own spelling of it otherwise, which is the same name).
+                r.name = qname.clone();
+                r
+            })
+            .collect()
+    };
+    if qtype == RecordType::ANY {
+        let mut all = Vec::new();
+        for choices in node.sets.values() {
+            all.extend(owned(chosen(choices, rng)));
+        }
+        return Step::Records(all);
+    }
+    if let Some(choices) = node.sets.get(&qtype) {
+        return Step::Records(owned(chosen(choices, rng)));
+    }
+    if let Some(choices) = node.sets.get(&RecordType::CNAME) {
+        if let Some(record) = owned(chosen(choices, rng)).into_iter().next() {
+            if let RData::CNAME(target) = &record.data {
+                let target = target.0.clone();
+                return Step::Cname(Box::new(record), target);
+            }
+        }
+    }
+    Step::NoData
+}
+
+fn chosen<'t, R: Rng + ?Sized>(
+    choices: &'t [crate::table::Choice],
+    rng: &mut R,
+) -> Vec<&'t Record> {
+    routing::choose(choices, rng)
+        .into_iter()
+        .flat_map(|c| c.records.iter())
+        .collect()
+}
+
+/// The wildcard node that answers a name that does not exist: `Some(Some(node))` when
+/// `*.<closest encloser>` owns records, `Some(None)` when it only has names below it
+/// (it exists, but owns nothing: NODATA), `None` when there is no such wildcard.
+fn wildcard<'z>(zone: &'z Zone, qname: &Name) -> Option<Option<&'z Node>> {
+    let apex = zone.label_count();
+    let encloser = (apex..label_count(qname))
+        .rev()
+        .map(|k| qname.trim_to(k))
+        .find(|n| label_count(n) == apex || zone.exists(n))?;
+    let star = encloser.prepend_label("*").ok()?;
+    match zone.node(&star) {
+        Some(node) => Some(Some(node)),
+        None if zone.exists(&star) => Some(None),
+        None => None,
+    }
+}
+
+/// A referral to the servers of a delegated name: its NS records, with the addresses of
+/// those servers that are named inside this zone (glue).
+fn referral<R: Rng + ?Sized>(zone: &Zone, cut: &Name, rng: &mut R) -> Step {
+    let ns: Vec<Record> = zone
+        .node(cut)
+        .and_then(|n| n.sets.get(&RecordType::NS))
+        .map(|choices| chosen(choices, rng).into_iter().cloned().collect())
+        .unwrap_or_default();
+    let mut glue = Vec::new();
+    for record in &ns {
+        let RData::NS(server) = &record.data else {
+            continue;
+        };
+        let Some(node) = zone.node(&server.0) else {
+            continue;
+        };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(choices) = node.sets.get(&rtype) {
+                glue.extend(chosen(choices, rng).into_iter().cloned());
+            }
+        }
+    }
+    Step::Referral { ns, glue }
+}
+
+#[cfg(test)]
+mod tests;
