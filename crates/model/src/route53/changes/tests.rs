@@ -282,12 +282,12 @@ fn routing_policies_do_not_mix() {
     let current = zone_with([weighted(name, "one", 1, 300, "192.0.2.1")]);
     assert!(one_error(&current, &[create(simple.clone())]).contains("as a weighted set exists"));
     assert!(
-        one_error(&current, &[create(multi(name, "two", "192.0.2.2"))])
-            .contains("non multivalue")
+        one_error(&current, &[create(multi(name, "two", "192.0.2.2"))]).contains("non multivalue")
     );
     let current = zone_with([multi(name, "one", "192.0.2.1")]);
-    assert!(one_error(&current, &[create(simple.clone())])
-        .contains("a multivalue answer rrset exists"));
+    assert!(
+        one_error(&current, &[create(simple.clone())]).contains("a multivalue answer rrset exists")
+    );
     assert!(one_error(
         &current,
         &[create(weighted(name, "two", 1, 300, "192.0.2.2"))]
@@ -330,7 +330,10 @@ fn weighted_sets_share_a_ttl_and_a_quota() {
         .collect();
     let current = zone_with(many);
     assert_eq!(
-        one_error(&current, &[create(weighted(name, "extra", 1, 300, "192.0.2.1"))]),
+        one_error(
+            &current,
+            &[create(weighted(name, "extra", 1, 300, "192.0.2.1"))]
+        ),
         "Exceeded limit on number of weighted RRSets for www.example.com., type A in this zone."
     );
 }
@@ -347,9 +350,7 @@ fn a_cname_stands_alone() {
     );
     // In order: deleting the A first makes room; creating the CNAME first does not.
     assert!(apply(ZONE, &current, &[delete(a.clone()), create(cname.clone())]).is_ok());
-    assert!(
-        one_error(&current, &[create(cname.clone()), delete(a.clone())]).contains("conflicts")
-    );
+    assert!(one_error(&current, &[create(cname.clone()), delete(a.clone())]).contains("conflicts"));
     let current = zone_with([cname]);
     let txt = set(name, RecordType::Txt, &["\"hello\""]);
     assert_eq!(
@@ -401,8 +402,9 @@ fn the_apex_keeps_its_soa_and_ns() {
         RecordType::Soa,
         &["ns. host. 1 2 3 4 5"],
     );
-    assert!(one_error(&current, &[create(below)])
-        .contains("the SOA record belongs at the zone apex"));
+    assert!(
+        one_error(&current, &[create(below)]).contains("the SOA record belongs at the zone apex")
+    );
     // NS below the apex is a delegation, and fine; NS at a wildcard is not.
     let delegation = set("sub.example.com.", RecordType::Ns, &["ns.elsewhere.net."]);
     assert!(apply(ZONE, &current, &[create(delegation)]).is_ok());
@@ -475,8 +477,9 @@ fn aliases_to_this_zone_need_their_target() {
         "www.example.com.",
         "Z1EXAMPLE",
     );
-    assert!(one_error(&zone_with([]), &[create(itself)])
-        .contains("that target is the alias itself"));
+    assert!(
+        one_error(&zone_with([]), &[create(itself)]).contains("that target is the alias itself")
+    );
     let ns = alias(
         "sub.example.com.",
         RecordType::Ns,

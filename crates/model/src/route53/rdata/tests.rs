@@ -20,9 +20,7 @@ fn at_least_one_value_and_no_duplicates() {
         err(RecordType::A, &["192.0.2.1", "192.0.2.2", "192.0.2.1"]),
         "Duplicate Resource Record: '192.0.2.1'"
     );
-    assert!(
-        err(RecordType::Ns, &["ns.example.com", "NS.example.com."]).starts_with("Duplicate")
-    );
+    assert!(err(RecordType::Ns, &["ns.example.com", "NS.example.com."]).starts_with("Duplicate"));
 }
 
 #[test]
@@ -90,11 +88,10 @@ fn mx_and_srv() {
     assert!(err(RecordType::Mx, &["10 a..b"]).contains("DomainLabelEmpty"));
     ok(RecordType::Srv, &["1 10 5269 xmpp.example.com", "0 0 0 ."]);
     assert!(err(RecordType::Srv, &["1 10 xmpp.example.com"]).contains("SRVRRDATANotFourFields"));
-    assert!(err(RecordType::Srv, &["1 10 70000 xmpp.example.com"])
-        .contains("SRVRRDATAIllegalNumber"));
     assert!(
-        err(RecordType::Srv, &["1 x 80 xmpp.example.com"]).contains("SRVRRDATAIllegalNumber")
+        err(RecordType::Srv, &["1 10 70000 xmpp.example.com"]).contains("SRVRRDATAIllegalNumber")
     );
+    assert!(err(RecordType::Srv, &["1 x 80 xmpp.example.com"]).contains("SRVRRDATAIllegalNumber"));
 }
 
 #[test]
@@ -158,11 +155,10 @@ fn caa() {
         &["0 issue \"ca.example.net; account=230123\""],
     );
     assert!(err(RecordType::Caa, &["0 issue"]).contains("CAARRDATANotThreeFields"));
-    assert!(err(RecordType::Caa, &["256 issue \"ca.example.net\""])
-        .contains("CAARRDATAIllegalFlags"));
     assert!(
-        err(RecordType::Caa, &["0 is-sue \"ca.example.net\""]).contains("CAARRDATAIllegalTag")
+        err(RecordType::Caa, &["256 issue \"ca.example.net\""]).contains("CAARRDATAIllegalFlags")
     );
+    assert!(err(RecordType::Caa, &["0 is-sue \"ca.example.net\""]).contains("CAARRDATAIllegalTag"));
     assert!(err(RecordType::Caa, &["0 issue ca.example.net"]).contains("CAARRDATAIllegalValue"));
     assert!(err(RecordType::Caa, &["0 issue \"a\" \"b\""]).contains("CAARRDATAIllegalValue"));
 }
@@ -176,8 +172,9 @@ fn soa() {
     let soa = "ns. host. 1 2 3 4 5";
     assert!(err(RecordType::Soa, &[soa, soa]).contains("RRDATATooManyValues"));
     assert!(err(RecordType::Soa, &["ns. host. 1 2 3 4"]).contains("SOARRDATANotSevenFields"));
-    assert!(err(RecordType::Soa, &["ns. host. 1 2 3 4 4294967296"])
-        .contains("SOARRDATAIllegalNumber"));
+    assert!(
+        err(RecordType::Soa, &["ns. host. 1 2 3 4 4294967296"]).contains("SOARRDATAIllegalNumber")
+    );
     assert!(err(RecordType::Soa, &["ns.. host. 1 2 3 4 5"]).contains("DomainLabelEmpty"));
 }
 
