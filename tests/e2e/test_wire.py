@@ -169,11 +169,14 @@ def test_presigned_query_string_is_accepted(flotilla):
 
 
 def test_rest_xml_services_answer_in_xml(flotilla):
-    # No REST-XML service is served yet: a signed route53 request gets an XML error.
+    # Route 53 speaks REST-XML: answers and errors are XML documents botocore parses.
     r53 = flotilla.client("route53")
+    assert "HostedZones" in r53.list_hosted_zones()
     with pytest.raises(ClientError) as e:
-        r53.list_hosted_zones()
-    assert e.value.response["Error"]["Code"] == "UnknownServiceException"
+        r53.get_hosted_zone(Id="ZDOESNOTEXIST01")
+    assert e.value.response["Error"]["Code"] == "NoSuchHostedZone"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["content-type"].endswith("xml")
 
 
 def test_regions_are_partitioned(flotilla):
