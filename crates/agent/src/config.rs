@@ -51,6 +51,10 @@ pub struct AgentConfig {
     pub awsvpc_network: String,
     /// Its IPv4 subnet (the gateway is the first address).
     pub awsvpc_subnet: String,
+    /// The resolvers (IP addresses, port 53) containers are given when their definition
+    /// names none: Flotilla's DNS server, so tasks resolve Cloud Map and Route 53 names.
+    /// Empty: Docker's default (the host's resolvers).
+    pub container_dns: Vec<String>,
     /// TCP ports always reported as taken, besides those listening on the host.
     pub reserved_ports: Vec<u16>,
     /// How long shutdown waits to deliver queued status reports.
@@ -101,6 +105,7 @@ impl AgentConfig {
             container_cleanup_delay: Duration::from_secs(60),
             awsvpc_network: "flotilla-awsvpc".into(),
             awsvpc_subnet: "172.31.240.0/20".into(),
+            container_dns: Vec::new(),
             reserved_ports: vec![22, 2375, 2376, 51678, 51679],
             shutdown_flush: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),

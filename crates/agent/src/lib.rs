@@ -115,6 +115,7 @@ pub async fn run_with_api(
             data_dir_id: checkpoint.snapshot().data_dir_id,
             cleanup_delay: config.container_cleanup_delay,
             awsvpc,
+            container_dns: config.container_dns.clone(),
             events,
             host_policy: config.host_policy.clone(),
             registry: Default::default(),

@@ -130,6 +130,8 @@ pub(crate) struct SpecContext {
     pub pause_id: Option<String>,
     pub task_cpu: Option<i64>,
     pub task_memory: Option<i64>,
+    /// The agent's resolvers for containers whose definition names none.
+    pub container_dns: Vec<String>,
 }
 
 impl SpecContext {
@@ -138,6 +140,7 @@ impl SpecContext {
         def: &TaskDefinition,
         instance_arn: &str,
         data_dir_id: &str,
+        container_dns: &[String],
     ) -> Self {
         let (task_cpu, task_memory) = task_limits(task, def, &overrides(task));
         SpecContext {
@@ -151,6 +154,7 @@ impl SpecContext {
             pause_id: None,
             task_cpu,
             task_memory,
+            container_dns: container_dns.to_vec(),
         }
     }
 
@@ -211,7 +215,8 @@ impl SpecContext {
                 (NetMode::Awsvpc, None) => NetworkMode::None,
             }
         };
-        let ports = if network == NetworkMode::Bridge {
+        let own_bridge = network == NetworkMode::Bridge;
+        let ports = if own_bridge {
             c.port_mappings
                 .iter()
                 .filter_map(|p| {
@@ -275,6 +280,18 @@ impl SpecContext {
             } else {
                 c.hostname.clone()
             },
+            // Docker takes resolvers only for a container with a network of its own; an
+            // awsvpc task's go on its pause container.
+            dns: if own_bridge {
+                self.resolvers(c)
+            } else {
+                Vec::new()
+            },
+            dns_search: if own_bridge {
+                c.dns_search_domains.clone()
+            } else {
+                Vec::new()
+            },
             privileged: c.privileged.unwrap_or(false),
             read_only_root: c.readonly_root_filesystem.unwrap_or(false),
             init: c
@@ -282,6 +299,15 @@ impl SpecContext {
                 .as_ref()
                 .and_then(|l| l.init_process_enabled)
                 .unwrap_or(false),
+        }
+    }
+
+    /// A bridge container's resolvers: its definition's `dnsServers`, else the agent's.
+    fn resolvers(&self, c: &ContainerDefinition) -> Vec<String> {
+        if c.dns_servers.is_empty() {
+            self.container_dns.clone()
+        } else {
+            c.dns_servers.clone()
         }
     }
 
@@ -302,6 +328,7 @@ impl SpecContext {
             }),
             extra_hosts: containers.iter().flat_map(extra_hosts).collect(),
             hostname: containers.iter().find_map(|c| c.hostname.clone()),
+            dns: self.container_dns.clone(),
             stop_timeout: Some(Duration::from_secs(2)),
             ..Default::default()
         }

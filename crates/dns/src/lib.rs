@@ -79,6 +79,10 @@ pub struct Options {
     pub max_tcp_connections: usize,
     /// The largest UDP reply, whatever a client's EDNS says it can take.
     pub max_udp_payload: u16,
+    /// More addresses to answer on, UDP and TCP each (the address containers are given
+    /// as their resolver, say). Unlike `udp` and `tcp` these are bound if possible: one
+    /// that cannot be is logged and left out, and [`Plane::also_addrs`] lists those bound.
+    pub also: Vec<SocketAddr>,
 }
 
 impl Default for Options {
@@ -97,6 +101,7 @@ impl Default for Options {
             tcp_idle_timeout: Duration::from_secs(10),
             max_tcp_connections: 1024,
             max_udp_payload: 4096,
+            also: Vec::new(),
         }
     }
 }
@@ -106,6 +111,7 @@ pub struct Plane {
     report: watch::Receiver<Arc<DnsReport>>,
     udp: SocketAddr,
     tcp: SocketAddr,
+    also: Vec<SocketAddr>,
     task: JoinHandle<()>,
 }
 
@@ -150,21 +156,38 @@ impl Plane {
         let mut server = Server::new(handler.clone());
         server.register_socket(udp);
         let (stop_tcp, tcp_stopped) = watch::channel(false);
-        let tcp_task = tokio::spawn(tcp::run(
-            tcp,
-            handler,
-            options.tcp_idle_timeout,
-            options.max_tcp_connections,
-            tcp_stopped,
-        ));
-        tracing::info!(udp = %udp_addr, tcp = %tcp_addr, "DNS server listening");
+        let serve_tcp = |listener: TcpListener| {
+            tokio::spawn(tcp::run(
+                listener,
+                handler.clone(),
+                options.tcp_idle_timeout,
+                options.max_tcp_connections,
+                tcp_stopped.clone(),
+            ))
+        };
+        let mut tcp_tasks = vec![serve_tcp(tcp)];
+        let mut also = Vec::new();
+        for &addr in &options.also {
+            match bind(addr, addr) {
+                Ok((udp, tcp)) => {
+                    also.push(udp.local_addr()?);
+                    server.register_socket(udp);
+                    tcp_tasks.push(serve_tcp(tcp));
+                }
+                Err(error) => {
+                    tracing::warn!(%addr, %error, "the DNS server cannot listen here too; leaving it out");
+                }
+            }
+        }
+        tracing::info!(udp = %udp_addr, tcp = %tcp_addr, also = ?also, "DNS server listening");
         let task = tokio::spawn(supervise(
-            shared, config, shutdown, report_tx, server, tcp_task, stop_tcp,
+            shared, config, shutdown, report_tx, server, tcp_tasks, stop_tcp,
         ));
         Ok(Plane {
             report,
             udp: udp_addr,
             tcp: tcp_addr,
+            also,
             task,
         })
     }
@@ -182,6 +205,11 @@ impl Plane {
     /// The TCP address bound.
     pub fn tcp_local_addr(&self) -> SocketAddr {
         self.tcp
+    }
+
+    /// The addresses of [`Options::also`] that could be bound.
+    pub fn also_addrs(&self) -> &[SocketAddr] {
+        &self.also
     }
 
     /// Wait for every task to end (after shutdown).
@@ -234,7 +262,7 @@ async fn supervise(
     mut shutdown: watch::Receiver<bool>,
     report: watch::Sender<Arc<DnsReport>>,
     mut server: Server<Handler>,
-    tcp: JoinHandle<()>,
+    tcp: Vec<JoinHandle<()>>,
     stop_tcp: watch::Sender<bool>,
 ) {
     let mut config_open = true;
@@ -255,7 +283,9 @@ async fn supervise(
     if let Err(e) = server.shutdown_gracefully().await {
         tracing::debug!(error = %e, "the DNS UDP server ended with an error");
     }
-    let _ = tcp.await;
+    for task in tcp {
+        let _ = task.await;
+    }
 }
 
 /// Resolves once `flag` is true or its sender is gone (holding no borrow of it after).

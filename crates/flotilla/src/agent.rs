@@ -85,6 +85,12 @@ pub struct AgentArgs {
     /// carries.
     #[arg(long, env = "FLOTILLA_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// The resolver containers are given when their definition names none (repeatable):
+    /// an address of the server's DNS server on port 53 that containers reach (the
+    /// server's `--container-dns`), so tasks resolve Cloud Map and Route 53 names.
+    /// Without it containers keep Docker's resolvers.
+    #[arg(long = "container-dns", value_delimiter = ',')]
+    pub container_dns: Vec<std::net::IpAddr>,
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
@@ -173,6 +179,7 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
     c.attributes = args.attributes.clone();
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);
     c.poll_wait = Duration::from_secs(args.poll_wait_seconds.max(1));
+    c.container_dns = args.container_dns.iter().map(|ip| ip.to_string()).collect();
     c.cpu_units = args.cpu_units.filter(|v| *v > 0);
     c.memory_mib = args.memory_mib.filter(|v| *v > 0);
     c

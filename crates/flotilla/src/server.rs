@@ -102,6 +102,13 @@ pub struct ServerArgs {
     /// otherwise.
     #[arg(long)]
     pub dns_addr: Option<SocketAddr>,
+    /// The address containers resolve names through: the DNS server also answers on
+    /// port 53 there, and `up`'s agent gives it to containers as their resolver (run other
+    /// hosts' agents with `--container-dns` of an address of this server they reach).
+    /// `auto`: for `up` as root, the gateway of Docker's bridge network, if it is free;
+    /// otherwise none. `none`: containers keep Docker's default resolvers.
+    #[arg(long, env = "FLOTILLA_CONTAINER_DNS", default_value = "auto", value_parser = parse_container_dns)]
+    pub container_dns: ContainerDns,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -114,6 +121,25 @@ pub struct ServerArgs {
     /// limit); more are closed at once, with a warning in the log.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+}
+
+/// The `--container-dns` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerDns {
+    Auto,
+    None,
+    Address(std::net::IpAddr),
+}
+
+fn parse_container_dns(s: &str) -> Result<ContainerDns, String> {
+    match s {
+        "auto" => Ok(ContainerDns::Auto),
+        "none" => Ok(ContainerDns::None),
+        ip => ip
+            .parse()
+            .map(ContainerDns::Address)
+            .map_err(|_| format!("'{ip}' is not an IP address, `auto` or `none`")),
+    }
 }
 
 /// Options of `up`.
@@ -283,6 +309,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     control.lb_addresses = flotilla_server::AddressPool::parse(&args.lb_bind)
         .map_err(|e| anyhow::anyhow!("--lb-bind: {e}"))?;
     control.lb_port_offset = args.lb_port_offset;
+    let container_dns = container_dns(&args, up).await;
     let mut config = flotilla_server::Config {
         store: store_config(&args)?,
         credentials: creds,
@@ -306,7 +333,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             workers: args.lb_workers,
             ..flotilla_server::LbOptions::default()
         }),
-        dns: Some(dns_options(&args)),
+        dns: Some(dns_options(&args, container_dns)),
     };
 
     let listener = TcpListener::bind(args.api_addr)
@@ -345,6 +372,13 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let server = flotilla_server::Server::start(listeners, config)
         .await
         .context("starting the server")?;
+    let container_dns = match container_dns {
+        Some(ip) if server.dns_also_addrs().iter().any(|a| a.ip() == ip) => Some(ip),
+        Some(ip) if args.container_dns != ContainerDns::Auto => {
+            anyhow::bail!("the DNS server cannot listen on {ip}:53 for containers (--container-dns): is the port taken, or the address not this host's?")
+        }
+        _ => None,
+    };
     if args.store == "sqlite" {
         write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
     }
@@ -363,7 +397,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         &args,
         &endpoint,
         &registry_host,
-        dns_addr,
+        (dns_addr, container_dns),
         &pair,
         &source,
         up,
@@ -371,7 +405,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let agent_config = match local_agent {
         None => None,
         Some(cleanup) => {
-            Some(local_agent_config(&args, ttl, &endpoint, cleanup, &pair, &server).await?)
+            let mut config =
+                local_agent_config(&args, ttl, &endpoint, cleanup, &pair, &server).await?;
+            config.container_dns = container_dns.iter().map(|ip| ip.to_string()).collect();
+            Some(config)
         }
     };
     let server = async {
@@ -424,6 +461,7 @@ async fn local_agent_config(
         cpu_units: None,
         memory_mib: None,
         poll_wait_seconds: (ttl / 3).clamp(1, 10),
+        container_dns: Vec::new(),
     };
     let dir = &agent_args.data_dir;
     if crate::agent::registered_with_root_key(dir) {
@@ -445,7 +483,7 @@ fn banner(
     args: &ServerArgs,
     endpoint: &str,
     registry: &str,
-    dns: Option<SocketAddr>,
+    (dns, container_dns): (Option<SocketAddr>, Option<std::net::IpAddr>),
     pair: &credentials::KeyPair,
     source: &credentials::Source,
     up: bool,
@@ -474,6 +512,14 @@ fn banner(
             dns.ip(),
             dns.port()
         );
+    }
+    if let Some(ip) = container_dns {
+        let agents = if up {
+            ""
+        } else {
+            "; run agents with --container-dns"
+        };
+        println!("  containers resolve through {ip}:53{agents}");
     }
     let offset = match args.lb_port_offset {
         0 => String::new(),
@@ -572,12 +618,19 @@ pub(crate) async fn shutdown_signal() {
 /// The DNS server's settings: its address (see [`ServerArgs::dns_addr`]), the host's
 /// resolvers for other names, and who may use them: loopback and the private networks
 /// containers use (never an open resolver).
-fn dns_options(args: &ServerArgs) -> flotilla_server::DnsOptions {
+fn dns_options(
+    args: &ServerArgs,
+    container_dns: Option<std::net::IpAddr>,
+) -> flotilla_server::DnsOptions {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let addr = args.dns_addr.unwrap_or_else(default_dns_addr);
     let mut options = flotilla_server::DnsOptions {
         udp: addr,
         tcp: addr,
+        also: container_dns
+            .map(|ip| SocketAddr::new(ip, 53))
+            .into_iter()
+            .collect(),
         forwarders: flotilla_server::system_forwarders(),
         ..flotilla_server::DnsOptions::default()
     };
@@ -592,13 +645,40 @@ fn dns_options(args: &ServerArgs) -> flotilla_server::DnsOptions {
 
 /// Port 53 when this process may bind it (root), 8053 otherwise, on loopback.
 fn default_dns_addr() -> SocketAddr {
-    let root = std::fs::read_to_string("/proc/self/status")
+    SocketAddr::from(([127, 0, 0, 1], if is_root() { 53 } else { 8053 }))
+}
+
+/// Whether this process runs as root (and so may bind port 53).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("Uid:"))
                 .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
         })
-        .unwrap_or(false);
-    SocketAddr::from(([127, 0, 0, 1], if root { 53 } else { 8053 }))
+        .unwrap_or(false)
+}
+
+/// The address the DNS server should also answer on for containers (see
+/// [`ServerArgs::container_dns`]): `auto` asks Docker for its bridge's gateway, for `up`
+/// as root only.
+async fn container_dns(args: &ServerArgs, up: bool) -> Option<std::net::IpAddr> {
+    match args.container_dns {
+        ContainerDns::None => None,
+        ContainerDns::Address(ip) => Some(ip),
+        ContainerDns::Auto if !up || !is_root() => None,
+        ContainerDns::Auto => {
+            let docker = flotilla_runtime::docker::DockerRuntime::connect()
+                .await
+                .ok()?;
+            match docker.bridge_gateway().await {
+                Ok(gateway) => gateway.map(std::net::IpAddr::V4),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read Docker's bridge gateway; containers keep Docker's resolvers");
+                    None
+                }
+            }
+        }
+    }
 }

@@ -85,6 +85,12 @@ impl DockerRuntime {
     pub fn api_version(&self) -> String {
         self.docker.client_version().to_string()
     }
+
+    /// The IPv4 gateway of Docker's default `bridge` network (the host's address on
+    /// `docker0`, which containers on every bridge network reach), if it has one.
+    pub async fn bridge_gateway(&self) -> Result<Option<std::net::Ipv4Addr>> {
+        network::gateway(&self.docker, "bridge").await
+    }
 }
 
 fn unavailable_engine(place: &str, err: &bollard::errors::Error) -> crate::RuntimeError {

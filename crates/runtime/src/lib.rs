@@ -124,6 +124,11 @@ pub struct ContainerSpec {
     /// Extra `/etc/hosts` entries (`host:ip`).
     pub extra_hosts: Vec<String>,
     pub hostname: Option<String>,
+    /// The container's resolvers (IP addresses, port 53) instead of the daemon's; not
+    /// allowed with the host network or another container's.
+    pub dns: Vec<String>,
+    /// Its DNS search domains.
+    pub dns_search: Vec<String>,
     pub privileged: bool,
     pub read_only_root: bool,
     pub init: bool,

@@ -389,6 +389,14 @@ impl Server {
         self.dns.as_ref().map(|(plane, _)| plane.local_addr())
     }
 
+    /// The DNS server's further addresses ([`DnsOptions::also`]) that could be bound.
+    pub fn dns_also_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.dns
+            .as_ref()
+            .map(|(plane, _)| plane.also_addrs().to_vec())
+            .unwrap_or_default()
+    }
+
     /// A join token for `cluster` usable for `ttl_seconds`, made directly (as
     /// `CreateJoinToken` makes one): `flotilla up` makes one for its own agent.
     pub async fn create_join_token(

@@ -41,13 +41,16 @@ fn web() -> TaskDefinition {
     }))
 }
 
+/// The resolver the agent gives containers in these tests.
+const AGENT_DNS: &str = "172.17.0.1";
+
 fn context(
     def: &TaskDefinition,
     overrides: serde_json::Value,
 ) -> (SpecContext, Vec<ContainerDefinition>) {
     let mut t = desired("arn:aws:ecs:us-east-1:000000000000:task/default/abc", def);
     t.task.overrides = overrides;
-    let ctx = SpecContext::new(&t.task, def, "arn:instance/1", "d1r");
+    let ctx = SpecContext::new(&t.task, def, "arn:instance/1", "d1r", &[AGENT_DNS.into()]);
     (ctx, effective_containers(def, &spec::overrides(&t.task)))
 }
 
@@ -200,4 +203,31 @@ fn awsvpc_containers_join_the_pause_container() {
     let s = ctx.container_spec(&c[0], "x".into());
     assert_eq!(s.network, Some(NetworkMode::Container("pause1".into())));
     assert!(s.ports.is_empty() && s.hostname.is_none() && s.extra_hosts.is_empty());
+}
+
+#[test]
+fn containers_resolve_through_the_agents_resolver_unless_they_name_their_own() {
+    let mut def = web();
+    def.container_definitions[1].dns_servers = vec!["10.0.0.2".into()];
+    def.container_definitions[1].dns_search_domains = vec!["svc.local".into()];
+    let (ctx, c) = context(&def, serde_json::Value::Null);
+    let s = ctx.container_spec(&c[0], "x".into());
+    assert_eq!((s.dns, s.dns_search), (vec![AGENT_DNS.to_string()], vec![]));
+    let s = ctx.container_spec(&c[1], "y".into());
+    assert_eq!(
+        (s.dns, s.dns_search),
+        (vec!["10.0.0.2".to_string()], vec!["svc.local".to_string()])
+    );
+
+    // Docker refuses resolvers on the host's network and on another container's: an
+    // awsvpc task's go on its pause container.
+    def.network_mode = Some("host".into());
+    let (ctx, c) = context(&def, serde_json::Value::Null);
+    assert!(ctx.container_spec(&c[0], "x".into()).dns.is_empty());
+    def.network_mode = Some("awsvpc".into());
+    let (mut ctx, c) = context(&def, serde_json::Value::Null);
+    let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc");
+    assert_eq!(pause.dns, vec![AGENT_DNS.to_string()]);
+    ctx.pause_id = Some("pause1".into());
+    assert!(ctx.container_spec(&c[0], "x".into()).dns.is_empty());
 }

@@ -51,6 +51,8 @@ pub(crate) struct ActorContext {
     pub cleanup_delay: Duration,
     /// The awsvpc network.
     pub awsvpc: NetworkSpec,
+    /// The resolvers containers get unless their definition names its own.
+    pub container_dns: Vec<String>,
     /// Container events, routed to the actor owning the container.
     pub events: Arc<Router>,
     /// What tasks may reach of this host.
@@ -238,6 +240,7 @@ impl TaskActor {
             &definition,
             &ctx.identity.instance_arn(),
             &ctx.data_dir_id,
+            &ctx.container_dns,
         );
         let cp = adopted.checkpoint.as_ref();
         let report = cp.and_then(|c| c.last_report.as_ref());

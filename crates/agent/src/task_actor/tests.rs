@@ -53,6 +53,7 @@ pub(crate) async fn harness() -> Harness {
             gateway: "172.31.240.1".into(),
             labels: Default::default(),
         },
+        container_dns: Vec::new(),
         events,
         registry: Default::default(),
     });
@@ -350,7 +351,7 @@ async fn adopted_containers_are_not_created_again() {
     h.rt.add_image("httpd");
     h.rt.add_image("busybox");
     let t = desired(ARN, &web());
-    let spec = SpecContext::new(&t.task, &t.definition, "arn:old", "d1");
+    let spec = SpecContext::new(&t.task, &t.definition, "arn:old", "d1", &[]);
     let defs = t.definition.container_definitions.clone();
     let app = h.rt.insert(
         spec.container_spec(&defs[0], "ecs-web-2-app-1".into()),

@@ -17,6 +17,8 @@ use crate::{Options, Plane};
 /// A running plane and the channels that drive it.
 pub struct Harness {
     pub addr: SocketAddr,
+    /// The extra addresses bound ([`Options::also`]).
+    pub also: Vec<SocketAddr>,
     pub config: watch::Sender<Arc<DnsConfig>>,
     pub report: watch::Receiver<Arc<DnsReport>>,
     shutdown: watch::Sender<bool>,
@@ -35,6 +37,7 @@ impl Harness {
         assert_eq!(plane.local_addr(), plane.tcp_local_addr());
         Harness {
             addr: plane.local_addr(),
+            also: plane.also_addrs().to_vec(),
             config,
             report: plane.report(),
             shutdown,

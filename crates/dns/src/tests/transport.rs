@@ -135,6 +135,29 @@ async fn the_clients_edns_payload_size_is_honoured() {
 }
 
 #[tokio::test]
+async fn extra_addresses_answer_too_and_one_that_cannot_be_bound_is_left_out() {
+    let options = Options {
+        // 192.0.2.1 (TEST-NET-1) is no address of this host.
+        also: vec![
+            "127.0.0.2:0".parse().unwrap(),
+            "192.0.2.1:0".parse().unwrap(),
+        ],
+        ..Options::default()
+    };
+    let h = Harness::start_with(example(), options);
+    assert_eq!(h.also.len(), 1, "{:?}", h.also);
+    let extra = h.also[0];
+    assert_eq!(extra.ip().to_string(), "127.0.0.2");
+    for m in [
+        udp_exchange(extra, &query("www.example.com.", RecordType::A)).await,
+        tcp_exchange(extra, &query("www.example.com.", RecordType::A)).await,
+    ] {
+        assert_eq!(addresses(&m), ["192.0.2.1", "192.0.2.2"]);
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn idle_tcp_connections_are_closed() {
     let options = Options {
         tcp_idle_timeout: Duration::from_millis(200),

@@ -47,6 +47,23 @@ async fn exists(docker: &Docker, name: &str) -> Result<bool> {
     }
 }
 
+/// The first IPv4 gateway of the network `name`; `None` when it has none or does not exist.
+pub(crate) async fn gateway(docker: &Docker, name: &str) -> Result<Option<std::net::Ipv4Addr>> {
+    let network = match docker
+        .inspect_network(name, None::<InspectNetworkOptions>)
+        .await
+    {
+        Ok(network) => network,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(from_bollard(e)),
+    };
+    let pools = network.ipam.and_then(|i| i.config).unwrap_or_default();
+    Ok(pools
+        .iter()
+        .filter_map(|pool| pool.gateway.as_deref()?.parse().ok())
+        .next())
+}
+
 fn create_request(spec: &NetworkSpec) -> NetworkCreateRequest {
     let pool = IpamConfig {
         subnet: Some(spec.subnet.clone()).filter(|s| !s.is_empty()),

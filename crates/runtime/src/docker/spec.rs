@@ -64,6 +64,8 @@ fn host_config(spec: &ContainerSpec) -> HostConfig {
         network_mode: spec.network.as_ref().map(network_mode),
         port_bindings: non_empty(port_bindings(&spec.ports)),
         extra_hosts: non_empty(spec.extra_hosts.clone()),
+        dns: non_empty(spec.dns.clone()),
+        dns_search: non_empty(spec.dns_search.clone()),
         privileged: Some(spec.privileged),
         readonly_rootfs: Some(spec.read_only_root),
         init: Some(spec.init),
@@ -205,6 +207,20 @@ mod tests {
         assert_eq!(host.port_bindings, None);
         assert_eq!(host.network_mode, None);
         assert_eq!(host.cpu_period, None);
+        assert_eq!(host.dns, None);
+        assert_eq!(host.dns_search, None);
+    }
+
+    #[test]
+    fn resolvers_and_search_domains_are_mapped() {
+        let body = create_body(&ContainerSpec {
+            dns: vec!["172.17.0.1".into()],
+            dns_search: vec!["svc.local".into()],
+            ..spec()
+        });
+        let host = body.host_config.unwrap_or_default();
+        assert_eq!(host.dns, Some(vec!["172.17.0.1".to_string()]));
+        assert_eq!(host.dns_search, Some(vec!["svc.local".to_string()]));
     }
 
     #[test]
