@@ -208,6 +208,15 @@ pub struct HealthCheck {
     pub failure_threshold: Option<u32>,
 }
 
+/// A custom health check (`HealthCheckCustomConfig`): health comes from
+/// UpdateInstanceCustomHealthStatus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomHealth {
+    /// Deprecated by AWS; stored and shown.
+    #[serde(default)]
+    pub failure_threshold: Option<u32>,
+}
+
 /// `Service.Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServiceType {
@@ -246,10 +255,10 @@ pub struct DiscoveryServiceRecord {
     pub dns: Option<ServiceDns>,
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
-    /// `HealthCheckCustomConfig`: present (with its optional, deprecated threshold) when
-    /// instances' health is set through UpdateInstanceCustomHealthStatus.
+    /// `HealthCheckCustomConfig`: present when instances' health is set through
+    /// UpdateInstanceCustomHealthStatus.
     #[serde(default)]
-    pub custom_health: Option<Option<u32>>,
+    pub custom_health: Option<CustomHealth>,
     /// Service attributes (UpdateServiceAttributes).
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,

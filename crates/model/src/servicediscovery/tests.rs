@@ -187,7 +187,7 @@ fn first_health_comes_from_the_custom_check_only() {
     let mut s = service(RoutingPolicy::Multivalue, &[(RecordType::A, 10)]);
     let sick = attrs(&[(ATTR_INIT_HEALTH, "UNHEALTHY")]);
     assert_eq!(rules::initial_health(&s, &sick), HealthStatus::Healthy);
-    s.custom_health = Some(None);
+    s.custom_health = Some(CustomHealth::default());
     assert_eq!(rules::initial_health(&s, &sick), HealthStatus::Unhealthy);
     assert_eq!(
         rules::initial_health(&s, &attrs(&[])),
@@ -226,7 +226,7 @@ fn discover_filters_by_attributes_then_health() {
         )),
         ["a", "b"]
     );
-    s.custom_health = Some(None);
+    s.custom_health = Some(CustomHealth::default());
     assert_eq!(
         ids(rules::discover(
             &s,
@@ -398,4 +398,16 @@ proptest! {
         prop_assert!(label.len() <= 63);
         prop_assert!(label.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'));
     }
+}
+
+#[test]
+fn records_survive_their_envelope() {
+    use crate::record::{decode, encode};
+    let mut s = service(RoutingPolicy::Multivalue, &[(RecordType::A, 10)]);
+    s.custom_health = Some(CustomHealth::default());
+    let back: DiscoveryServiceRecord = decode(&encode(&s)).unwrap();
+    assert_eq!(back, s);
+    let i = instance("i", &[(ATTR_IPV4, "10.0.0.1")], HealthStatus::Unhealthy);
+    let back: InstanceRecord = decode(&encode(&i)).unwrap();
+    assert_eq!(back, i);
 }
