@@ -283,6 +283,30 @@ fn parse_soa(value: &str, ttl: Option<u32>) -> Option<Soa> {
     })
 }
 
+/// Wait (briefly) until every view whose revision makes the configuration's version has
+/// applied what the most advanced of them has. A change wakes the feed through the views
+/// it touched; the others advance to its revision on their own, a moment later, with no
+/// notification, so a build made before they do would carry an older version and no
+/// later change might come to correct it.
+async fn settle(state: &State) {
+    let (r53, sd) = (state.route53(), state.servicediscovery());
+    let target = [
+        r53.zones.revision(),
+        r53.record_sets.revision(),
+        r53.changes.revision(),
+        sd.namespaces.revision(),
+        sd.services.revision(),
+        sd.instances.revision(),
+        sd.operations.revision(),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    let caught_up = async { tokio::join!(r53.wait_for(target), sd.wait_for(target)) };
+    // A view that stalls (a closed store) must not stop the feed.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), caught_up).await;
+}
+
 /// Keep the published configuration current until `shutdown`.
 pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let r53 = state.route53();
@@ -296,6 +320,7 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut instances = sd.instances.key_changes();
     let mut operations = sd.operations.key_changes();
     loop {
+        settle(&state).await;
         state.dns().publish(build(&state));
         let more = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
