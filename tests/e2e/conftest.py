@@ -100,8 +100,10 @@ class Flotilla:
             config=Config(retries={"max_attempts": 1}, **cfg),
         )
 
-    def aws(self, *args, check=True, region=REGION):
-        """Run the real AWS CLI against this server; JSON output parsed."""
+    def aws(self, *args, check=True, region=REGION, env=None):
+        """Run the real AWS CLI against this server; JSON output parsed. `env` adds
+        environment variables (e.g. AWS_DISABLE_HOST_PREFIX_INJECTION)."""
+        extra = env or {}
         env = dict(os.environ)
         env.update(
             AWS_ACCESS_KEY_ID=ACCESS_KEY,
@@ -112,6 +114,7 @@ class Flotilla:
             AWS_MAX_ATTEMPTS="1",
         )
         env.pop("AWS_PROFILE", None)
+        env.update(extra)
         cmd = [AWS, "--endpoint-url", self.endpoint, "--output", "json", *args]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         if check and out.returncode != 0:

@@ -14,6 +14,7 @@ mod ecs;
 mod elbv2;
 mod pagination;
 mod route53;
+mod servicediscovery;
 mod sts;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
+        Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
@@ -74,6 +76,11 @@ pub fn elbv2_operations() -> &'static [&'static str] {
 /// The Route 53 operations this build implements (for the compatibility table).
 pub fn route53_operations() -> &'static [&'static str] {
     route53::OPERATIONS
+}
+
+/// The Cloud Map operations this build implements (for the compatibility table).
+pub fn servicediscovery_operations() -> &'static [&'static str] {
+    servicediscovery::OPERATIONS
 }
 
 /// The region and account a request acts in.

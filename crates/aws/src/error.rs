@@ -11,6 +11,9 @@ pub struct AwsError {
     pub code: String,
     pub message: String,
     pub status: StatusCode,
+    /// Members of the error shape besides its message (Cloud Map's
+    /// `NamespaceAlreadyExists` carries `NamespaceId`), written next to it in JSON errors.
+    pub fields: Vec<(String, String)>,
 }
 
 impl AwsError {
@@ -19,7 +22,14 @@ impl AwsError {
             code: code.into(),
             message: message.into(),
             status,
+            fields: Vec::new(),
         }
+    }
+
+    /// The error with one more member of its shape (JSON protocols only).
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.fields.push((name.into(), value.into()));
+        self
     }
 
     /// A 400 error caused by the request (the usual case for service exceptions).

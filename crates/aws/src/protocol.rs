@@ -127,7 +127,10 @@ pub fn render(
 pub fn render_error(protocol: Protocol, xmlns: &str, err: &AwsError, request_id: &str) -> Response {
     let resp = if protocol.is_json() {
         let code = json_code(&err.code);
-        let body = serde_json::json!({ "__type": code, "message": err.message });
+        let mut body = serde_json::json!({ "__type": code, "message": err.message });
+        for (name, value) in &err.fields {
+            body[name.as_str()] = serde_json::Value::from(value.as_str());
+        }
         let mut resp = response(err.status, protocol.json_content_type(), body.to_string());
         if let Ok(v) = HeaderValue::from_str(code) {
             resp.headers_mut().insert("x-amzn-errortype", v);

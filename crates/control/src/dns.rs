@@ -1,16 +1,20 @@
 //! The feed that configures the DNS data plane, and the channels to and from it.
 //!
-//! Every change to a hosted zone, record set or load balancer rebuilds the [`DnsConfig`]
-//! from the views: each hosted zone with its record sets, aliases resolved here into the
-//! records they answer with (a load balancer's address; another record set's values), and
-//! the zone of load balancers' `DNSName`s. Every server runs it (each serves DNS). The
-//! configuration's version is the store revision the views had applied, which is what
-//! Route 53's GetChange compares a change's commit with.
+//! Every change to a hosted zone, record set, load balancer or Cloud Map namespace,
+//! service, instance or operation rebuilds the [`DnsConfig`] from the views: each hosted
+//! zone with its record sets, aliases resolved here into the records they answer with (a
+//! load balancer's address; another record set's values), each Cloud Map DNS namespace as
+//! a zone of its own with its services' instances (`namespace_zone`), and the zone of load
+//! balancers' `DNSName`s. Every server runs it (each serves DNS). The configuration's
+//! version is the store revision every view it reads had applied, which is what Route 53's
+//! GetChange and Cloud Map's GetOperation compare a change's commit with.
 
 use std::sync::Arc;
 
 use flotilla_model::dns::{DnsConfig, DnsReport, RecordPlane, RecordType, Routing, Soa, ZonePlane};
 use flotilla_model::route53::{RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL};
+use flotilla_model::servicediscovery::records::service_records;
+use flotilla_model::servicediscovery::{InstanceRecord, NamespaceRecord, DEFAULT_SOA_TTL};
 use tokio::sync::watch;
 
 use crate::{keys, State};
@@ -70,9 +74,13 @@ pub fn load_balancer_zone(suffix: &str) -> String {
 /// Build the data plane's configuration from the views.
 pub fn build(state: &State) -> DnsConfig {
     // Every Route 53 change writes its zone, record sets and change record in one commit,
-    // so once all three views have applied a revision, this build holds every change
-    // committed up to it (load balancers' own revisions play no part in GetChange).
-    let version = state.route53().revision();
+    // and every Cloud Map change its records and operation record in one commit, so once
+    // all these views have applied a revision, this build holds every change committed up
+    // to it (load balancers' own revisions play no part in GetChange).
+    let version = state
+        .route53()
+        .revision()
+        .min(state.servicediscovery().revision());
     let mut zones = Vec::new();
     for zone in crate::route53::zones(state) {
         let sets = crate::route53::record_sets(state, &zone.id);
@@ -94,6 +102,11 @@ pub fn build(state: &State) -> DnsConfig {
             }
         }
         zones.push(plane);
+    }
+    for namespace in crate::servicediscovery::all_namespaces(state) {
+        if namespace.namespace_type.is_dns() {
+            zones.push(namespace_zone(state, &namespace));
+        }
     }
     zones.push(load_balancers_zone(state));
     DnsConfig {
@@ -159,6 +172,39 @@ fn record_plane(
         routing,
         healthy: true,
     })
+}
+
+/// A Cloud Map DNS namespace as a zone: its SOA (with the namespace's SOA TTL) and NS,
+/// and the record sets of every service's instances.
+fn namespace_zone(state: &State, namespace: &NamespaceRecord) -> ZonePlane {
+    let origin = namespace.origin();
+    let mut soa = default_soa(&origin);
+    soa.ttl = namespace.soa_ttl.unwrap_or(DEFAULT_SOA_TTL);
+    let mut records = vec![RecordPlane {
+        name: origin.clone(),
+        rtype: RecordType::Ns,
+        ttl: NS_TTL,
+        values: vec![NAME_SERVER.to_string()],
+        routing: Routing::Simple,
+        healthy: true,
+    }];
+    let alias = |name: &str| crate::route53::load_balancer_address(state, name);
+    for service in crate::servicediscovery::services_in(state, namespace) {
+        let instances: Vec<InstanceRecord> = crate::servicediscovery::instances_of(state, &service)
+            .iter()
+            .map(|i| (**i).clone())
+            .collect();
+        records.extend(service_records(&service, &origin, &instances, &alias));
+    }
+    ZonePlane {
+        id: namespace
+            .hosted_zone_id
+            .clone()
+            .unwrap_or_else(|| namespace.id.clone()),
+        origin,
+        soa,
+        records,
+    }
 }
 
 /// Every load balancer's `DNSName` with its address.
@@ -237,6 +283,30 @@ fn parse_soa(value: &str, ttl: Option<u32>) -> Option<Soa> {
     })
 }
 
+/// Wait (briefly) until every view whose revision makes the configuration's version has
+/// applied what the most advanced of them has. A change wakes the feed through the views
+/// it touched; the others advance to its revision on their own, a moment later, with no
+/// notification, so a build made before they do would carry an older version and no
+/// later change might come to correct it.
+async fn settle(state: &State) {
+    let (r53, sd) = (state.route53(), state.servicediscovery());
+    let target = [
+        r53.zones.revision(),
+        r53.record_sets.revision(),
+        r53.changes.revision(),
+        sd.namespaces.revision(),
+        sd.services.revision(),
+        sd.instances.revision(),
+        sd.operations.revision(),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    let caught_up = async { tokio::join!(r53.wait_for(target), sd.wait_for(target)) };
+    // A view that stalls (a closed store) must not stop the feed.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), caught_up).await;
+}
+
 /// Keep the published configuration current until `shutdown`.
 pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let r53 = state.route53();
@@ -244,7 +314,13 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut sets = r53.record_sets.key_changes();
     let mut changes = r53.changes.key_changes();
     let mut lbs = state.elbv2().load_balancers.key_changes();
+    let sd = state.servicediscovery();
+    let mut namespaces = sd.namespaces.key_changes();
+    let mut services = sd.services.key_changes();
+    let mut instances = sd.instances.key_changes();
+    let mut operations = sd.operations.key_changes();
     loop {
+        settle(&state).await;
         state.dns().publish(build(&state));
         let more = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
@@ -252,6 +328,10 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
             c = sets.next() => c.is_some(),
             c = changes.next() => c.is_some(),
             c = lbs.next() => c.is_some(),
+            c = namespaces.next() => c.is_some(),
+            c = services.next() => c.is_some(),
+            c = instances.next() => c.is_some(),
+            c = operations.next() => c.is_some(),
         };
         if !more {
             return;

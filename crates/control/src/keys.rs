@@ -195,3 +195,43 @@ pub fn record_sets_of(zone: &str) -> String {
 pub fn change(id: &str) -> String {
     format!("{CHANGES}{id}")
 }
+
+/// Cloud Map (regional): namespaces `{prefix}{region}/{id}`, services
+/// `{prefix}{region}/{id}`, instances `{prefix}{region}/{service id}/{instance id}` (an
+/// instance id may hold `/`; a service id never does), operations `{prefix}{region}/{id}`.
+pub const SD_NAMESPACES: &str = "/servicediscovery/namespaces/";
+pub const SD_SERVICES: &str = "/servicediscovery/services/";
+pub const SD_INSTANCES: &str = "/servicediscovery/instances/";
+pub const SD_OPERATIONS: &str = "/servicediscovery/operations/";
+
+pub fn sd_namespace(region: &str, id: &str) -> String {
+    format!("{SD_NAMESPACES}{region}/{id}")
+}
+
+pub fn sd_namespaces(region: &str) -> String {
+    format!("{SD_NAMESPACES}{region}/")
+}
+
+pub fn sd_service(region: &str, id: &str) -> String {
+    format!("{SD_SERVICES}{region}/{id}")
+}
+
+pub fn sd_services(region: &str) -> String {
+    format!("{SD_SERVICES}{region}/")
+}
+
+pub fn sd_instance(region: &str, service_id: &str, instance_id: &str) -> String {
+    format!("{SD_INSTANCES}{region}/{service_id}/{instance_id}")
+}
+
+pub fn sd_instances_of(region: &str, service_id: &str) -> String {
+    format!("{SD_INSTANCES}{region}/{service_id}/")
+}
+
+pub fn sd_operation(region: &str, id: &str) -> String {
+    format!("{SD_OPERATIONS}{region}/{id}")
+}
+
+pub fn sd_operations(region: &str) -> String {
+    format!("{SD_OPERATIONS}{region}/")
+}

@@ -18,6 +18,8 @@
 //! - [`ecr`]: ECR's repositories and images, and the registry's authorization tokens.
 //! - [`elbv2`]: load balancers, listeners, rules, target groups and targets, and the
 //!   feed that configures the load balancer's data plane.
+//! - [`route53`]: hosted zones and change batches; [`servicediscovery`]: Cloud Map's
+//!   namespaces, services and instances; [`dns`]: the feed that serves both as DNS.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
@@ -36,6 +38,7 @@ pub mod leader;
 pub mod locks;
 pub mod placement;
 pub mod route53;
+pub mod servicediscovery;
 mod state;
 
 pub use clock::Clock;

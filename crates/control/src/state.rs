@@ -101,6 +101,7 @@ struct Inner {
     elbv2: crate::elbv2::Views,
     certificates: View<CertificateRecord>,
     route53: crate::route53::Views,
+    servicediscovery: crate::servicediscovery::Views,
     dns: crate::dns::Channels,
     /// The key that signs registry authorization tokens (the same for every server of
     /// one store).
@@ -213,6 +214,7 @@ impl State {
             elbv2: crate::elbv2::Views::start(&s).await?,
             certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
             route53: crate::route53::Views::start(&s).await?,
+            servicediscovery: crate::servicediscovery::Views::start(&s).await?,
             dns: crate::dns::Channels::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
@@ -367,7 +369,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -382,6 +384,7 @@ impl State {
             i.elbv2.wait_for(rev),
             i.certificates.wait_for(rev),
             i.route53.wait_for(rev),
+            i.servicediscovery.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -397,6 +400,7 @@ impl State {
             .and(m)
             .and(n)
             .and(o)
+            .and(p)
             .map_err(ControlError::from)
     }
 
@@ -469,6 +473,11 @@ impl State {
     /// Route 53's views.
     pub fn route53(&self) -> &crate::route53::Views {
         &self.inner.route53
+    }
+
+    /// Cloud Map's views.
+    pub fn servicediscovery(&self) -> &crate::servicediscovery::Views {
+        &self.inner.servicediscovery
     }
 
     /// The channels to and from the DNS data plane.

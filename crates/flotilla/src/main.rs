@@ -53,8 +53,8 @@ enum Command {
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm` or `route53`) this build implements, one
-    /// per line.
+    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53` or
+    /// `servicediscovery`) this build implements, one per line.
     #[command(hide = true)]
     Operations {
         #[arg(default_value = "ecs")]
@@ -89,8 +89,11 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Env { data_dir } => env::print(&data_dir),
         Command::Operations { service } => {
-            let ops = flotilla_server::operations(&service)
-                .ok_or_else(|| anyhow::anyhow!("unknown service '{service}': ecs or ecr"))?;
+            let ops = flotilla_server::operations(&service).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53 or servicediscovery"
+                )
+            })?;
             for op in ops {
                 println!("{op}");
             }

@@ -20,6 +20,7 @@ pub mod record;
 pub mod route53;
 pub mod run_token;
 pub mod service;
+pub mod servicediscovery;
 pub mod tag;
 pub mod task;
 pub mod task_definition;

@@ -153,8 +153,9 @@ pub enum ServerError {
     },
 }
 
-/// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`) this build implements (for `flotilla
-/// operations` and the compatibility table).
+/// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
+/// `servicediscovery`) this build implements (for `flotilla operations` and the
+/// compatibility table).
 pub fn operations(service: &str) -> Option<&'static [&'static str]> {
     match service {
         "ecs" => Some(flotilla_api::ecs_operations()),
@@ -162,6 +163,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "elbv2" => Some(flotilla_api::elbv2_operations()),
         "acm" => Some(flotilla_api::acm_operations()),
         "route53" => Some(flotilla_api::route53_operations()),
+        "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
         _ => None,
     }
 }
