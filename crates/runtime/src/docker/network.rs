@@ -47,7 +47,9 @@ async fn exists(docker: &Docker, name: &str) -> Result<bool> {
     }
 }
 
-/// The first IPv4 gateway of the network `name`; `None` when it has none or does not exist.
+/// The IPv4 gateway of the network `name`: its first pool's gateway, or (the default
+/// bridge lists only its subnet) the subnet's first address, where Docker puts the bridge's
+/// own; `None` when it has no IPv4 pool or does not exist.
 pub(crate) async fn gateway(docker: &Docker, name: &str) -> Result<Option<std::net::Ipv4Addr>> {
     let network = match docker
         .inspect_network(name, None::<InspectNetworkOptions>)
@@ -58,10 +60,18 @@ pub(crate) async fn gateway(docker: &Docker, name: &str) -> Result<Option<std::n
         Err(e) => return Err(from_bollard(e)),
     };
     let pools = network.ipam.and_then(|i| i.config).unwrap_or_default();
-    Ok(pools
-        .iter()
-        .filter_map(|pool| pool.gateway.as_deref()?.parse().ok())
-        .next())
+    Ok(pools.iter().find_map(pool_gateway))
+}
+
+/// A pool's IPv4 gateway, or its subnet's first address.
+fn pool_gateway(pool: &IpamConfig) -> Option<std::net::Ipv4Addr> {
+    if let Some(gateway) = pool.gateway.as_deref().and_then(|g| g.parse().ok()) {
+        return Some(gateway);
+    }
+    let (network, len) = pool.subnet.as_deref()?.split_once('/')?;
+    let network: std::net::Ipv4Addr = network.parse().ok()?;
+    let len: u8 = len.parse().ok()?;
+    (len < 31).then(|| std::net::Ipv4Addr::from(u32::from(network) + 1))
 }
 
 fn create_request(spec: &NetworkSpec) -> NetworkCreateRequest {
@@ -93,6 +103,23 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn a_pools_gateway_is_its_own_or_the_subnets_first_address() {
+        let pool = |subnet: &str, gateway: Option<&str>| IpamConfig {
+            subnet: Some(subnet.into()),
+            gateway: gateway.map(Into::into),
+            ..Default::default()
+        };
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(
+            pool_gateway(&pool("172.18.0.0/16", Some("172.18.0.9"))),
+            ip("172.18.0.9")
+        );
+        assert_eq!(pool_gateway(&pool("172.17.0.0/16", None)), ip("172.17.0.1"));
+        assert_eq!(pool_gateway(&pool("fd00::/64", None)), None);
+        assert_eq!(pool_gateway(&pool("10.0.0.4/31", None)), None);
+    }
 
     #[test]
     fn request_carries_subnet_gateway_and_labels() {
