@@ -12,6 +12,7 @@ import pytest
 from agents import (AgentProcess, IMAGE, build_test_image, containers_with_label, inspect,
                     remove_containers, wait_for)
 from conftest import Flotilla
+from test_dns import dig
 
 CLUSTER = "discovery"
 # A web page on 8080 that says its task's NAME.
@@ -150,3 +151,114 @@ def test_containers_reach_another_task_by_a_route53_name(env):
         assert inspect(container)["HostConfig"]["Dns"] == [env.gateway]
     finally:
         ecs.stop_task(cluster=CLUSTER, task=web_arn)
+
+
+def wait_operation(server, op_id, timeout=15):
+    sd = server.client("servicediscovery")
+
+    def done():
+        op = sd.get_operation(OperationId=op_id)["Operation"]
+        return op if op["Status"] == "SUCCESS" else None
+    return wait_for(done, timeout=timeout, interval=0.1, what=f"operation {op_id}")
+
+
+def answers(server, name, rtype="A"):
+    status, answer, _, _ = dig(server.dns, name, rtype)
+    return status, answer
+
+
+def task_ips(ecs, service):
+    """Each task of a service (any status) with its address and last status."""
+    arns = []
+    for status in ("RUNNING", "STOPPED"):
+        arns += ecs.list_tasks(cluster=CLUSTER, serviceName=service, desiredStatus=status)["taskArns"]
+    if not arns:
+        return {}
+    out = {}
+    for t in ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]:
+        nics = t["containers"][0].get("networkInterfaces") or []
+        if nics:
+            out[nics[0]["privateIpv4Address"]] = t["lastStatus"]
+    return out
+
+
+def test_a_service_registers_its_tasks_in_cloud_map_and_a_scale_in_outlives_the_ttl(env):
+    """ECS `serviceRegistries`: RUNNING tasks are registered with ECS's attributes and
+    answered by DNS; another task reaches the service by its name; a scale-in deregisters
+    the task first and keeps it running for the record's TTL, so no answer ever names a
+    task that is not running."""
+    ecs, server = env.ecs, env.server
+    sd = server.client("servicediscovery")
+    op = sd.create_private_dns_namespace(Name="svc.test", Vpc="vpc-1")["OperationId"]
+    ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
+    ttl = 3
+    registry = sd.create_service(Name="api", NamespaceId=ns_id, DnsConfig={
+        "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": ttl}]})["Service"]
+
+    td = register(ecs, "registered-web", WEB, "awsvpc", env=[("NAME", "registered")], ports=[8080])
+    try:
+        ecs.create_service(cluster=CLUSTER, serviceName="api", taskDefinition=td, desiredCount=2,
+                           networkConfiguration=awsvpc(),
+                           serviceRegistries=[{"registryArn": registry["Arn"]}])
+        # A registry that does not exist is refused.
+        with pytest.raises(ecs.exceptions.InvalidParameterException):
+            ecs.create_service(cluster=CLUSTER, serviceName="nope", taskDefinition=td, desiredCount=1,
+                               networkConfiguration=awsvpc(), serviceRegistries=[
+                                   {"registryArn": registry["Arn"].replace(registry["Id"], "srv-00000000000000aa")}])
+
+        def both_answered():
+            ips = {ip for ip, s in task_ips(ecs, "api").items() if s == "RUNNING"}
+            status, answer = answers(server, "api.svc.test")
+            got = {r[3] for r in answer}
+            return (answer, ips) if len(ips) == 2 and got == ips else None
+        answer, ips = wait_for(both_answered, timeout=90, interval=0.5, what="both tasks in DNS")
+        assert {r[1] for r in answer} == {ttl}
+
+        instances = sd.list_instances(ServiceId=registry["Id"])["Instances"]
+        assert len(instances) == 2
+        attrs = instances[0]["Attributes"]
+        assert attrs["ECS_CLUSTER_NAME"] == CLUSTER and attrs["ECS_SERVICE_NAME"] == "api"
+        assert attrs["ECS_TASK_DEFINITION_FAMILY"] == "registered-web"
+        assert attrs["AWS_INSTANCE_IPV4"] in ips and attrs["AVAILABILITY_ZONE"]
+        task_ids = {t.rsplit("/", 1)[1] for t in ecs.list_tasks(cluster=CLUSTER, serviceName="api")["taskArns"]}
+        assert {i["Id"] for i in instances} == task_ids
+        assert ecs.list_services_by_namespace(namespace="svc.test")["serviceArns"] == [
+            ecs.describe_services(cluster=CLUSTER, services=["api"])["services"][0]["serviceArn"]]
+        with pytest.raises(ecs.exceptions.NamespaceNotFoundException):
+            ecs.list_services_by_namespace(namespace="missing.test")
+
+        # Another task reaches the service by its name.
+        client = run(ecs, register(ecs, "registered-client", fetch_by_name("api.svc.test", 8080, "hello from registered"),
+                                   "awsvpc"), "awsvpc")
+        assert exit_code(ecs, client) == 0
+
+        # Scale in: watch DNS and the tasks together until one task is left and answered.
+        ecs.update_service(cluster=CLUSTER, service="api", desiredCount=1)
+        samples = []
+
+        def settled():
+            tasks = task_ips(ecs, "api")
+            _, answer = answers(server, "api.svc.test")
+            got = {r[3] for r in answer}
+            samples.append((got, tasks))
+            running = {ip for ip, s in tasks.items() if s == "RUNNING"}
+            stopped = {ip for ip, s in tasks.items() if s == "STOPPED"}
+            return len(running) == 1 and got == running and stopped
+        wait_for(settled, timeout=60, interval=0.2, what="the scale-in to settle")
+        for got, tasks in samples:
+            not_running = {ip for ip in got if tasks.get(ip) != "RUNNING"}
+            assert not not_running, f"DNS named tasks that were not running: {not_running} ({tasks})"
+        [gone] = [ip for ip, s in samples[-1][1].items() if s == "STOPPED"]
+        # It was taken out of DNS while it still ran, and ran on for at least one sample.
+        assert any(gone not in got and tasks.get(gone) == "RUNNING" for got, tasks in samples)
+        # ... and was held running for the record's TTL after it was asked to stop.
+        [stopped] = [t for t in ecs.describe_tasks(cluster=CLUSTER, tasks=ecs.list_tasks(
+            cluster=CLUSTER, serviceName="api", desiredStatus="STOPPED")["taskArns"])["tasks"]]
+        assert (stopped["stoppedAt"] - stopped["stoppingAt"]).total_seconds() >= ttl, stopped
+        events = [e["message"] for e in ecs.describe_services(cluster=CLUSTER, services=["api"])["services"][0]["events"]]
+        assert any("deregistered 1 tasks from (service-registry" in m for m in events), events
+        assert any("registered 2 tasks in (service-registry" in m or "registered 1 tasks in (service-registry" in m
+                   for m in events), events
+    finally:
+        ecs.update_service(cluster=CLUSTER, service="api", desiredCount=0)
+        ecs.delete_service(cluster=CLUSTER, service="api", force=True)

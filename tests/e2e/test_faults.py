@@ -56,13 +56,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_placed(ecs, family):
+    """RunTask until the task is placed: a just-(re)started agent's instance is not placed
+    on until its first poll after registering, which a loaded machine may delay."""
+    return wait_for(lambda: ecs.run_task(taskDefinition=family)["tasks"], timeout=30, interval=0.5,
+                    what="RunTask to place the task")[0]["taskArn"]
+
+
 def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
     """The store restored from an older backup, then replaced by an empty one: the agent
     keeps every container, until an operator accepts the store."""
     build_test_image()
     port = free_port()
     server = Flotilla(tmp_path / "data")
-    addr = ["--api-addr", f"127.0.0.1:{port}", "--registry-addr", "127.0.0.1:0"]
+    addr = ["--api-addr", f"127.0.0.1:{port}", "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"]
 
     def start(srv):
         srv.extra_args = []
@@ -84,7 +91,7 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
         ecs.register_task_definition(family=family, containerDefinitions=[
             {"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"], "stopTimeout": 1}])
         agent.instance_arn()
-        first = ecs.run_task(taskDefinition=family)["tasks"][0]["taskArn"]
+        first = run_placed(ecs, family)
         ecs.get_waiter("tasks_running").wait(tasks=[first], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         assert server.stop() == 0
         backup = tmp_path / "backup.db"
@@ -92,7 +99,7 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
 
         start(server)
         ecs = server.client("ecs")
-        second = ecs.run_task(taskDefinition=family)["tasks"][0]["taskArn"]
+        second = run_placed(ecs, family)
         ecs.get_waiter("tasks_running").wait(tasks=[second], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         for i in range(20):  # the store moves well past the backup's revision
             ecs.create_cluster(clusterName=f"later-{i}")

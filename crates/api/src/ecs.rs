@@ -52,6 +52,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListContainerInstances",
     "ListServiceDeployments",
     "ListServices",
+    "ListServicesByNamespace",
     "ListTagsForResource",
     "ListTaskDefinitionFamilies",
     "ListTaskDefinitions",
@@ -170,6 +171,7 @@ async fn dispatch(
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,
             "DescribeServices" => services::describe(s, ctx, input.json()?)?,
             "ListServices" => services::list(s, ctx, input.json()?)?,
+            "ListServicesByNamespace" => services::list_by_namespace(s, ctx, input.json()?)?,
             "ListServiceDeployments" => service_deployments::list(s, ctx, input.json()?)?,
             "DescribeServiceDeployments" => service_deployments::describe(s, ctx, input.json()?)?,
             "DescribeServiceRevisions" => {

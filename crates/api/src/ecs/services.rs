@@ -151,6 +151,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     validate_load_balancers(&input.load_balancers)?;
     check_target_groups(state, ctx, &input.load_balancers)?;
     validate_service_registries(&input.service_registries)?;
+    check_registries(state, &input.service_registries)?;
     check_grace(input.health_check_grace_period_seconds)?;
     validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
@@ -267,6 +268,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
     }
     if let Some(r) = &input.service_registries {
         validate_service_registries(r)?;
+        check_registries(state, r)?;
     }
     let propagate = match &input.propagate_tags {
         Some(p) => Some(check_propagate(Some(p))?),
@@ -394,6 +396,77 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
                 .scheduling_strategy
                 .as_ref()
                 .is_none_or(|l| *l == s.scheduling_strategy)
+        })
+        .map(|s| s.service_arn.clone())
+        .collect();
+    arns.sort();
+    let (page, next) = paginate_strings(arns, input.next_token.as_deref(), size)?;
+    Ok(json!({ "serviceArns": page, "nextToken": next }))
+}
+
+/// Every service registry must be an existing Cloud Map service.
+fn check_registries(
+    state: &State,
+    registries: &[service::ServiceRegistry],
+) -> Result<(), EcsError> {
+    for arn in registries.iter().filter_map(|r| r.registry_arn.as_deref()) {
+        if flotilla_control::servicediscovery::service_by_arn(state, arn).is_none() {
+            return Err(invalid(format!(
+                "serviceRegistries: the Cloud Map service {arn} does not exist."
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ByNamespaceInput {
+    namespace: String,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+/// ListServicesByNamespace: the active services of every cluster whose service registry
+/// is a Cloud Map service in the namespace (named by name or ARN).
+pub fn list_by_namespace(
+    state: &State,
+    ctx: &Context,
+    input: ByNamespaceInput,
+) -> Result<Value, EcsError> {
+    use flotilla_control::servicediscovery as sd;
+    let scope = crate::scope(state, ctx);
+    let size = match input.max_results {
+        None => 10,
+        Some(_) => page_size(input.max_results, 100)?,
+    };
+    let namespace = if input.namespace.starts_with("arn:") {
+        sd::namespaces::get(state, &scope.region, &input.namespace)
+            .ok()
+            .map(|e| e.value)
+    } else {
+        sd::namespaces::by_name(state, &scope.region, &input.namespace)
+    };
+    let Some(namespace) = namespace else {
+        return Err(EcsError::Wire(flotilla_aws::AwsError::client(
+            "NamespaceNotFoundException",
+            format!("The namespace {} was not found.", input.namespace),
+        )));
+    };
+    let prefix = format!("{}{}/", keys::SERVICES, scope.region);
+    let mut arns: Vec<String> = state
+        .services()
+        .range(prefix.as_bytes())
+        .iter()
+        .map(|(_, e)| e.value.clone())
+        .filter(|s| s.status == ServiceStatus::Active)
+        .filter(|s| {
+            s.service_registries.iter().any(|r| {
+                r.registry_arn
+                    .as_deref()
+                    .and_then(|arn| sd::service_by_arn(state, arn))
+                    .is_some_and(|d| d.namespace_id == namespace.id)
+            })
         })
         .map(|s| s.service_arn.clone())
         .collect();

@@ -8,7 +8,7 @@
 //! once a second (backoffs and grace periods are timed). Each reconcile reads only the
 //! views, so it is idempotent: one that fails half-way is simply done again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use crate::placement::{self, Placement};
 use crate::{keys, ControlError, State};
 
 mod record;
+mod registries;
 mod targets;
 
 use record::{record, Pass};
@@ -372,6 +373,7 @@ impl ServiceController {
             })
         };
         let mut events = Vec::new();
+        let registry = registries::Registry::of(&state, svc);
         self.stop(
             &scope,
             &cluster,
@@ -379,6 +381,7 @@ impl ServiceController {
             &tasks,
             &actions,
             &lb_unhealthy,
+            registry.as_ref(),
             &mut events,
         )
         .await;
@@ -386,7 +389,18 @@ impl ServiceController {
             .await;
         if balanced {
             targets::register_running(&state, &scope, svc, &tasks, &mut events).await;
-            targets::settle_stopping(&state, &scope, svc, &tasks, &mut events).await?;
+        }
+        if let Some(r) = &registry {
+            let healthy: HashSet<String> = states
+                .iter()
+                .filter(|t| t.live && t.healthy)
+                .map(|t| t.id.clone())
+                .collect();
+            r.register_healthy(&state, &scope, svc, &tasks, &healthy, &mut events)
+                .await;
+        }
+        if balanced || registry.is_some() {
+            settle_stopping(&state, &scope, svc, &tasks, registry.as_ref(), &mut events).await?;
         }
         if failures.backing_off() && !may_start && !failed {
             events.push(format!(
@@ -465,17 +479,22 @@ impl ServiceController {
         tasks: &[Arc<TaskRecord>],
         actions: &Actions,
         lb_unhealthy: &HashMap<String, String>,
+        registry: Option<&registries::Registry<'_>>,
         events: &mut Vec<String>,
     ) {
         let mut stopped = Vec::new();
         for (id, why) in &actions.stop {
-            // Deregister first: the task keeps running until its targets have drained.
+            // Deregister first: the task keeps running until its targets have drained
+            // and its DNS records have expired from every cache.
             let mut drain = false;
             if let Some(t) = tasks
                 .iter()
                 .find(|t| t.task_arn.ends_with(&format!("/{id}")))
             {
                 drain = targets::deregister(&self.state, scope, svc, t, events).await > 0;
+                if let Some(r) = registry {
+                    drain |= r.deregister(&self.state, svc, t, events).await;
+                }
             }
             let lb_event = lb_unhealthy.get(id);
             if let (Why::Unhealthy, Some(event)) = (why, lb_event) {
@@ -659,6 +678,44 @@ impl ServiceController {
 
 /// A number that changes whenever an instance record or an agent connection changes or a
 /// task releases resources: what decides whether a placement that did not fit may fit now.
+/// Deregister the tasks that are stopping without having been (a user stopped them, they
+/// exited) from their load balancers and Cloud Map, and let the tasks held for draining
+/// stop once their targets have drained and their DNS records have expired.
+async fn settle_stopping(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    tasks: &[Arc<TaskRecord>],
+    registry: Option<&registries::Registry<'_>>,
+    events: &mut Vec<String>,
+) -> Result<(), ControlError> {
+    let report = state.elbv2().health();
+    let now = state.clock().now();
+    for t in tasks {
+        if t.desired_status != TaskStatus::Stopped {
+            continue;
+        }
+        if !t.awaiting_drain {
+            targets::deregister(state, scope, svc, t, events).await;
+            if let Some(r) = registry {
+                r.deregister(state, svc, t, events).await;
+            }
+            continue;
+        }
+        if let Some(r) = registry {
+            // Held but still registered (its deregistration failed): now.
+            r.deregister(state, svc, t, events).await;
+        }
+        let drained = targets::drained_all(state, scope, svc, t, &report, now);
+        if drained && registry.is_none_or(|r| r.expired(state, t, now)) {
+            let cluster = t.cluster_arn.rsplit('/').next().unwrap_or_default();
+            let id = t.task_arn.rsplit('/').next().unwrap_or_default();
+            tasks::release(state, &keys::task(&scope.region, cluster, id)).await?;
+        }
+    }
+    Ok(())
+}
+
 fn placement_stamp(state: &State) -> u64 {
     state.instances().changes() + state.agents().changes() + state.task_index().released()
 }

@@ -1,7 +1,8 @@
 //! The service controller's side of load balancing: each RUNNING task of a service with
 //! `loadBalancers` is registered in its target groups; a task counts as healthy only
 //! when its targets are; a task is deregistered before it is stopped and held running
-//! until the data plane reports its targets drained (or the deregistration delay ends).
+//! until the data plane reports its targets drained (or the deregistration delay ends;
+//! `settle_stopping` in the controller lets it go).
 
 use std::sync::Arc;
 
@@ -12,9 +13,8 @@ use flotilla_model::service::ServiceRecord;
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::Scope;
 
-use crate::ecs::tasks;
 use crate::elbv2::{target_groups, targets};
-use crate::{keys, ControlError, State};
+use crate::{keys, State};
 
 /// A task's target in one of its service's target groups.
 pub(super) struct TaskTarget {
@@ -245,34 +245,16 @@ fn drained(
     }
 }
 
-/// Deregister the targets of tasks that are stopping without having been drained (a user
-/// stopped them, they exited), and let tasks held for draining stop once drained.
-pub(super) async fn settle_stopping(
+/// Whether every target of a task stopping with a drain has drained.
+pub(super) fn drained_all(
     state: &State,
     scope: &Scope,
     svc: &ServiceRecord,
-    tasks: &[Arc<TaskRecord>],
-    events: &mut Vec<String>,
-) -> Result<(), ControlError> {
-    let report = state.elbv2().health();
-    let now = chrono::Utc::now();
-    for t in tasks {
-        if t.desired_status != TaskStatus::Stopped {
-            continue;
-        }
-        if !t.awaiting_drain {
-            deregister(state, scope, svc, t, events).await;
-            continue;
-        }
-        let all = task_targets(state, scope, svc, t);
-        if all
-            .iter()
-            .all(|x| drained(state, scope, t, x, &report, now))
-        {
-            let cluster = t.cluster_arn.rsplit('/').next().unwrap_or_default();
-            let id = t.task_arn.rsplit('/').next().unwrap_or_default();
-            tasks::release(state, &keys::task(&scope.region, cluster, id)).await?;
-        }
-    }
-    Ok(())
+    task: &TaskRecord,
+    report: &HealthReport,
+    now: DateTime<Utc>,
+) -> bool {
+    task_targets(state, scope, svc, task)
+        .iter()
+        .all(|t| drained(state, scope, task, t, report, now))
 }
