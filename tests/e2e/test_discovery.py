@@ -262,3 +262,41 @@ def test_a_service_registers_its_tasks_in_cloud_map_and_a_scale_in_outlives_the_
     finally:
         ecs.update_service(cluster=CLUSTER, service="api", desiredCount=0)
         ecs.delete_service(cluster=CLUSTER, service="api", force=True)
+
+
+def test_bridge_tasks_are_found_by_srv_with_their_host_port(env):
+    """A bridge-mode service's registry with an SRV record: each task answers
+    `1 1 HOSTPORT TASKID.SERVICE.NAMESPACE.`, and that name its host's address."""
+    ecs, server = env.ecs, env.server
+    sd = server.client("servicediscovery")
+    op = sd.create_private_dns_namespace(Name="bridge.test", Vpc="vpc-1")["OperationId"]
+    ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
+    registry = sd.create_service(Name="web", NamespaceId=ns_id, DnsConfig={
+        "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 7}]})["Service"]
+    td = register(ecs, "bridge-web", WEB, env=[("NAME", "bridge")], ports=[8080])
+    try:
+        ecs.create_service(cluster=CLUSTER, serviceName="bridge-web", taskDefinition=td, desiredCount=1,
+                           serviceRegistries=[{"registryArn": registry["Arn"], "containerName": "app",
+                                               "containerPort": 8080}])
+
+        def srv():
+            _, answer = answers(server, "web.bridge.test", "SRV")
+            return answer or None
+        [(name, ttl, rtype, data)] = wait_for(srv, timeout=90, interval=0.5, what="the SRV record")
+        assert (name, ttl, rtype) == ("web.bridge.test.", 7, "SRV")
+        priority, weight, port, target = data.split()
+        [task_arn] = ecs.list_tasks(cluster=CLUSTER, serviceName="bridge-web")["taskArns"]
+        [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]
+        [binding] = task["containers"][0]["networkBindings"]
+        assert (priority, weight, int(port)) == ("1", "1", binding["hostPort"])
+        assert target == f"{task_arn.rsplit('/', 1)[1]}.web.bridge.test."
+        _, answer = answers(server, target, "A")
+        assert [r[3] for r in answer] == [env.gateway]
+        # The host port answers on the host's address, as a client of the record would use it.
+        client = run(ecs, register(ecs, "srv-client",
+                                   f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {env.gateway} {port} "
+                                   f"| busybox grep -q 'hello from bridge'"))
+        assert exit_code(ecs, client) == 0
+    finally:
+        ecs.update_service(cluster=CLUSTER, service="bridge-web", desiredCount=0)
+        ecs.delete_service(cluster=CLUSTER, service="bridge-web", force=True)
