@@ -15,7 +15,7 @@ import botocore.session
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
-SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery"]
+SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch"]
 
 
 def markers(service):

@@ -2,7 +2,7 @@
 (`set -euo pipefail`), against `flotilla up` with the real AWS CLI, `dig` and `curl`. The
 page's own checks (`test ...`) make the run fail when a step does not do what it says:
 the blue/green alias cut-over, the rollback, weighted records at 90/10, 50/50 and 0/100,
-and retiring the old stack."""
+the old stack's request count in CloudWatch going still, and retiring the old stack."""
 import os
 import re
 import subprocess
@@ -34,6 +34,9 @@ def test_the_migration_walkthrough_runs_as_written(tmp_path):
         assert out[:3] == ["green", "blue", "green"], run.stdout
         shares = [int(n) for n in re.findall(r"green: (\d+) of 200", run.stdout)]
         assert len(shares) == 2 and 0 < shares[0] < shares[1] < 200, run.stdout
+        # CloudWatch counted blue's requests (the page checks no new one came).
+        [(before, after)] = re.findall(r"blue: ([\d.]+) requests, then ([\d.]+)", run.stdout)
+        assert float(before) > 0 and before == after, run.stdout
     finally:
         server.stop()
         for family in ("web-blue", "web-green"):

@@ -9,6 +9,7 @@
 
 pub mod acm;
 mod agent;
+mod cloudwatch;
 mod ecr;
 mod ecs;
 mod elbv2;
@@ -41,6 +42,7 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
+        Arc::new(cloudwatch::CloudWatch::new(state.clone())),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
@@ -76,6 +78,11 @@ pub fn elbv2_operations() -> &'static [&'static str] {
 /// The Route 53 operations this build implements (for the compatibility table).
 pub fn route53_operations() -> &'static [&'static str] {
     route53::OPERATIONS
+}
+
+/// The CloudWatch operations this build implements (for the compatibility table).
+pub fn cloudwatch_operations() -> &'static [&'static str] {
+    cloudwatch::OPERATIONS
 }
 
 /// The Cloud Map operations this build implements (for the compatibility table).

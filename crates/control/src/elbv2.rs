@@ -8,6 +8,7 @@
 
 pub mod listeners;
 pub mod load_balancers;
+pub mod metrics;
 pub mod plane;
 pub mod rules;
 pub mod target_groups;
@@ -41,6 +42,8 @@ pub struct Views {
     pub targets: View<TargetRecord>,
     config: watch::Sender<Arc<PlaneConfig>>,
     health: watch::Sender<Arc<HealthReport>>,
+    /// Requests per load balancer and minute, from the reports.
+    pub requests: metrics::RequestCounts,
 }
 
 impl Views {
@@ -65,6 +68,7 @@ impl Views {
             targets: View::start(store.clone(), p(keys::TARGETS), crate::state::decoder).await?,
             config: watch::channel(Arc::new(PlaneConfig::default())).0,
             health: watch::channel(Arc::new(HealthReport::default())).0,
+            requests: metrics::RequestCounts::default(),
         })
     }
 
@@ -107,7 +111,13 @@ impl Views {
 
     /// Take a report from the data plane (the server forwards each one here).
     pub fn report_health(&self, report: Arc<HealthReport>) {
-        self.health.send_replace(report);
+        self.requests.record(&report, chrono::Utc::now());
+        // Counts alone moving is no news to those watching health.
+        self.health.send_if_modified(|current| {
+            let news = current.groups != report.groups || current.bind_errors != report.bind_errors;
+            *current = report;
+            news
+        });
     }
 }
 

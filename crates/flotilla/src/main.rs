@@ -53,8 +53,8 @@ enum Command {
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53` or
-    /// `servicediscovery`) this build implements, one per line.
+    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
+    /// `servicediscovery` or `cloudwatch`) this build implements, one per line.
     #[command(hide = true)]
     Operations {
         #[arg(default_value = "ecs")]
@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         Command::Operations { service } => {
             let ops = flotilla_server::operations(&service).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53 or servicediscovery"
+                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53, servicediscovery or cloudwatch"
                 )
             })?;
             for op in ops {

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use flotilla_model::elbv2::plane::{LbPlane, ListenerPlane, PlaneConfig};
@@ -20,11 +21,16 @@ pub(crate) struct Table {
     pub groups: HashMap<String, Arc<Group>>,
     /// Listeners whose certificates could not be loaded, with why.
     pub tls_errors: BTreeMap<String, String>,
+    /// Requests received, by load balancer ARN (kept across tables while the load
+    /// balancer exists).
+    pub requests: HashMap<String, Arc<AtomicU64>>,
 }
 
 /// One listener as requests see it.
 pub(crate) struct Route {
     pub lb: Arc<LbPlane>,
+    /// Its load balancer's request counter.
+    pub requests: Arc<AtomicU64>,
     pub plane: ListenerPlane,
     /// Where it listens: the load balancer's address, the port plus the offset.
     pub bind: SocketAddr,
@@ -47,6 +53,8 @@ pub(crate) fn compile(config: &PlaneConfig, previous: &Table, inputs: Inputs<'_>
     let mut used: HashSet<&str> = HashSet::new();
     for lb in &config.load_balancers {
         let lb_arc = Arc::new(lb.clone());
+        let requests = previous.requests.get(&lb.arn).cloned().unwrap_or_default();
+        table.requests.insert(lb.arn.clone(), requests.clone());
         for listener in &lb.listeners {
             for rule in &listener.rules {
                 used.extend(rule.action.target_groups());
@@ -69,6 +77,7 @@ pub(crate) fn compile(config: &PlaneConfig, previous: &Table, inputs: Inputs<'_>
             let port = listener.port.wrapping_add(inputs.port_offset);
             let route = Route {
                 lb: lb_arc.clone(),
+                requests: requests.clone(),
                 plane: listener.clone(),
                 bind: SocketAddr::new(lb.address, port),
                 tls,

@@ -246,13 +246,23 @@ pub(crate) fn report(table: &Table, bind_errors: &BTreeMap<String, String>) -> H
     for (arn, e) in &table.tls_errors {
         bind_errors.entry(arn.clone()).or_insert_with(|| e.clone());
     }
+    let requests = table
+        .requests
+        .iter()
+        .map(|(arn, n)| (arn.clone(), n.load(std::sync::atomic::Ordering::Relaxed)))
+        .collect();
     HealthReport {
         groups,
         bind_errors,
+        requests,
     }
 }
 
-/// Publish the report whenever it changes, until `stop`.
+/// How often request counts are published when nothing else changes.
+const COUNTS_EVERY: Duration = Duration::from_secs(1);
+
+/// Publish the report whenever it changes (request counts at most every
+/// [`COUNTS_EVERY`]), until `stop`.
 pub(crate) async fn report_loop(
     shared: Arc<Shared>,
     tx: watch::Sender<Arc<HealthReport>>,
@@ -270,6 +280,7 @@ pub(crate) async fn report_loop(
         });
         tokio::select! {
             () = shared.dirty.notified() => {}
+            () = tokio::time::sleep(COUNTS_EVERY) => {}
             () = crate::until_true(&mut stop) => return,
         }
     }

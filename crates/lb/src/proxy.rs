@@ -60,6 +60,9 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBo
     let Some(route) = table.listeners.get(&conn.listener).cloned() else {
         return actions::error(StatusCode::SERVICE_UNAVAILABLE);
     };
+    route
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     let authority = parts.uri.authority().map(|a| a.as_str().to_string());
     let host_header = authority.or_else(|| {

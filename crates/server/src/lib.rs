@@ -164,6 +164,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "acm" => Some(flotilla_api::acm_operations()),
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
+        "cloudwatch" => Some(flotilla_api::cloudwatch_operations()),
         _ => None,
     }
 }

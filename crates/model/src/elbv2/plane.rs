@@ -148,6 +148,10 @@ pub struct HealthReport {
     /// Listeners that cannot serve (their port could not be bound, their certificate
     /// could not be loaded), with the error, by listener ARN.
     pub bind_errors: BTreeMap<String, String>,
+    /// Requests each load balancer has received since the data plane took it on (its
+    /// listeners' requests, answered by a target or by the balancer itself), by load
+    /// balancer ARN: CloudWatch's `RequestCount` is made of these.
+    pub requests: BTreeMap<String, u64>,
 }
 
 impl HealthReport {
