@@ -362,4 +362,32 @@ mod tests {
             "SerializationException"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Arbitrary bodies get an answer or a client error, never a panic or a fault.
+        #[test]
+        fn arbitrary_bodies_are_answered_or_refused(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            start in proptest::prelude::any::<i32>(),
+            period in proptest::prelude::any::<i64>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let cw = CloudWatch::new(state().await);
+                for op in OPERATIONS {
+                    let raw = cw.call(&ctx(), op, Input::Json(Bytes::from(body.clone()))).await;
+                    assert!(raw.as_ref().map_or_else(|e| e.status.is_client_error(), |_| true));
+                    let shaped = json!({
+                        "Namespace": NAMESPACE, "MetricName": REQUEST_COUNT,
+                        "StartTime": start, "EndTime": i64::from(start) + 3600, "Period": period,
+                        "Statistics": ["Sum"],
+                        "Dimensions": [{"Name": "LoadBalancer", "Value": String::from_utf8_lossy(&body)}],
+                    });
+                    let r = call(&cw, op, shaped).await;
+                    assert!(r.as_ref().map_or_else(|e| e.status.is_client_error(), |_| true), "{r:?}");
+                }
+            });
+        }
+    }
 }
