@@ -7,8 +7,8 @@
 //! and the chain is followed through Flotilla's zones ([`resolve`]) for at most
 //! [`MAX_CHAIN`] steps, stopping at a name already seen.
 
-use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use crate::routing;

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use flotilla_model::dns::{DnsConfig, RecordPlane, Routing, ZonePlane};
-use hickory_server::proto::rr::rdata::SOA;
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::values;
 

@@ -1,0 +1,78 @@
+//! DNS over UDP: one loop per socket, each receiving a datagram into a buffer it reuses,
+//! answering it from the table and sending the reply from a second reused buffer.
+//!
+//! The plane binds [`crate::Options::udp_workers`] sockets on its address with
+//! SO_REUSEPORT, so the kernel spreads clients over the loops and the loops run on
+//! different cores without sharing a socket. An authoritative answer never waits: it is
+//! computed and sent in the loop. A query for the forwarders (which may wait for
+//! [`crate::Options::forward_timeout`] per upstream) is given to a task of its own,
+//! holding a forwarding slot, so the loop goes on with the next datagram.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::handler::{Answer, Handler, Transport};
+
+/// The largest datagram read: anything longer is cut to this and fails to parse.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Datagrams answered in a row before the loop lets other tasks run (and looks at
+/// `stop`).
+const BATCH: usize = 64;
+
+/// Answer datagrams on `socket` until `stop` is true; forwarded queries still waiting
+/// then are dropped unanswered.
+pub(crate) async fn run(socket: UdpSocket, handler: Handler, mut stop: watch::Receiver<bool>) {
+    let socket = Arc::new(socket);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut out = Vec::with_capacity(4096);
+    let mut forwarded = JoinSet::new();
+    loop {
+        for _ in 0..BATCH {
+            let (n, src) = match socket.try_recv_from(&mut buf) {
+                Ok(received) => received,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // An ICMP error reported for an earlier reply, or the like: it says
+                    // nothing about the next datagram.
+                    tracing::debug!(error = %e, "DNS UDP receive failed");
+                    continue;
+                }
+            };
+            match handler.answer_now(&buf[..n], src, Transport::Udp, &mut out) {
+                Answer::Ready => {
+                    if let Err(e) = socket.send_to(&out, src).await {
+                        tracing::debug!(%src, error = %e, "could not send a DNS reply");
+                    }
+                }
+                Answer::Nothing => {}
+                Answer::Pending(pending) => {
+                    let socket = socket.clone();
+                    let handler = handler.clone();
+                    forwarded.spawn(async move {
+                        let reply = pending.finish(&handler).await;
+                        if let Err(e) = socket.send_to(&reply, src).await {
+                            tracing::debug!(%src, error = %e, "could not send a DNS reply");
+                        }
+                    });
+                }
+            }
+        }
+        while forwarded.try_join_next().is_some() {}
+        tokio::select! {
+            () = crate::until_true(&mut stop) => break,
+            ready = socket.readable() => {
+                if let Err(e) = ready {
+                    tracing::warn!(error = %e, "the DNS UDP socket failed; no longer answering on it");
+                    break;
+                }
+            }
+            Some(_) = forwarded.join_next(), if !forwarded.is_empty() => {}
+        }
+    }
+    forwarded.shutdown().await;
+}
