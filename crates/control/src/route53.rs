@@ -405,8 +405,9 @@ pub async fn change_record_sets(
             .iter()
             .map(|s| (**s).clone())
             .collect();
-        let effects =
-            changes::apply(&z.name, &current, &batch).map_err(Route53Error::InvalidChangeBatch)?;
+        let quota = state.config().route53_max_record_sets_per_zone;
+        let effects = changes::apply(&z.name, &current, &batch, quota)
+            .map_err(Route53Error::InvalidChangeBatch)?;
         let (change, change_op) = new_change(state, comment.clone());
         let zone_key = keys::hosted_zone(&z.id);
         let mut success = vec![Op::put(zone_key.clone(), encode(&**z)), change_op];
@@ -498,3 +499,6 @@ pub fn change_revision(state: &State, id: &str) -> Option<Revision> {
         .get(keys::change(id).as_bytes())
         .map(|e| e.mod_revision)
 }
+
+#[cfg(test)]
+mod tests;
