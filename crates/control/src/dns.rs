@@ -8,6 +8,7 @@
 //! Route 53's GetChange compares a change's commit with.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use flotilla_model::dns::{DnsConfig, DnsReport, RecordPlane, RecordType, Routing, Soa, ZonePlane};
 use flotilla_model::route53::{RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL};
@@ -75,7 +76,7 @@ pub fn build(state: &State) -> DnsConfig {
     let version = state.route53().revision();
     let mut zones = Vec::new();
     for zone in crate::route53::zones(state) {
-        let sets = crate::route53::record_sets(state, &zone.id);
+        let sets = crate::route53::stored_record_sets(state, &zone.id);
         let mut plane = ZonePlane {
             id: zone.id.clone(),
             origin: zone.name.clone(),
@@ -139,7 +140,7 @@ fn record_plane(
                     zone_sets.to_vec()
                 } else {
                     crate::route53::zone(state, &alias.hosted_zone_id)
-                        .map(|z| crate::route53::record_sets(state, &z.value.id))
+                        .map(|z| crate::route53::stored_record_sets(state, &z.value.id))
                         .unwrap_or_default()
                 };
             let targets: Vec<&Arc<RecordSet>> = target_sets
@@ -237,25 +238,52 @@ fn parse_soa(value: &str, ttl: Option<u32>) -> Option<Soa> {
     })
 }
 
-/// Keep the published configuration current until `shutdown`.
+/// After a change, how long the feed waits for the next before it builds: one change
+/// batch moves three views one after the other, and a zone being loaded sends batch
+/// after batch; each build reads every record set of every zone.
+const SETTLE: Duration = Duration::from_millis(5);
+/// The longest a build waits for changes to settle, so that a steady stream of them is
+/// still published.
+const SETTLE_MAX: Duration = Duration::from_millis(200);
+
+/// Keep the published configuration current until `shutdown`. Changes that come close
+/// together are built once ([`SETTLE`]).
 pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let r53 = state.route53();
     let mut zones = r53.zones.key_changes();
     let mut sets = r53.record_sets.key_changes();
     let mut changes = r53.changes.key_changes();
     let mut lbs = state.elbv2().load_balancers.key_changes();
+    let mut settling: Option<tokio::time::Instant> = None;
     loop {
-        state.dns().publish(build(&state));
-        let more = tokio::select! {
+        if settling.is_none() {
+            state.dns().publish(build(&state));
+        }
+        // Wait for a change; once one came, only until the changes settle.
+        let wait = async {
+            match settling {
+                Some(since) => {
+                    let until = (tokio::time::Instant::now() + SETTLE).min(since + SETTLE_MAX);
+                    tokio::time::sleep_until(until).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let change = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             c = zones.next() => c.is_some(),
             c = sets.next() => c.is_some(),
             c = changes.next() => c.is_some(),
             c = lbs.next() => c.is_some(),
+            () = wait => {
+                settling = None;
+                continue;
+            }
         };
-        if !more {
+        if !change {
             return;
         }
+        settling.get_or_insert_with(tokio::time::Instant::now);
     }
 }
 

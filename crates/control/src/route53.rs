@@ -229,15 +229,22 @@ pub fn zones(state: &State) -> Vec<Arc<HostedZoneRecord>> {
 /// A zone's record sets, in Route 53's listing order: by name with its labels reversed,
 /// then type, then set identifier.
 pub fn record_sets(state: &State, zone_id: &str) -> Vec<Arc<RecordSet>> {
-    let mut sets: Vec<Arc<RecordSet>> = state
+    let mut sets = stored_record_sets(state, zone_id);
+    sets.sort_by_cached_key(|s| listing_key(&s.name, s.rtype, s.set_identifier.as_deref()));
+    sets
+}
+
+/// A zone's record sets in their keys' order (by name, then type, then set identifier),
+/// for those that need no listing order: the change batch check and the DNS feed, which
+/// see every set of a large zone on every change.
+pub(crate) fn stored_record_sets(state: &State, zone_id: &str) -> Vec<Arc<RecordSet>> {
+    state
         .route53()
         .record_sets
         .range(keys::record_sets_of(zone_id).as_bytes())
         .iter()
         .map(|(_, e)| e.value.clone())
-        .collect();
-    sets.sort_by_cached_key(|s| listing_key(&s.name, s.rtype, s.set_identifier.as_deref()));
-    sets
+        .collect()
 }
 
 /// The order ListResourceRecordSets and ListHostedZonesByName use.
@@ -401,7 +408,7 @@ pub async fn change_record_sets(
     for _ in 0..ATTEMPTS {
         let entry = zone(state, id)?;
         let z = &entry.value;
-        let current: Vec<RecordSet> = record_sets(state, &z.id)
+        let current: Vec<RecordSet> = stored_record_sets(state, &z.id)
             .iter()
             .map(|s| (**s).clone())
             .collect();
