@@ -10,6 +10,7 @@
 //! GetChange and Cloud Map's GetOperation compare a change's commit with.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use flotilla_model::dns::{DnsConfig, DnsReport, RecordPlane, RecordType, Routing, Soa, ZonePlane};
 use flotilla_model::route53::{RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL};
@@ -83,7 +84,7 @@ pub fn build(state: &State) -> DnsConfig {
         .min(state.servicediscovery().revision());
     let mut zones = Vec::new();
     for zone in crate::route53::zones(state) {
-        let sets = crate::route53::record_sets(state, &zone.id);
+        let sets = crate::route53::stored_record_sets(state, &zone.id);
         let mut plane = ZonePlane {
             id: zone.id.clone(),
             origin: zone.name.clone(),
@@ -152,7 +153,7 @@ fn record_plane(
                     zone_sets.to_vec()
                 } else {
                     crate::route53::zone(state, &alias.hosted_zone_id)
-                        .map(|z| crate::route53::record_sets(state, &z.value.id))
+                        .map(|z| crate::route53::stored_record_sets(state, &z.value.id))
                         .unwrap_or_default()
                 };
             let targets: Vec<&Arc<RecordSet>> = target_sets
@@ -304,10 +305,19 @@ async fn settle(state: &State) {
     .unwrap_or(0);
     let caught_up = async { tokio::join!(r53.wait_for(target), sd.wait_for(target)) };
     // A view that stalls (a closed store) must not stop the feed.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), caught_up).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), caught_up).await;
 }
 
-/// Keep the published configuration current until `shutdown`.
+/// After a change, how long the feed waits for the next before it builds: one change
+/// batch moves three views one after the other, and a zone being loaded sends batch
+/// after batch; each build reads every record set of every zone.
+const SETTLE: Duration = Duration::from_millis(5);
+/// The longest a build waits for changes to settle, so that a steady stream of them is
+/// still published.
+const SETTLE_MAX: Duration = Duration::from_millis(200);
+
+/// Keep the published configuration current until `shutdown`. Changes that come close
+/// together are built once ([`SETTLE`]).
 pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let r53 = state.route53();
     let mut zones = r53.zones.key_changes();
@@ -319,10 +329,23 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut services = sd.services.key_changes();
     let mut instances = sd.instances.key_changes();
     let mut operations = sd.operations.key_changes();
+    let mut settling: Option<tokio::time::Instant> = None;
     loop {
-        settle(&state).await;
-        state.dns().publish(build(&state));
-        let more = tokio::select! {
+        if settling.is_none() {
+            settle(&state).await;
+            state.dns().publish(build(&state));
+        }
+        // Wait for a change; once one came, only until the changes settle.
+        let wait = async {
+            match settling {
+                Some(since) => {
+                    let until = (tokio::time::Instant::now() + SETTLE).min(since + SETTLE_MAX);
+                    tokio::time::sleep_until(until).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let change = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             c = zones.next() => c.is_some(),
             c = sets.next() => c.is_some(),
@@ -332,10 +355,15 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
             c = services.next() => c.is_some(),
             c = instances.next() => c.is_some(),
             c = operations.next() => c.is_some(),
+            () = wait => {
+                settling = None;
+                continue;
+            }
         };
-        if !more {
+        if !change {
             return;
         }
+        settling.get_or_insert_with(tokio::time::Instant::now);
     }
 }
 

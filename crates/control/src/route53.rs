@@ -229,15 +229,22 @@ pub fn zones(state: &State) -> Vec<Arc<HostedZoneRecord>> {
 /// A zone's record sets, in Route 53's listing order: by name with its labels reversed,
 /// then type, then set identifier.
 pub fn record_sets(state: &State, zone_id: &str) -> Vec<Arc<RecordSet>> {
-    let mut sets: Vec<Arc<RecordSet>> = state
+    let mut sets = stored_record_sets(state, zone_id);
+    sets.sort_by_cached_key(|s| listing_key(&s.name, s.rtype, s.set_identifier.as_deref()));
+    sets
+}
+
+/// A zone's record sets in their keys' order (by name, then type, then set identifier),
+/// for those that need no listing order: the change batch check and the DNS feed, which
+/// see every set of a large zone on every change.
+pub(crate) fn stored_record_sets(state: &State, zone_id: &str) -> Vec<Arc<RecordSet>> {
+    state
         .route53()
         .record_sets
         .range(keys::record_sets_of(zone_id).as_bytes())
         .iter()
         .map(|(_, e)| e.value.clone())
-        .collect();
-    sets.sort_by_cached_key(|s| listing_key(&s.name, s.rtype, s.set_identifier.as_deref()));
-    sets
+        .collect()
 }
 
 /// The order ListResourceRecordSets and ListHostedZonesByName use.
@@ -401,12 +408,13 @@ pub async fn change_record_sets(
     for _ in 0..ATTEMPTS {
         let entry = zone(state, id)?;
         let z = &entry.value;
-        let current: Vec<RecordSet> = record_sets(state, &z.id)
+        let current: Vec<RecordSet> = stored_record_sets(state, &z.id)
             .iter()
             .map(|s| (**s).clone())
             .collect();
-        let effects =
-            changes::apply(&z.name, &current, &batch).map_err(Route53Error::InvalidChangeBatch)?;
+        let quota = state.config().route53_max_record_sets_per_zone;
+        let effects = changes::apply(&z.name, &current, &batch, quota)
+            .map_err(Route53Error::InvalidChangeBatch)?;
         let (change, change_op) = new_change(state, comment.clone());
         let zone_key = keys::hosted_zone(&z.id);
         let mut success = vec![Op::put(zone_key.clone(), encode(&**z)), change_op];
@@ -498,3 +506,6 @@ pub fn change_revision(state: &State, id: &str) -> Option<Revision> {
         .get(keys::change(id).as_bytes())
         .map(|e| e.mod_revision)
 }
+
+#[cfg(test)]
+mod tests;

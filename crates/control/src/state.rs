@@ -55,6 +55,11 @@ pub struct ControlConfig {
     /// Listeners bind `port + lb_port_offset` (for a server that may not bind ports
     /// below 1024); zero by default.
     pub lb_port_offset: u16,
+    /// At most this many record sets in one Route 53 hosted zone (SOA and apex NS
+    /// included); a change batch that would take a zone past it fails with
+    /// InvalidChangeBatch, as on Route 53, whose default quota (10,000) AWS raises on
+    /// request.
+    pub route53_max_record_sets_per_zone: usize,
 }
 
 impl ControlConfig {
@@ -71,6 +76,7 @@ impl ControlConfig {
             lb_addresses: crate::elbv2::AddressPool::default(),
             lb_dns_suffix: "flotilla.internal".into(),
             lb_port_offset: 0,
+            route53_max_record_sets_per_zone: flotilla_model::route53::DEFAULT_MAX_RECORD_SETS,
         }
     }
 }

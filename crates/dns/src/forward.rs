@@ -7,12 +7,13 @@
 //! came over TCP (a UDP client gets the truncated reply and retries over TCP itself).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::proto::op::{Message, MessageType, Query};
+use hickory_proto::op::{Message, MessageType, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why a forwarded query got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +35,8 @@ pub(crate) struct Forwarding {
     pub allow: Vec<(IpAddr, u8)>,
     /// How long one forwarder has to answer.
     pub timeout: Duration,
-    /// One permit per query being forwarded.
-    pub slots: Semaphore,
+    /// One permit per query being forwarded (or CNAME chain being followed).
+    pub slots: Arc<Semaphore>,
 }
 
 impl Forwarding {
@@ -44,16 +45,21 @@ impl Forwarding {
         allowed(client, &self.allow)
     }
 
+    /// A forwarding slot, held by a query for as long as it waits for the forwarders.
+    pub(crate) fn slot(&self) -> Result<OwnedSemaphorePermit, ForwardError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ForwardError::Busy)
+    }
+
     /// Relay `query` (a whole DNS message as the client sent it) and return the reply,
-    /// its id set back to the client's.
+    /// its id set back to the client's. The caller holds a [`Forwarding::slot`].
     pub(crate) async fn relay(
         &self,
         query: &[u8],
         over_tcp: bool,
     ) -> Result<Message, ForwardError> {
-        let Ok(_slot) = self.slots.try_acquire() else {
-            return Err(ForwardError::Busy);
-        };
         let (Some(&hi), Some(&lo)) = (query.first(), query.get(1)) else {
             return Err(ForwardError::Short);
         };

@@ -3,17 +3,23 @@
 //! channels; it never reads the store.
 //!
 //! Structure (the path of one query, top to bottom):
-//! - [`Plane`] (here) binds the UDP socket and the TCP listener, compiles every
+//! - [`Plane`] (here) binds the UDP sockets and the TCP listener, compiles every
 //!   configuration into a lookup table (`table`, values parsed once by `values`), swaps
 //!   it in whole and publishes the report.
-//! - UDP is served by hickory's `Server`; TCP by our own accept loop (`tcp`), which hickory
-//!   cannot bound, with a connection cap and an idle timeout. Both hand each message to
-//!   `handler`, which checks the request, asks `lookup` (longest-suffix zone, delegations,
-//!   exact names, empty non-terminals, wildcards, CNAME chains) and `routing` (simple,
-//!   weighted, multivalue with health) for the answer, and encodes it (EDNS payload size
-//!   honoured; a UDP reply that does not fit is truncated with TC set, the full reply
-//!   goes over TCP).
+//! - Both transports are our own loops on tokio sockets: UDP (`udp`) one loop per socket,
+//!   [`Options::udp_workers`] sockets sharing the address through SO_REUSEPORT; TCP
+//!   (`tcp`) an accept loop with a connection cap and an idle timeout. Both hand each
+//!   message to `handler`, which reads it with hickory-proto, checks it, asks `lookup`
+//!   (longest-suffix zone, delegations, exact names, empty non-terminals, wildcards,
+//!   CNAME chains) and `routing` (simple, weighted, multivalue with health) for the
+//!   answer, and encodes it as a hickory-proto `Message` with name compression against
+//!   the question (EDNS payload size honoured; a UDP reply that does not fit is truncated
+//!   with TC set, the full reply goes over TCP). An authoritative answer is computed and
+//!   sent without waiting; a query for the forwarders is finished in a task of its own.
 //! - `forward` relays names outside every zone to upstream resolvers.
+//! - hickory-server is not used: its `Server` serves a UDP socket from one loop and its
+//!   `MessageRequest` keeps the question only lowercased and as raw bytes, which no answer
+//!   name can be compressed against. hickory-proto's types are all the plane needs.
 //!
 //! Policies, as a client sees them:
 //! - **Open resolver.** Only clients whose source address is inside
@@ -26,6 +32,10 @@
 //!   follow CNAMEs themselves); other clients get the chain as far as it goes.
 //! - **Forwarding over TCP.** A forwarded query is relayed over UDP; when the client came
 //!   over TCP and the upstream reply is truncated, it is asked again over TCP.
+//! - **Forwarding load.** At most [`Options::max_forwards`] queries wait for the
+//!   forwarders at once (a CNAME chain followed out of the zones counts as one); more get
+//!   SERVFAIL (a chain: the part inside the zones). They wait apart from the loops that
+//!   answer, so a slow forwarder never delays an authoritative answer.
 //! - **Bad input.** A message too short for a header is dropped; one whose header reads
 //!   but whose body does not is answered FORMERR, as is one without exactly one question;
 //!   an opcode other than QUERY gets NOTIMP, an EDNS version other than 0 BADVERS, a class
@@ -39,6 +49,7 @@ mod lookup;
 mod routing;
 mod table;
 mod tcp;
+mod udp;
 mod values;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -46,7 +57,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use flotilla_model::dns::{DnsConfig, DnsReport};
-use hickory_server::Server;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -79,9 +89,13 @@ pub struct Options {
     pub max_tcp_connections: usize,
     /// The largest UDP reply, whatever a client's EDNS says it can take.
     pub max_udp_payload: u16,
-    /// More addresses to answer on, UDP and TCP each (the address containers are given
-    /// as their resolver, say). Unlike `udp` and `tcp` these are bound if possible: one
-    /// that cannot be is logged and left out, and [`Plane::also_addrs`] lists those bound.
+    /// UDP sockets (each with its own loop) sharing the `udp` address; 0 means one per
+    /// core. More than one needs SO_REUSEPORT (Linux, the BSDs).
+    pub udp_workers: usize,
+    /// More addresses to answer on, UDP (one socket each) and TCP (the address containers
+    /// are given as their resolver, say). Unlike `udp` and `tcp` these are bound if
+    /// possible: one that cannot be is logged and left out, and [`Plane::also_addrs`]
+    /// lists those bound.
     pub also: Vec<SocketAddr>,
 }
 
@@ -101,6 +115,7 @@ impl Default for Options {
             tcp_idle_timeout: Duration::from_secs(10),
             max_tcp_connections: 1024,
             max_udp_payload: 4096,
+            udp_workers: 0,
             also: Vec::new(),
         }
     }
@@ -125,8 +140,12 @@ impl Plane {
         options: Options,
         shutdown: watch::Receiver<bool>,
     ) -> std::io::Result<Plane> {
-        let (udp, tcp) = bind(options.udp, options.tcp)?;
-        let udp_addr = udp.local_addr()?;
+        let workers = match options.udp_workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let (udp, tcp) = bind(options.udp, options.tcp, workers)?;
+        let udp_addr = udp_addr_of(&udp)?;
         let tcp_addr = tcp.local_addr()?;
         let mut forwarders = options.forwarders.clone();
         forwarders.retain(|&f| {
@@ -142,7 +161,7 @@ impl Plane {
                 servers: forwarders,
                 allow: options.forward_allow.clone(),
                 timeout: options.forward_timeout,
-                slots: Semaphore::new(options.max_forwards.max(1)),
+                slots: Arc::new(Semaphore::new(options.max_forwards.max(1))),
             },
             max_udp_payload: options.max_udp_payload.max(512),
         });
@@ -153,36 +172,39 @@ impl Plane {
         let handler = Handler {
             shared: shared.clone(),
         };
-        let mut server = Server::new(handler.clone());
-        server.register_socket(udp);
-        let (stop_tcp, tcp_stopped) = watch::channel(false);
-        let serve_tcp = |listener: TcpListener| {
-            tokio::spawn(tcp::run(
-                listener,
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut serve = |udp: Vec<UdpSocket>, tcp: TcpListener| {
+            for socket in udp {
+                tasks.push(tokio::spawn(udp::run(
+                    socket,
+                    handler.clone(),
+                    stopped.clone(),
+                )));
+            }
+            tasks.push(tokio::spawn(tcp::run(
+                tcp,
                 handler.clone(),
                 options.tcp_idle_timeout,
                 options.max_tcp_connections,
-                tcp_stopped.clone(),
-            ))
+                stopped.clone(),
+            )));
         };
-        let mut tcp_tasks = vec![serve_tcp(tcp)];
+        serve(udp, tcp);
         let mut also = Vec::new();
         for &addr in &options.also {
-            match bind(addr, addr) {
+            match bind(addr, addr, 1) {
                 Ok((udp, tcp)) => {
-                    also.push(udp.local_addr()?);
-                    server.register_socket(udp);
-                    tcp_tasks.push(serve_tcp(tcp));
+                    also.push(udp_addr_of(&udp)?);
+                    serve(udp, tcp);
                 }
                 Err(error) => {
                     tracing::warn!(%addr, %error, "the DNS server cannot listen here too; leaving it out");
                 }
             }
         }
-        tracing::info!(udp = %udp_addr, tcp = %tcp_addr, also = ?also, "DNS server listening");
-        let task = tokio::spawn(supervise(
-            shared, config, shutdown, report_tx, server, tcp_tasks, stop_tcp,
-        ));
+        tracing::info!(udp = %udp_addr, udp_workers = workers, tcp = %tcp_addr, also = ?also, "DNS server listening");
+        let task = tokio::spawn(supervise(shared, config, shutdown, report_tx, tasks, stop));
         Ok(Plane {
             report,
             udp: udp_addr,
@@ -230,9 +252,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The lookup table now in force.
-    pub(crate) fn table(&self) -> Arc<Table> {
-        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Look something up in the table now in force (holding it only that long).
+    pub(crate) fn with_table<T>(&self, f: impl FnOnce(&Table) -> T) -> T {
+        f(&self.table.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn swap(&self, table: Table) {
@@ -255,15 +277,15 @@ fn apply(shared: &Shared, config: &DnsConfig, report: &watch::Sender<Arc<DnsRepo
     );
 }
 
-/// Apply every configuration as it comes; on shutdown stop both transports.
+/// Apply every configuration as it comes; on shutdown stop both transports and wait for
+/// their loops to end.
 async fn supervise(
     shared: Arc<Shared>,
     mut config: watch::Receiver<Arc<DnsConfig>>,
     mut shutdown: watch::Receiver<bool>,
     report: watch::Sender<Arc<DnsReport>>,
-    mut server: Server<Handler>,
-    tcp: Vec<JoinHandle<()>>,
-    stop_tcp: watch::Sender<bool>,
+    loops: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
 ) {
     let mut config_open = true;
     loop {
@@ -279,11 +301,8 @@ async fn supervise(
             () = until_true(&mut shutdown) => break,
         }
     }
-    stop_tcp.send_replace(true);
-    if let Err(e) = server.shutdown_gracefully().await {
-        tracing::debug!(error = %e, "the DNS UDP server ended with an error");
-    }
-    for task in tcp {
+    stop.send_replace(true);
+    for task in loops {
         let _ = task.await;
     }
 }
@@ -296,29 +315,64 @@ pub(crate) async fn until_true(flag: &mut watch::Receiver<bool>) {
 /// How many times to look for a port free for both UDP and TCP when the system chooses.
 const SHARED_PORT_TRIES: usize = 16;
 
-/// Bind the UDP socket and the TCP listener; when both addresses are the same with port
-/// 0, TCP takes the port the system gave UDP.
-fn bind(udp: SocketAddr, tcp: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
-    if udp == tcp && udp.port() == 0 {
+/// Bind `workers` UDP sockets on one address and the TCP listener; when both addresses
+/// are the same with port 0, TCP takes the port the system gave UDP.
+fn bind(
+    udp: SocketAddr,
+    tcp: SocketAddr,
+    workers: usize,
+) -> std::io::Result<(Vec<UdpSocket>, TcpListener)> {
+    let reuse_port = workers > 1;
+    let (first, listener) = if udp == tcp && udp.port() == 0 {
+        let mut found = None;
         let mut last = None;
         for _ in 0..SHARED_PORT_TRIES {
-            let socket = bind_udp(udp)?;
+            let socket = bind_udp(udp, reuse_port)?;
             let port = socket.local_addr()?.port();
             match bind_tcp(SocketAddr::new(tcp.ip(), port)) {
-                Ok(listener) => return Ok((socket, listener)),
+                Ok(listener) => {
+                    found = Some((socket, listener));
+                    break;
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
-        return Err(last.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP")));
+        found.ok_or_else(|| {
+            last.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP"))
+        })?
+    } else {
+        (bind_udp(udp, reuse_port)?, bind_tcp(tcp)?)
+    };
+    // The others join the first on the port it was given.
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        sockets.push(bind_udp(addr, true)?);
     }
-    Ok((bind_udp(udp)?, bind_tcp(tcp)?))
+    Ok((sockets, listener))
 }
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let socket = std::net::UdpSocket::bind(addr)?;
+/// The address the first of `sockets` is bound to (they all share it).
+fn udp_addr_of(sockets: &[UdpSocket]) -> std::io::Result<SocketAddr> {
+    sockets
+        .first()
+        .ok_or_else(|| std::io::Error::other("no UDP socket"))?
+        .local_addr()
+}
+
+fn bind_udp(addr: SocketAddr, reuse_port: bool) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket)
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// How many connections may wait in the listening socket's queue.

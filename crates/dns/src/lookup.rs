@@ -7,12 +7,12 @@
 //! and the chain is followed through Flotilla's zones ([`resolve`]) for at most
 //! [`MAX_CHAIN`] steps, stopping at a name already seen.
 
-use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use crate::routing;
-use crate::table::{label_count, Node, Table, Zone};
+use crate::table::{label_count, Choice, Node, Table, Zone};
 
 /// CNAMEs followed at most in one answer.
 pub(crate) const MAX_CHAIN: usize = 8;
@@ -31,11 +31,15 @@ pub(crate) struct Outcome {
 
 /// What one name in one zone answers.
 enum Step {
-    Records(Vec<Record>),
-    Cname(Box<Record>, Name),
+    /// Its records, appended to the answers.
+    Records,
+    Cname(Name),
     NoData,
     NxDomain,
-    Referral { ns: Vec<Record>, glue: Vec<Record> },
+    Referral {
+        ns: Vec<Record>,
+        glue: Vec<Record>,
+    },
 }
 
 /// Answer `qname`/`qtype`, or `None` when the name is in none of the zones.
@@ -55,10 +59,11 @@ pub(crate) fn resolve<R: Rng + ?Sized>(
         outside: None,
     };
     let mut name = qname.clone();
-    let mut seen = vec![name.clone()];
+    // The names of the chain so far, once there is one.
+    let mut seen = Vec::new();
     loop {
-        match step(zone, &name, qtype, rng) {
-            Step::Records(records) => out.answers.extend(records),
+        match step(zone, &name, qtype, rng, &mut out.answers) {
+            Step::Records => {}
             Step::NoData => out.authority.push(zone.negative_soa.clone()),
             Step::NxDomain => {
                 out.rcode = ResponseCode::NXDomain;
@@ -70,8 +75,10 @@ pub(crate) fn resolve<R: Rng + ?Sized>(
                 out.authority = ns;
                 out.additionals = glue;
             }
-            Step::Cname(record, target) => {
-                out.answers.push(*record);
+            Step::Cname(target) => {
+                if seen.is_empty() {
+                    seen.push(qname.clone());
+                }
                 if seen.contains(&target) || seen.len() > MAX_CHAIN {
                     return Some(out);
                 }
@@ -90,7 +97,15 @@ pub(crate) fn resolve<R: Rng + ?Sized>(
     }
 }
 
-fn step<R: Rng + ?Sized>(zone: &Zone, qname: &Name, qtype: RecordType, rng: &mut R) -> Step {
+/// Answer `qname` in `zone`, appending the records it answers with to `answers` (a CNAME
+/// included, when the step is one).
+fn step<R: Rng + ?Sized>(
+    zone: &Zone,
+    qname: &Name,
+    qtype: RecordType,
+    rng: &mut R,
+    answers: &mut Vec<Record>,
+) -> Step {
     if let Some(cut) = zone.cut_above(qname) {
         // The DS set of a delegation lives on the parent's side (RFC 4035 section 3.1.4.1).
         if !(qtype == RecordType::DS && cut == qname) {
@@ -106,43 +121,42 @@ fn step<R: Rng + ?Sized>(zone: &Zone, qname: &Name, qtype: RecordType, rng: &mut
             None => return Step::NxDomain,
         },
     };
-    let owned = |records: Vec<&Record>| -> Vec<Record> {
-        records
-            .into_iter()
-            .map(|r| {
-                let mut r = r.clone();
-                // Wildcard answers carry the query name (and every answer the zone's
-                // own spelling of it otherwise, which is the same name).
-                r.name = qname.clone();
-                r
-            })
-            .collect()
+    // Wildcard answers carry the query name (and every answer the zone's own spelling of
+    // it otherwise, which is the same name; the query's spelling lets the reply point
+    // back at the question).
+    let mut owned = |choices: &[Choice], answers: &mut Vec<Record>| {
+        routing::for_each_chosen(choices, rng, |choice| {
+            answers.extend(
+                choice
+                    .records
+                    .iter()
+                    .map(|r| Record::from_rdata(qname.clone(), r.ttl, r.data.clone())),
+            );
+        });
     };
     if qtype == RecordType::ANY {
-        let mut all = Vec::new();
         for choices in node.sets.values() {
-            all.extend(owned(chosen(choices, rng)));
+            owned(choices, answers);
         }
-        return Step::Records(all);
+        return Step::Records;
     }
     if let Some(choices) = node.sets.get(&qtype) {
-        return Step::Records(owned(chosen(choices, rng)));
+        owned(choices, answers);
+        return Step::Records;
     }
     if let Some(choices) = node.sets.get(&RecordType::CNAME) {
-        if let Some(record) = owned(chosen(choices, rng)).into_iter().next() {
-            if let RData::CNAME(target) = &record.data {
-                let target = target.0.clone();
-                return Step::Cname(Box::new(record), target);
-            }
+        let before = answers.len();
+        owned(choices, answers);
+        answers.truncate(before + 1);
+        if let Some(RData::CNAME(target)) = answers.get(before).map(|r| &r.data) {
+            return Step::Cname(target.0.clone());
         }
+        answers.truncate(before);
     }
     Step::NoData
 }
 
-fn chosen<'t, R: Rng + ?Sized>(
-    choices: &'t [crate::table::Choice],
-    rng: &mut R,
-) -> Vec<&'t Record> {
+fn chosen<'t, R: Rng + ?Sized>(choices: &'t [Choice], rng: &mut R) -> Vec<&'t Record> {
     routing::choose(choices, rng)
         .into_iter()
         .flat_map(|c| c.records.iter())

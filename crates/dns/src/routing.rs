@@ -20,7 +20,7 @@ pub(crate) const MULTIVALUE_MAX: usize = 8;
 
 /// The sets that answer this query.
 pub(crate) fn choose<'c, R: Rng + ?Sized>(choices: &'c [Choice], rng: &mut R) -> Vec<&'c Choice> {
-    if let Some(simple) = choices.iter().find(|c| c.pick == Pick::Simple) {
+    if let Some(simple) = simple(choices) {
         return vec![simple];
     }
     let weighted: Vec<&Choice> = choices
@@ -40,6 +40,24 @@ pub(crate) fn choose<'c, R: Rng + ?Sized>(choices: &'c [Choice], rng: &mut R) ->
         .choose_multiple(rng, MULTIVALUE_MAX)
         .copied()
         .collect()
+}
+
+/// [`choose`], calling `f` with each set chosen: the usual single simple set without
+/// collecting anything.
+pub(crate) fn for_each_chosen<'c, R: Rng + ?Sized>(
+    choices: &'c [Choice],
+    rng: &mut R,
+    mut f: impl FnMut(&'c Choice),
+) {
+    match simple(choices) {
+        Some(simple) => f(simple),
+        None => choose(choices, rng).into_iter().for_each(f),
+    }
+}
+
+/// The simple set, which wins over every other policy.
+fn simple(choices: &[Choice]) -> Option<&Choice> {
+    choices.iter().find(|c| c.pick == Pick::Simple)
 }
 
 /// The healthy sets, or all of them when none is.

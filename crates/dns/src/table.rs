@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use flotilla_model::dns::{DnsConfig, RecordPlane, Routing, ZonePlane};
-use hickory_server::proto::rr::rdata::SOA;
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::values;
 
@@ -61,9 +61,14 @@ impl Table {
             return None;
         }
         let labels = label_count(name);
-        (0..=labels)
-            .rev()
-            .find_map(|k| self.by_origin.get(&name.trim_to(k)))
+        // The name itself first, without making a copy of it.
+        self.by_origin
+            .get(name)
+            .or_else(|| {
+                (0..labels)
+                    .rev()
+                    .find_map(|k| self.by_origin.get(&name.trim_to(k)))
+            })
             .and_then(|&i| self.zones.get(i))
     }
 }

@@ -1,7 +1,6 @@
 //! DNS over TCP (RFC 7766): length-prefixed messages on a connection, answered in order.
 //!
-//! hickory's server accepts TCP without a bound on connections, so the plane runs its own
-//! accept loop: at most [`crate::Options::max_tcp_connections`] at once (one more is
+//! The plane runs its own accept loop, bounded: at most [`crate::Options::max_tcp_connections`] at once (one more is
 //! closed as soon as it is accepted), each closed after
 //! [`crate::Options::tcp_idle_timeout`] without a complete message, or when a message
 //! gets no reply at all (not even a header could be read). Messages go through the same
@@ -11,14 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-use crate::handler::Handler;
+use crate::handler::{Handler, Transport};
 
 /// Accept connections on `listener` until `stop` is true, then close them all.
 pub(crate) async fn run(
@@ -80,7 +78,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, handler: &Handler, idle:
         ) {
             return;
         }
-        let Some(reply) = handler.answer(message, peer, Protocol::Tcp).await else {
+        let Some(reply) = handler.answer(&message, peer, Transport::Tcp).await else {
             tracing::debug!(%peer, "closing a DNS TCP connection that sent an unreadable message");
             return;
         };

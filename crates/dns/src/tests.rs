@@ -28,7 +28,7 @@ pub(crate) fn handler_for(config: &DnsConfig) -> Handler {
                 servers: Vec::new(),
                 allow: options.forward_allow,
                 timeout: Duration::from_millis(100),
-                slots: Semaphore::new(1),
+                slots: Arc::new(Semaphore::new(1)),
             },
             max_udp_payload: options.max_udp_payload,
         }),

@@ -9,8 +9,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use flotilla_model::dns::RecordType;
-use hickory_server::proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, PTR, SRV, TXT};
-use hickory_server::proto::rr::{Name, RData};
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, PTR, SRV, TXT};
+use hickory_proto::rr::{Name, RData};
 
 /// Why a value could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

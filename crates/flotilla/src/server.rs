@@ -109,6 +109,15 @@ pub struct ServerArgs {
     /// otherwise none. `none`: containers keep Docker's default resolvers.
     #[arg(long, env = "FLOTILLA_CONTAINER_DNS", default_value = "auto", value_parser = parse_container_dns)]
     pub container_dns: ContainerDns,
+    /// At most this many record sets in one Route 53 hosted zone (SOA and apex NS
+    /// included): Route 53's default quota, which AWS raises on request; a change batch
+    /// that would pass it fails with InvalidChangeBatch.
+    #[arg(
+        long,
+        env = "FLOTILLA_ROUTE53_MAX_RECORD_SETS_PER_ZONE",
+        default_value_t = flotilla_model::route53::DEFAULT_MAX_RECORD_SETS
+    )]
+    pub route53_max_record_sets_per_zone: usize,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -154,7 +163,7 @@ pub struct UpArgs {
 
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLOTILLA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_proto=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -309,6 +318,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     control.lb_addresses = flotilla_server::AddressPool::parse(&args.lb_bind)
         .map_err(|e| anyhow::anyhow!("--lb-bind: {e}"))?;
     control.lb_port_offset = args.lb_port_offset;
+    control.route53_max_record_sets_per_zone = args.route53_max_record_sets_per_zone;
     let container_dns = container_dns(&args, up).await;
     let mut config = flotilla_server::Config {
         store: store_config(&args)?,

@@ -18,8 +18,10 @@ use crate::record::Record;
 /// At most this many hosted zones per account (Route 53's default quota;
 /// TooManyHostedZones beyond).
 pub const MAX_HOSTED_ZONES: usize = 500;
-/// At most this many record sets per zone (Route 53's default quota).
-pub const MAX_RECORD_SETS: usize = 10_000;
+/// At most this many record sets per zone unless configured otherwise (Route 53's
+/// default quota, which AWS raises on request; the control plane's
+/// `route53_max_record_sets_per_zone`).
+pub const DEFAULT_MAX_RECORD_SETS: usize = 10_000;
 /// The SOA every new zone gets, as Route 53 writes it, with Flotilla's name server.
 pub const NAME_SERVER: &str = "ns-1.flotilla.internal.";
 pub const SOA_TTL: u32 = 900;

@@ -1,5 +1,5 @@
 use flotilla_model::dns::RecordType as M;
-use hickory_server::proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use hickory_server::proto::rr::rdata::A;
-use hickory_server::proto::rr::{Name, RData, Record};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -1,8 +1,8 @@
 //! Authoritative answers end to end over UDP: every record type, TTLs, negative answers,
 //! wildcards, CNAME chains, zone choice, case.
 
-use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::{RData, RecordType};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
 
 use super::fixtures::example;
 use super::harness::*;

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_server::proto::rr::rdata::A;
-use hickory_server::proto::rr::{RData, Record, RecordType};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
@@ -176,5 +176,27 @@ async fn the_server_never_forwards_to_itself() {
     let m = h.udp("www.example.org.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert!(!m.metadata.recursion_available, "no forwarder is left");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_waiting_for_a_forwarder_holds_up_no_other() {
+    // One UDP loop, and a forwarder that never answers within the test.
+    let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let options = Options {
+        udp_workers: 1,
+        forward_timeout: Duration::from_secs(60),
+        ..forwarding_to(vec![silent.local_addr().unwrap()])
+    };
+    let h = Harness::start_with(example(), options);
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let outside = query("www.example.org.", RecordType::A).to_vec().unwrap();
+    client.send_to(&outside, h.addr).await.unwrap();
+    // The forwarder got it: the query is waiting now.
+    let mut buf = [0u8; 512];
+    silent.recv_from(&mut buf).await.unwrap();
+    let own = h.udp("www.example.com.", RecordType::A).await;
+    assert_eq!(addresses(&own), ["192.0.2.1", "192.0.2.2"]);
+    // And stopping does not wait for it.
     h.stop().await;
 }

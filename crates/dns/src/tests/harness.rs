@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flotilla_model::dns::{DnsConfig, DnsReport};
-use hickory_server::proto::op::{Edns, Message, Query};
-use hickory_server::proto::rr::{Name, RData, RecordType};
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flotilla_model::dns::RecordType as M;
-use hickory_server::proto::op::ResponseCode;
-use hickory_server::proto::rr::RecordType;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 
 use super::fixtures::*;
 use super::harness::*;

@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use flotilla_model::dns::RecordType as M;
-use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_server::proto::rr::{DNSClass, RecordType};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, RecordType};
 use proptest::prelude::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::fixtures::*;
 use super::harness::*;
+use crate::handler::Transport;
 use crate::Options;
 
 /// `big.example.com.` with `n` TXT values of about 60 bytes each.
@@ -52,6 +52,50 @@ async fn tcp_answers_like_udp() {
         assert_eq!(m.metadata.id, q.metadata.id);
         assert_eq!(m.answers.len(), 3);
     }
+    h.stop().await;
+}
+
+/// The question section of a query built by [`query`] (no EDNS: nothing follows it).
+fn question_bytes(query: &[u8]) -> &[u8] {
+    &query[12..]
+}
+
+#[tokio::test]
+async fn answer_names_point_back_at_the_question() {
+    let h = Harness::start(example());
+    // A client that randomises letter case (0x20) gets its question back byte for byte,
+    // and the owner of each answer is a pointer to it (offset 12, right after the header).
+    let q = query("wWw.ExAmPle.COM.", RecordType::A).to_vec().unwrap();
+    let question = question_bytes(&q);
+    for reply in [
+        udp_raw(h.addr, &q, Duration::from_secs(3)).await.unwrap(),
+        super::handler_for(&example())
+            .answer(&q, "127.0.0.1:5353".parse().unwrap(), Transport::Tcp)
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(&reply[12..12 + question.len()], question);
+        let first = 12 + question.len();
+        assert_eq!(&reply[first..first + 2], &[0xC0, 0x0C]);
+        // Header, question, then two A records: pointer, type, class, TTL, length and
+        // four bytes of address each.
+        assert_eq!(reply.len(), 12 + question.len() + 2 * (2 + 10 + 4));
+        let m = Message::from_vec(&reply).unwrap();
+        assert_eq!(addresses(&m), ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(m.queries[0].name().to_ascii(), "wWw.ExAmPle.COM.");
+    }
+
+    // The SOA of a negative answer points at the zone's name inside the question.
+    let q = query("missing.example.com.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    let reply = udp_raw(h.addr, &q, Duration::from_secs(3)).await.unwrap();
+    let authority = 12 + question_bytes(&q).len();
+    // "example.com." starts after the 8 bytes of the label "missing".
+    assert_eq!(&reply[authority..authority + 2], &[0xC0, 12 + 8]);
+    let m = Message::from_vec(&reply).unwrap();
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(m.authorities[0].name.to_ascii(), "example.com.");
     h.stop().await;
 }
 
@@ -132,6 +176,24 @@ async fn the_clients_edns_payload_size_is_honoured() {
     .await;
     assert!(capped.metadata.truncation);
     h.stop().await;
+}
+
+#[tokio::test]
+async fn several_udp_sockets_share_the_port_and_all_answer() {
+    for workers in [1, 3] {
+        let options = Options {
+            udp_workers: workers,
+            ..Options::default()
+        };
+        // The harness checks that UDP and TCP got the same port.
+        let h = Harness::start_with(example(), options);
+        // Clients on many source ports, which the kernel spreads over the sockets.
+        for _ in 0..24 {
+            let m = h.udp("www.example.com.", RecordType::A).await;
+            assert_eq!(addresses(&m), ["192.0.2.1", "192.0.2.2"]);
+        }
+        h.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -373,9 +435,9 @@ proptest! {
     fn arbitrary_bytes_at_the_handler_never_panic(bytes in garbage(), tcp in any::<bool>()) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let handler = super::handler_for(&example());
-        let protocol = if tcp { Protocol::Tcp } else { Protocol::Udp };
+        let transport = if tcp { Transport::Tcp } else { Transport::Udp };
         let src: SocketAddr = "192.0.2.200:5353".parse().unwrap();
-        let reply = rt.block_on(handler.answer(bytes.clone(), src, protocol));
+        let reply = rt.block_on(handler.answer(&bytes, src, transport));
         if let Some(reply) = reply {
             let m = Message::from_vec(&reply);
             prop_assert!(m.is_ok());

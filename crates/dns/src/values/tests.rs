@@ -1,5 +1,5 @@
 use flotilla_model::dns::RecordType;
-use hickory_server::proto::rr::RData;
+use hickory_proto::rr::RData;
 use proptest::prelude::*;
 
 use super::*;

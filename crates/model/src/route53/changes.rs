@@ -19,8 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    names, rdata, strip_id_prefix, RecordSet, ELB_HOSTED_ZONE_ID, MAX_RECORD_SETS, NAME_SERVER,
-    NS_TTL, SOA_TTL,
+    names, rdata, strip_id_prefix, RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL,
 };
 use crate::dns::RecordType;
 
@@ -83,8 +82,10 @@ pub struct Effects {
 }
 
 /// Apply `changes` to the zone named `zone` (normalized) whose current record sets are
-/// `current` (all of them, SOA and apex NS included), all or nothing, as Route 53 does.
-/// Err: every problem found, each in Route 53's InvalidChangeBatch wording.
+/// `current` (all of them, SOA and apex NS included), all or nothing, as Route 53 does;
+/// the zone may hold at most `max_record_sets` afterwards (see
+/// [`super::DEFAULT_MAX_RECORD_SETS`]). Err: every problem found, each in Route 53's
+/// InvalidChangeBatch wording.
 ///
 /// Problems of a change's shape alone come first and alone, as Route 53 answers them
 /// (with InvalidInput) before it looks at the zone; see [`check_input`]. Names and alias
@@ -94,6 +95,7 @@ pub fn apply(
     zone: &str,
     current: &[RecordSet],
     changes: &[Change],
+    max_record_sets: usize,
 ) -> Result<Effects, Vec<String>> {
     let problems = check_input(changes);
     if !problems.is_empty() {
@@ -107,7 +109,7 @@ pub fn apply(
             batch.problems.push(problem);
         }
     }
-    batch.finish()
+    batch.finish(max_record_sets)
 }
 
 /// The problems Route 53 finds in the shape of each change before it looks at the zone,
@@ -484,7 +486,7 @@ impl<'a> Batch<'a> {
     }
 
     /// What must hold of the whole zone once every change is played.
-    fn zone_problems(&self) -> Vec<String> {
+    fn zone_problems(&self, max_record_sets: usize) -> Vec<String> {
         let zone = self.zone;
         let mut problems = Vec::new();
         let apex_touched = self
@@ -545,7 +547,7 @@ impl<'a> Batch<'a> {
         }
         // Route 53 names the zone by id, which this layer does not know. A zone already over
         // the quota may still change or shrink.
-        if self.work.len() > MAX_RECORD_SETS && self.work.len() > self.before.len() {
+        if self.work.len() > max_record_sets && self.work.len() > self.before.len() {
             problems.push(format!(
                 "Exceeded limit MAX_RRSETS_BY_ZONE for zone: {}",
                 names::display(zone)
@@ -554,8 +556,8 @@ impl<'a> Batch<'a> {
         problems
     }
 
-    fn finish(mut self) -> Result<Effects, Vec<String>> {
-        let zone_problems = self.zone_problems();
+    fn finish(mut self, max_record_sets: usize) -> Result<Effects, Vec<String>> {
+        let zone_problems = self.zone_problems(max_record_sets);
         self.problems.extend(zone_problems);
         if !self.problems.is_empty() {
             return Err(self.problems);

@@ -1,7 +1,7 @@
 //! Tests of `changes`: every rule with Route 53's message, and arbitrary input.
 
 use super::*;
-use crate::route53::AliasTarget;
+use crate::route53::{AliasTarget, DEFAULT_MAX_RECORD_SETS};
 use proptest::prelude::*;
 
 const ZONE: &str = "example.com.";
@@ -69,6 +69,11 @@ fn zone_with(extra: impl IntoIterator<Item = RecordSet>) -> Vec<RecordSet> {
     let mut sets = initial_sets(ZONE);
     sets.extend(extra);
     sets
+}
+
+/// [`super::apply`] with Route 53's default quota, as most tests want it.
+fn apply(zone: &str, current: &[RecordSet], changes: &[Change]) -> Result<Effects, Vec<String>> {
+    super::apply(zone, current, changes, DEFAULT_MAX_RECORD_SETS)
 }
 
 fn errors(current: &[RecordSet], changes: &[Change]) -> Vec<String> {
@@ -559,10 +564,10 @@ fn every_problem_is_reported_and_nothing_applies() {
 fn the_zone_has_a_quota() {
     let mut current = zone_with([]);
     current.extend(
-        (current.len()..MAX_RECORD_SETS)
+        (current.len()..DEFAULT_MAX_RECORD_SETS)
             .map(|i| set(&format!("h{i}.example.com."), RecordType::A, &["192.0.2.1"])),
     );
-    assert_eq!(current.len(), MAX_RECORD_SETS);
+    assert_eq!(current.len(), DEFAULT_MAX_RECORD_SETS);
     let one_more = set("new.example.com.", RecordType::A, &["192.0.2.1"]);
     assert_eq!(
         one_error(&current, &[create(one_more.clone())]),
@@ -570,6 +575,45 @@ fn the_zone_has_a_quota() {
     );
     let swap = [delete(current[5].clone()), create(one_more)];
     assert!(apply(ZONE, &current, &swap).is_ok());
+}
+
+#[test]
+fn the_quota_is_the_callers() {
+    // A zone of 4 sets (SOA, NS and two more).
+    let current = zone_with([
+        set("a.example.com.", RecordType::A, &["192.0.2.1"]),
+        set("b.example.com.", RecordType::A, &["192.0.2.2"]),
+    ]);
+    let one_more = [create(set("c.example.com.", RecordType::A, &["192.0.2.3"]))];
+    assert!(super::apply(ZONE, &current, &one_more, 5).is_ok());
+    assert_eq!(
+        super::apply(ZONE, &current, &one_more, 4),
+        Err(vec![
+            "Exceeded limit MAX_RRSETS_BY_ZONE for zone: example.com.".to_string()
+        ])
+    );
+    // A zone already over a lowered quota may still change and shrink, not grow.
+    let change = [upsert(set("a.example.com.", RecordType::A, &["192.0.2.9"]))];
+    assert!(super::apply(ZONE, &current, &change, 2).is_ok());
+    let shrink = [delete(current[2].clone())];
+    assert!(super::apply(ZONE, &current, &shrink, 2).is_ok());
+    // Raised past Route 53's default: a batch taking the zone over 10,000 is taken.
+    let mut big = zone_with([]);
+    big.extend(
+        (big.len()..DEFAULT_MAX_RECORD_SETS)
+            .map(|i| set(&format!("h{i}.example.com."), RecordType::A, &["192.0.2.1"])),
+    );
+    let more: Vec<Change> = (0..1000)
+        .map(|i| {
+            create(set(
+                &format!("n{i}.example.com."),
+                RecordType::A,
+                &["192.0.2.1"],
+            ))
+        })
+        .collect();
+    let effects = super::apply(ZONE, &big, &more, 100_000).unwrap();
+    assert_eq!(effects.put.len(), 1000);
 }
 
 #[test]
