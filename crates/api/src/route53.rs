@@ -1,12 +1,14 @@
 //! Route 53 (REST-XML, version 2013-04-01): hosted zones, record sets and their change
-//! batches, changes and their sync status, tags.
+//! batches, changes and their sync status, health checks and their status, tags.
 //!
 //! The gateway hands every request over whole; [`route`] picks the operation by method and
-//! path. [`xml`] reads request documents; [`zones`] and [`records`] are the operations;
+//! path. [`xml`] reads request documents; [`zones`], [`records`] and [`health_checks`]
+//! are the operations;
 //! [`error`] maps the control plane's errors to Route 53's codes in one place.
 //! [`OPERATIONS`] lists what is implemented.
 
 mod error;
+mod health_checks;
 mod records;
 mod xml;
 mod zones;
@@ -26,15 +28,22 @@ use crate::State;
 pub const OPERATIONS: &[&str] = &[
     "ChangeResourceRecordSets",
     "ChangeTagsForResource",
+    "CreateHealthCheck",
     "CreateHostedZone",
+    "DeleteHealthCheck",
     "DeleteHostedZone",
     "GetChange",
+    "GetHealthCheck",
+    "GetHealthCheckCount",
+    "GetHealthCheckStatus",
     "GetHostedZone",
     "GetHostedZoneCount",
+    "ListHealthChecks",
     "ListHostedZones",
     "ListHostedZonesByName",
     "ListResourceRecordSets",
     "ListTagsForResource",
+    "UpdateHealthCheck",
     "UpdateHostedZoneComment",
 ];
 
@@ -96,6 +105,13 @@ async fn route(s: &State, r: &RestRequest) -> Result<Output, AwsError> {
         ["hostedzonesbyname"] if m == Method::GET => zones::list_by_name(s, r),
         ["hostedzonecount"] if m == Method::GET => zones::count(s),
         ["change", id] if m == Method::GET => records::get_change(s, id),
+        ["healthcheck"] if m == Method::POST => health_checks::create(s, r).await,
+        ["healthcheck"] if m == Method::GET => health_checks::list(s, r),
+        ["healthcheck", id] if m == Method::GET => health_checks::get(s, id),
+        ["healthcheck", id] if m == Method::POST => health_checks::update(s, id, r).await,
+        ["healthcheck", id] if m == Method::DELETE => health_checks::delete(s, id).await,
+        ["healthcheck", id, "status"] if m == Method::GET => health_checks::status(s, id),
+        ["healthcheckcount"] if m == Method::GET => health_checks::count(s),
         ["tags", kind, id] if m == Method::POST => zones::change_tags(s, kind, id, r).await,
         ["tags", kind, id] if m == Method::GET => zones::list_tags(s, kind, id),
         _ => Err(AwsError::new(

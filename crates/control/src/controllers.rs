@@ -3,7 +3,8 @@
 //! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
 //! [`load_balancers`] activates load balancers and expires drained targets. Every
 //! process (leader or not) also runs the feed that configures its load balancer data
-//! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`).
+//! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`), and the
+//! Route 53 health checker (`route53::checker::run`) whose results that feed uses.
 
 pub mod lifecycle;
 pub mod load_balancers;
@@ -39,6 +40,10 @@ impl Controllers {
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading, shutdown.clone()),
             tokio::spawn(crate::elbv2::plane::run_feed(
+                state.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(crate::route53::checker::run(
                 state.clone(),
                 shutdown.clone(),
             )),

@@ -5,7 +5,10 @@
 //! zone with its record sets, aliases resolved here into the records they answer with (a
 //! load balancer's address; another record set's values), each Cloud Map DNS namespace as
 //! a zone of its own with its services' instances (`namespace_zone`), and the zone of load
-//! balancers' `DNSName`s. Every server runs it (each serves DNS). The configuration's
+//! balancers' `DNSName`s. A record set is healthy as its Route 53 health check says
+//! (`route53::checker`), and an alias to a load balancer with EvaluateTargetHealth as the
+//! load balancer's targets are ([`load_balancer_healthy`]); new results rebuild the
+//! configuration. Every server runs it (each serves DNS). The configuration's
 //! version is the store revision every view it reads had applied, which is what Route 53's
 //! GetChange and Cloud Map's GetOperation compare a change's commit with.
 
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flotilla_model::dns::{DnsConfig, DnsReport, RecordPlane, RecordType, Routing, Soa, ZonePlane};
+use flotilla_model::elbv2::plane::Observed;
 use flotilla_model::route53::{RecordSet, ELB_HOSTED_ZONE_ID, NAME_SERVER, NS_TTL, SOA_TTL};
 use flotilla_model::servicediscovery::records::service_records;
 use flotilla_model::servicediscovery::{InstanceRecord, NamespaceRecord, DEFAULT_SOA_TTL};
@@ -171,8 +175,50 @@ fn record_plane(
         ttl,
         values,
         routing,
-        healthy: true,
+        healthy: record_healthy(state, set),
     })
+}
+
+/// A record set is healthy when its health check (if any) says so, and, for an alias to
+/// a load balancer evaluating target health, when that load balancer has a healthy target.
+fn record_healthy(state: &State, set: &RecordSet) -> bool {
+    let checked = set
+        .health_check_id
+        .as_deref()
+        .is_none_or(|id| state.route53_health().healthy(id));
+    let target = match &set.alias {
+        Some(a) if a.evaluate_target_health && a.hosted_zone_id == ELB_HOSTED_ZONE_ID => {
+            load_balancer_healthy(state, &a.dns_name)
+        }
+        _ => true,
+    };
+    checked && target
+}
+
+/// Whether the load balancer whose `DNSName` is `dns_name` has at least one healthy
+/// target in a target group its listeners forward to (by their rules or defaults), as the
+/// load balancer's data plane reports them. One with no listener or no such target is
+/// unhealthy, as Route 53 treats a load balancer with no healthy targets.
+pub fn load_balancer_healthy(state: &State, dns_name: &str) -> bool {
+    let Some(address) = crate::route53::load_balancer_address(state, dns_name) else {
+        return false;
+    };
+    let plane = state.elbv2().plane_config();
+    let plane = plane.borrow();
+    let health = state.elbv2().health();
+    plane
+        .load_balancers
+        .iter()
+        .filter(|lb| lb.address == address)
+        .flat_map(|lb| &lb.listeners)
+        .flat_map(|l| &l.rules)
+        .flat_map(|r| r.action.target_groups())
+        .any(|group| {
+            health
+                .groups
+                .get(group)
+                .is_some_and(|targets| targets.values().any(|o| *o == Observed::Healthy))
+        })
 }
 
 /// A Cloud Map DNS namespace as a zone: its SOA (with the namespace's SOA TTL) and NS,
@@ -295,6 +341,7 @@ async fn settle(state: &State) {
         r53.zones.revision(),
         r53.record_sets.revision(),
         r53.changes.revision(),
+        r53.health_checks.revision(),
         sd.namespaces.revision(),
         sd.services.revision(),
         sd.instances.revision(),
@@ -329,6 +376,12 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut services = sd.services.key_changes();
     let mut instances = sd.instances.key_changes();
     let mut operations = sd.operations.key_changes();
+    // Health: the checker's results, and the load balancers' targets and listeners (for
+    // EvaluateTargetHealth). A watch holds only the latest value, so a burst of reports
+    // is one rebuild.
+    let mut checks = state.route53_health().changes();
+    let mut lb_health = state.elbv2().health_changes();
+    let mut lb_plane = state.elbv2().plane_config();
     let mut settling: Option<tokio::time::Instant> = None;
     loop {
         if settling.is_none() {
@@ -355,6 +408,9 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
             c = services.next() => c.is_some(),
             c = instances.next() => c.is_some(),
             c = operations.next() => c.is_some(),
+            c = checks.changed() => c.is_ok(),
+            c = lb_health.changed() => c.is_ok(),
+            c = lb_plane.changed() => c.is_ok(),
             () = wait => {
                 settling = None;
                 continue;

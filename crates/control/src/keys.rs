@@ -44,10 +44,12 @@ pub const TARGETS: &str = "/elbv2/targets/";
 /// ACM certificates: `{prefix}{region}/{id}`.
 pub const CERTIFICATES: &str = "/acm/certificates/";
 /// Route 53 (global, no region): hosted zones `{prefix}{id}`; record sets
-/// `{prefix}{zone id}/{name}\0{type}\0{set identifier}`; changes `{prefix}{id}`.
+/// `{prefix}{zone id}/{name}\0{type}\0{set identifier}`; changes `{prefix}{id}`; health
+/// checks `{prefix}{id}`.
 pub const HOSTED_ZONES: &str = "/route53/hosted-zones/";
 pub const RECORD_SETS: &str = "/route53/record-sets/";
 pub const CHANGES: &str = "/route53/changes/";
+pub const HEALTH_CHECKS: &str = "/route53/health-checks/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -194,6 +196,10 @@ pub fn record_sets_of(zone: &str) -> String {
 
 pub fn change(id: &str) -> String {
     format!("{CHANGES}{id}")
+}
+
+pub fn health_check(id: &str) -> String {
+    format!("{HEALTH_CHECKS}{id}")
 }
 
 /// Cloud Map (regional): namespaces `{prefix}{region}/{id}`, services

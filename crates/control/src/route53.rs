@@ -9,12 +9,19 @@
 //! plane reports serving a configuration at least as new as the change's commit
 //! (`crate::dns`). Route 53's rules live in `flotilla_model::route53`; errors are
 //! [`Route53Error`], which `flotilla-api` maps to Route 53's wire codes in one place.
+//! Health checks are [`health_checks`] (their records) and [`checker`] (the probes every
+//! server runs, and their results, kept in memory).
+
+pub mod checker;
+pub mod health_checks;
+mod probe;
 
 use std::sync::Arc;
 
 use flotilla_model::dns::RecordType;
 use flotilla_model::record::encode;
 use flotilla_model::route53::changes::{self, Change};
+use flotilla_model::route53::health_checks::HealthCheckRecord;
 use flotilla_model::route53::{
     names, new_id, AliasTarget, ChangeRecord, ChangeStatus, HostedZoneRecord, RecordSet,
     ELB_HOSTED_ZONE_ID, MAX_HOSTED_ZONES,
@@ -50,6 +57,20 @@ pub enum Route53Error {
     /// The zone still has record sets besides its SOA and NS.
     #[error("{0}")]
     HostedZoneNotEmpty(String),
+    #[error("{0}")]
+    NoSuchHealthCheck(String),
+    /// Another health check was created with the same caller reference and another
+    /// configuration.
+    #[error("{0}")]
+    HealthCheckAlreadyExists(String),
+    /// A record set still names the health check.
+    #[error("{0}")]
+    HealthCheckInUse(String),
+    /// UpdateHealthCheck named a version that is not the current one.
+    #[error("{0}")]
+    HealthCheckVersionMismatch(String),
+    #[error("{0}")]
+    TooManyHealthChecks(String),
     #[error(transparent)]
     Control(#[from] ControlError),
 }
@@ -65,6 +86,7 @@ pub struct Views {
     pub zones: View<HostedZoneRecord>,
     pub record_sets: View<RecordSet>,
     pub changes: View<ChangeRecord>,
+    pub health_checks: View<HealthCheckRecord>,
 }
 
 impl Views {
@@ -75,24 +97,32 @@ impl Views {
             record_sets: View::start(store.clone(), p(keys::RECORD_SETS), crate::state::decoder)
                 .await?,
             changes: View::start(store.clone(), p(keys::CHANGES), crate::state::decoder).await?,
+            health_checks: View::start(
+                store.clone(),
+                p(keys::HEALTH_CHECKS),
+                crate::state::decoder,
+            )
+            .await?,
         })
     }
 
     pub(crate) async fn wait_for(&self, rev: Revision) -> Result<(), StoreError> {
-        let (a, b, c) = tokio::join!(
+        let (a, b, c, d) = tokio::join!(
             self.zones.wait_for(rev),
             self.record_sets.wait_for(rev),
             self.changes.wait_for(rev),
+            self.health_checks.wait_for(rev),
         );
-        a.and(b).and(c)
+        a.and(b).and(c).and(d)
     }
 
-    /// The lowest revision all three views have applied.
+    /// The lowest revision all the views have applied.
     pub fn revision(&self) -> Revision {
         self.zones
             .revision()
             .min(self.record_sets.revision())
             .min(self.changes.revision())
+            .min(self.health_checks.revision())
     }
 }
 
@@ -289,38 +319,54 @@ pub async fn change_tags(
     add: Vec<(String, String)>,
     remove: Vec<String>,
 ) -> Result<(), Route53Error> {
-    for (k, v) in &add {
+    check_tags(&add)?;
+    let mut problem = None;
+    update_zone(state, id, |z| {
+        problem = merge_tags(&mut z.tags, &add, &remove).err();
+    })
+    .await?;
+    problem.map_or(Ok(()), Err)
+}
+
+/// Tags' own bounds: keys of 1 to 128 characters, values of at most 256.
+pub(crate) fn check_tags(add: &[(String, String)]) -> Result<(), Route53Error> {
+    for (k, v) in add {
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
             return Err(Route53Error::InvalidInput(format!(
                 "Tag key '{k}' must be 1 to 128 characters and its value at most 256."
             )));
         }
     }
-    update_zone(state, id, |z| {
-        z.tags.retain(|(k, _)| !remove.contains(k));
-        for (k, v) in &add {
-            match z.tags.iter_mut().find(|(have, _)| have == k) {
-                Some(t) => t.1 = v.clone(),
-                None => z.tags.push((k.clone(), v.clone())),
-            }
+    Ok(())
+}
+
+/// Remove then add (replacing values of keys present); at most 50 tags in all.
+pub(crate) fn merge_tags(
+    tags: &mut Vec<(String, String)>,
+    add: &[(String, String)],
+    remove: &[String],
+) -> Result<(), Route53Error> {
+    let mut merged = tags.clone();
+    merged.retain(|(k, _)| !remove.contains(k));
+    for (k, v) in add {
+        match merged.iter_mut().find(|(have, _)| have == k) {
+            Some(t) => t.1 = v.clone(),
+            None => merged.push((k.clone(), v.clone())),
         }
-    })
-    .await
-    .and_then(|z| {
-        if z.tags.len() > 50 {
-            Err(Route53Error::InvalidInput(
-                "A hosted zone may have at most 50 tags.".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    })
+    }
+    if merged.len() > 50 {
+        return Err(Route53Error::InvalidInput(
+            "A resource may have at most 50 tags.".into(),
+        ));
+    }
+    *tags = merged;
+    Ok(())
 }
 
 async fn update_zone(
     state: &State,
     id: &str,
-    change: impl Fn(&mut HostedZoneRecord),
+    mut change: impl FnMut(&mut HostedZoneRecord),
 ) -> Result<HostedZoneRecord, Route53Error> {
     for _ in 0..ATTEMPTS {
         let entry = zone(state, id)?;
@@ -406,6 +452,18 @@ pub async fn change_record_sets(
         return Err(Route53Error::InvalidChangeBatch(problems));
     }
     for _ in 0..ATTEMPTS {
+        // Every health check the batch names must exist when it commits (a check
+        // deleted meanwhile fails the compare, and the next attempt says so).
+        let mut check_compares = Vec::new();
+        for c in batch.iter().filter(|c| c.action != changes::Action::Delete) {
+            if let Some(check) = &c.set.health_check_id {
+                let entry = health_checks::get(state, check)?;
+                check_compares.push(Compare::unchanged(
+                    keys::health_check(&entry.value.id),
+                    entry.mod_revision,
+                ));
+            }
+        }
         let entry = zone(state, id)?;
         let z = &entry.value;
         let current: Vec<RecordSet> = stored_record_sets(state, &z.id)
@@ -424,8 +482,10 @@ pub async fn change_record_sets(
         for set in &effects.put {
             success.push(Op::put(record_set_key(&z.id, set), encode(set)));
         }
+        let mut compares = vec![Compare::unchanged(zone_key, entry.mod_revision)];
+        compares.extend(check_compares);
         let txn = Txn {
-            compares: vec![Compare::unchanged(zone_key, entry.mod_revision)],
+            compares,
             success,
             failure: vec![],
         };

@@ -109,6 +109,8 @@ struct Inner {
     route53: crate::route53::Views,
     servicediscovery: crate::servicediscovery::Views,
     dns: crate::dns::Channels,
+    /// What this server's Route 53 health checker found.
+    route53_health: crate::route53::checker::HealthChecks,
     /// The key that signs registry authorization tokens (the same for every server of
     /// one store).
     registry_key: Vec<u8>,
@@ -222,6 +224,7 @@ impl State {
             route53: crate::route53::Views::start(&s).await?,
             servicediscovery: crate::servicediscovery::Views::start(&s).await?,
             dns: crate::dns::Channels::default(),
+            route53_health: crate::route53::checker::HealthChecks::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
@@ -484,6 +487,11 @@ impl State {
     /// Cloud Map's views.
     pub fn servicediscovery(&self) -> &crate::servicediscovery::Views {
         &self.inner.servicediscovery
+    }
+
+    /// What this server's Route 53 health checker found.
+    pub fn route53_health(&self) -> &crate::route53::checker::HealthChecks {
+        &self.inner.route53_health
     }
 
     /// The channels to and from the DNS data plane.

@@ -1,11 +1,13 @@
 //! Route 53 as stored: hosted zones, their record sets, and the changes that made them,
 //! with Route 53's rules that need no I/O: ids, names ([`names`]), record values
-//! ([`rdata`]) and how a change batch applies to a zone ([`changes`]).
+//! ([`rdata`]), how a change batch applies to a zone ([`changes`]) and health checks
+//! ([`health_checks`]).
 //!
 //! A zone's record sets are stored one per key, so a change batch is one transaction over
 //! the sets it touches, whatever the zone's size.
 
 pub mod changes;
+pub mod health_checks;
 pub mod names;
 pub mod rdata;
 

@@ -22,6 +22,15 @@ pub(crate) fn wire(e: Route53Error) -> AwsError {
         Route53Error::InvalidDomainName(_) => (StatusCode::BAD_REQUEST, "InvalidDomainName"),
         Route53Error::InvalidInput(_) => (StatusCode::BAD_REQUEST, "InvalidInput"),
         Route53Error::HostedZoneNotEmpty(_) => (StatusCode::BAD_REQUEST, "HostedZoneNotEmpty"),
+        Route53Error::NoSuchHealthCheck(_) => (StatusCode::NOT_FOUND, "NoSuchHealthCheck"),
+        Route53Error::HealthCheckAlreadyExists(_) => {
+            (StatusCode::CONFLICT, "HealthCheckAlreadyExists")
+        }
+        Route53Error::HealthCheckInUse(_) => (StatusCode::BAD_REQUEST, "HealthCheckInUse"),
+        Route53Error::HealthCheckVersionMismatch(_) => {
+            (StatusCode::CONFLICT, "HealthCheckVersionMismatch")
+        }
+        Route53Error::TooManyHealthChecks(_) => (StatusCode::BAD_REQUEST, "TooManyHealthChecks"),
         Route53Error::InvalidChangeBatch(messages) => {
             // Route 53 lists a batch's problems in brackets.
             return AwsError::client("InvalidChangeBatch", format!("[{}]", messages.join(", ")));

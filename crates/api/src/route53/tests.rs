@@ -15,6 +15,8 @@ use crate::State;
 
 use crate::testing::ctx;
 
+mod health_checks;
+
 async fn route53() -> (Route53, State) {
     let state = crate::testing::state().await;
     (Route53::new(state.clone()), state)

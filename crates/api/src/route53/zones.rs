@@ -280,13 +280,17 @@ pub(crate) async fn delete(s: &State, id: &str) -> Result<Output, AwsError> {
     Ok(Output::Xml(w.finish()))
 }
 
-fn check_kind(kind: &str) -> Result<(), AwsError> {
+/// The resource a tags path names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tagged {
+    HostedZone,
+    HealthCheck,
+}
+
+fn check_kind(kind: &str) -> Result<Tagged, AwsError> {
     match kind {
-        "hostedzone" => Ok(()),
-        "healthcheck" => Err(AwsError::client(
-            "NoSuchHealthCheck",
-            "Health checks are not supported yet.",
-        )),
+        "hostedzone" => Ok(Tagged::HostedZone),
+        "healthcheck" => Ok(Tagged::HealthCheck),
         other => Err(invalid(format!(
             "ResourceType must be hostedzone or healthcheck, not {other}."
         ))),
@@ -299,7 +303,7 @@ pub(crate) async fn change_tags(
     id: &str,
     r: &RestRequest,
 ) -> Result<Output, AwsError> {
-    check_kind(kind)?;
+    let tagged = check_kind(kind)?;
     let body = xml::text_body(&r.body)?;
     let doc = xml::parse(body, "ChangeTagsForResourceRequest")?;
     let root = doc.root_element();
@@ -325,22 +329,34 @@ pub(crate) async fn change_tags(
             "At most 10 tags may be added and 10 removed in one request.",
         ));
     }
-    r53::change_tags(s, id, add, remove).await.map_err(wire)?;
+    match tagged {
+        Tagged::HostedZone => r53::change_tags(s, id, add, remove).await,
+        Tagged::HealthCheck => r53::health_checks::change_tags(s, id, add, remove).await,
+    }
+    .map_err(wire)?;
     let mut w = XmlWriter::new();
     w.root("ChangeTagsForResourceResponse", XMLNS, |_| {});
     Ok(Output::Xml(w.finish()))
 }
 
 pub(crate) fn list_tags(s: &State, kind: &str, id: &str) -> Result<Output, AwsError> {
-    check_kind(kind)?;
-    let z = r53::zone(s, id).map_err(wire)?.value;
+    let (id, tags) = match check_kind(kind)? {
+        Tagged::HostedZone => {
+            let z = r53::zone(s, id).map_err(wire)?.value;
+            (z.id.clone(), z.tags.clone())
+        }
+        Tagged::HealthCheck => {
+            let h = r53::health_checks::get(s, id).map_err(wire)?.value;
+            (h.id.clone(), h.tags.clone())
+        }
+    };
     let mut w = XmlWriter::new();
     w.root("ListTagsForResourceResponse", XMLNS, |w| {
         w.node("ResourceTagSet", |w| {
-            w.leaf("ResourceType", "hostedzone");
-            w.leaf("ResourceId", &z.id);
+            w.leaf("ResourceType", kind);
+            w.leaf("ResourceId", &id);
             w.node("Tags", |w| {
-                for (k, v) in &z.tags {
+                for (k, v) in &tags {
                     w.node("Tag", |w| {
                         w.leaf("Key", k);
                         w.leaf("Value", v);
