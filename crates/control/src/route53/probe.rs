@@ -243,6 +243,38 @@ mod tests {
         assert_eq!(status_line(b"HTTP/1.1 abc OK\r\n"), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a target answers, the probe reads an outcome from it: never a panic,
+        /// and a well-formed status line always reads back as sent.
+        #[test]
+        fn any_answer_gives_an_outcome(
+            answer in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            code in 100u16..1000,
+            reason in "[ -~]{0,20}",
+        ) {
+            let _ = status_line(&answer);
+            let line = format!("HTTP/1.1 {code} {reason}\r\n");
+            proptest::prop_assert_eq!(
+                status_line(line.as_bytes()),
+                Some((code, reason.trim().to_string()))
+            );
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (client, mut server) = tokio::io::duplex(1 << 16);
+                let sent = answer.clone();
+                let serve = tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = server.write_all(&sent).await;
+                    drop(server);
+                });
+                let mut config = config(CheckType::HttpStrMatch, "127.0.0.1:9".parse().unwrap());
+                config.search_string = Some("ok".into());
+                let _ = http(&config, client).await;
+                let _ = serve.await;
+            });
+        }
+    }
+
     /// A one-shot server answering `answer` to the first request.
     async fn serve_once(answer: &'static str) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
