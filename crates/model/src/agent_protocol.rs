@@ -8,7 +8,8 @@
 //!    `agent_identity`). An agent given the token calls [`JOIN`] signed with it: the server
 //!    registers a new container instance and answers the instance's ARN and a key of the
 //!    agent's own, which it signs everything else with. That key can call nothing but
-//!    [`POLL`], [`SUBMIT`] and `RegisterContainerInstance`, each for its own instance.
+//!    [`POLL`], [`SUBMIT`], [`PREPARE_LOGS`], [`PUT_LOGS`], [`SUBMIT_STATS`] and
+//!    `RegisterContainerInstance`, each for its own instance.
 //! 1. The agent registers with ECS `RegisterContainerInstance` (re-registering with the ARN
 //!    it checkpointed, so a restarted agent keeps its identity).
 //! 2. It long-polls [`POLL`]: the first call (`since` 0) answers with the full manifest of
@@ -18,6 +19,14 @@
 //!    instance connected for `heartbeatTtlMillis` after it.
 //! 3. It reports task status changes in batches with [`SUBMIT`]; a report the server
 //!    could not apply is answered as not accepted and the agent sends it again.
+//! 4. Containers that log with `awslogs`: before starting one, the agent asks for its log
+//!    stream with [`PREPARE_LOGS`] (which creates the group too when the container's
+//!    `awslogs-create-group` says so, and otherwise fails as ECS fails such a container);
+//!    then it ships the lines it reads in batches with [`PUT_LOGS`], each line numbered
+//!    within its stream, so that a batch sent twice (the agent restarted between sending
+//!    it and checkpointing the answer) is stored once.
+//! 5. Every few seconds it sends each running container's CPU and memory use with
+//!    [`SUBMIT_STATS`], from which the server computes the `AWS/ECS` metrics.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +39,9 @@ pub const SIGNING_NAME: &str = "flotilla";
 pub const TARGET_PREFIX: &str = "FlotillaAgent_v1";
 pub const POLL: &str = "Poll";
 pub const SUBMIT: &str = "SubmitTaskReports";
+pub const PREPARE_LOGS: &str = "PrepareLogStreams";
+pub const PUT_LOGS: &str = "PutLogs";
+pub const SUBMIT_STATS: &str = "SubmitStats";
 /// Signed with a join token; the input is `RegisterContainerInstance`'s (without
 /// `containerInstanceArn`: joining always makes a new instance), the answer [`Joined`].
 pub const JOIN: &str = "Join";
@@ -208,4 +220,115 @@ pub struct SubmitResult {
 #[serde(rename_all = "camelCase")]
 pub struct SubmitResponse {
     pub results: Vec<SubmitResult>,
+}
+
+/// A log stream a container writes to (`awslogs`): where its lines go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogStreamRef {
+    /// `awslogs-region`.
+    pub region: String,
+    pub log_group_name: String,
+    /// `PREFIX/CONTAINER/TASK_ID` with `awslogs-stream-prefix`, the task id otherwise.
+    pub log_stream_name: String,
+}
+
+/// Ask for the log streams of the containers a task is about to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrepareLogStreamsRequest {
+    pub cluster: String,
+    pub container_instance_arn: String,
+    pub streams: Vec<PrepareLogStream>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrepareLogStream {
+    #[serde(flatten)]
+    pub stream: LogStreamRef,
+    /// `awslogs-create-group: true`: create the group when it does not exist.
+    #[serde(default)]
+    pub create_group: bool,
+}
+
+/// One answer per stream asked for, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrepareLogStreamsResponse {
+    pub results: Vec<LogStreamResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogStreamResult {
+    /// The line number the stream expects next (0 for a new stream): lines below it are
+    /// stored already.
+    pub next_sequence: u64,
+    /// Why the stream cannot be used, worded as ECS words the container's failure
+    /// (`ResourceNotFoundException: The specified log group does not exist.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Lines read from containers, by stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutLogsRequest {
+    pub cluster: String,
+    pub container_instance_arn: String,
+    pub batches: Vec<LogBatch>,
+}
+
+/// Consecutive lines of one stream: line `first_sequence + i` is `events[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBatch {
+    #[serde(flatten)]
+    pub stream: LogStreamRef,
+    /// Create the group (and the stream) again if they were deleted meanwhile.
+    #[serde(default)]
+    pub create_group: bool,
+    pub first_sequence: u64,
+    pub events: Vec<LogLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    /// When the container wrote it, milliseconds since the epoch.
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// One answer per batch, in order: [`LogStreamResult`], `next_sequence` being the line
+/// number after the last one stored. A batch with an error stored nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutLogsResponse {
+    pub results: Vec<LogStreamResult>,
+}
+
+/// CPU and memory use of running containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitStatsRequest {
+    pub cluster: String,
+    pub container_instance_arn: String,
+    pub samples: Vec<ContainerStats>,
+}
+
+/// One sample of one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStats {
+    pub task_arn: String,
+    pub container_name: String,
+    /// The end of the interval measured, milliseconds since the epoch.
+    pub timestamp: i64,
+    /// CPU used over the interval since the previous sample, in CPU units (1,024 per
+    /// core): 512 is half a core busy.
+    pub cpu_units: f64,
+    /// Memory in use at `timestamp`, without the page cache (as `docker stats` shows it).
+    pub memory_mib: f64,
 }

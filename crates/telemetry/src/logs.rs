@@ -1,0 +1,1 @@
+//! Log streams: see the crate documentation.

@@ -1,0 +1,1 @@
+//! Metric series: see the crate documentation.
