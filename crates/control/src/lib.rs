@@ -36,6 +36,7 @@ mod error;
 pub mod keys;
 pub mod leader;
 pub mod locks;
+pub mod logs;
 pub mod placement;
 pub mod route53;
 pub mod servicediscovery;
