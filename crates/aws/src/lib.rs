@@ -14,6 +14,7 @@
 pub mod client;
 mod error;
 mod gateway;
+mod metrics;
 mod protocol;
 mod sigv4;
 pub mod xml;

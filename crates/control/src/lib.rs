@@ -37,6 +37,7 @@ pub mod keys;
 pub mod leader;
 pub mod locks;
 pub mod logs;
+pub mod metrics;
 pub mod placement;
 pub mod route53;
 pub mod servicediscovery;

@@ -358,8 +358,10 @@ impl Server {
             },
             services,
         );
-        let mut app =
-            axum::Router::new().route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }));
+        flotilla_control::metrics::collect_tasks(&state);
+        let mut app = axum::Router::new()
+            .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
+            .route("/metrics", axum::routing::get(prometheus));
         if let Some(pem) = ca_pem {
             // Public: what an agent checks against the fingerprint in its join token.
             app = app.route(
@@ -508,4 +510,16 @@ impl Server {
         tracing::info!("server stopped");
         served.map_err(ServerError::from)
     }
+}
+
+/// `GET /metrics`: the process's Prometheus metrics (unauthenticated, like
+/// `/_flotilla/health`: counts and durations, no resource names).
+async fn prometheus() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            flotilla_prom::CONTENT_TYPE,
+        )],
+        flotilla_prom::global().encode(),
+    )
 }
