@@ -1,0 +1,1 @@
+//! Logs Insights queries: arrive in a later commit.

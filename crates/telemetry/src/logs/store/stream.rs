@@ -1,0 +1,497 @@
+//! One log stream on disk and in memory: its directory, its recovery on open (cutting a
+//! torn tail), appends to its active segment with producer-sequence dedupe, sealing a full
+//! active segment into compressed blocks, retention, and the list of blocks reads start
+//! from. Files of a stream's directory:
+//! `stream.json` (who it is), `state.json` (what must survive emptying its segments),
+//! `active-<ord>.log` (at most one once open) and `seg-<ord>.seg` (sealed).
+
+use super::commit::Pending;
+use super::files::FileCache;
+use super::format::{
+    self, check_header, encode_batch, event_size, scan_records, BlockMeta, SealedWriter,
+    StoredEvent, ACTIVE_MAGIC, FOOTER_LEN, HEADER_LEN, SEALED_MAGIC,
+};
+use super::{Appended, InputEvent, Limits, StoreError};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// `stream.json`: written once, when the stream is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Identity {
+    pub format: u8,
+    pub id: u64,
+    pub region: String,
+    pub group: String,
+    pub name: String,
+    pub creation_time: i64,
+}
+
+/// `state.json`: floors that hold even when every segment is gone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Floors {
+    format: u8,
+    next_ord: u64,
+    next_sequence: u64,
+    /// Events older than this are expired.
+    cutoff: Option<i64>,
+}
+
+pub(crate) struct Stream {
+    pub identity: Identity,
+    dir: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// Blocks of sealed segments then records of the active one, by ordinal.
+    blocks: Vec<BlockMeta>,
+    /// First ordinal (the name) of the active segment and its length.
+    active: u64,
+    active_len: u64,
+    sealed_files: Vec<(u64, u64)>,
+    next_ord: u64,
+    /// Ordinals below this are synced and visible to reads.
+    durable: u64,
+    next_sequence: u64,
+    cutoff: Option<i64>,
+    deleted: bool,
+}
+
+/// What reads need of a stream at one moment.
+pub(crate) struct Snapshot {
+    pub blocks: Vec<BlockMeta>,
+    pub durable: u64,
+    pub cutoff: Option<i64>,
+}
+
+/// What DescribeLogStreams says of a stream.
+pub(crate) struct Summary {
+    pub first_event: Option<i64>,
+    pub last_event: Option<i64>,
+    pub last_ingestion: Option<i64>,
+    pub stored_bytes: u64,
+}
+
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = File::create(&tmp)?;
+    io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).unwrap_or_default()
+}
+
+fn active_name(ord: u64) -> String {
+    format!("active-{ord:020}.log")
+}
+
+fn sealed_name(ord: u64) -> String {
+    format!("seg-{ord:020}.seg")
+}
+
+impl Stream {
+    /// Makes the directory of a new stream (under a temporary name, then renamed).
+    pub(crate) fn create(dir: PathBuf, identity: Identity) -> Result<Stream, StoreError> {
+        let tmp = dir.with_extension("new");
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        write_atomically(&tmp, "stream.json", &json(&identity))?;
+        fs::write(tmp.join(active_name(0)), format::header(ACTIVE_MAGIC))?;
+        File::open(tmp.join(active_name(0)))?.sync_all()?;
+        fs::rename(&tmp, &dir)?;
+        if let Some(parent) = dir.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(Stream {
+            identity,
+            dir,
+            inner: Mutex::new(Inner::empty()),
+        })
+    }
+
+    /// Opens a stream's directory: reads its sealed segments' indexes, replays its active
+    /// segment and cuts a torn tail.
+    pub(crate) fn open(dir: PathBuf) -> Result<Stream, StoreError> {
+        let identity: Identity = read_json(&dir.join("stream.json"))?;
+        let floors: Floors = match fs::read(dir.join("state.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::corrupt(&dir.join("state.json"), &e.to_string()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Floors::default(),
+            Err(e) => return Err(e.into()),
+        };
+        let mut inner = Inner::empty();
+        inner.next_ord = floors.next_ord;
+        inner.next_sequence = floors.next_sequence;
+        inner.cutoff = floors.cutoff;
+        let (mut sealed, mut active) = (Vec::new(), Vec::new());
+        for entry in fs::read_dir(&dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            let ord = |p: &str, s: &str| name.strip_prefix(p)?.strip_suffix(s)?.parse().ok();
+            if let Some(o) = ord("seg-", ".seg") {
+                sealed.push(o);
+            } else if let Some(o) = ord("active-", ".log") {
+                active.push(o);
+            } else if name.ends_with(".tmp") {
+                let _ = fs::remove_file(dir.join(&name));
+            }
+        }
+        sealed.sort_unstable();
+        active.sort_unstable();
+        for ord in sealed {
+            inner.load_sealed(&dir, ord)?;
+        }
+        inner.active = inner.next_ord;
+        let mut have_active = false;
+        for ord in active {
+            have_active |= inner.load_active(&dir, ord)?;
+        }
+        if !have_active {
+            inner.active = inner.next_ord;
+            inner.active_len = HEADER_LEN;
+            fs::write(
+                dir.join(active_name(inner.active)),
+                format::header(ACTIVE_MAGIC),
+            )?;
+            File::open(dir.join(active_name(inner.active)))?.sync_all()?;
+        }
+        inner.durable = inner.next_ord;
+        Ok(Stream {
+            identity,
+            dir,
+            inner: Mutex::new(inner),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn path(&self, sealed: bool, ord: u64) -> PathBuf {
+        self.dir.join(if sealed {
+            sealed_name(ord)
+        } else {
+            active_name(ord)
+        })
+    }
+
+    /// Writes a batch to the active segment (unsynced): the caller commits the result.
+    pub(crate) fn append(
+        self: &Arc<Self>,
+        files: &FileCache,
+        limits: &Limits,
+        events: &[InputEvent],
+        ingestion: i64,
+        first_sequence: Option<u64>,
+    ) -> Result<(Pending, Appended), StoreError> {
+        let mut inner = self.lock();
+        if inner.deleted {
+            return Err(StoreError::StreamNotFound);
+        }
+        let skip = match first_sequence {
+            Some(first) => (inner.next_sequence.saturating_sub(first) as usize).min(events.len()),
+            None => 0,
+        };
+        let kept = &events[skip..];
+        let mut pending = Pending {
+            stream: self.clone(),
+            file: None,
+            end_ord: inner.next_ord,
+        };
+        if !kept.is_empty() {
+            let sequence = first_sequence.map(|f| f + skip as u64);
+            let at = (inner.active, inner.active_len);
+            let (record, block) = encode_batch(kept, ingestion, inner.next_ord, sequence, at);
+            let key = (self.identity.id, false, inner.active);
+            let file = files.get(key, &self.path(false, inner.active))?;
+            if let Err(e) = file.write_all_at(&record, inner.active_len) {
+                let _ = file.set_len(inner.active_len);
+                return Err(e.into());
+            }
+            inner.push_record(block, sequence.map(|s| s + kept.len() as u64));
+            inner.active_len += record.len() as u64;
+            pending.file = Some(file);
+            pending.end_ord = inner.next_ord;
+            if inner.active_len >= limits.segment_bytes
+                || inner.active_records() >= limits.segment_records
+            {
+                self.seal(&mut inner, files, limits)?;
+            }
+        }
+        let appended = Appended {
+            stored: kept.len(),
+            next_sequence: inner.next_sequence,
+        };
+        Ok((pending, appended))
+    }
+
+    /// Seals the active segment into compressed blocks and starts a new one.
+    fn seal(
+        &self,
+        inner: &mut Inner,
+        files: &FileCache,
+        limits: &Limits,
+    ) -> Result<(), StoreError> {
+        let start = inner
+            .blocks
+            .iter()
+            .position(|b| !b.sealed)
+            .unwrap_or(inner.blocks.len());
+        let mut writer = SealedWriter::new(inner.active);
+        let mut chunk: Vec<StoredEvent> = Vec::new();
+        let mut chunk_bytes = 0u64;
+        for block in &inner.blocks[start..] {
+            for event in self.read_block(files, block)? {
+                chunk_bytes += event_size(&event.message);
+                chunk.push(event);
+                if chunk_bytes >= limits.block_bytes {
+                    writer.push_block(&chunk);
+                    chunk.clear();
+                    chunk_bytes = 0;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            writer.push_block(&chunk);
+        }
+        let (bytes, blocks) = writer.finish(inner.next_sequence, inner.next_ord);
+        let name = sealed_name(inner.active);
+        write_atomically(&self.dir, &name, &bytes)?;
+        inner.blocks.truncate(start);
+        inner.blocks.extend(blocks);
+        inner.sealed_files.push((inner.active, bytes.len() as u64));
+        self.rotate_active(inner, files)
+    }
+
+    /// Starts an empty active segment at the next ordinal and removes the old one.
+    fn rotate_active(&self, inner: &mut Inner, files: &FileCache) -> Result<(), StoreError> {
+        let old = inner.active;
+        let new = inner.next_ord;
+        if new != old {
+            let path = self.path(false, new);
+            fs::write(&path, format::header(ACTIVE_MAGIC))?;
+            File::open(&path)?.sync_all()?;
+        }
+        self.write_floors(inner)?;
+        if new != old {
+            files.evict((self.identity.id, false, old));
+            fs::remove_file(self.path(false, old))?;
+        } else {
+            let file = files.get((self.identity.id, false, old), &self.path(false, old))?;
+            file.set_len(HEADER_LEN)?;
+            file.sync_all()?;
+        }
+        inner.blocks.retain(|b| b.sealed);
+        inner.active = new;
+        inner.active_len = HEADER_LEN;
+        inner.durable = inner.next_ord;
+        Ok(())
+    }
+
+    fn write_floors(&self, inner: &Inner) -> Result<(), StoreError> {
+        let floors = Floors {
+            format: format::FORMAT_VERSION,
+            next_ord: inner.next_ord,
+            next_sequence: inner.next_sequence,
+            cutoff: inner.cutoff,
+        };
+        Ok(write_atomically(&self.dir, "state.json", &json(&floors))?)
+    }
+
+    /// Makes ordinals below `end_ord` visible (their record is synced).
+    pub(crate) fn publish(&self, end_ord: u64) {
+        let mut inner = self.lock();
+        inner.durable = inner.durable.max(end_ord);
+    }
+
+    /// Drops events older than `cutoff`: whole sealed segments, the active segment when
+    /// all of it is older; reads hide the rest. Returns the bytes freed.
+    pub(crate) fn expire(&self, files: &FileCache, cutoff: i64) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        if inner.deleted || inner.cutoff.is_some_and(|c| c >= cutoff) {
+            return Ok(0);
+        }
+        inner.cutoff = Some(cutoff);
+        let before = inner.stored_bytes();
+        let mut dropped = Vec::new();
+        for &(ord, _) in &inner.sealed_files {
+            let in_file = inner.blocks.iter().filter(|b| b.sealed && b.file == ord);
+            if in_file.map(|b| b.max_ts).max().is_none_or(|m| m < cutoff) {
+                dropped.push(ord);
+            }
+        }
+        let active_old = inner
+            .blocks
+            .iter()
+            .filter(|b| !b.sealed)
+            .all(|b| b.max_ts < cutoff);
+        if active_old && inner.durable == inner.next_ord && inner.active_len > HEADER_LEN {
+            self.rotate_active(&mut inner, files)?;
+        } else {
+            self.write_floors(&inner)?;
+        }
+        for ord in dropped {
+            files.evict((self.identity.id, true, ord));
+            fs::remove_file(self.path(true, ord))?;
+            inner.blocks.retain(|b| !(b.sealed && b.file == ord));
+            inner.sealed_files.retain(|f| f.0 != ord);
+        }
+        Ok(before - inner.stored_bytes())
+    }
+
+    /// Marks the stream deleted (appends fail from now on); the caller removes its files.
+    pub(crate) fn mark_deleted(&self) {
+        self.lock().deleted = true;
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn durable(&self) -> u64 {
+        self.lock().durable
+    }
+
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.lock().next_sequence
+    }
+
+    pub(crate) fn snapshot(&self, lo_ts: i64, hi_ts: i64) -> Snapshot {
+        let inner = self.lock();
+        let durable = inner.durable;
+        let blocks = inner
+            .blocks
+            .iter()
+            .filter(|b| b.first_ord < durable && b.max_ts >= lo_ts && b.min_ts < hi_ts)
+            .cloned()
+            .collect();
+        Snapshot {
+            blocks,
+            durable,
+            cutoff: inner.cutoff,
+        }
+    }
+
+    pub(crate) fn summary(&self) -> Summary {
+        let inner = self.lock();
+        let cutoff = inner.cutoff.unwrap_or(i64::MIN);
+        let live = || inner.blocks.iter().filter(|b| b.max_ts >= cutoff);
+        Summary {
+            first_event: live().map(|b| b.min_ts.max(cutoff)).min(),
+            last_event: live().map(|b| b.max_ts).max(),
+            last_ingestion: live().map(|b| b.max_ingestion).max(),
+            stored_bytes: inner.stored_bytes(),
+        }
+    }
+
+    pub(crate) fn stored_bytes(&self) -> u64 {
+        self.lock().stored_bytes()
+    }
+
+    /// Reads and decodes one block.
+    pub(crate) fn read_block(
+        &self,
+        files: &FileCache,
+        block: &BlockMeta,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let path = self.path(block.sealed, block.file);
+        let file = files.get((self.identity.id, block.sealed, block.file), &path)?;
+        let mut stored = vec![0; block.len as usize];
+        file.read_exact_at(&mut stored, block.offset)?;
+        format::decode_block(block, &stored)
+            .ok_or_else(|| StoreError::corrupt(&path, &format!("bad block at {}", block.offset)))
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StoreError> {
+    let bytes = fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::corrupt(path, &e.to_string()))
+}
+
+impl Inner {
+    fn empty() -> Inner {
+        Inner {
+            blocks: Vec::new(),
+            active: 0,
+            active_len: HEADER_LEN,
+            sealed_files: Vec::new(),
+            next_ord: 0,
+            durable: 0,
+            next_sequence: 0,
+            cutoff: None,
+            deleted: false,
+        }
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        self.sealed_files.iter().map(|f| f.1).sum::<u64>() + self.active_len
+    }
+
+    fn active_records(&self) -> usize {
+        self.blocks.iter().rev().take_while(|b| !b.sealed).count()
+    }
+
+    fn push_record(&mut self, block: BlockMeta, next_sequence: Option<u64>) {
+        self.next_ord = block.end_ord();
+        if let Some(s) = next_sequence {
+            self.next_sequence = self.next_sequence.max(s);
+        }
+        self.blocks.push(block);
+    }
+
+    fn load_sealed(&mut self, dir: &Path, ord: u64) -> Result<(), StoreError> {
+        let path = dir.join(sealed_name(ord));
+        let mut file = File::open(&path)?;
+        let size = file.metadata()?.len();
+        let mut head = [0u8; 8];
+        file.read_exact(&mut head)?;
+        check_header(&head, SEALED_MAGIC, &path)?;
+        let mut foot = [0u8; FOOTER_LEN];
+        file.seek(SeekFrom::Start(size.saturating_sub(FOOTER_LEN as u64)))?;
+        file.read_exact(&mut foot)?;
+        let footer = format::read_footer(&foot, &path)?;
+        let mut index = vec![0; footer.index_len as usize];
+        file.seek(SeekFrom::Start(footer.index_offset))?;
+        file.read_exact(&mut index)?;
+        self.blocks
+            .extend(format::read_index(&index, &footer, ord, &path)?);
+        self.sealed_files.push((ord, size));
+        self.next_ord = self.next_ord.max(footer.end_ord);
+        self.next_sequence = self.next_sequence.max(footer.next_sequence);
+        Ok(())
+    }
+
+    /// Replays an active segment; false when it is stale (sealed or emptied already, or
+    /// an empty successor of one kept) and was removed.
+    fn load_active(&mut self, dir: &Path, ord: u64) -> Result<bool, StoreError> {
+        let path = dir.join(active_name(ord));
+        let bytes = fs::read(&path)?;
+        check_header(&bytes, ACTIVE_MAGIC, &path)?;
+        let (records, valid) = scan_records(&bytes, ord);
+        let has_active = self.blocks.iter().any(|b| !b.sealed);
+        if ord < self.next_ord || (has_active && records.is_empty()) {
+            fs::remove_file(&path)?;
+            return Ok(false);
+        }
+        if valid < bytes.len() as u64 {
+            let file = fs::OpenOptions::new().write(true).open(&path)?;
+            file.set_len(valid)?;
+            file.sync_all()?;
+        }
+        self.active = ord;
+        self.active_len = valid;
+        for r in records {
+            self.push_record(r.block, r.next_sequence);
+        }
+        Ok(true)
+    }
+}
