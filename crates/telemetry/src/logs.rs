@@ -12,5 +12,8 @@
 pub mod insights;
 pub mod pattern;
 pub mod store;
+mod syntax;
+
+pub use syntax::SyntaxError;
 
 pub use store::LogStore;

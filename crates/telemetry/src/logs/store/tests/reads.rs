@@ -213,6 +213,16 @@ fn filter_reads_selected_streams_newest_first_when_asked() {
         ..Default::default()
     };
     assert_eq!(store.filter_events(G, &req).unwrap().events.len(), 1);
+    let pattern = crate::logs::pattern::parse(r#""web/2" ?"at 2" ?"at 3""#).unwrap();
+    let req = FilterEvents {
+        pattern: Some(&pattern),
+        ..Default::default()
+    };
+    let matched = store.filter_events(G, &req).unwrap().events;
+    assert_eq!(
+        matched.iter().map(|e| e.timestamp).collect::<Vec<_>>(),
+        [3, 2]
+    );
     let bad = FilterEvents {
         token: Some("nope"),
         ..Default::default()

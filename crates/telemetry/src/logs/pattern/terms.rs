@@ -1,0 +1,73 @@
+//! Terms patterns over unstructured messages: plain terms (all must appear), `?` terms
+//! (one must appear, when there are any), `-` terms (none may appear); a term is a bare
+//! word, a quoted phrase or a `%regex%`, matched case-sensitively anywhere in a message.
+
+use crate::logs::syntax::{Cursor, SyntaxError};
+use regex::Regex;
+
+#[derive(Debug, Clone)]
+enum Term {
+    Text(String),
+    Regex(Regex),
+}
+
+impl Term {
+    fn found(&self, message: &str) -> bool {
+        match self {
+            Term::Text(t) => message.contains(t.as_str()),
+            Term::Regex(r) => r.is_match(message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Terms {
+    all: Vec<Term>,
+    any: Vec<Term>,
+    none: Vec<Term>,
+}
+
+pub(crate) fn parse(cursor: &mut Cursor) -> Result<Terms, SyntaxError> {
+    let mut terms = Terms::default();
+    while !cursor.at_end() {
+        let list = match cursor.peek() {
+            Some('?') => {
+                cursor.bump();
+                &mut terms.any
+            }
+            Some('-') if cursor.rest().len() > 1 => {
+                cursor.bump();
+                &mut terms.none
+            }
+            _ => &mut terms.all,
+        };
+        let term = match cursor.peek() {
+            Some('"') => Term::Text(cursor.quoted('"')?),
+            Some('%') => Term::Regex(cursor.regex('%')?),
+            Some(c) if c.is_whitespace() => return Err(cursor.error("expected a term")),
+            None => return Err(cursor.error("expected a term")),
+            _ => {
+                let word = cursor.word(|c| !c.is_whitespace());
+                if let Some(i) = word.find(['"', '{', '}']) {
+                    let column = cursor.column() - word[i..].chars().count();
+                    let message = format!(
+                        "unexpected '{}' in term '{word}' (put a term with such characters in double quotes)",
+                        &word[i..i + 1]
+                    );
+                    return Err(SyntaxError { column, message });
+                }
+                Term::Text(word.to_owned())
+            }
+        };
+        list.push(term);
+    }
+    Ok(terms)
+}
+
+impl Terms {
+    pub(crate) fn matches(&self, message: &str) -> bool {
+        self.all.iter().all(|t| t.found(message))
+            && (self.any.is_empty() || self.any.iter().any(|t| t.found(message)))
+            && !self.none.iter().any(|t| t.found(message))
+    }
+}

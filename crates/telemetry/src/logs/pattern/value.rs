@@ -1,0 +1,116 @@
+//! The right-hand side of a JSON or space-delimited condition and how it compares: a
+//! number (numeric comparison), a string (equality, `*` as a wildcard), or a `%regex%`.
+
+use crate::logs::syntax::{glob, Cursor, SyntaxError};
+use regex::Regex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Literal {
+    Number(f64),
+    Text(String),
+    Regex(Regex),
+}
+
+/// Reads a comparison operator, if one comes next.
+pub(crate) fn op(cursor: &mut Cursor) -> Option<Op> {
+    for (token, op) in [
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("=", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ] {
+        if cursor.eat(token) {
+            return Some(op);
+        }
+    }
+    None
+}
+
+/// Reads a literal for `op`: quoted, `%regex%` or bare (up to white space or one of
+/// `stops`); a bare one that reads as a number is a number.
+pub(crate) fn literal(cursor: &mut Cursor, op: Op, stops: &str) -> Result<Literal, SyntaxError> {
+    cursor.skip_ws();
+    let column = cursor.column();
+    let literal = match cursor.peek() {
+        Some('"') => Literal::Text(cursor.quoted('"')?),
+        Some('%') => Literal::Regex(cursor.regex('%')?),
+        _ => {
+            let word = cursor.word(|c| !c.is_whitespace() && !stops.contains(c));
+            if word.is_empty() {
+                return Err(cursor.error("expected a value"));
+            }
+            match word.parse::<f64>() {
+                Ok(n) if n.is_finite() => Literal::Number(n),
+                _ => Literal::Text(word.to_owned()),
+            }
+        }
+    };
+    if !matches!(op, Op::Eq | Op::Ne) && !matches!(literal, Literal::Number(_)) {
+        return Err(SyntaxError {
+            column,
+            message: "only a number can be compared with <, <=, > or >=".to_owned(),
+        });
+    }
+    Ok(literal)
+}
+
+/// How a field of the message reads.
+pub(crate) enum Field<'a> {
+    Number(f64),
+    Text(&'a str),
+    /// A JSON value that is neither (true, false, null, an object or array): its text.
+    Other(String),
+}
+
+impl Literal {
+    pub(crate) fn compare(&self, op: Op, field: &Field) -> bool {
+        match self {
+            Literal::Number(n) => {
+                let value = match field {
+                    Field::Number(v) => *v,
+                    Field::Text(t) => match t.parse::<f64>() {
+                        Ok(v) => v,
+                        Err(_) => return false,
+                    },
+                    Field::Other(_) => return false,
+                };
+                match op {
+                    Op::Eq => value == *n,
+                    Op::Ne => value != *n,
+                    Op::Lt => value < *n,
+                    Op::Le => value <= *n,
+                    Op::Gt => value > *n,
+                    Op::Ge => value >= *n,
+                }
+            }
+            Literal::Text(pattern) => {
+                let equal = match field {
+                    Field::Text(t) => glob(pattern, t),
+                    Field::Number(v) => glob(pattern, &v.to_string()),
+                    Field::Other(s) => glob(pattern, s),
+                };
+                equal == (op == Op::Eq)
+            }
+            Literal::Regex(re) => {
+                let found = match field {
+                    Field::Text(t) => re.is_match(t),
+                    Field::Number(v) => re.is_match(&v.to_string()),
+                    Field::Other(s) => re.is_match(s),
+                };
+                found == (op == Op::Eq)
+            }
+        }
+    }
+}

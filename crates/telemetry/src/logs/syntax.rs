@@ -1,0 +1,193 @@
+//! What the filter pattern and Logs Insights parsers share: a cursor over the text that
+//! knows its position (for error messages that say where), quoted strings with escapes,
+//! bare words, regular expressions between delimiters, and the `*` glob both languages
+//! use in string values.
+
+use regex::Regex;
+
+/// A syntax error at a character position (1-based column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at column {}", self.message, self.column)
+    }
+}
+
+pub(crate) struct Cursor<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(src: &'a str) -> Self {
+        Cursor { src, pos: 0 }
+    }
+
+    pub(crate) fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.skip_ws();
+        self.pos >= self.src.len()
+    }
+
+    pub(crate) fn skip_ws(&mut self) {
+        let rest = self.rest();
+        self.pos += rest.len() - rest.trim_start().len();
+    }
+
+    pub(crate) fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    pub(crate) fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    /// Skips white space, then consumes `token` if the text goes on with it.
+    pub(crate) fn eat(&mut self, token: &str) -> bool {
+        self.skip_ws();
+        if self.rest().starts_with(token) {
+            self.pos += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Like [`Cursor::eat`] for a keyword: any case, and not followed by a word character.
+    pub(crate) fn eat_keyword(&mut self, keyword: &str) -> bool {
+        self.skip_ws();
+        let rest = self.rest();
+        let matches = rest.len() >= keyword.len()
+            && rest.is_char_boundary(keyword.len())
+            && rest[..keyword.len()].eq_ignore_ascii_case(keyword)
+            && !rest[keyword.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        if matches {
+            self.pos += keyword.len();
+        }
+        matches
+    }
+
+    pub(crate) fn expect(&mut self, token: &str, what: &str) -> Result<(), SyntaxError> {
+        if self.eat(token) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected {what}")))
+        }
+    }
+
+    /// An error at the current position, naming what stands there.
+    pub(crate) fn error(&self, message: &str) -> SyntaxError {
+        let found = match self.rest().chars().take(20).collect::<String>() {
+            s if s.is_empty() => "the end".to_owned(),
+            s => format!("'{s}'"),
+        };
+        SyntaxError {
+            column: self.column(),
+            message: format!("{message}, found {found}"),
+        }
+    }
+
+    pub(crate) fn column(&self) -> usize {
+        self.src[..self.pos].chars().count() + 1
+    }
+
+    /// Consumes characters while `more` holds; may be empty.
+    pub(crate) fn word(&mut self, more: impl Fn(char) -> bool) -> &'a str {
+        let rest = self.rest();
+        let len = rest.find(|c| !more(c)).unwrap_or(rest.len());
+        self.pos += len;
+        &rest[..len]
+    }
+
+    /// A string between `quote`s (the cursor is on the opening one); `\` escapes the
+    /// quote, itself, and `n`/`t`.
+    pub(crate) fn quoted(&mut self, quote: char) -> Result<String, SyntaxError> {
+        let start = self.column();
+        self.bump();
+        let mut out = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(SyntaxError {
+                        column: start,
+                        message: format!("unterminated string (no closing {quote})"),
+                    })
+                }
+                Some(c) if c == quote => return Ok(out),
+                Some('\\') => match self.bump() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(c) => out.push(c),
+                    None => out.push('\\'),
+                },
+                Some(c) => out.push(c),
+            }
+        }
+    }
+
+    /// A regular expression between `delim`s (the cursor is on the opening one);
+    /// `\delim` stands for the delimiter.
+    pub(crate) fn regex(&mut self, delim: char) -> Result<Regex, SyntaxError> {
+        let start = self.column();
+        self.bump();
+        let mut source = String::new();
+        loop {
+            match self.bump() {
+                None => {
+                    return Err(SyntaxError {
+                        column: start,
+                        message: format!("unterminated regular expression (no closing {delim})"),
+                    })
+                }
+                Some(c) if c == delim => break,
+                Some('\\') if self.peek() == Some(delim) => {
+                    self.bump();
+                    source.push(delim);
+                }
+                Some('\\') => {
+                    source.push('\\');
+                    source.extend(self.bump());
+                }
+                Some(c) => source.push(c),
+            }
+        }
+        Regex::new(&source).map_err(|e| SyntaxError {
+            column: start,
+            message: format!("invalid regular expression: {}", first_line(&e.to_string())),
+        })
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().last().unwrap_or(s).trim()
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
