@@ -13,6 +13,7 @@ mod cloudwatch;
 mod ecr;
 mod ecs;
 mod elbv2;
+mod logs;
 mod pagination;
 mod route53;
 mod servicediscovery;
@@ -35,8 +36,13 @@ pub use sts::Sts;
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
 /// gateway. `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it serves TLS) goes
 /// into join tokens.
-pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn AwsService>> {
+pub fn aws_services(
+    state: State,
+    ca_fingerprint: Option<String>,
+    log_store: flotilla_telemetry::logs::LogStore,
+) -> Vec<Arc<dyn AwsService>> {
     vec![
+        Arc::new(logs::Logs::new(state.clone(), log_store.clone())),
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
@@ -44,7 +50,7 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
         Arc::new(route53::Route53::new(state.clone())),
         Arc::new(cloudwatch::CloudWatch::new(state.clone())),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
-        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
+        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, log_store)),
         Arc::new(Sts::new(state)),
     ]
 }
@@ -86,6 +92,10 @@ pub fn cloudwatch_operations() -> &'static [&'static str] {
 }
 
 /// The Cloud Map operations this build implements (for the compatibility table).
+pub fn logs_operations() -> &'static [&'static str] {
+    logs::OPERATIONS
+}
+
 pub fn servicediscovery_operations() -> &'static [&'static str] {
     servicediscovery::OPERATIONS
 }

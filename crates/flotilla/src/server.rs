@@ -334,6 +334,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         } else {
             vec![]
         },
+        telemetry_dir: Some(args.data_dir.clone()),
         registry: Some(flotilla_server::RegistryConfig {
             gc_interval: std::time::Duration::from_secs(args.registry_gc_interval_seconds.max(1)),
             ..flotilla_server::RegistryConfig::new(args.data_dir.join("registry"))

@@ -8,6 +8,7 @@
 //! tests bind `127.0.0.1:0` and run a server in-process. It parses no arguments.
 #![forbid(unsafe_code)]
 
+mod logs_retention;
 pub mod registry_admin;
 
 use std::future::Future;
@@ -26,6 +27,7 @@ use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
 use flotilla_registry::http::Registry;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
+use flotilla_telemetry::logs::LogStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -74,6 +76,9 @@ pub struct Config {
     pub load_balancer: Option<flotilla_lb::Options>,
     /// The DNS data plane, when this server runs one.
     pub dns: Option<flotilla_dns::Options>,
+    /// Where log events are stored (`logs/` inside; see `flotilla_telemetry`). Without one
+    /// (in-process tests), a temporary directory removed when the server is dropped.
+    pub telemetry_dir: Option<PathBuf>,
 }
 
 /// Where the registry keeps blobs and how it collects garbage.
@@ -145,6 +150,9 @@ pub enum ServerError {
     /// The load balancer's worker threads could not be started.
     #[error("starting the load balancer: {0}")]
     LoadBalancer(std::io::Error),
+    /// The log storage could not be opened.
+    #[error("log storage: {0}")]
+    Telemetry(String),
     /// The DNS server's sockets could not be bound.
     #[error("starting the DNS server on {addr}: {error}")]
     Dns {
@@ -165,6 +173,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
         "cloudwatch" => Some(flotilla_api::cloudwatch_operations()),
+        "logs" => Some(flotilla_api::logs_operations()),
         _ => None,
     }
 }
@@ -267,6 +276,10 @@ pub struct Server {
     load_balancer: Option<(flotilla_lb::Plane, tokio::task::JoinHandle<()>)>,
     /// The DNS data plane and the task that hands its reports to the state.
     dns: Option<(flotilla_dns::Plane, tokio::task::JoinHandle<()>)>,
+    /// The log retention loop.
+    retention: tokio::task::JoinHandle<()>,
+    /// The temporary directory of the log storage when the configuration named none.
+    scratch: Option<tempfile::TempDir>,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -314,8 +327,9 @@ impl Server {
             None => None,
             Some(options) => {
                 let addr = options.udp;
-                let plane = flotilla_dns::Plane::start(state.dns().config(), options, stop_rx)
-                    .map_err(|error| ServerError::Dns { addr, error })?;
+                let plane =
+                    flotilla_dns::Plane::start(state.dns().config(), options, stop_rx.clone())
+                        .map_err(|error| ServerError::Dns { addr, error })?;
                 let reports = tokio::spawn(forward_dns_reports(state.clone(), plane.report()));
                 Some((plane, reports))
             }
@@ -338,7 +352,23 @@ impl Server {
                 ))
             }
         };
-        let mut services = flotilla_api::aws_services(state.clone(), ca_fingerprint.clone());
+        let scratch = match &config.telemetry_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().map_err(|e| ServerError::Telemetry(e.to_string()))?),
+        };
+        let telemetry_dir = config
+            .telemetry_dir
+            .clone()
+            .or_else(|| scratch.as_ref().map(|d| d.path().to_path_buf()))
+            .unwrap_or_default();
+        let logs = LogStore::open(telemetry_dir.join("logs"))
+            .map_err(|e| ServerError::Telemetry(e.to_string()))?;
+        let retention = tokio::spawn(logs_retention::run(
+            state.clone(),
+            logs.clone(),
+            stop_rx.clone(),
+        ));
+        let mut services = flotilla_api::aws_services(state.clone(), ca_fingerprint.clone(), logs);
         if let Some((_, registry, rc)) = &registry {
             services.push(Arc::new(registry_admin::RegistryAdmin::new(
                 registry.clone(),
@@ -385,6 +415,8 @@ impl Server {
             registry,
             load_balancer,
             dns,
+            retention,
+            scratch,
             stop_tx,
         })
     }
@@ -456,6 +488,8 @@ impl Server {
             registry,
             load_balancer,
             dns,
+            retention,
+            scratch,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -504,7 +538,9 @@ impl Server {
             plane.join().await;
             let _ = reports.await;
         }
+        let _ = retention.await;
         drop(state);
+        drop(scratch);
         // Leaves the store's files self-contained (the sqlite WAL checkpointed).
         store.close().await;
         tracing::info!("server stopped");
