@@ -224,8 +224,15 @@ impl Stream {
             if inner.active_len >= limits.segment_bytes
                 || inner.active_records() >= limits.segment_records
             {
-                self.seal(&mut inner, files, limits)?;
+                // The batch is written; a seal that fails is tried again on the next
+                // append, and the commit reports trouble with the disk.
+                let _ = self.seal(&mut inner, files, limits);
             }
+        } else if inner.durable < inner.next_ord {
+            // A batch re-sent while its first sending is still being synced: wait for
+            // that sync too.
+            let key = (self.identity.id, false, inner.active);
+            pending.file = Some(files.get(key, &self.path(false, inner.active))?);
         }
         let appended = Appended {
             stored: kept.len(),
@@ -365,11 +372,13 @@ impl Stream {
         self.lock().next_sequence
     }
 
-    pub(crate) fn snapshot(&self, lo_ts: i64, hi_ts: i64) -> Snapshot {
+    /// The blocks that may hold events with timestamps in `[lo_ts, hi_ts)` and ordinals
+    /// from `from_ord`.
+    pub(crate) fn snapshot(&self, lo_ts: i64, hi_ts: i64, from_ord: u64) -> Snapshot {
         let inner = self.lock();
         let durable = inner.durable;
-        let blocks = inner
-            .blocks
+        let first = inner.blocks.partition_point(|b| b.end_ord() <= from_ord);
+        let blocks = inner.blocks[first..]
             .iter()
             .filter(|b| b.first_ord < durable && b.max_ts >= lo_ts && b.min_ts < hi_ts)
             .cloned()

@@ -2,6 +2,7 @@
 //! sequence dedupe, GetLogEvents paging and following, FilterLogEvents paging while
 //! events arrive, listing, retention and many streams behind a small file cache.
 
+mod model;
 mod reads;
 
 use super::*;
@@ -274,6 +275,30 @@ fn sealed_segments_read_like_the_active_one_and_survive_reopening() {
     drop(store);
     let store = LogStore::open_with(dir.path(), small()).unwrap();
     assert_eq!(all_forward(&store, s, 1000), before);
+}
+
+#[test]
+fn a_crash_between_sealing_and_removing_the_active_segment_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = G.stream("a");
+    let store = LogStore::open_with(dir.path(), small()).unwrap();
+    store.create_stream(s, 0).unwrap();
+    for i in 0..7 {
+        store
+            .append(s, &events(&[i], "x"), 1, Some(i as u64))
+            .unwrap();
+    }
+    let active = active_file(dir.path());
+    let copy = fs::read(&active).unwrap();
+    // The eighth record fills the segment: it is sealed and a new one started.
+    store.append(s, &events(&[7], "x"), 1, Some(7)).unwrap();
+    drop(store);
+    assert!(!active.exists());
+    fs::write(&active, copy).unwrap();
+    let store = LogStore::open_with(dir.path(), small()).unwrap();
+    assert!(!active.exists(), "the stale active segment is removed");
+    assert_eq!(all_forward(&store, s, 100).len(), 8);
+    assert_eq!(store.next_sequence(s).unwrap(), 8);
 }
 
 #[test]
