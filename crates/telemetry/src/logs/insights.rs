@@ -85,11 +85,11 @@ pub fn parse(source: &str) -> Result<Query, QueryError> {
     if !sorted {
         // Without a sort Insights answers the newest events first.
         let newest = vec![(Expr::Field("@timestamp".to_owned()), true)];
-        let at = exec::Plan::of(&commands).streaming();
+        let at = exec::Plan::of(&commands, &[]).streaming();
         commands.insert(at, Command::Sort(newest));
     }
     let columns = columns(&commands);
-    let plan = exec::Plan::of(&commands);
+    let plan = exec::Plan::of(&commands, &columns);
     Ok(Query {
         commands,
         columns,

@@ -118,3 +118,52 @@ pub(crate) enum Aggregate {
     Min(Expr),
     Max(Expr),
 }
+
+impl Expr {
+    /// Calls `f` with the name of every field the expression reads.
+    pub(crate) fn fields(&self, f: &mut dyn FnMut(&str)) {
+        match self {
+            Expr::Field(name) => f(name),
+            Expr::Literal(_) => {}
+            Expr::Bin(_) => f("@timestamp"),
+            Expr::Not(e) | Expr::Neg(e) | Expr::Like(e, _, _) => e.fields(f),
+            Expr::Binary(_, a, b) => {
+                a.fields(f);
+                b.fields(f);
+            }
+            Expr::In(e, items, _) => {
+                e.fields(f);
+                items.iter().for_each(|i| i.fields(f));
+            }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.fields(f)),
+        }
+    }
+}
+
+impl Command {
+    /// Calls `f` with the name of every field the command reads.
+    pub(crate) fn fields(&self, f: &mut dyn FnMut(&str)) {
+        match self {
+            Command::Fields(named) => named.iter().for_each(|n| n.expr.fields(f)),
+            Command::Display(names) => names.iter().for_each(|n| f(n)),
+            Command::Filter(e) => e.fields(f),
+            Command::Parse { source, .. } => source.fields(f),
+            Command::Sort(keys) => keys.iter().for_each(|(e, _)| e.fields(f)),
+            Command::Limit(_) => {}
+            Command::Stats { aggregates, by } => {
+                for (aggregate, _) in aggregates {
+                    match aggregate {
+                        Aggregate::Count(None) => {}
+                        Aggregate::Count(Some(e))
+                        | Aggregate::CountDistinct(e)
+                        | Aggregate::Sum(e)
+                        | Aggregate::Avg(e)
+                        | Aggregate::Min(e)
+                        | Aggregate::Max(e) => e.fields(f),
+                    }
+                }
+                by.iter().for_each(|n| n.expr.fields(f));
+            }
+        }
+    }
+}

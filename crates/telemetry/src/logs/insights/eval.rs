@@ -6,7 +6,7 @@ use super::ast::{BinOp, Expr, Function, Matcher};
 use super::value::Value;
 use super::Record;
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How deep discovery goes into nested JSON.
 const MAX_DEPTH: usize = 8;
@@ -18,11 +18,13 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn of(record: &Record) -> Row {
+    /// The row of an event, with those of its discovered fields in `wanted` (none when
+    /// `wanted` is `None`).
+    pub(crate) fn of(record: &Record, wanted: Option<&HashSet<String>>) -> Row {
         let mut fields = HashMap::new();
-        if record.message.starts_with('{') {
+        if let (Some(wanted), true) = (wanted, record.message.starts_with('{')) {
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(record.message) {
-                discover(&mut fields, String::new(), &json, 0);
+                discover(&mut fields, wanted, String::new(), &json, 0);
             }
         }
         fields.insert("@timestamp".to_owned(), Value::Time(record.timestamp));
@@ -51,8 +53,10 @@ impl Row {
     }
 }
 
+/// Adds the fields of `json` under `prefix` that are `wanted`.
 fn discover(
     fields: &mut HashMap<String, Value>,
+    wanted: &HashSet<String>,
     prefix: String,
     json: &serde_json::Value,
     depth: usize,
@@ -68,15 +72,15 @@ fn discover(
     match json {
         J::Object(map) if depth < MAX_DEPTH => {
             for (k, v) in map {
-                discover(fields, child(k), v, depth + 1);
+                discover(fields, wanted, child(k), v, depth + 1);
             }
         }
         J::Array(items) if depth < MAX_DEPTH && !prefix.is_empty() => {
             for (i, v) in items.iter().enumerate() {
-                discover(fields, child(&i.to_string()), v, depth + 1);
+                discover(fields, wanted, child(&i.to_string()), v, depth + 1);
             }
         }
-        _ if prefix.is_empty() => {}
+        _ if prefix.is_empty() || !wanted.contains(&prefix) => {}
         J::Null => {}
         J::Bool(b) => {
             fields.insert(prefix, Value::Bool(*b));

@@ -10,6 +10,7 @@ use super::stats::Stats;
 use super::value::Value;
 use super::{Query, QueryResults, Record, ResultField, Statistics};
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 /// Sort keys, each descending when true.
 type SortKeys = Vec<(Expr, bool)>;
@@ -18,12 +19,24 @@ type SortKeys = Vec<(Expr, bool)>;
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     streaming: usize,
+    /// The fields discovered in messages that the query reads or shows; `None` when it
+    /// reads only `@` fields, so messages need not be parsed.
+    wanted: Option<HashSet<String>>,
     /// The sort and the row count that the rows kept may be cut to as they come.
     bound: Option<(SortKeys, Option<usize>)>,
 }
 
 impl Plan {
-    pub(crate) fn of(commands: &[Command]) -> Plan {
+    pub(crate) fn of(commands: &[Command], columns: &[String]) -> Plan {
+        let mut wanted = HashSet::new();
+        let mut want = |name: &str| {
+            if !name.starts_with('@') {
+                wanted.insert(name.to_owned());
+            }
+        };
+        commands.iter().for_each(|c| c.fields(&mut want));
+        columns.iter().for_each(|c| want(c));
+        let wanted = (!wanted.is_empty()).then_some(wanted);
         let streaming = commands
             .iter()
             .take_while(|c| {
@@ -45,7 +58,11 @@ impl Plan {
             [Command::Sort(keys), Command::Limit(n)] => Some((keys.clone(), Some(*n))),
             _ => None,
         };
-        Plan { streaming, bound }
+        Plan {
+            streaming,
+            wanted,
+            bound,
+        }
     }
 
     pub(crate) fn streaming(&self) -> usize {
@@ -131,7 +148,7 @@ impl<'q> Run<'q> {
     pub fn push(&mut self, record: &Record) {
         self.statistics.records_scanned += 1;
         self.statistics.bytes_scanned += record.message.len() as u64;
-        let mut row = Row::of(record);
+        let mut row = Row::of(record, self.query.plan.wanted.as_ref());
         let streaming = &self.query.commands[..self.query.plan.streaming];
         if !streaming.iter().all(|c| apply(c, &mut row)) {
             return;
