@@ -249,6 +249,7 @@ impl LogStore {
         fs::create_dir_all(&trash)?;
         let doomed = trash.join(format!("{:016x}", stream.identity.id));
         fs::rename(stream.dir(), &doomed)?;
+        fs::File::open(self.shared.dir.join("streams"))?.sync_all()?;
         Ok(fs::remove_dir_all(&doomed)?)
     }
 

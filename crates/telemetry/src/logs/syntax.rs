@@ -4,6 +4,7 @@
 //! use in string values.
 
 use regex::Regex;
+use std::cmp::Ordering;
 
 /// A syntax error at a character position (1-based column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +19,80 @@ impl std::fmt::Display for SyntaxError {
     }
 }
 
+/// A comparison operator, as both languages write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Comparison {
+    /// Reads one (`==` is `=`), if one comes next.
+    pub(crate) fn read(cursor: &mut Cursor) -> Option<Comparison> {
+        const TOKENS: [(&str, Comparison); 7] = [
+            ("!=", Comparison::Ne),
+            ("<=", Comparison::Le),
+            (">=", Comparison::Ge),
+            ("==", Comparison::Eq),
+            ("=", Comparison::Eq),
+            ("<", Comparison::Lt),
+            (">", Comparison::Gt),
+        ];
+        TOKENS
+            .into_iter()
+            .find(|(token, _)| cursor.eat(token))
+            .map(|(_, op)| op)
+    }
+
+    /// Whether the comparison holds for `left` ordered `ordering` against `right`.
+    pub(crate) fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Comparison::Eq => ordering.is_eq(),
+            Comparison::Ne => ordering.is_ne(),
+            Comparison::Lt => ordering.is_lt(),
+            Comparison::Le => ordering.is_le(),
+            Comparison::Gt => ordering.is_gt(),
+            Comparison::Ge => ordering.is_ge(),
+        }
+    }
+}
+
 pub(crate) struct Cursor<'a> {
     src: &'a str,
     pos: usize,
+    /// `#` starts a comment that runs to the end of the line.
+    comments: bool,
 }
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
-        Cursor { src, pos: 0 }
+        Cursor {
+            src,
+            pos: 0,
+            comments: false,
+        }
+    }
+
+    pub(crate) fn with_comments(src: &'a str) -> Self {
+        Cursor {
+            src,
+            pos: 0,
+            comments: true,
+        }
+    }
+
+    /// The byte offset reached, for [`Cursor::since`].
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The text from `offset` to here, without surrounding white space.
+    pub(crate) fn since(&self, offset: usize) -> &'a str {
+        self.src[offset..self.pos].trim()
     }
 
     pub(crate) fn rest(&self) -> &'a str {
@@ -38,8 +105,15 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn skip_ws(&mut self) {
-        let rest = self.rest();
-        self.pos += rest.len() - rest.trim_start().len();
+        loop {
+            let rest = self.rest();
+            self.pos += rest.len() - rest.trim_start().len();
+            if !(self.comments && self.rest().starts_with('#')) {
+                return;
+            }
+            let line = self.rest().find('\n').unwrap_or(self.rest().len());
+            self.pos += line;
+        }
     }
 
     pub(crate) fn peek(&self) -> Option<char> {

@@ -4,15 +4,7 @@
 use crate::logs::syntax::{glob, Cursor, SyntaxError};
 use regex::Regex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
+pub(crate) use crate::logs::syntax::Comparison as Op;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Literal {
@@ -23,19 +15,7 @@ pub(crate) enum Literal {
 
 /// Reads a comparison operator, if one comes next.
 pub(crate) fn op(cursor: &mut Cursor) -> Option<Op> {
-    for (token, op) in [
-        ("!=", Op::Ne),
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("=", Op::Eq),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-    ] {
-        if cursor.eat(token) {
-            return Some(op);
-        }
-    }
-    None
+    Op::read(cursor)
 }
 
 /// Reads a literal for `op`: quoted, `%regex%` or bare (up to white space or one of
@@ -86,14 +66,7 @@ impl Literal {
                     },
                     Field::Other(_) => return false,
                 };
-                match op {
-                    Op::Eq => value == *n,
-                    Op::Ne => value != *n,
-                    Op::Lt => value < *n,
-                    Op::Le => value <= *n,
-                    Op::Gt => value > *n,
-                    Op::Ge => value >= *n,
-                }
+                value.partial_cmp(n).is_some_and(|o| op.holds(o))
             }
             Literal::Text(pattern) => {
                 let equal = match field {

@@ -122,7 +122,7 @@ fn scan_once(
         .time
         .end
         .min(q.before.map_or(i64::MAX, |b| b.ts.saturating_add(1)));
-    let snapshot = stream.snapshot(lo, hi);
+    let snapshot = stream.snapshot(lo, hi, q.ords.start);
     let mut blocks: Vec<_> = snapshot
         .blocks
         .into_iter()
@@ -343,9 +343,8 @@ pub(crate) fn visit(
     let q = Scan::new(time.clone(), true, usize::MAX);
     let (mut from_ord, mut attempts) = (0, 0);
     'again: loop {
-        let snapshot = stream.snapshot(time.start, time.end);
-        let resume = from_ord;
-        for block in snapshot.blocks.iter().filter(|b| b.end_ord() > resume) {
+        let snapshot = stream.snapshot(time.start, time.end, from_ord);
+        for block in &snapshot.blocks {
             let events = match stream.read_block(files, block) {
                 Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
                     attempts += 1;

@@ -2,6 +2,8 @@
 //! sequence dedupe, GetLogEvents paging and following, FilterLogEvents paging while
 //! events arrive, listing, retention and many streams behind a small file cache.
 
+mod bench;
+mod model;
 mod reads;
 
 use super::*;
@@ -277,6 +279,30 @@ fn sealed_segments_read_like_the_active_one_and_survive_reopening() {
 }
 
 #[test]
+fn a_crash_between_sealing_and_removing_the_active_segment_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = G.stream("a");
+    let store = LogStore::open_with(dir.path(), small()).unwrap();
+    store.create_stream(s, 0).unwrap();
+    for i in 0..7 {
+        store
+            .append(s, &events(&[i], "x"), 1, Some(i as u64))
+            .unwrap();
+    }
+    let active = active_file(dir.path());
+    let copy = fs::read(&active).unwrap();
+    // The eighth record fills the segment: it is sealed and a new one started.
+    store.append(s, &events(&[7], "x"), 1, Some(7)).unwrap();
+    drop(store);
+    assert!(!active.exists());
+    fs::write(&active, copy).unwrap();
+    let store = LogStore::open_with(dir.path(), small()).unwrap();
+    assert!(!active.exists(), "the stale active segment is removed");
+    assert_eq!(all_forward(&store, s, 100).len(), 8);
+    assert_eq!(store.next_sequence(s).unwrap(), 8);
+}
+
+#[test]
 fn retention_drops_old_segments_and_hides_old_events() {
     let dir = tempfile::tempdir().unwrap();
     let s = G.stream("a");
@@ -362,46 +388,4 @@ fn concurrent_appenders_share_syncs_and_lose_nothing() {
     for n in 0..4 {
         assert_eq!(all_forward(&store, G.stream(&n.to_string()), 33).len(), 100);
     }
-}
-
-/// `cargo test -p flotilla-telemetry --release -- --ignored append_throughput --nocapture`
-#[test]
-#[ignore]
-fn append_throughput() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::open(dir.path()).unwrap();
-    let streams = 100;
-    for n in 0..streams {
-        store.create_stream(G.stream(&format!("s{n}")), 0).unwrap();
-    }
-    let batches_per_stream = 20;
-    let started = std::time::Instant::now();
-    let threads: Vec<_> = (0..8)
-        .map(|t| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for b in 0..batches_per_stream {
-                    for n in (t..streams).step_by(8) {
-                        let batch: Vec<InputEvent> = (0..1000)
-                            .map(|i| InputEvent {
-                                timestamp: 1_700_000_000_000 + b * 1000 + i,
-                                message: format!(
-                                    "10.0.0.{n} - - GET /api/items/{i} HTTP/1.1 200 {b}"
-                                ),
-                            })
-                            .collect();
-                        store
-                            .append(G.stream(&format!("s{n}")), &batch, 1, None)
-                            .unwrap();
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let total = streams as f64 * batches_per_stream as f64 * 1000.0;
-    println!("{total} events in {secs:.2}s: {:.0} events/s", total / secs);
 }
