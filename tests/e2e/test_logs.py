@@ -231,3 +231,50 @@ def test_events_survive_kill9(tmp_path):
         assert logs.describe_log_groups(logGroupNamePrefix="durable")["logGroups"][0]["storedBytes"] > 0
     finally:
         server.stop()
+
+
+def query(logs, group, text, start, end):
+    qid = logs.start_query(logGroupName=group, startTime=start // 1000, endTime=end // 1000,
+                           queryString=text)["queryId"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = logs.get_query_results(queryId=qid)
+        if out["status"] not in ("Scheduled", "Running"):
+            return out
+        time.sleep(0.1)
+    raise AssertionError(f"query {text!r} did not finish")
+
+
+def test_insights_counts_errors_per_minute(flotilla):
+    logs = flotilla.client("logs")
+    logs.create_log_group(logGroupName="insights")
+    logs.create_log_stream(logGroupName="insights", logStreamName="s")
+    base = (now_ms() // 60_000 - 5) * 60_000  # the start of a minute, five minutes ago
+    events = []
+    for minute, errors in [(0, 3), (1, 1), (2, 0), (3, 2)]:
+        for i in range(errors):
+            events.append({"timestamp": base + minute * 60_000 + i, "message": f"ERROR failed {i}"})
+        events.append({"timestamp": base + minute * 60_000 + 500, "message": '{"level": "info", "ms": 12}'})
+    logs.put_log_events(logGroupName="insights", logStreamName="s", logEvents=events)
+    out = query(logs, "insights", "filter @message like /ERROR/ | stats count(*) as errors by bin(1m)",
+                base - 60_000, now_ms())
+    assert out["status"] == "Complete"
+    rows = sorted((dict((f["field"], f["value"]) for f in row) for row in out["results"]),
+                  key=lambda r: r["bin(1m)"])
+    assert [r["errors"] for r in rows] == ["3", "1", "2"]
+    assert out["statistics"]["recordsMatched"] == 6.0 and out["statistics"]["recordsScanned"] == 10.0
+    # JSON fields are discovered; parse makes fields of a message.
+    out = query(logs, "insights", "filter level = 'info' | stats avg(ms) as avg", base - 60_000, now_ms())
+    assert [[(f["field"], f["value"]) for f in row] for row in out["results"]] == [[("avg", "12")]]
+    out = query(logs, "insights", 'parse @message "ERROR failed *" as n | filter ispresent(n) '
+                '| sort n desc | limit 1 | display n', base - 60_000, now_ms())
+    assert [[(f["field"], f["value"]) for f in row] for row in out["results"]] == [[("n", "2")]]
+    listed = logs.describe_queries(logGroupName="insights")["queries"]
+    assert len(listed) == 3 and {q["status"] for q in listed} == {"Complete"}
+
+    code, msg = error_code(lambda: logs.start_query(logGroupName="insights", startTime=0, endTime=1,
+                                                    queryString="stats count(* by"))
+    assert code == "MalformedQueryException", msg
+    code, _ = error_code(lambda: logs.start_query(logGroupName="nope", startTime=0, endTime=1,
+                                                  queryString="fields @message"))
+    assert code == "ResourceNotFoundException"

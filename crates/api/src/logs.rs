@@ -11,10 +11,13 @@
 mod error;
 mod events;
 mod groups;
+mod queries;
 pub(crate) mod shipping;
 mod streams;
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
@@ -35,12 +38,16 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteRetentionPolicy",
     "DescribeLogGroups",
     "DescribeLogStreams",
+    "DescribeQueries",
     "FilterLogEvents",
     "GetLogEvents",
+    "GetQueryResults",
     "ListTagsForResource",
     "ListTagsLogGroup",
     "PutLogEvents",
     "PutRetentionPolicy",
+    "StartQuery",
+    "StopQuery",
     "TagLogGroup",
     "TagResource",
     "UntagLogGroup",
@@ -52,6 +59,7 @@ pub struct Logs {
     spec: AwsServiceSpec,
     pub(crate) state: State,
     pub(crate) store: LogStore,
+    queries: Arc<queries::Queries>,
 }
 
 impl Logs {
@@ -62,7 +70,12 @@ impl Logs {
             target_prefix: "Logs_20140328",
             xmlns: "",
         };
-        Logs { spec, state, store }
+        Logs {
+            spec,
+            state,
+            store,
+            queries: Arc::default(),
+        }
     }
 
     /// Run a blocking call of the log storage on a blocking thread.
@@ -190,6 +203,7 @@ impl Logs {
     ) -> Result<Value, LogsWireError> {
         use events as e;
         use groups as g;
+        use queries as q;
         use streams as s;
         Ok(match operation {
             "CreateLogGroup" => g::create(self, ctx, input.json()?).await?,
@@ -209,6 +223,10 @@ impl Logs {
             "PutLogEvents" => e::put(self, ctx, input.json()?).await?,
             "GetLogEvents" => e::get(self, ctx, input.json()?).await?,
             "FilterLogEvents" => e::filter(self, ctx, input.json()?).await?,
+            "StartQuery" => q::start(self, ctx, &self.queries, input.json()?).await?,
+            "GetQueryResults" => q::results(&self.queries, input.json()?)?,
+            "StopQuery" => q::stop(&self.queries, input.json()?)?,
+            "DescribeQueries" => q::describe(ctx, &self.queries, input.json()?)?,
             other => return Err(AwsError::unknown_operation(other).into()),
         })
     }

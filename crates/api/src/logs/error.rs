@@ -58,6 +58,11 @@ pub fn invalid(message: impl Into<String>) -> LogsWireError {
     E::InvalidParameter(message.into()).into()
 }
 
+/// A query the Insights parser refused.
+pub fn malformed_query(message: impl Into<String>) -> LogsWireError {
+    LogsWireError(client("MalformedQueryException", message.into()))
+}
+
 /// A stream or query that does not exist.
 pub fn not_found(message: impl Into<String>) -> LogsWireError {
     E::NotFound(message.into()).into()
