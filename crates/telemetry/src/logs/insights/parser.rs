@@ -128,7 +128,7 @@ fn aggregate(c: &mut Cursor) -> Result<Aggregate, SyntaxError> {
     let name = c.word(|ch| ch.is_ascii_alphanumeric() || ch == '_');
     let lower = name.to_ascii_lowercase();
     c.expect("(", &format!("'(' after {name}"))?;
-    if lower == "count" && c.eat("*") {
+    if lower == "count" && (c.eat("*") || c.rest().trim_start().starts_with(')')) {
         c.expect(")", "')'")?;
         return Ok(Aggregate::Count(None));
     }

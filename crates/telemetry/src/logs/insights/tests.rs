@@ -127,6 +127,8 @@ fn stats_by_bins_and_fields() {
             "level=info count(level)=2 fastest=80"
         ]
     );
+    let r = run("stats count() as n");
+    assert_eq!(table(&r), ["n=5"]);
     let r = run("stats count_distinct(path) as paths, count(*) by @logStream | filter paths > 1");
     assert_eq!(table(&r), ["@logStream=web/1 paths=2 count(*)=3"]);
     assert_eq!(r.statistics.records_matched, 5);

@@ -59,6 +59,14 @@ pub(super) fn all_forward(store: &LogStore, id: StreamId, limit: usize) -> Vec<L
 }
 
 #[test]
+fn the_handle_is_cheap_to_share_across_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<LogStore>();
+    shareable::<crate::logs::pattern::Pattern>();
+    shareable::<crate::logs::insights::Query>();
+}
+
+#[test]
 fn streams_are_created_once_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(dir.path()).unwrap();
@@ -356,7 +364,6 @@ fn many_streams_share_a_few_open_files() {
         assert_eq!(all_forward(&store, G.stream(name), 5).len(), 12);
     }
     let req = FilterEvents {
-        start_from_head: true,
         ..Default::default()
     };
     assert_eq!(store.filter_events(G, &req).unwrap().events.len(), 720);

@@ -144,8 +144,9 @@ pub struct FilterEvents<'a> {
     /// Default [`DEFAULT_EVENTS`]; a page also stops at [`MAX_RESPONSE_BYTES`].
     pub limit: Option<usize>,
     pub token: Option<&'a str>,
-    /// Oldest first (true) or newest first; a token keeps its first page's direction.
-    pub start_from_head: bool,
+    /// Newest first (AWS's `startFromHead: false`); oldest first by default. A token
+    /// keeps its first page's direction.
+    pub newest_first: bool,
 }
 
 /// FilterLogEvents' `FilteredLogEvent`.

@@ -131,7 +131,6 @@ fn filter_pages_never_repeat_or_skip_while_events_arrive() {
         let req = FilterEvents {
             limit: Some(7),
             token: token.as_deref(),
-            start_from_head: true,
             ..Default::default()
         };
         let page = store.filter_events(G, &req).unwrap();
@@ -185,6 +184,7 @@ fn filter_reads_selected_streams_newest_first_when_asked() {
     let req = FilterEvents {
         streams: StreamSelector::Prefix("web/"),
         limit: Some(4),
+        newest_first: true,
         ..Default::default()
     };
     let page = store.filter_events(G, &req).unwrap();
@@ -216,6 +216,7 @@ fn filter_reads_selected_streams_newest_first_when_asked() {
     let pattern = crate::logs::pattern::parse(r#""web/2" ?"at 2" ?"at 3""#).unwrap();
     let req = FilterEvents {
         pattern: Some(&pattern),
+        newest_first: true,
         ..Default::default()
     };
     let matched = store.filter_events(G, &req).unwrap().events;
