@@ -6,16 +6,20 @@
 use regex::Regex;
 use std::cmp::Ordering;
 
-/// A syntax error at a character position (1-based column).
+/// A syntax error and where it is (line and column count from 1, in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at column {}", self.message, self.column)
+        match self.line {
+            1 => write!(f, "{} at column {}", self.message, self.column),
+            line => write!(f, "{} at line {line}, column {}", self.message, self.column),
+        }
     }
 }
 
@@ -165,14 +169,18 @@ impl<'a> Cursor<'a> {
             s if s.is_empty() => "the end".to_owned(),
             s => format!("'{s}'"),
         };
-        SyntaxError {
-            column: self.column(),
-            message: format!("{message}, found {found}"),
-        }
+        self.error_at(self.pos, format!("{message}, found {found}"))
     }
 
-    pub(crate) fn column(&self) -> usize {
-        self.src[..self.pos].chars().count() + 1
+    /// An error at `mark`, an [`Cursor::offset`] reached earlier.
+    pub(crate) fn error_at(&self, mark: usize, message: impl Into<String>) -> SyntaxError {
+        let before = &self.src[..mark.min(self.src.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        SyntaxError {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            message: message.into(),
+        }
     }
 
     /// Consumes characters while `more` holds; may be empty.
@@ -186,16 +194,15 @@ impl<'a> Cursor<'a> {
     /// A string between `quote`s (the cursor is on the opening one); `\` escapes the
     /// quote, itself, and `n`/`t`.
     pub(crate) fn quoted(&mut self, quote: char) -> Result<String, SyntaxError> {
-        let start = self.column();
+        let mark = self.offset();
         self.bump();
         let mut out = String::new();
         loop {
             match self.bump() {
                 None => {
-                    return Err(SyntaxError {
-                        column: start,
-                        message: format!("unterminated string (no closing {quote})"),
-                    })
+                    return Err(
+                        self.error_at(mark, format!("unterminated string (no closing {quote})"))
+                    )
                 }
                 Some(c) if c == quote => return Ok(out),
                 Some('\\') => match self.bump() {
@@ -212,16 +219,16 @@ impl<'a> Cursor<'a> {
     /// A regular expression between `delim`s (the cursor is on the opening one);
     /// `\delim` stands for the delimiter.
     pub(crate) fn regex(&mut self, delim: char) -> Result<Regex, SyntaxError> {
-        let start = self.column();
+        let mark = self.offset();
         self.bump();
         let mut source = String::new();
         loop {
             match self.bump() {
                 None => {
-                    return Err(SyntaxError {
-                        column: start,
-                        message: format!("unterminated regular expression (no closing {delim})"),
-                    })
+                    return Err(self.error_at(
+                        mark,
+                        format!("unterminated regular expression (no closing {delim})"),
+                    ))
                 }
                 Some(c) if c == delim => break,
                 Some('\\') if self.peek() == Some(delim) => {
@@ -235,9 +242,11 @@ impl<'a> Cursor<'a> {
                 Some(c) => source.push(c),
             }
         }
-        Regex::new(&source).map_err(|e| SyntaxError {
-            column: start,
-            message: format!("invalid regular expression: {}", first_line(&e.to_string())),
+        Regex::new(&source).map_err(|e| {
+            self.error_at(
+                mark,
+                format!("invalid regular expression: {}", first_line(&e.to_string())),
+            )
         })
     }
 }

@@ -113,16 +113,15 @@ fn primary(c: &mut Cursor) -> Result<Expr, SyntaxError> {
         }
         Some('"' | '\'') => Ok(Expr::Literal(Value::Text(string(c)?))),
         Some(ch) if ch.is_ascii_digit() => {
-            let column = c.column();
+            let mark = c.offset();
             let word = c.word(|ch| ch.is_ascii_alphanumeric() || ch == '.');
-            let n = word.parse::<f64>().map_err(|_| SyntaxError {
-                column,
-                message: format!("'{word}' is not a number"),
-            })?;
+            let n = word
+                .parse::<f64>()
+                .map_err(|_| c.error_at(mark, format!("'{word}' is not a number")))?;
             Ok(Expr::Literal(Value::Number(n)))
         }
         _ => {
-            let column = c.column();
+            let mark = c.offset();
             let name = field_name(c)?;
             if !c.eat("(") {
                 return match name.to_ascii_lowercase().as_str() {
@@ -136,17 +135,15 @@ fn primary(c: &mut Cursor) -> Result<Expr, SyntaxError> {
                 c.expect(")", "')' after the bin period")?;
                 return Ok(Expr::Bin(period));
             }
-            let (function, fewest, most) = Function::named(&name).ok_or(SyntaxError {
-                column,
-                message: format!("unknown function '{name}'"),
-            })?;
+            let (function, fewest, most) = Function::named(&name)
+                .ok_or(c.error_at(mark, format!("unknown function '{name}'")))?;
             let args = arguments(c)?;
             if args.len() < fewest || args.len() > most {
                 let message = format!(
                     "{name} takes {fewest} to {most} arguments, not {}",
                     args.len()
                 );
-                return Err(SyntaxError { column, message });
+                return Err(c.error_at(mark, message));
             }
             Ok(Expr::Call(function, args))
         }
@@ -201,7 +198,7 @@ pub(crate) fn regex(c: &mut Cursor) -> Result<Matcher, SyntaxError> {
 /// A bin period such as `30s`, `5m`, `1h`, `1d`, in milliseconds.
 fn period(c: &mut Cursor) -> Result<i64, SyntaxError> {
     c.skip_ws();
-    let column = c.column();
+    let mark = c.offset();
     let word = c.word(|ch| ch.is_ascii_alphanumeric());
     let split = word
         .find(|ch: char| !ch.is_ascii_digit())
@@ -218,9 +215,9 @@ fn period(c: &mut Cursor) -> Result<i64, SyntaxError> {
     };
     match count.parse::<i64>() {
         Ok(n) if n > 0 && unit_ms > 0 => Ok(n.saturating_mul(unit_ms)),
-        _ => Err(SyntaxError {
-            column,
-            message: format!("'{word}' is not a bin period (such as 30s, 5m, 1h or 1d)"),
-        }),
+        _ => Err(c.error_at(
+            mark,
+            format!("'{word}' is not a bin period (such as 30s, 5m, 1h or 1d)"),
+        )),
     }
 }

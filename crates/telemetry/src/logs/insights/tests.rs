@@ -194,6 +194,10 @@ fn errors_say_what_and_where() {
         "unknown command 'frobnicate' (expected fields, filter, stats, sort, limit, parse or display) at column 12"
     );
     assert!(error("").contains("expected a command"));
+    assert_eq!(
+        error("fields a\n| filter b >\n| limit 1"),
+        "expected a field name, found '| limit 1' at line 3, column 1"
+    );
     assert!(error("filter a = ").contains("expected a field name"));
     assert!(error("filter a like").contains("regular expression"));
     assert!(error("filter x not 3").contains("'like' or 'in'"));

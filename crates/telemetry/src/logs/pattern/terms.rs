@@ -49,12 +49,12 @@ pub(crate) fn parse(cursor: &mut Cursor) -> Result<Terms, SyntaxError> {
             _ => {
                 let word = cursor.word(|c| !c.is_whitespace());
                 if let Some(i) = word.find(['"', '{', '}']) {
-                    let column = cursor.column() - word[i..].chars().count();
+                    let mark = cursor.offset() - word[i..].len();
                     let message = format!(
                         "unexpected '{}' in term '{word}' (put a term with such characters in double quotes)",
                         &word[i..i + 1]
                     );
-                    return Err(SyntaxError { column, message });
+                    return Err(cursor.error_at(mark, message));
                 }
                 Term::Text(word.to_owned())
             }
