@@ -62,6 +62,28 @@ struct Inner {
     next_sequence: u64,
     cutoff: Option<i64>,
     deleted: bool,
+    /// The live events' time span, kept up to date for DescribeLogStreams.
+    span: Span,
+}
+
+/// First and last event timestamps and the last ingestion time of the events kept.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    first: Option<i64>,
+    last: Option<i64>,
+    ingestion: Option<i64>,
+}
+
+impl Span {
+    fn add(&mut self, block: &BlockMeta, cutoff: Option<i64>) {
+        let cutoff = cutoff.unwrap_or(i64::MIN);
+        if block.max_ts >= cutoff {
+            let first = block.min_ts.max(cutoff);
+            self.first = Some(self.first.map_or(first, |f| f.min(first)));
+            self.last = self.last.max(Some(block.max_ts));
+            self.ingestion = self.ingestion.max(Some(block.max_ingestion));
+        }
+    }
 }
 
 /// What reads need of a stream at one moment.
@@ -300,6 +322,7 @@ impl Stream {
             inner.blocks.retain(|b| !(b.sealed && b.file == ord));
             inner.sealed_files.retain(|f| f.0 != ord);
         }
+        inner.respan();
         Ok(before - inner.stored_bytes())
     }
 
@@ -340,12 +363,10 @@ impl Stream {
 
     pub(crate) fn summary(&self) -> Summary {
         let inner = self.lock();
-        let cutoff = inner.cutoff.unwrap_or(i64::MIN);
-        let live = || inner.blocks.iter().filter(|b| b.max_ts >= cutoff);
         Summary {
-            first_event: live().map(|b| b.min_ts.max(cutoff)).min(),
-            last_event: live().map(|b| b.max_ts).max(),
-            last_ingestion: live().map(|b| b.max_ingestion).max(),
+            first_event: inner.span.first,
+            last_event: inner.span.last,
+            last_ingestion: inner.span.ingestion,
             stored_bytes: inner.stored_bytes(),
         }
     }
@@ -381,6 +402,7 @@ impl Inner {
             next_sequence: 0,
             cutoff: None,
             deleted: false,
+            span: Span::default(),
         }
     }
 
@@ -397,6 +419,15 @@ impl Inner {
         if let Some(s) = next_sequence {
             self.next_sequence = self.next_sequence.max(s);
         }
+        self.span.add(&block, self.cutoff);
         self.blocks.push(block);
+    }
+
+    /// Recounts the span (after loading, or expiring events).
+    fn respan(&mut self) {
+        self.span = Span::default();
+        for block in &self.blocks {
+            self.span.add(block, self.cutoff);
+        }
     }
 }
