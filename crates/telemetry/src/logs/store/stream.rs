@@ -62,6 +62,9 @@ struct Inner {
     next_sequence: u64,
     cutoff: Option<i64>,
     deleted: bool,
+    /// A rotation of the active segment began and did not finish: nothing may be
+    /// appended until it does (the old segment may already be counted as sealed).
+    rotating: bool,
     /// The live events' time span, kept up to date for DescribeLogStreams.
     span: Span,
 }
@@ -167,6 +170,9 @@ impl Stream {
         if inner.deleted {
             return Err(StoreError::StreamNotFound);
         }
+        if inner.rotating {
+            self.rotate_active(&mut inner, files)?;
+        }
         let skip = match first_sequence {
             Some(first) => (inner.next_sequence.saturating_sub(first) as usize).min(events.len()),
             None => 0,
@@ -249,8 +255,11 @@ impl Stream {
         self.rotate_active(inner, files)
     }
 
-    /// Starts an empty active segment at the next ordinal and removes the old one.
+    /// Starts an empty active segment at the next ordinal and removes the old one. Until
+    /// that is done, appends retry it first: one that wrote to the old segment after its
+    /// successor's ordinal was recorded would be lost on the next open.
     fn rotate_active(&self, inner: &mut Inner, files: &FileCache) -> Result<(), StoreError> {
+        inner.rotating = true;
         let old = inner.active;
         let new = inner.next_ord;
         if new != old {
@@ -261,7 +270,10 @@ impl Stream {
         self.write_floors(inner)?;
         if new != old {
             files.evict((self.identity.id, false, old));
-            fs::remove_file(self.path(false, old))?;
+            match fs::remove_file(self.path(false, old)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         } else {
             let file = files.get((self.identity.id, false, old), &self.path(false, old))?;
             file.set_len(HEADER_LEN)?;
@@ -271,6 +283,7 @@ impl Stream {
         inner.active = new;
         inner.active_len = HEADER_LEN;
         inner.durable = inner.next_ord;
+        inner.rotating = false;
         Ok(())
     }
 
@@ -402,6 +415,7 @@ impl Inner {
             next_sequence: 0,
             cutoff: None,
             deleted: false,
+            rotating: false,
             span: Span::default(),
         }
     }
