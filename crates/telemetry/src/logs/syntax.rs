@@ -194,65 +194,58 @@ impl<'a> Cursor<'a> {
     /// A string between `quote`s (the cursor is on the opening one); `\` escapes the
     /// quote, itself, and `n`/`t`.
     pub(crate) fn quoted(&mut self, quote: char) -> Result<String, SyntaxError> {
-        let mark = self.offset();
-        self.bump();
-        let mut out = String::new();
-        loop {
-            match self.bump() {
-                None => {
-                    return Err(
-                        self.error_at(mark, format!("unterminated string (no closing {quote})"))
-                    )
-                }
-                Some(c) if c == quote => return Ok(out),
-                Some('\\') => match self.bump() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some(c) => out.push(c),
-                    None => out.push('\\'),
-                },
-                Some(c) => out.push(c),
-            }
-        }
+        self.delimited(quote, "string", |c, out| {
+            out.push(match c {
+                'n' => '\n',
+                't' => '\t',
+                c => c,
+            })
+        })
     }
 
     /// A regular expression between `delim`s (the cursor is on the opening one);
     /// `\delim` stands for the delimiter.
     pub(crate) fn regex(&mut self, delim: char) -> Result<Regex, SyntaxError> {
         let mark = self.offset();
-        self.bump();
-        let mut source = String::new();
-        loop {
-            match self.bump() {
-                None => {
-                    return Err(self.error_at(
-                        mark,
-                        format!("unterminated regular expression (no closing {delim})"),
-                    ))
-                }
-                Some(c) if c == delim => break,
-                Some('\\') if self.peek() == Some(delim) => {
-                    self.bump();
-                    source.push(delim);
-                }
-                Some('\\') => {
-                    source.push('\\');
-                    source.extend(self.bump());
-                }
-                Some(c) => source.push(c),
+        let source = self.delimited(delim, "regular expression", |c, out| {
+            if c != delim {
+                out.push('\\');
             }
-        }
+            out.push(c);
+        })?;
         Regex::new(&source).map_err(|e| {
-            self.error_at(
-                mark,
-                format!("invalid regular expression: {}", first_line(&e.to_string())),
-            )
+            let reason = e.to_string();
+            let reason = reason.lines().last().unwrap_or_default().trim();
+            self.error_at(mark, format!("invalid regular expression: {reason}"))
         })
     }
-}
 
-fn first_line(s: &str) -> &str {
-    s.lines().last().unwrap_or(s).trim()
+    /// The text up to the closing `delim` (the cursor is on the opening one), with
+    /// `escape` writing what `\c` stands for.
+    fn delimited(
+        &mut self,
+        delim: char,
+        what: &str,
+        escape: impl Fn(char, &mut String),
+    ) -> Result<String, SyntaxError> {
+        let mark = self.offset();
+        self.bump();
+        let mut out = String::new();
+        loop {
+            match (self.bump(), self.peek()) {
+                (Some(c), _) if c == delim => return Ok(out),
+                (Some('\\'), Some(next)) => {
+                    self.bump();
+                    escape(next, &mut out);
+                }
+                (Some(c), _) => out.push(c),
+                (None, _) => {
+                    let message = format!("unterminated {what} (no closing {delim})");
+                    return Err(self.error_at(mark, message));
+                }
+            }
+        }
+    }
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters.
