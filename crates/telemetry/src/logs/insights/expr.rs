@@ -6,6 +6,9 @@ use super::ast::{BinOp, Expr, Function, Matcher};
 use super::value::Value;
 use crate::logs::syntax::{Comparison, Cursor, SyntaxError};
 
+/// The aggregations of `stats`; elsewhere their text refers to their results.
+pub(crate) const AGGREGATES: [&str; 6] = ["count", "count_distinct", "sum", "avg", "min", "max"];
+
 pub(crate) fn expr(c: &mut Cursor) -> Result<Expr, SyntaxError> {
     let mut left = and(c)?;
     while c.eat_keyword("or") {
@@ -133,7 +136,20 @@ fn primary(c: &mut Cursor) -> Result<Expr, SyntaxError> {
             if name.eq_ignore_ascii_case("bin") {
                 let period = period(c)?;
                 c.expect(")", "')' after the bin period")?;
-                return Ok(Expr::Bin(period));
+                return Ok(Expr::Bin(period, c.since(mark).to_owned()));
+            }
+            if AGGREGATES.contains(&name.to_ascii_lowercase().as_str()) {
+                // After `stats`, `count(*)` names the column that aggregation made.
+                let mut depth = 1;
+                while depth > 0 {
+                    match c.bump() {
+                        Some('(') => depth += 1,
+                        Some(')') => depth -= 1,
+                        Some(_) => {}
+                        None => return Err(c.error_at(mark, format!("unclosed '(' after {name}"))),
+                    }
+                }
+                return Ok(Expr::Field(c.since(mark).to_owned()));
             }
             let (function, fewest, most) = Function::named(&name)
                 .ok_or(c.error_at(mark, format!("unknown function '{name}'")))?;

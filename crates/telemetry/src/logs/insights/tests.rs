@@ -127,6 +127,15 @@ fn stats_by_bins_and_fields() {
             "level=info count(level)=2 fastest=80"
         ]
     );
+    let r =
+        run("stats count(*), max(latency) by bin(1m) | sort count(*) desc, bin(1m) desc | limit 2");
+    assert_eq!(
+        table(&r),
+        [
+            "bin(1m)=2026-12-03 06:11:00.000 count(*)=2 max(latency)=80",
+            "bin(1m)=2026-12-03 06:10:00.000 count(*)=2 max(latency)=900",
+        ]
+    );
     let r = run("stats count() as n");
     assert_eq!(table(&r), ["n=5"]);
     let r = run("stats count_distinct(path) as paths, count(*) by @logStream | filter paths > 1");
