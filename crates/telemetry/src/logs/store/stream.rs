@@ -344,6 +344,10 @@ impl Stream {
         self.lock().deleted = true;
     }
 
+    pub(crate) fn is_deleted(&self) -> bool {
+        self.lock().deleted
+    }
+
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
