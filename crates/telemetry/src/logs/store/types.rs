@@ -183,7 +183,8 @@ pub struct Limits {
     pub max_open_files: usize,
     /// An active segment this large (bytes) is sealed.
     pub segment_bytes: u64,
-    /// An active segment with this many records (appends) is sealed.
+    /// An active segment with this many records (appends) is sealed: each record is
+    /// indexed in memory until then, so this bounds a stream's index of small appends.
     pub segment_records: usize,
     /// Events per compressed block, in bytes as [`event_size`] counts them.
     pub block_bytes: u64,
@@ -194,7 +195,7 @@ impl Default for Limits {
         Limits {
             max_open_files: 256,
             segment_bytes: 4 << 20,
-            segment_records: 4096,
+            segment_records: 1024,
             block_bytes: 64 << 10,
         }
     }
