@@ -95,6 +95,21 @@ fn streams_are_created_once_and_deleted() {
 }
 
 #[test]
+fn a_stream_created_by_racing_calls_is_created_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || store.create_stream(G.stream("a"), 0).is_ok())
+        })
+        .collect();
+    let created = threads.into_iter().map(|t| t.join().unwrap());
+    assert_eq!(created.filter(|ok| *ok).count(), 1);
+    assert_eq!(fs::read_dir(dir.path().join("streams")).unwrap().count(), 1);
+}
+
+#[test]
 fn events_read_in_timestamp_order_with_ties_in_arrival_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open_with(dir.path(), small()).unwrap();
