@@ -2,9 +2,9 @@
 //! [`parse`] a pattern once, then ask [`Pattern::matches`] of each message. Three
 //! languages, told apart by the first character:
 //!
-//! - terms (`ERROR "bad thing" ?WARN -DEBUG %time.?out%`): case-sensitive substrings
-//!   and regular expressions; every plain term must appear, at least one `?` term when
-//!   there are any, no `-` term; the empty pattern matches everything;
+//! - terms (`ERROR "bad thing" ?WARN -DEBUG %time.?out%`): case-sensitive words and
+//!   phrases, and regular expressions; every plain term must appear, at least one `?`
+//!   term when there are any, no `-` term; the empty pattern matches everything;
 //! - JSON (`{ $.level = "error" && $.latency > 100 }`): conditions on fields of messages
 //!   that are JSON objects;
 //! - space-delimited (`[ip, user, ..., status = 404, size > 1000]`): conditions on the

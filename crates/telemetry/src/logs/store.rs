@@ -190,12 +190,12 @@ impl LogStore {
 
     /// Creates an empty stream, made at `now` (ms since the epoch).
     pub fn create_stream(&self, id: StreamId, now: i64) -> Result<(), StoreError> {
-        let mut groups = self.write();
-        let key = (id.group.region.to_owned(), id.group.name.to_owned());
-        if groups.get(&key).is_some_and(|g| g.contains_key(id.name)) {
+        if self.stream(id).is_ok() {
             return Err(StoreError::StreamExists);
         }
+        // The directory is made (and synced) without holding up other streams' calls.
         let number = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let key = (id.group.region.to_owned(), id.group.name.to_owned());
         let identity = Identity {
             format: format::FORMAT_VERSION,
             id: number,
@@ -209,11 +209,16 @@ impl LogStore {
             .dir
             .join("streams")
             .join(format!("{number:016x}"));
-        let stream = Stream::create(dir, identity)?;
-        groups
-            .entry(key)
-            .or_default()
-            .insert(id.name.to_owned(), Arc::new(stream));
+        let stream = Arc::new(Stream::create(dir, identity)?);
+        let mut groups = self.write();
+        let group = groups.entry(key).or_default();
+        if group.contains_key(id.name) {
+            drop(groups);
+            // Another call created it meanwhile: this one's directory goes.
+            self.remove_files(&stream)?;
+            return Err(StoreError::StreamExists);
+        }
+        group.insert(id.name.to_owned(), stream);
         Ok(())
     }
 

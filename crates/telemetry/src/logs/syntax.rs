@@ -6,16 +6,20 @@
 use regex::Regex;
 use std::cmp::Ordering;
 
-/// A syntax error at a character position (1-based column).
+/// A syntax error and where it is (line and column count from 1, in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at column {}", self.message, self.column)
+        match self.line {
+            1 => write!(f, "{} at column {}", self.message, self.column),
+            line => write!(f, "{} at line {line}, column {}", self.message, self.column),
+        }
     }
 }
 
@@ -165,14 +169,18 @@ impl<'a> Cursor<'a> {
             s if s.is_empty() => "the end".to_owned(),
             s => format!("'{s}'"),
         };
-        SyntaxError {
-            column: self.column(),
-            message: format!("{message}, found {found}"),
-        }
+        self.error_at(self.pos, format!("{message}, found {found}"))
     }
 
-    pub(crate) fn column(&self) -> usize {
-        self.src[..self.pos].chars().count() + 1
+    /// An error at `mark`, an [`Cursor::offset`] reached earlier.
+    pub(crate) fn error_at(&self, mark: usize, message: impl Into<String>) -> SyntaxError {
+        let before = &self.src[..mark.min(self.src.len())];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        SyntaxError {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            message: message.into(),
+        }
     }
 
     /// Consumes characters while `more` holds; may be empty.
@@ -186,64 +194,58 @@ impl<'a> Cursor<'a> {
     /// A string between `quote`s (the cursor is on the opening one); `\` escapes the
     /// quote, itself, and `n`/`t`.
     pub(crate) fn quoted(&mut self, quote: char) -> Result<String, SyntaxError> {
-        let start = self.column();
-        self.bump();
-        let mut out = String::new();
-        loop {
-            match self.bump() {
-                None => {
-                    return Err(SyntaxError {
-                        column: start,
-                        message: format!("unterminated string (no closing {quote})"),
-                    })
-                }
-                Some(c) if c == quote => return Ok(out),
-                Some('\\') => match self.bump() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some(c) => out.push(c),
-                    None => out.push('\\'),
-                },
-                Some(c) => out.push(c),
-            }
-        }
+        self.delimited(quote, "string", |c, out| {
+            out.push(match c {
+                'n' => '\n',
+                't' => '\t',
+                c => c,
+            })
+        })
     }
 
     /// A regular expression between `delim`s (the cursor is on the opening one);
     /// `\delim` stands for the delimiter.
     pub(crate) fn regex(&mut self, delim: char) -> Result<Regex, SyntaxError> {
-        let start = self.column();
-        self.bump();
-        let mut source = String::new();
-        loop {
-            match self.bump() {
-                None => {
-                    return Err(SyntaxError {
-                        column: start,
-                        message: format!("unterminated regular expression (no closing {delim})"),
-                    })
-                }
-                Some(c) if c == delim => break,
-                Some('\\') if self.peek() == Some(delim) => {
-                    self.bump();
-                    source.push(delim);
-                }
-                Some('\\') => {
-                    source.push('\\');
-                    source.extend(self.bump());
-                }
-                Some(c) => source.push(c),
+        let mark = self.offset();
+        let source = self.delimited(delim, "regular expression", |c, out| {
+            if c != delim {
+                out.push('\\');
             }
-        }
-        Regex::new(&source).map_err(|e| SyntaxError {
-            column: start,
-            message: format!("invalid regular expression: {}", first_line(&e.to_string())),
+            out.push(c);
+        })?;
+        Regex::new(&source).map_err(|e| {
+            let reason = e.to_string();
+            let reason = reason.lines().last().unwrap_or_default().trim();
+            self.error_at(mark, format!("invalid regular expression: {reason}"))
         })
     }
-}
 
-fn first_line(s: &str) -> &str {
-    s.lines().last().unwrap_or(s).trim()
+    /// The text up to the closing `delim` (the cursor is on the opening one), with
+    /// `escape` writing what `\c` stands for.
+    fn delimited(
+        &mut self,
+        delim: char,
+        what: &str,
+        escape: impl Fn(char, &mut String),
+    ) -> Result<String, SyntaxError> {
+        let mark = self.offset();
+        self.bump();
+        let mut out = String::new();
+        loop {
+            match (self.bump(), self.peek()) {
+                (Some(c), _) if c == delim => return Ok(out),
+                (Some('\\'), Some(next)) => {
+                    self.bump();
+                    escape(next, &mut out);
+                }
+                (Some(c), _) => out.push(c),
+                (None, _) => {
+                    let message = format!("unterminated {what} (no closing {delim})");
+                    return Err(self.error_at(mark, message));
+                }
+            }
+        }
+    }
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters.

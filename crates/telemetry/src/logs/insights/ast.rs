@@ -67,8 +67,9 @@ pub(crate) enum Expr {
     /// `x in [a, b]`; negated with `not in`.
     In(Box<Expr>, Vec<Expr>, bool),
     Call(Function, Vec<Expr>),
-    /// `bin(5m)`: @timestamp rounded down to a multiple of this many milliseconds.
-    Bin(i64),
+    /// `bin(5m)`: @timestamp rounded down to a multiple of this many milliseconds; on a
+    /// row of `stats` (which has no @timestamp), the column named by its text.
+    Bin(i64, String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +126,7 @@ impl Expr {
         match self {
             Expr::Field(name) => f(name),
             Expr::Literal(_) => {}
-            Expr::Bin(_) => f("@timestamp"),
+            Expr::Bin(_, _) => f("@timestamp"),
             Expr::Not(e) | Expr::Neg(e) | Expr::Like(e, _, _) => e.fields(f),
             Expr::Binary(_, a, b) => {
                 a.fields(f);

@@ -129,9 +129,9 @@ pub(crate) fn eval(expr: &Expr, row: &Row) -> Value {
             Value::Bool(!value.is_null() && found != *negated)
         }
         Expr::Call(f, args) => call(*f, args, row),
-        Expr::Bin(period) => match row.get("@timestamp") {
+        Expr::Bin(period, text) => match row.get("@timestamp") {
             Value::Time(t) => Value::Time(t - t.rem_euclid(*period)),
-            _ => Value::Null,
+            _ => row.get(text).clone(),
         },
     }
 }

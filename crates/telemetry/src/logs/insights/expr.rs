@@ -6,6 +6,9 @@ use super::ast::{BinOp, Expr, Function, Matcher};
 use super::value::Value;
 use crate::logs::syntax::{Comparison, Cursor, SyntaxError};
 
+/// The aggregations of `stats`; elsewhere their text refers to their results.
+pub(crate) const AGGREGATES: [&str; 6] = ["count", "count_distinct", "sum", "avg", "min", "max"];
+
 pub(crate) fn expr(c: &mut Cursor) -> Result<Expr, SyntaxError> {
     let mut left = and(c)?;
     while c.eat_keyword("or") {
@@ -113,16 +116,15 @@ fn primary(c: &mut Cursor) -> Result<Expr, SyntaxError> {
         }
         Some('"' | '\'') => Ok(Expr::Literal(Value::Text(string(c)?))),
         Some(ch) if ch.is_ascii_digit() => {
-            let column = c.column();
+            let mark = c.offset();
             let word = c.word(|ch| ch.is_ascii_alphanumeric() || ch == '.');
-            let n = word.parse::<f64>().map_err(|_| SyntaxError {
-                column,
-                message: format!("'{word}' is not a number"),
-            })?;
+            let n = word
+                .parse::<f64>()
+                .map_err(|_| c.error_at(mark, format!("'{word}' is not a number")))?;
             Ok(Expr::Literal(Value::Number(n)))
         }
         _ => {
-            let column = c.column();
+            let mark = c.offset();
             let name = field_name(c)?;
             if !c.eat("(") {
                 return match name.to_ascii_lowercase().as_str() {
@@ -134,19 +136,30 @@ fn primary(c: &mut Cursor) -> Result<Expr, SyntaxError> {
             if name.eq_ignore_ascii_case("bin") {
                 let period = period(c)?;
                 c.expect(")", "')' after the bin period")?;
-                return Ok(Expr::Bin(period));
+                return Ok(Expr::Bin(period, c.since(mark).to_owned()));
             }
-            let (function, fewest, most) = Function::named(&name).ok_or(SyntaxError {
-                column,
-                message: format!("unknown function '{name}'"),
-            })?;
+            if AGGREGATES.contains(&name.to_ascii_lowercase().as_str()) {
+                // After `stats`, `count(*)` names the column that aggregation made.
+                let mut depth = 1;
+                while depth > 0 {
+                    match c.bump() {
+                        Some('(') => depth += 1,
+                        Some(')') => depth -= 1,
+                        Some(_) => {}
+                        None => return Err(c.error_at(mark, format!("unclosed '(' after {name}"))),
+                    }
+                }
+                return Ok(Expr::Field(c.since(mark).to_owned()));
+            }
+            let (function, fewest, most) = Function::named(&name)
+                .ok_or(c.error_at(mark, format!("unknown function '{name}'")))?;
             let args = arguments(c)?;
             if args.len() < fewest || args.len() > most {
                 let message = format!(
                     "{name} takes {fewest} to {most} arguments, not {}",
                     args.len()
                 );
-                return Err(SyntaxError { column, message });
+                return Err(c.error_at(mark, message));
             }
             Ok(Expr::Call(function, args))
         }
@@ -201,7 +214,7 @@ pub(crate) fn regex(c: &mut Cursor) -> Result<Matcher, SyntaxError> {
 /// A bin period such as `30s`, `5m`, `1h`, `1d`, in milliseconds.
 fn period(c: &mut Cursor) -> Result<i64, SyntaxError> {
     c.skip_ws();
-    let column = c.column();
+    let mark = c.offset();
     let word = c.word(|ch| ch.is_ascii_alphanumeric());
     let split = word
         .find(|ch: char| !ch.is_ascii_digit())
@@ -218,9 +231,9 @@ fn period(c: &mut Cursor) -> Result<i64, SyntaxError> {
     };
     match count.parse::<i64>() {
         Ok(n) if n > 0 && unit_ms > 0 => Ok(n.saturating_mul(unit_ms)),
-        _ => Err(SyntaxError {
-            column,
-            message: format!("'{word}' is not a bin period (such as 30s, 5m, 1h or 1d)"),
-        }),
+        _ => Err(c.error_at(
+            mark,
+            format!("'{word}' is not a bin period (such as 30s, 5m, 1h or 1d)"),
+        )),
     }
 }

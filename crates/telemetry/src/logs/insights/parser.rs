@@ -31,7 +31,7 @@ pub(crate) fn parse(source: &str) -> Result<Vec<Command>, SyntaxError> {
 fn command(c: &mut Cursor) -> Result<Command, SyntaxError> {
     c.skip_ws();
     let start = c.offset();
-    let column = c.column();
+    let mark = c.offset();
     let name = c.word(|ch| ch.is_ascii_alphabetic());
     Ok(match name.to_ascii_lowercase().as_str() {
         "fields" => Command::Fields(list(c, named)?),
@@ -46,7 +46,7 @@ fn command(c: &mut Cursor) -> Result<Command, SyntaxError> {
             let message = format!(
                 "unknown command '{found}' (expected fields, filter, stats, sort, limit, parse or display)"
             );
-            return Err(SyntaxError { column, message });
+            return Err(c.error_at(mark, message));
         }
     })
 }
@@ -90,15 +90,12 @@ fn sort_key(c: &mut Cursor) -> Result<(Expr, bool), SyntaxError> {
 
 fn limit(c: &mut Cursor) -> Result<usize, SyntaxError> {
     c.skip_ws();
-    let column = c.column();
+    let mark = c.offset();
     let word = c.word(|ch| ch.is_ascii_digit());
     match word.parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         _ if word.is_empty() => Err(c.error("expected a number of rows after limit")),
-        _ => Err(SyntaxError {
-            column,
-            message: format!("limit must be 1 to {MAX_LIMIT}"),
-        }),
+        _ => Err(c.error_at(mark, format!("limit must be 1 to {MAX_LIMIT}"))),
     }
 }
 
@@ -124,20 +121,17 @@ fn stats(c: &mut Cursor) -> Result<Command, SyntaxError> {
 }
 
 fn aggregate(c: &mut Cursor) -> Result<Aggregate, SyntaxError> {
-    let column = c.column();
+    let mark = c.offset();
     let name = c.word(|ch| ch.is_ascii_alphanumeric() || ch == '_');
     let lower = name.to_ascii_lowercase();
     c.expect("(", &format!("'(' after {name}"))?;
-    if lower == "count" && c.eat("*") {
+    if lower == "count" && (c.eat("*") || c.rest().trim_start().starts_with(')')) {
         c.expect(")", "')'")?;
         return Ok(Aggregate::Count(None));
     }
     let mut args = arguments(c)?;
     if args.len() != 1 {
-        return Err(SyntaxError {
-            column,
-            message: format!("{name} takes one argument"),
-        });
+        return Err(c.error_at(mark, format!("{name} takes one argument")));
     }
     let arg = args.remove(0);
     Ok(match lower.as_str() {
@@ -151,7 +145,7 @@ fn aggregate(c: &mut Cursor) -> Result<Aggregate, SyntaxError> {
             let message = format!(
                 "unknown aggregation '{name}' (expected count, count_distinct, sum, avg, min or max)"
             );
-            return Err(SyntaxError { column, message });
+            return Err(c.error_at(mark, message));
         }
     })
 }
@@ -164,7 +158,7 @@ fn parse_command(c: &mut Cursor) -> Result<Command, SyntaxError> {
         _ => Expr::Field(field_name(c)?),
     };
     c.skip_ws();
-    let column = c.column();
+    let mark = c.offset();
     if c.peek() == Some('/') {
         let super::ast::Matcher::Regex(pattern) = expr::regex(c)? else {
             unreachable!("expr::regex reads a regular expression")
@@ -176,7 +170,7 @@ fn parse_command(c: &mut Cursor) -> Result<Command, SyntaxError> {
             .collect();
         if names.is_empty() {
             let message = "the regular expression names no group (such as (?<name>...))".to_owned();
-            return Err(SyntaxError { column, message });
+            return Err(c.error_at(mark, message));
         }
         return Ok(Command::Parse {
             source,
@@ -195,7 +189,7 @@ fn parse_command(c: &mut Cursor) -> Result<Command, SyntaxError> {
             "the pattern has {stars} '*' but {} names follow 'as'",
             names.len()
         );
-        return Err(SyntaxError { column, message });
+        return Err(c.error_at(mark, message));
     }
     Ok(Command::Parse {
         source,

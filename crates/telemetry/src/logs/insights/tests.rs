@@ -127,6 +127,17 @@ fn stats_by_bins_and_fields() {
             "level=info count(level)=2 fastest=80"
         ]
     );
+    let r =
+        run("stats count(*), max(latency) by bin(1m) | sort count(*) desc, bin(1m) desc | limit 2");
+    assert_eq!(
+        table(&r),
+        [
+            "bin(1m)=2026-12-03 06:11:00.000 count(*)=2 max(latency)=80",
+            "bin(1m)=2026-12-03 06:10:00.000 count(*)=2 max(latency)=900",
+        ]
+    );
+    let r = run("stats count() as n");
+    assert_eq!(table(&r), ["n=5"]);
     let r = run("stats count_distinct(path) as paths, count(*) by @logStream | filter paths > 1");
     assert_eq!(table(&r), ["@logStream=web/1 paths=2 count(*)=3"]);
     assert_eq!(r.statistics.records_matched, 5);
@@ -192,6 +203,10 @@ fn errors_say_what_and_where() {
         "unknown command 'frobnicate' (expected fields, filter, stats, sort, limit, parse or display) at column 12"
     );
     assert!(error("").contains("expected a command"));
+    assert_eq!(
+        error("fields a\n| filter b >\n| limit 1"),
+        "expected a field name, found '| limit 1' at line 3, column 1"
+    );
     assert!(error("filter a = ").contains("expected a field name"));
     assert!(error("filter a like").contains("regular expression"));
     assert!(error("filter x not 3").contains("'like' or 'in'"));

@@ -1,6 +1,8 @@
 //! Terms patterns over unstructured messages: plain terms (all must appear), `?` terms
-//! (one must appear, when there are any), `-` terms (none may appear); a term is a bare
-//! word, a quoted phrase or a `%regex%`, matched case-sensitively anywhere in a message.
+//! (one must appear, when there are any), `-` terms (none may appear). A term is a bare
+//! word or a quoted phrase, matched case-sensitively as whole words (`ERROR` is found in
+//! `[ERROR]` and `ERROR:` but not in `ERRORS`: that takes a regex), or a `%regex%`,
+//! matched anywhere.
 
 use crate::logs::syntax::{Cursor, SyntaxError};
 use regex::Regex;
@@ -14,10 +16,31 @@ enum Term {
 impl Term {
     fn found(&self, message: &str) -> bool {
         match self {
-            Term::Text(t) => message.contains(t.as_str()),
+            Term::Text(t) => {
+                let open = |edge: Option<char>, inner: Option<char>| {
+                    !(inner.is_some_and(is_word) && edge.is_some_and(is_word))
+                };
+                // Every place it occurs, overlapping ones included.
+                let mut from = 0;
+                while let Some(i) = message[from..].find(t.as_str()) {
+                    let at = from + i;
+                    let before = message[..at].chars().next_back();
+                    let after = message[at + t.len()..].chars().next();
+                    if open(before, t.chars().next()) && open(after, t.chars().next_back()) {
+                        return true;
+                    }
+                    from = at + message[at..].chars().next().map_or(1, char::len_utf8);
+                }
+                false
+            }
             Term::Regex(r) => r.is_match(message),
         }
     }
+}
+
+/// Characters that make up words; any other separates them.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,12 +72,12 @@ pub(crate) fn parse(cursor: &mut Cursor) -> Result<Terms, SyntaxError> {
             _ => {
                 let word = cursor.word(|c| !c.is_whitespace());
                 if let Some(i) = word.find(['"', '{', '}']) {
-                    let column = cursor.column() - word[i..].chars().count();
+                    let mark = cursor.offset() - word[i..].len();
                     let message = format!(
                         "unexpected '{}' in term '{word}' (put a term with such characters in double quotes)",
                         &word[i..i + 1]
                     );
-                    return Err(SyntaxError { column, message });
+                    return Err(cursor.error_at(mark, message));
                 }
                 Term::Text(word.to_owned())
             }

@@ -22,7 +22,18 @@ fn error(pattern: &str) -> String {
 fn terms_phrases_alternatives_and_exclusions() {
     check("", &["anything", ""], &[]);
     check("   ", &["anything"], &[]);
-    check("ERROR", &["an ERROR here", "ERRORS"], &["error", "ERR"]);
+    check(
+        "ERROR",
+        &["an ERROR here", "[ERROR] x", "ERROR:"],
+        &["error", "ERR", "ERRORS", "_ERROR"],
+    );
+    check(
+        "\"ERROR:\"",
+        &["ERROR: x", "(ERROR:)"],
+        &["ERRORS:", "xERROR:"],
+    );
+    check("é", &["café é"], &["café"]);
+    check("\"a a\"", &["ba a a"], &["ba ab"]);
     check(
         "ERROR Exception",
         &["ERROR: Exception"],
@@ -141,9 +152,13 @@ proptest! {
     }
 
     #[test]
-    fn a_quoted_term_matches_text_that_contains_it(term in "[a-zA-Z0-9 ]{1,10}", pre in "\\PC{0,10}") {
+    fn a_quoted_term_matches_text_that_holds_it_as_words(
+        term in "[a-zA-Z0-9 ]{1,10}",
+        pre in "\\PC{0,10}",
+        post in "\\PC{0,10}",
+    ) {
         let p = parse(&format!("\"{term}\"")).unwrap();
-        let message = format!("{pre}{term}");
+        let message = format!("{pre} {term} {post}");
         prop_assert!(p.matches(&message));
     }
 }

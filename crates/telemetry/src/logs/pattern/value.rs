@@ -22,7 +22,7 @@ pub(crate) fn op(cursor: &mut Cursor) -> Option<Op> {
 /// `stops`); a bare one that reads as a number is a number.
 pub(crate) fn literal(cursor: &mut Cursor, op: Op, stops: &str) -> Result<Literal, SyntaxError> {
     cursor.skip_ws();
-    let column = cursor.column();
+    let mark = cursor.offset();
     let literal = match cursor.peek() {
         Some('"') => Literal::Text(cursor.quoted('"')?),
         Some('%') => Literal::Regex(cursor.regex('%')?),
@@ -38,10 +38,10 @@ pub(crate) fn literal(cursor: &mut Cursor, op: Op, stops: &str) -> Result<Litera
         }
     };
     if !matches!(op, Op::Eq | Op::Ne) && !matches!(literal, Literal::Number(_)) {
-        return Err(SyntaxError {
-            column,
-            message: "only a number can be compared with <, <=, > or >=".to_owned(),
-        });
+        return Err(cursor.error_at(
+            mark,
+            "only a number can be compared with <, <=, > or >=".to_owned(),
+        ));
     }
     Ok(literal)
 }

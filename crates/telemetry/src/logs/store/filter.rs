@@ -96,7 +96,7 @@ pub(crate) fn filter_events(
     req: &FilterEvents,
 ) -> Result<FilterPage, StoreError> {
     let token = req.token.map(FilterToken::decode).transpose()?;
-    let forward = token.map_or(req.start_from_head, |t| t.forward);
+    let forward = token.map_or(!req.newest_first, |t| t.forward);
     let limit = req.limit.unwrap_or(DEFAULT_EVENTS).max(1);
     let time = req.start.unwrap_or(i64::MIN)..req.end.unwrap_or(i64::MAX);
     let first_read = (limit / streams.len().max(1)).max(16).min(limit + 1);

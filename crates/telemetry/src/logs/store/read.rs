@@ -92,6 +92,12 @@ impl Ord for Kept {
     }
 }
 
+/// Whether `error` is a file gone between a snapshot and a read: a segment sealed or
+/// expired meanwhile (look again), or the stream deleted.
+fn vanished(error: &StoreError) -> bool {
+    matches!(error, StoreError::Io(e) if e.kind() == io::ErrorKind::NotFound)
+}
+
 /// The events `scan` asks for that `keep` accepts, in reading order (ascending).
 pub(crate) fn scan(
     stream: &Stream,
@@ -99,13 +105,13 @@ pub(crate) fn scan(
     scan: &Scan,
     keep: &mut dyn FnMut(&StoredEvent) -> bool,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    // A segment sealed or expired between the snapshot and the read: look again.
     let mut attempts = 0;
     loop {
         match scan_once(stream, files, scan, keep) {
-            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
-                attempts += 1
+            Err(e) if vanished(&e) && stream.is_deleted() => {
+                return Err(StoreError::StreamNotFound)
             }
+            Err(e) if vanished(&e) && attempts < 3 => attempts += 1,
             result => return result,
         }
     }
@@ -346,7 +352,10 @@ pub(crate) fn visit(
         let snapshot = stream.snapshot(time.start, time.end, from_ord);
         for block in &snapshot.blocks {
             let events = match stream.read_block(files, block) {
-                Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                Err(e) if vanished(&e) && stream.is_deleted() => {
+                    return Err(StoreError::StreamNotFound)
+                }
+                Err(e) if vanished(&e) && attempts < 3 => {
                     attempts += 1;
                     continue 'again;
                 }

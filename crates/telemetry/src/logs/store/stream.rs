@@ -62,6 +62,31 @@ struct Inner {
     next_sequence: u64,
     cutoff: Option<i64>,
     deleted: bool,
+    /// A rotation of the active segment began and did not finish: nothing may be
+    /// appended until it does (the old segment may already be counted as sealed).
+    rotating: bool,
+    /// The live events' time span, kept up to date for DescribeLogStreams.
+    span: Span,
+}
+
+/// First and last event timestamps and the last ingestion time of the events kept.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    first: Option<i64>,
+    last: Option<i64>,
+    ingestion: Option<i64>,
+}
+
+impl Span {
+    fn add(&mut self, block: &BlockMeta, cutoff: Option<i64>) {
+        let cutoff = cutoff.unwrap_or(i64::MIN);
+        if block.max_ts >= cutoff {
+            let first = block.min_ts.max(cutoff);
+            self.first = Some(self.first.map_or(first, |f| f.min(first)));
+            self.last = self.last.max(Some(block.max_ts));
+            self.ingestion = self.ingestion.max(Some(block.max_ingestion));
+        }
+    }
 }
 
 /// What reads need of a stream at one moment.
@@ -145,6 +170,9 @@ impl Stream {
         if inner.deleted {
             return Err(StoreError::StreamNotFound);
         }
+        if inner.rotating {
+            self.rotate_active(&mut inner, files)?;
+        }
         let skip = match first_sequence {
             Some(first) => (inner.next_sequence.saturating_sub(first) as usize).min(events.len()),
             None => 0,
@@ -227,8 +255,11 @@ impl Stream {
         self.rotate_active(inner, files)
     }
 
-    /// Starts an empty active segment at the next ordinal and removes the old one.
+    /// Starts an empty active segment at the next ordinal and removes the old one. Until
+    /// that is done, appends retry it first: one that wrote to the old segment after its
+    /// successor's ordinal was recorded would be lost on the next open.
     fn rotate_active(&self, inner: &mut Inner, files: &FileCache) -> Result<(), StoreError> {
+        inner.rotating = true;
         let old = inner.active;
         let new = inner.next_ord;
         if new != old {
@@ -239,7 +270,10 @@ impl Stream {
         self.write_floors(inner)?;
         if new != old {
             files.evict((self.identity.id, false, old));
-            fs::remove_file(self.path(false, old))?;
+            match fs::remove_file(self.path(false, old)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         } else {
             let file = files.get((self.identity.id, false, old), &self.path(false, old))?;
             file.set_len(HEADER_LEN)?;
@@ -249,6 +283,7 @@ impl Stream {
         inner.active = new;
         inner.active_len = HEADER_LEN;
         inner.durable = inner.next_ord;
+        inner.rotating = false;
         Ok(())
     }
 
@@ -300,12 +335,17 @@ impl Stream {
             inner.blocks.retain(|b| !(b.sealed && b.file == ord));
             inner.sealed_files.retain(|f| f.0 != ord);
         }
+        inner.respan();
         Ok(before - inner.stored_bytes())
     }
 
     /// Marks the stream deleted (appends fail from now on); the caller removes its files.
     pub(crate) fn mark_deleted(&self) {
         self.lock().deleted = true;
+    }
+
+    pub(crate) fn is_deleted(&self) -> bool {
+        self.lock().deleted
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -340,12 +380,10 @@ impl Stream {
 
     pub(crate) fn summary(&self) -> Summary {
         let inner = self.lock();
-        let cutoff = inner.cutoff.unwrap_or(i64::MIN);
-        let live = || inner.blocks.iter().filter(|b| b.max_ts >= cutoff);
         Summary {
-            first_event: live().map(|b| b.min_ts.max(cutoff)).min(),
-            last_event: live().map(|b| b.max_ts).max(),
-            last_ingestion: live().map(|b| b.max_ingestion).max(),
+            first_event: inner.span.first,
+            last_event: inner.span.last,
+            last_ingestion: inner.span.ingestion,
             stored_bytes: inner.stored_bytes(),
         }
     }
@@ -381,6 +419,8 @@ impl Inner {
             next_sequence: 0,
             cutoff: None,
             deleted: false,
+            rotating: false,
+            span: Span::default(),
         }
     }
 
@@ -397,6 +437,15 @@ impl Inner {
         if let Some(s) = next_sequence {
             self.next_sequence = self.next_sequence.max(s);
         }
+        self.span.add(&block, self.cutoff);
         self.blocks.push(block);
+    }
+
+    /// Recounts the span (after loading, or expiring events).
+    fn respan(&mut self) {
+        self.span = Span::default();
+        for block in &self.blocks {
+            self.span.add(block, self.cutoff);
+        }
     }
 }

@@ -59,6 +59,14 @@ pub(super) fn all_forward(store: &LogStore, id: StreamId, limit: usize) -> Vec<L
 }
 
 #[test]
+fn the_handle_is_cheap_to_share_across_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<LogStore>();
+    shareable::<crate::logs::pattern::Pattern>();
+    shareable::<crate::logs::insights::Query>();
+}
+
+#[test]
 fn streams_are_created_once_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(dir.path()).unwrap();
@@ -84,6 +92,21 @@ fn streams_are_created_once_and_deleted() {
     store.create_stream(G.stream("b"), 1).unwrap();
     assert_eq!(store.delete_group(G).unwrap(), 2);
     assert_eq!(store.stored_bytes(G), 0);
+}
+
+#[test]
+fn a_stream_created_by_racing_calls_is_created_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || store.create_stream(G.stream("a"), 0).is_ok())
+        })
+        .collect();
+    let created = threads.into_iter().map(|t| t.join().unwrap());
+    assert_eq!(created.filter(|ok| *ok).count(), 1);
+    assert_eq!(fs::read_dir(dir.path().join("streams")).unwrap().count(), 1);
 }
 
 #[test]
@@ -356,7 +379,6 @@ fn many_streams_share_a_few_open_files() {
         assert_eq!(all_forward(&store, G.stream(name), 5).len(), 12);
     }
     let req = FilterEvents {
-        start_from_head: true,
         ..Default::default()
     };
     assert_eq!(store.filter_events(G, &req).unwrap().events.len(), 720);

@@ -90,7 +90,7 @@ pub struct ListStreams<'a> {
     pub prefix: Option<&'a str>,
     pub order: StreamOrder,
     pub descending: bool,
-    /// Default [`DEFAULT_STREAMS`].
+    /// Default [`DEFAULT_STREAMS`](super::DEFAULT_STREAMS).
     pub limit: Option<usize>,
     pub token: Option<&'a str>,
 }
@@ -111,7 +111,7 @@ pub struct GetEvents<'a> {
     pub token: Option<&'a str>,
     /// Without a token: the first events (true) or the last (false, AWS's default).
     pub start_from_head: bool,
-    /// Default [`DEFAULT_EVENTS`]; a page also stops at [`MAX_RESPONSE_BYTES`].
+    /// Default [`DEFAULT_EVENTS`](super::DEFAULT_EVENTS); a page also stops at [`MAX_RESPONSE_BYTES`](super::MAX_RESPONSE_BYTES).
     pub limit: Option<usize>,
 }
 
@@ -141,11 +141,12 @@ pub struct FilterEvents<'a> {
     pub end: Option<i64>,
     /// `None` matches every event.
     pub pattern: Option<&'a Pattern>,
-    /// Default [`DEFAULT_EVENTS`]; a page also stops at [`MAX_RESPONSE_BYTES`].
+    /// Default [`DEFAULT_EVENTS`](super::DEFAULT_EVENTS); a page also stops at [`MAX_RESPONSE_BYTES`](super::MAX_RESPONSE_BYTES).
     pub limit: Option<usize>,
     pub token: Option<&'a str>,
-    /// Oldest first (true) or newest first; a token keeps its first page's direction.
-    pub start_from_head: bool,
+    /// Newest first (AWS's `startFromHead: false`); oldest first by default. A token
+    /// keeps its first page's direction.
+    pub newest_first: bool,
 }
 
 /// FilterLogEvents' `FilteredLogEvent`.
@@ -182,9 +183,10 @@ pub struct Limits {
     pub max_open_files: usize,
     /// An active segment this large (bytes) is sealed.
     pub segment_bytes: u64,
-    /// An active segment with this many records (appends) is sealed.
+    /// An active segment with this many records (appends) is sealed: each record is
+    /// indexed in memory until then, so this bounds a stream's index of small appends.
     pub segment_records: usize,
-    /// Events per compressed block, in bytes as [`event_size`] counts them.
+    /// Events per compressed block, in bytes as [`event_size`](super::event_size) counts them.
     pub block_bytes: u64,
 }
 
@@ -193,7 +195,7 @@ impl Default for Limits {
         Limits {
             max_open_files: 256,
             segment_bytes: 4 << 20,
-            segment_records: 4096,
+            segment_records: 1024,
             block_bytes: 64 << 10,
         }
     }

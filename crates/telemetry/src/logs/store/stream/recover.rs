@@ -65,6 +65,7 @@ impl Stream {
             File::open(dir.join(active_name(inner.active)))?.sync_all()?;
         }
         inner.durable = inner.next_ord;
+        inner.respan();
         Ok(Stream {
             identity,
             dir,

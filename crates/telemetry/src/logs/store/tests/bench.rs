@@ -30,41 +30,87 @@ fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
         .unwrap_or_default()
 }
 
-/// Appends of 1,000-event batches across 100 streams from 8 threads, then reads.
+/// How a load is shipped: streams, rounds, events a batch, threads, and whether each
+/// round starts a second after the previous one (else as soon as it can).
+struct Load {
+    names: Vec<String>,
+    rounds: i64,
+    per_batch: i64,
+    threads: usize,
+    paced: bool,
+}
+
+impl Load {
+    fn new(prefix: &str, streams: usize, rounds: i64, per_batch: i64, threads: usize) -> Load {
+        let names = (0..streams).map(|n| format!("{prefix}/{n:03}")).collect();
+        Load {
+            names,
+            rounds,
+            per_batch,
+            threads,
+            paced: false,
+        }
+    }
+
+    /// Creates the streams and ships the load; the latency of every append.
+    fn ship(&self, store: &LogStore) -> Vec<Duration> {
+        for n in &self.names {
+            store.create_stream(G.stream(n), 0).unwrap();
+        }
+        let started = Instant::now();
+        let threads: Vec<_> = (0..self.threads)
+            .map(|t| {
+                let store = store.clone();
+                let (names, rounds, per_batch, threads, paced) = (
+                    self.names.clone(),
+                    self.rounds,
+                    self.per_batch,
+                    self.threads,
+                    self.paced,
+                );
+                std::thread::spawn(move || {
+                    let mut latencies = Vec::new();
+                    for round in 0..rounds {
+                        if paced {
+                            let due = started + Duration::from_secs(round as u64);
+                            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        }
+                        for n in (t..names.len()).step_by(threads) {
+                            let events = batch(n, round, per_batch);
+                            let sent = Instant::now();
+                            store
+                                .append(G.stream(&names[n]), &events, BASE, None)
+                                .unwrap();
+                            latencies.push(sent.elapsed());
+                        }
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    }
+}
+
+/// Appends of 1,000-event batches across 100 streams from 8 threads, then reads. The
+/// segments are 1 MiB so that most events end up sealed, as in a store that has run for
+/// a while.
 #[test]
 #[ignore]
 fn throughput_of_appends_and_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::open(dir.path()).unwrap();
+    let limits = Limits {
+        segment_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let store = LogStore::open_with(dir.path(), limits).unwrap();
     let (streams, rounds) = (100usize, 20i64);
-    let names: Vec<String> = (0..streams).map(|n| format!("web/{n:03}")).collect();
-    for n in &names {
-        store.create_stream(G.stream(n), 0).unwrap();
-    }
+    let load = Load::new("web", streams, rounds, 1000, 8);
     let started = Instant::now();
-    let threads: Vec<_> = (0..8)
-        .map(|t| {
-            let (store, names) = (store.clone(), names.clone());
-            std::thread::spawn(move || {
-                let mut latencies = Vec::new();
-                for round in 0..rounds {
-                    for n in (t..names.len()).step_by(8) {
-                        let events = batch(n, round, 1000);
-                        let sent = Instant::now();
-                        store
-                            .append(G.stream(&names[n]), &events, BASE, None)
-                            .unwrap();
-                        latencies.push(sent.elapsed());
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    let latencies: Vec<Duration> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let latencies = load.ship(&store);
     let secs = started.elapsed().as_secs_f64();
     let total = (streams as i64 * rounds * 1000) as f64;
     println!(
@@ -78,7 +124,6 @@ fn throughput_of_appends_and_reads() {
     let started = Instant::now();
     let req = FilterEvents {
         pattern: Some(&pattern),
-        start_from_head: true,
         ..Default::default()
     };
     let page = store.filter_events(G, &req).unwrap();
@@ -89,7 +134,7 @@ fn throughput_of_appends_and_reads() {
     );
     let started = Instant::now();
     let page = store
-        .get_events(G.stream(&names[0]), &GetEvents::default())
+        .get_events(G.stream(&load.names[0]), &GetEvents::default())
         .unwrap();
     println!(
         "get: the last {} events of a stream in {:?}",
@@ -122,38 +167,12 @@ fn throughput_of_appends_and_reads() {
 fn latency_at_a_million_events_a_minute() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(dir.path()).unwrap();
-    let (streams, seconds) = (300usize, 10u64);
+    let (streams, seconds) = (300usize, 10i64);
     let per_batch = 1_000_000 / 60 / streams as i64;
-    let names: Vec<String> = (0..streams).map(|n| format!("task/{n:03}")).collect();
-    for n in &names {
-        store.create_stream(G.stream(n), 0).unwrap();
-    }
+    let mut load = Load::new("task", streams, seconds, per_batch, 6);
+    load.paced = true;
     let started = Instant::now();
-    let threads: Vec<_> = (0..6)
-        .map(|t| {
-            let (store, names) = (store.clone(), names.clone());
-            std::thread::spawn(move || {
-                let mut latencies = Vec::new();
-                for second in 0..seconds {
-                    let due = started + Duration::from_secs(second);
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    for n in (t..names.len()).step_by(6) {
-                        let events = batch(n, second as i64, per_batch);
-                        let sent = Instant::now();
-                        store
-                            .append(G.stream(&names[n]), &events, BASE, None)
-                            .unwrap();
-                        latencies.push(sent.elapsed());
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    let latencies: Vec<Duration> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let latencies = load.ship(&store);
     let events = latencies.len() as i64 * per_batch;
     println!(
         "{events} events in {:.1}s across {streams} streams: append p50 {:?} p99 {:?} max {:?}",

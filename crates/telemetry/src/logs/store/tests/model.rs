@@ -61,7 +61,7 @@ proptest! {
         let mut token: Option<String> = None;
         let mut got = Vec::new();
         loop {
-            let req = FilterEvents { limit: Some(limit), token: token.as_deref(), start_from_head: forward, ..Default::default() };
+            let req = FilterEvents { limit: Some(limit), token: token.as_deref(), newest_first: !forward, ..Default::default() };
             let page = store.filter_events(G, &req).unwrap();
             prop_assert!(page.events.len() <= limit);
             got.extend(page.events.into_iter().map(|e| (e.timestamp, e.stream, e.message)));

@@ -131,7 +131,6 @@ fn filter_pages_never_repeat_or_skip_while_events_arrive() {
         let req = FilterEvents {
             limit: Some(7),
             token: token.as_deref(),
-            start_from_head: true,
             ..Default::default()
         };
         let page = store.filter_events(G, &req).unwrap();
@@ -185,6 +184,7 @@ fn filter_reads_selected_streams_newest_first_when_asked() {
     let req = FilterEvents {
         streams: StreamSelector::Prefix("web/"),
         limit: Some(4),
+        newest_first: true,
         ..Default::default()
     };
     let page = store.filter_events(G, &req).unwrap();
@@ -216,6 +216,7 @@ fn filter_reads_selected_streams_newest_first_when_asked() {
     let pattern = crate::logs::pattern::parse(r#""web/2" ?"at 2" ?"at 3""#).unwrap();
     let req = FilterEvents {
         pattern: Some(&pattern),
+        newest_first: true,
         ..Default::default()
     };
     let matched = store.filter_events(G, &req).unwrap().events;
@@ -310,4 +311,36 @@ fn foreign_tokens_are_refused() {
         store.list_streams(G, &req),
         Err(StoreError::InvalidToken)
     ));
+}
+
+#[test]
+fn a_page_stops_at_a_megabyte() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path()).unwrap();
+    let s = G.stream("big");
+    store.create_stream(s, 0).unwrap();
+    let big: Vec<InputEvent> = (0..20)
+        .map(|i| InputEvent {
+            timestamp: i,
+            message: format!("{i:02}{}", "x".repeat(100_000)),
+        })
+        .collect();
+    store.append(s, &big, 1, None).unwrap();
+    // 10 events of 100,028 bytes (as CloudWatch counts them) fit in 1 MiB, 11 do not.
+    let last = store.get_events(s, &GetEvents::default()).unwrap();
+    let stamps: Vec<i64> = last.events.iter().map(|e| e.timestamp).collect();
+    assert_eq!(stamps, (10..20).collect::<Vec<_>>());
+    let back = GetEvents {
+        token: Some(&last.next_backward_token),
+        ..Default::default()
+    };
+    assert_eq!(store.get_events(s, &back).unwrap().events.len(), 10);
+    let page = store.filter_events(G, &FilterEvents::default()).unwrap();
+    assert_eq!(page.events.len(), 10);
+    let rest = FilterEvents {
+        token: page.next_token.as_deref(),
+        ..Default::default()
+    };
+    let page = store.filter_events(G, &rest).unwrap();
+    assert_eq!((page.events.len(), page.next_token), (10, None));
 }
