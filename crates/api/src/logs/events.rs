@@ -216,7 +216,7 @@ pub async fn filter(
                 pattern: Some(&compiled),
                 limit,
                 token: token.as_deref(),
-                start_from_head: true,
+                newest_first: false,
             };
             s.filter_events(GroupId::new(&region, &group), &req)
         })
