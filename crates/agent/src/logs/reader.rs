@@ -1,0 +1,183 @@
+//! One task per followed container: read its log from the runtime from a position, turn
+//! entries into numbered lines, and queue them on the stream, waiting when a blocking
+//! stream is full. A follow that fails (or that the engine ends while the container still
+//! runs) is opened again from the position after the last line queued; once the container
+//! has stopped the log is read one last time from there (the engine may end a follow at
+//! the exit before storing the last output), and then the stream ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_runtime::RuntimeError;
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use super::lines::{RawLine, Splitter};
+use super::metrics::LogMetrics;
+use super::position::{Cursor, Resume};
+use super::spool::{Line, Push};
+use super::stream::Stream;
+use super::Shared;
+use crate::backoff::Backoff;
+
+/// Where a read starts: the next line's number and where it is in Docker's log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Start {
+    pub next_sequence: u64,
+    pub resume: Resume,
+}
+
+/// How often a non-blocking stream that drops lines says so.
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(5);
+
+/// Follow `stream`'s container from `at` until its log ends.
+pub(crate) async fn read(sh: Arc<Shared>, stream: Arc<Stream>, mut at: Start) {
+    let id = stream.target.container_id.clone();
+    let mut backoff = Backoff::standard();
+    let mut stopped = false;
+    loop {
+        let outcome = match read_once(&sh, &stream, &mut at, stopped).await {
+            Ok(outcome) => outcome,
+            Err(RuntimeError::NotFound(_)) => Outcome::Done,
+            Err(e) => {
+                tracing::warn!(container = %id, error = %e, "reading the container's log failed; reading again");
+                Outcome::Reconnect
+            }
+        };
+        match outcome {
+            Outcome::Done => break,
+            Outcome::Stopped => {
+                // The engine can end a follow at the exit before it has stored the
+                // container's last output: read once more, after a moment, to the end.
+                stopped = true;
+                tokio::time::sleep(FINAL_READ_DELAY).await;
+            }
+            Outcome::Reconnect => tokio::time::sleep(backoff.next_delay()).await,
+        }
+    }
+    stream.end(&sh.budget);
+    sh.settle(&stream);
+    sh.wake.notify_one();
+}
+
+/// How a follow ended.
+enum Outcome {
+    /// Early, the container still running: follow again from where it got.
+    Reconnect,
+    /// The container has stopped: read once more to catch what was stored late.
+    Stopped,
+    /// The container's whole log was read.
+    Done,
+}
+
+/// Wait before the last read of a stopped container.
+const FINAL_READ_DELAY: Duration = Duration::from_millis(200);
+
+async fn still_running(sh: &Shared, id: &str) -> bool {
+    sh.runtime
+        .inspect_container(id)
+        .await
+        .is_ok_and(|s| s.running)
+}
+
+/// One follow, from `at`. `last`: the container has stopped, so this read ends the log
+/// (what was written without a final newline becomes a line of its own).
+async fn read_once(
+    sh: &Shared,
+    stream: &Stream,
+    at: &mut Start,
+    last: bool,
+) -> Result<Outcome, RuntimeError> {
+    let id = &stream.target.container_id;
+    let mut entries = sh.runtime.logs(id, at.resume.since_seconds).await?;
+    let mut splitter = Splitter::default();
+    let mut read = Reading::new(at);
+    while let Some(entry) = entries.next().await {
+        for raw in splitter.push(entry?) {
+            read.deliver(sh, stream, raw).await;
+        }
+    }
+    if !last {
+        return Ok(if still_running(sh, id).await {
+            Outcome::Reconnect
+        } else {
+            Outcome::Stopped
+        });
+    }
+    for raw in splitter.finish() {
+        read.deliver(sh, stream, raw).await;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Numbering and skipping within one follow.
+struct Reading<'a> {
+    at: &'a mut Start,
+    cursor: Cursor,
+    skip: u64,
+    dropped: (u64, Option<Instant>),
+}
+
+impl<'a> Reading<'a> {
+    fn new(at: &'a mut Start) -> Self {
+        Reading {
+            cursor: Cursor::new(at.resume.since_seconds),
+            skip: at.resume.skip,
+            at,
+            dropped: (0, None),
+        }
+    }
+
+    /// Number `raw` (or skip it: already shipped) and queue it.
+    async fn deliver(&mut self, sh: &Shared, stream: &Stream, raw: RawLine) {
+        let resume = self.cursor.after(raw.key_ns);
+        if self.skip > 0 {
+            self.skip -= 1;
+            return;
+        }
+        let mut line = Line {
+            seq: self.at.next_sequence,
+            timestamp_ms: raw.timestamp_ms,
+            key_ns: raw.key_ns,
+            message: raw.message,
+            resume,
+        };
+        self.at.next_sequence += 1;
+        self.at.resume = resume;
+        loop {
+            let room = sh.room.notified();
+            match stream.push(line, &sh.budget, Instant::now()) {
+                Push::Queued => break,
+                Push::Dropped(lines, bytes) => {
+                    LogMetrics::add(&sh.metrics.lines_dropped, lines);
+                    LogMetrics::add(&sh.metrics.bytes_dropped, bytes);
+                    self.warn_dropped(stream, lines);
+                    break;
+                }
+                Push::Full(back) => {
+                    line = *back;
+                    tokio::select! {
+                        _ = room => {}
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    }
+                }
+            }
+        }
+        sh.wake.notify_one();
+    }
+
+    fn warn_dropped(&mut self, stream: &Stream, lines: u64) {
+        self.dropped.0 += lines;
+        let now = Instant::now();
+        if self.dropped.1.is_some_and(|t| now < t + DROP_WARNING_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            container = %stream.target.container_id,
+            stream = %stream.target.stream.log_stream_name,
+            dropped = self.dropped.0,
+            "non-blocking log buffer full: oldest lines dropped"
+        );
+        self.dropped = (0, Some(now));
+    }
+}
