@@ -83,7 +83,8 @@ pub struct AgentConfig {
     /// How long a task's STOPPED report waits for the server to confirm its containers'
     /// last log lines.
     pub log_drain_timeout: Duration,
-    /// How often running containers' CPU and memory are sampled and sent.
+    /// How often running containers' CPU and memory are sampled and sent; zero: never
+    /// (simulated fleets in benchmarks, whose server need not hear of them).
     pub stats_interval: Duration,
 }
 

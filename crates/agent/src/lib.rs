@@ -116,14 +116,16 @@ pub async fn run_with_api(
             identity.clone(),
         )?;
         let shipper = tokio::spawn(logs.clone().run(stop_rx.clone()));
-        let sampler = tokio::spawn(stats::run(
-            runtime.clone(),
-            api.clone(),
-            identity.clone(),
-            checkpoint.clone(),
-            config.stats_interval,
-            stop_rx.clone(),
-        ));
+        let sampler = (!config.stats_interval.is_zero()).then(|| {
+            tokio::spawn(stats::run(
+                runtime.clone(),
+                api.clone(),
+                identity.clone(),
+                checkpoint.clone(),
+                config.stats_interval,
+                stop_rx.clone(),
+            ))
+        });
         let pump = tokio::spawn(events::pump(
             runtime.clone(),
             events.clone(),
@@ -163,7 +165,9 @@ pub async fn run_with_api(
         let _ = sender.await;
         let _ = pump.await;
         let _ = shipper.await;
-        let _ = sampler.await;
+        if let Some(sampler) = sampler {
+            let _ = sampler.await;
+        }
         if !reporter::flush(&reports, api.as_ref(), &identity, config.shutdown_flush).await {
             tracing::warn!(
                 left = reports.len(),

@@ -24,6 +24,7 @@ mod stream;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -73,12 +74,18 @@ impl Shared {
         self.streams().values().cloned().collect()
     }
 
-    /// If `stream` is done, say so to its waiters and record it as finished.
+    /// If `stream` is done, say so to its waiters and record it as finished (or forget
+    /// it, if its container is gone).
     pub(crate) fn settle(&self, stream: &Stream) {
         if !stream.check_drained(&self.budget) {
             return;
         }
         let id = &stream.target.container_id;
+        if stream.forgotten.load(Ordering::Acquire) {
+            self.streams().remove(id);
+            self.positions.retain(|other, _| other != id);
+            return;
+        }
         let position = self.positions.get(id).unwrap_or_else(|| StreamPosition {
             task_arn: stream.target.task_arn.clone(),
             log_group_name: stream.target.stream.log_group_name.clone(),
@@ -207,15 +214,19 @@ impl LogShipper {
         tokio::time::timeout(limit, all).await.is_ok()
     }
 
-    /// The container is gone: stop reading it and forget its position.
+    /// The container is being removed: forget its stream and position once every line
+    /// read from it is confirmed (at once if they are). Its reader ends by itself when
+    /// the container is gone.
     pub(crate) fn forget(&self, container_id: &str) {
-        if let Some(reader) = self.lock_readers().remove(container_id) {
-            reader.abort();
+        self.lock_readers().remove(container_id);
+        let stream = self.shared.streams().get(container_id).cloned();
+        match stream {
+            Some(stream) => {
+                stream.forgotten.store(true, Ordering::Release);
+                self.shared.settle(&stream);
+            }
+            None => self.shared.positions.retain(|id, _| id != container_id),
         }
-        if let Some(stream) = self.shared.streams().remove(container_id) {
-            stream.close(&self.shared.budget);
-        }
-        self.shared.positions.retain(|id, _| id != container_id);
     }
 
     /// Forget the positions of tasks no longer known.

@@ -37,6 +37,8 @@ pub(crate) struct Stream {
     pub target: Target,
     inner: Mutex<Inner>,
     drained: watch::Sender<bool>,
+    /// The container was removed: forget the stream once its lines are confirmed.
+    pub forgotten: std::sync::atomic::AtomicBool,
 }
 
 struct Inner {
@@ -76,6 +78,7 @@ impl Stream {
                 ended: false,
             }),
             drained: watch::channel(false).0,
+            forgotten: Default::default(),
         }
     }
 
@@ -196,11 +199,6 @@ impl Stream {
             self.drained.send_replace(true);
         }
         done
-    }
-
-    /// Stop: give back the spool.
-    pub(crate) fn close(&self, budget: &Budget) {
-        self.lock().spool.close(budget);
     }
 }
 

@@ -333,3 +333,28 @@ async fn drained_waits_for_the_last_line_of_an_exited_container() {
     assert!(rig.shipper.drained(&ids, Duration::from_millis(1)).await);
     rig.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_containers_read_lines_still_go_then_it_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(FakeApi::default());
+    api.logs.unreachable.store(true, Ordering::SeqCst);
+    let rig = start(dir.path(), &Arc::new(FakeRuntime::new()), &api, 1 << 20);
+    let id = rig.container("web");
+    rig.follow(&id, Mode::Blocking);
+    rig.print(&id, T0, 0..50);
+    rig.rt.exit("web", 0);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The cleanup delay passed: the container is removed with its lines unconfirmed.
+    rig.shipper.forget(&id);
+    assert!(rig.shipper.shared.streams().contains_key(&id));
+    api.logs.unreachable.store(false, Ordering::SeqCst);
+    until("stored", || rig.stored().len() == 50).await;
+    assert_eq!(rig.stored(), lines(0..50));
+    until("forgotten", || {
+        !rig.shipper.shared.streams().contains_key(&id)
+    })
+    .await;
+    assert_eq!(rig.shipper.shared.positions.get(&id), None);
+    rig.stop().await;
+}
