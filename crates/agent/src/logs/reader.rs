@@ -92,10 +92,18 @@ async fn read_once(
     let mut entries = sh.runtime.logs(id, at.resume.since_seconds).await?;
     let mut splitter = Splitter::default();
     let mut read = Reading::new(at);
+    let mut fresh = Fresh::default();
     while let Some(entry) = entries.next().await {
-        for raw in splitter.push(entry?) {
+        let entry = entry?;
+        if !fresh.admit(&entry) {
+            continue;
+        }
+        for raw in splitter.push(entry) {
             read.deliver(sh, stream, raw).await;
         }
+    }
+    if fresh.repeated > 0 {
+        tracing::debug!(container = %id, entries = fresh.repeated, "the engine sent log entries again; skipped");
     }
     if !last {
         return Ok(if still_running(sh, id).await {
@@ -108,6 +116,62 @@ async fn read_once(
         read.deliver(sh, stream, raw).await;
     }
     Ok(Outcome::Done)
+}
+
+/// Entries the engine sends twice within one follow: Docker 20.10 re-sends part of a
+/// rotated json-file log (daemon `log-opts` `max-size`/`max-file`). Each source's entries
+/// are stamped in order as Docker receives them (the pieces of one long line share a
+/// stamp), so an entry older than the newest one of its source starts a replay; during a
+/// replay, as many entries with the newest stamp as were seen are repeats too.
+#[derive(Default)]
+struct Fresh {
+    sources: std::collections::HashMap<flotilla_runtime::LogSource, Newest>,
+    repeated: u64,
+}
+
+/// The newest stamp of a source, how many entries had it, and a replay's progress.
+#[derive(Clone, Copy)]
+struct Newest {
+    at: i64,
+    seen: u64,
+    replay: Option<u64>,
+}
+
+impl Fresh {
+    fn admit(&mut self, entry: &flotilla_runtime::LogEntry) -> bool {
+        let ts = entry.timestamp_ns;
+        let n = self.sources.entry(entry.source).or_insert(Newest {
+            at: i64::MIN,
+            seen: 0,
+            replay: None,
+        });
+        let fresh = if ts > n.at {
+            *n = Newest {
+                at: ts,
+                seen: 1,
+                replay: None,
+            };
+            true
+        } else if ts < n.at {
+            n.replay = Some(0);
+            false
+        } else {
+            match n.replay.as_mut() {
+                Some(again) if *again < n.seen => {
+                    *again += 1;
+                    false
+                }
+                _ => {
+                    n.seen += 1;
+                    true
+                }
+            }
+        };
+        if !fresh {
+            self.repeated += 1;
+        }
+        fresh
+    }
 }
 
 /// Numbering and skipping within one follow.
@@ -179,5 +243,52 @@ impl<'a> Reading<'a> {
             "non-blocking log buffer full: oldest lines dropped"
         );
         self.dropped = (0, Some(now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use flotilla_runtime::{LogEntry, LogSource};
+
+    use super::Fresh;
+
+    fn entry(source: LogSource, ns: i64) -> LogEntry {
+        LogEntry {
+            source,
+            timestamp_ns: ns,
+            message: Bytes::from_static(b"x\n"),
+        }
+    }
+
+    #[test]
+    fn entries_sent_again_are_skipped_per_source() {
+        let mut f = Fresh::default();
+        assert!(f.admit(&entry(LogSource::Stdout, 10)));
+        assert!(f.admit(&entry(LogSource::Stdout, 20)));
+        // stderr is stamped apart: older than stdout's newest is fine.
+        assert!(f.admit(&entry(LogSource::Stderr, 15)));
+        // The engine starts over from an earlier entry after a rotation.
+        assert!(!f.admit(&entry(LogSource::Stdout, 10)));
+        assert!(!f.admit(&entry(LogSource::Stdout, 20)));
+        assert!(f.admit(&entry(LogSource::Stdout, 21)));
+        assert_eq!(f.repeated, 2);
+    }
+
+    #[test]
+    fn entries_with_one_stamp_are_counted_not_dropped() {
+        let mut f = Fresh::default();
+        // Three entries stamped alike (pieces of one long line, or a test's clock).
+        for _ in 0..3 {
+            assert!(f.admit(&entry(LogSource::Stdout, 7)));
+        }
+        // A replay from before them repeats all three, then a fourth one is new.
+        assert!(!f.admit(&entry(LogSource::Stdout, 5)));
+        for _ in 0..3 {
+            assert!(!f.admit(&entry(LogSource::Stdout, 7)));
+        }
+        assert!(f.admit(&entry(LogSource::Stdout, 7)));
+        assert!(f.admit(&entry(LogSource::Stdout, 8)));
+        assert_eq!(f.repeated, 4);
     }
 }
