@@ -1,8 +1,9 @@
 //! Container statistics: every `stats_interval` the agent samples each running task
 //! container's counters through the runtime (one-shot reads, at most [`CONCURRENCY`] at a
-//! time, so a hundred containers cost a few milliseconds of the engine's time, not a
-//! hundred seconds of waiting), turns two consecutive samples into CPU units used over the
-//! interval and memory in use, and sends them all in one `SUBMIT_STATS` call. A call that
+//! time: Docker answers each at its collector's next one-second tick, so reads in a row
+//! would take a second each while reads side by side share the tick and cost the agent
+//! nothing but an open request), turns two consecutive samples into CPU units used over
+//! the interval and memory in use, and sends them all in one `SUBMIT_STATS` call. A call that
 //! fails is dropped, not retried: a late metric is worth less than the next one.
 //!
 //! CPU units: CPU time used between the samples over the wall time between them, × 1,024
@@ -21,8 +22,8 @@ use tokio::sync::watch;
 use crate::api::{AgentApi, Identity};
 use crate::checkpoint::Checkpoint;
 
-/// Samples taken at once.
-pub(crate) const CONCURRENCY: usize = 16;
+/// Samples taken at once (open requests to the engine).
+pub(crate) const CONCURRENCY: usize = 128;
 
 /// A running task container to sample.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -107,3 +107,21 @@ async fn a_sample_reads_cpu_and_memory_of_a_running_container() {
     })
     .await;
 }
+
+/// A one-shot read waits at most for the engine's next collection tick (Docker collects
+/// every second; without one-shot a read takes two ticks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_sample_waits_at_most_one_tick() {
+    let fx = Fixture::new("stats-fast").await;
+    bounded(LIMIT, async {
+        let id = fx.run(&fx.spec("idle", &["sleep", "60"])).await;
+        fx.wait_for(&id, "running", |s| s.running).await;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            fx.runtime.stats(&id).await.expect("sample");
+            let took = t.elapsed();
+            assert!(took < Duration::from_millis(1600), "one-shot took {took:?}");
+        }
+    })
+    .await;
+}

@@ -1,6 +1,9 @@
 //! One-shot container statistics: the engine's stats endpoint with `stream=false` and
-//! `one-shot=true` answers at once with the current counters (without `one-shot` it would
-//! wait a second to fill in a previous sample the agent does not need: it keeps its own).
+//! `one-shot=true` answers with the current counters at its collector's next tick (Docker
+//! collects every second while anyone reads a container's statistics, and at once when
+//! nobody was); without `one-shot` it would wait a tick more to fill in a previous sample
+//! the agent does not need (it keeps its own). Each read costs the caller up to a second
+//! of waiting and no work, so callers read many containers at once.
 //!
 //! Memory is reported as `docker stats` computes it: usage minus the inactive page cache
 //! (`total_inactive_file` on cgroup v1, `inactive_file` on cgroup v2, `cache` on older
