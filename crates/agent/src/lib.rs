@@ -20,6 +20,8 @@ mod backoff;
 pub mod checkpoint;
 pub mod config;
 mod deps;
+#[cfg(test)]
+mod docker_measure;
 mod error;
 mod events;
 pub mod logs;

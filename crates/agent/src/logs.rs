@@ -46,6 +46,12 @@ use reader::Start;
 use spool::{Budget, Spool};
 use stream::Stream;
 
+/// The blocking mode, for tests outside this module.
+#[cfg(test)]
+pub(crate) fn awslogs_blocking() -> awslogs::Mode {
+    awslogs::Mode::Blocking
+}
+
 /// The spool directory inside the data directory.
 pub const SPOOL_DIR: &str = "log-spool";
 

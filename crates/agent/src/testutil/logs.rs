@@ -114,6 +114,8 @@ pub(crate) struct FakeLogServer {
     /// Answer every stream of these groups with this error.
     pub refuse_groups: Mutex<BTreeMap<String, String>>,
     pub puts: Mutex<Vec<PutLogsRequest>>,
+    /// When each PutLogs call arrived (ms since the epoch), in order.
+    pub put_times: Mutex<Vec<i64>>,
     /// While true, PutLogs fails as an unreachable server does.
     pub unreachable: AtomicBool,
     /// Fail this many PutLogs calls first.
@@ -163,6 +165,10 @@ impl FakeLogServer {
             return Err(unreachable());
         }
         self.puts.lock().unwrap().push(request.clone());
+        self.put_times
+            .lock()
+            .unwrap()
+            .push(chrono::Utc::now().timestamp_millis());
         let mut streams = self.streams.lock().unwrap();
         let results = request
             .batches
