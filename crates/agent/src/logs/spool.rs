@@ -10,7 +10,9 @@
 //!
 //! Order is kept: memory, then the file, then the overflow; a line is only put in memory
 //! while nothing waits behind it. The spool is a buffer, not a journal: a restarted agent
-//! deletes it and reads Docker's log again from the confirmed position.
+//! deletes it and reads Docker's log again from the confirmed position. Its file I/O is
+//! plain buffered appends and reads under the stream's lock, done on the async thread:
+//! short, and only while the server is behind.
 
 use std::collections::VecDeque;
 use std::fs::File;
