@@ -7,23 +7,29 @@
 
 use std::sync::Arc;
 
-use flotilla_model::agent_protocol::{LogStreamResult, PutLogsRequest};
+use flotilla_model::agent_protocol::{LogBatch, LogStreamResult, PutLogsRequest};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::metrics::LogMetrics;
+use super::spool::EVENT_OVERHEAD;
 use super::stream::{Due, Stream};
 use super::Shared;
 use crate::backoff::Backoff;
 
 /// Streams per call.
 const MAX_BATCHES: usize = 64;
+/// Bytes of events per call (as CloudWatch counts them), well under the server's default
+/// 10 MiB request limit once encoded; the last batch may go over by one batch.
+const MAX_CALL_BYTES: usize = 4 << 20;
 
 /// Send until `shutdown` turns true.
 pub(crate) async fn run(sh: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Backoff::standard();
+    let mut round = 0usize;
     loop {
-        let (streams, next) = collect(&sh, Instant::now());
+        round = round.wrapping_add(1);
+        let (streams, next) = collect(&sh, Instant::now(), round);
         if streams.is_empty() {
             let wake = sh.wake.notified();
             tokio::select! {
@@ -47,21 +53,34 @@ pub(crate) async fn run(sh: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// The due batches (with their streams) and the earliest time another becomes due.
+/// Streams are visited from a different one each `round`, so that when more are due than
+/// a call takes, every stream gets its turn.
 fn collect(
     sh: &Shared,
     now: Instant,
-) -> (
-    Vec<(Arc<Stream>, flotilla_model::agent_protocol::LogBatch)>,
-    Option<Instant>,
-) {
+    round: usize,
+) -> (Vec<(Arc<Stream>, LogBatch)>, Option<Instant>) {
     let mut out = Vec::new();
+    let mut bytes = 0;
     let mut next: Option<Instant> = None;
-    for stream in sh.all() {
-        if out.len() >= MAX_BATCHES {
+    let mut streams = sh.all();
+    if !streams.is_empty() {
+        let len = streams.len();
+        streams.rotate_left(round % len);
+    }
+    for stream in streams {
+        if out.len() >= MAX_BATCHES || bytes >= MAX_CALL_BYTES {
             break;
         }
         match stream.due(now, &sh.budget) {
-            Due::Send(batch) => out.push((stream, batch)),
+            Due::Send(batch) => {
+                bytes += batch
+                    .events
+                    .iter()
+                    .map(|e| e.message.len() + EVENT_OVERHEAD)
+                    .sum::<usize>();
+                out.push((stream, batch));
+            }
             Due::At(Some(at)) => next = Some(next.map_or(at, |n| n.min(at))),
             Due::At(None) => {}
         }
@@ -70,10 +89,7 @@ fn collect(
 }
 
 /// One call; whether the server answered.
-async fn send(
-    sh: &Shared,
-    streams: Vec<(Arc<Stream>, flotilla_model::agent_protocol::LogBatch)>,
-) -> bool {
+async fn send(sh: &Shared, streams: Vec<(Arc<Stream>, LogBatch)>) -> bool {
     let (streams, batches): (Vec<Arc<Stream>>, Vec<_>) = streams.into_iter().unzip();
     let request = PutLogsRequest {
         cluster: sh.identity.cluster().to_string(),

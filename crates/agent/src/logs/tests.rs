@@ -358,3 +358,37 @@ async fn a_removed_containers_read_lines_still_go_then_it_is_forgotten() {
     assert_eq!(rig.shipper.shared.positions.get(&id), None);
     rig.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn many_streams_share_calls_of_at_most_64_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = start(
+        dir.path(),
+        &Arc::new(FakeRuntime::new()),
+        &Arc::default(),
+        1 << 20,
+    );
+    for c in 0..100 {
+        let id = rig.container(&format!("c{c}"));
+        rig.print(&id, T0, 0..5);
+        rig.shipper.follow(Target {
+            container_id: id.clone(),
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/default/t1".into(),
+            stream: LogStreamRef {
+                region: "us-east-1".into(),
+                log_group_name: "/ecs/web".into(),
+                log_stream_name: format!("s{c}"),
+            },
+            create_group: false,
+            mode: Mode::Blocking,
+        });
+    }
+    until("all", || rig.shipper.counts().lines_shipped == 500).await;
+    let puts = rig.api.logs.puts.lock().unwrap().clone();
+    assert!(puts.iter().all(|p| p.batches.len() <= 64));
+    assert!(puts.len() <= 4, "{} calls", puts.len());
+    for c in 0..100 {
+        assert_eq!(rig.api.logs.stored(&format!("s{c}")).messages, lines(0..5));
+    }
+    rig.stop().await;
+}
