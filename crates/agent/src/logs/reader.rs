@@ -36,6 +36,7 @@ pub(crate) async fn read(sh: Arc<Shared>, stream: Arc<Stream>, mut at: Start) {
     let mut backoff = Backoff::standard();
     let mut stopped = false;
     loop {
+        let before = at;
         let outcome = match read_once(&sh, &stream, &mut at, stopped).await {
             Ok(outcome) => outcome,
             Err(RuntimeError::NotFound(_)) => Outcome::Done,
@@ -52,7 +53,14 @@ pub(crate) async fn read(sh: Arc<Shared>, stream: Arc<Stream>, mut at: Start) {
                 stopped = true;
                 tokio::time::sleep(FINAL_READ_DELAY).await;
             }
-            Outcome::Reconnect => tokio::time::sleep(backoff.next_delay()).await,
+            Outcome::Reconnect => {
+                // A follow that got somewhere was a good one (Docker ends follows at
+                // some log rotations): wait the least before the next.
+                if at != before {
+                    backoff.reset();
+                }
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
         }
     }
     stream.end(&sh.budget);
