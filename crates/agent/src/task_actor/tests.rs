@@ -1,3 +1,6 @@
+//! The task actor against the fake runtime and server, in paused time: lifecycle, reports,
+//! failures, adoption; `awslogs` containers in `logs`.
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

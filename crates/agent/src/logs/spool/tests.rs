@@ -1,3 +1,5 @@
+//! The spool alone: order through memory, file and overflow, the budget, both modes.
+
 use super::*;
 
 fn line(seq: u64, size: usize) -> Line {
