@@ -26,6 +26,7 @@ mod error;
 mod events;
 pub mod logs;
 mod manager;
+mod metrics;
 mod poll;
 mod register;
 pub mod reporter;
@@ -118,6 +119,7 @@ pub async fn run_with_api(
             identity.clone(),
         )?;
         let shipper = tokio::spawn(logs.clone().run(stop_rx.clone()));
+        metrics::register(checkpoint.clone(), logs.clone());
         let sampler = (!config.stats_interval.is_zero()).then(|| {
             tokio::spawn(stats::run(
                 runtime.clone(),

@@ -148,6 +148,16 @@ async fn sources(c: &Clients, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
                 .context("describing the task definition")?;
             definitions.insert(def_arn.clone(), d["taskDefinition"].clone());
         }
+        let runtime_id = |name: &str| {
+            task["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["name"] == name)
+                .and_then(|c| c["runtimeId"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         for container in definitions[&def_arn]["containerDefinitions"]
             .as_array()
             .into_iter()
@@ -169,7 +179,7 @@ async fn sources(c: &Clients, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
             out.push(Source {
                 region,
                 group,
-                stream: awslogs_stream_name(prefix.as_deref(), name, &task_id),
+                stream: awslogs_stream_name(prefix.as_deref(), name, &task_id, &runtime_id(name)),
                 label: format!("{}/{name}", &task_id[..task_id.len().min(8)]),
                 task: task_id.clone(),
             });

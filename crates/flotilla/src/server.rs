@@ -473,6 +473,10 @@ async fn local_agent_config(
         memory_mib: None,
         poll_wait_seconds: (ttl / 3).clamp(1, 10),
         container_dns: Vec::new(),
+        log_buffer_bytes: 256 << 20,
+        stats_interval_seconds: 5,
+        // The server's listener serves the agent's metrics too (one process).
+        metrics_addr: None,
     };
     let dir = &agent_args.data_dir;
     if crate::agent::registered_with_root_key(dir) {

@@ -242,12 +242,18 @@ pub fn sort_batch(
     Ok((start..end, rejected))
 }
 
-/// The stream ECS's `awslogs` driver writes a container's output to: with a prefix,
-/// `PREFIX/CONTAINER/TASK_ID`; without one, the task id.
-pub fn awslogs_stream_name(prefix: Option<&str>, container: &str, task_id: &str) -> String {
+/// The stream a container that logs with `awslogs` writes to: with a prefix,
+/// `PREFIX/CONTAINER/TASK_ID` (as ECS names it); without one, the container's runtime id,
+/// as Docker's awslogs driver names it (ECS leaves the name to the driver then).
+pub fn awslogs_stream_name(
+    prefix: Option<&str>,
+    container: &str,
+    task_id: &str,
+    runtime_id: &str,
+) -> String {
     match prefix.filter(|p| !p.is_empty()) {
         Some(p) => format!("{p}/{container}/{task_id}"),
-        None => task_id.to_string(),
+        None => runtime_id.to_string(),
     }
 }
 
@@ -339,9 +345,9 @@ mod tests {
     #[test]
     fn awslogs_streams() {
         assert_eq!(
-            awslogs_stream_name(Some("ecs"), "web", "abc"),
+            awslogs_stream_name(Some("ecs"), "web", "abc", "d0c"),
             "ecs/web/abc"
         );
-        assert_eq!(awslogs_stream_name(None, "web", "abc"), "abc");
+        assert_eq!(awslogs_stream_name(None, "web", "abc", "d0c"), "d0c");
     }
 }

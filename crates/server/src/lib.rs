@@ -391,7 +391,7 @@ impl Server {
         flotilla_control::metrics::collect_tasks(&state);
         let mut app = axum::Router::new()
             .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
-            .route("/metrics", axum::routing::get(prometheus));
+            .merge(metrics_router());
         if let Some(pem) = ca_pem {
             // Public: what an agent checks against the fingerprint in its join token.
             app = app.route(
@@ -549,7 +549,12 @@ impl Server {
 }
 
 /// `GET /metrics`: the process's Prometheus metrics (unauthenticated, like
-/// `/_flotilla/health`: counts and durations, no resource names).
+/// `/_flotilla/health`: counts and durations, no resource names). The server serves it on
+/// its API listener; a standalone agent on its `--metrics-addr`.
+pub fn metrics_router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(prometheus))
+}
+
 async fn prometheus() -> impl axum::response::IntoResponse {
     (
         [(

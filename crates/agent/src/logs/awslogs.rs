@@ -9,6 +9,7 @@
 //! so streams are prepared between create and start.
 
 use flotilla_model::agent_protocol::{LogStreamRef, PrepareLogStream};
+use flotilla_model::logs::awslogs_stream_name;
 use flotilla_model::task_definition::ContainerDefinition;
 
 /// Docker's default `max-buffer-size` for the non-blocking mode.
@@ -70,10 +71,12 @@ impl AwsLogs {
         task_arn: &str,
         container_id: &str,
     ) -> LogStreamRef {
-        let name = match &self.prefix {
-            Some(prefix) => format!("{prefix}/{container}/{}", task_id(task_arn)),
-            None => container_id.to_string(),
-        };
+        let name = awslogs_stream_name(
+            self.prefix.as_deref(),
+            container,
+            task_id(task_arn),
+            container_id,
+        );
         LogStreamRef {
             region: self.region.clone(),
             log_group_name: self.group.clone(),
