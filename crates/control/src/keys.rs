@@ -241,3 +241,14 @@ pub fn sd_operation(region: &str, id: &str) -> String {
 pub fn sd_operations(region: &str) -> String {
     format!("{SD_OPERATIONS}{region}/")
 }
+
+/// CloudWatch metric alarms: `{prefix}{region}/{name}` (a name may hold `/`).
+pub const CW_ALARMS: &str = "/cloudwatch/alarms/";
+
+pub fn cw_alarm(region: &str, name: &str) -> String {
+    format!("{CW_ALARMS}{region}/{name}")
+}
+
+pub fn cw_alarms(region: &str) -> String {
+    format!("{CW_ALARMS}{region}/")
+}
