@@ -33,16 +33,21 @@ pub use elbv2::Elbv2;
 pub use sts::Sts;
 
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
-/// gateway. `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it serves TLS) goes
-/// into join tokens.
-pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn AwsService>> {
+/// gateway. `metrics` is the metric store CloudWatch reads and writes (the server opens
+/// it in `DATA_DIR/metrics/`); `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it
+/// serves TLS) goes into join tokens.
+pub fn aws_services(
+    state: State,
+    metrics: flotilla_telemetry::metrics::MetricStore,
+    ca_fingerprint: Option<String>,
+) -> Vec<Arc<dyn AwsService>> {
     vec![
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
-        Arc::new(cloudwatch::CloudWatch::new(state.clone())),
+        Arc::new(cloudwatch::CloudWatch::new(state.clone(), metrics)),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
