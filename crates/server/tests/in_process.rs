@@ -28,6 +28,7 @@ fn config() -> Config {
         registry: None,
         load_balancer: None,
         dns: None,
+        metrics: flotilla_server::MetricsConfig::in_memory(),
     }
 }
 
