@@ -9,6 +9,7 @@ use std::rc::Rc;
 use flotilla_model::cloudwatch::{MetricQuery, MetricStat};
 
 use super::math::{self, Expr, MathError, Resolve, TimeSeries, Value};
+pub use super::series::aligned_start;
 use super::MetricStore;
 
 /// Queries to run over `[start, end)` in `region`.
@@ -28,17 +29,6 @@ pub struct Output {
     pub label: String,
     /// Ascending by timestamp.
     pub points: Vec<(i64, f64)>,
-}
-
-/// The start of the first period of `period` seconds at or before `start`: whole minutes
-/// for periods of whole minutes, whole periods otherwise (as CloudWatch rounds).
-pub fn aligned_start(start: i64, period: u32) -> i64 {
-    let align = if period.is_multiple_of(60) {
-        60
-    } else {
-        i64::from(period.max(1))
-    };
-    start.div_euclid(align) * align
 }
 
 /// One metric's statistic per period in `[start, end)`, labelled with the metric's name.

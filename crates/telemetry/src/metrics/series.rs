@@ -143,6 +143,17 @@ pub(crate) fn expire(index: &mut Index, now: i64) {
     }
 }
 
+/// The start of the first period of `period` seconds at or before `start`: whole minutes
+/// for periods of whole minutes, whole periods otherwise (as CloudWatch rounds).
+pub fn aligned_start(start: i64, period: u32) -> i64 {
+    let align = if period.is_multiple_of(60) {
+        60
+    } else {
+        i64::from(period.max(1))
+    };
+    start.div_euclid(align) * align
+}
+
 /// Whether a query of `period` from `start` reads the 1-second buckets.
 pub fn reads_high_resolution(start: i64, period: u32) -> bool {
     period < 60 || !period.is_multiple_of(60) || start % 60 != 0
