@@ -79,44 +79,28 @@ mod tests {
     use flotilla_control::ControlConfig;
     use flotilla_model::cloudwatch::alarm::AlarmMetric;
     use flotilla_model::cloudwatch::{
-        AlarmRecord, AlarmState, Comparison, MetricRef, MetricStat, Statistic, TreatMissingData,
+        AlarmRecord, AlarmState, Comparison, MetricRef, MetricStat, Statistic,
     };
     use flotilla_telemetry::metrics::{Datum, StatSet};
 
     use super::*;
 
     fn alarm() -> AlarmRecord {
-        let t = Default::default();
-        AlarmRecord {
-            name: "fast".into(),
-            arn: cloudwatch::alarm_arn("us-east-1", "000000000000", "fast"),
-            description: None,
-            actions_enabled: true,
-            ok_actions: vec![],
-            alarm_actions: vec![],
-            insufficient_data_actions: vec![],
-            metric: AlarmMetric::Single(MetricStat {
-                metric: MetricRef::new("App".into(), "Load".into(), vec![]),
-                period: 10,
-                stat: Statistic::Maximum,
-                unit: None,
-            }),
-            evaluation_periods: 2,
-            datapoints_to_alarm: None,
-            threshold: 50.0,
-            comparison: Comparison::GreaterThanThreshold,
-            treat_missing_data: TreatMissingData::Missing,
-            evaluate_low_sample_count_percentile: None,
-            treat_missing_data_given: false,
-            state: AlarmState::InsufficientData,
-            state_reason: String::new(),
-            state_reason_data: None,
-            state_updated: t,
-            state_transitioned: t,
-            configuration_updated: t,
-            tags: vec![],
-            history: vec![],
-        }
+        let metric = AlarmMetric::Single(MetricStat {
+            metric: MetricRef::new("App".into(), "Load".into(), vec![]),
+            period: 10,
+            stat: Statistic::Maximum,
+            unit: None,
+        });
+        let arn = cloudwatch::alarm_arn("us-east-1", "000000000000", "fast");
+        AlarmRecord::new(
+            "fast".into(),
+            arn,
+            metric,
+            Comparison::GreaterThanThreshold,
+            50.0,
+            2,
+        )
     }
 
     async fn put(metrics: &MetricStore, at: i64, v: f64) {

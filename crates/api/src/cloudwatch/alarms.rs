@@ -3,7 +3,6 @@
 //! Enable/DisableAlarmActions. The definition is checked here against CloudWatch's rules
 //! and stored through `flotilla_control::cloudwatch`.
 
-use chrono::DateTime;
 use flotilla_aws::Context;
 use flotilla_control::cloudwatch as control;
 use flotilla_model::cloudwatch::alarm::AlarmMetric;
@@ -191,35 +190,26 @@ fn definition(state: &State, ctx: &Context, mut input: PutInput) -> Result<Alarm
             )));
         }
     }
-    let epoch = DateTime::from_timestamp(0, 0).unwrap_or_default();
-    let record = AlarmRecord {
-        arn: control::alarm_arn(&ctx.region, state.account(), &name),
+    let arn = control::alarm_arn(&ctx.region, state.account(), &name);
+    let mut record = AlarmRecord::new(
         name,
-        description: input.alarm_description,
-        actions_enabled: input.actions_enabled.unwrap_or(true),
-        ok_actions: actions("OKActions", input.ok_actions)?,
-        alarm_actions: actions("AlarmActions", input.alarm_actions)?,
-        insufficient_data_actions: actions(
-            "InsufficientDataActions",
-            input.insufficient_data_actions,
-        )?,
+        arn,
         metric,
-        evaluation_periods: evaluation_periods as u32,
-        datapoints_to_alarm,
-        threshold,
         comparison,
-        treat_missing_data: treat,
-        evaluate_low_sample_count_percentile: input.evaluate_low_sample_count_percentile,
-        treat_missing_data_given: input.treat_missing_data.is_some(),
-        state: AlarmState::InsufficientData,
-        state_reason: String::new(),
-        state_reason_data: None,
-        state_updated: epoch,
-        state_transitioned: epoch,
-        configuration_updated: epoch,
-        tags: tags(input.tags)?,
-        history: Vec::new(),
-    };
+        threshold,
+        evaluation_periods as u32,
+    );
+    record.description = input.alarm_description;
+    record.actions_enabled = input.actions_enabled.unwrap_or(true);
+    record.ok_actions = actions("OKActions", input.ok_actions)?;
+    record.alarm_actions = actions("AlarmActions", input.alarm_actions)?;
+    record.insufficient_data_actions =
+        actions("InsufficientDataActions", input.insufficient_data_actions)?;
+    record.datapoints_to_alarm = datapoints_to_alarm;
+    record.treat_missing_data = treat;
+    record.treat_missing_data_given = input.treat_missing_data.is_some();
+    record.evaluate_low_sample_count_percentile = input.evaluate_low_sample_count_percentile;
+    record.tags = tags(input.tags)?;
     if i64::from(record.period()) * evaluation_periods > MAX_RANGE {
         return Err(invalid(
             "The product of EvaluationPeriods and Period must not exceed 604800 seconds (7 days).",

@@ -1,7 +1,6 @@
 //! Alarm evaluation: each TreatMissingData rule, M out of N, INSUFFICIENT_DATA, and the
 //! reasons' wording.
 
-use chrono::DateTime;
 use flotilla_model::cloudwatch::alarm::AlarmMetric;
 use flotilla_model::cloudwatch::{
     AlarmRecord, AlarmState, Comparison, MetricRef, MetricStat, Statistic, TreatMissingData,
@@ -14,37 +13,26 @@ const NOW: i64 = 1_773_295_385;
 const T0: i64 = 1_773_295_200;
 
 fn alarm(n: u32, m: Option<u32>, treat: TreatMissingData, state: AlarmState) -> AlarmRecord {
-    let t = DateTime::from_timestamp(0, 0).unwrap();
-    AlarmRecord {
-        name: "cpu".into(),
-        arn: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:cpu".into(),
-        description: None,
-        actions_enabled: true,
-        ok_actions: vec![],
-        alarm_actions: vec![],
-        insufficient_data_actions: vec![],
-        metric: AlarmMetric::Single(MetricStat {
-            metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
-            period: 60,
-            stat: Statistic::Average,
-            unit: None,
-        }),
-        evaluation_periods: n,
-        datapoints_to_alarm: m,
-        threshold: 70.0,
-        comparison: Comparison::GreaterThanThreshold,
-        treat_missing_data: treat,
-        evaluate_low_sample_count_percentile: None,
-        treat_missing_data_given: true,
-        state,
-        state_reason: String::new(),
-        state_reason_data: None,
-        state_updated: t,
-        state_transitioned: t,
-        configuration_updated: t,
-        tags: vec![],
-        history: vec![],
-    }
+    let metric = AlarmMetric::Single(MetricStat {
+        metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
+        period: 60,
+        stat: Statistic::Average,
+        unit: None,
+    });
+    let arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:cpu".into();
+    let mut a = AlarmRecord::new(
+        "cpu".into(),
+        arn,
+        metric,
+        Comparison::GreaterThanThreshold,
+        70.0,
+        n,
+    );
+    a.datapoints_to_alarm = m;
+    a.treat_missing_data = treat;
+    a.treat_missing_data_given = true;
+    a.state = state;
+    a
 }
 
 fn at(i: i64, v: f64) -> (i64, f64) {
