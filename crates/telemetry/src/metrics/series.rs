@@ -185,6 +185,11 @@ pub(crate) fn aggregate<'a>(
             continue;
         }
         unit.get_or_insert_with(|| s.key.unit.clone());
+        if points.is_empty() {
+            // The usual case: one unit, one stream; nothing to merge with.
+            points = periods(range, start, period).collect();
+            continue;
+        }
         let mut merged = Vec::with_capacity(points.len() + range.len() / 2);
         let mut theirs = periods(range, start, period).peekable();
         let mut ours = points.into_iter().peekable();

@@ -430,3 +430,43 @@ async fn a_day_of_data_for_many_series_is_read_quickly() {
         t.elapsed()
     );
 }
+
+/// The benchmark's shape at full size: a day of 10-second data for 1,000 series, read
+/// back per minute by one set of queries. Ignored by default (it puts 8.64 million data
+/// points); run with `cargo test --release -p flotilla-telemetry -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn a_day_of_ten_second_data_for_a_thousand_series() {
+    let store = MetricStore::in_memory();
+    let n = now();
+    let start = n - n % 60 - 86_400;
+    let series: Vec<MetricRef> = (0..1000)
+        .map(|i| metric("Load", &format!("h{i}")))
+        .collect();
+    let t = std::time::Instant::now();
+    for chunk in (0..86_400).step_by(10).collect::<Vec<i64>>().chunks(60) {
+        let data = chunk
+            .iter()
+            .flat_map(|&t| series.iter().map(move |m| datum(m, start + t, 1.0, false)))
+            .collect();
+        store.put("r", data).await.unwrap();
+    }
+    let put = t.elapsed();
+    let queries: Vec<MetricQuery> = series
+        .iter()
+        .enumerate()
+        .map(|(i, m)| stat_query(&format!("m{i}"), m, Statistic::Average, true))
+        .collect();
+    let req = query::Request {
+        region: "r",
+        queries: &queries,
+        start,
+        end: start + 86_400,
+        now: n,
+    };
+    let t = std::time::Instant::now();
+    let out = query::run(&store, &req).unwrap();
+    let read = t.elapsed();
+    assert_eq!(out[0].points.len(), 1440);
+    println!("put 8.64M data points in {put:?}; read 1,000 series × 1,440 minutes in {read:?}");
+}
