@@ -16,7 +16,11 @@ use tokio::sync::watch;
 
 /// Evaluate every alarm once at the control plane's clock; answers how many changed state.
 pub async fn evaluate_all(state: &State, metrics: &MetricStore) -> usize {
-    let now = state.clock().now().timestamp();
+    evaluate_at(state, metrics, state.clock().now().timestamp()).await
+}
+
+/// Evaluate every alarm once as of `now` (epoch seconds).
+pub async fn evaluate_at(state: &State, metrics: &MetricStore, now: i64) -> usize {
     let mut changed = 0;
     for (region, a) in cloudwatch::all_alarms(state) {
         let points = match alarm::series(metrics, &region, &a, now) {
@@ -129,7 +133,7 @@ mod tests {
         let last = now - now % 10 - 10;
         put(&metrics, last - 10, 80.0).await;
         put(&metrics, last + 3, 90.0).await;
-        assert_eq!(evaluate_all(&state, &metrics).await, 1);
+        assert_eq!(evaluate_at(&state, &metrics, now).await, 1);
         let a = cloudwatch::alarm(&state, "us-east-1", "fast").unwrap();
         assert_eq!(a.state, AlarmState::Alarm);
         assert!(
@@ -139,14 +143,14 @@ mod tests {
             a.state_reason
         );
         assert_eq!(
-            evaluate_all(&state, &metrics).await,
+            evaluate_at(&state, &metrics, now).await,
             0,
             "no change, no write"
         );
         put(&metrics, last - 10, 1.0).await;
         put(&metrics, last + 4, 1.0).await;
         // Maximum of each period is still above; lower values alone do not clear it.
-        assert_eq!(evaluate_all(&state, &metrics).await, 0);
+        assert_eq!(evaluate_at(&state, &metrics, now).await, 0);
         let mut low = alarm();
         low.metric = AlarmMetric::Single(MetricStat {
             metric: MetricRef::new("App".into(), "Load".into(), vec![]),
@@ -155,7 +159,7 @@ mod tests {
             unit: None,
         });
         cloudwatch::put(&state, "us-east-1", low).await.unwrap();
-        assert_eq!(evaluate_all(&state, &metrics).await, 1);
+        assert_eq!(evaluate_at(&state, &metrics, now).await, 1);
         let a = cloudwatch::alarm(&state, "us-east-1", "fast").unwrap();
         assert_eq!(a.state, AlarmState::Ok);
         assert_eq!(
