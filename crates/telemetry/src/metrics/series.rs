@@ -2,7 +2,7 @@
 //! resolution, appended at the end in the usual case (data arrives in time order), and
 //! the aggregation of buckets into periods that queries read.
 
-use super::{Datum, Index, Point, Statistics, StreamKey, HIGH_RETENTION, STANDARD_RETENTION};
+use super::{Index, Point, Statistics, StreamKey, HIGH_RETENTION, STANDARD_RETENTION};
 
 /// SampleCount, Sum, Minimum and Maximum of some values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,15 +123,6 @@ impl Stream {
         }
         self.standard.add(timestamp.div_euclid(60) * 60, set);
         self.last = self.last.max(timestamp);
-    }
-}
-
-/// The stream key a datum of `region` goes to.
-pub(crate) fn key_of(region: &str, d: &Datum) -> StreamKey {
-    StreamKey {
-        region: region.to_string(),
-        metric: d.metric.clone(),
-        unit: d.unit.clone().unwrap_or_else(|| "None".into()),
     }
 }
 

