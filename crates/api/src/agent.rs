@@ -29,8 +29,7 @@ use crate::ecs::clusters::cluster_name;
 use crate::ecs::container_instances::{self, RegisterInput};
 use crate::ecs::error::{client, EcsError};
 use crate::logs::shipping;
-use crate::State;
-use flotilla_telemetry::logs::LogStore;
+use crate::{State, Telemetry};
 
 /// The longest a poll is held.
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -38,14 +37,15 @@ const MAX_WAIT: Duration = Duration::from_secs(20);
 pub struct Agent {
     spec: AwsServiceSpec,
     state: State,
-    /// Where the lines of containers that log with `awslogs` go.
-    logs: LogStore,
+    /// Where the lines of containers that log with `awslogs` go, and their CPU and memory
+    /// samples.
+    telemetry: Telemetry,
     /// Written into join tokens, so that agents can verify a TLS server they have not met.
     ca_fingerprint: Option<String>,
 }
 
 impl Agent {
-    pub fn new(state: State, ca_fingerprint: Option<String>, logs: LogStore) -> Self {
+    pub fn new(state: State, ca_fingerprint: Option<String>, telemetry: Telemetry) -> Self {
         let spec = AwsServiceSpec {
             signing_name: agent_protocol::SIGNING_NAME,
             protocol: Protocol::Json11,
@@ -55,7 +55,7 @@ impl Agent {
         Agent {
             spec,
             state,
-            logs,
+            telemetry,
             ca_fingerprint,
         }
     }
@@ -92,13 +92,15 @@ impl AwsService for Agent {
                 let req: PrepareLogStreamsRequest = input.json()?;
                 own_instance(state, ctx, &req.cluster, &req.container_instance_arn)?;
                 let results =
-                    shipping::prepare(state, &self.logs, state.account(), req.streams).await;
+                    shipping::prepare(state, &self.telemetry.logs, state.account(), req.streams)
+                        .await;
                 to_json(Ok(PrepareLogStreamsResponse { results }))?
             }
             agent_protocol::PUT_LOGS => {
                 let req: PutLogsRequest = input.json()?;
                 own_instance(state, ctx, &req.cluster, &req.container_instance_arn)?;
-                let results = shipping::put(state, &self.logs, state.account(), req.batches).await;
+                let results =
+                    shipping::put(state, &self.telemetry.logs, state.account(), req.batches).await;
                 to_json(Ok(PutLogsResponse { results }))?
             }
             agent_protocol::CREATE_JOIN_TOKEN => {

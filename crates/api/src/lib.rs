@@ -33,24 +33,35 @@ pub use ecs::Ecs;
 pub use elbv2::Elbv2;
 pub use sts::Sts;
 
+/// The storage of the telemetry data planes: log events (CloudWatch Logs, the agents'
+/// awslogs lines) and metric data (CloudWatch, the agents' container stats).
+#[derive(Clone)]
+pub struct Telemetry {
+    pub logs: flotilla_telemetry::logs::LogStore,
+    pub metrics: flotilla_telemetry::metrics::MetricStore,
+}
+
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
 /// gateway. `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it serves TLS) goes
-/// into join tokens.
+/// into join tokens; `telemetry` is where log events and metric data are kept.
 pub fn aws_services(
     state: State,
     ca_fingerprint: Option<String>,
-    log_store: flotilla_telemetry::logs::LogStore,
+    telemetry: Telemetry,
 ) -> Vec<Arc<dyn AwsService>> {
     vec![
-        Arc::new(logs::Logs::new(state.clone(), log_store.clone())),
+        Arc::new(logs::Logs::new(state.clone(), telemetry.logs.clone())),
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
-        Arc::new(cloudwatch::CloudWatch::new(state.clone())),
+        Arc::new(cloudwatch::CloudWatch::new(
+            state.clone(),
+            telemetry.metrics.clone(),
+        )),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
-        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, log_store)),
+        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, telemetry)),
         Arc::new(Sts::new(state)),
     ]
 }

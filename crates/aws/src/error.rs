@@ -14,6 +14,10 @@ pub struct AwsError {
     /// Members of the error shape besides its message (Cloud Map's
     /// `NamespaceAlreadyExists` carries `NamespaceId`), written next to it in JSON errors.
     pub fields: Vec<(String, String)>,
+    /// For services that moved from the query protocol to JSON (CloudWatch): the old
+    /// query code, sent in the `x-amzn-query-error` header (`Code;Sender`), which SDKs
+    /// prefer to `__type` for such services.
+    pub query_code: Option<String>,
 }
 
 impl AwsError {
@@ -23,7 +27,14 @@ impl AwsError {
             message: message.into(),
             status,
             fields: Vec::new(),
+            query_code: None,
         }
+    }
+
+    /// The error with the query-protocol code of a query-compatible JSON service.
+    pub fn with_query_code(mut self, code: impl Into<String>) -> Self {
+        self.query_code = Some(code.into());
+        self
     }
 
     /// The error with one more member of its shape (JSON protocols only).

@@ -135,6 +135,16 @@ pub fn render_error(protocol: Protocol, xmlns: &str, err: &AwsError, request_id:
         if let Ok(v) = HeaderValue::from_str(code) {
             resp.headers_mut().insert("x-amzn-errortype", v);
         }
+        if let Some(q) = &err.query_code {
+            let fault = if err.is_server_fault() {
+                "Receiver"
+            } else {
+                "Sender"
+            };
+            if let Ok(v) = HeaderValue::from_str(&format!("{q};{fault}")) {
+                resp.headers_mut().insert("x-amzn-query-error", v);
+            }
+        }
         resp
     } else {
         let mut w = XmlWriter::new();
@@ -161,4 +171,32 @@ pub fn render_error(protocol: Protocol, xmlns: &str, err: &AwsError, request_id:
         response(err.status, "text/xml", w.finish())
     };
     with_request_id(resp, request_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_compatible_errors_carry_their_query_code() {
+        let err = AwsError::client("InvalidParameterValueException", "bad")
+            .with_query_code("InvalidParameterValue");
+        let resp = render_error(Protocol::Json10, "", &err, "r1");
+        let h = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        assert_eq!(
+            h("x-amzn-query-error").as_deref(),
+            Some("InvalidParameterValue;Sender")
+        );
+        assert_eq!(
+            h("x-amzn-errortype").as_deref(),
+            Some("InvalidParameterValueException")
+        );
+        let plain = render_error(Protocol::Json10, "", &AwsError::client("X", "m"), "r2");
+        assert!(plain.headers().get("x-amzn-query-error").is_none());
+    }
 }

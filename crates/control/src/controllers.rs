@@ -25,6 +25,7 @@ const LEADER_TTL: Duration = Duration::from_secs(10);
 /// The running controllers of this process.
 pub struct Controllers {
     tasks: Vec<JoinHandle<()>>,
+    leading: watch::Receiver<bool>,
 }
 
 impl Controllers {
@@ -38,7 +39,7 @@ impl Controllers {
             services::start(state.clone(), leading.clone(), shutdown.clone()),
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
-            load_balancers::start(state.clone(), leading, shutdown.clone()),
+            load_balancers::start(state.clone(), leading.clone(), shutdown.clone()),
             tokio::spawn(crate::elbv2::plane::run_feed(
                 state.clone(),
                 shutdown.clone(),
@@ -50,7 +51,14 @@ impl Controllers {
             tokio::spawn(crate::dns::run_feed(state.clone(), shutdown)),
             campaign,
         ];
-        Controllers { tasks }
+        Controllers { tasks, leading }
+    }
+
+    /// Whether this process leads right now, and a wake when that changes: what loops
+    /// outside the control plane that must run on the leader only (the server's alarm
+    /// evaluator) follow.
+    pub fn leading(&self) -> watch::Receiver<bool> {
+        self.leading.clone()
     }
 
     /// Wait until every controller and the campaign have stopped (after shutdown).

@@ -248,3 +248,14 @@ pub fn sd_operations(region: &str) -> String {
 pub fn log_group(region: &str, name: &str) -> String {
     format!("{LOG_GROUPS}{region}/{name}")
 }
+
+/// CloudWatch metric alarms: `{prefix}{region}/{name}` (a name may hold `/`).
+pub const CW_ALARMS: &str = "/cloudwatch/alarms/";
+
+pub fn cw_alarm(region: &str, name: &str) -> String {
+    format!("{CW_ALARMS}{region}/{name}")
+}
+
+pub fn cw_alarms(region: &str) -> String {
+    format!("{CW_ALARMS}{region}/")
+}

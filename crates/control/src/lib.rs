@@ -20,6 +20,8 @@
 //!   feed that configures the load balancer's data plane.
 //! - [`route53`]: hosted zones and change batches; [`servicediscovery`]: Cloud Map's
 //!   namespaces, services and instances; [`dns`]: the feed that serves both as DNS.
+//! - [`cloudwatch`]: metric alarms (definitions, state, history, tags); their metric data
+//!   lives in `flotilla-telemetry`, below the server, never here.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
@@ -27,6 +29,7 @@ pub mod acm;
 pub mod agent_identity;
 pub mod agents;
 mod clock;
+pub mod cloudwatch;
 pub mod controllers;
 pub mod dns;
 pub mod ecr;

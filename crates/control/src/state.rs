@@ -110,6 +110,7 @@ struct Inner {
     log_groups: View<LogGroupRecord>,
     route53: crate::route53::Views,
     servicediscovery: crate::servicediscovery::Views,
+    cloudwatch: crate::cloudwatch::Views,
     dns: crate::dns::Channels,
     /// What this server's Route 53 health checker found.
     route53_health: crate::route53::checker::HealthChecks,
@@ -226,6 +227,7 @@ impl State {
             log_groups: View::start(s.clone(), prefix(keys::LOG_GROUPS), decoder).await?,
             route53: crate::route53::Views::start(&s).await?,
             servicediscovery: crate::servicediscovery::Views::start(&s).await?,
+            cloudwatch: crate::cloudwatch::Views::start(&s).await?,
             dns: crate::dns::Channels::default(),
             route53_health: crate::route53::checker::HealthChecks::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
@@ -381,7 +383,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, q, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -400,6 +402,7 @@ impl State {
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
+            i.cloudwatch.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -416,6 +419,7 @@ impl State {
             .and(n)
             .and(o)
             .and(p)
+            .and(q)
             .map_err(ControlError::from)
     }
 
@@ -498,6 +502,10 @@ impl State {
     /// Cloud Map's views.
     pub fn servicediscovery(&self) -> &crate::servicediscovery::Views {
         &self.inner.servicediscovery
+    }
+
+    pub fn cloudwatch(&self) -> &crate::cloudwatch::Views {
+        &self.inner.cloudwatch
     }
 
     /// What this server's Route 53 health checker found.

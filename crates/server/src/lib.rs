@@ -8,6 +8,8 @@
 //! tests bind `127.0.0.1:0` and run a server in-process. It parses no arguments.
 #![forbid(unsafe_code)]
 
+pub mod alarms;
+pub mod lb_metrics;
 mod logs_retention;
 pub mod registry_admin;
 
@@ -28,6 +30,7 @@ use flotilla_model::Scope;
 use flotilla_registry::http::Registry;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
 use flotilla_telemetry::logs::LogStore;
+use flotilla_telemetry::metrics::MetricStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -79,6 +82,36 @@ pub struct Config {
     /// Where log events are stored (`logs/` inside; see `flotilla_telemetry`). Without one
     /// (in-process tests), a temporary directory removed when the server is dropped.
     pub telemetry_dir: Option<PathBuf>,
+    /// Where CloudWatch's metrics are kept and how often alarms are evaluated.
+    pub metrics: MetricsConfig,
+}
+
+/// The metric store and the alarm evaluator.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// The metric store's directory (`DATA_DIR/metrics`); `None` keeps metrics in memory
+    /// only.
+    pub dir: Option<PathBuf>,
+    /// How often the leader evaluates every alarm.
+    pub alarm_interval: std::time::Duration,
+}
+
+impl MetricsConfig {
+    /// Metrics kept in `dir`, alarms evaluated every 10 seconds.
+    pub fn new(dir: PathBuf) -> Self {
+        MetricsConfig {
+            dir: Some(dir),
+            alarm_interval: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// Metrics in memory only (tests), alarms evaluated every 10 seconds.
+    pub fn in_memory() -> Self {
+        MetricsConfig {
+            dir: None,
+            alarm_interval: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// Where the registry keeps blobs and how it collects garbage.
@@ -141,6 +174,9 @@ pub enum ServerError {
     /// The registry's blob store could not be opened, or a registry listener is missing.
     #[error("registry: {0}")]
     Registry(String),
+    /// The metric store could not be opened.
+    #[error("metric store: {0}")]
+    Metrics(String),
     /// The TLS configuration is unusable.
     #[error("TLS: {0}")]
     Tls(String),
@@ -227,15 +263,27 @@ pub async fn run(
         .await
 }
 
-/// Hand every report of the load balancer's data plane to the control plane, until
-/// shutdown.
+/// Hand every report of the load balancer's data plane to the control plane, and its
+/// request counts to the metric store (`lb_metrics`), until shutdown.
 async fn forward_health(
     state: State,
+    metrics: MetricStore,
     mut reports: watch::Receiver<Arc<flotilla_model::elbv2::plane::HealthReport>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut lb = lb_metrics::LbMetrics::default();
     loop {
         let report = reports.borrow_and_update().clone();
+        let now = state.clock().now().timestamp();
+        let mut by_region: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+        for (region, datum) in lb.data(&report, now) {
+            by_region.entry(region).or_default().push(datum);
+        }
+        for (region, data) in by_region {
+            if let Err(e) = metrics.put(&region, data).await {
+                tracing::warn!(error = %e, "storing the load balancer's metrics failed");
+            }
+        }
         state.elbv2().report_health(report);
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
@@ -280,7 +328,20 @@ pub struct Server {
     retention: tokio::task::JoinHandle<()>,
     /// The temporary directory of the log storage when the configuration named none.
     scratch: Option<tempfile::TempDir>,
+    /// The alarm evaluator.
+    alarms: tokio::task::JoinHandle<()>,
     stop_tx: watch::Sender<bool>,
+}
+
+/// Open the metric store `config` names (replaying its log off the runtime's threads).
+async fn open_metrics(config: &MetricsConfig) -> Result<MetricStore, ServerError> {
+    let Some(dir) = config.dir.clone() else {
+        return Ok(MetricStore::in_memory());
+    };
+    tokio::task::spawn_blocking(move || MetricStore::open(&dir))
+        .await
+        .map_err(|e| ServerError::Metrics(e.to_string()))?
+        .map_err(|e| ServerError::Metrics(e.to_string()))
 }
 
 impl Server {
@@ -304,8 +365,16 @@ impl Server {
             Some(pem) => Some(flotilla_net::tls::fingerprint(pem).map_err(ServerError::Tls)?),
             None => None,
         };
+        let metrics = open_metrics(&config.metrics).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
+        let alarms = tokio::spawn(alarms::run(
+            state.clone(),
+            metrics.clone(),
+            config.metrics.alarm_interval,
+            controllers.leading(),
+            stop_rx.clone(),
+        ));
         let load_balancer = match config.load_balancer {
             None => None,
             Some(options) => {
@@ -317,6 +386,7 @@ impl Server {
                 .map_err(ServerError::LoadBalancer)?;
                 let reports = tokio::spawn(forward_health(
                     state.clone(),
+                    metrics.clone(),
                     plane.health(),
                     stop_rx.clone(),
                 ));
@@ -368,7 +438,9 @@ impl Server {
             logs.clone(),
             stop_rx.clone(),
         ));
-        let mut services = flotilla_api::aws_services(state.clone(), ca_fingerprint.clone(), logs);
+        let telemetry = flotilla_api::Telemetry { logs, metrics };
+        let mut services =
+            flotilla_api::aws_services(state.clone(), ca_fingerprint.clone(), telemetry);
         if let Some((_, registry, rc)) = &registry {
             services.push(Arc::new(registry_admin::RegistryAdmin::new(
                 registry.clone(),
@@ -417,6 +489,7 @@ impl Server {
             dns,
             retention,
             scratch,
+            alarms,
             stop_tx,
         })
     }
@@ -490,6 +563,7 @@ impl Server {
             dns,
             retention,
             scratch,
+            alarms,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -530,6 +604,7 @@ impl Server {
         let (served, registry_served) = tokio::join!(api, registry_served);
         let served = served.and(registry_served);
         controllers.stopped().await;
+        let _ = alarms.await;
         if let Some((plane, reports)) = load_balancer {
             plane.join().await;
             let _ = reports.await;

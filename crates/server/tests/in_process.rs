@@ -29,6 +29,7 @@ fn config() -> Config {
         load_balancer: None,
         dns: None,
         telemetry_dir: None,
+        metrics: flotilla_server::MetricsConfig::in_memory(),
     }
 }
 
