@@ -2,8 +2,9 @@
 container prints through the `awslogs` driver are readable with the AWS CLI within two
 seconds in the stream ECS names; a missing group fails the task as ECS does unless
 `awslogs-create-group` is set; a task's last lines are stored before it is STOPPED;
-`kill -9` of the agent while a container logs loses and duplicates nothing; and a real
-Prometheus scrapes the server's and the agent's `/metrics`."""
+`kill -9` of the agent while a container logs loses and duplicates nothing; a CPU-burning
+service raises `AWS/ECS` CPUUtilization and Container Insights counts its tasks; and a
+real Prometheus scrapes the server's and the agent's `/metrics`."""
 import json
 import shutil
 import socket
@@ -143,6 +144,45 @@ def test_agent_kill9_while_logging_loses_and_duplicates_nothing(env):
     wait_for(lambda: task(server, arn)["lastStatus"] == "STOPPED", timeout=90, what="STOPPED")
     messages = [e["message"] for e in all_events(logs, GROUP, stream)]
     assert len(messages) == total and messages == [str(i) for i in range(1, total + 1)]
+
+
+def statistics(cw, namespace, name, dims, stat="Average", seconds=60):
+    now = time.time()
+    out = cw.get_metric_statistics(Namespace=namespace, MetricName=name, Period=10,
+                                   Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+                                   StartTime=now - seconds, EndTime=now + 10, Statistics=[stat])
+    return [p[stat] for p in sorted(out["Datapoints"], key=lambda p: p["Timestamp"])]
+
+
+def test_cpu_burning_service_raises_cpu_utilization_and_counts(env):
+    server, _, _ = env
+    server.aws("ecs", "update-cluster-settings", "--cluster", "default",
+               "--settings", "name=containerInsights,value=enabled")
+    container = {"name": "burn", "image": "flotilla-test/busybox:latest", "essential": True,
+                 "cpu": 256, "memory": 64, "stopTimeout": 2,
+                 "command": ["sh", "-c", "while true; do :; done"]}
+    server.aws("ecs", "register-task-definition", "--family", "burn",
+               "--container-definitions", json.dumps([container]))
+    server.aws("ecs", "create-service", "--service-name", "burn", "--task-definition", "burn",
+               "--desired-count", "1")
+    cw = server.client("cloudwatch")
+    dims = {"ClusterName": "default", "ServiceName": "burn"}
+    try:
+        # One busy core against 256 reserved CPU units is far above 100 %, as ECS reports it.
+        values = wait_for(lambda: [v for v in statistics(cw, "AWS/ECS", "CPUUtilization", dims) if v > 50],
+                          timeout=60, what="CPUUtilization above 50 %")
+        assert max(values) > 50
+        assert statistics(cw, "AWS/ECS", "MemoryUtilization", dims)
+        assert statistics(cw, "AWS/ECS", "CPUUtilization", {"ClusterName": "default"})
+        running = wait_for(lambda: [v for v in statistics(cw, "ECS/ContainerInsights", "RunningTaskCount", dims,
+                                                          stat="Maximum") if v == 1],
+                           timeout=30, what="RunningTaskCount 1")
+        assert running
+        assert statistics(cw, "ECS/ContainerInsights", "DesiredTaskCount", dims, stat="Maximum")[-1] == 1
+        names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/ECS")["Metrics"]}
+        assert {"CPUUtilization", "MemoryUtilization"} <= names
+    finally:
+        server.aws("ecs", "delete-service", "--service", "burn", "--force")
 
 
 def prometheus_query(port, expr):

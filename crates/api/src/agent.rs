@@ -19,7 +19,7 @@ use flotilla_model::agent_protocol::{
     self, CreateJoinTokenRequest, CreateJoinTokenResponse, JoinTokenInfo, Joined,
     ListJoinTokensResponse, PollRequest, PollResponse, PrepareLogStreamsRequest,
     PrepareLogStreamsResponse, PutLogsRequest, PutLogsResponse, RevokeJoinTokenRequest,
-    SubmitRequest, SubmitResponse,
+    SubmitRequest, SubmitResponse, SubmitStatsRequest,
 };
 use flotilla_model::container_instance::ContainerInstanceRecord;
 use flotilla_model::Scope;
@@ -95,6 +95,12 @@ impl AwsService for Agent {
                     shipping::prepare(state, &self.telemetry.logs, state.account(), req.streams)
                         .await;
                 to_json(Ok(PrepareLogStreamsResponse { results }))?
+            }
+            agent_protocol::SUBMIT_STATS => {
+                let req: SubmitStatsRequest = input.json()?;
+                own_instance(state, ctx, &req.cluster, &req.container_instance_arn)?;
+                submit_stats(state, ctx, &self.telemetry, &req).await?;
+                json!({})
             }
             agent_protocol::PUT_LOGS => {
                 let req: PutLogsRequest = input.json()?;
@@ -330,4 +336,36 @@ fn own_instance(
     registered(state, ctx, &scope, cluster, instance)
         .map(drop)
         .map_err(AwsError::from)
+}
+
+/// Turn an agent's container samples into the `AWS/ECS` utilization metrics (see
+/// `flotilla_control::ecs::metrics`), high resolution, in the agent's region.
+async fn submit_stats(
+    state: &State,
+    ctx: &Context,
+    telemetry: &Telemetry,
+    req: &SubmitStatsRequest,
+) -> Result<(), AwsError> {
+    use flotilla_telemetry::metrics::{Datum, StatSet};
+    let points = flotilla_control::ecs::metrics::points(
+        state,
+        &ctx.region,
+        &req.container_instance_arn,
+        &req.samples,
+    );
+    let data = points
+        .into_iter()
+        .map(|p| Datum {
+            metric: p.metric,
+            unit: Some(p.unit.into()),
+            timestamp: p.timestamp,
+            set: StatSet::one(p.value),
+            high_resolution: true,
+        })
+        .collect();
+    telemetry
+        .metrics
+        .put(&ctx.region, data)
+        .await
+        .map_err(|e| AwsError::server("ServerException", e.to_string()))
 }

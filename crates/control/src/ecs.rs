@@ -3,6 +3,7 @@
 pub mod account_settings;
 pub mod clusters;
 pub mod container_instances;
+pub mod metrics;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;

@@ -141,3 +141,7 @@ pub const UNITS: &[&str] = &[
 
 /// The namespace Flotilla's load balancers publish in, and their request count.
 pub const ELB_NAMESPACE: &str = "AWS/ApplicationELB";
+/// The namespace of tasks' CPU and memory utilization.
+pub const ECS_NAMESPACE: &str = "AWS/ECS";
+/// The namespace of Container Insights' counts of tasks.
+pub const CONTAINER_INSIGHTS_NAMESPACE: &str = "ECS/ContainerInsights";

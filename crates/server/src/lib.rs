@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alarms;
+mod insights;
 pub mod lb_metrics;
 mod logs_retention;
 pub mod registry_admin;
@@ -328,7 +329,7 @@ pub struct Server {
     retention: tokio::task::JoinHandle<()>,
     /// The temporary directory of the log storage when the configuration named none.
     scratch: Option<tempfile::TempDir>,
-    /// The alarm evaluator.
+    /// The alarm evaluator and the Container Insights counts.
     alarms: tokio::task::JoinHandle<()>,
     stop_tx: watch::Sender<bool>,
 }
@@ -368,13 +369,26 @@ impl Server {
         let metrics = open_metrics(&config.metrics).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
-        let alarms = tokio::spawn(alarms::run(
-            state.clone(),
-            metrics.clone(),
-            config.metrics.alarm_interval,
-            controllers.leading(),
-            stop_rx.clone(),
-        ));
+        // The leader's metric loops: alarms evaluated, Container Insights' counts put.
+        let alarms = tokio::spawn({
+            let evaluate = alarms::run(
+                state.clone(),
+                metrics.clone(),
+                config.metrics.alarm_interval,
+                controllers.leading(),
+                stop_rx.clone(),
+            );
+            let counts = insights::run(
+                state.clone(),
+                metrics.clone(),
+                insights::INTERVAL,
+                controllers.leading(),
+                stop_rx.clone(),
+            );
+            async move {
+                tokio::join!(evaluate, counts);
+            }
+        });
         let load_balancer = match config.load_balancer {
             None => None,
             Some(options) => {
