@@ -51,6 +51,7 @@ pub(crate) async fn serve(accepted: Accepted, closing: watch::Receiver<bool>) {
     let Some(route) = shared.table().listeners.get(&listener).cloned() else {
         return;
     };
+    let _open = route.traffic.connection();
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());
     let io = Watched {

@@ -11,7 +11,8 @@
 //!
 //! One passing check makes a new target healthy (a Flotilla choice so deployments are
 //! quick). The reporter rebuilds the [`HealthReport`] whenever something may have changed
-//! and publishes it only when it did.
+//! (and every second, for the traffic totals, which never wake it) and publishes it only
+//! when it did.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -246,22 +247,28 @@ pub(crate) fn report(table: &Table, bind_errors: &BTreeMap<String, String>) -> H
     for (arn, e) in &table.tls_errors {
         bind_errors.entry(arn.clone()).or_insert_with(|| e.clone());
     }
-    let requests = table
-        .requests
+    let traffic = table
+        .traffic
         .iter()
-        .map(|(arn, n)| (arn.clone(), n.load(std::sync::atomic::Ordering::Relaxed)))
+        .map(|(arn, c)| (arn.clone(), c.traffic()))
+        .collect();
+    let group_traffic = table
+        .group_traffic
+        .iter()
+        .map(|(key, c)| (key.clone(), c.traffic()))
         .collect();
     HealthReport {
         groups,
         bind_errors,
-        requests,
+        traffic,
+        group_traffic,
     }
 }
 
-/// How often request counts are published when nothing else changes.
+/// How often traffic totals are published when nothing else changes.
 const COUNTS_EVERY: Duration = Duration::from_secs(1);
 
-/// Publish the report whenever it changes (request counts at most every
+/// Publish the report whenever it changes (traffic totals at most every
 /// [`COUNTS_EVERY`]), until `stop`.
 pub(crate) async fn report_loop(
     shared: Arc<Shared>,

@@ -17,7 +17,8 @@
 //!   (`upstream`) and relays the answer in a `body` that counts the request as in flight
 //!   on its target until it ends.
 //! - `health` checks every target of the groups in use and publishes the report when it
-//!   changes (health states, in-flight counts of draining targets, bind errors).
+//!   changes (health states, in-flight counts of draining targets, bind errors, and the
+//!   traffic totals that `counters` keeps per load balancer and target group).
 //!
 //! Runtime state that must survive a new configuration (a target's health, its requests in
 //! flight, its connection pools) lives in `targets::Runtime`, carried from one table to the
@@ -28,6 +29,7 @@ mod actions;
 mod body;
 mod config;
 mod conn;
+mod counters;
 mod health;
 mod listeners;
 mod proxy;

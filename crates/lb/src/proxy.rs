@@ -54,15 +54,36 @@ impl Conn {
 const TARGET_COOKIE: &str = "AWSALB";
 const GROUP_COOKIE: &str = "AWSALBTG";
 
-/// Answer one request.
+/// Who made an answer (the balancer's own answers and its targets' count apart).
+enum Answer {
+    Target(Response<LbBody>),
+    Balancer(Response<LbBody>),
+}
+
+/// Answer one request, counted on its load balancer (with the status when the balancer
+/// answers itself).
 pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBody> {
     let table = conn.shared.table();
     let Some(route) = table.listeners.get(&conn.listener).cloned() else {
         return actions::error(StatusCode::SERVICE_UNAVAILABLE);
     };
-    route
-        .requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    route.traffic.request();
+    match answer(req, conn, &route, &table).await {
+        Answer::Target(response) => response,
+        Answer::Balancer(response) => {
+            route.traffic.balancer_answer(response.status());
+            response
+        }
+    }
+}
+
+/// Carry out the action of the listener's first matching rule.
+async fn answer(
+    req: Request<Incoming>,
+    conn: &Conn,
+    route: &Route,
+    table: &crate::config::Table,
+) -> Answer {
     let (parts, body) = req.into_parts();
     let authority = parts.uri.authority().map(|a| a.as_str().to_string());
     let host_header = authority.or_else(|| {
@@ -82,18 +103,18 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBo
         peer: conn.peer.ip(),
     };
     let Some(rule) = rules::first_match(&route.plane.rules, &view) else {
-        return actions::error(StatusCode::INTERNAL_SERVER_ERROR);
+        return Answer::Balancer(actions::error(StatusCode::INTERNAL_SERVER_ERROR));
     };
     match &rule.action {
         Action::FixedResponse {
             status_code,
             content_type,
             message_body,
-        } => actions::fixed(
+        } => Answer::Balancer(actions::fixed(
             *status_code,
             content_type.as_deref(),
             message_body.as_deref(),
-        ),
+        )),
         Action::Redirect(r) => {
             let original = Original {
                 protocol: route.plane.protocol,
@@ -102,7 +123,7 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBo
                 path: view.path,
                 query: view.query,
             };
-            actions::redirect(r, &original)
+            Answer::Balancer(actions::redirect(r, &original))
         }
         Action::Forward {
             target_groups,
@@ -112,16 +133,16 @@ pub(crate) async fn handle(req: Request<Incoming>, conn: &Conn) -> Response<LbBo
                 stickiness_seconds.map(|_| rules::cookies(&parts.headers, GROUP_COOKIE));
             let Some(chosen) = choose_group(target_groups, group_cookie.into_iter().flatten())
             else {
-                return actions::error(StatusCode::SERVICE_UNAVAILABLE);
+                return Answer::Balancer(actions::error(StatusCode::SERVICE_UNAVAILABLE));
             };
             let forward = Forward {
-                route: &route,
+                route,
                 conn,
                 group_arn: &chosen.arn,
                 group_stickiness: stickiness_seconds.map(|s| Duration::from_secs(u64::from(s))),
                 host_header: host_header.clone(),
             };
-            forward.run(parts, body, &table).await
+            forward.run(parts, body, table).await
         }
     }
 }
@@ -142,13 +163,20 @@ impl Forward<'_> {
         parts: http::request::Parts,
         body: Incoming,
         table: &crate::config::Table,
-    ) -> Response<LbBody> {
+    ) -> Answer {
+        let balancer = |status| Answer::Balancer(actions::error(status));
         let Some(group) = table.groups.get(self.group_arn) else {
-            return actions::error(StatusCode::INTERNAL_SERVER_ERROR);
+            return balancer(StatusCode::INTERNAL_SERVER_ERROR);
         };
+        let traffic = self.route.group_traffic(self.group_arn);
+        if let Some(traffic) = traffic {
+            traffic.request();
+        }
         let sticky = rules::cookies(&parts.headers, TARGET_COOKIE);
-        let Some(target) = group.choose(sticky, Instant::now()) else {
-            return actions::error(StatusCode::SERVICE_UNAVAILABLE);
+        // Also when the request leaves, for the target's response time.
+        let start = Instant::now();
+        let Some(target) = group.choose(sticky, start) else {
+            return balancer(StatusCode::SERVICE_UNAVAILABLE);
         };
         // Targets get the origin form (`/path?query`) whatever form the client used.
         let uri = match parts.uri.path_and_query() {
@@ -176,16 +204,19 @@ impl Forward<'_> {
         );
         let answer = tokio::select! {
             answer = tokio::time::timeout(idle, sent) => answer,
-            () = &mut cut => return actions::error(StatusCode::BAD_GATEWAY),
+            () = &mut cut => return balancer(StatusCode::BAD_GATEWAY),
         };
         let (response, connection) = match answer {
-            Err(_) => return actions::error(StatusCode::GATEWAY_TIMEOUT),
+            Err(_) => return balancer(StatusCode::GATEWAY_TIMEOUT),
             Ok(Err(e)) => {
                 tracing::debug!(target = %target.rt.addr, error = %e, "request to target failed");
-                return actions::error(failure_status(&e));
+                return balancer(failure_status(&e));
             }
             Ok(Ok(answer)) => answer,
         };
+        if let Some(traffic) = traffic {
+            traffic.target_answer(response.status(), start.elapsed());
+        }
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         if let Some(duration) = group.plane.stickiness {
@@ -200,7 +231,7 @@ impl Forward<'_> {
             );
         }
         let body = LbBody::upstream(body, in_flight, cut, connection);
-        Response::from_parts(parts, body)
+        Answer::Target(Response::from_parts(parts, body))
     }
 
     /// The headers ALB adds and removes on the way to a target (at `target`).

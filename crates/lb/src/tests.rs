@@ -5,4 +5,5 @@ mod harness;
 mod health;
 mod routing;
 mod tls;
+mod traffic;
 mod upstream;

@@ -265,7 +265,8 @@ pub async fn run(
 }
 
 /// Hand every report of the load balancer's data plane to the control plane, and its
-/// request counts to the metric store (`lb_metrics`), until shutdown.
+/// traffic and target states to the metric store as `AWS/ApplicationELB` metrics
+/// (`lb_metrics`: counts on every report, gauges every second), until shutdown.
 async fn forward_health(
     state: State,
     metrics: MetricStore,
@@ -273,8 +274,12 @@ async fn forward_health(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut lb = lb_metrics::LbMetrics::default();
+    // Gauges (healthy hosts, open connections) are published every second, reports or not.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut report = reports.borrow_and_update().clone();
+    state.elbv2().report_health(report.clone());
     loop {
-        let report = reports.borrow_and_update().clone();
         let now = state.clock().now().timestamp();
         let mut by_region: std::collections::BTreeMap<String, Vec<_>> = Default::default();
         for (region, datum) in lb.data(&report, now) {
@@ -285,10 +290,16 @@ async fn forward_health(
                 tracing::warn!(error = %e, "storing the load balancer's metrics failed");
             }
         }
-        state.elbv2().report_health(report);
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
-            changed = reports.changed() => if changed.is_err() { return },
+            changed = reports.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                report = reports.borrow_and_update().clone();
+                state.elbv2().report_health(report.clone());
+            }
+            _ = tick.tick() => {}
         }
     }
 }

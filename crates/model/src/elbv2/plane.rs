@@ -3,7 +3,8 @@
 //! The control plane fills a [`PlaneConfig`] from its views and publishes it on a `watch`
 //! channel; the data plane binds, routes and health-checks exactly what it says and never
 //! reads the store. The data plane answers with [`HealthReport`]s: what its health checks
-//! observed and how many requests each draining target still has in flight. Both are
+//! observed, how many requests each draining target still has in flight, and running
+//! totals of the traffic of each load balancer and target group. Both are
 //! plain values, so each side is tested without the other.
 
 use std::collections::BTreeMap;
@@ -148,10 +149,52 @@ pub struct HealthReport {
     /// Listeners that cannot serve (their port could not be bound, their certificate
     /// could not be loaded), with the error, by listener ARN.
     pub bind_errors: BTreeMap<String, String>,
-    /// Requests each load balancer has received since the data plane took it on (its
-    /// listeners' requests, answered by a target or by the balancer itself), by load
-    /// balancer ARN: CloudWatch's `RequestCount` is made of these.
-    pub requests: BTreeMap<String, u64>,
+    /// Each load balancer's traffic since the data plane took it on, by load balancer
+    /// ARN: CloudWatch's `AWS/ApplicationELB` metrics per `LoadBalancer` are made of these.
+    pub traffic: BTreeMap<String, LbTraffic>,
+    /// The traffic each load balancer forwarded to each target group, by (load balancer
+    /// ARN, target group ARN): one entry for every group a listener of the load balancer
+    /// forwards to, with or without traffic (the `TargetGroup` metrics' pairs).
+    pub group_traffic: BTreeMap<(String, String), GroupTraffic>,
+}
+
+/// One load balancer's running totals (they only grow while the data plane runs; lower
+/// totals mean it started again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LbTraffic {
+    /// Requests received on its listeners, answered by a target or by the balancer.
+    pub requests: u64,
+    /// Answers the balancer made itself (its errors, redirects and fixed responses) with a
+    /// 3xx, 4xx or 5xx status (502 when a target failed, 503 with no target, 504 on a
+    /// timeout).
+    pub elb_3xx: u64,
+    pub elb_4xx: u64,
+    pub elb_5xx: u64,
+    /// Client connections accepted, and those of them closed since.
+    pub connections_opened: u64,
+    pub connections_closed: u64,
+}
+
+/// What one load balancer forwarded to one target group, as running totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupTraffic {
+    /// Requests routed to the group (whether or not a target could take them).
+    pub requests: u64,
+    /// The targets' answers by status class (1xx counted with 2xx).
+    pub target_2xx: u64,
+    pub target_3xx: u64,
+    pub target_4xx: u64,
+    pub target_5xx: u64,
+    /// The sum over those answers of the time from sending the request to the target to
+    /// receiving its response headers, in microseconds.
+    pub response_time_us: u64,
+}
+
+impl GroupTraffic {
+    /// How many answers targets gave (`response_time_us` is the sum over these).
+    pub fn responses(&self) -> u64 {
+        self.target_2xx + self.target_3xx + self.target_4xx + self.target_5xx
+    }
 }
 
 impl HealthReport {
