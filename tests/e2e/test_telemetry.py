@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from agents import AgentProcess, build_test_image, remove_containers, wait_for
-from conftest import Flotilla
+from conftest import BIN, Flotilla
 
 GROUP = "/ecs/telemetry"
 
@@ -144,6 +144,34 @@ def test_agent_kill9_while_logging_loses_and_duplicates_nothing(env):
     wait_for(lambda: task(server, arn)["lastStatus"] == "STOPPED", timeout=90, what="STOPPED")
     messages = [e["message"] for e in all_events(logs, GROUP, stream)]
     assert len(messages) == total and messages == [str(i) for i in range(1, total + 1)]
+
+
+def flotilla_logs(server, *args):
+    out = subprocess.run([BIN, "logs", "--data-dir", str(server.data_dir), *args], env=server.env(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_flotilla_logs_shows_a_services_tasks(env):
+    server, _, _ = env
+    container = {"name": "app", "image": "flotilla-test/busybox:latest", "essential": True, "memory": 32,
+                 "stopTimeout": 2, "command": ["sh", "-c", "echo started; while true; do sleep 1; done"],
+                 "logConfiguration": awslogs(group="/ecs/chatty")}
+    server.aws("ecs", "register-task-definition", "--family", "chatty",
+               "--container-definitions", json.dumps([container]))
+    server.aws("ecs", "create-service", "--service-name", "chatty", "--task-definition", "chatty",
+               "--desired-count", "2")
+    try:
+        lines = wait_for(lambda: (ls := flotilla_logs(server, "chatty")) and len(ls) == 2 and ls,
+                         timeout=60, what="both tasks' first line")
+        tasks = server.aws("ecs", "list-tasks", "--service-name", "chatty")["taskArns"]
+        prefixes = sorted(f"[{arn.rsplit('/', 1)[1][:8]}/app] started" for arn in tasks)
+        assert sorted(lines) == prefixes  # piped: no colour
+        one = flotilla_logs(server, tasks[0].rsplit("/", 1)[1], "--since", "1h")
+        assert one == [f"[{tasks[0].rsplit('/', 1)[1][:8]}/app] started"]
+    finally:
+        server.aws("ecs", "delete-service", "--service", "chatty", "--force")
 
 
 def statistics(cw, namespace, name, dims, stat="Average", seconds=60):
