@@ -28,6 +28,7 @@ pub mod task;
 pub mod task_definition;
 pub mod task_definition_record;
 pub mod timestamp;
+pub mod wildcard;
 
 pub use arn::{ecs_name, Arn, EcsRef, Scope};
 pub use error::{ErrorKind, ModelError, Resource};
