@@ -114,7 +114,7 @@ fn within(mark: Option<Mark>, now: DateTime<Utc>, seconds: i64) -> Option<Mark> 
 
 /// The capacity a target tracking policy asks for at `value` from `capacity`.
 pub fn tracked(capacity: i64, value: f64, target: f64) -> i64 {
-    if !(target > 0.0) || !value.is_finite() {
+    if target.is_nan() || target <= 0.0 || !value.is_finite() {
         return capacity;
     }
     let wanted = (capacity as f64 * value / target).ceil();
