@@ -9,6 +9,7 @@
 
 pub mod acm;
 mod agent;
+mod autoscaling;
 mod cloudwatch;
 mod ecr;
 mod ecs;
@@ -44,6 +45,7 @@ pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn
         Arc::new(route53::Route53::new(state.clone())),
         Arc::new(cloudwatch::CloudWatch::new(state.clone())),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
+        Arc::new(autoscaling::AutoScaling::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
         Arc::new(Sts::new(state)),
     ]
@@ -88,6 +90,12 @@ pub fn cloudwatch_operations() -> &'static [&'static str] {
 /// The Cloud Map operations this build implements (for the compatibility table).
 pub fn servicediscovery_operations() -> &'static [&'static str] {
     servicediscovery::OPERATIONS
+}
+
+/// The Application Auto Scaling operations this build implements (for the compatibility
+/// table).
+pub fn autoscaling_operations() -> &'static [&'static str] {
+    autoscaling::OPERATIONS
 }
 
 /// The region and account a request acts in.
