@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map) in docs/compatibility.md.
+"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map, CloudWatch, CloudWatch Logs) in docs/compatibility.md.
 
 The operations come from botocore's model of each service in the project's venv, so the table lists
 every operation AWS has; which ones Flotilla implements comes from the binary itself
@@ -15,7 +15,7 @@ import botocore.session
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
-SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch"]
+SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch", "logs"]
 
 
 def markers(service):

@@ -1,5 +1,6 @@
 //! The whole agent against the fake server and runtime: registration, the full manifest,
-//! reports, shutdown leaving containers, restart with adoption (no duplicates, no orphans).
+//! reports, shutdown leaving containers, restart with adoption (no duplicates, no orphans);
+//! logs and stats on the simulated runtime in `logs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,8 @@ use tokio::sync::oneshot;
 
 use crate::testutil::{definition, desired, with_status, FakeApi, FakeRuntime};
 use crate::{run_with_api, AgentConfig};
+
+mod logs;
 
 fn full(revision: i64, tasks: Vec<DesiredTask>) -> PollResponse {
     PollResponse {

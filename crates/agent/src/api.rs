@@ -1,6 +1,6 @@
-//! The agent's view of the server: the three calls it makes (ECS
-//! `RegisterContainerInstance`, `FlotillaAgent_v1.Poll`, `FlotillaAgent_v1.SubmitTaskReports`)
-//! behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
+//! The agent's view of the server: the calls it makes (ECS `RegisterContainerInstance`,
+//! and `FlotillaAgent_v1`'s `Poll`, `SubmitTaskReports`, `PrepareLogStreams`, `PutLogs`,
+//! `SubmitStats`) behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
 //! instance identity the calls carry, which changes when the agent re-registers.
 
 use std::sync::{Arc, RwLock};
@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use flotilla_aws::client::{CallError, ClientConfig, JsonClient};
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::agent_protocol::{
-    self, Joined, PollRequest, PollResponse, SubmitRequest, SubmitResponse,
+    self, Joined, PollRequest, PollResponse, PrepareLogStreamsRequest, PrepareLogStreamsResponse,
+    PutLogsRequest, PutLogsResponse, SubmitRequest, SubmitResponse, SubmitStatsRequest,
 };
 use serde_json::Value;
 
@@ -23,6 +24,15 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn register(&self, request: &Value) -> Result<String, CallError>;
     async fn poll(&self, request: &PollRequest) -> Result<PollResponse, CallError>;
     async fn submit(&self, request: &SubmitRequest) -> Result<SubmitResponse, CallError>;
+    /// Ask for the log streams of containers about to start.
+    async fn prepare_logs(
+        &self,
+        request: &PrepareLogStreamsRequest,
+    ) -> Result<PrepareLogStreamsResponse, CallError>;
+    /// Ship numbered log lines.
+    async fn put_logs(&self, request: &PutLogsRequest) -> Result<PutLogsResponse, CallError>;
+    /// Send containers' CPU and memory samples.
+    async fn submit_stats(&self, request: &SubmitStatsRequest) -> Result<(), CallError>;
     /// Join with a token: `request` is a registration without an ARN.
     async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError>;
     /// Sign every later call with the agent's own key.
@@ -141,6 +151,32 @@ impl AgentApi for HttpApi {
             .agent
             .call(agent_protocol::SUBMIT, request)
             .await
+    }
+
+    async fn prepare_logs(
+        &self,
+        request: &PrepareLogStreamsRequest,
+    ) -> Result<PrepareLogStreamsResponse, CallError> {
+        self.clients()
+            .agent
+            .call(agent_protocol::PREPARE_LOGS, request)
+            .await
+    }
+
+    async fn put_logs(&self, request: &PutLogsRequest) -> Result<PutLogsResponse, CallError> {
+        self.clients()
+            .agent
+            .call(agent_protocol::PUT_LOGS, request)
+            .await
+    }
+
+    async fn submit_stats(&self, request: &SubmitStatsRequest) -> Result<(), CallError> {
+        let _: Value = self
+            .clients()
+            .agent
+            .call(agent_protocol::SUBMIT_STATS, request)
+            .await?;
+        Ok(())
     }
 
     async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError> {

@@ -159,13 +159,22 @@ pub fn load(dir: &Path) -> Result<Option<AgentState>, CheckpointError> {
 
 /// Write the checkpoint of `dir` atomically.
 pub fn save(dir: &Path, state: &AgentState) -> Result<(), CheckpointError> {
-    let path = dir.join(FILE_NAME);
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+    write_atomically(dir, FILE_NAME, &encode(state))
+}
+
+/// Replace `dir/name` with `bytes` atomically: a temporary file, fsync, rename, fsync of
+/// the directory (shared with the log positions file).
+pub(crate) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), CheckpointError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
     let io = |source| CheckpointError::Io {
         path: path.clone(),
         source,
     };
-    let bytes = encode(state);
     std::fs::create_dir_all(dir).map_err(io)?;
     // Owner only: the checkpoint holds the last reports of tasks, with their details.
     let mut file = {
@@ -178,7 +187,7 @@ pub fn save(dir: &Path, state: &AgentState) -> Result<(), CheckpointError> {
             .open(&tmp)
             .map_err(io)?
     };
-    file.write_all(&bytes).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
     std::fs::rename(&tmp, &path).map_err(io)?;
@@ -232,6 +241,22 @@ impl Checkpoint {
     /// What the checkpoint holds about one task.
     pub fn task(&self, task_arn: &str) -> Option<TaskCheckpoint> {
         self.lock().tasks.get(task_arn).cloned()
+    }
+
+    /// The containers of tasks known RUNNING (what the stats sampler samples).
+    pub(crate) fn running_containers(&self) -> Vec<crate::stats::Sampled> {
+        self.lock()
+            .tasks
+            .values()
+            .filter(|t| t.known_status == TaskStatus::Running)
+            .flat_map(|t| {
+                t.containers.iter().map(|(name, id)| crate::stats::Sampled {
+                    task_arn: t.task_arn.clone(),
+                    container_name: name.clone(),
+                    container_id: id.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Change the state; the writer saves it soon after.

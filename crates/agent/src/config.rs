@@ -75,11 +75,23 @@ pub struct AgentConfig {
     /// How often every task actor re-inspects its containers, in case the runtime's event
     /// stream missed something.
     pub resync_interval: Duration,
+    /// Bound on the log spool (`DATA_DIR/log-spool`): bytes of `awslogs` lines read but
+    /// not yet confirmed by the server that the agent keeps on disk, for all containers
+    /// together, before each stream's mode applies (blocking: stop reading; non-blocking:
+    /// a memory buffer of `max-buffer-size` that drops the oldest lines).
+    pub log_buffer_bytes: u64,
+    /// How long a task's STOPPED report waits for the server to confirm its containers'
+    /// last log lines.
+    pub log_drain_timeout: Duration,
+    /// How often running containers' CPU and memory are sampled and sent; zero: never
+    /// (simulated fleets in benchmarks, whose server need not hear of them).
+    pub stats_interval: Duration,
 }
 
 impl AgentConfig {
     /// A configuration with the defaults: 10 s poll wait, 60 s cleanup delay,
-    /// `flotilla-awsvpc` on 172.31.240.0/20, zone `local-1a`, ECS's reserved ports.
+    /// `flotilla-awsvpc` on 172.31.240.0/20, zone `local-1a`, ECS's reserved ports, a
+    /// 256 MiB log spool, 10 s for a stopping task's last log lines, stats every 5 s.
     pub fn new(
         endpoint: impl Into<String>,
         region: impl Into<String>,
@@ -114,6 +126,9 @@ impl AgentConfig {
             probe_host_ports: true,
             checkpoint_interval: Duration::from_millis(100),
             resync_interval: Duration::from_secs(60),
+            log_buffer_bytes: 256 << 20,
+            log_drain_timeout: Duration::from_secs(10),
+            stats_interval: Duration::from_secs(5),
         }
     }
 }

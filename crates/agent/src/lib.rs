@@ -7,8 +7,9 @@
 //! `poll` (the long-poll loop and heartbeat), `manager` and `adopt` (which task gets an
 //! actor, with which existing containers), `task_actor` (one task's lifecycle), `spec` and
 //! `deps` (ECS definitions → container specs, dependsOn), `reporter` (batched status
-//! reports), [`checkpoint`] (the state file), `events` (runtime events to actors). The
-//! wire protocol is `flotilla_model::agent_protocol`.
+//! reports), [`checkpoint`] (the state file), `events` (runtime events to actors),
+//! [`logs`] (shipping `awslogs` containers' output), `stats` (CPU and memory samples).
+//! The wire protocol is `flotilla_model::agent_protocol`.
 #![forbid(unsafe_code)]
 
 mod adopt;
@@ -19,14 +20,19 @@ mod backoff;
 pub mod checkpoint;
 pub mod config;
 mod deps;
+#[cfg(test)]
+mod docker_measure;
 mod error;
 mod events;
+pub mod logs;
 mod manager;
+mod metrics;
 mod poll;
 mod register;
 pub mod reporter;
 mod resources;
 mod spec;
+mod stats;
 mod task_actor;
 #[cfg(test)]
 mod testutil;
@@ -101,6 +107,29 @@ pub async fn run_with_api(
             identity.clone(),
             stop_rx.clone(),
         ));
+        let logs = logs::LogShipper::open(
+            &config.data_dir,
+            logs::LogSettings {
+                region: config.region.clone(),
+                buffer_bytes: config.log_buffer_bytes,
+                drain_timeout: config.log_drain_timeout,
+            },
+            runtime.clone(),
+            api.clone(),
+            identity.clone(),
+        )?;
+        let shipper = tokio::spawn(logs.clone().run(stop_rx.clone()));
+        metrics::register(checkpoint.clone(), logs.clone());
+        let sampler = (!config.stats_interval.is_zero()).then(|| {
+            tokio::spawn(stats::run(
+                runtime.clone(),
+                api.clone(),
+                identity.clone(),
+                checkpoint.clone(),
+                config.stats_interval,
+                stop_rx.clone(),
+            ))
+        });
         let pump = tokio::spawn(events::pump(
             runtime.clone(),
             events.clone(),
@@ -119,6 +148,7 @@ pub async fn run_with_api(
             events,
             host_policy: config.host_policy.clone(),
             registry: Default::default(),
+            logs: logs.clone(),
         });
         let mut manager = manager::Manager::new(ctx);
         let poller = poll::Poller {
@@ -138,6 +168,10 @@ pub async fn run_with_api(
         manager.shutdown().await;
         let _ = sender.await;
         let _ = pump.await;
+        let _ = shipper.await;
+        if let Some(sampler) = sampler {
+            let _ = sampler.await;
+        }
         if !reporter::flush(&reports, api.as_ref(), &identity, config.shutdown_flush).await {
             tracing::warn!(
                 left = reports.len(),

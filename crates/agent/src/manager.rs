@@ -66,6 +66,7 @@ impl Manager {
                     s.tasks.remove(arn);
                 }
             });
+            self.ctx.logs.forget_tasks(&forget);
         }
     }
 
@@ -175,6 +176,7 @@ impl Manager {
                     s.tasks.remove(arn);
                 }
             });
+            self.ctx.logs.forget_tasks(&plan.forget);
         }
         for (desired, adopted) in plan.spawn {
             let arn = desired.task.task_arn.clone();

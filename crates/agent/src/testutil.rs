@@ -1,17 +1,19 @@
 //! Test doubles: an in-memory [`Runtime`] that behaves like Docker as far as the agent can
 //! tell (ids, labels, dynamic ports, exits, health, events), a scripted fake server, and
-//! builders for tasks and definitions.
+//! builders for tasks and definitions. The fake server is in `api`, the fakes' log and
+//! stats parts in `logs`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod api;
+mod logs;
+pub(crate) use api::FakeApi;
+pub(crate) use logs::{FakeLogServer, FakeLogs};
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flotilla_aws::client::CallError;
-use flotilla_model::agent_protocol::{
-    DesiredTask, PollRequest, PollResponse, SubmitRequest, SubmitResponse, SubmitResult,
-};
+use flotilla_model::agent_protocol::DesiredTask;
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::task_definition::TaskDefinition;
 use flotilla_runtime::{
@@ -22,7 +24,6 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::api::AgentApi;
 use crate::spec::LABEL_CONTAINER_NAME;
 
 /// What a container does when started.
@@ -41,11 +42,15 @@ struct FakeState {
     next_id: u64,
     next_port: u16,
     calls: Vec<String>,
+    /// Stats answers by container id.
+    stats: BTreeMap<String, flotilla_runtime::StatsSample>,
 }
 
 pub(crate) struct FakeRuntime {
     state: Mutex<FakeState>,
     events: broadcast::Sender<ContainerEvent>,
+    /// What containers print.
+    pub logs: FakeLogs,
 }
 
 impl FakeRuntime {
@@ -56,7 +61,14 @@ impl FakeRuntime {
                 ..Default::default()
             }),
             events: broadcast::channel(1024).0,
+            logs: FakeLogs::default(),
         }
+    }
+
+    /// What `stats` answers for container `name` from now on.
+    pub(crate) fn set_stats(&self, name: &str, sample: flotilla_runtime::StatsSample) {
+        let id = self.by_name(name).expect("container").1.id;
+        self.lock().stats.insert(id, sample);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
@@ -111,6 +123,7 @@ impl FakeRuntime {
             c.exited = true;
             c.exit_code = Some(code);
         }
+        self.logs.end(&s.id);
         self.emit(&s.id, "die");
     }
 
@@ -251,6 +264,7 @@ impl Runtime for FakeRuntime {
         };
         self.emit(id, "start");
         if exit {
+            self.logs.end(id);
             self.emit(id, "die");
         }
         Ok(())
@@ -275,6 +289,7 @@ impl Runtime for FakeRuntime {
             was_running
         };
         if died {
+            self.logs.end(id);
             self.emit(id, "die");
         }
         Ok(())
@@ -284,6 +299,8 @@ impl Runtime for FakeRuntime {
         let mut st = self.lock();
         st.calls.push(format!("remove {id}"));
         st.containers.remove(id);
+        drop(st);
+        self.logs.end(id);
         Ok(())
     }
 
@@ -336,129 +353,24 @@ impl Runtime for FakeRuntime {
         self.add_image("flotilla/pause:latest");
         Ok("flotilla/pause:latest".into())
     }
-}
 
-/// A scripted server.
-#[derive(Default)]
-pub(crate) struct FakeApi {
-    pub registrations: Mutex<Vec<Value>>,
-    pub polls: Mutex<VecDeque<PollResponse>>,
-    pub poll_requests: Mutex<Vec<PollRequest>>,
-    pub submits: Mutex<Vec<SubmitRequest>>,
-    /// Fail this many submit calls with a transport error first.
-    pub fail_submits: AtomicUsize,
-    /// Answer reports of these tasks as not accepted.
-    pub reject: Mutex<BTreeSet<String>>,
-    /// Refuse the next registrations with this error code (as a revoked key is).
-    pub refuse_register: Mutex<Option<String>>,
-    /// The join requests, and the access key ids the agent switched to.
-    pub joins: Mutex<Vec<Value>>,
-    pub keys_used: Mutex<Vec<String>>,
-}
-
-impl FakeApi {
-    /// Every report delivered (accepted), in order.
-    pub(crate) fn delivered(&self) -> Vec<flotilla_model::task::TaskReport> {
-        let reject = self.reject.lock().unwrap().clone();
-        self.submits
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s.reports.clone())
-            .filter(|r| !reject.contains(&r.task_arn))
-            .collect()
-    }
-}
-
-#[async_trait]
-impl AgentApi for FakeApi {
-    async fn register(&self, request: &Value) -> std::result::Result<String, CallError> {
-        if let Some(code) = self.refuse_register.lock().unwrap().clone() {
-            return Err(CallError::Service(flotilla_aws::AwsError::client(
-                code, "refused",
-            )));
-        }
-        let mut regs = self.registrations.lock().unwrap();
-        regs.push(request.clone());
-        Ok(request["containerInstanceArn"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                format!(
-                    "arn:aws:ecs:us-east-1:000000000000:container-instance/default/{}",
-                    regs.len()
-                )
-            }))
-    }
-
-    async fn join(
+    async fn logs(
         &self,
-        token: &flotilla_model::agent_identity::JoinToken,
-        request: &Value,
-    ) -> std::result::Result<flotilla_model::agent_protocol::Joined, CallError> {
-        let mut joins = self.joins.lock().unwrap();
-        joins.push(request.clone());
-        let n = joins.len();
-        Ok(flotilla_model::agent_protocol::Joined {
-            container_instance_arn: format!(
-                "arn:aws:ecs:us-east-1:000000000000:container-instance/default/joined-{n}"
-            ),
-            access_key_id: format!("FAK{n}-{}", token.token_id),
-            secret_access_key: "s".repeat(40),
-        })
-    }
-
-    fn use_key(&self, key: &crate::checkpoint::AgentKey) {
-        self.keys_used
-            .lock()
-            .unwrap()
-            .push(key.access_key_id.clone());
-    }
-
-    async fn poll(&self, request: &PollRequest) -> std::result::Result<PollResponse, CallError> {
-        self.poll_requests.lock().unwrap().push(request.clone());
-        let next = self.polls.lock().unwrap().pop_front();
-        match next {
-            Some(answer) => Ok(answer),
-            None => {
-                tokio::time::sleep(Duration::from_millis(request.wait_millis)).await;
-                Ok(PollResponse {
-                    revision: request.since,
-                    full: false,
-                    tasks: vec![],
-                    heartbeat_ttl_millis: 30_000,
-                    instance_status: "ACTIVE".into(),
-                    store_id: String::new(),
-                    registry: None,
-                })
-            }
+        id: &str,
+        since_seconds: i64,
+    ) -> Result<BoxStream<'static, Result<flotilla_runtime::LogEntry>>> {
+        if !self.lock().containers.contains_key(id) {
+            return Err(RuntimeError::NotFound(id.into()));
         }
+        Ok(self.logs.follow(id, since_seconds))
     }
 
-    async fn submit(
-        &self,
-        request: &SubmitRequest,
-    ) -> std::result::Result<SubmitResponse, CallError> {
-        if self.fail_submits.load(Ordering::SeqCst) > 0 {
-            self.fail_submits.fetch_sub(1, Ordering::SeqCst);
-            return Err(CallError::Transport {
-                endpoint: "fake".into(),
-                message: "connection refused".into(),
-            });
-        }
-        self.submits.lock().unwrap().push(request.clone());
-        let reject = self.reject.lock().unwrap();
-        Ok(SubmitResponse {
-            results: request
-                .reports
-                .iter()
-                .map(|r| SubmitResult {
-                    task_arn: r.task_arn.clone(),
-                    accepted: !reject.contains(&r.task_arn),
-                    error: reject.contains(&r.task_arn).then(|| "conflict".into()),
-                })
-                .collect(),
-        })
+    async fn stats(&self, id: &str) -> Result<flotilla_runtime::StatsSample> {
+        self.lock()
+            .stats
+            .get(id)
+            .copied()
+            .ok_or_else(|| RuntimeError::NotFound(id.into()))
     }
 }
 

@@ -17,8 +17,9 @@ use flotilla_control::agents;
 use flotilla_model::agent_identity::{JoinToken, JoinTokenRecord};
 use flotilla_model::agent_protocol::{
     self, CreateJoinTokenRequest, CreateJoinTokenResponse, JoinTokenInfo, Joined,
-    ListJoinTokensResponse, PollRequest, PollResponse, RevokeJoinTokenRequest, SubmitRequest,
-    SubmitResponse,
+    ListJoinTokensResponse, PollRequest, PollResponse, PrepareLogStreamsRequest,
+    PrepareLogStreamsResponse, PutLogsRequest, PutLogsResponse, RevokeJoinTokenRequest,
+    SubmitRequest, SubmitResponse,
 };
 use flotilla_model::container_instance::ContainerInstanceRecord;
 use flotilla_model::Scope;
@@ -27,7 +28,8 @@ use serde_json::{json, Value};
 use crate::ecs::clusters::cluster_name;
 use crate::ecs::container_instances::{self, RegisterInput};
 use crate::ecs::error::{client, EcsError};
-use crate::State;
+use crate::logs::shipping;
+use crate::{State, Telemetry};
 
 /// The longest a poll is held.
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -35,12 +37,15 @@ const MAX_WAIT: Duration = Duration::from_secs(20);
 pub struct Agent {
     spec: AwsServiceSpec,
     state: State,
+    /// Where the lines of containers that log with `awslogs` go, and their CPU and memory
+    /// samples.
+    telemetry: Telemetry,
     /// Written into join tokens, so that agents can verify a TLS server they have not met.
     ca_fingerprint: Option<String>,
 }
 
 impl Agent {
-    pub fn new(state: State, ca_fingerprint: Option<String>) -> Self {
+    pub fn new(state: State, ca_fingerprint: Option<String>, telemetry: Telemetry) -> Self {
         let spec = AwsServiceSpec {
             signing_name: agent_protocol::SIGNING_NAME,
             protocol: Protocol::Json11,
@@ -50,6 +55,7 @@ impl Agent {
         Agent {
             spec,
             state,
+            telemetry,
             ca_fingerprint,
         }
     }
@@ -64,9 +70,14 @@ impl AwsService for Agent {
     fn admits(&self, principal: &Principal, operation: &str) -> bool {
         match principal {
             Principal::Root => operation != agent_protocol::JOIN,
-            Principal::Agent => {
-                operation == agent_protocol::POLL || operation == agent_protocol::SUBMIT
-            }
+            Principal::Agent => [
+                agent_protocol::POLL,
+                agent_protocol::SUBMIT,
+                agent_protocol::PREPARE_LOGS,
+                agent_protocol::PUT_LOGS,
+                agent_protocol::SUBMIT_STATS,
+            ]
+            .contains(&operation),
             Principal::Joiner => operation == agent_protocol::JOIN,
         }
     }
@@ -77,6 +88,21 @@ impl AwsService for Agent {
             agent_protocol::POLL => to_json(poll(state, ctx, input.json()?).await)?,
             agent_protocol::SUBMIT => to_json(submit(state, ctx, input.json()?).await)?,
             agent_protocol::JOIN => to_json(join(state, ctx, input.json()?).await)?,
+            agent_protocol::PREPARE_LOGS => {
+                let req: PrepareLogStreamsRequest = input.json()?;
+                own_instance(state, ctx, &req.cluster, &req.container_instance_arn)?;
+                let results =
+                    shipping::prepare(state, &self.telemetry.logs, state.account(), req.streams)
+                        .await;
+                to_json(Ok(PrepareLogStreamsResponse { results }))?
+            }
+            agent_protocol::PUT_LOGS => {
+                let req: PutLogsRequest = input.json()?;
+                own_instance(state, ctx, &req.cluster, &req.container_instance_arn)?;
+                let results =
+                    shipping::put(state, &self.telemetry.logs, state.account(), req.batches).await;
+                to_json(Ok(PutLogsResponse { results }))?
+            }
             agent_protocol::CREATE_JOIN_TOKEN => {
                 to_json(create_token(state, ctx, input.json()?, self.ca_fingerprint.clone()).await)?
             }
@@ -290,4 +316,18 @@ fn list_tokens(state: &State, ctx: &Context) -> ListJoinTokensResponse {
             .map(|t| info(state, t))
             .collect(),
     }
+}
+
+/// Refuse an agent's message about another instance than its own, or about an instance
+/// that is not registered.
+fn own_instance(
+    state: &State,
+    ctx: &Context,
+    cluster: &str,
+    instance: &str,
+) -> Result<(), AwsError> {
+    let scope = crate::scope(state, ctx);
+    registered(state, ctx, &scope, cluster, instance)
+        .map(drop)
+        .map_err(AwsError::from)
 }

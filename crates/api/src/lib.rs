@@ -14,6 +14,7 @@ mod cloudwatch;
 mod ecr;
 mod ecs;
 mod elbv2;
+mod logs;
 mod pagination;
 mod route53;
 mod servicediscovery;
@@ -33,20 +34,36 @@ pub use ecs::Ecs;
 pub use elbv2::Elbv2;
 pub use sts::Sts;
 
+/// The storage of the telemetry data planes: log events (CloudWatch Logs, the agents'
+/// awslogs lines) and metric data (CloudWatch, the agents' container stats).
+#[derive(Clone)]
+pub struct Telemetry {
+    pub logs: flotilla_telemetry::logs::LogStore,
+    pub metrics: flotilla_telemetry::metrics::MetricStore,
+}
+
 /// Every AWS service of this crate (and the agent protocol), ready to register with the
 /// gateway. `ca_fingerprint` (the SHA-256 of the server's TLS CA, if it serves TLS) goes
-/// into join tokens.
-pub fn aws_services(state: State, ca_fingerprint: Option<String>) -> Vec<Arc<dyn AwsService>> {
+/// into join tokens; `telemetry` is where log events and metric data are kept.
+pub fn aws_services(
+    state: State,
+    ca_fingerprint: Option<String>,
+    telemetry: Telemetry,
+) -> Vec<Arc<dyn AwsService>> {
     vec![
+        Arc::new(logs::Logs::new(state.clone(), telemetry.logs.clone())),
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
-        Arc::new(cloudwatch::CloudWatch::new(state.clone())),
+        Arc::new(cloudwatch::CloudWatch::new(
+            state.clone(),
+            telemetry.metrics.clone(),
+        )),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
         Arc::new(autoscaling::AutoScaling::new(state.clone())),
-        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint)),
+        Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, telemetry)),
         Arc::new(Sts::new(state)),
     ]
 }
@@ -88,6 +105,10 @@ pub fn cloudwatch_operations() -> &'static [&'static str] {
 }
 
 /// The Cloud Map operations this build implements (for the compatibility table).
+pub fn logs_operations() -> &'static [&'static str] {
+    logs::OPERATIONS
+}
+
 pub fn servicediscovery_operations() -> &'static [&'static str] {
     servicediscovery::OPERATIONS
 }

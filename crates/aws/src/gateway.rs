@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use crate::metrics;
+
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -306,6 +308,12 @@ impl Gateway {
         };
         let started = std::time::Instant::now();
         let result = service.call(&ctx, &operation, input).await;
+        metrics::record(
+            spec.signing_name,
+            &operation,
+            result.as_ref().err().map(|e| e.code.as_str()),
+            started.elapsed(),
+        );
         tracing::debug!(
             service = spec.signing_name,
             operation,

@@ -14,6 +14,7 @@
 pub mod client;
 mod error;
 mod gateway;
+mod metrics;
 mod protocol;
 mod sigv4;
 pub mod xml;
@@ -23,4 +24,5 @@ pub use gateway::{
     AwsService, AwsServiceSpec, Context, Gateway, GatewayConfig, Input, Output, RestRequest,
 };
 pub use protocol::Protocol;
+pub use sigv4::is_region_name;
 pub use sigv4::{Credentials, Key, KeySource, Principal, SECRET_LEN};

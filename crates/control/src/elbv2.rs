@@ -8,7 +8,6 @@
 
 pub mod listeners;
 pub mod load_balancers;
-pub mod metrics;
 pub mod plane;
 pub mod rules;
 pub mod target_groups;
@@ -42,8 +41,6 @@ pub struct Views {
     pub targets: View<TargetRecord>,
     config: watch::Sender<Arc<PlaneConfig>>,
     health: watch::Sender<Arc<HealthReport>>,
-    /// Requests per load balancer and minute, from the reports.
-    pub requests: metrics::RequestCounts,
 }
 
 impl Views {
@@ -68,7 +65,6 @@ impl Views {
             targets: View::start(store.clone(), p(keys::TARGETS), crate::state::decoder).await?,
             config: watch::channel(Arc::new(PlaneConfig::default())).0,
             health: watch::channel(Arc::new(HealthReport::default())).0,
-            requests: metrics::RequestCounts::default(),
         })
     }
 
@@ -109,9 +105,10 @@ impl Views {
         self.health.subscribe()
     }
 
-    /// Take a report from the data plane (the server forwards each one here).
+    /// Take a report from the data plane (the server forwards each one here; its request
+    /// counts become CloudWatch metrics there, in `flotilla_server::lb_metrics`, since
+    /// the metric store is below the server and not the control plane's).
     pub fn report_health(&self, report: Arc<HealthReport>) {
-        self.requests.record(&report, chrono::Utc::now());
         // Counts alone moving is no news to those watching health.
         self.health.send_if_modified(|current| {
             let news = current.groups != report.groups || current.bind_errors != report.bind_errors;

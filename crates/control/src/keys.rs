@@ -50,6 +50,9 @@ pub const HOSTED_ZONES: &str = "/route53/hosted-zones/";
 pub const RECORD_SETS: &str = "/route53/record-sets/";
 pub const CHANGES: &str = "/route53/changes/";
 pub const HEALTH_CHECKS: &str = "/route53/health-checks/";
+/// CloudWatch Logs' log groups: `{prefix}{region}/{name}` (names may hold `/`; a region's
+/// groups are one range in name order).
+pub const LOG_GROUPS: &str = "/logs/groups/";
 
 pub fn cluster(region: &str, name: &str) -> String {
     format!("{CLUSTERS}{region}/{name}")
@@ -240,6 +243,10 @@ pub fn sd_operation(region: &str, id: &str) -> String {
 
 pub fn sd_operations(region: &str) -> String {
     format!("{SD_OPERATIONS}{region}/")
+}
+
+pub fn log_group(region: &str, name: &str) -> String {
+    format!("{LOG_GROUPS}{region}/{name}")
 }
 
 /// CloudWatch metric alarms: `{prefix}{region}/{name}` (a name may hold `/`).

@@ -42,6 +42,8 @@ mod error;
 pub mod keys;
 pub mod leader;
 pub mod locks;
+pub mod logs;
+pub mod metrics;
 pub mod placement;
 pub mod route53;
 pub mod servicediscovery;

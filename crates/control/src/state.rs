@@ -12,6 +12,7 @@ use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::ecr::{ImageRecord, RepositoryRecord};
+use flotilla_model::logs::LogGroupRecord;
 use flotilla_model::record::{decode, Record};
 use flotilla_model::service::{ServiceRecord, ServiceStatus};
 use flotilla_model::task::TaskRecord;
@@ -106,6 +107,7 @@ struct Inner {
     images: View<ImageRecord>,
     elbv2: crate::elbv2::Views,
     certificates: View<CertificateRecord>,
+    log_groups: View<LogGroupRecord>,
     route53: crate::route53::Views,
     servicediscovery: crate::servicediscovery::Views,
     cloudwatch: crate::cloudwatch::Views,
@@ -223,6 +225,7 @@ impl State {
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             elbv2: crate::elbv2::Views::start(&s).await?,
             certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
+            log_groups: View::start(s.clone(), prefix(keys::LOG_GROUPS), decoder).await?,
             route53: crate::route53::Views::start(&s).await?,
             servicediscovery: crate::servicediscovery::Views::start(&s).await?,
             cloudwatch: crate::cloudwatch::Views::start(&s).await?,
@@ -395,7 +398,10 @@ impl State {
             i.repositories.wait_for(rev),
             i.images.wait_for(rev),
             i.elbv2.wait_for(rev),
-            i.certificates.wait_for(rev),
+            async {
+                let certificates = i.certificates.wait_for(rev).await;
+                certificates.and(i.log_groups.wait_for(rev).await)
+            },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
             i.cloudwatch.wait_for(rev),
@@ -485,6 +491,11 @@ impl State {
     /// ACM's certificates.
     pub fn certificates(&self) -> &View<CertificateRecord> {
         &self.inner.certificates
+    }
+
+    /// CloudWatch Logs' log groups.
+    pub fn log_groups(&self) -> &View<LogGroupRecord> {
+        &self.inner.log_groups
     }
 
     /// Route 53's views.

@@ -94,6 +94,16 @@ pub struct AgentArgs {
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
+    /// Bytes of awslogs lines kept on disk while the server cannot be reached; when full,
+    /// `blocking` containers' logs wait in Docker and `non-blocking` ones drop lines.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub log_buffer_bytes: u64,
+    /// Seconds between samples of running containers' CPU and memory (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub stats_interval_seconds: u64,
+    /// Serve Prometheus metrics at `http://ADDR/metrics`.
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_attribute(s: &str) -> Result<(String, String), String> {
@@ -182,6 +192,8 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
     c.container_dns = args.container_dns.iter().map(|ip| ip.to_string()).collect();
     c.cpu_units = args.cpu_units.filter(|v| *v > 0);
     c.memory_mib = args.memory_mib.filter(|v| *v > 0);
+    c.log_buffer_bytes = args.log_buffer_bytes;
+    c.stats_interval = Duration::from_secs(args.stats_interval_seconds);
     c
 }
 
@@ -213,5 +225,20 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         );
     }
     let config = config(&args, pair.as_ref(), token);
-    crate::server::runtime()?.block_on(serve(config, crate::server::shutdown_signal()))
+    crate::server::runtime()?.block_on(async {
+        if let Some(addr) = args.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding --metrics-addr {addr}"))?;
+            tokio::spawn(flotilla_net::serve(
+                listener,
+                flotilla_server::metrics_router(),
+                flotilla_net::Limits::default(),
+                None,
+                "metrics",
+                std::future::pending(),
+            ));
+        }
+        serve(config, crate::server::shutdown_signal()).await
+    })
 }

@@ -6,6 +6,7 @@ mod agent;
 mod bench;
 mod credentials;
 mod env;
+mod logs;
 mod registry;
 mod server;
 mod token;
@@ -50,11 +51,14 @@ enum Command {
     /// The image registry: `flotilla registry gc` collects its garbage now.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// The lines of a service's or a task's containers that log with awslogs (`-f` to
+    /// follow).
+    Logs(logs::LogsArgs),
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
-    /// `servicediscovery` or `cloudwatch`) this build implements, one per line.
+    /// `servicediscovery`, `cloudwatch` or `logs`) this build implements, one per line.
     #[command(hide = true)]
     Operations {
         #[arg(default_value = "ecs")]
@@ -91,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         Command::Operations { service } => {
             let ops = flotilla_server::operations(&service).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53, servicediscovery or cloudwatch"
+                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53, servicediscovery, cloudwatch or logs"
                 )
             })?;
             for op in ops {
@@ -105,5 +109,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Logs(args) => logs::run(args),
     }
 }

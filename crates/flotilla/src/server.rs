@@ -118,6 +118,9 @@ pub struct ServerArgs {
         default_value_t = flotilla_model::route53::DEFAULT_MAX_RECORD_SETS
     )]
     pub route53_max_record_sets_per_zone: usize,
+    /// Seconds between two evaluations of every CloudWatch alarm (on the leader).
+    #[arg(long, env = "FLOTILLA_ALARM_EVALUATION_SECONDS", default_value_t = 10)]
+    pub alarm_evaluation_seconds: u64,
     /// Seconds between runs of the registry's garbage collector (it removes blobs no
     /// image refers to, once they are an hour old, and abandoned uploads).
     #[arg(long, default_value_t = 3600)]
@@ -334,6 +337,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         } else {
             vec![]
         },
+        telemetry_dir: Some(args.data_dir.clone()),
         registry: Some(flotilla_server::RegistryConfig {
             gc_interval: std::time::Duration::from_secs(args.registry_gc_interval_seconds.max(1)),
             ..flotilla_server::RegistryConfig::new(args.data_dir.join("registry"))
@@ -344,6 +348,10 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             ..flotilla_server::LbOptions::default()
         }),
         dns: Some(dns_options(&args, container_dns)),
+        metrics: flotilla_server::MetricsConfig {
+            alarm_interval: std::time::Duration::from_secs(args.alarm_evaluation_seconds.max(1)),
+            dir: (args.store != "memory").then(|| args.data_dir.join("metrics")),
+        },
     };
 
     let listener = TcpListener::bind(args.api_addr)
@@ -472,6 +480,10 @@ async fn local_agent_config(
         memory_mib: None,
         poll_wait_seconds: (ttl / 3).clamp(1, 10),
         container_dns: Vec::new(),
+        log_buffer_bytes: 256 << 20,
+        stats_interval_seconds: 5,
+        // The server's listener serves the agent's metrics too (one process).
+        metrics_addr: None,
     };
     let dir = &agent_args.data_dir;
     if crate::agent::registered_with_root_key(dir) {

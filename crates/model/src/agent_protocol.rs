@@ -229,7 +229,9 @@ pub struct LogStreamRef {
     /// `awslogs-region`.
     pub region: String,
     pub log_group_name: String,
-    /// `PREFIX/CONTAINER/TASK_ID` with `awslogs-stream-prefix`, the task id otherwise.
+    /// `PREFIX/CONTAINER/TASK_ID` with `awslogs-stream-prefix`, the container's runtime
+    /// (Docker) id otherwise, as Docker's awslogs driver names it: one stream per
+    /// container, so each stream has one writer.
     pub log_stream_name: String,
 }
 
@@ -281,6 +283,8 @@ pub struct PutLogsRequest {
 }
 
 /// Consecutive lines of one stream: line `first_sequence + i` is `events[i]`.
+/// `first_sequence` may be above the stream's `next_sequence` (lines the agent dropped, a
+/// non-blocking container's full buffer): the gap is accepted, never waited for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogBatch {

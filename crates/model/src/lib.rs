@@ -18,6 +18,7 @@ pub mod ecr;
 pub mod elbv2;
 pub mod error;
 pub mod host_access;
+pub mod logs;
 pub mod record;
 pub mod route53;
 pub mod run_token;

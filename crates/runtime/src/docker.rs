@@ -4,16 +4,19 @@
 //! engine speaks, so Docker 20.10 / API 1.41 works with a newer bollard) and the thin
 //! `Runtime` impl; the translations live in parts: `spec` (ContainerSpec → create body),
 //! `inspect` (inspect answer → ContainerState), `error` (bollard errors → RuntimeError),
-//! `image` (presence and pulls), `network`, `events` and `pause` (the registry-less
+//! `image` (presence and pulls), `network`, `events`, `logs` (following a container's
+//! output), `stats` (one-shot CPU and memory samples) and `pause` (the registry-less
 //! network-holder image). It knows nothing about ECS tasks.
 
 mod error;
 mod events;
 mod image;
 mod inspect;
+mod logs;
 mod network;
 mod pause;
 mod spec;
+mod stats;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,7 +31,8 @@ use futures::stream::BoxStream;
 use tokio::sync::Mutex;
 
 use crate::{
-    ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, RegistryAuth, Result, Runtime,
+    ContainerEvent, ContainerSpec, ContainerState, LogEntry, NetworkSpec, RegistryAuth, Result,
+    Runtime, StatsSample,
 };
 use error::{from_bollard, is_not_found};
 pub use pause::PAUSE_IMAGE;
@@ -226,6 +230,18 @@ impl Runtime for DockerRuntime {
     async fn ensure_pause_image(&self) -> Result<String> {
         let _serial = self.pause_lock.lock().await;
         pause::ensure_image(&self.docker).await
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        since_seconds: i64,
+    ) -> Result<BoxStream<'static, Result<LogEntry>>> {
+        Ok(logs::follow(&self.docker, id, since_seconds))
+    }
+
+    async fn stats(&self, id: &str) -> Result<StatsSample> {
+        stats::sample(&self.docker, id).await
     }
 }
 

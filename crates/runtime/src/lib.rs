@@ -188,6 +188,36 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
 }
 
+/// Which output of a container a log entry was written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogSource {
+    Stdout,
+    Stderr,
+}
+
+/// One message of a container's log as the runtime stored it: a line, or a piece of a
+/// longer one (Docker cuts lines at 16 KiB; a piece has no trailing newline and the next
+/// message of the same source continues it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub source: LogSource,
+    /// When the runtime received it, nanoseconds since the epoch.
+    pub timestamp_ns: i64,
+    /// The bytes written, with the trailing newline when the line ended here.
+    pub message: bytes::Bytes,
+}
+
+/// One sample of a container's resource use (the runtime's one-shot statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSample {
+    /// When the runtime read the counters, nanoseconds since the epoch.
+    pub read_ns: i64,
+    /// CPU time the container has used since it started, nanoseconds.
+    pub cpu_total_ns: u64,
+    /// Memory in use without the page cache, bytes (what `docker stats` shows).
+    pub memory_used_bytes: u64,
+}
+
 /// A user name and password for the registry an image is pulled from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RegistryAuth {
@@ -244,4 +274,19 @@ pub trait Runtime: Send + Sync + 'static {
     /// Make sure the image that holds a task's network namespace (awsvpc) exists locally,
     /// building it without a registry if needed; returns its reference.
     async fn ensure_pause_image(&self) -> Result<String>;
+
+    /// Follow a container's stdout and stderr from `since_seconds` (Unix seconds; 0: from
+    /// the start): every stored entry whose timestamp is at or after it, in the order the
+    /// runtime stored them, then new ones as they come. The stream ends once the container
+    /// has stopped and everything it wrote has been delivered.
+    async fn logs(
+        &self,
+        id: &str,
+        since_seconds: i64,
+    ) -> Result<BoxStream<'static, Result<LogEntry>>>;
+
+    /// One sample of a running container's CPU and memory counters, taken now (not
+    /// averaged over a second as a streaming read would be). `NotFound` when the container
+    /// is gone or not running.
+    async fn stats(&self, id: &str) -> Result<StatsSample>;
 }

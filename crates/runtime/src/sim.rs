@@ -28,11 +28,13 @@
 //!
 //! Failure knobs are environment variables of the container, see [`EXIT_CODE_ENV`],
 //! [`EXIT_AFTER_ENV`], [`HEALTH_ENV`], [`IGNORE_SIGTERM_ENV`]; the command `["false"]`
-//! exits 1 at once. Tests act on containers with [`SimRuntime::kill`].
+//! exits 1 at once. [`LOG_LINES_ENV`] makes a container print lines; its statistics are
+//! synthetic (see `output`). Tests act on containers with [`SimRuntime::kill`].
 
 mod clock;
 mod intern;
 mod net;
+mod output;
 mod script;
 mod state;
 #[cfg(test)]
@@ -47,11 +49,12 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
 use crate::{
-    ContainerEvent, ContainerSpec, ContainerState, NetworkSpec, RegistryAuth, Result, Runtime,
-    RuntimeError,
+    ContainerEvent, ContainerSpec, ContainerState, LogEntry, NetworkSpec, RegistryAuth, Result,
+    Runtime, RuntimeError, StatsSample,
 };
 use clock::{container_id, Clock, Stamp};
-pub use script::{EXIT_AFTER_ENV, EXIT_CODE_ENV, HEALTH_ENV, IGNORE_SIGTERM_ENV};
+pub use output::SIM_MEMORY_BYTES;
+pub use script::{EXIT_AFTER_ENV, EXIT_CODE_ENV, HEALTH_ENV, IGNORE_SIGTERM_ENV, LOG_LINES_ENV};
 use state::{image_missing, State, Stop};
 
 /// The pause image the simulated runtime hands out.
@@ -295,5 +298,17 @@ impl Runtime for SimRuntime {
 
     async fn ensure_pause_image(&self) -> Result<String> {
         Ok(PAUSE_IMAGE.to_string())
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        since_seconds: i64,
+    ) -> Result<BoxStream<'static, Result<LogEntry>>> {
+        self.follow_logs(id, since_seconds)
+    }
+
+    async fn stats(&self, id: &str) -> Result<StatsSample> {
+        self.sample(id)
     }
 }

@@ -8,6 +8,9 @@
 //! tests bind `127.0.0.1:0` and run a server in-process. It parses no arguments.
 #![forbid(unsafe_code)]
 
+pub mod alarms;
+pub mod lb_metrics;
+mod logs_retention;
 pub mod registry_admin;
 
 use std::future::Future;
@@ -26,6 +29,8 @@ use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::Scope;
 use flotilla_registry::http::Registry;
 use flotilla_store::{MemoryStore, SqliteStore, Store, StoreError};
+use flotilla_telemetry::logs::LogStore;
+use flotilla_telemetry::metrics::MetricStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -74,6 +79,39 @@ pub struct Config {
     pub load_balancer: Option<flotilla_lb::Options>,
     /// The DNS data plane, when this server runs one.
     pub dns: Option<flotilla_dns::Options>,
+    /// Where log events are stored (`logs/` inside; see `flotilla_telemetry`). Without one
+    /// (in-process tests), a temporary directory removed when the server is dropped.
+    pub telemetry_dir: Option<PathBuf>,
+    /// Where CloudWatch's metrics are kept and how often alarms are evaluated.
+    pub metrics: MetricsConfig,
+}
+
+/// The metric store and the alarm evaluator.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// The metric store's directory (`DATA_DIR/metrics`); `None` keeps metrics in memory
+    /// only.
+    pub dir: Option<PathBuf>,
+    /// How often the leader evaluates every alarm.
+    pub alarm_interval: std::time::Duration,
+}
+
+impl MetricsConfig {
+    /// Metrics kept in `dir`, alarms evaluated every 10 seconds.
+    pub fn new(dir: PathBuf) -> Self {
+        MetricsConfig {
+            dir: Some(dir),
+            alarm_interval: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// Metrics in memory only (tests), alarms evaluated every 10 seconds.
+    pub fn in_memory() -> Self {
+        MetricsConfig {
+            dir: None,
+            alarm_interval: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// Where the registry keeps blobs and how it collects garbage.
@@ -136,6 +174,9 @@ pub enum ServerError {
     /// The registry's blob store could not be opened, or a registry listener is missing.
     #[error("registry: {0}")]
     Registry(String),
+    /// The metric store could not be opened.
+    #[error("metric store: {0}")]
+    Metrics(String),
     /// The TLS configuration is unusable.
     #[error("TLS: {0}")]
     Tls(String),
@@ -145,6 +186,9 @@ pub enum ServerError {
     /// The load balancer's worker threads could not be started.
     #[error("starting the load balancer: {0}")]
     LoadBalancer(std::io::Error),
+    /// The log storage could not be opened.
+    #[error("log storage: {0}")]
+    Telemetry(String),
     /// The DNS server's sockets could not be bound.
     #[error("starting the DNS server on {addr}: {error}")]
     Dns {
@@ -165,6 +209,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
         "cloudwatch" => Some(flotilla_api::cloudwatch_operations()),
+        "logs" => Some(flotilla_api::logs_operations()),
         _ => None,
     }
 }
@@ -218,15 +263,27 @@ pub async fn run(
         .await
 }
 
-/// Hand every report of the load balancer's data plane to the control plane, until
-/// shutdown.
+/// Hand every report of the load balancer's data plane to the control plane, and its
+/// request counts to the metric store (`lb_metrics`), until shutdown.
 async fn forward_health(
     state: State,
+    metrics: MetricStore,
     mut reports: watch::Receiver<Arc<flotilla_model::elbv2::plane::HealthReport>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut lb = lb_metrics::LbMetrics::default();
     loop {
         let report = reports.borrow_and_update().clone();
+        let now = state.clock().now().timestamp();
+        let mut by_region: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+        for (region, datum) in lb.data(&report, now) {
+            by_region.entry(region).or_default().push(datum);
+        }
+        for (region, data) in by_region {
+            if let Err(e) = metrics.put(&region, data).await {
+                tracing::warn!(error = %e, "storing the load balancer's metrics failed");
+            }
+        }
         state.elbv2().report_health(report);
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
@@ -267,7 +324,24 @@ pub struct Server {
     load_balancer: Option<(flotilla_lb::Plane, tokio::task::JoinHandle<()>)>,
     /// The DNS data plane and the task that hands its reports to the state.
     dns: Option<(flotilla_dns::Plane, tokio::task::JoinHandle<()>)>,
+    /// The log retention loop.
+    retention: tokio::task::JoinHandle<()>,
+    /// The temporary directory of the log storage when the configuration named none.
+    scratch: Option<tempfile::TempDir>,
+    /// The alarm evaluator.
+    alarms: tokio::task::JoinHandle<()>,
     stop_tx: watch::Sender<bool>,
+}
+
+/// Open the metric store `config` names (replaying its log off the runtime's threads).
+async fn open_metrics(config: &MetricsConfig) -> Result<MetricStore, ServerError> {
+    let Some(dir) = config.dir.clone() else {
+        return Ok(MetricStore::in_memory());
+    };
+    tokio::task::spawn_blocking(move || MetricStore::open(&dir))
+        .await
+        .map_err(|e| ServerError::Metrics(e.to_string()))?
+        .map_err(|e| ServerError::Metrics(e.to_string()))
 }
 
 impl Server {
@@ -291,8 +365,16 @@ impl Server {
             Some(pem) => Some(flotilla_net::tls::fingerprint(pem).map_err(ServerError::Tls)?),
             None => None,
         };
+        let metrics = open_metrics(&config.metrics).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
+        let alarms = tokio::spawn(alarms::run(
+            state.clone(),
+            metrics.clone(),
+            config.metrics.alarm_interval,
+            controllers.leading(),
+            stop_rx.clone(),
+        ));
         let load_balancer = match config.load_balancer {
             None => None,
             Some(options) => {
@@ -304,6 +386,7 @@ impl Server {
                 .map_err(ServerError::LoadBalancer)?;
                 let reports = tokio::spawn(forward_health(
                     state.clone(),
+                    metrics.clone(),
                     plane.health(),
                     stop_rx.clone(),
                 ));
@@ -314,8 +397,9 @@ impl Server {
             None => None,
             Some(options) => {
                 let addr = options.udp;
-                let plane = flotilla_dns::Plane::start(state.dns().config(), options, stop_rx)
-                    .map_err(|error| ServerError::Dns { addr, error })?;
+                let plane =
+                    flotilla_dns::Plane::start(state.dns().config(), options, stop_rx.clone())
+                        .map_err(|error| ServerError::Dns { addr, error })?;
                 let reports = tokio::spawn(forward_dns_reports(state.clone(), plane.report()));
                 Some((plane, reports))
             }
@@ -338,7 +422,25 @@ impl Server {
                 ))
             }
         };
-        let mut services = flotilla_api::aws_services(state.clone(), ca_fingerprint.clone());
+        let scratch = match &config.telemetry_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().map_err(|e| ServerError::Telemetry(e.to_string()))?),
+        };
+        let telemetry_dir = config
+            .telemetry_dir
+            .clone()
+            .or_else(|| scratch.as_ref().map(|d| d.path().to_path_buf()))
+            .unwrap_or_default();
+        let logs = LogStore::open(telemetry_dir.join("logs"))
+            .map_err(|e| ServerError::Telemetry(e.to_string()))?;
+        let retention = tokio::spawn(logs_retention::run(
+            state.clone(),
+            logs.clone(),
+            stop_rx.clone(),
+        ));
+        let telemetry = flotilla_api::Telemetry { logs, metrics };
+        let mut services =
+            flotilla_api::aws_services(state.clone(), ca_fingerprint.clone(), telemetry);
         if let Some((_, registry, rc)) = &registry {
             services.push(Arc::new(registry_admin::RegistryAdmin::new(
                 registry.clone(),
@@ -358,8 +460,10 @@ impl Server {
             },
             services,
         );
-        let mut app =
-            axum::Router::new().route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }));
+        flotilla_control::metrics::collect_tasks(&state);
+        let mut app = axum::Router::new()
+            .route("/_flotilla/health", axum::routing::get(|| async { "ok\n" }))
+            .merge(metrics_router());
         if let Some(pem) = ca_pem {
             // Public: what an agent checks against the fingerprint in its join token.
             app = app.route(
@@ -383,6 +487,9 @@ impl Server {
             registry,
             load_balancer,
             dns,
+            retention,
+            scratch,
+            alarms,
             stop_tx,
         })
     }
@@ -454,6 +561,9 @@ impl Server {
             registry,
             load_balancer,
             dns,
+            retention,
+            scratch,
+            alarms,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -494,6 +604,7 @@ impl Server {
         let (served, registry_served) = tokio::join!(api, registry_served);
         let served = served.and(registry_served);
         controllers.stopped().await;
+        let _ = alarms.await;
         if let Some((plane, reports)) = load_balancer {
             plane.join().await;
             let _ = reports.await;
@@ -502,10 +613,29 @@ impl Server {
             plane.join().await;
             let _ = reports.await;
         }
+        let _ = retention.await;
         drop(state);
+        drop(scratch);
         // Leaves the store's files self-contained (the sqlite WAL checkpointed).
         store.close().await;
         tracing::info!("server stopped");
         served.map_err(ServerError::from)
     }
+}
+
+/// `GET /metrics`: the process's Prometheus metrics (unauthenticated, like
+/// `/_flotilla/health`: counts and durations, no resource names). The server serves it on
+/// its API listener; a standalone agent on its `--metrics-addr`.
+pub fn metrics_router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(prometheus))
+}
+
+async fn prometheus() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            flotilla_prom::CONTENT_TYPE,
+        )],
+        flotilla_prom::global().encode(),
+    )
 }

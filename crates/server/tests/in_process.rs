@@ -28,6 +28,8 @@ fn config() -> Config {
         registry: None,
         load_balancer: None,
         dns: None,
+        telemetry_dir: None,
+        metrics: flotilla_server::MetricsConfig::in_memory(),
     }
 }
 

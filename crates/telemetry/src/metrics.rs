@@ -28,7 +28,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -107,28 +109,74 @@ pub(crate) struct StreamKey {
     pub unit: String,
 }
 
-/// Everything in memory: streams by id (ids are the log's), and by metric.
+/// Everything in memory: streams by id (ids are the log's), by the hash of their key
+/// (so that a put finds its stream without building a key), and by metric.
 #[derive(Default)]
 pub(crate) struct Index {
     pub streams: Vec<series::Stream>,
-    pub ids: HashMap<StreamKey, u32>,
+    hasher: RandomState,
+    ids: HashMap<u64, Vec<u32>>,
     pub by_metric: BTreeMap<(String, MetricRef), Vec<u32>>,
 }
 
 impl Index {
-    /// The id of `key`'s stream, created when new (and then true).
-    pub fn stream_id(&mut self, key: &StreamKey) -> (u32, bool) {
-        if let Some(&id) = self.ids.get(key) {
+    fn hash(&self, region: &str, metric: &MetricRef, unit: &str) -> u64 {
+        self.hasher.hash_one((region, metric, unit))
+    }
+
+    /// The id of the stream of (`region`, `metric`, `unit`), created when new (and then
+    /// true).
+    pub fn stream_id_of(&mut self, region: &str, metric: &MetricRef, unit: &str) -> (u32, bool) {
+        let h = self.hash(region, metric, unit);
+        let found = self.ids.get(&h).and_then(|ids| {
+            ids.iter().copied().find(|&id| {
+                let k = &self.streams[id as usize].key;
+                k.region == region && k.unit == unit && k.metric == *metric
+            })
+        });
+        if let Some(id) = found {
             return (id, false);
         }
         let id = self.streams.len() as u32;
-        self.streams.push(series::Stream::new(key.clone()));
-        self.ids.insert(key.clone(), id);
+        let key = StreamKey {
+            region: region.to_string(),
+            metric: metric.clone(),
+            unit: unit.to_string(),
+        };
         self.by_metric
             .entry((key.region.clone(), key.metric.clone()))
             .or_default()
             .push(id);
+        self.streams.push(series::Stream::new(key));
+        self.ids.entry(h).or_default().push(id);
         (id, true)
+    }
+
+    /// The id of `key`'s stream, created when new (and then true).
+    pub fn stream_id(&mut self, key: &StreamKey) -> (u32, bool) {
+        self.stream_id_of(&key.region, &key.metric, &key.unit)
+    }
+
+    /// Forget the streams from id `from` on (the last ones, made for a batch whose write
+    /// failed).
+    pub fn truncate(&mut self, from: usize) {
+        let gone: Vec<series::Stream> = self.streams.drain(from..).collect();
+        for s in gone {
+            let h = self.hash(&s.key.region, &s.key.metric, &s.key.unit);
+            if let Some(ids) = self.ids.get_mut(&h) {
+                ids.retain(|&id| (id as usize) < from);
+                if ids.is_empty() {
+                    self.ids.remove(&h);
+                }
+            }
+            let k = (s.key.region, s.key.metric);
+            if let Some(ids) = self.by_metric.get_mut(&k) {
+                ids.retain(|&id| (id as usize) < from);
+                if ids.is_empty() {
+                    self.by_metric.remove(&k);
+                }
+            }
+        }
     }
 }
 

@@ -14,8 +14,11 @@
 //! actor returns and leaves its containers running, to be adopted by the next agent.
 //!
 //! Submodules: `start` (pull, network, container start in dependency order), `stop` (stop
-//! and cleanup), `observe` (inspect results, health, the report).
+//! and cleanup), `observe` (inspect results, health, the report), `logs` (a container's
+//! `awslogs` stream: prepared before it starts, followed once it runs, its last lines
+//! confirmed before the task is reported STOPPED).
 
+mod logs;
 mod observe;
 mod start;
 mod stop;
@@ -59,6 +62,8 @@ pub(crate) struct ActorContext {
     pub host_policy: crate::config::HostPolicy,
     /// The server's registry and credentials for it, as the last poll gave them.
     pub registry: std::sync::Mutex<Option<RegistryCredentials>>,
+    /// Ships `awslogs` containers' output.
+    pub logs: Arc<crate::logs::LogShipper>,
 }
 
 impl ActorContext {
@@ -294,6 +299,9 @@ impl TaskActor {
         for (name, state) in &adopted.containers {
             if let Some(i) = actor.containers.iter().position(|c| c.name() == name) {
                 actor.apply_state(i, state);
+                if state.running || state.exited {
+                    actor.follow_logs(i);
+                }
             }
         }
         actor

@@ -191,8 +191,8 @@ impl TaskActor {
         }
     }
 
-    /// Create (unless it exists: never a second container for one container) and start
-    /// container `i`, then look at it.
+    /// Create (unless it exists: never a second container for one container), prepare its
+    /// log stream, start container `i` and follow its log, then look at it.
     async fn start_container(&mut self, i: usize) -> Result<(), String> {
         let runtime = self.ctx.runtime.clone();
         let id = match self.containers[i].runtime_id.clone() {
@@ -212,11 +212,13 @@ impl TaskActor {
                 id
             }
         };
+        self.prepare_logs(i, &id).await?;
         runtime
             .start_container(&id)
             .await
             .map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].started = true;
+        self.follow_logs(i);
         self.observe(&id).await;
         Ok(())
     }

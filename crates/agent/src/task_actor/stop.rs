@@ -1,6 +1,6 @@
 //! Bringing a task down: STOPPING, then each started container stopped (SIGTERM, SIGKILL
 //! after its stopTimeout) in reverse dependency order, exit codes collected, the pause
-//! container last, STOPPED. After the cleanup delay the containers are removed.
+//! container last, the containers' last log lines confirmed (bounded), STOPPED. After the cleanup delay the containers are removed.
 
 use flotilla_model::task::{ContainerStatus, TaskStatus};
 use tokio::sync::mpsc;
@@ -43,6 +43,9 @@ impl TaskActor {
                 tracing::warn!(task = %self.task_arn, error = %e, "stopping the pause container failed");
             }
         }
+        if self.known.get() < TaskStatus::Stopped {
+            self.wait_logs().await;
+        }
         if self.known.advance(TaskStatus::Stopped) {
             self.execution_stopped_at = Some(chrono::Utc::now());
         }
@@ -70,6 +73,7 @@ impl TaskActor {
             .chain(self.pause.as_ref().map(|p| p.id.clone()))
             .collect();
         for id in ids {
+            self.ctx.logs.forget(&id);
             if let Err(e) = runtime.remove_container(&id).await {
                 tracing::warn!(task = %self.task_arn, container = %id, error = %e, "removal failed");
             }

@@ -1,3 +1,6 @@
+//! The task actor against the fake runtime and server, in paused time: lifecycle, reports,
+//! failures, adoption; `awslogs` containers in `logs`.
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use crate::testutil::{definition, desired, FakeRuntime, OnStart};
 
 pub(crate) struct Harness {
     pub rt: Arc<FakeRuntime>,
+    pub api: Arc<crate::testutil::FakeApi>,
     pub ctx: Arc<ActorContext>,
     history: Mutex<Vec<TaskReport>>,
     _dir: tempfile::TempDir,
@@ -30,17 +34,32 @@ pub(crate) async fn harness() -> Harness {
         rt.clone(),
         events.clone(),
         Duration::from_secs(60),
-        stop_rx,
+        stop_rx.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(1)).await;
+    let api = Arc::new(crate::testutil::FakeApi::default());
+    let identity = Arc::new(Identity::new(
+        "default",
+        "arn:aws:ecs:us-east-1:000000000000:container-instance/default/1",
+    ));
+    let logs = crate::logs::LogShipper::open(
+        dir.path(),
+        crate::logs::LogSettings {
+            region: "us-east-1".into(),
+            buffer_bytes: 1 << 20,
+            drain_timeout: Duration::from_secs(10),
+        },
+        rt.clone(),
+        api.clone(),
+        identity.clone(),
+    )
+    .unwrap();
+    tokio::spawn(logs.clone().run(stop_rx.clone()));
     let ctx = Arc::new(ActorContext {
         runtime: rt.clone(),
         reports: ReportQueue::new(),
         checkpoint: Checkpoint::open(dir.path()).unwrap(),
-        identity: Arc::new(Identity::new(
-            "default",
-            "arn:aws:ecs:us-east-1:000000000000:container-instance/default/1",
-        )),
+        identity,
         data_dir_id: "d1".into(),
         cleanup_delay: Duration::from_secs(60),
         host_policy: crate::config::HostPolicy {
@@ -56,9 +75,11 @@ pub(crate) async fn harness() -> Harness {
         container_dns: Vec::new(),
         events,
         registry: Default::default(),
+        logs,
     });
     Harness {
         rt,
+        api,
         ctx,
         history: Mutex::new(Vec::new()),
         _dir: dir,
@@ -118,6 +139,8 @@ fn web() -> TaskDefinition {
 }
 
 use flotilla_model::task_definition::TaskDefinition;
+
+mod logs;
 
 #[tokio::test(start_paused = true)]
 async fn a_bridge_task_runs_and_reports_its_bindings() {

@@ -31,7 +31,12 @@ async fn call(ecs: &Ecs, op: &str, body: Value) -> Result<Value, flotilla_aws::A
 }
 
 async fn agent_call(state: &State, op: &str, body: Value) -> Result<Value, flotilla_aws::AwsError> {
-    let agent = crate::agent::Agent::new(state.clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = crate::Telemetry {
+        logs: flotilla_telemetry::logs::LogStore::open(dir.path()).unwrap(),
+        metrics: flotilla_telemetry::metrics::MetricStore::in_memory(),
+    };
+    let agent = crate::agent::Agent::new(state.clone(), None, telemetry);
     let input = Input::Json(Bytes::from(body.to_string()));
     match agent.call(&ctx(), op, input).await? {
         Output::Json(v) => Ok(v),

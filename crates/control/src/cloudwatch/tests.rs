@@ -7,7 +7,6 @@ use std::sync::Arc;
 use flotilla_model::cloudwatch::alarm::AlarmMetric;
 use flotilla_model::cloudwatch::{
     AlarmRecord, AlarmState, Comparison, HistoryKind, MetricRef, MetricStat, Statistic,
-    TreatMissingData,
 };
 use flotilla_store::MemoryStore;
 
@@ -24,37 +23,25 @@ async fn state() -> State {
 }
 
 fn alarm(name: &str, threshold: f64) -> AlarmRecord {
-    let t = chrono::DateTime::from_timestamp(0, 0).unwrap();
-    AlarmRecord {
-        name: name.into(),
-        arn: alarm_arn("us-east-1", "000000000000", name),
-        description: None,
-        actions_enabled: true,
-        ok_actions: vec![],
-        alarm_actions: vec!["arn:aws:sns:us-east-1:000000000000:ops".into()],
-        insufficient_data_actions: vec![],
-        metric: AlarmMetric::Single(MetricStat {
-            metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
-            period: 60,
-            stat: Statistic::Average,
-            unit: None,
-        }),
-        evaluation_periods: 1,
-        datapoints_to_alarm: None,
+    let metric = AlarmMetric::Single(MetricStat {
+        metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
+        period: 60,
+        stat: Statistic::Average,
+        unit: None,
+    });
+    let arn = alarm_arn("us-east-1", "000000000000", name);
+    let mut a = AlarmRecord::new(
+        name.into(),
+        arn,
+        metric,
+        Comparison::GreaterThanThreshold,
         threshold,
-        comparison: Comparison::GreaterThanThreshold,
-        treat_missing_data: TreatMissingData::Missing,
-        evaluate_low_sample_count_percentile: None,
-        treat_missing_data_given: false,
-        state: AlarmState::Ok,
-        state_reason: String::new(),
-        state_reason_data: None,
-        state_updated: t,
-        state_transitioned: t,
-        configuration_updated: t,
-        tags: vec![("team".into(), "web".into())],
-        history: vec![],
-    }
+        1,
+    );
+    a.alarm_actions = vec!["arn:aws:sns:us-east-1:000000000000:ops".into()];
+    a.state = AlarmState::Ok;
+    a.tags = vec![("team".into(), "web".into())];
+    a
 }
 
 #[tokio::test]

@@ -170,6 +170,7 @@ impl<R: Reconciler> Runner<R> {
             if leading {
                 self.start_ready();
             }
+            crate::metrics::queue_depth(self.reconciler.name(), self.ready.len(), self.due.len());
             let next_due = self.delayed.keys().next().map(|(at, _)| *at);
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => break,
@@ -250,7 +251,9 @@ impl<R: Reconciler> Runner<R> {
             self.running.insert(key.clone());
             let reconciler = self.reconciler.clone();
             self.tasks.spawn(async move {
+                let started = std::time::Instant::now();
                 let result = reconciler.reconcile(&key).await;
+                crate::metrics::reconciled(reconciler.name(), result.is_ok(), started.elapsed());
                 (key, result)
             });
         }

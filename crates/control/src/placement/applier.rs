@@ -251,6 +251,7 @@ impl Worker {
         };
         for (proposal, reply) in submissions {
             if let Err(why) = self.admit(&proposal, &mut extra, &mut batch).await {
+                crate::metrics::placement("conflict");
                 let _ = reply.send(Verdict::Conflict(why));
                 continue;
             }
@@ -398,6 +399,17 @@ impl Worker {
                 Err(Some(ControlError::from(e)))
             }
         };
+        let outcome = match &verdict {
+            Ok(_) => "committed",
+            Err(None) => "conflict",
+            Err(Some(_)) => "failed",
+        };
+        for _ in 0..replies.len() {
+            crate::metrics::placement(outcome);
+        }
+        if verdict.is_ok() {
+            crate::metrics::placement_tasks(tasks);
+        }
         for reply in replies {
             let v = match &verdict {
                 Ok(rev) => Verdict::Committed(*rev),

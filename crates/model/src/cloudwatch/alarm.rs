@@ -224,6 +224,45 @@ impl Record for AlarmRecord {
 }
 
 impl AlarmRecord {
+    /// A new alarm with CloudWatch's defaults: actions enabled and none given, missing
+    /// data treated as `missing`, in INSUFFICIENT_DATA ("Unchecked: Initial alarm
+    /// creation") since the epoch until the control plane stamps it.
+    pub fn new(
+        name: String,
+        arn: String,
+        metric: AlarmMetric,
+        comparison: Comparison,
+        threshold: f64,
+        evaluation_periods: u32,
+    ) -> AlarmRecord {
+        let epoch = DateTime::<Utc>::default();
+        AlarmRecord {
+            name,
+            arn,
+            description: None,
+            actions_enabled: true,
+            ok_actions: Vec::new(),
+            alarm_actions: Vec::new(),
+            insufficient_data_actions: Vec::new(),
+            metric,
+            evaluation_periods,
+            datapoints_to_alarm: None,
+            threshold,
+            comparison,
+            treat_missing_data: TreatMissingData::Missing,
+            evaluate_low_sample_count_percentile: None,
+            treat_missing_data_given: false,
+            state: AlarmState::InsufficientData,
+            state_reason: "Unchecked: Initial alarm creation".into(),
+            state_reason_data: None,
+            state_updated: epoch,
+            state_transitioned: epoch,
+            configuration_updated: epoch,
+            tags: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
     /// M of "M out of N".
     pub fn datapoints_to_alarm(&self) -> u32 {
         self.datapoints_to_alarm.unwrap_or(self.evaluation_periods)
@@ -306,37 +345,21 @@ mod tests {
     use crate::cloudwatch::{MetricRef, Statistic};
 
     fn alarm() -> AlarmRecord {
-        let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        AlarmRecord {
-            name: "a".into(),
-            arn: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a".into(),
-            description: None,
-            actions_enabled: true,
-            ok_actions: vec![],
-            alarm_actions: vec![],
-            insufficient_data_actions: vec![],
-            metric: AlarmMetric::Single(MetricStat {
-                metric: MetricRef::new("N".into(), "M".into(), vec![]),
-                period: 60,
-                stat: Statistic::Average,
-                unit: None,
-            }),
-            evaluation_periods: 3,
-            datapoints_to_alarm: None,
-            threshold: 1.0,
-            comparison: Comparison::GreaterThanThreshold,
-            treat_missing_data: TreatMissingData::Missing,
-            evaluate_low_sample_count_percentile: None,
-            treat_missing_data_given: false,
-            state: AlarmState::InsufficientData,
-            state_reason: "Unchecked: Initial alarm creation".into(),
-            state_reason_data: None,
-            state_updated: t,
-            state_transitioned: t,
-            configuration_updated: t,
-            tags: vec![],
-            history: vec![],
-        }
+        let metric = AlarmMetric::Single(MetricStat {
+            metric: MetricRef::new("N".into(), "M".into(), vec![]),
+            period: 60,
+            stat: Statistic::Average,
+            unit: None,
+        });
+        let arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a".into();
+        AlarmRecord::new(
+            "a".into(),
+            arn,
+            metric,
+            Comparison::GreaterThanThreshold,
+            1.0,
+            3,
+        )
     }
 
     #[test]

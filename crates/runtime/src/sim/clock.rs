@@ -40,6 +40,13 @@ impl Clock {
         self.base + Duration::from_micros(at)
     }
 
+    /// `at` in nanoseconds since the Unix epoch.
+    pub(super) fn unix_nanos(&self, at: Stamp) -> i64 {
+        i64::try_from(self.wall_micros.saturating_add(at))
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+
     /// `at` as RFC 3339 in UTC, nanosecond precision like Docker's.
     pub(super) fn rfc3339(&self, at: Stamp) -> String {
         rfc3339(self.wall_micros.saturating_add(at))

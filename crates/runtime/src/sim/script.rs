@@ -7,7 +7,9 @@
 //! - `FLOTILLA_SIM_HEALTH=unhealthy`: a configured health check turns unhealthy instead of
 //!   healthy at the end of its start period;
 //! - `FLOTILLA_SIM_IGNORE_SIGTERM=1`: a stop waits its whole timeout, then the container is
-//!   killed (exit 137).
+//!   killed (exit 137);
+//! - `FLOTILLA_SIM_LOG_LINES=<n>`: the container prints `n` lines (`line 0` to
+//!   `line n-1`, one microsecond apart) on stdout when it starts; without it, nothing.
 //!
 //! Without knobs the command decides: exactly `["false"]` exits 1 and `["true"]` exits 0
 //! right after start; anything else runs until stopped, killed or removed.
@@ -18,6 +20,7 @@ pub const EXIT_CODE_ENV: &str = "FLOTILLA_SIM_EXIT_CODE";
 pub const EXIT_AFTER_ENV: &str = "FLOTILLA_SIM_EXIT_AFTER_MS";
 pub const HEALTH_ENV: &str = "FLOTILLA_SIM_HEALTH";
 pub const IGNORE_SIGTERM_ENV: &str = "FLOTILLA_SIM_IGNORE_SIGTERM";
+pub const LOG_LINES_ENV: &str = "FLOTILLA_SIM_LOG_LINES";
 
 /// A scripted exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub(super) struct Script {
     pub exit: Option<Exit>,
     pub health: Option<HealthPlan>,
     pub ignore_sigterm: bool,
+    /// Lines printed at start.
+    pub log_lines: u32,
 }
 
 impl Script {
@@ -94,10 +99,18 @@ impl Script {
             Some("1" | "true") => true,
             Some(v) => return Err(bad(IGNORE_SIGTERM_ENV, v, "1 or 0")),
         };
+        let log_lines = env(LOG_LINES_ENV)
+            .map(|v| {
+                v.parse::<u32>()
+                    .map_err(|_| bad(LOG_LINES_ENV, v, "a count"))
+            })
+            .transpose()?
+            .unwrap_or(0);
         Ok(Script {
             exit,
             health,
             ignore_sigterm,
+            log_lines,
         })
     }
 }
@@ -173,5 +186,13 @@ mod tests {
         s.env.insert(HEALTH_ENV.into(), "healthy".into());
         s.env.insert(IGNORE_SIGTERM_ENV.into(), "1".into());
         assert_eq!(Script::of(&s).map(|s| s.ignore_sigterm), Ok(true));
+    }
+
+    #[test]
+    fn log_lines_are_a_count() {
+        let of = |env| Script::of(&spec(env, None)).map(|s| s.log_lines);
+        assert_eq!(of(&[]), Ok(0));
+        assert_eq!(of(&[(LOG_LINES_ENV, "3")]), Ok(3));
+        assert!(of(&[(LOG_LINES_ENV, "many")]).is_err());
     }
 }

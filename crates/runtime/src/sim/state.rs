@@ -26,6 +26,7 @@ const EVENT_BUFFER: usize = 1024;
 const BRIDGE: &str = "bridge";
 const BRIDGE_SUBNET: &str = "172.17.0.0/16";
 
+mod output;
 mod timers;
 mod view;
 

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use super::*;
 use crate::{Health, HealthCheck, NetworkMode, PortBinding, Protocol, RuntimeError as E};
 
+mod output;
 mod scale;
 
 type Events = BoxStream<'static, Result<ContainerEvent>>;
@@ -28,7 +29,7 @@ pub(super) fn spec(name: &str, labels: &[(&str, &str)]) -> ContainerSpec {
     }
 }
 
-fn with_env(mut s: ContainerSpec, env: &[(&str, &str)]) -> ContainerSpec {
+pub(super) fn with_env(mut s: ContainerSpec, env: &[(&str, &str)]) -> ContainerSpec {
     s.env
         .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     s

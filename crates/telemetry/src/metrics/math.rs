@@ -296,9 +296,11 @@ enum Fill {
 /// nearest value at the edges).
 fn fill(mut s: TimeSeries, how: Fill, (start, end): (i64, i64)) -> TimeSeries {
     let period = i64::from(s.period.max(1));
-    let first = s.points.first().map_or(start, |p| p.0);
-    // Periods line up with the series' own timestamps.
-    let origin = first - (first - start).div_euclid(period) * period;
+    // Periods line up with the series' own timestamps, or start where queries' periods do.
+    let origin = match s.points.first() {
+        Some(p) => p.0 - (p.0 - start).div_euclid(period) * period,
+        None => super::series::aligned_start(start, s.period),
+    };
     let known = std::mem::take(&mut s.points);
     let mut out = Vec::new();
     let mut k = 0;

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use flotilla_model::cloudwatch::{MetricQuery, MetricStat};
 
 use super::math::{self, Expr, MathError, Resolve, TimeSeries, Value};
+pub use super::series::aligned_start;
 use super::MetricStore;
 
 /// Queries to run over `[start, end)` in `region`.
@@ -28,17 +29,6 @@ pub struct Output {
     pub label: String,
     /// Ascending by timestamp.
     pub points: Vec<(i64, f64)>,
-}
-
-/// The start of the first period of `period` seconds at or before `start`: whole minutes
-/// for periods of whole minutes, whole periods otherwise (as CloudWatch rounds).
-pub fn aligned_start(start: i64, period: u32) -> i64 {
-    let align = if period.is_multiple_of(60) {
-        60
-    } else {
-        i64::from(period.max(1))
-    };
-    start.div_euclid(align) * align
 }
 
 /// One metric's statistic per period in `[start, end)`, labelled with the metric's name.
@@ -83,7 +73,8 @@ impl Resolver<'_> {
         self.req.queries.iter().find(|q| q.id == id)
     }
 
-    fn value_of(&mut self, q: &MetricQuery) -> Result<Value, MathError> {
+    /// The value of query `q`, kept for the expressions that refer to it when `keep`.
+    fn value_of(&mut self, q: &MetricQuery, keep: bool) -> Result<Value, MathError> {
         if let Some(v) = self.values.get(&q.id) {
             return Ok(v.clone());
         }
@@ -115,7 +106,9 @@ impl Resolver<'_> {
             }
             (None, None) => Value::Array(Vec::new()),
         };
-        self.values.insert(q.id.clone(), v.clone());
+        if keep {
+            self.values.insert(q.id.clone(), v.clone());
+        }
         Ok(v)
     }
 }
@@ -143,7 +136,7 @@ impl Resolve for Resolver<'_> {
     fn id(&mut self, id: &str) -> Result<Option<Value>, MathError> {
         match self.query(id).cloned() {
             None => Ok(None),
-            Some(q) => self.value_of(&q).map(Some),
+            Some(q) => self.value_of(&q, true).map(Some),
         }
     }
 
@@ -157,7 +150,7 @@ impl Resolve for Resolver<'_> {
             .collect();
         let mut out = Vec::new();
         for q in stats {
-            if let Value::Series(s) = self.value_of(&q)? {
+            if let Value::Series(s) = self.value_of(&q, true)? {
                 out.push(s);
             }
         }
@@ -167,6 +160,15 @@ impl Resolve for Resolver<'_> {
     fn range(&self) -> (i64, i64) {
         (self.req.start, self.req.end)
     }
+}
+
+/// Whether an expression of `queries` may refer to the query `id` (by name, or through
+/// `METRICS()`).
+fn referenced(queries: &[MetricQuery], id: &str) -> bool {
+    queries
+        .iter()
+        .filter_map(|q| q.expression.as_deref())
+        .any(|e| e.contains(id) || e.contains("METRICS"))
 }
 
 /// Run every query; answer the results of those with `return_data`, in request order. An
@@ -188,7 +190,9 @@ pub fn run(store: &MetricStore, req: &Request<'_>) -> Result<Vec<Output>, MathEr
     };
     let mut out = Vec::new();
     for q in req.queries.iter().filter(|q| q.return_data) {
-        match r.value_of(q)? {
+        // A result nothing else refers to is not kept (the answer takes it whole).
+        let keep = referenced(req.queries, &q.id);
+        match r.value_of(q, keep)? {
             Value::Series(s) => out.push(Output {
                 id: q.id.clone(),
                 label: s.label,

@@ -2,7 +2,7 @@
 //! resolution, appended at the end in the usual case (data arrives in time order), and
 //! the aggregation of buckets into periods that queries read.
 
-use super::{Datum, Index, Point, Statistics, StreamKey, HIGH_RETENTION, STANDARD_RETENTION};
+use super::{Index, Point, Statistics, StreamKey, HIGH_RETENTION, STANDARD_RETENTION};
 
 /// SampleCount, Sum, Minimum and Maximum of some values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,21 +126,23 @@ impl Stream {
     }
 }
 
-/// The stream key a datum of `region` goes to.
-pub(crate) fn key_of(region: &str, d: &Datum) -> StreamKey {
-    StreamKey {
-        region: region.to_string(),
-        metric: d.metric.clone(),
-        unit: d.unit.clone().unwrap_or_else(|| "None".into()),
-    }
-}
-
 /// Drop every bucket past its retention at `now`.
 pub(crate) fn expire(index: &mut Index, now: i64) {
     for s in &mut index.streams {
         s.high.expire(now - HIGH_RETENTION);
         s.standard.expire(now - STANDARD_RETENTION);
     }
+}
+
+/// The start of the first period of `period` seconds at or before `start`: whole minutes
+/// for periods of whole minutes, whole periods otherwise (as CloudWatch rounds).
+pub fn aligned_start(start: i64, period: u32) -> i64 {
+    let align = if period.is_multiple_of(60) {
+        60
+    } else {
+        i64::from(period.max(1))
+    };
+    start.div_euclid(align) * align
 }
 
 /// Whether a query of `period` from `start` reads the 1-second buckets.
@@ -174,6 +176,11 @@ pub(crate) fn aggregate<'a>(
             continue;
         }
         unit.get_or_insert_with(|| s.key.unit.clone());
+        if points.is_empty() {
+            // The usual case: one unit, one stream; nothing to merge with.
+            points = periods(range, start, period).collect();
+            continue;
+        }
         let mut merged = Vec::with_capacity(points.len() + range.len() / 2);
         let mut theirs = periods(range, start, period).peekable();
         let mut ours = points.into_iter().peekable();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::log::{self, Entry, LoggedPoint, PointKind};
-use super::series::{expire, key_of};
+use super::series::expire;
 use super::{read, write, Datum, Index, MetricsError};
 
 /// The log is not rewritten below this size.
@@ -304,10 +304,10 @@ fn commit(log: &mut Option<Log>, index: &RwLock<Index>, puts: Vec<Put>) {
         let first_new = idx.streams.len();
         for (region, data, _) in &puts {
             for d in data {
-                let key = key_of(region, d);
-                let (id, new) = idx.stream_id(&key);
+                let unit = d.unit.as_deref().unwrap_or("None");
+                let (id, new) = idx.stream_id_of(region, &d.metric, unit);
                 if new {
-                    log::write_stream(&mut bytes, id, &key);
+                    log::write_stream(&mut bytes, id, &idx.streams[id as usize].key);
                 }
                 points.push(LoggedPoint {
                     stream: id,
@@ -332,24 +332,10 @@ fn commit(log: &mut Option<Log>, index: &RwLock<Index>, puts: Vec<Put>) {
         let mut idx = write(index);
         match &result {
             Ok(()) => points.iter().for_each(|p| apply(&mut idx, p)),
-            Err(_) => forget_streams(&mut idx, first_new),
+            Err(_) => idx.truncate(first_new),
         }
     }
     for (_, _, reply) in puts {
         let _ = reply.send(result.clone());
-    }
-}
-
-/// Remove the streams made for a batch whose write failed (they are the last ones).
-fn forget_streams(index: &mut Index, from: usize) {
-    for s in index.streams.drain(from..) {
-        index.ids.remove(&s.key);
-        let k = (s.key.region.clone(), s.key.metric.clone());
-        if let Some(ids) = index.by_metric.get_mut(&k) {
-            ids.retain(|&id| (id as usize) < from);
-            if ids.is_empty() {
-                index.by_metric.remove(&k);
-            }
-        }
     }
 }

@@ -1,7 +1,6 @@
 //! Alarm evaluation: each TreatMissingData rule, M out of N, INSUFFICIENT_DATA, and the
-//! reasons' wording.
+//! reasons' wording, and a metric-math alarm read from the store.
 
-use chrono::DateTime;
 use flotilla_model::cloudwatch::alarm::AlarmMetric;
 use flotilla_model::cloudwatch::{
     AlarmRecord, AlarmState, Comparison, MetricRef, MetricStat, Statistic, TreatMissingData,
@@ -14,37 +13,26 @@ const NOW: i64 = 1_773_295_385;
 const T0: i64 = 1_773_295_200;
 
 fn alarm(n: u32, m: Option<u32>, treat: TreatMissingData, state: AlarmState) -> AlarmRecord {
-    let t = DateTime::from_timestamp(0, 0).unwrap();
-    AlarmRecord {
-        name: "cpu".into(),
-        arn: "arn:aws:cloudwatch:us-east-1:000000000000:alarm:cpu".into(),
-        description: None,
-        actions_enabled: true,
-        ok_actions: vec![],
-        alarm_actions: vec![],
-        insufficient_data_actions: vec![],
-        metric: AlarmMetric::Single(MetricStat {
-            metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
-            period: 60,
-            stat: Statistic::Average,
-            unit: None,
-        }),
-        evaluation_periods: n,
-        datapoints_to_alarm: m,
-        threshold: 70.0,
-        comparison: Comparison::GreaterThanThreshold,
-        treat_missing_data: treat,
-        evaluate_low_sample_count_percentile: None,
-        treat_missing_data_given: true,
-        state,
-        state_reason: String::new(),
-        state_reason_data: None,
-        state_updated: t,
-        state_transitioned: t,
-        configuration_updated: t,
-        tags: vec![],
-        history: vec![],
-    }
+    let metric = AlarmMetric::Single(MetricStat {
+        metric: MetricRef::new("App".into(), "CPU".into(), vec![]),
+        period: 60,
+        stat: Statistic::Average,
+        unit: None,
+    });
+    let arn = "arn:aws:cloudwatch:us-east-1:000000000000:alarm:cpu".into();
+    let mut a = AlarmRecord::new(
+        "cpu".into(),
+        arn,
+        metric,
+        Comparison::GreaterThanThreshold,
+        70.0,
+        n,
+    );
+    a.datapoints_to_alarm = m;
+    a.treat_missing_data = treat;
+    a.treat_missing_data_given = true;
+    a.state = state;
+    a
 }
 
 fn at(i: i64, v: f64) -> (i64, f64) {
@@ -172,4 +160,59 @@ fn comparisons() {
         };
         assert_eq!(state_of(&a, &[at(2, v)]), want, "{c:?}");
     }
+}
+
+/// A metric-math alarm reads its queries from the store and is evaluated on the one
+/// that returns data.
+#[tokio::test]
+async fn math_alarms_read_their_expression() {
+    use crate::metrics::{Datum, MetricStore, StatSet};
+    use flotilla_model::cloudwatch::MetricQuery;
+
+    let store = MetricStore::in_memory();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let minute = now - now % 60 - 60;
+    let put = |name: &str, v: f64| Datum {
+        metric: MetricRef::new("App".into(), name.into(), vec![]),
+        unit: None,
+        timestamp: minute + 5,
+        set: StatSet::one(v),
+        high_resolution: false,
+    };
+    store
+        .put("r", vec![put("Errors", 9.0), put("Requests", 100.0)])
+        .await
+        .unwrap();
+    let stat = |id: &str, name: &str| MetricQuery {
+        id: id.into(),
+        metric_stat: Some(MetricStat {
+            metric: MetricRef::new("App".into(), name.into(), vec![]),
+            period: 60,
+            stat: Statistic::Sum,
+            unit: None,
+        }),
+        expression: None,
+        label: None,
+        return_data: false,
+        period: None,
+    };
+    let rate = MetricQuery {
+        id: "rate".into(),
+        metric_stat: None,
+        expression: Some("100 * e / r".into()),
+        label: None,
+        return_data: true,
+        period: None,
+    };
+    let mut a = alarm(1, None, TreatMissingData::Missing, AlarmState::Ok);
+    a.metric = AlarmMetric::Math(vec![stat("e", "Errors"), stat("r", "Requests"), rate]);
+    a.threshold = 5.0;
+    let points = series(&store, "r", &a, now).unwrap();
+    assert_eq!(points, vec![(minute, 9.0)]);
+    let v = evaluate(&a, &points, now).expect("a change");
+    assert_eq!(v.state, AlarmState::Alarm);
+    assert!(!v.reason_data.contains("statistic"), "{}", v.reason_data);
 }

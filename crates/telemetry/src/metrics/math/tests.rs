@@ -179,3 +179,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fill_of_an_empty_series_starts_on_whole_periods() {
+    let mut f = fixture();
+    f.values
+        .insert("none".into(), Value::Series(series("none", &[])));
+    f.range = (65, 250);
+    match eval(&parse("FILL(none, 7)").unwrap(), &mut f).unwrap() {
+        Value::Series(s) => assert_eq!(
+            s.points,
+            vec![(60, 7.0), (120, 7.0), (180, 7.0), (240, 7.0)]
+        ),
+        v => panic!("{v:?}"),
+    }
+}
