@@ -9,6 +9,7 @@ use flotilla_model::autoscaling::{
     parse_resource_id, Activity, ActivityStatus, InvokedAt, NotScaledReason, ScalableTargetRecord,
     ScaleMark,
 };
+use flotilla_model::service::ServiceStatus;
 use flotilla_model::Scope;
 
 use super::{update_target, Result};
@@ -46,24 +47,37 @@ fn activity(description: String, cause: String, now: DateTime<Utc>) -> Activity 
     }
 }
 
-/// The service's desired count now, or None when the service is gone.
+/// The service's desired count now, or None when the service is gone or no longer ACTIVE.
 pub fn desired_count(state: &State, region: &str, resource_id: &str) -> Option<i64> {
     let svc = parse_resource_id(resource_id).ok()?;
     state
         .services()
         .get(keys::service(region, &svc.cluster, &svc.service).as_bytes())
+        .filter(|e| e.value.status == ServiceStatus::Active && !e.value.is_daemon())
         .map(|e| e.value.desired_count)
 }
 
+/// Whether the newest activity already says what `act` says (a failure or a not-scaled
+/// invocation is recorded once while nothing changes).
+fn repeats(t: &ScalableTargetRecord, act: &Activity) -> bool {
+    t.activities.last().is_some_and(|last| {
+        last.status == act.status
+            && last.description == act.description
+            && last.cause == act.cause
+            && last.status_message == act.status_message
+            && last.not_scaled == act.not_scaled
+    })
+}
+
 /// Set the desired count of the target's service to `to` and record the activity
-/// (Failed, with ECS's message, when the service refused).
+/// (Failed, with ECS's message, when the service refused); whether it was set.
 pub async fn set_desired(
     state: &State,
     region: &str,
     resource_id: &str,
     to: i64,
     trigger: &Trigger,
-) -> Result<()> {
+) -> Result<bool> {
     let now = state.clock().now();
     let mut act = activity(
         format!("Setting desired count to {to}."),
@@ -108,11 +122,13 @@ pub async fn set_desired(
             }
         }
         remember(t, trigger, now);
-        t.push_activity(act.clone());
+        if !repeats(t, &act) {
+            t.push_activity(act.clone());
+        }
         Ok(true)
     })
     .await?;
-    Ok(())
+    Ok(ok)
 }
 
 fn remember(t: &mut ScalableTargetRecord, trigger: &Trigger, now: DateTime<Utc>) {
@@ -131,26 +147,24 @@ pub async fn not_scaled(
     trigger: &Trigger,
 ) -> Result<()> {
     let now = state.clock().now();
+    let mut act = activity(
+        "Attempting to scale due to alarm triggered".into(),
+        trigger.cause.clone(),
+        now,
+    );
+    act.status = ActivityStatus::Failed;
+    act.status_message = Some(format!(
+        "Not scaled: {} (current capacity {}).",
+        reason.code,
+        reason.current.unwrap_or_default()
+    ));
+    act.not_scaled = vec![reason];
     update_target(state, region, resource_id, |t| {
-        if t.last_not_scaled()
-            .is_some_and(|a| a.cause == trigger.cause && a.not_scaled.first() == Some(&reason))
-        {
+        if repeats(t, &act) {
             return Ok(false);
         }
-        let mut act = activity(
-            "Attempting to scale due to alarm triggered".into(),
-            trigger.cause.clone(),
-            now,
-        );
-        act.status = ActivityStatus::Failed;
-        act.status_message = Some(format!(
-            "Not scaled: {} (current capacity {}).",
-            reason.code,
-            reason.current.unwrap_or_default()
-        ));
-        act.not_scaled = vec![reason.clone()];
         remember(t, trigger, now);
-        t.push_activity(act);
+        t.push_activity(act.clone());
         Ok(true)
     })
     .await?;

@@ -203,8 +203,7 @@ async fn step(state: &State, region: &str, t: &ScalableTargetRecord) -> domain::
             alarm: None,
             mark: Some((kind, current)),
         };
-        scale::set_desired(state, region, rid, bounded, &trigger).await?;
-        return Ok(true);
+        return scale::set_desired(state, region, rid, bounded, &trigger).await;
     }
     let all_alarms = cloudwatch::alarms(state, region);
     for p in policies_of(state, region, Some(rid)) {
@@ -336,8 +335,7 @@ async fn invoke(
                 _ => current,
             };
             trigger.mark = Some((kind, from));
-            scale::set_desired(state, region, &t.resource_id, n, &trigger).await?;
-            Ok(true)
+            scale::set_desired(state, region, &t.resource_id, n, &trigger).await
         }
         Decision::NotScaled(why) => {
             let reason = NotScaledReason {

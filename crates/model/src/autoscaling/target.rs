@@ -131,9 +131,4 @@ impl ScalableTargetRecord {
             self.activities.drain(..extra);
         }
     }
-
-    /// The last activity that did not scale, if it is the newest one.
-    pub fn last_not_scaled(&self) -> Option<&Activity> {
-        self.activities.last().filter(|a| !a.not_scaled.is_empty())
-    }
 }

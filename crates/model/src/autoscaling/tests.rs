@@ -104,3 +104,40 @@ fn schedules_fire_once_per_occurrence() {
     assert!(schedule::check_timezone("UTC").is_ok());
     assert!(schedule::check_timezone("Europe/Paris").is_err());
 }
+
+#[test]
+fn activities_are_bounded_and_records_round_trip() {
+    let now = t("2026-12-03T07:00:00Z");
+    let mut target = ScalableTargetRecord {
+        id: "x".into(),
+        arn: target_arn("us-east-1", "0", "x"),
+        resource_id: "service/c/s".into(),
+        min_capacity: 1,
+        max_capacity: 2,
+        role_arn: service_linked_role("0"),
+        suspended: SuspendedState::default(),
+        created: now,
+        tags: Default::default(),
+        last_scale_out: Some(ScaleMark { at: now, from: 1 }),
+        last_scale_in: None,
+        invoked: Default::default(),
+        activities: vec![],
+    };
+    for i in 0..(MAX_ACTIVITIES + 5) {
+        target.push_activity(Activity {
+            id: i.to_string(),
+            description: format!("Setting desired count to {i}."),
+            cause: "c".into(),
+            start: now,
+            end: Some(now),
+            status: ActivityStatus::Successful,
+            status_message: None,
+            not_scaled: vec![],
+        });
+    }
+    assert_eq!(target.activities.len(), MAX_ACTIVITIES);
+    assert_eq!(target.activities[0].id, "5");
+    let back: ScalableTargetRecord =
+        crate::record::decode(&crate::record::encode(&target)).expect("round trip");
+    assert_eq!(back, target);
+}
