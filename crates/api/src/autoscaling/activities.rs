@@ -5,7 +5,7 @@ use flotilla_aws::Context;
 use flotilla_control::autoscaling as control;
 use flotilla_model::autoscaling::{Activity, ScalableTargetRecord};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::error::AsWireError;
 use super::wire;
@@ -23,11 +23,9 @@ pub struct DescribeInput {
 }
 
 fn shape(t: &ScalableTargetRecord, a: &Activity) -> Value {
-    let mut m: Map<String, Value> = wire::names_of(&t.resource_id)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    let rest = json!({
+    Value::Object(wire::naming(
+        &t.resource_id,
+        json!({
         "ActivityId": a.id,
         "Description": a.description,
         "Cause": a.cause,
@@ -41,11 +39,8 @@ fn shape(t: &ScalableTargetRecord, a: &Activity) -> Value {
             "MaxCapacity": r.max,
             "CurrentCapacity": r.current,
         })).collect::<Vec<_>>()),
-    });
-    if let Value::Object(r) = rest {
-        m.extend(r);
-    }
-    Value::Object(m)
+        }),
+    ))
 }
 
 pub fn describe(s: &State, ctx: &Context, i: DescribeInput) -> Result<Value, AsWireError> {

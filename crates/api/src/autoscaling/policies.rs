@@ -377,14 +377,14 @@ pub async fn delete(s: &State, ctx: &Context, i: DeleteInput) -> Result<Value, A
 
 /// The `ScalingPolicy` shape's members besides the configuration.
 pub(super) fn header(p: &ScalingPolicyRecord) -> Map<String, Value> {
-    let mut m: Map<String, Value> = wire::names_of(&p.resource_id)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    m.insert("PolicyARN".into(), p.arn.clone().into());
-    m.insert("PolicyName".into(), p.name.clone().into());
-    m.insert("PolicyType".into(), p.config.policy_type().into());
-    m.insert("Alarms".into(), alarms(p).into());
-    m.insert("CreationTime".into(), wire::time(&p.created));
-    m
+    wire::naming(
+        &p.resource_id,
+        json!({
+            "PolicyARN": p.arn,
+            "PolicyName": p.name,
+            "PolicyType": p.config.policy_type(),
+            "Alarms": alarms(p),
+            "CreationTime": wire::time(&p.created),
+        }),
+    )
 }

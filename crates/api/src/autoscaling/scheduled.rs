@@ -6,7 +6,7 @@ use flotilla_control::autoscaling::{self as control, scheduled};
 use flotilla_model::autoscaling::ScheduledActionRecord;
 use flotilla_model::timestamp::from_epoch_seconds;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::error::{invalid, AsWireError};
 use super::wire::{self, required};
@@ -67,11 +67,9 @@ pub async fn put(s: &State, ctx: &Context, i: PutInput) -> Result<Value, AsWireE
 }
 
 fn shape(a: &ScheduledActionRecord) -> Value {
-    let mut m: Map<String, Value> = wire::names_of(&a.resource_id)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    let rest = json!({
+    Value::Object(wire::naming(
+        &a.resource_id,
+        json!({
         "ScheduledActionName": a.name,
         "ScheduledActionARN": a.arn,
         "Schedule": a.schedule,
@@ -80,11 +78,8 @@ fn shape(a: &ScheduledActionRecord) -> Value {
         "EndTime": a.end.as_ref().map(wire::time),
         "ScalableTargetAction": {"MinCapacity": a.min_capacity, "MaxCapacity": a.max_capacity},
         "CreationTime": wire::time(&a.created),
-    });
-    if let Value::Object(r) = rest {
-        m.extend(r);
-    }
-    Value::Object(m)
+        }),
+    ))
 }
 
 #[derive(Deserialize)]

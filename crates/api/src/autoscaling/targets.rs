@@ -8,7 +8,7 @@ use flotilla_aws::Context;
 use flotilla_control::autoscaling::{self as control, targets};
 use flotilla_model::autoscaling::ScalableTargetRecord;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::error::{invalid, AsWireError};
 use super::wire::{self, required};
@@ -57,11 +57,9 @@ pub async fn register(s: &State, ctx: &Context, i: RegisterInput) -> Result<Valu
 }
 
 fn shape(t: &ScalableTargetRecord) -> Value {
-    let mut m: Map<String, Value> = wire::names_of(&t.resource_id)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    let rest = json!({
+    Value::Object(wire::naming(
+        &t.resource_id,
+        json!({
         "MinCapacity": t.min_capacity,
         "MaxCapacity": t.max_capacity,
         "RoleARN": t.role_arn,
@@ -72,11 +70,8 @@ fn shape(t: &ScalableTargetRecord) -> Value {
             "ScheduledScalingSuspended": t.suspended.scheduled,
         },
         "ScalableTargetARN": t.arn,
-    });
-    if let Value::Object(r) = rest {
-        m.extend(r);
-    }
-    Value::Object(m)
+        }),
+    ))
 }
 
 #[derive(Deserialize)]

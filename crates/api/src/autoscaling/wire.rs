@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use flotilla_model::autoscaling::{self as model, DIMENSION, NAMESPACE};
 use flotilla_model::timestamp::to_epoch_seconds;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::{bad_token, invalid, AsWireError};
 use crate::pagination::{paginate, Order};
@@ -95,11 +95,15 @@ pub fn time(t: &DateTime<Utc>) -> Value {
     Value::from(to_epoch_seconds(t))
 }
 
-/// The namespace and dimension every answer names.
-pub fn names_of(resource_id: &str) -> [(&'static str, Value); 3] {
-    [
-        ("ServiceNamespace", Value::from(NAMESPACE)),
-        ("ResourceId", Value::from(resource_id)),
-        ("ScalableDimension", Value::from(DIMENSION)),
-    ]
+/// An answer's object: the namespace, resource id and dimension every one names, then
+/// the members of `rest` (an object).
+pub fn naming(resource_id: &str, rest: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("ServiceNamespace".into(), NAMESPACE.into());
+    m.insert("ResourceId".into(), resource_id.into());
+    m.insert("ScalableDimension".into(), DIMENSION.into());
+    if let Value::Object(r) = rest {
+        m.extend(r);
+    }
+    m
 }

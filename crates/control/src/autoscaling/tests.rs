@@ -12,7 +12,6 @@ use flotilla_model::autoscaling::{
 };
 use flotilla_model::cloudwatch::alarm::AlarmMetric;
 use flotilla_model::cloudwatch::{Comparison, Statistic};
-use flotilla_model::service::{DeploymentConfiguration, ServiceRecord, ServiceStatus, REPLICA};
 use flotilla_store::MemoryStore;
 
 use super::scheduled::ScheduledInput;
@@ -31,37 +30,7 @@ pub(crate) async fn with_service(desired: i64) -> State {
     )
     .await
     .unwrap();
-    let now = Utc::now();
-    let mut s = ServiceRecord {
-        service_arn: "arn:aws:ecs:us-east-1:000000000000:service/c/web".into(),
-        service_name: "web".into(),
-        cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/c".into(),
-        status: ServiceStatus::Active,
-        desired_count: desired,
-        launch_type: "EC2".into(),
-        task_definition: "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1".into(),
-        scheduling_strategy: REPLICA.into(),
-        deployment_configuration: DeploymentConfiguration::default_for(REPLICA),
-        placement_constraints: vec![],
-        placement_strategy: vec![],
-        load_balancers: vec![],
-        service_registries: vec![],
-        health_check_grace_period_seconds: None,
-        network_configuration: None,
-        propagate_tags: "NONE".into(),
-        enable_ecs_managed_tags: false,
-        enable_execute_command: false,
-        tags: vec![],
-        created_at: now,
-        created_by: "me".into(),
-        client_token: None,
-        deployments: vec![],
-        history: vec![],
-        revisions: vec![],
-        events: vec![],
-        steady: false,
-    };
-    crate::ecs::services::start_deployment(&mut s, now, None);
+    let s = crate::ecs::services::test_record("c", "web", desired, Utc::now());
     let key = keys::service(R, "c", "web");
     assert!(state
         .put_if_unchanged(&key, 0, flotilla_model::record::encode(&s))
