@@ -8,6 +8,7 @@ pub mod acm;
 pub mod agent_identity;
 pub mod agent_protocol;
 pub mod arn;
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod container_instance;
