@@ -15,7 +15,8 @@ import botocore.session
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
-SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch", "logs"]
+SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch", "logs",
+            "application-autoscaling"]
 
 
 def markers(service):

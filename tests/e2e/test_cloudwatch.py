@@ -187,3 +187,15 @@ def test_metrics_survive_a_crash(cw):
                    "--dimensions", "Name=Host,Value=a", "--statistics", "Sum", "--period", "60",
                    "--start-time", str(base), "--end-time", str(base + 60))
     assert [p["Sum"] for p in stats["Datapoints"]] == [7.0]
+
+
+def test_a_thousand_metric_data_in_one_gzipped_call(cw):
+    """botocore gzips PutMetricData bodies over 10 KiB (Content-Encoding: gzip); the
+    gateway unpacks them after checking the signature of the bytes sent."""
+    client = cw.client("cloudwatch")
+    now = time.time()
+    data = [{"MetricName": "Big", "Dimensions": [{"Name": "N", "Value": str(i)}], "Value": float(i),
+             "Timestamp": now} for i in range(1000)]
+    client.put_metric_data(Namespace="Gzip", MetricData=data)
+    listed = client.get_paginator("list_metrics").paginate(Namespace="Gzip")
+    assert sum(len(p["Metrics"]) for p in listed) == 1000

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from agents import AgentProcess, build_test_image, remove_containers, wait_for
-from conftest import Flotilla
+from conftest import BIN, Flotilla
 
 GROUP = "/ecs/telemetry"
 
@@ -146,6 +146,34 @@ def test_agent_kill9_while_logging_loses_and_duplicates_nothing(env):
     assert len(messages) == total and messages == [str(i) for i in range(1, total + 1)]
 
 
+def flotilla_logs(server, *args):
+    out = subprocess.run([BIN, "logs", "--data-dir", str(server.data_dir), *args], env=server.env(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_flotilla_logs_shows_a_services_tasks(env):
+    server, _, _ = env
+    container = {"name": "app", "image": "flotilla-test/busybox:latest", "essential": True, "memory": 32,
+                 "stopTimeout": 2, "command": ["sh", "-c", "echo started; while true; do sleep 1; done"],
+                 "logConfiguration": awslogs(group="/ecs/chatty")}
+    server.aws("ecs", "register-task-definition", "--family", "chatty",
+               "--container-definitions", json.dumps([container]))
+    server.aws("ecs", "create-service", "--service-name", "chatty", "--task-definition", "chatty",
+               "--desired-count", "2")
+    try:
+        lines = wait_for(lambda: (ls := flotilla_logs(server, "chatty")) and len(ls) == 2 and ls,
+                         timeout=60, what="both tasks' first line")
+        tasks = server.aws("ecs", "list-tasks", "--service-name", "chatty")["taskArns"]
+        prefixes = sorted(f"[{arn.rsplit('/', 1)[1][:8]}/app] started" for arn in tasks)
+        assert sorted(lines) == prefixes  # piped: no colour
+        one = flotilla_logs(server, tasks[0].rsplit("/", 1)[1], "--since", "1h")
+        assert one == [f"[{tasks[0].rsplit('/', 1)[1][:8]}/app] started"]
+    finally:
+        server.aws("ecs", "delete-service", "--service", "chatty", "--force")
+
+
 def statistics(cw, namespace, name, dims, stat="Average", seconds=60):
     now = time.time()
     out = cw.get_metric_statistics(Namespace=namespace, MetricName=name, Period=10,
@@ -183,6 +211,52 @@ def test_cpu_burning_service_raises_cpu_utilization_and_counts(env):
         assert {"CPUUtilization", "MemoryUtilization"} <= names
     finally:
         server.aws("ecs", "delete-service", "--service", "burn", "--force")
+
+
+def test_cpu_target_tracking_scales_out_under_load_and_back_in_after(env):
+    """The issue's acceptance, with real CPU: a task that keeps a core busy for 50 s
+    raises the service's CPUUtilization, the default-shaped target-tracking policy's high
+    alarm adds a task, and once the load has stopped the low alarm (15 quiet datapoints of
+    10 s) takes it away again; the scaling activities tell the story."""
+    server, _, _ = env
+    service, resource = "cpuscale", "service/default/cpuscale"
+    # Every task of the service burns until the same moment, 50 s from now, then idles.
+    end = int(time.time()) + 50
+    container = {"name": "burn", "image": "flotilla-test/busybox:latest", "essential": True,
+                 "cpu": 256, "memory": 16, "stopTimeout": 1,
+                 "command": ["sh", "-c", f"while [ $(date +%s) -lt {end} ]; do :; done; sleep 100000"]}
+    server.aws("ecs", "register-task-definition", "--family", service,
+               "--container-definitions", json.dumps([container]))
+    server.aws("ecs", "create-service", "--service-name", service, "--task-definition", service,
+               "--desired-count", "1")
+    aas = server.client("application-autoscaling")
+    ecs = server.client("ecs")
+    try:
+        aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=resource,
+                                     ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=2)
+        aas.put_scaling_policy(
+            PolicyName="cpu50", ServiceNamespace="ecs", ResourceId=resource,
+            ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 50.0, "ScaleInCooldown": 0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
+
+        def desired():
+            return ecs.describe_services(services=[service])["services"][0]["desiredCount"]
+
+        wait_for(lambda: desired() == 2, timeout=120, what="a scale-out under CPU load")
+        wait_for(lambda: len(ecs.list_tasks(serviceName=service, desiredStatus="RUNNING")["taskArns"]) == 2,
+                 timeout=60, what="the second task RUNNING")
+        # The load stops; 150 s of quiet datapoints later, one task goes.
+        wait_for(lambda: desired() == 1, timeout=300, interval=2, what="the scale-in after the load")
+        acts = aas.describe_scaling_activities(ServiceNamespace="ecs", ResourceId=resource)["ScalingActivities"]
+        told = [(a["Description"], a["Cause"].split(" in state")[0].split("-Alarm")[-1]) for a in acts]
+        assert ("Setting desired count to 2.", "High") in [(d, c[:4]) for d, c in told], told
+        assert ("Setting desired count to 1.", "Low-") in [(d, c[:4]) for d, c in told], told
+    finally:
+        aas.deregister_scalable_target(ServiceNamespace="ecs", ResourceId=resource,
+                                       ScalableDimension="ecs:service:DesiredCount")
+        server.aws("ecs", "delete-service", "--service", service, "--force")
 
 
 def prometheus_query(port, expr):

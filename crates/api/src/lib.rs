@@ -9,6 +9,7 @@
 
 pub mod acm;
 mod agent;
+mod autoscaling;
 mod cloudwatch;
 mod ecr;
 mod ecs;
@@ -61,6 +62,7 @@ pub fn aws_services(
             telemetry.metrics.clone(),
         )),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
+        Arc::new(autoscaling::AutoScaling::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, telemetry)),
         Arc::new(Sts::new(state)),
     ]
@@ -109,6 +111,12 @@ pub fn logs_operations() -> &'static [&'static str] {
 
 pub fn servicediscovery_operations() -> &'static [&'static str] {
     servicediscovery::OPERATIONS
+}
+
+/// The Application Auto Scaling operations this build implements (for the compatibility
+/// table).
+pub fn autoscaling_operations() -> &'static [&'static str] {
+    autoscaling::OPERATIONS
 }
 
 /// The region and account a request acts in.

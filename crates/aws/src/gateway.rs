@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use crate::metrics;
+use crate::{encoding, metrics};
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -283,6 +283,12 @@ impl Gateway {
             return render_error(guess, "", &err, request_id);
         };
         let spec = service.spec().clone();
+        // Signed as sent; read as meant: SDKs gzip large bodies (PutMetricData).
+        let body =
+            match encoding::decode_body(&parts.headers, body, self.inner.config.max_body_bytes) {
+                Ok(b) => b,
+                Err(e) => return render_error(spec.protocol, spec.xmlns, &e, request_id),
+            };
         let (operation, input) = match decode(&spec, &parts, body) {
             Ok(x) => x,
             Err(e) => return render_error(spec.protocol, spec.xmlns, &e, request_id),

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+mod encoding;
 mod error;
 mod gateway;
 mod metrics;

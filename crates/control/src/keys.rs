@@ -259,3 +259,33 @@ pub fn cw_alarm(region: &str, name: &str) -> String {
 pub fn cw_alarms(region: &str) -> String {
     format!("{CW_ALARMS}{region}/")
 }
+
+/// Application Auto Scaling's scalable targets: `{prefix}{region}/{resource id}` (an ECS
+/// service's resource id is `service/CLUSTER/SERVICE`).
+pub const AS_TARGETS: &str = "/autoscaling/targets/";
+/// Scaling policies: `{prefix}{region}/{resource id}/{policy name}`.
+pub const AS_POLICIES: &str = "/autoscaling/policies/";
+/// Scheduled actions: `{prefix}{region}/{resource id}/{action name}`.
+pub const AS_SCHEDULED: &str = "/autoscaling/scheduled/";
+
+pub fn as_target(region: &str, resource_id: &str) -> String {
+    format!("{AS_TARGETS}{region}/{resource_id}")
+}
+
+/// The prefix of `kind`'s keys in `region` (`AS_TARGETS`, `AS_POLICIES`, `AS_SCHEDULED`).
+pub fn as_region(kind: &str, region: &str) -> String {
+    format!("{kind}{region}/")
+}
+
+/// The prefix of one scalable target's policies or scheduled actions.
+pub fn as_children(kind: &str, region: &str, resource_id: &str) -> String {
+    format!("{kind}{region}/{resource_id}/")
+}
+
+pub fn as_policy(region: &str, resource_id: &str, name: &str) -> String {
+    format!("{AS_POLICIES}{region}/{resource_id}/{name}")
+}
+
+pub fn as_scheduled(region: &str, resource_id: &str, name: &str) -> String {
+    format!("{AS_SCHEDULED}{region}/{resource_id}/{name}")
+}

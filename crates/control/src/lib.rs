@@ -22,12 +22,15 @@
 //!   namespaces, services and instances; [`dns`]: the feed that serves both as DNS.
 //! - [`cloudwatch`]: metric alarms (definitions, state, history, tags); their metric data
 //!   lives in `flotilla-telemetry`, below the server, never here.
+//! - [`autoscaling`]: Application Auto Scaling's scalable targets, policies (with the
+//!   alarms target tracking creates), scheduled actions and activities.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
 pub mod acm;
 pub mod agent_identity;
 pub mod agents;
+pub mod autoscaling;
 mod clock;
 pub mod cloudwatch;
 pub mod controllers;

@@ -111,6 +111,7 @@ struct Inner {
     route53: crate::route53::Views,
     servicediscovery: crate::servicediscovery::Views,
     cloudwatch: crate::cloudwatch::Views,
+    autoscaling: crate::autoscaling::Views,
     dns: crate::dns::Channels,
     /// What this server's Route 53 health checker found.
     route53_health: crate::route53::checker::HealthChecks,
@@ -228,6 +229,7 @@ impl State {
             route53: crate::route53::Views::start(&s).await?,
             servicediscovery: crate::servicediscovery::Views::start(&s).await?,
             cloudwatch: crate::cloudwatch::Views::start(&s).await?,
+            autoscaling: crate::autoscaling::Views::start(&s).await?,
             dns: crate::dns::Channels::default(),
             route53_health: crate::route53::checker::HealthChecks::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
@@ -383,7 +385,7 @@ impl State {
     /// Wait until every view has applied revision `rev`.
     pub async fn caught_up(&self, rev: Revision) -> Result<(), ControlError> {
         let i = &self.inner;
-        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, q, _) = tokio::join!(
+        let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, q, r, _) = tokio::join!(
             i.clusters.wait_for(rev),
             i.task_definitions.wait_for(rev),
             i.account_settings.wait_for(rev),
@@ -403,6 +405,7 @@ impl State {
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
             i.cloudwatch.wait_for(rev),
+            i.autoscaling.wait_for(rev),
             i.task_index.wait_applied(rev),
         );
         a.and(b)
@@ -420,6 +423,7 @@ impl State {
             .and(o)
             .and(p)
             .and(q)
+            .and(r)
             .map_err(ControlError::from)
     }
 
@@ -506,6 +510,10 @@ impl State {
 
     pub fn cloudwatch(&self) -> &crate::cloudwatch::Views {
         &self.inner.cloudwatch
+    }
+
+    pub fn autoscaling(&self) -> &crate::autoscaling::Views {
+        &self.inner.autoscaling
     }
 
     /// What this server's Route 53 health checker found.

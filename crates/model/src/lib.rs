@@ -8,6 +8,7 @@ pub mod acm;
 pub mod agent_identity;
 pub mod agent_protocol;
 pub mod arn;
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod container_instance;
@@ -28,6 +29,7 @@ pub mod task;
 pub mod task_definition;
 pub mod task_definition_record;
 pub mod timestamp;
+pub mod wildcard;
 
 pub use arn::{ecs_name, Arn, EcsRef, Scope};
 pub use error::{ErrorKind, ModelError, Resource};

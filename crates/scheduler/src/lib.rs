@@ -16,6 +16,9 @@
 //! [`deployment`] holds the service controller's pure planners: given a service's tasks and
 //! the state of their instances, what to start and what to stop.
 //!
+//! [`scaling`] holds the autoscaling controller's pure policy maths: target tracking,
+//! step adjustments, clamping and cooldowns.
+//!
 //! Random choices come from the request's seed: the same snapshot, request and seed give
 //! the same plan.
 #![forbid(unsafe_code)]
@@ -26,6 +29,7 @@ pub mod fit;
 mod plan;
 mod rank;
 mod request;
+pub mod scaling;
 mod select;
 mod snapshot;
 

@@ -63,7 +63,21 @@ pub async fn run(
     metrics: MetricStore,
     interval: Duration,
     leading: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    while_leading(interval, leading, shutdown, || async {
+        evaluate_all(&state, &metrics).await;
+    })
+    .await
+}
+
+/// Run `step` every `interval` while this server leads, until shutdown: the shape of the
+/// leader's metric loops.
+pub(crate) async fn while_leading<F: std::future::Future<Output = ()>>(
+    interval: Duration,
+    leading: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
+    mut step: impl FnMut() -> F,
 ) {
     loop {
         tokio::select! {
@@ -71,7 +85,7 @@ pub async fn run(
             _ = tokio::time::sleep(interval) => {}
         }
         if *leading.borrow() {
-            evaluate_all(&state, &metrics).await;
+            step().await;
         }
     }
 }

@@ -39,15 +39,10 @@ pub async fn run(
     metrics: MetricStore,
     interval: Duration,
     leading: watch::Receiver<bool>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if *leading.borrow() {
-            publish(&state, &metrics).await;
-        }
-    }
+    crate::alarms::while_leading(interval, leading, shutdown, || async {
+        publish(&state, &metrics).await;
+    })
+    .await
 }

@@ -199,7 +199,7 @@ pub enum ServerError {
 }
 
 /// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
-/// `servicediscovery`) this build implements (for `flotilla operations` and the
+/// `servicediscovery`, `cloudwatch`, `application-autoscaling`) this build implements (for `flotilla operations` and the
 /// compatibility table).
 pub fn operations(service: &str) -> Option<&'static [&'static str]> {
     match service {
@@ -210,6 +210,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
         "cloudwatch" => Some(flotilla_api::cloudwatch_operations()),
+        "application-autoscaling" => Some(flotilla_api::autoscaling_operations()),
         "logs" => Some(flotilla_api::logs_operations()),
         _ => None,
     }

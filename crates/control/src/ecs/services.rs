@@ -363,3 +363,46 @@ pub fn strategies_of(svc: &ServiceRecord) -> Vec<scheduler::Strategy> {
         .filter_map(|(kind, field)| scheduler::parse_strategy(kind, *field).ok())
         .collect()
 }
+
+/// An ACTIVE REPLICA service `cluster/name` of `desired` tasks in us-east-1 with its first
+/// deployment started, as the tests of the controllers build one.
+#[cfg(test)]
+pub(crate) fn test_record(
+    cluster: &str,
+    name: &str,
+    desired: i64,
+    now: DateTime<Utc>,
+) -> ServiceRecord {
+    use flotilla_model::service::{DeploymentConfiguration, ServiceStatus, REPLICA};
+    let mut s = ServiceRecord {
+        service_arn: format!("arn:aws:ecs:us-east-1:000000000000:service/{cluster}/{name}"),
+        service_name: name.into(),
+        cluster_arn: format!("arn:aws:ecs:us-east-1:000000000000:cluster/{cluster}"),
+        status: ServiceStatus::Active,
+        desired_count: desired,
+        launch_type: "EC2".into(),
+        task_definition: format!("arn:aws:ecs:us-east-1:000000000000:task-definition/{name}:1"),
+        scheduling_strategy: REPLICA.into(),
+        deployment_configuration: DeploymentConfiguration::default_for(REPLICA),
+        placement_constraints: vec![],
+        placement_strategy: vec![],
+        load_balancers: vec![],
+        service_registries: vec![],
+        health_check_grace_period_seconds: None,
+        network_configuration: None,
+        propagate_tags: "NONE".into(),
+        enable_ecs_managed_tags: false,
+        enable_execute_command: false,
+        tags: vec![],
+        created_at: now,
+        created_by: "me".into(),
+        client_token: None,
+        deployments: vec![],
+        history: vec![],
+        revisions: vec![],
+        events: vec![],
+        steady: false,
+    };
+    start_deployment(&mut s, now, None);
+    s
+}

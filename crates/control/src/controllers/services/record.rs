@@ -112,42 +112,10 @@ fn complete(s: &mut ServiceRecord, now: DateTime<Utc>) {
 mod tests {
     use super::*;
     use crate::ecs::services;
-    use flotilla_model::service::{DeploymentConfiguration, REPLICA};
     use flotilla_model::service::{DeploymentStatus, RolloutState, ServiceDeploymentStatus};
 
     fn service() -> ServiceRecord {
-        let now = Utc::now();
-        let mut s = ServiceRecord {
-            service_arn: "arn:aws:ecs:us-east-1:000000000000:service/c/web".into(),
-            service_name: "web".into(),
-            cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/c".into(),
-            status: ServiceStatus::Active,
-            desired_count: 2,
-            launch_type: "EC2".into(),
-            task_definition: "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1".into(),
-            scheduling_strategy: REPLICA.into(),
-            deployment_configuration: DeploymentConfiguration::default_for(REPLICA),
-            placement_constraints: vec![],
-            placement_strategy: vec![],
-            load_balancers: vec![],
-            service_registries: vec![],
-            health_check_grace_period_seconds: None,
-            network_configuration: None,
-            propagate_tags: "NONE".into(),
-            enable_ecs_managed_tags: false,
-            enable_execute_command: false,
-            tags: vec![],
-            created_at: now,
-            created_by: "me".into(),
-            client_token: None,
-            deployments: vec![],
-            history: vec![],
-            revisions: vec![],
-            events: vec![],
-            steady: false,
-        };
-        services::start_deployment(&mut s, now, None);
-        s
+        services::test_record("c", "web", 2, Utc::now())
     }
 
     fn pass(s: &ServiceRecord, live: &[(&str, usize)], acted: bool, ok: bool) -> Pass {
