@@ -56,7 +56,8 @@ class Up:
         self.log = open(self.data_dir.parent / "up.log", "wb")
         self.proc = subprocess.Popen(
             [binary, "up", "--data-dir", str(self.data_dir), "--api-addr", "127.0.0.1:0",
-             "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--lb-bind", "127.0.0.62-127.0.0.63",
+             "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--container-dns", "none",
+             "--lb-bind", "127.0.0.62-127.0.0.63",
              "--cleanup-delay-seconds", "5"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
