@@ -161,6 +161,26 @@ pub(crate) mod testing {
         }
     }
 
+    /// JSON built from `leaf` values: arrays and objects whose keys come from `member`
+    /// (at most `width` of them), nested up to three deep; what the services' property
+    /// tests throw at their operations.
+    pub(crate) fn nested_json(
+        leaf: impl proptest::strategy::Strategy<Value = serde_json::Value> + 'static,
+        member: impl proptest::strategy::Strategy<Value = &'static str> + Clone + 'static,
+        width: usize,
+    ) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(member.clone(), inner, 0..width).prop_map(|m| {
+                    Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
     /// A fresh control plane over the memory store.
     pub(crate) async fn state() -> State {
         let store = Arc::new(MemoryStore::new());

@@ -62,14 +62,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         "NextToken",
         "IncludeNotScaledActivities",
     ]);
-    leaf.prop_recursive(3, 24, 6, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map(member.clone(), inner, 0..6).prop_map(|m| Value::Object(
-                m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
-        ]
-    })
+    crate::testing::nested_json(leaf, member, 6)
 }
 
 proptest! {
