@@ -6,7 +6,8 @@
 //!
 //! Flow of one registration: the API layer checks the body with [`validate_size`],
 //! deserialises a [`RegisterTaskDefinitionInput`] (a type mismatch is a
-//! `SerializationException`), calls [`validate`], takes the tags out, and builds the stored
+//! `SerializationException`), calls [`validate`] and
+//! [`check_supported`] (what Flotilla cannot apply), takes the tags out, and builds the stored
 //! [`TaskDefinition`] with [`TaskDefinition::from_input`].
 //!
 //! Enumerated members (network mode, protocol, log driver, ...) are kept as `String`s on the
@@ -17,6 +18,7 @@ mod container;
 mod de;
 mod defaults;
 mod fargate;
+mod supported;
 mod task;
 
 mod units;
@@ -40,6 +42,7 @@ pub use container::{
 };
 pub use defaults::{compatibilities, requires_attributes};
 pub use fargate::check_fargate;
+pub use supported::check_supported;
 pub use task::{
     Attribute, EphemeralStorage, InferenceAccelerator, ProxyConfiguration,
     RegisterTaskDefinitionInput, RuntimePlatform, TaskDefinition,

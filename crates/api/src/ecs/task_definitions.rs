@@ -38,6 +38,7 @@ pub async fn register(
     let scope = crate::scope(state, ctx);
     task_definition::validate_size(body_len)?;
     task_definition::validate(&input)?;
+    task_definition::check_supported(&input)?;
     let tags = std::mem::take(&mut input.tags);
     validate_tags(&tags)?;
     let record = task_definitions::register(state, &scope, input, tags, &ctx.principal_arn).await?;
