@@ -3,7 +3,9 @@
 //! Conditions as ECS defines them: `START` (the dependency has started), `COMPLETE` (it
 //! exited, any code), `SUCCESS` (it exited 0), `HEALTHY` (its health check passes). A
 //! condition that can no longer be met (a `SUCCESS` dependency exited non-zero, a
-//! `HEALTHY` one exited or turned unhealthy) fails the task. Pure logic over observations.
+//! `HEALTHY` one exited or turned unhealthy) fails the task. A container's `links` and
+//! `volumesFrom` targets are implicit `START` dependencies, as ECS makes them (Docker needs
+//! them to exist first). Pure logic over observations.
 
 use flotilla_model::task_definition::ContainerDefinition;
 use flotilla_runtime::Health;
@@ -56,20 +58,35 @@ pub(crate) fn condition(condition: &str, dependency: &str, o: &Observed) -> Read
     }
 }
 
+/// Every (container, condition) `c` depends on: its `dependsOn`, then its links' and
+/// `volumesFrom` targets with `START`.
+pub(crate) fn dependencies(c: &ContainerDefinition) -> Vec<(&str, &str)> {
+    let explicit = c
+        .depends_on
+        .iter()
+        .map(|d| (d.container_name.as_str(), d.condition.as_str()));
+    let links = c
+        .links
+        .iter()
+        .map(|l| (l.split_once(':').map_or(l.as_str(), |(n, _)| n), "START"));
+    let volumes_from = c
+        .volumes_from
+        .iter()
+        .filter_map(|v| Some((v.source_container.as_deref()?, "START")));
+    explicit.chain(links).chain(volumes_from).collect()
+}
+
 /// Whether `c` may start, given what is observed of the task's containers.
 pub(crate) fn readiness(
     c: &ContainerDefinition,
     observe: impl Fn(&str) -> Option<Observed>,
 ) -> Readiness {
     let mut waiting = false;
-    for d in &c.depends_on {
-        let Some(o) = observe(&d.container_name) else {
-            return Readiness::Never(format!(
-                "dependency {} is not a container of the task",
-                d.container_name
-            ));
+    for (name, cond) in dependencies(c) {
+        let Some(o) = observe(name) else {
+            return Readiness::Never(format!("dependency {name} is not a container of the task"));
         };
-        match condition(&d.condition, &d.container_name, &o) {
+        match condition(cond, name, &o) {
             Readiness::Met => {}
             Readiness::Waiting => waiting = true,
             never => return never,
@@ -92,10 +109,9 @@ pub(crate) fn start_order(containers: &[ContainerDefinition]) -> Vec<usize> {
     while order.len() < containers.len() {
         let next = (0..containers.len()).find(|&i| {
             !placed[i]
-                && containers[i]
-                    .depends_on
+                && dependencies(&containers[i])
                     .iter()
-                    .all(|d| index(&d.container_name).is_none_or(|j| placed[j] || j == i))
+                    .all(|(name, _)| index(name).is_none_or(|j| placed[j] || j == i))
         });
         let Some(i) = next else {
             order.extend((0..containers.len()).filter(|&i| !placed[i]));
@@ -155,6 +171,22 @@ mod tests {
             names(stop_order(&defs)),
             ["sidecar", "app", "migrate", "db"]
         );
+    }
+
+    #[test]
+    fn links_and_volumes_from_are_start_dependencies() {
+        let mut app = c("app", &[("init", "SUCCESS")]);
+        app.links = vec!["db:database".into()];
+        app.volumes_from = vec![flotilla_model::task_definition::VolumeFrom {
+            source_container: Some("data".into()),
+            read_only: None,
+        }];
+        assert_eq!(
+            dependencies(&app),
+            [("init", "SUCCESS"), ("db", "START"), ("data", "START")]
+        );
+        let defs = vec![app, c("data", &[]), c("db", &[]), c("init", &[])];
+        assert_eq!(start_order(&defs), vec![1, 2, 3, 0]);
     }
 
     #[test]

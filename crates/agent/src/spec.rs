@@ -12,6 +12,14 @@
 //! awsvpc: the pause container is the only one on the network; the task's containers share
 //! its network namespace, so ports are not published, and hostnames and extra hosts (which
 //! Docker refuses on a shared namespace) go on the pause container.
+//!
+//! The pause container also holds the task's PID and IPC namespaces when `pidMode` or
+//! `ipcMode` is `task` (in any network mode; outside awsvpc it has no network). Volumes and
+//! mounts are in `volumes`, the Linux and Docker-level options in `linux`. Links and
+//! `volumesFrom` name other containers of the task by their runtime ids.
+
+mod linux;
+pub(crate) mod volumes;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,7 +29,10 @@ use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition::{
     parse_cpu, parse_memory, ContainerDefinition, TaskDefinition,
 };
-use flotilla_runtime::{ContainerSpec, HealthCheck, NetworkMode, PortBinding, Protocol, Ulimit};
+use flotilla_runtime::{
+    ContainerSpec, HealthCheck, NetworkMode, PortBinding, Protocol, Ulimit, VolumesFrom,
+};
+use volumes::TaskVolume;
 
 pub(crate) const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
 pub(crate) const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
@@ -132,6 +143,14 @@ pub(crate) struct SpecContext {
     pub task_memory: Option<i64>,
     /// The agent's resolvers for containers whose definition names none.
     pub container_dns: Vec<String>,
+    /// The task's volumes, by name.
+    pub volumes: BTreeMap<String, TaskVolume>,
+    /// The task's `pidMode` and `ipcMode`.
+    pub pid_mode: Option<String>,
+    pub ipc_mode: Option<String>,
+    /// Runtime ids of the task's containers created so far, by container name (for links
+    /// and `volumesFrom`).
+    pub peers: BTreeMap<String, String>,
 }
 
 impl SpecContext {
@@ -155,7 +174,19 @@ impl SpecContext {
             task_cpu,
             task_memory,
             container_dns: container_dns.to_vec(),
+            volumes: volumes::task_volumes(def, &task.task_arn),
+            pid_mode: def.pid_mode.clone(),
+            ipc_mode: def.ipc_mode.clone(),
+            peers: BTreeMap::new(),
         }
+    }
+
+    /// Whether the task needs a pause container: awsvpc's network, or a `task` PID or IPC
+    /// namespace.
+    pub(crate) fn needs_pause(&self) -> bool {
+        self.network == NetMode::Awsvpc
+            || self.pid_mode.as_deref() == Some("task")
+            || self.ipc_mode.as_deref() == Some("task")
     }
 
     /// `ecs-<family>-<revision>-<container>-<random>`, as ECS names containers (characters
@@ -192,8 +223,13 @@ impl SpecContext {
         ])
     }
 
-    /// The spec of one container (overrides already applied).
-    pub(crate) fn container_spec(&self, c: &ContainerDefinition, name: String) -> ContainerSpec {
+    /// The spec of one container (overrides already applied); `Err` when a mount point,
+    /// link or `volumesFrom` cannot be honoured here.
+    pub(crate) fn container_spec(
+        &self,
+        c: &ContainerDefinition,
+        name: String,
+    ) -> Result<ContainerSpec, String> {
         let mut labels = c.docker_labels.clone().unwrap_or_default();
         labels.extend(self.labels(c.name()));
         let env = c
@@ -231,7 +267,12 @@ impl SpecContext {
         } else {
             Vec::new()
         };
-        ContainerSpec {
+        let (pid_mode, ipc_mode) = linux::namespaces(
+            self.pid_mode.as_deref(),
+            self.ipc_mode.as_deref(),
+            self.pause_id.as_deref(),
+        );
+        let mut spec = ContainerSpec {
             name,
             image: c.image.clone().unwrap_or_default(),
             entrypoint: non_empty(&c.entry_point),
@@ -294,12 +335,42 @@ impl SpecContext {
             },
             privileged: c.privileged.unwrap_or(false),
             read_only_root: c.readonly_root_filesystem.unwrap_or(false),
-            init: c
-                .linux_parameters
-                .as_ref()
-                .and_then(|l| l.init_process_enabled)
-                .unwrap_or(false),
-        }
+            interactive: c.interactive.unwrap_or(false),
+            tty: c.pseudo_terminal.unwrap_or(false),
+            mounts: volumes::mounts(c, &self.volumes)?,
+            volumes_from: c
+                .volumes_from
+                .iter()
+                .map(|v| {
+                    let source = v.source_container.as_deref().unwrap_or("");
+                    Ok(VolumesFrom {
+                        container: self.peer(source)?,
+                        read_only: v.read_only.unwrap_or(false),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            links: c
+                .links
+                .iter()
+                .map(|l| {
+                    let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                    Ok(format!("{}:{alias}", self.peer(target)?))
+                })
+                .collect::<Result<_, String>>()?,
+            pid_mode,
+            ipc_mode,
+            ..Default::default()
+        };
+        linux::apply(c, &mut spec);
+        Ok(spec)
+    }
+
+    /// The runtime id of the task's container `name`, created before this one.
+    fn peer(&self, name: &str) -> Result<String, String> {
+        self.peers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("container {name} of the task has not been created"))
     }
 
     /// A bridge container's resolvers: its definition's `dnsServers`, else the agent's.
@@ -311,7 +382,9 @@ impl SpecContext {
         }
     }
 
-    /// The awsvpc pause container: on the Flotilla network, holding the task's namespace.
+    /// The pause container: awsvpc's on the Flotilla network, holding the task's network
+    /// namespace; otherwise without a network. Its IPC namespace is shareable when the
+    /// task's `ipcMode` is `task`.
     pub(crate) fn pause_spec(
         &self,
         containers: &[ContainerDefinition],
@@ -322,6 +395,21 @@ impl SpecContext {
             name: self.container_name("internalecspause"),
             image: image.to_string(),
             labels: self.labels(PAUSE_NAME),
+            stop_timeout: Some(Duration::from_secs(2)),
+            ipc_mode: (self.ipc_mode.as_deref() == Some("task")).then(|| "shareable".into()),
+            ..self.pause_network(containers, network)
+        }
+    }
+
+    /// The pause container's networking: awsvpc's network, names and resolvers, or none.
+    fn pause_network(&self, containers: &[ContainerDefinition], network: &str) -> ContainerSpec {
+        if self.network != NetMode::Awsvpc {
+            return ContainerSpec {
+                network: Some(NetworkMode::None),
+                ..Default::default()
+            };
+        }
+        ContainerSpec {
             network: Some(NetworkMode::Network {
                 name: network.to_string(),
                 ipv4: None,
@@ -329,7 +417,6 @@ impl SpecContext {
             extra_hosts: containers.iter().flat_map(extra_hosts).collect(),
             hostname: containers.iter().find_map(|c| c.hostname.clone()),
             dns: self.container_dns.clone(),
-            stop_timeout: Some(Duration::from_secs(2)),
             ..Default::default()
         }
     }

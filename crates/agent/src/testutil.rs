@@ -44,6 +44,8 @@ struct FakeState {
     calls: Vec<String>,
     /// Stats answers by container id.
     stats: BTreeMap<String, flotilla_runtime::StatsSample>,
+    /// Named volumes.
+    volumes: BTreeMap<String, flotilla_runtime::VolumeInfo>,
 }
 
 pub(crate) struct FakeRuntime {
@@ -371,6 +373,31 @@ impl Runtime for FakeRuntime {
             .get(id)
             .copied()
             .ok_or_else(|| RuntimeError::NotFound(id.into()))
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<Option<flotilla_runtime::VolumeInfo>> {
+        Ok(self.lock().volumes.get(name).cloned())
+    }
+
+    async fn create_volume(&self, spec: &flotilla_runtime::VolumeSpec) -> Result<()> {
+        let mut st = self.lock();
+        st.calls.push(format!("create volume {}", spec.name));
+        st.volumes
+            .entry(spec.name.clone())
+            .or_insert_with(|| flotilla_runtime::VolumeInfo {
+                name: spec.name.clone(),
+                driver: spec.driver.clone().unwrap_or_else(|| "local".into()),
+                driver_opts: spec.driver_opts.clone(),
+                labels: spec.labels.clone(),
+            });
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        let mut st = self.lock();
+        st.calls.push(format!("remove volume {name}"));
+        st.volumes.remove(name);
+        Ok(())
     }
 }
 

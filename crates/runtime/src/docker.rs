@@ -5,7 +5,7 @@
 //! `Runtime` impl; the translations live in parts: `spec` (ContainerSpec → create body),
 //! `inspect` (inspect answer → ContainerState), `error` (bollard errors → RuntimeError),
 //! `image` (presence and pulls), `network`, `events`, `logs` (following a container's
-//! output), `stats` (one-shot CPU and memory samples) and `pause` (the registry-less
+//! output), `stats` (one-shot CPU and memory samples), `volume` (named volumes) and `pause` (the registry-less
 //! network-holder image). It knows nothing about ECS tasks.
 
 mod error;
@@ -17,6 +17,7 @@ mod network;
 mod pause;
 mod spec;
 mod stats;
+mod volume;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use tokio::sync::Mutex;
 
 use crate::{
     ContainerEvent, ContainerSpec, ContainerState, LogEntry, NetworkSpec, RegistryAuth, Result,
-    Runtime, StatsSample,
+    Runtime, StatsSample, VolumeInfo, VolumeSpec,
 };
 use error::{from_bollard, is_not_found};
 pub use pause::PAUSE_IMAGE;
@@ -242,6 +243,18 @@ impl Runtime for DockerRuntime {
 
     async fn stats(&self, id: &str) -> Result<StatsSample> {
         stats::sample(&self.docker, id).await
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<Option<VolumeInfo>> {
+        volume::inspect(&self.docker, name).await
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<()> {
+        volume::create(&self.docker, spec).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        volume::remove(&self.docker, name).await
     }
 }
 

@@ -93,6 +93,60 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
+/// Where a mount's data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A host directory or file (a bind mount); Docker creates a missing directory.
+    HostPath(String),
+    /// A named volume (see [`Runtime::create_volume`]).
+    Volume(String),
+}
+
+/// A volume or host path mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: MountSource,
+    /// Absolute path in the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Mount every volume of another container (`docker run --volumes-from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    /// The other container's name or id.
+    pub container: String,
+    pub read_only: bool,
+}
+
+/// A host device exposed to a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub host_path: String,
+    pub container_path: String,
+    /// cgroup permissions: any of `r`, `w`, `m`.
+    pub permissions: String,
+}
+
+/// A named volume to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeSpec {
+    pub name: String,
+    /// Volume driver; `None`: the runtime's default (`local`).
+    pub driver: Option<String>,
+    pub driver_opts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A volume as the runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub driver: String,
+    pub driver_opts: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// Everything needed to create one container.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ContainerSpec {
@@ -132,6 +186,35 @@ pub struct ContainerSpec {
     pub privileged: bool,
     pub read_only_root: bool,
     pub init: bool,
+    /// Keep stdin open (`docker run -i`).
+    pub interactive: bool,
+    /// Allocate a TTY (`docker run -t`).
+    pub tty: bool,
+    /// Bind mounts and named volumes.
+    pub mounts: Vec<Mount>,
+    pub volumes_from: Vec<VolumesFrom>,
+    /// Legacy links, `container` or `container:alias` (runtime names).
+    pub links: Vec<String>,
+    /// Capabilities added to and dropped from the runtime's default set (`NET_ADMIN`, ...).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub devices: Vec<Device>,
+    /// Size of `/dev/shm` in bytes.
+    pub shm_size_bytes: Option<i64>,
+    /// tmpfs mounts: path → mount options (`size=64m,noexec`).
+    pub tmpfs: BTreeMap<String, String>,
+    /// Memory plus swap in bytes (Docker's `MemorySwap`); equal to the memory limit: no swap.
+    pub memory_swap_bytes: Option<i64>,
+    /// 0-100.
+    pub memory_swappiness: Option<i64>,
+    /// PID namespace, as Docker spells it: `host` or `container:<id>`.
+    pub pid_mode: Option<String>,
+    /// IPC namespace, as Docker spells it: `host`, `none`, `shareable` or `container:<id>`.
+    pub ipc_mode: Option<String>,
+    /// Security options as Docker spells them (`no-new-privileges`, `apparmor=...`).
+    pub security_opt: Vec<String>,
+    /// Namespaced kernel parameters.
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// Health as Docker reports it.
@@ -284,6 +367,15 @@ pub trait Runtime: Send + Sync + 'static {
         id: &str,
         since_seconds: i64,
     ) -> Result<BoxStream<'static, Result<LogEntry>>>;
+
+    /// The volume `name`, or `None` when there is none.
+    async fn inspect_volume(&self, name: &str) -> Result<Option<VolumeInfo>>;
+
+    /// Create a named volume; creating one that exists with the same driver is not an error.
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<()>;
+
+    /// Remove a named volume. A missing volume is not an error; one still in use is.
+    async fn remove_volume(&self, name: &str) -> Result<()>;
 
     /// One sample of a running container's CPU and memory counters, taken now (not
     /// averaged over a second as a streaming read would be). `NotFound` when the container

@@ -29,7 +29,8 @@
 //! Failure knobs are environment variables of the container, see [`EXIT_CODE_ENV`],
 //! [`EXIT_AFTER_ENV`], [`HEALTH_ENV`], [`IGNORE_SIGTERM_ENV`]; the command `["false"]`
 //! exits 1 at once. [`LOG_LINES_ENV`] makes a container print lines; its statistics are
-//! synthetic (see `output`). Tests act on containers with [`SimRuntime::kill`].
+//! synthetic (see `output`). Named volumes are
+//! only remembered. Tests act on containers with [`SimRuntime::kill`].
 
 mod clock;
 mod intern;
@@ -50,7 +51,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     ContainerEvent, ContainerSpec, ContainerState, LogEntry, NetworkSpec, RegistryAuth, Result,
-    Runtime, RuntimeError, StatsSample,
+    Runtime, RuntimeError, StatsSample, VolumeInfo, VolumeSpec,
 };
 use clock::{container_id, Clock, Stamp};
 pub use output::SIM_MEMORY_BYTES;
@@ -72,6 +73,8 @@ struct Inner {
     /// Tells the ticker that an earlier deadline was set.
     wake: Arc<Notify>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Named volumes: kept as created, never mounted anywhere.
+    volumes: Mutex<std::collections::BTreeMap<String, VolumeInfo>>,
 }
 
 impl Inner {
@@ -108,8 +111,16 @@ impl SimRuntime {
                 state: Mutex::new(State::new()),
                 wake: Arc::new(Notify::new()),
                 ticker: Mutex::new(None),
+                volumes: Mutex::default(),
             }),
         }
+    }
+
+    fn volumes(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, VolumeInfo>> {
+        self.inner
+            .volumes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Simulate the container's process dying with `exit_code` (an OOM kill is 137, a
@@ -310,5 +321,26 @@ impl Runtime for SimRuntime {
 
     async fn stats(&self, id: &str) -> Result<StatsSample> {
         self.sample(id)
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<Option<VolumeInfo>> {
+        Ok(self.volumes().get(name).cloned())
+    }
+
+    async fn create_volume(&self, spec: &VolumeSpec) -> Result<()> {
+        self.volumes()
+            .entry(spec.name.clone())
+            .or_insert_with(|| VolumeInfo {
+                name: spec.name.clone(),
+                driver: spec.driver.clone().unwrap_or_else(|| "local".into()),
+                driver_opts: spec.driver_opts.clone(),
+                labels: spec.labels.clone(),
+            });
+        Ok(())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        self.volumes().remove(name);
+        Ok(())
     }
 }

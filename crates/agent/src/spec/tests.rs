@@ -67,7 +67,7 @@ fn a_web_container_with_overrides_becomes_a_docker_spec() {
     );
     let name = ctx.container_name("app");
     assert!(name.starts_with("ecs-web-3-app-"), "{name}");
-    let s = ctx.container_spec(&containers[0], name.clone());
+    let s = ctx.container_spec(&containers[0], name.clone()).unwrap();
     assert_eq!(s.name, name);
     assert_eq!(s.image, "nginx:1.27");
     assert_eq!(
@@ -147,7 +147,7 @@ fn a_web_container_with_overrides_becomes_a_docker_spec() {
     assert!(!s.privileged && s.read_only_root && s.init);
 
     // Defaults: no cpu → no shares; the task's memory is not set; stop timeout 30 s.
-    let tiny = ctx.container_spec(&containers[1], "t".into());
+    let tiny = ctx.container_spec(&containers[1], "t".into()).unwrap();
     assert_eq!(
         (tiny.cpu_shares, tiny.memory_bytes, tiny.command.clone()),
         (None, None, None)
@@ -162,7 +162,7 @@ fn task_level_overrides_and_limits() {
     def.memory = Some("1 GB".into());
     let (ctx, containers) = context(&def, json!({"cpu": "1 vCPU", "memory": "2048"}));
     assert_eq!((ctx.task_cpu, ctx.task_memory), (Some(1024), Some(2048)));
-    let tiny = ctx.container_spec(&containers[1], "t".into());
+    let tiny = ctx.container_spec(&containers[1], "t".into()).unwrap();
     assert_eq!(tiny.cpu_quota, Some(100_000));
     assert_eq!(tiny.memory_bytes, Some(2048 * 1024 * 1024));
     // Unreadable overrides are ignored, not fatal.
@@ -175,11 +175,11 @@ fn host_and_none_modes_publish_nothing() {
     let mut def = web();
     def.network_mode = Some("host".into());
     let (ctx, c) = context(&def, serde_json::Value::Null);
-    let s = ctx.container_spec(&c[0], "x".into());
+    let s = ctx.container_spec(&c[0], "x".into()).unwrap();
     assert_eq!((s.network, s.ports.len()), (Some(NetworkMode::Host), 0));
     def.network_mode = Some("none".into());
     let (ctx, c) = context(&def, serde_json::Value::Null);
-    let s = ctx.container_spec(&c[0], "x".into());
+    let s = ctx.container_spec(&c[0], "x".into()).unwrap();
     assert_eq!((s.network, s.ports.len()), (Some(NetworkMode::None), 0));
 }
 
@@ -200,7 +200,7 @@ fn awsvpc_containers_join_the_pause_container() {
     assert_eq!(pause.extra_hosts, vec!["db:10.0.0.5".to_string()]);
     assert_eq!(pause.hostname.as_deref(), Some("web1"));
     ctx.pause_id = Some("pause1".into());
-    let s = ctx.container_spec(&c[0], "x".into());
+    let s = ctx.container_spec(&c[0], "x".into()).unwrap();
     assert_eq!(s.network, Some(NetworkMode::Container("pause1".into())));
     assert!(s.ports.is_empty() && s.hostname.is_none() && s.extra_hosts.is_empty());
 }
@@ -211,9 +211,9 @@ fn containers_resolve_through_the_agents_resolver_unless_they_name_their_own() {
     def.container_definitions[1].dns_servers = vec!["10.0.0.2".into()];
     def.container_definitions[1].dns_search_domains = vec!["svc.local".into()];
     let (ctx, c) = context(&def, serde_json::Value::Null);
-    let s = ctx.container_spec(&c[0], "x".into());
+    let s = ctx.container_spec(&c[0], "x".into()).unwrap();
     assert_eq!((s.dns, s.dns_search), (vec![AGENT_DNS.to_string()], vec![]));
-    let s = ctx.container_spec(&c[1], "y".into());
+    let s = ctx.container_spec(&c[1], "y".into()).unwrap();
     assert_eq!(
         (s.dns, s.dns_search),
         (vec!["10.0.0.2".to_string()], vec!["svc.local".to_string()])
@@ -223,11 +223,19 @@ fn containers_resolve_through_the_agents_resolver_unless_they_name_their_own() {
     // awsvpc task's go on its pause container.
     def.network_mode = Some("host".into());
     let (ctx, c) = context(&def, serde_json::Value::Null);
-    assert!(ctx.container_spec(&c[0], "x".into()).dns.is_empty());
+    assert!(ctx
+        .container_spec(&c[0], "x".into())
+        .unwrap()
+        .dns
+        .is_empty());
     def.network_mode = Some("awsvpc".into());
     let (mut ctx, c) = context(&def, serde_json::Value::Null);
     let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc");
     assert_eq!(pause.dns, vec![AGENT_DNS.to_string()]);
     ctx.pause_id = Some("pause1".into());
-    assert!(ctx.container_spec(&c[0], "x".into()).dns.is_empty());
+    assert!(ctx
+        .container_spec(&c[0], "x".into())
+        .unwrap()
+        .dns
+        .is_empty());
 }

@@ -16,14 +16,17 @@
 //! Submodules: `start` (pull, network, container start in dependency order), `stop` (stop
 //! and cleanup), `observe` (inspect results, health, the report), `logs` (a container's
 //! `awslogs` stream: prepared before it starts, followed once it runs, its last lines
-//! confirmed before the task is reported STOPPED).
+//! confirmed before the task is reported STOPPED), `volumes` (the task's Docker volumes),
+//! `restart` (`restartPolicy`: exited containers started again in place).
 
 mod logs;
 mod observe;
+mod restart;
 mod start;
 mod stop;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -153,6 +156,14 @@ struct ContainerRun {
     reason: Option<String>,
     health: Health,
     bindings: Vec<NetworkBinding>,
+    /// When it last started (by this agent, or as the runtime reported for an adopted one).
+    last_start: Option<DateTime<Utc>>,
+    /// It exited and `restartPolicy` starts it again.
+    restart_pending: bool,
+    /// How often it was restarted in place.
+    restarts: u32,
+    /// Since when it waits for its dependencies (for `startTimeout`).
+    waiting_since: Option<tokio::time::Instant>,
 }
 
 impl ContainerRun {
@@ -192,6 +203,7 @@ pub(crate) struct TaskActor {
     known: Lifecycle,
     desired: TaskStatus,
     images_ready: bool,
+    volumes_ready: bool,
     pause: Option<Pause>,
     attachment_id: String,
     pull_started_at: Option<DateTime<Utc>>,
@@ -260,6 +272,10 @@ impl TaskActor {
                 reason: None,
                 health: Health::None,
                 bindings: Vec::new(),
+                last_start: None,
+                restart_pending: false,
+                restarts: 0,
+                waiting_since: None,
             })
             .collect();
         let mut actor = TaskActor {
@@ -272,6 +288,8 @@ impl TaskActor {
             })),
             desired: task.desired_status,
             images_ready: false,
+            // Adopted containers already have their volumes.
+            volumes_ready: !adopted.containers.is_empty(),
             pause: adopted.pause.as_ref().map(|p| Pause {
                 id: p.id.clone(),
                 ip: None,
@@ -374,7 +392,9 @@ impl TaskActor {
             if self.stop_wanted() {
                 continue;
             }
+            let deadline = self.start_deadline();
             tokio::select! {
+                () = sleep_until(deadline) => {},
                 msg = rx.recv() => match msg {
                     Some(status) => self.on_desired(status),
                     // The agent is shutting down: leave the containers to the next one.
@@ -394,6 +414,14 @@ impl TaskActor {
         for id in self.owned_ids() {
             self.ctx.events.release(&id);
         }
+    }
+}
+
+/// Sleep until `deadline`, or for ever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -11,6 +11,7 @@ use flotilla_model::task::{
 use flotilla_runtime::{ContainerState, Health, Protocol, RuntimeError};
 use serde_json::json;
 
+use super::restart::should_restart;
 use super::{is_awsvpc, TaskActor};
 use crate::checkpoint::TaskCheckpoint;
 use crate::spec::NetMode;
@@ -80,13 +81,33 @@ impl TaskActor {
     /// Fold an inspect result into container `i`.
     pub(super) fn apply_state(&mut self, i: usize, state: &ContainerState) {
         let mode = self.spec.network;
+        let stopping = self.stop_wanted();
         let c = &mut self.containers[i];
         c.health = state.health;
         if state.running {
             c.started = true;
             c.advance(ContainerStatus::Running);
             c.bindings = bindings(mode, &c.def, state);
-        } else if state.exited && c.status != ContainerStatus::Stopped {
+            if c.last_start.is_none() {
+                c.last_start = state.started_at.as_deref().and_then(parse_time);
+            }
+        } else if state.exited
+            && c.status != ContainerStatus::Stopped
+            && !stopping
+            && should_restart(
+                c.def.restart_policy.as_ref(),
+                state.exit_code,
+                c.last_start,
+                chrono::Utc::now(),
+            )
+        {
+            c.exit_code = state.exit_code;
+            c.restart_pending = true;
+        } else if state.exited
+            && c.status != ContainerStatus::Stopped
+            && (stopping || !c.restart_pending)
+        {
+            c.restart_pending = false;
             c.started = true;
             c.advance(ContainerStatus::Stopped);
             c.exit_code = state.exit_code;
@@ -224,6 +245,13 @@ impl TaskActor {
         };
         self.ctx.checkpoint.put_task(entry);
     }
+}
+
+/// An RFC 3339 time as the runtime reports it.
+fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 fn container_health(h: Health) -> HealthStatus {

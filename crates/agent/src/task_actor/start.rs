@@ -1,10 +1,12 @@
-//! Bringing a task up: pull missing images, set up the awsvpc network and pause
-//! container, then create and start each container whose dependencies are met, in
+//! Bringing a task up: pull missing images, create the task's volumes, set up the pause
+//! container (awsvpc's network, `task` PID and IPC namespaces), restart containers their
+//! `restartPolicy` restarts, then create and start each container whose dependencies are met, in
 //! dependency order. Called after every change; each step is skipped once done, so
 //! calling it again only does what became possible (a dependency turned healthy, an init
 //! container exited 0).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use flotilla_model::task::{ContainerStatus, StopCode, TaskStatus};
 use flotilla_runtime::RuntimeError;
@@ -33,9 +35,16 @@ impl TaskActor {
         if !self.images_ready && !self.pull_images().await {
             return;
         }
-        if is_awsvpc(&self.spec) && self.pause.is_none() && !self.start_pause().await {
+        if !self.volumes_ready {
+            if !self.ensure_volumes().await {
+                return;
+            }
+            self.volumes_ready = true;
+        }
+        if self.spec.needs_pause() && self.pause.is_none() && !self.start_pause().await {
             return;
         }
+        self.restart_exited().await;
         self.start_ready().await;
         let essentials_running = self
             .containers
@@ -105,7 +114,7 @@ impl TaskActor {
 
     /// The task cannot start: its containers not created yet stop with `reason`, and so
     /// does the task (`TaskFailedToStart`).
-    fn fail_to_start(&mut self, reason: String) {
+    pub(super) fn fail_to_start(&mut self, reason: String) {
         for c in self
             .containers
             .iter_mut()
@@ -117,12 +126,15 @@ impl TaskActor {
         self.fail(StopCode::TaskFailedToStart, reason);
     }
 
-    /// awsvpc: make sure the network exists and start the pause container on it.
+    /// Start the pause container (awsvpc: on its network, which is made sure to exist).
     async fn start_pause(&mut self) -> bool {
         let runtime = self.ctx.runtime.clone();
         let defs: Vec<_> = self.containers.iter().map(|c| c.def.clone()).collect();
+        let awsvpc = is_awsvpc(&self.spec);
         let result = async {
-            runtime.ensure_network(&self.ctx.awsvpc).await?;
+            if awsvpc {
+                runtime.ensure_network(&self.ctx.awsvpc).await?;
+            }
             let image = runtime.ensure_pause_image().await?;
             let spec = self.spec.pause_spec(&defs, &image, &self.ctx.awsvpc.name);
             let id = runtime.create_container(&spec).await?;
@@ -143,8 +155,12 @@ impl TaskActor {
                 true
             }
             Err(e) => {
-                let reason =
-                    format!("ResourceInitializationError: failed to set up the task network: {e}");
+                let what = if awsvpc {
+                    "the task network"
+                } else {
+                    "the task's PID/IPC namespaces"
+                };
+                let reason = format!("ResourceInitializationError: failed to set up {what}: {e}");
                 self.fail(StopCode::TaskFailedToStart, reason);
                 false
             }
@@ -172,7 +188,26 @@ impl TaskActor {
                     .map(|o| o.observed())
             };
             match deps::readiness(&c.def, observed) {
-                Readiness::Waiting => continue,
+                Readiness::Waiting => {
+                    let since = *self.containers[i]
+                        .waiting_since
+                        .get_or_insert_with(tokio::time::Instant::now);
+                    let Some(timeout) = start_timeout(&self.containers[i].def) else {
+                        continue;
+                    };
+                    if since.elapsed() < timeout {
+                        continue;
+                    }
+                    let reason = format!(
+                        "DependencyConditionNotMet: the dependencies of container {} were not                          met within its startTimeout of {} s",
+                        self.containers[i].name(),
+                        timeout.as_secs()
+                    );
+                    self.containers[i].reason = Some(reason.clone());
+                    self.containers[i].advance(ContainerStatus::Stopped);
+                    self.fail(StopCode::TaskFailedToStart, reason);
+                    return;
+                }
                 Readiness::Never(why) => {
                     let reason = format!("DependencyConditionNotMet: {why}");
                     self.containers[i].reason = Some(reason.clone());
@@ -198,10 +233,16 @@ impl TaskActor {
         let id = match self.containers[i].runtime_id.clone() {
             Some(id) => id,
             None => {
+                self.spec.peers = self
+                    .containers
+                    .iter()
+                    .filter_map(|c| Some((c.name().to_string(), c.runtime_id.clone()?)))
+                    .collect();
                 let def = &self.containers[i].def;
                 let spec = self
                     .spec
-                    .container_spec(def, self.spec.container_name(def.name()));
+                    .container_spec(def, self.spec.container_name(def.name()))
+                    .map_err(|e| format!("CannotCreateContainerError: {e}"))?;
                 let id = runtime
                     .create_container(&spec)
                     .await
@@ -218,8 +259,28 @@ impl TaskActor {
             .await
             .map_err(|e| format!("CannotStartContainerError: {e}"))?;
         self.containers[i].started = true;
+        self.containers[i].last_start = Some(chrono::Utc::now());
         self.follow_logs(i);
         self.observe(&id).await;
         Ok(())
     }
+}
+
+impl TaskActor {
+    /// When the earliest `startTimeout` of a container waiting for its dependencies runs
+    /// out.
+    pub(super) fn start_deadline(&self) -> Option<tokio::time::Instant> {
+        self.containers
+            .iter()
+            .filter(|c| !c.started && c.status != ContainerStatus::Stopped)
+            .filter_map(|c| Some(c.waiting_since? + start_timeout(&c.def)?))
+            .min()
+    }
+}
+
+/// A container's `startTimeout`, when set.
+fn start_timeout(c: &flotilla_model::task_definition::ContainerDefinition) -> Option<Duration> {
+    c.start_timeout
+        .and_then(|s| u64::try_from(s).ok())
+        .map(Duration::from_secs)
 }

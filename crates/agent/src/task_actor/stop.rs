@@ -1,6 +1,6 @@
 //! Bringing a task down: STOPPING, then each started container stopped (SIGTERM, SIGKILL
 //! after its stopTimeout) in reverse dependency order, exit codes collected, the pause
-//! container last, the containers' last log lines confirmed (bounded), STOPPED. After the cleanup delay the containers are removed.
+//! container last, the containers' last log lines confirmed (bounded), STOPPED. After the cleanup delay the containers are removed, then the task-scoped volumes.
 
 use flotilla_model::task::{ContainerStatus, TaskStatus};
 use tokio::sync::mpsc;
@@ -78,6 +78,7 @@ impl TaskActor {
                 tracing::warn!(task = %self.task_arn, container = %id, error = %e, "removal failed");
             }
         }
+        self.remove_task_volumes().await;
         self.cleaned = true;
         self.save();
     }

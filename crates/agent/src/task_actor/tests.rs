@@ -377,11 +377,13 @@ async fn adopted_containers_are_not_created_again() {
     let spec = SpecContext::new(&t.task, &t.definition, "arn:old", "d1", &[]);
     let defs = t.definition.container_definitions.clone();
     let app = h.rt.insert(
-        spec.container_spec(&defs[0], "ecs-web-2-app-1".into()),
+        spec.container_spec(&defs[0], "ecs-web-2-app-1".into())
+            .unwrap(),
         true,
     );
     let side = h.rt.insert(
-        spec.container_spec(&defs[1], "ecs-web-2-side-1".into()),
+        spec.container_spec(&defs[1], "ecs-web-2-side-1".into())
+            .unwrap(),
         false,
     );
     let adopted = Adopted {

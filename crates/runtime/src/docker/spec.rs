@@ -2,18 +2,21 @@
 //!
 //! Pure data mapping, no I/O: resources (CPU shares clamped to Docker's range as ECS does,
 //! quota over a 100 ms period), network mode and published ports, the health check in
-//! nanoseconds, and the small host options. Options the spec leaves unset stay unset, so
+//! nanoseconds, mounts (bind mounts and named volumes as `Binds`), namespaces, capabilities,
+//! devices and the small host options. Options the spec leaves unset stay unset, so
 //! the image's and the daemon's defaults apply.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
-    NetworkingConfig, PortBinding as DockerPortBinding, PortMap, ResourcesUlimits,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    HostConfig, NetworkingConfig, PortBinding as DockerPortBinding, PortMap, ResourcesUlimits,
 };
 
-use crate::{ContainerSpec, HealthCheck, NetworkMode, PortBinding, Protocol, Ulimit};
+use crate::{
+    ContainerSpec, HealthCheck, Mount, MountSource, NetworkMode, PortBinding, Protocol, Ulimit,
+};
 
 /// Docker refuses CPU shares below 2; ECS raises smaller values to 2 as well.
 pub(crate) const MIN_CPU_SHARES: i64 = 2;
@@ -39,6 +42,8 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         stop_timeout: spec.stop_timeout.map(super::whole_seconds),
         host_config: Some(host_config(spec)),
         networking_config: network.and_then(networking_config),
+        open_stdin: spec.interactive.then_some(true),
+        tty: spec.tty.then_some(true),
         ..Default::default()
     }
 }
@@ -69,7 +74,52 @@ fn host_config(spec: &ContainerSpec) -> HostConfig {
         privileged: Some(spec.privileged),
         readonly_rootfs: Some(spec.read_only_root),
         init: Some(spec.init),
+        binds: non_empty(spec.mounts.iter().map(bind).collect()),
+        volumes_from: non_empty(
+            spec.volumes_from
+                .iter()
+                .map(|v| with_mode(&v.container, v.read_only))
+                .collect(),
+        ),
+        links: non_empty(spec.links.clone()),
+        cap_add: non_empty(spec.cap_add.clone()),
+        cap_drop: non_empty(spec.cap_drop.clone()),
+        devices: non_empty(
+            spec.devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: Some(d.host_path.clone()),
+                    path_in_container: Some(d.container_path.clone()),
+                    cgroup_permissions: Some(d.permissions.clone()),
+                })
+                .collect(),
+        ),
+        shm_size: spec.shm_size_bytes,
+        tmpfs: non_empty(spec.tmpfs.clone().into_iter().collect()),
+        memory_swap: spec.memory_swap_bytes,
+        memory_swappiness: spec.memory_swappiness,
+        pid_mode: spec.pid_mode.clone(),
+        ipc_mode: spec.ipc_mode.clone(),
+        security_opt: non_empty(spec.security_opt.clone()),
+        sysctls: non_empty(spec.sysctls.clone().into_iter().collect()),
         ..Default::default()
+    }
+}
+
+/// Docker's `Binds` entry of a mount: `source:target[:ro]`, the source a host path or a
+/// volume name.
+fn bind(m: &Mount) -> String {
+    let source = match &m.source {
+        MountSource::HostPath(p) | MountSource::Volume(p) => p,
+    };
+    with_mode(&format!("{source}:{}", m.target), m.read_only)
+}
+
+fn with_mode(s: &str, read_only: bool) -> String {
+    if read_only {
+        format!("{s}:ro")
+    } else {
+        s.to_string()
     }
 }
 
@@ -288,6 +338,67 @@ mod tests {
         assert_eq!(
             network_mode(&NetworkMode::Container("abc".into())),
             "container:abc"
+        );
+    }
+
+    #[test]
+    fn mounts_namespaces_and_kernel_options_are_mapped() {
+        let body = create_body(&ContainerSpec {
+            mounts: vec![
+                Mount {
+                    source: MountSource::HostPath("/srv/data".into()),
+                    target: "/data".into(),
+                    read_only: true,
+                },
+                Mount {
+                    source: MountSource::Volume("ecs-f-1-cache-x".into()),
+                    target: "/cache".into(),
+                    read_only: false,
+                },
+            ],
+            volumes_from: vec![crate::VolumesFrom {
+                container: "abc".into(),
+                read_only: true,
+            }],
+            cap_add: vec!["NET_ADMIN".into()],
+            devices: vec![crate::Device {
+                host_path: "/dev/null".into(),
+                container_path: "/dev/n".into(),
+                permissions: "rw".into(),
+            }],
+            shm_size_bytes: Some(64 << 20),
+            tmpfs: BTreeMap::from([("/run".into(), "size=8m".into())]),
+            memory_swap_bytes: Some(1 << 30),
+            pid_mode: Some("host".into()),
+            ipc_mode: Some("shareable".into()),
+            security_opt: vec!["no-new-privileges".into()],
+            sysctls: BTreeMap::from([("net.core.somaxconn".into(), "1024".into())]),
+            interactive: true,
+            ..spec()
+        });
+        assert_eq!(body.open_stdin, Some(true));
+        assert_eq!(body.tty, None);
+        let host = body.host_config.unwrap_or_default();
+        assert_eq!(
+            host.binds,
+            Some(vec![
+                "/srv/data:/data:ro".to_string(),
+                "ecs-f-1-cache-x:/cache".to_string()
+            ])
+        );
+        assert_eq!(host.volumes_from, Some(vec!["abc:ro".to_string()]));
+        assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_string()]));
+        assert_eq!(host.cap_drop, None);
+        let devices = host.devices.unwrap_or_default();
+        assert_eq!(devices[0].cgroup_permissions.as_deref(), Some("rw"));
+        assert_eq!(host.shm_size, Some(64 << 20));
+        assert_eq!(host.tmpfs.unwrap_or_default()["/run"], "size=8m");
+        assert_eq!(host.memory_swap, Some(1 << 30));
+        assert_eq!(host.pid_mode.as_deref(), Some("host"));
+        assert_eq!(host.ipc_mode.as_deref(), Some("shareable"));
+        assert_eq!(
+            host.sysctls.unwrap_or_default()["net.core.somaxconn"],
+            "1024"
         );
     }
 
