@@ -140,6 +140,7 @@ fn web() -> TaskDefinition {
 
 use flotilla_model::task_definition::TaskDefinition;
 
+mod features;
 mod logs;
 
 #[tokio::test(start_paused = true)]

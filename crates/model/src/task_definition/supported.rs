@@ -99,6 +99,8 @@ fn security_option_supported(opt: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::task_definition::{
         FirelensConfiguration, LinuxParameters, LogConfiguration, Volume,
@@ -198,5 +200,21 @@ mod tests {
         assert!(refusal(&i).contains("maxSwap"));
         i.memory = Some("512".into());
         assert_eq!(check_supported(&i), Ok(()));
+    }
+
+    proptest! {
+        #[test]
+        fn any_security_option_is_judged_without_panic(opt in "\\PC{0,40}") {
+            let i = input(ContainerDefinition {
+                docker_security_options: vec![opt.clone()],
+                ..Default::default()
+            });
+            let accepted = check_supported(&i).is_ok();
+            prop_assert_eq!(accepted, security_option_supported(&opt));
+            if accepted && opt != "no-new-privileges" && opt != "no-new-privileges:true" {
+                let key = opt.split([':', '=']).next().unwrap_or("");
+                prop_assert!(["apparmor", "label", "seccomp"].contains(&key));
+            }
+        }
     }
 }
