@@ -18,6 +18,9 @@ CLUSTER = "features"
 RUN = uuid.uuid4().hex[:8]
 SHARED = f"flotilla-e2e-shared-{RUN}"
 HOST_DIR = f"/tmp/flotilla-e2e-bind-{RUN}"
+# Tasks run here: their task-scoped volumes outlive the agent's cleanup delay, so the
+# module removes them.
+LAUNCHED = []
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,12 @@ def env(flotilla, tmp_path_factory):
     finally:
         agent.stop()
         remove_containers(f"flotilla.container-instance={arn}")
+        for task in LAUNCHED:
+            volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter",
+                                      f"label=com.amazonaws.ecs.task-arn={task}"],
+                                     capture_output=True, text=True).stdout.split()
+            if volumes:
+                subprocess.run(["docker", "volume", "rm", "-f", *volumes], capture_output=True)
         subprocess.run(["docker", "volume", "rm", "-f", SHARED], capture_output=True)
         subprocess.run(["rm", "-rf", HOST_DIR], capture_output=True)
 
@@ -48,8 +57,8 @@ def register(ecs, family, containers, **extra):
 def run(ecs, td):
     out = ecs.run_task(cluster=CLUSTER, taskDefinition=td)
     assert len(out["tasks"]) == 1, out["failures"]
-    task = out["tasks"][0]
-    return task["taskArn"]
+    LAUNCHED.append(out["tasks"][0]["taskArn"])
+    return LAUNCHED[-1]
 
 
 def describe(ecs, arn):
