@@ -239,3 +239,28 @@ fn containers_resolve_through_the_agents_resolver_unless_they_name_their_own() {
         .dns
         .is_empty());
 }
+
+#[test]
+fn links_and_volumes_from_name_the_runtime_containers() {
+    let def = definition(json!({
+        "family": "l", "revision": 1,
+        "containerDefinitions": [
+            {"name": "db", "image": "busybox"},
+            {"name": "app", "image": "busybox", "links": ["db", "db:database"],
+             "volumesFrom": [{"sourceContainer": "db", "readOnly": true}],
+             "interactive": true, "pseudoTerminal": true}
+        ]
+    }));
+    let (mut ctx, c) = context(&def, serde_json::Value::Null);
+    assert!(
+        ctx.container_spec(&c[1], "x".into()).is_err(),
+        "db not created yet"
+    );
+    ctx.peers.insert("db".into(), "abc123".into());
+    let s = ctx.container_spec(&c[1], "x".into()).unwrap();
+    assert_eq!(s.links, ["abc123:db", "abc123:database"]);
+    assert_eq!(s.volumes_from[0].container, "abc123");
+    assert!(s.volumes_from[0].read_only);
+    assert!(s.interactive && s.tty);
+    assert!(!ctx.needs_pause());
+}
