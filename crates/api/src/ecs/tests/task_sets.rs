@@ -326,3 +326,75 @@ async fn task_sets_scale_switch_primary_and_drain() {
     .await;
     assert_eq!(code, "InvalidParameterException");
 }
+
+/// Member names of the task set inputs, so arbitrary input reaches past deserialisation.
+fn member() -> impl proptest::strategy::Strategy<Value = &'static str> + Clone {
+    proptest::sample::select(vec![
+        "cluster",
+        "service",
+        "taskSet",
+        "taskSets",
+        "primaryTaskSet",
+        "taskDefinition",
+        "scale",
+        "value",
+        "unit",
+        "force",
+        "externalId",
+        "clientToken",
+        "launchType",
+        "loadBalancers",
+        "serviceRegistries",
+        "targetGroupArn",
+        "containerName",
+        "containerPort",
+        "deploymentController",
+        "type",
+        "desiredCount",
+        "serviceName",
+        "include",
+        "tags",
+    ])
+}
+
+fn leaf() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        Just(Value::from("c")),
+        Just(Value::from("web")),
+        Just(Value::from("app")),
+        Just(Value::from("PERCENT")),
+        Just(Value::from("EXTERNAL")),
+        Just(Value::from("CODE_DEPLOY")),
+        "[a-zA-Z0-9:/_ -]{0,12}".prop_map(Value::from),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// No input makes a task set operation (or CreateService's deployment controller
+    /// check) fail with a server error or panic.
+    #[test]
+    fn arbitrary_task_set_input_never_causes_a_server_error(
+        op in proptest::sample::select(vec![
+            "CreateTaskSet", "DescribeTaskSets", "UpdateTaskSet", "DeleteTaskSet",
+            "UpdateServicePrimaryTaskSet", "CreateService", "UpdateService",
+        ]),
+        body in crate::testing::nested_json(leaf(), member(), 8),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let ecs = external().await;
+            create_set(&ecs, json!({})).await;
+            if let Err(e) = call(&ecs, op, body.clone()).await {
+                proptest::prop_assert!(!e.is_server_fault(), "{op} {body}: {e}");
+            }
+            Ok(())
+        })?;
+    }
+}
