@@ -398,3 +398,31 @@ proptest::proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn task_sets_are_tagged_by_arn() {
+    let ecs = external().await;
+    let ts = create_set(&ecs, json!({"tags": [{"key": "a", "value": "1"}]})).await;
+    let arn = ts["taskSetArn"].clone();
+    call(
+        &ecs,
+        "TagResource",
+        json!({"resourceArn": arn, "tags": [{"key": "b", "value": "2"}]}),
+    )
+    .await
+    .unwrap();
+    call(
+        &ecs,
+        "UntagResource",
+        json!({"resourceArn": arn, "tagKeys": ["a"]}),
+    )
+    .await
+    .unwrap();
+    let out = call(&ecs, "ListTagsForResource", json!({"resourceArn": arn}))
+        .await
+        .unwrap();
+    assert_eq!(out["tags"], json!([{"key": "b", "value": "2"}]));
+    let gone = arn.as_str().unwrap().replace("ecs-svc/", "ecs-svc/9");
+    let (code, _) = fails(&ecs, "ListTagsForResource", json!({"resourceArn": gone})).await;
+    assert_eq!(code, "TaskSetNotFoundException");
+}
