@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from agents import AgentProcess, build_test_image, remove_containers, wait_for
 from conftest import Flotilla
+from test_discovery import wait_operation
 from test_load_balancer import get, healthy_targets, lb_address, target_group, web_task
 
 CLUSTER = "ts"
@@ -108,6 +109,11 @@ def test_blue_green_with_two_task_sets_behind_a_load_balancer(env):
                     Actions=[{"Type": "forward", "TargetGroupArn": green_tg}])
     blue_td, green_td = web_task(ecs, "ts-web", "BLUE"), web_task(ecs, "ts-web", "GREEN")
     addr = lb_address(elb, lb)
+    sd = server.client("servicediscovery")
+    op = sd.create_private_dns_namespace(Name="tasksets.test", Vpc="vpc-1")["OperationId"]
+    ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
+    registry = sd.create_service(Name="web", NamespaceId=ns_id, DnsConfig={
+        "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 1}]})["Service"]
 
     svc = server.aws("ecs", "create-service", "--cluster", CLUSTER, "--service-name", "web",
                      "--desired-count", "2", "--deployment-controller", "type=EXTERNAL")["service"]
@@ -119,7 +125,8 @@ def test_blue_green_with_two_task_sets_behind_a_load_balancer(env):
 
     blue = server.aws("ecs", "create-task-set", "--cluster", CLUSTER, "--service", "web",
                       "--task-definition", blue_td, "--launch-type", "EC2", "--external-id", "blue",
-                      "--load-balancers", lbs(blue_tg), "--scale", "value=100,unit=PERCENT")["taskSet"]
+                      "--load-balancers", lbs(blue_tg), "--scale", "value=100,unit=PERCENT",
+                      "--service-registries", f"registryArn={registry['Arn']}")["taskSet"]
     assert blue["status"] == "ACTIVE" and blue["computedDesiredCount"] == 2
     assert blue["externalId"] == "blue" and blue["scale"] == {"value": 100.0, "unit": "PERCENT"}
     assert blue["taskSetArn"] == blue["serviceArn"].replace(":service/", ":task-set/") + "/" + blue["id"]
@@ -130,6 +137,10 @@ def test_blue_green_with_two_task_sets_behind_a_load_balancer(env):
     wait_for(lambda: steady(ecs, "web", blue["id"], 2) and len(healthy_targets(elb, blue_tg)) == 2,
              timeout=90, what="blue steady with 2 healthy targets")
     assert body(addr) == (200, "BLUE")
+    # Its tasks are in Cloud Map with the task set's external id.
+    instances = wait_for(lambda: len(i := sd.list_instances(ServiceId=registry["Id"])["Instances"]) == 2 and i,
+                         timeout=30, what="2 blue tasks in Cloud Map")
+    assert {i["Attributes"]["ECS_TASK_SET_EXTERNAL_ID"] for i in instances} == {"blue"}
 
     # The tasks of a task set are the service's, started by the task set.
     arns = ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"]
@@ -178,6 +189,7 @@ def test_blue_green_with_two_task_sets_behind_a_load_balancer(env):
     states = {d["TargetHealth"]["State"]
               for d in elb.describe_target_health(TargetGroupArn=blue_tg)["TargetHealthDescriptions"]}
     assert states <= {"draining"}, states
+    assert sd.list_instances(ServiceId=registry["Id"])["Instances"] == []
     arns = ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"]
     assert {t["startedBy"] for t in ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]} == {green["id"]}
     stopped = ecs.list_tasks(cluster=CLUSTER, serviceName="web", desiredStatus="STOPPED")["taskArns"]

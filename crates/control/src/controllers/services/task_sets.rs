@@ -89,7 +89,8 @@ impl ServiceController {
                 may_retire: true,
                 tasks: &states,
             });
-            let registry = registries::Registry::of(&state, &view);
+            let registry = registries::Registry::of(&state, &view)
+                .map(|r| r.for_task_set(ts.external_id.as_deref()));
             let events = &mut pass.events;
             self.stop(
                 &scope,
