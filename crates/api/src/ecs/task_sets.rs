@@ -100,7 +100,6 @@ pub struct CreateInput {
     launch_type: Option<String>,
     #[serde(default)]
     capacity_provider_strategy: Vec<Value>,
-    platform_version: Option<String>,
     scale: Option<ScaleInput>,
     client_token: Option<String>,
     #[serde(default)]
@@ -183,7 +182,6 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     service::validate_service_registries(&input.service_registries)?;
     check_registries(state, &input.service_registries)?;
     validate_tags(&input.tags)?;
-    let _ = &input.platform_version;
     let scale = input.scale.unwrap_or_default().scale()?;
     let td = input
         .task_definition
