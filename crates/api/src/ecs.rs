@@ -17,6 +17,7 @@ pub(crate) mod service_deployments;
 pub(crate) mod services;
 mod tags;
 pub(crate) mod task_definitions;
+mod task_sets;
 pub(crate) mod tasks;
 
 use async_trait::async_trait;
@@ -32,11 +33,13 @@ use error::EcsError;
 pub const OPERATIONS: &[&str] = &[
     "CreateCluster",
     "CreateService",
+    "CreateTaskSet",
     "DeleteAccountSetting",
     "DeleteAttributes",
     "DeleteCluster",
     "DeleteService",
     "DeleteTaskDefinitions",
+    "DeleteTaskSet",
     "DeregisterContainerInstance",
     "DeregisterTaskDefinition",
     "DescribeClusters",
@@ -45,6 +48,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeServiceRevisions",
     "DescribeServices",
     "DescribeTaskDefinition",
+    "DescribeTaskSets",
     "DescribeTasks",
     "ListAccountSettings",
     "ListAttributes",
@@ -72,6 +76,8 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
     "UpdateService",
+    "UpdateServicePrimaryTaskSet",
+    "UpdateTaskSet",
 ];
 
 pub struct Ecs {
@@ -169,6 +175,13 @@ async fn dispatch(
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,
+            "CreateTaskSet" => task_sets::create(s, ctx, input.json()?).await?,
+            "DescribeTaskSets" => task_sets::describe(s, ctx, input.json()?)?,
+            "UpdateTaskSet" => task_sets::update(s, ctx, input.json()?).await?,
+            "DeleteTaskSet" => task_sets::delete(s, ctx, input.json()?).await?,
+            "UpdateServicePrimaryTaskSet" => {
+                task_sets::update_primary(s, ctx, input.json()?).await?
+            }
             "DescribeServices" => services::describe(s, ctx, input.json()?)?,
             "ListServices" => services::list(s, ctx, input.json()?)?,
             "ListServicesByNamespace" => services::list_by_namespace(s, ctx, input.json()?)?,

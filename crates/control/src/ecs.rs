@@ -7,4 +7,5 @@ pub mod metrics;
 pub mod services;
 pub mod tags;
 pub mod task_definitions;
+pub mod task_sets;
 pub mod tasks;

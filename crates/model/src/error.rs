@@ -9,6 +9,8 @@ pub enum Resource {
     ContainerInstance,
     Service,
     ServiceDeployment,
+    /// A task set of an EXTERNAL service.
+    TaskSet,
     Task,
     TaskDefinition,
     /// The target of an attribute (PutAttributes, DeleteAttributes).

@@ -15,8 +15,10 @@ use crate::tag::Tag;
 use crate::timestamp;
 
 mod lifecycle;
+pub mod task_set;
 
 pub use lifecycle::{DeploymentStatus, RolloutState, ServiceDeploymentStatus, ServiceStatus};
+pub use task_set::{DeploymentController, TaskSet};
 
 pub const REPLICA: &str = "REPLICA";
 pub const DAEMON: &str = "DAEMON";
@@ -491,6 +493,13 @@ pub struct ServiceRecord {
     /// event when it gets there).
     #[serde(default)]
     pub steady: bool,
+    /// Who deploys it: ECS's rolling update (its `deployments`) or the user (EXTERNAL,
+    /// with `task_sets`).
+    #[serde(default)]
+    pub deployment_controller: DeploymentController,
+    /// The task sets of an EXTERNAL service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub task_sets: Vec<TaskSet>,
 }
 
 impl Record for ServiceRecord {
@@ -509,6 +518,23 @@ impl ServiceRecord {
 
     pub fn is_daemon(&self) -> bool {
         self.scheduling_strategy == DAEMON
+    }
+
+    /// Whether the user deploys it with task sets (the EXTERNAL deployment controller).
+    pub fn is_external(&self) -> bool {
+        self.deployment_controller == DeploymentController::External
+    }
+
+    /// The task set `id` (an id or ARN) names.
+    pub fn task_set(&self, id: &str) -> Option<&TaskSet> {
+        self.task_sets.iter().find(|t| t.is(id))
+    }
+
+    /// Whether a task started by `started_by` is one of the service's: of a live
+    /// deployment or of a task set.
+    pub fn owns(&self, started_by: &str) -> bool {
+        self.deployments.iter().any(|d| d.id == started_by)
+            || self.task_sets.iter().any(|t| t.id == started_by)
     }
 
     /// Add an event (newest first), keeping the last [`MAX_EVENTS`].

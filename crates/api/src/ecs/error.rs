@@ -24,6 +24,7 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound(Resource::Cluster) => "ClusterNotFoundException",
         ErrorKind::NotFound(Resource::Service) => "ServiceNotFoundException",
         ErrorKind::NotFound(Resource::ServiceDeployment) => "ServiceDeploymentNotFoundException",
+        ErrorKind::NotFound(Resource::TaskSet) => "TaskSetNotFoundException",
         ErrorKind::NotFound(Resource::AttributeTarget) => "TargetNotFoundException",
         ErrorKind::NotFound(_) => "ResourceNotFoundException",
         ErrorKind::NotActive(Resource::Service) => "ServiceNotActiveException",

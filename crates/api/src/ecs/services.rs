@@ -125,14 +125,8 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         (_, None) => return Err(invalid("desiredCount is required for a REPLICA service.")),
         (_, Some(n)) => check_desired(n)?,
     };
-    if let Some(dc) = &input.deployment_controller {
-        if dc["type"].as_str().unwrap_or("ECS") != "ECS" {
-            return Err(invalid(
-                "deploymentController: Flotilla supports the ECS (rolling update) deployment \
-                 controller only.",
-            ));
-        }
-    }
+    let controller = super::task_sets::controller_of(input.deployment_controller.as_ref())?;
+    super::task_sets::check_service(controller, &strategy, input.task_definition.as_deref())?;
     if !input.capacity_provider_strategy.is_empty() {
         return Err(invalid(
             "capacityProviderStrategy is not supported: Flotilla has no capacity providers; \
@@ -155,12 +149,19 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     check_grace(input.health_check_grace_period_seconds)?;
     validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
-    let td = input
-        .task_definition
-        .clone()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| invalid("taskDefinition is required."))?;
-    let definition = active_definition(state, &scope, &td)?;
+    let task_definition = if controller.is_ecs() {
+        let td = input
+            .task_definition
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| invalid("taskDefinition is required."))?;
+        active_definition(state, &scope, &td)?
+            .value
+            .arn()
+            .to_string()
+    } else {
+        String::new()
+    };
     let now = chrono::Utc::now();
     let svc = ServiceRecord {
         service_arn: scope
@@ -171,7 +172,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         status: ServiceStatus::Active,
         desired_count: desired,
         launch_type: input.launch_type.clone().unwrap_or_else(|| "EC2".into()),
-        task_definition: definition.value.arn().to_string(),
+        task_definition,
         scheduling_strategy: strategy,
         deployment_configuration,
         placement_constraints: input.placement_constraints.clone(),
@@ -192,13 +193,15 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         revisions: vec![],
         events: vec![],
         steady: false,
+        deployment_controller: controller,
+        task_sets: vec![],
     };
     let svc = services::create(state, &scope, svc, now).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
 }
 
 /// The key of the service a request's `cluster` and `service` name.
-fn located(
+pub(super) fn located(
     state: &State,
     scope: &Scope,
     cluster: Option<&str>,
@@ -254,8 +257,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
     }
     if input.deployment_controller.is_some() {
         return Err(invalid(
-            "deploymentController cannot be changed: Flotilla services use the ECS deployment \
-             controller.",
+            "deploymentController cannot be changed once a service is created.",
         ));
     }
     if let Some(n) = input.desired_count {
@@ -405,7 +407,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
 }
 
 /// Every service registry must be an existing Cloud Map service.
-fn check_registries(
+pub(super) fn check_registries(
     state: &State,
     registries: &[service::ServiceRegistry],
 ) -> Result<(), EcsError> {
@@ -543,7 +545,8 @@ fn to_wire_with(
         "runningCount": c.running,
         "pendingCount": c.pending,
         "launchType": svc.launch_type,
-        "taskDefinition": svc.task_definition,
+        // An EXTERNAL service has one once it has a primary task set.
+        "taskDefinition": (!svc.task_definition.is_empty()).then_some(&svc.task_definition),
         "deploymentConfiguration": svc.deployment_configuration,
         "deployments": deployments,
         "events": svc.events,
@@ -555,12 +558,15 @@ fn to_wire_with(
         "networkConfiguration": svc.network_configuration,
         "healthCheckGracePeriodSeconds": svc.health_check_grace_period_seconds,
         "schedulingStrategy": svc.scheduling_strategy,
-        "deploymentController": { "type": "ECS" },
+        "deploymentController": { "type": svc.deployment_controller },
         "createdBy": svc.created_by,
         "enableECSManagedTags": svc.enable_ecs_managed_tags,
         "propagateTags": svc.propagate_tags,
         "enableExecuteCommand": svc.enable_execute_command,
     });
+    if svc.is_external() {
+        out["taskSets"] = super::task_sets::all_to_wire(svc, &tasks, false);
+    }
     if tags {
         out["tags"] = serde_json::to_value(&svc.tags).unwrap_or_default();
     }
@@ -568,7 +574,7 @@ fn to_wire_with(
 }
 
 /// Every target group a service names exists and is behind a load balancer.
-fn check_target_groups(
+pub(super) fn check_target_groups(
     state: &State,
     ctx: &Context,
     lbs: &[flotilla_model::service::LoadBalancer],

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::{Ecs, OPERATIONS};
 
 mod deployments;
+mod task_sets;
 use crate::{keys, State};
 
 use crate::testing::ctx;

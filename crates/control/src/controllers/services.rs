@@ -38,6 +38,7 @@ use crate::{keys, ControlError, State};
 mod record;
 mod registries;
 mod targets;
+mod task_sets;
 
 use record::{record, Pass};
 
@@ -191,6 +192,10 @@ impl Reconciler for ServiceController {
             .map(|a| a.region)
             .unwrap_or_default();
         let tasks = self.cluster_tasks(&region, cluster_of(svc)).of(svc);
+        if svc.is_external() {
+            self.reconcile_task_sets(key, svc, tasks).await?;
+            return Ok(Action::Requeue(RESYNC));
+        }
         self.reconcile_service(key, svc, tasks).await?;
         Ok(Action::Requeue(RESYNC))
     }
@@ -280,55 +285,8 @@ impl ServiceController {
             return Ok(());
         };
         let instances = self.instances(&scope.region, &cluster);
-        let mut checks: HashMap<String, bool> = HashMap::new();
-        let mut has_check = |td: &str| {
-            *checks
-                .entry(td.to_string())
-                .or_insert_with(|| task_definitions::has_health_check(&state, &scope, td))
-        };
         let now = state.clock().now();
-        let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
-        let report = state.elbv2().health();
-        let balanced = !svc.load_balancers.is_empty();
-        // Tasks whose load balancer targets failed their health checks, with ECS's event.
-        let mut lb_unhealthy: HashMap<String, String> = HashMap::new();
-        let states: Vec<TaskState> = tasks
-            .iter()
-            .map(|t| {
-                let id = t.task_arn.rsplit('/').next().unwrap_or("").to_string();
-                let (lb_ok, lb_bad) = if balanced {
-                    let ts = targets::task_targets(&state, &scope, svc, t);
-                    let bad = targets::unhealthy(svc, &id, &ts, &report)
-                        .filter(|_| past_grace(t, grace, now));
-                    (targets::healthy(svc, &ts, &report), bad)
-                } else {
-                    (true, None)
-                };
-                if let Some(event) = lb_bad.clone() {
-                    lb_unhealthy.insert(id.clone(), event);
-                }
-                (t, id, lb_ok, lb_bad.is_some())
-            })
-            .map(|(t, id, lb_ok, lb_bad)| TaskState {
-                id,
-                deployment: t.started_by.clone().unwrap_or_default(),
-                instance: t.container_instance_arn.clone().unwrap_or_default(),
-                host: t
-                    .container_instance_arn
-                    .as_ref()
-                    .and_then(|a| instances.by_arn.get(a))
-                    .copied()
-                    .unwrap_or(Host::Lost),
-                live: t.desired_status == TaskStatus::Running,
-                present: t.last_status < TaskStatus::Stopped,
-                healthy: healthy(t, has_check(&t.task_definition_arn)) && lb_ok,
-                unhealthy: unhealthy(t, grace, now)
-                    || (lb_bad && t.desired_status == TaskStatus::Running),
-                created_at: t.created_at,
-                started_at: t.started_at,
-                failed_at: failed_at(t),
-            })
-            .collect();
+        let (states, lb_unhealthy) = task_states(&state, &scope, svc, &tasks, &instances, now);
         let failures = Failures::of(&states, &primary.id);
         let breaker = primary.deployment_configuration.deployment_circuit_breaker;
         let desired = if svc.is_daemon() {
@@ -387,21 +345,16 @@ impl ServiceController {
         .await;
         self.start(&scope, key, svc, &primary, &actions, &mut events)
             .await;
-        if balanced {
-            targets::register_running(&state, &scope, svc, &tasks, &mut events).await;
-        }
-        if let Some(r) = &registry {
-            let healthy: HashSet<String> = states
-                .iter()
-                .filter(|t| t.live && t.healthy)
-                .map(|t| t.id.clone())
-                .collect();
-            r.register_healthy(&state, &scope, svc, &tasks, &healthy, &mut events)
-                .await;
-        }
-        if balanced || registry.is_some() {
-            settle_stopping(&state, &scope, svc, &tasks, registry.as_ref(), &mut events).await?;
-        }
+        register(
+            &state,
+            &scope,
+            svc,
+            &tasks,
+            &states,
+            registry.as_ref(),
+            &mut events,
+        )
+        .await?;
         if failures.backing_off() && !may_start && !failed {
             events.push(format!(
                 "(service {}) is unable to consistently start tasks successfully.",
@@ -674,6 +627,97 @@ impl ServiceController {
         .await?;
         Ok(())
     }
+}
+
+/// The planner's picture of a service's tasks (`svc` as its tasks see it), and the event
+/// ECS writes for each task whose load balancer targets failed their health checks.
+fn task_states(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    tasks: &[Arc<TaskRecord>],
+    instances: &Instances,
+    now: DateTime<Utc>,
+) -> (Vec<TaskState>, HashMap<String, String>) {
+    let mut checks: HashMap<String, bool> = HashMap::new();
+    let mut has_check = |td: &str| {
+        *checks
+            .entry(td.to_string())
+            .or_insert_with(|| task_definitions::has_health_check(state, scope, td))
+    };
+    let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
+    let report = state.elbv2().health();
+    let balanced = !svc.load_balancers.is_empty();
+    // Tasks whose load balancer targets failed their health checks, with ECS's event.
+    let mut lb_unhealthy: HashMap<String, String> = HashMap::new();
+    let states: Vec<TaskState> = tasks
+        .iter()
+        .map(|t| {
+            let id = t.task_arn.rsplit('/').next().unwrap_or("").to_string();
+            let (lb_ok, lb_bad) = if balanced {
+                let ts = targets::task_targets(state, scope, svc, t);
+                let bad = targets::unhealthy(svc, &id, &ts, &report)
+                    .filter(|_| past_grace(t, grace, now));
+                (targets::healthy(svc, &ts, &report), bad)
+            } else {
+                (true, None)
+            };
+            if let Some(event) = lb_bad.clone() {
+                lb_unhealthy.insert(id.clone(), event);
+            }
+            (t, id, lb_ok, lb_bad.is_some())
+        })
+        .map(|(t, id, lb_ok, lb_bad)| TaskState {
+            id,
+            deployment: t.started_by.clone().unwrap_or_default(),
+            instance: t.container_instance_arn.clone().unwrap_or_default(),
+            host: t
+                .container_instance_arn
+                .as_ref()
+                .and_then(|a| instances.by_arn.get(a))
+                .copied()
+                .unwrap_or(Host::Lost),
+            live: t.desired_status == TaskStatus::Running,
+            present: t.last_status < TaskStatus::Stopped,
+            healthy: healthy(t, has_check(&t.task_definition_arn)) && lb_ok,
+            unhealthy: unhealthy(t, grace, now)
+                || (lb_bad && t.desired_status == TaskStatus::Running),
+            created_at: t.created_at,
+            started_at: t.started_at,
+            failed_at: failed_at(t),
+        })
+        .collect();
+    (states, lb_unhealthy)
+}
+
+/// Register a service's RUNNING tasks with its load balancers and its healthy ones with
+/// Cloud Map, and settle the tasks that are stopping ([`settle_stopping`]).
+async fn register(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    tasks: &[Arc<TaskRecord>],
+    states: &[TaskState],
+    registry: Option<&registries::Registry<'_>>,
+    events: &mut Vec<String>,
+) -> Result<(), ControlError> {
+    let balanced = !svc.load_balancers.is_empty();
+    if balanced {
+        targets::register_running(state, scope, svc, tasks, events).await;
+    }
+    if let Some(r) = registry {
+        let healthy: HashSet<String> = states
+            .iter()
+            .filter(|t| t.live && t.healthy)
+            .map(|t| t.id.clone())
+            .collect();
+        r.register_healthy(state, scope, svc, tasks, &healthy, events)
+            .await;
+    }
+    if balanced || registry.is_some() {
+        settle_stopping(state, scope, svc, tasks, registry, events).await?;
+    }
+    Ok(())
 }
 
 /// A number that changes whenever an instance record or an agent connection changes or a

@@ -93,11 +93,7 @@ impl ClusterTasks {
             .get(&group(&svc.service_name))
             .into_iter()
             .flatten()
-            .filter(|t| {
-                t.started_by
-                    .as_deref()
-                    .is_some_and(|s| svc.deployments.iter().any(|d| d.id == s))
-            })
+            .filter(|t| t.started_by.as_deref().is_some_and(|s| svc.owns(s)))
             .cloned()
             .collect()
     }
@@ -402,6 +398,8 @@ pub(crate) fn test_record(
         revisions: vec![],
         events: vec![],
         steady: false,
+        deployment_controller: Default::default(),
+        task_sets: vec![],
     };
     start_deployment(&mut s, now, None);
     s

@@ -1,5 +1,5 @@
-//! Tags of the ECS resources that can carry them (clusters, task definitions and services),
-//! found from their ARN.
+//! Tags of the ECS resources that can carry them (clusters, task definitions, services and
+//! task sets), found from their ARN.
 
 use flotilla_model::record::encode;
 use flotilla_model::service::ServiceStatus;
@@ -15,6 +15,8 @@ pub enum Tagged {
     Cluster(String),
     TaskDefinition(String),
     Service(String),
+    /// A task set: its service's key and its id.
+    TaskSet(String, String),
 }
 
 /// The resource an ARN names, if it is one that can carry tags.
@@ -45,9 +47,19 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
                  long format service/CLUSTER/NAME."
             ))),
         },
+        // task-set/CLUSTER/SERVICE/ecs-svc/NNNN
+        "task-set" => match rest.splitn(3, '/').collect::<Vec<_>>()[..] {
+            [cluster, name, id] => Ok(Tagged::TaskSet(
+                keys::service(&scope.region, cluster, name),
+                id.to_string(),
+            )),
+            _ => Err(ControlError::invalid(format!(
+                "The ARN '{arn}' is not a task set ARN (task-set/CLUSTER/SERVICE/ID)."
+            ))),
+        },
         _ => Err(ControlError::invalid(format!(
             "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
-             definition or a service."
+             definition, a service or a task set."
         ))),
     }
 }
@@ -81,6 +93,13 @@ pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlErro
             .value
             .tags
             .clone(),
+        Tagged::TaskSet(key, id) => {
+            let svc = state
+                .services()
+                .get(key.as_bytes())
+                .ok_or_else(ControlError::service_not_found)?;
+            crate::ecs::task_sets::find(&svc.value, id)?.tags.clone()
+        }
     })
 }
 
@@ -123,6 +142,19 @@ pub async fn retag(
                 .ok_or_else(ControlError::service_not_found)?;
             let mut s = (*e.value).clone();
             changed(&mut s.tags)?;
+            (key, encode(&s), e.mod_revision)
+        }
+        Tagged::TaskSet(key, id) => {
+            let e = state
+                .services()
+                .get(key.as_bytes())
+                .filter(|e| e.value.status != ServiceStatus::Inactive)
+                .ok_or_else(ControlError::service_not_found)?;
+            let mut s = (*e.value).clone();
+            crate::ecs::task_sets::find(&s, id)?;
+            if let Some(t) = s.task_sets.iter_mut().find(|t| t.is(id)) {
+                changed(&mut t.tags)?;
+            }
             (key, encode(&s), e.mod_revision)
         }
     };

@@ -26,6 +26,8 @@ const PROPAGATION: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 pub(super) struct Registry<'a> {
     spec: &'a ServiceRegistry,
     service: Arc<DiscoveryServiceRecord>,
+    /// The `externalId` of the task set whose tasks register (`ECS_TASK_SET_EXTERNAL_ID`).
+    external_id: Option<String>,
 }
 
 impl<'a> Registry<'a> {
@@ -33,7 +35,17 @@ impl<'a> Registry<'a> {
     pub(super) fn of(state: &State, svc: &'a ServiceRecord) -> Option<Registry<'a>> {
         let spec = svc.service_registries.first()?;
         let service = service_by_arn(state, spec.registry_arn.as_deref()?)?;
-        Some(Registry { spec, service })
+        Some(Registry {
+            spec,
+            service,
+            external_id: None,
+        })
+    }
+
+    /// The registry as the tasks of a task set with `external_id` register in it.
+    pub(super) fn for_task_set(mut self, external_id: Option<&str>) -> Self {
+        self.external_id = external_id.map(String::from);
+        self
     }
 
     /// The attributes a task registers with: its address (an awsvpc task's own; else its
@@ -101,6 +113,9 @@ impl<'a> Registry<'a> {
         }
         if let Some(zone) = &task.availability_zone {
             attributes.insert("AVAILABILITY_ZONE".to_string(), zone.clone());
+        }
+        if let Some(id) = &self.external_id {
+            attributes.insert("ECS_TASK_SET_EXTERNAL_ID".to_string(), id.clone());
         }
         Some(attributes)
     }

@@ -77,9 +77,12 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<ServiceRecord, ControlError> {
     // Everything a task launch checks (launch type, definition, constraints) fails here
-    // rather than in the controller.
-    launch_of(state, scope, &svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
-    start_deployment(&mut svc, now, None);
+    // rather than in the controller. An EXTERNAL service has no deployments: its task
+    // sets are checked as they are created.
+    if !svc.is_external() {
+        launch_of(state, scope, &svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
+        start_deployment(&mut svc, now, None);
+    }
     let key = keys::service(&scope.region, cluster_of(&svc), &svc.service_name);
     let existing = state.services().get(key.as_bytes());
     let mod_revision = match &existing {
@@ -119,6 +122,7 @@ fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
         && a.placement_strategy == b.placement_strategy
         && a.load_balancers == b.load_balancers
         && a.service_registries == b.service_registries
+        && a.deployment_controller == b.deployment_controller
 }
 
 /// What UpdateService asks to change; `None` leaves a setting as it is.
@@ -153,6 +157,9 @@ pub async fn change(
     update(state, key, |svc| {
         if svc.status != ServiceStatus::Active {
             return Err(ControlError::service_not_active());
+        }
+        if svc.is_external() {
+            crate::ecs::task_sets::check_change(change)?;
         }
         let strategy = svc.scheduling_strategy.clone();
         if let Some(n) = change.desired_count {
@@ -218,7 +225,7 @@ pub async fn change(
             &mut svc.enable_execute_command,
             change.enable_execute_command.as_ref(),
         );
-        if redeploy {
+        if redeploy && !svc.is_external() {
             launch_of(state, scope, svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
             start_deployment(svc, now, None);
         }
