@@ -53,7 +53,9 @@ class AgentProcess:
         return self
 
     def instance_arn(self, timeout=30):
-        """The ARN this agent registered as, found through the API by its test attribute."""
+        """The ARN this agent registered as, found through the API by its test attribute,
+        once the agent is connected (its first poll lands a moment after it registers; until
+        then the scheduler does not place on it)."""
         name = self.data_dir.name
         ecs = self.server.client("ecs")
 
@@ -62,9 +64,13 @@ class AgentProcess:
                 raise RuntimeError(f"agent exited: {self.log.read_text()[-3000:]}")
             arns = ecs.list_container_instances(
                 cluster=self.cluster, filter=f"attribute:flotilla.test-agent == {name}")["containerInstanceArns"]
-            return arns[0] if arns else None
+            if not arns:
+                return None
+            [instance] = ecs.describe_container_instances(
+                cluster=self.cluster, containerInstances=arns[:1])["containerInstances"]
+            return arns[0] if instance["agentConnected"] else None
 
-        return wait_for(registered, timeout=timeout, what=f"agent {name} to register")
+        return wait_for(registered, timeout=timeout, what=f"agent {name} to register and connect")
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -127,11 +127,12 @@ def test_revoking_the_token_or_deregistering_revokes_the_key(env, tmp_path):
             == (403, "UnrecognizedClientException")
         # The agent, its key refused, joins again as a new instance with its token.
         wait_for(lambda: own_key(c) != key_c, timeout=30, what="agent c to join again")
-        assert c.instance_arn() != arn_c
+        arn_c2 = c.instance_arn()
+        assert arn_c2 != arn_c
 
         token_id = second.split(".")[1]
         token_cli(server, "revoke", token_id)
-        assert call(server.endpoint, own_key(c), "Poll", dict(poll, containerInstanceArn=c.instance_arn())) \
+        assert call(server.endpoint, own_key(c), "Poll", dict(poll, containerInstanceArn=arn_c2)) \
             == (403, "UnrecognizedClientException")
         assert token_id not in token_cli(server, "list")
         # A's key, from the other token, still works.
