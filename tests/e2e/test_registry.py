@@ -85,13 +85,17 @@ def http(server, method, path, password=None, body=None, headers=None):
 
 
 def remove_images_of(registry):
-    """Every image the host's Docker holds from `registry` (pushed by a test or pulled by
-    the agent), by id, so that a test run leaves nothing behind."""
-    out = subprocess.run(["docker", "images", "--format", "{{.Repository}} {{.ID}}"], capture_output=True,
-                         text=True, timeout=60).stdout
-    ids = {i for line in out.splitlines() for r, i in [line.split()] if r.startswith(f"{registry}/")}
-    if ids:
-        subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True, timeout=120)
+    """Every image reference the host's Docker holds from `registry` (pushed by a test or
+    pulled by the agent), so that a test run leaves nothing behind. By reference, never by
+    id: a pushed test image shares its id with the local test image other tests run."""
+    out = subprocess.run(["docker", "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"],
+                         capture_output=True, text=True, timeout=60).stdout
+    refs = set()
+    for repo, tag, digest in (line.split() for line in out.splitlines()):
+        if repo.startswith(f"{registry}/"):
+            refs.add(f"{repo}:{tag}" if tag != "<none>" else f"{repo}@{digest}")
+    if refs:
+        subprocess.run(["docker", "rmi", "-f", *sorted(refs)], capture_output=True, timeout=120)
 
 
 def error_code(body):
