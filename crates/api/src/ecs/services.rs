@@ -139,10 +139,11 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
              use launchType.",
         ));
     }
-    let deployment_configuration = DeploymentConfiguration::default_for(&strategy).merged(
-        &input.deployment_configuration.clone().unwrap_or_default(),
-        &strategy,
-    )?;
+    let dc_input = input.deployment_configuration.clone().unwrap_or_default();
+    let deployment_configuration =
+        DeploymentConfiguration::default_for(&strategy).merged(&dc_input, &strategy)?;
+    let deployment_strategy =
+        service::StrategyConfig::default().merged(&dc_input.strategy, &strategy)?;
     check_placement(
         &strategy,
         &input.placement_constraints,
@@ -192,6 +193,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         revisions: vec![],
         events: vec![],
         steady: false,
+        deployment_strategy,
     };
     let svc = services::create(state, &scope, svc, now).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
@@ -475,6 +477,16 @@ pub fn list_by_namespace(
     Ok(json!({ "serviceArns": page, "nextToken": next }))
 }
 
+/// A `deploymentConfiguration` on the wire: the rolling settings and the strategy's.
+pub(super) fn deployment_configuration(
+    dc: &DeploymentConfiguration,
+    strategy: &service::StrategyConfig,
+) -> Value {
+    let mut out = serde_json::to_value(dc).unwrap_or_else(|_| json!({}));
+    strategy.render(&mut out);
+    out
+}
+
 /// The ECS `Deployment` shape, with the deployment's task counts.
 fn deployment_wire(
     svc: &ServiceRecord,
@@ -544,7 +556,10 @@ fn to_wire_with(
         "pendingCount": c.pending,
         "launchType": svc.launch_type,
         "taskDefinition": svc.task_definition,
-        "deploymentConfiguration": svc.deployment_configuration,
+        "deploymentConfiguration": deployment_configuration(
+            &svc.deployment_configuration,
+            &svc.deployment_strategy,
+        ),
         "deployments": deployments,
         "events": svc.events,
         "createdAt": flotilla_model::timestamp::to_epoch_seconds(&svc.created_at),
