@@ -147,6 +147,8 @@ pub(super) fn held(svc: &ServiceRecord, traffic_ok: bool, now: DateTime<Utc>) ->
             held.push(d.id.clone());
         }
     }
+    held.sort();
+    held.dedup();
     held
 }
 
@@ -191,5 +193,87 @@ pub(super) fn advance(
             true
         }
         Step::RollBack(reason) => services::roll_back(s, now, &reason).is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::services::{start_deployment, test_record};
+    use flotilla_model::service::strategy::Strategy;
+    use flotilla_model::service::{AdvancedConfiguration, LifecycleStage, LoadBalancer};
+
+    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/a/1";
+    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/b/2";
+
+    /// A BLUE_GREEN service whose second deployment (green) is shifting from its first.
+    fn shifting(now: DateTime<Utc>) -> (ServiceRecord, String, String) {
+        let mut s = test_record("c", "web", 2, now);
+        s.deployment_strategy.strategy = Strategy::BlueGreen;
+        s.load_balancers = vec![LoadBalancer {
+            target_group_arn: Some(A.into()),
+            load_balancer_name: None,
+            container_name: Some("app".into()),
+            container_port: Some(80),
+            advanced_configuration: Some(AdvancedConfiguration {
+                alternate_target_group_arn: Some(B.into()),
+                production_listener_rule: Some("arn:rule/prod".into()),
+                test_listener_rule: None,
+                role_arn: Some("arn:role".into()),
+            }),
+        }];
+        s.primary_mut().unwrap().complete(now);
+        let blue = s.primary().unwrap().id.clone();
+        start_deployment(&mut s, now, None);
+        let green = s.primary().unwrap().id.clone();
+        (s, blue, green)
+    }
+
+    fn stage(s: &mut ServiceRecord, stage: LifecycleStage) {
+        s.primary_mut().unwrap().shift.as_mut().unwrap().stage = stage;
+    }
+
+    #[test]
+    fn blue_is_held_until_clean_up_and_a_rolled_back_green_until_traffic_settled() {
+        let now = Utc::now();
+        let (mut s, blue, green) = shifting(now);
+        // RECONCILE_SERVICE holds every older deployment.
+        assert_eq!(held(&s, true, now), vec![blue.clone()]);
+        stage(&mut s, LifecycleStage::BakeTime);
+        assert_eq!(held(&s, true, now), vec![blue.clone()]);
+        assert_eq!(
+            held(&s, false, now),
+            vec![blue.clone()],
+            "rules not written"
+        );
+        stage(&mut s, LifecycleStage::CleanUp);
+        assert!(held(&s, true, now).is_empty());
+        // Rolled back: blue is the primary; green is held for SETTLE.
+        stage(&mut s, LifecycleStage::ProductionTrafficShift);
+        services::roll_back(&mut s, now, "asked").unwrap();
+        assert_eq!(held(&s, true, now), vec![green.clone()]);
+        let later = now + chrono::Duration::from_std(SETTLE).unwrap();
+        assert!(held(&s, true, later).is_empty());
+    }
+
+    #[test]
+    fn traffic_follows_the_shift_and_returns_to_blue_when_it_fails() {
+        let now = Utc::now();
+        let (mut s, _, _) = shifting(now);
+        let (green, t) = wanted(&s, 0);
+        assert_eq!((green.as_str(), t), (B, Traffic::BLUE));
+        {
+            let sh = s.primary_mut().unwrap().shift.as_mut().unwrap();
+            sh.production = Permille(300);
+            sh.test_on_green = true;
+        }
+        assert_eq!(wanted(&s, 0).1.production, Permille(300));
+        s.primary_mut().unwrap().fail("aborted", "aborted", now);
+        assert_eq!(wanted(&s, 0), (B.to_string(), Traffic::BLUE));
+        // A completed service sends everything to its primary's group.
+        let (mut s, _, _) = shifting(now);
+        services::roll_back(&mut s, now, "asked").unwrap();
+        assert_eq!(wanted(&s, 0).0, A);
+        assert_eq!(wanted(&s, 0).1.production, Permille::ALL);
     }
 }

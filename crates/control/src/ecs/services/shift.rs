@@ -244,3 +244,6 @@ pub fn check_advanced(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
