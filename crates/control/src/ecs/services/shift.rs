@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use flotilla_model::elbv2::Action;
 use flotilla_model::service::strategy::{HookAction, HookStatus, Permille};
 use flotilla_model::service::{
-    strategy::validate_advanced, Deployment, LoadBalancer, ServiceRecord, Shift,
+    strategy::validate_advanced, Deployment, LifecycleStage, LoadBalancer, ServiceRecord, Shift,
 };
 use flotilla_model::{ErrorKind, ModelError, Resource, Scope};
 
@@ -89,12 +89,18 @@ pub fn new_shift(svc: &ServiceRecord, now: DateTime<Utc>) -> Option<Shift> {
 /// Roll a shifting primary back to its blue, which still runs: blue is the PRIMARY again
 /// (so traffic returns to it at once), green is FAILED with ROLLBACK_IN_PROGRESS and its
 /// tasks stop once the rules have settled. False when the primary is not shifting or its
-/// blue is gone (then a rollback starts a new deployment, as for a rolling one).
+/// blue is gone or stopping (CLEAN_UP): then a rollback starts a new deployment, which
+/// shifts back from green as any other would.
 pub fn roll_back(svc: &mut ServiceRecord, now: DateTime<Utc>, reason: &str) -> bool {
     let Some(green) = svc.primary() else {
         return false;
     };
-    let Some(blue_id) = green.shift.as_ref().and_then(|s| s.blue.clone()) else {
+    let Some(blue_id) = green
+        .shift
+        .as_ref()
+        .filter(|s| s.stage < LifecycleStage::CleanUp)
+        .and_then(|s| s.blue.clone())
+    else {
         return false;
     };
     let green_id = green.id.clone();

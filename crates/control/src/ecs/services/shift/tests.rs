@@ -94,3 +94,16 @@ fn a_rollback_makes_the_running_blue_primary_again() {
     // Blue is not shifting: nothing more to roll back this way.
     assert!(!roll_back(&mut s, Utc::now(), "again"));
 }
+
+#[test]
+fn once_blue_is_stopping_a_rollback_is_a_new_shift_back_from_green() {
+    let mut s = service();
+    start_deployment(&mut s, Utc::now(), None);
+    let green = s.primary().unwrap().id.clone();
+    s.primary_mut().unwrap().shift.as_mut().unwrap().stage = LifecycleStage::CleanUp;
+    assert!(!roll_back(&mut s, Utc::now(), "late"));
+    crate::ecs::services::roll_back(&mut s, Utc::now(), "late").unwrap();
+    let back = s.primary().unwrap().shift.clone().unwrap();
+    assert_eq!(back.blue.as_deref(), Some(green.as_str()));
+    assert_eq!(back.target_groups, vec![A.to_string()]);
+}
