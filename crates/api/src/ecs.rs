@@ -31,6 +31,7 @@ use error::EcsError;
 
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
+    "ContinueServiceDeployment",
     "CreateCluster",
     "CreateService",
     "CreateTaskSet",
@@ -191,6 +192,9 @@ async fn dispatch(
                 service_deployments::describe_revisions(s, ctx, input.json()?)?
             }
             "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
+            "ContinueServiceDeployment" => {
+                service_deployments::continue_(s, ctx, input.json()?).await?
+            }
             other => return Err(AwsError::unknown_operation(other).into()),
         };
         Ok::<Value, EcsError>(out)

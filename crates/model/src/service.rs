@@ -15,9 +15,11 @@ use crate::tag::Tag;
 use crate::timestamp;
 
 mod lifecycle;
+pub mod strategy;
 pub mod task_set;
 
 pub use lifecycle::{DeploymentStatus, RolloutState, ServiceDeploymentStatus, ServiceStatus};
+pub use strategy::{AdvancedConfiguration, LifecycleStage, Shift, Strategy, StrategyConfig};
 pub use task_set::{DeploymentController, TaskSet};
 
 pub const REPLICA: &str = "REPLICA";
@@ -48,12 +50,15 @@ pub struct DeploymentConfiguration {
 }
 
 /// The part of a `deploymentConfiguration` a request gives.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentConfigurationInput {
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
     pub maximum_percent: Option<i64>,
     pub minimum_healthy_percent: Option<i64>,
+    /// `strategy` and its settings (see `service/strategy.rs`).
+    #[serde(flatten)]
+    pub strategy: strategy::StrategyInput,
 }
 
 impl DeploymentConfiguration {
@@ -167,6 +172,10 @@ pub struct LoadBalancer {
     pub container_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_port: Option<i64>,
+    /// Blue/green, linear and canary deployments: the alternate target group and the
+    /// listener rules whose weights shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_configuration: Option<AdvancedConfiguration>,
 }
 
 /// `serviceRegistries` entry: stored and validated here, acted on by service discovery.
@@ -265,6 +274,12 @@ pub struct Deployment {
     pub deployment_configuration: DeploymentConfiguration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rollback: Option<Rollback>,
+    /// Its `strategy` and the strategy's settings.
+    #[serde(default)]
+    pub deployment_strategy: StrategyConfig,
+    /// A blue/green, linear or canary deployment's progress (the controller moves it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<Shift>,
 }
 
 /// What a new deployment is made of; [`Deployment::start`] makes it the PRIMARY.
@@ -277,6 +292,8 @@ pub struct NewDeployment {
     pub service_revision_arn: String,
     pub source_revisions: Vec<String>,
     pub deployment_configuration: DeploymentConfiguration,
+    pub deployment_strategy: StrategyConfig,
+    pub shift: Option<Shift>,
     /// Why it started (the rollout state reason).
     pub reason: String,
 }
@@ -306,6 +323,8 @@ impl Deployment {
             stopped_at: None,
             deployment_configuration: d.deployment_configuration,
             rollback: None,
+            deployment_strategy: d.deployment_strategy,
+            shift: d.shift,
         }
     }
 
@@ -366,6 +385,15 @@ impl Deployment {
             self.deployment_status = ServiceDeploymentStatus::Stopped;
             self.status_reason = Some("A new deployment of the service replaced it.".into());
             self.stopped_at = Some(now);
+        }
+    }
+
+    /// A blue/green rollback: this deployment, replaced but still running its tasks and
+    /// taking production traffic again, is the PRIMARY once more.
+    pub fn restore(&mut self, now: DateTime<Utc>) {
+        if self.status == DeploymentStatus::Active {
+            self.status = DeploymentStatus::Primary;
+            self.updated_at = now;
         }
     }
 
@@ -500,6 +528,9 @@ pub struct ServiceRecord {
     /// The task sets of an EXTERNAL service.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub task_sets: Vec<TaskSet>,
+    /// `deploymentConfiguration.strategy` and its settings.
+    #[serde(default)]
+    pub deployment_strategy: StrategyConfig,
 }
 
 impl Record for ServiceRecord {

@@ -23,6 +23,7 @@
 //! the same plan.
 #![forbid(unsafe_code)]
 
+pub mod bluegreen;
 pub mod deployment;
 mod filter;
 pub mod fit;

@@ -1,5 +1,5 @@
 //! Service deployments and revisions: ListServiceDeployments, DescribeServiceDeployments,
-//! DescribeServiceRevisions, StopServiceDeployment.
+//! DescribeServiceRevisions, StopServiceDeployment, ContinueServiceDeployment.
 //!
 //! A service deployment is the same stored deployment DescribeServices shows in
 //! `deployments`, seen through the newer API; revisions are what each deployment runs.
@@ -7,6 +7,7 @@
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
 use flotilla_control::Entry;
+use flotilla_model::service::strategy::HookAction;
 use flotilla_model::service::{self, Deployment, RolloutState, ServiceRecord};
 use flotilla_model::timestamp::{from_epoch_seconds, to_epoch_seconds};
 use flotilla_model::{Arn, Scope};
@@ -99,7 +100,12 @@ fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Val
         },
         "status": d.deployment_status(),
         "statusReason": d.status_reason(),
-        "deploymentConfiguration": d.deployment_configuration,
+        "deploymentConfiguration": super::services::deployment_configuration(
+            &d.deployment_configuration,
+            &d.deployment_strategy,
+        ),
+        "lifecycleStage": d.shift.as_ref().map(|s| s.stage.as_str()),
+        "lifecycleHookDetails": d.shift.as_ref().map(hook_details),
         "rollback": d.rollback(),
         "deploymentCircuitBreaker": {
             "status": breaker_status,
@@ -108,6 +114,23 @@ fn full(state: &State, region: &str, svc: &ServiceRecord, d: &Deployment) -> Val
         },
         "alarms": { "status": "DISABLED" },
     })
+}
+
+/// The PAUSE hooks a deployment reached (`lifecycleHookDetails`).
+fn hook_details(shift: &service::Shift) -> Vec<Value> {
+    shift
+        .hooks
+        .iter()
+        .map(|h| {
+            json!({
+                "hookId": h.hook_id,
+                "targetType": "PAUSE",
+                "status": h.status.as_str(),
+                "expiresAt": to_epoch_seconds(&h.expires_at),
+                "timeoutAction": h.timeout_action.as_str(),
+            })
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -276,6 +299,47 @@ fn deployment_not_found() -> ControlError {
     )
 }
 
+/// The stored key of the service that owns service deployment `arn`.
+fn deployment_owner(state: &State, scope: &Scope, arn: &str) -> Result<String, EcsError> {
+    let svc = owner(state, scope, arn, "service-deployment").ok_or_else(deployment_not_found)?;
+    svc.value.deployment(arn).ok_or_else(deployment_not_found)?;
+    let cluster = services::cluster_of(&svc.value);
+    Ok(keys::service(
+        &scope.region,
+        cluster,
+        &svc.value.service_name,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinueInput {
+    service_deployment_arn: Option<String>,
+    hook_id: Option<String>,
+    action: Option<String>,
+}
+
+/// ContinueServiceDeployment: resolve the PAUSE hook a deployment waits at.
+pub async fn continue_(
+    state: &State,
+    ctx: &Context,
+    input: ContinueInput,
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let arn = input
+        .service_deployment_arn
+        .ok_or_else(|| invalid("serviceDeploymentArn is required."))?;
+    let hook = input
+        .hook_id
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("hookId is required."))?;
+    let action = HookAction::parse(input.action.as_deref().unwrap_or("CONTINUE"), "action")?;
+    let key = deployment_owner(state, &scope, &arn)?;
+    services::shift::continue_deployment(state, &key, &arn, &hook, action, chrono::Utc::now())
+        .await?;
+    Ok(json!({ "serviceDeploymentArn": arn }))
+}
+
 pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let arn = input
@@ -287,12 +351,7 @@ pub async fn stop(state: &State, ctx: &Context, input: StopInput) -> Result<Valu
             "stopType '{stop_type}' is invalid: use ABORT or ROLLBACK."
         )));
     }
-    let svc = owner(state, &scope, &arn, "service-deployment").ok_or_else(deployment_not_found)?;
-    svc.value
-        .deployment(&arn)
-        .ok_or_else(deployment_not_found)?;
-    let cluster = services::cluster_of(&svc.value);
-    let key = keys::service(&scope.region, cluster, &svc.value.service_name);
+    let key = deployment_owner(state, &scope, &arn)?;
     let how = if stop_type == "ROLLBACK" {
         StopType::Rollback
     } else {

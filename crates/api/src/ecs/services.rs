@@ -133,10 +133,11 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
              use launchType.",
         ));
     }
-    let deployment_configuration = DeploymentConfiguration::default_for(&strategy).merged(
-        &input.deployment_configuration.clone().unwrap_or_default(),
-        &strategy,
-    )?;
+    let dc_input = input.deployment_configuration.clone().unwrap_or_default();
+    let deployment_configuration =
+        DeploymentConfiguration::default_for(&strategy).merged(&dc_input, &strategy)?;
+    let deployment_strategy =
+        service::StrategyConfig::default().merged(&dc_input.strategy, &strategy)?;
     check_placement(
         &strategy,
         &input.placement_constraints,
@@ -195,6 +196,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         steady: false,
         deployment_controller: controller,
         task_sets: vec![],
+        deployment_strategy,
     };
     let svc = services::create(state, &scope, svc, now).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
@@ -477,6 +479,16 @@ pub fn list_by_namespace(
     Ok(json!({ "serviceArns": page, "nextToken": next }))
 }
 
+/// A `deploymentConfiguration` on the wire: the rolling settings and the strategy's.
+pub(super) fn deployment_configuration(
+    dc: &DeploymentConfiguration,
+    strategy: &service::StrategyConfig,
+) -> Value {
+    let mut out = serde_json::to_value(dc).unwrap_or_else(|_| json!({}));
+    strategy.render(&mut out);
+    out
+}
+
 /// The ECS `Deployment` shape, with the deployment's task counts.
 fn deployment_wire(
     svc: &ServiceRecord,
@@ -547,7 +559,10 @@ fn to_wire_with(
         "launchType": svc.launch_type,
         // An EXTERNAL service has one once it has a primary task set.
         "taskDefinition": (!svc.task_definition.is_empty()).then_some(&svc.task_definition),
-        "deploymentConfiguration": svc.deployment_configuration,
+        "deploymentConfiguration": deployment_configuration(
+            &svc.deployment_configuration,
+            &svc.deployment_strategy,
+        ),
         "deployments": deployments,
         "events": svc.events,
         "createdAt": flotilla_model::timestamp::to_epoch_seconds(&svc.created_at),

@@ -29,12 +29,13 @@ use flotilla_scheduler::deployment::{
 
 use super::runtime::{self, Action, Reconciler, Wake};
 use crate::ecs::services::{
-    self as services, cluster_of, healthy, launch_of, strategies_of, ClusterTasks,
+    self as services, cluster_of, healthy, launch_of, shift, strategies_of, ClusterTasks,
 };
 use crate::ecs::{task_definitions, tasks};
 use crate::placement::{self, Placement};
 use crate::{keys, ControlError, State};
 
+mod bluegreen;
 mod record;
 mod registries;
 mod targets;
@@ -309,6 +310,13 @@ impl ServiceController {
         let backoff_until =
             failures.backoff_until(config.service_backoff_base, config.service_backoff_max);
         let may_start = !failed && backoff_until.is_none_or(|t| now >= t);
+        let shifting = shift::shifts(svc);
+        let traffic_ok = !shifting || bluegreen::apply_traffic(&state, &scope, svc).await;
+        let held = if shifting {
+            bluegreen::held(svc, traffic_ok, now)
+        } else {
+            vec![]
+        };
         let mut hosts = Vec::new();
         let actions = if svc.is_daemon() {
             let changes = placement_stamp(&state);
@@ -321,14 +329,19 @@ impl ServiceController {
                 &states,
             )
         } else {
-            plan::replica(&Replica {
+            let replica = Replica {
                 desired,
                 config: &primary.deployment_configuration,
                 primary: &primary.id,
                 may_start,
                 may_retire: !failed,
                 tasks: &states,
-            })
+            };
+            if held.is_empty() {
+                plan::replica(&replica)
+            } else {
+                flotilla_scheduler::bluegreen::replica(&replica, &held)
+            }
         };
         let mut events = Vec::new();
         let registry = registries::Registry::of(&state, svc);
@@ -390,7 +403,12 @@ impl ServiceController {
             primary_ok: mine.len() as i64 == want
                 && mine.iter().all(|t| t.healthy && t.host == Host::Active),
         };
-        services::update(&state, key, |s| Ok(record(s, &pass, now))).await?;
+        services::update(&state, key, |s| {
+            let moved = traffic_ok && bluegreen::advance(s, &pass.primary, pass.primary_ok, now);
+            let recorded = record(s, &pass, now);
+            Ok(moved | recorded | shift::swap_when_complete(s))
+        })
+        .await?;
         Ok(())
     }
 

@@ -28,6 +28,7 @@ use crate::placement::{LaunchRequest, LaunchSpec};
 use crate::{keys, ControlError, State};
 
 mod operations;
+pub mod shift;
 
 pub use operations::{
     active_definition, change, check_placement, create, delete, stop_deployment, ServiceChange,
@@ -184,6 +185,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
             format!("service-deployment/{path}/{}", new_resource_id()),
         )
         .to_string();
+    let shift = shift::new_shift(svc, now);
     let mut sources = Vec::new();
     for d in &mut svc.deployments {
         d.replace(now);
@@ -217,6 +219,8 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         service_revision_arn: revision_arn,
         source_revisions: sources,
         deployment_configuration: svc.deployment_configuration.clone(),
+        deployment_strategy: svc.deployment_strategy.clone(),
+        shift,
         reason,
     };
     svc.deployments.insert(0, Deployment::start(new, now));
@@ -267,6 +271,9 @@ where
 /// task definition (circuit breaker rollback, or StopServiceDeployment ROLLBACK); `Err`
 /// says why it cannot.
 pub fn roll_back(svc: &mut ServiceRecord, now: DateTime<Utc>, reason: &str) -> Result<(), String> {
+    if shift::roll_back(svc, now, reason) {
+        return Ok(());
+    }
     let target = svc
         .last_completed()
         .map(|d| {
@@ -400,6 +407,7 @@ pub(crate) fn test_record(
         steady: false,
         deployment_controller: Default::default(),
         task_sets: vec![],
+        deployment_strategy: Default::default(),
     };
     start_deployment(&mut s, now, None);
     s

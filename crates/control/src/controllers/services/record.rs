@@ -92,6 +92,11 @@ pub(super) fn record(s: &mut ServiceRecord, pass: &Pass, now: DateTime<Utc>) -> 
 /// as rolled back.
 fn complete(s: &mut ServiceRecord, now: DateTime<Utc>) {
     let name = s.service_name.clone();
+    // Also when the primary had completed before: a blue/green rollback returns to a
+    // deployment that completed long ago.
+    for d in s.history.iter_mut() {
+        d.rollback_succeeded(now);
+    }
     let Some(p) = s.primary_mut() else {
         return;
     };
@@ -99,9 +104,6 @@ fn complete(s: &mut ServiceRecord, now: DateTime<Utc>) {
         return;
     }
     let id = p.id.clone();
-    for d in s.history.iter_mut() {
-        d.rollback_succeeded(now);
-    }
     s.push_event(
         format!("(service {name}) (deployment {id}) deployment completed."),
         now,

@@ -2,7 +2,8 @@
 //! `loadBalancers` is registered in its target groups; a task counts as healthy only
 //! when its targets are; a task is deregistered before it is stopped and held running
 //! until the data plane reports its targets drained (or the deregistration delay ends;
-//! `settle_stopping` in the controller lets it go).
+//! `settle_stopping` in the controller lets it go). A blue/green deployment's tasks use
+//! the target groups its shift chose (`ecs/services/shift.rs`).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use flotilla_model::service::ServiceRecord;
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::Scope;
 
+use crate::ecs::services::shift;
 use crate::elbv2::{target_groups, targets};
 use crate::{keys, State};
 
@@ -31,12 +33,13 @@ pub(super) fn task_targets(
     task: &TaskRecord,
 ) -> Vec<TaskTarget> {
     let mut out = Vec::new();
-    for lb in &svc.load_balancers {
-        let (Some(arn), Some(name), Some(port)) = (
-            lb.target_group_arn.as_deref(),
-            lb.container_name.as_deref(),
-            lb.container_port,
-        ) else {
+    let deployment = task.started_by.as_deref().and_then(|d| svc.deployment(d));
+    for (i, lb) in svc.load_balancers.iter().enumerate() {
+        // A blue/green deployment's tasks use the target group its shift chose.
+        let arn = Some(shift::group_of(svc, deployment, i)).filter(|a| !a.is_empty());
+        let (Some(arn), Some(name), Some(port)) =
+            (arn, lb.container_name.as_deref(), lb.container_port)
+        else {
             continue;
         };
         let Ok(group) = target_groups::by_arn(state, scope, arn) else {

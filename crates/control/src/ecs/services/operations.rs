@@ -15,7 +15,7 @@ use flotilla_model::Scope;
 use flotilla_scheduler as scheduler;
 use flotilla_store::view::Entry;
 
-use super::{cluster_of, launch_of, roll_back, start_deployment, update};
+use super::{cluster_of, launch_of, roll_back, shift, start_deployment, update};
 use crate::ecs::task_definitions;
 use crate::{keys, ControlError, State};
 
@@ -81,6 +81,7 @@ pub async fn create(
     // sets are checked as they are created.
     if !svc.is_external() {
         launch_of(state, scope, &svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
+        shift::check_advanced(state, scope, &svc)?;
         start_deployment(&mut svc, now, None);
     }
     let key = keys::service(&scope.region, cluster_of(&svc), &svc.service_name);
@@ -118,6 +119,7 @@ fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
         && a.launch_type == b.launch_type
         && a.scheduling_strategy == b.scheduling_strategy
         && a.deployment_configuration == b.deployment_configuration
+        && a.deployment_strategy == b.deployment_strategy
         && a.placement_constraints == b.placement_constraints
         && a.placement_strategy == b.placement_strategy
         && a.load_balancers == b.load_balancers
@@ -178,6 +180,7 @@ pub async fn change(
         }
         if let Some(c) = &change.deployment_configuration {
             svc.deployment_configuration = svc.deployment_configuration.merged(c, &strategy)?;
+            svc.deployment_strategy = svc.deployment_strategy.merged(&c.strategy, &strategy)?;
         }
         let mut redeploy = change.force_new_deployment;
         // Replace `field` with `new` if given; whether that changed it.
@@ -225,6 +228,7 @@ pub async fn change(
             &mut svc.enable_execute_command,
             change.enable_execute_command.as_ref(),
         );
+        shift::check_advanced(state, scope, svc)?;
         if redeploy && !svc.is_external() {
             launch_of(state, scope, svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
             start_deployment(svc, now, None);
