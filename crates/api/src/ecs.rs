@@ -12,6 +12,7 @@ mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
+mod execute_command;
 mod filter;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
@@ -46,6 +47,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTasks",
+    "ExecuteCommand",
     "ListAccountSettings",
     "ListAttributes",
     "ListClusters",
@@ -166,6 +168,7 @@ async fn dispatch(
             "StopTask" => tasks::stop(s, ctx, input.json()?).await?,
             "DescribeTasks" => tasks::describe(s, ctx, input.json()?)?,
             "ListTasks" => tasks::list(s, ctx, input.json()?)?,
+            "ExecuteCommand" => execute_command::execute(s, ctx, input.json()?)?,
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,

@@ -527,6 +527,15 @@ fn banner(
             println!("  credentials:     generated and saved to {}", p.display());
         }
     }
+    if flotilla_aws::is_weak_secret(&pair.secret_access_key) {
+        println!(
+            "  WARNING:         the secret access key is {} characters long; AWS's are {} \
+             random ones. Anyone who guesses it holds the account's root key: use a weak \
+             secret only on a machine no one else reaches.",
+            pair.secret_access_key.len(),
+            flotilla_aws::SECRET_LEN
+        );
+    }
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
     if let Some(dns) = dns {
         println!(
