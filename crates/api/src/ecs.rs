@@ -18,6 +18,7 @@ pub(crate) mod service_deployments;
 pub(crate) mod services;
 mod tags;
 pub(crate) mod task_definitions;
+mod task_protection;
 pub(crate) mod tasks;
 
 use async_trait::async_trait;
@@ -48,6 +49,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeTaskDefinition",
     "DescribeTasks",
     "ExecuteCommand",
+    "GetTaskProtection",
     "ListAccountSettings",
     "ListAttributes",
     "ListClusters",
@@ -74,6 +76,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
     "UpdateService",
+    "UpdateTaskProtection",
 ];
 
 pub struct Ecs {
@@ -169,6 +172,8 @@ async fn dispatch(
             "DescribeTasks" => tasks::describe(s, ctx, input.json()?)?,
             "ListTasks" => tasks::list(s, ctx, input.json()?)?,
             "ExecuteCommand" => execute_command::execute(s, ctx, input.json()?)?,
+            "UpdateTaskProtection" => task_protection::update(s, ctx, input.json()?).await?,
+            "GetTaskProtection" => task_protection::get(s, ctx, input.json()?)?,
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,

@@ -277,6 +277,7 @@ fn new_task(
         version: 1,
         connectivity: Some("CONNECTED".into()),
         awaiting_drain: false,
+        protected_until: None,
     }
 }
 
