@@ -197,3 +197,36 @@ def test_short_fake_credentials_work_with_a_warning(tmp_path):
         assert "WARNING" in server.log.read_text() and "4 characters" in server.log.read_text()
     finally:
         server.stop()
+
+
+def test_ecs_agent_operations_record_state_changes(env):
+    server, instance = env
+    ecs = server.client("ecs")
+    out = ecs.discover_poll_endpoint(cluster=CLUSTER, containerInstance=instance)
+    assert out["endpoint"] == server.endpoint and out["telemetryEndpoint"] == server.endpoint
+    register(ecs, "reported", networkMode="awsvpc")
+    arn = ecs.run_task(cluster=CLUSTER, taskDefinition="reported")["tasks"][0]["taskArn"]
+    task = wait_for(lambda: (t := ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0])
+                    ["lastStatus"] == "RUNNING" and t, timeout=60, what="task RUNNING")
+    ack = ecs.submit_container_state_change(cluster=CLUSTER, task=arn, containerName="app", status="RUNNING",
+                                            reason="seen by another agent")
+    assert ack["acknowledgment"] == "ACK"
+    [c] = ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0]["containers"]
+    assert c["reason"] == "seen by another agent"
+    attachment = task["attachments"][0]["id"]
+    attachment_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:attachment/{attachment}"
+    assert ecs.submit_attachment_state_changes(
+        cluster=CLUSTER, attachments=[{"attachmentArn": attachment_arn, "status": "ATTACHED"}])["acknowledgment"] == "ACK"
+    with pytest.raises(ClientError) as e:
+        ecs.submit_attachment_state_changes(cluster=CLUSTER, attachments=[{"attachmentArn": "nope", "status": "ATTACHED"}])
+    assert error_of(e)[0] == "InvalidParameterException"
+    ecs.submit_task_state_change(cluster=CLUSTER, task=arn, status="STOPPED", reason="stopped by the ECS agent")
+    stopped = ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0]
+    assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
+    assert stopped["stoppedReason"] == "stopped by the ECS agent"
+    # Statuses only move forward, as the agent protocol's.
+    ecs.submit_task_state_change(cluster=CLUSTER, task=arn, status="RUNNING")
+    assert ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0]["lastStatus"] == "STOPPED"
+    with pytest.raises(ClientError) as e:
+        ecs.submit_task_state_change(cluster=CLUSTER, task="0123456789abcdef0123456789abcdef", status="RUNNING")
+    assert error_of(e) == ("InvalidParameterException", "The referenced task was not found.")

@@ -8,6 +8,7 @@
 //! botocore's model.
 
 mod account_settings;
+mod agent_ops;
 mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
@@ -48,6 +49,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTasks",
+    "DiscoverPollEndpoint",
     "ExecuteCommand",
     "GetTaskProtection",
     "ListAccountSettings",
@@ -70,6 +72,9 @@ pub const OPERATIONS: &[&str] = &[
     "StartTask",
     "StopServiceDeployment",
     "StopTask",
+    "SubmitAttachmentStateChanges",
+    "SubmitContainerStateChange",
+    "SubmitTaskStateChange",
     "TagResource",
     "UntagResource",
     "UpdateCluster",
@@ -77,6 +82,16 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateContainerInstancesState",
     "UpdateService",
     "UpdateTaskProtection",
+];
+
+/// The ECS operations an agent's own key may call (each checks it acts for its own
+/// instance).
+const AGENT_OPERATIONS: &[&str] = &[
+    "RegisterContainerInstance",
+    "DiscoverPollEndpoint",
+    "SubmitTaskStateChange",
+    "SubmitContainerStateChange",
+    "SubmitAttachmentStateChanges",
 ];
 
 pub struct Ecs {
@@ -102,11 +117,12 @@ impl AwsService for Ecs {
         &self.spec
     }
 
-    /// An agent's own key may re-register its own instance (checked by the operation).
+    /// An agent's own key may re-register its own instance and report its own tasks'
+    /// state changes (checked by each operation).
     fn admits(&self, principal: &Principal, operation: &str) -> bool {
         match principal {
             Principal::Root => true,
-            Principal::Agent => operation == "RegisterContainerInstance",
+            Principal::Agent => AGENT_OPERATIONS.contains(&operation),
             Principal::Joiner => false,
         }
     }
@@ -174,6 +190,14 @@ async fn dispatch(
             "ExecuteCommand" => execute_command::execute(s, ctx, input.json()?)?,
             "UpdateTaskProtection" => task_protection::update(s, ctx, input.json()?).await?,
             "GetTaskProtection" => task_protection::get(s, ctx, input.json()?)?,
+            "DiscoverPollEndpoint" => agent_ops::discover(s, ctx, input.json()?)?,
+            "SubmitTaskStateChange" => agent_ops::submit_task(s, ctx, input.json()?).await?,
+            "SubmitContainerStateChange" => {
+                agent_ops::submit_container(s, ctx, input.json()?).await?
+            }
+            "SubmitAttachmentStateChanges" => {
+                agent_ops::submit_attachments(s, ctx, input.json()?).await?
+            }
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,

@@ -365,6 +365,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         .with_context(|| format!("binding the registry listener on {}", args.registry_addr))?;
     let registry_host = registry_host(&args, registry_listener.local_addr()?)?;
     config.control.registry_endpoint = Some(format!("{scheme}://{registry_host}"));
+    config.control.api_endpoint = Some(endpoint.clone());
     // The authority clients should trust, where `flotilla env` and the local agent find it.
     let ca_file = env::ca_file(&args.data_dir);
     match tls.as_ref().and_then(|t| t.ca_pem.as_ref()) {
