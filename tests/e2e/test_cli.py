@@ -45,7 +45,7 @@ def test_env_without_a_running_instance_says_so(tmp_path):
 
 
 def test_bad_configuration_is_refused_at_start(tmp_path):
-    env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID="AKIAX", FLOTILLA_SECRET_ACCESS_KEY="short")
+    env = dict(os.environ, FLOTILLA_ACCESS_KEY_ID="AKIAX", FLOTILLA_SECRET_ACCESS_KEY="x" * 41)
     out = subprocess.run([BIN, "server", "--data-dir", str(tmp_path), "--api-addr", "127.0.0.1:0"],
                          env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "40" in out.stderr

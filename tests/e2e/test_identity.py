@@ -83,6 +83,12 @@ def test_an_agent_key_speaks_only_for_its_own_instance(env):
     fresh = {k: v for k, v in register.items() if k != "containerInstanceArn"}
     assert call(ep, key, "RegisterContainerInstance", fresh, target=ECS_TARGET,
                 service="ecs") == (400, "AccessDeniedException")
+    # The ECS agent's operations: for its own instance only.
+    discover = {"cluster": CLUSTER, "containerInstance": arn_a}
+    status, answer = call(ep, key, "DiscoverPollEndpoint", discover, target=ECS_TARGET, service="ecs")
+    assert status == 200 and answer["endpoint"] == ep
+    assert call(ep, key, "DiscoverPollEndpoint", dict(discover, containerInstance=arn_b), target=ECS_TARGET,
+                service="ecs") == (400, "AccessDeniedException")
     # Nothing of the administrator's API either.
     assert call(ep, key, "ListClusters", {}, target=ECS_TARGET, service="ecs") == (403, "AccessDeniedException")
     assert call(ep, key, "CreateJoinToken", {"cluster": CLUSTER}) == (403, "AccessDeniedException")

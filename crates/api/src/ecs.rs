@@ -8,15 +8,18 @@
 //! botocore's model.
 
 mod account_settings;
+mod agent_ops;
 mod attributes;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
+mod execute_command;
 mod filter;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
 mod tags;
 pub(crate) mod task_definitions;
+mod task_protection;
 mod task_sets;
 pub(crate) mod tasks;
 
@@ -51,6 +54,9 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeTaskDefinition",
     "DescribeTaskSets",
     "DescribeTasks",
+    "DiscoverPollEndpoint",
+    "ExecuteCommand",
+    "GetTaskProtection",
     "ListAccountSettings",
     "ListAttributes",
     "ListClusters",
@@ -71,6 +77,9 @@ pub const OPERATIONS: &[&str] = &[
     "StartTask",
     "StopServiceDeployment",
     "StopTask",
+    "SubmitAttachmentStateChanges",
+    "SubmitContainerStateChange",
+    "SubmitTaskStateChange",
     "TagResource",
     "UntagResource",
     "UpdateCluster",
@@ -78,7 +87,18 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateContainerInstancesState",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
+    "UpdateTaskProtection",
     "UpdateTaskSet",
+];
+
+/// The ECS operations an agent's own key may call (each checks it acts for its own
+/// instance).
+const AGENT_OPERATIONS: &[&str] = &[
+    "RegisterContainerInstance",
+    "DiscoverPollEndpoint",
+    "SubmitTaskStateChange",
+    "SubmitContainerStateChange",
+    "SubmitAttachmentStateChanges",
 ];
 
 pub struct Ecs {
@@ -104,11 +124,12 @@ impl AwsService for Ecs {
         &self.spec
     }
 
-    /// An agent's own key may re-register its own instance (checked by the operation).
+    /// An agent's own key may re-register its own instance and report its own tasks'
+    /// state changes (checked by each operation).
     fn admits(&self, principal: &Principal, operation: &str) -> bool {
         match principal {
             Principal::Root => true,
-            Principal::Agent => operation == "RegisterContainerInstance",
+            Principal::Agent => AGENT_OPERATIONS.contains(&operation),
             Principal::Joiner => false,
         }
     }
@@ -173,6 +194,17 @@ async fn dispatch(
             "StopTask" => tasks::stop(s, ctx, input.json()?).await?,
             "DescribeTasks" => tasks::describe(s, ctx, input.json()?)?,
             "ListTasks" => tasks::list(s, ctx, input.json()?)?,
+            "ExecuteCommand" => execute_command::execute(s, ctx, input.json()?)?,
+            "UpdateTaskProtection" => task_protection::update(s, ctx, input.json()?).await?,
+            "GetTaskProtection" => task_protection::get(s, ctx, input.json()?)?,
+            "DiscoverPollEndpoint" => agent_ops::discover(s, ctx, input.json()?)?,
+            "SubmitTaskStateChange" => agent_ops::submit_task(s, ctx, input.json()?).await?,
+            "SubmitContainerStateChange" => {
+                agent_ops::submit_container(s, ctx, input.json()?).await?
+            }
+            "SubmitAttachmentStateChanges" => {
+                agent_ops::submit_attachments(s, ctx, input.json()?).await?
+            }
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,

@@ -26,4 +26,4 @@ pub use gateway::{
 };
 pub use protocol::Protocol;
 pub use sigv4::is_region_name;
-pub use sigv4::{Credentials, Key, KeySource, Principal, SECRET_LEN};
+pub use sigv4::{is_weak_secret, Credentials, Key, KeySource, Principal, SECRET_LEN};

@@ -26,9 +26,15 @@ use tower::BoxError;
 
 use crate::AwsError;
 
-/// The length of a secret access key, as AWS issues them. The verifier derives signing keys
-/// from secrets of exactly this length.
+/// The length of a secret access key, as AWS issues them, and the longest secret the
+/// verifier takes (it derives signing keys from a buffer of this length).
 pub const SECRET_LEN: usize = 40;
+
+/// Whether a secret is weaker than the ones AWS issues (40 random characters): local test
+/// set-ups use `test` or `secret`, which sign fine but guard nothing.
+pub fn is_weak_secret(secret: &str) -> bool {
+    secret.len() < SECRET_LEN
+}
 
 /// Who signed a request: what kind of key it was signed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +83,13 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// One root key pair of `account`. The secret must be 40 characters, like AWS's.
+    /// One root key pair of `account`. Any non-empty secret of at most 40 bytes signs (AWS's
+    /// are 40 characters; short fake ones such as `test` are what local test set-ups use).
     pub fn single(account: &str, access_key_id: &str, secret: &str) -> Result<Self, String> {
-        if secret.len() != SECRET_LEN || !secret.is_ascii() {
+        if secret.is_empty() || secret.len() > SECRET_LEN || secret.contains('\0') {
             return Err(format!(
-                "the secret access key must be {SECRET_LEN} ASCII characters long, as AWS \
-                 secret keys are (got {})",
+                "the secret access key must be 1 to {SECRET_LEN} bytes long without NUL \
+                 characters (AWS's are {SECRET_LEN}; got {} bytes)",
                 secret.len()
             ));
         }
@@ -389,13 +396,26 @@ fn signing_key_for(
     secret: &str,
     req: GetSigningKeyRequest,
 ) -> Result<GetSigningKeyResponse, BoxError> {
-    let secret = KSecretKey::from_str(secret).map_err(|e| format!("bad secret key: {e:?}"))?;
+    let secret = KSecretKey::from_str(&padded_secret(secret))
+        .map_err(|e| format!("bad secret key: {e:?}"))?;
     let user = User::new("aws", account, "/", "root")?;
     let key = secret.to_ksigning(req.request_date(), req.region(), req.service());
     Ok(GetSigningKeyResponse::builder()
         .principal(user)
         .signing_key(key)
         .build()?)
+}
+
+/// A secret of at most [`SECRET_LEN`] bytes padded with NULs to that length. HMAC pads a
+/// key shorter than its block (64 bytes) with zeros, so `"AWS4" + secret` and the same key
+/// with trailing NULs give the same signing key: the library's fixed-length key then serves
+/// secrets of any shorter length.
+fn padded_secret(secret: &str) -> String {
+    let mut padded = secret.to_string();
+    while padded.len() < SECRET_LEN {
+        padded.push('\0');
+    }
+    padded
 }
 
 fn signature_error(e: BoxError) -> AwsError {

@@ -262,12 +262,12 @@ mod tests {
     fn registration() -> Registration {
         Registration {
             id: Some("someone-elses".into()),
-            capacity: Capacity {
+            capacity: Some(Capacity {
                 cpu: 1024,
                 memory: 512,
                 tcp_ports: BTreeSet::new(),
                 udp_ports: BTreeSet::new(),
-            },
+            }),
             version_info: VersionInfo::default(),
             attributes: vec![],
             tags: vec![],

@@ -47,6 +47,9 @@ pub struct ControlConfig {
     /// `https://HOST:PORT` (every `repositoryUri` starts with its `HOST:PORT`); `None` when
     /// this server serves no registry.
     pub registry_endpoint: Option<String>,
+    /// The URL the API is reached at (`http(s)://host:port`), answered by
+    /// DiscoverPollEndpoint; `None` in tests that serve no listener.
+    pub api_endpoint: Option<String>,
     /// How often the leader applies repositories' lifecycle policies.
     pub lifecycle_interval: Duration,
     /// The addresses load balancers are given, one each, in order.
@@ -73,6 +76,7 @@ impl ControlConfig {
             service_backoff_max: Duration::from_secs(27 * 60),
             stopped_task_retention: Duration::from_secs(3600),
             registry_endpoint: None,
+            api_endpoint: None,
             lifecycle_interval: Duration::from_secs(3600),
             lb_addresses: crate::elbv2::AddressPool::default(),
             lb_dns_suffix: "flotilla.internal".into(),

@@ -365,6 +365,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         .with_context(|| format!("binding the registry listener on {}", args.registry_addr))?;
     let registry_host = registry_host(&args, registry_listener.local_addr()?)?;
     config.control.registry_endpoint = Some(format!("{scheme}://{registry_host}"));
+    config.control.api_endpoint = Some(endpoint.clone());
     // The authority clients should trust, where `flotilla env` and the local agent find it.
     let ca_file = env::ca_file(&args.data_dir);
     match tls.as_ref().and_then(|t| t.ca_pem.as_ref()) {
@@ -526,6 +527,15 @@ fn banner(
         credentials::Source::Generated(p) => {
             println!("  credentials:     generated and saved to {}", p.display());
         }
+    }
+    if flotilla_aws::is_weak_secret(&pair.secret_access_key) {
+        println!(
+            "  WARNING:         the secret access key is {} characters long; AWS's are {} \
+             random ones. Anyone who guesses it holds the account's root key: use a weak \
+             secret only on a machine no one else reaches.",
+            pair.secret_access_key.len(),
+            flotilla_aws::SECRET_LEN
+        );
     }
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
     if let Some(dns) = dns {

@@ -166,3 +166,120 @@ impl ContainerInstanceRecord {
         }
     }
 }
+
+/// What an instance identity document (EC2's, or the one Flotilla's agent writes) says
+/// about its host; every field is optional, and a document that is not a JSON object
+/// says nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityDocument {
+    pub instance_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub instance_type: Option<String>,
+    pub architecture: Option<String>,
+    pub image_id: Option<String>,
+}
+
+impl IdentityDocument {
+    /// Read a RegisterContainerInstance `instanceIdentityDocument`.
+    pub fn parse(doc: &str) -> IdentityDocument {
+        let v: serde_json::Value = serde_json::from_str(doc).unwrap_or_default();
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(|f| f.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        IdentityDocument {
+            instance_id: field("instanceId"),
+            availability_zone: field("availabilityZone"),
+            instance_type: field("instanceType"),
+            architecture: field("architecture"),
+            image_id: field("imageId"),
+        }
+    }
+
+    /// The `ecs.*` attributes ECS gives every instance it registers, from what the document
+    /// says (Linux, and `x86_64` when it names no architecture); those the registration
+    /// gives itself win.
+    pub fn builtin_attributes(&self) -> Vec<Attribute> {
+        let attribute = |name: &str, value: Option<&str>| {
+            value.map(|v| Attribute {
+                name: name.to_string(),
+                value: Some(v.to_string()),
+                target_type: None,
+                target_id: None,
+            })
+        };
+        [
+            attribute("ecs.os-type", Some("linux")),
+            attribute("ecs.os-family", Some("LINUX")),
+            attribute(
+                "ecs.cpu-architecture",
+                Some(self.architecture.as_deref().unwrap_or("x86_64")),
+            ),
+            attribute("ecs.availability-zone", self.availability_zone.as_deref()),
+            attribute("ecs.instance-type", self.instance_type.as_deref()),
+            attribute("ecs.ami-id", self.image_id.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// `given` with the built-in attributes it lacks added after it.
+pub fn with_builtin_attributes(
+    mut given: Vec<Attribute>,
+    doc: &IdentityDocument,
+) -> Vec<Attribute> {
+    for b in doc.builtin_attributes() {
+        if !given.iter().any(|a| a.name == b.name) {
+            given.push(b);
+        }
+    }
+    given
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn builtins_come_from_the_document_and_yield_to_given_ones() {
+        let doc = IdentityDocument::parse(
+            r#"{"instanceId":"i-1","availabilityZone":"us-east-1b","instanceType":"m5.large","architecture":"arm64"}"#,
+        );
+        assert_eq!(doc.instance_id.as_deref(), Some("i-1"));
+        let given = vec![Attribute {
+            name: "ecs.os-type".into(),
+            value: Some("windows".into()),
+            target_type: None,
+            target_id: None,
+        }];
+        let all = with_builtin_attributes(given, &doc);
+        let get = |n: &str| {
+            all.iter()
+                .find(|a| a.name == n)
+                .and_then(|a| a.value.clone())
+        };
+        assert_eq!(get("ecs.os-type").as_deref(), Some("windows"));
+        assert_eq!(get("ecs.availability-zone").as_deref(), Some("us-east-1b"));
+        assert_eq!(get("ecs.instance-type").as_deref(), Some("m5.large"));
+        assert_eq!(get("ecs.cpu-architecture").as_deref(), Some("arm64"));
+        assert_eq!(get("ecs.ami-id"), None);
+        let none = IdentityDocument::parse("not json");
+        assert_eq!(none, IdentityDocument::default());
+        assert_eq!(none.builtin_attributes().len(), 3);
+    }
+
+    proptest! {
+        #[test]
+        fn any_document_parses_without_panic(doc in ".{0,200}", field in "[a-zA-Z]{0,12}", value in ".{0,20}") {
+            let _ = IdentityDocument::parse(&doc).builtin_attributes();
+            let json = serde_json::json!({ field: value, "availabilityZone": [1, 2] }).to_string();
+            let parsed = IdentityDocument::parse(&json);
+            prop_assert_eq!(parsed.availability_zone, None);
+        }
+    }
+}

@@ -14,6 +14,7 @@ use crate::record::Record;
 use crate::tag::Tag;
 use crate::timestamp;
 
+pub mod launch;
 mod lifecycle;
 pub mod strategy;
 pub mod task_set;
@@ -243,6 +244,9 @@ pub struct Deployment {
     status: DeploymentStatus,
     pub task_definition: String,
     pub launch_type: String,
+    /// The Fargate platform version the deployment runs (`LATEST` resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
     pub desired_count: i64,
     pub failed_tasks: i64,
     #[serde(with = "timestamp")]
@@ -287,6 +291,7 @@ pub struct NewDeployment {
     pub id: String,
     pub task_definition: String,
     pub launch_type: String,
+    pub platform_version: Option<String>,
     pub desired_count: i64,
     pub service_deployment_arn: String,
     pub service_revision_arn: String,
@@ -308,6 +313,7 @@ impl Deployment {
             status: DeploymentStatus::Primary,
             task_definition: d.task_definition,
             launch_type: d.launch_type,
+            platform_version: d.platform_version,
             desired_count: d.desired_count,
             failed_tasks: 0,
             created_at: now,
@@ -481,6 +487,12 @@ pub struct ServiceRecord {
     pub status: ServiceStatus,
     pub desired_count: i64,
     pub launch_type: String,
+    /// A Fargate service's platform version as given (`LATEST` when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// The `role` given for the service's load balancers, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     pub task_definition: String,
     pub scheduling_strategy: String,
     pub deployment_configuration: DeploymentConfiguration,
@@ -683,6 +695,36 @@ pub fn validate_load_balancers(lbs: &[LoadBalancer]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Check a `networkConfiguration` (of CreateService, UpdateService, RunTask) as ECS does:
+/// the subnets of an `awsvpcConfiguration` may not be empty (AWS's own sentence), at most
+/// 16 subnets and 5 security groups, `assignPublicIp` ENABLED or DISABLED.
+pub fn validate_network_configuration(n: &NetworkConfiguration) -> Result<()> {
+    let Some(vpc) = &n.awsvpc_configuration else {
+        return Ok(());
+    };
+    if vpc.subnets.is_empty() {
+        return Err(ModelError::invalid("subnets can not be empty."));
+    }
+    if vpc.subnets.len() > 16 {
+        return Err(ModelError::invalid(format!(
+            "awsvpcConfiguration: at most 16 subnets can be given; got {}.",
+            vpc.subnets.len()
+        )));
+    }
+    if vpc.security_groups.len() > 5 {
+        return Err(ModelError::invalid(format!(
+            "awsvpcConfiguration: at most 5 security groups can be given; got {}.",
+            vpc.security_groups.len()
+        )));
+    }
+    match vpc.assign_public_ip.as_deref() {
+        None | Some("ENABLED" | "DISABLED") => Ok(()),
+        Some(other) => Err(ModelError::invalid(format!(
+            "assignPublicIp '{other}' is invalid: use ENABLED or DISABLED."
+        ))),
+    }
 }
 
 /// Check the `serviceRegistries` of a service.

@@ -237,9 +237,34 @@ pub struct TaskRecord {
     /// drained (not part of ECS's shape): the control plane clears it when they have.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_drain: bool,
+    /// Until when UpdateTaskProtection protects it from scale-in and deployments (not part
+    /// of the Task shape: GetTaskProtection answers it). Read through
+    /// [`TaskRecord::protection`], which says a lapsed date is no protection.
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub protected_until: Option<DateTime<Utc>>,
 }
 
+/// The longest and the default protection UpdateTaskProtection gives, in minutes.
+pub const MAX_PROTECTION_MINUTES: i64 = 2880;
+pub const DEFAULT_PROTECTION_MINUTES: i64 = 120;
+
 impl TaskRecord {
+    /// When its scale-in protection expires, if it is protected at `now`.
+    pub fn protection(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.protected_until.filter(|until| *until > now)
+    }
+
+    /// Protect it for `minutes` from `now` (1 to [`MAX_PROTECTION_MINUTES`], checked by
+    /// the caller), or clear its protection with `None`; as ECS, a new period replaces
+    /// the old one.
+    pub fn set_protection(&mut self, minutes: Option<i64>, now: DateTime<Utc>) {
+        self.protected_until = minutes.map(|m| now + chrono::Duration::minutes(m));
+    }
+
     /// The status its agent is told to bring it to: RUNNING while it awaits the drain of
     /// its load balancer targets, otherwise its desired status.
     pub fn desired_for_agent(&self) -> TaskStatus {

@@ -32,6 +32,9 @@ pub struct TaskState {
     pub healthy: bool,
     /// Its container health checks failed and its grace period is over: replace it.
     pub unhealthy: bool,
+    /// Scale-in protected (UpdateTaskProtection, not yet expired): neither a scale-down
+    /// nor a deployment stops it.
+    pub protected: bool,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     /// When it stopped on its own (a failure), if it did.
@@ -106,10 +109,12 @@ pub fn replica(r: &Replica) -> Actions {
             .min(max_total - holding)
             .max(0);
     }
-    // Too many of the primary: stop the ones not yet healthy first, then the newest.
+    // Too many of the primary: stop the ones not yet healthy first, then the newest;
+    // protected tasks are left running, so fewer may stop than are in excess.
     let excess = primary.len() as i64 - r.desired;
     let mut healthy = primary.iter().filter(|t| t.healthy).count() as i64;
     if excess > 0 {
+        primary.retain(|t| !t.protected);
         primary.sort_by(|a, b| {
             a.healthy
                 .cmp(&b.healthy)
@@ -132,6 +137,12 @@ pub fn replica(r: &Replica) -> Actions {
         .filter(|t| r.may_retire || t.host == Host::Draining)
         .collect();
     healthy += retiring.iter().filter(|t| t.healthy).count() as i64;
+    // A protected task the deployment replaces keeps running (and counts as healthy)
+    // until its protection ends; one on a draining instance still moves.
+    let retiring: Vec<&TaskState> = retiring
+        .into_iter()
+        .filter(|t| !t.protected || t.host == Host::Draining)
+        .collect();
     // Tasks that are not healthy count for nothing: stop them at once.
     for t in retiring.iter().filter(|t| !t.healthy) {
         actions.stop.push((t.id.clone(), why(t)));
@@ -179,7 +190,8 @@ pub fn daemon(
     let (_, min_healthy) = deployment_bounds(desired, config);
     let mut healthy = live.iter().filter(|t| t.healthy).count() as i64;
     for t in &live {
-        let keep = wanted.iter().any(|h| h.arn == t.instance);
+        let keep =
+            wanted.iter().any(|h| h.arn == t.instance) || (t.protected && t.host == Host::Active);
         if !keep && t.host != Host::Lost {
             let why = if t.host == Host::Draining {
                 Why::Draining
@@ -196,12 +208,12 @@ pub fn daemon(
             on.into_iter().partition(|t| t.deployment == primary);
         if new.len() > 1 {
             new.sort_by_key(|t| std::cmp::Reverse(t.created_at));
-            for t in &new[1..] {
+            for t in new[1..].iter().filter(|t| !t.protected) {
                 actions.stop.push((t.id.clone(), Why::ScaleDown));
             }
         }
         if !new.is_empty() {
-            for t in old {
+            for t in old.iter().filter(|t| !t.protected) {
                 actions.stop.push((t.id.clone(), Why::Replaced));
             }
             continue;
@@ -212,7 +224,8 @@ pub fn daemon(
             }
             continue;
         }
-        for t in old {
+        // A protected old task holds its instance until its protection ends.
+        for t in old.into_iter().filter(|t| !t.protected) {
             if t.healthy {
                 if healthy <= min_healthy {
                     continue;
@@ -304,6 +317,7 @@ mod tests {
             healthy,
             present: true,
             unhealthy: false,
+            protected: false,
             created_at: Utc::now(),
             started_at: None,
             failed_at: None,
@@ -561,5 +575,85 @@ mod tests {
         let hosts = [host("i-1", Host::Active)];
         let a = daemon(&hosts, &c, "new", true, &[task("o", "old", true)]);
         assert!(a.stop.is_empty());
+    }
+
+    fn protected(id: &str, deployment: &str) -> TaskState {
+        TaskState {
+            protected: true,
+            ..task(id, deployment, true)
+        }
+    }
+
+    #[test]
+    fn scale_in_leaves_protected_tasks_running() {
+        let tasks = [
+            protected("a", "new"),
+            task("b", "new", true),
+            protected("c", "new"),
+        ];
+        let a = run(1, &config(100, 200), &tasks);
+        assert_eq!(a.stop, vec![("b".to_string(), Why::ScaleDown)]);
+        let a = run(0, &config(100, 200), &[protected("a", "new")]);
+        assert!(
+            a.stop.is_empty(),
+            "only protected tasks are left: none stops"
+        );
+    }
+
+    #[test]
+    fn a_deployment_waits_for_protected_old_tasks() {
+        let tasks = [
+            protected("o1", "old"),
+            task("o2", "old", true),
+            task("n1", "new", true),
+            task("n2", "new", true),
+        ];
+        let a = run(2, &config(100, 200), &tasks);
+        assert_eq!(stopped(&a), vec!["o2"]);
+        let mut draining = protected("o3", "old");
+        draining.host = Host::Draining;
+        let a = run(2, &config(0, 200), &[draining]);
+        assert_eq!(a.stop, vec![("o3".to_string(), Why::Draining)]);
+        let c = DeploymentConfiguration::default_for(DAEMON);
+        let a = daemon(
+            &[host("i-1", Host::Active)],
+            &c,
+            "new",
+            true,
+            &[protected("o", "old")],
+        );
+        assert!(a.stop.is_empty() && a.start_on.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever the tasks and bounds, a protected task on an ACTIVE instance is never
+        /// stopped for a scale-in or a deployment.
+        #[test]
+        fn protected_tasks_are_never_scaled_in_or_replaced(
+            shape in proptest::collection::vec((0..2u8, proptest::bool::ANY, proptest::bool::ANY, 0..3u8), 0..12),
+            desired in 0i64..8,
+            min in 0i64..=100,
+            max in 100i64..=200,
+        ) {
+            let tasks: Vec<TaskState> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, (dep, healthy, protected, host))| TaskState {
+                    protected: *protected,
+                    host: [Host::Active, Host::Draining, Host::Lost][*host as usize],
+                    instance: format!("i-{}", i % 3),
+                    ..task(&format!("t{i}"), ["old", "new"][*dep as usize], *healthy)
+                })
+                .collect();
+            let hosts: Vec<DaemonHost> = (0..3).map(|i| host(&format!("i-{i}"), Host::Active)).collect();
+            let replica_stops = run(desired, &config(min, max), &tasks).stop;
+            let daemon_stops = daemon(&hosts, &config(min, 100), "new", true, &tasks).stop;
+            for (id, why) in replica_stops.iter().chain(&daemon_stops) {
+                let t = tasks.iter().find(|t| t.id == *id).unwrap();
+                if t.protected && t.host == Host::Active {
+                    proptest::prop_assert!(!matches!(why, Why::ScaleDown | Why::Replaced), "{id} stopped: {why:?}");
+                }
+            }
+        }
     }
 }

@@ -8,7 +8,8 @@ use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
 use flotilla_control::Entry;
 use flotilla_model::container_instance::{
-    self, Capacity, ContainerInstanceRecord, Resource, VersionInfo,
+    self, with_builtin_attributes, Capacity, ContainerInstanceRecord, IdentityDocument, Resource,
+    VersionInfo,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task_definition::Attribute;
@@ -185,12 +186,10 @@ pub fn registration(
             i32::MAX
         )));
     }
-    let capacity = Capacity::from_resources(&input.total_resources);
-    if capacity.cpu <= 0 || capacity.memory <= 0 {
-        return Err(invalid(
-            "totalResources must include positive CPU and MEMORY integers.",
-        ));
-    }
+    let capacity = match input.total_resources.is_empty() {
+        true => None,
+        false => Some(Capacity::from_resources(&input.total_resources)),
+    };
     validate_attributes(&input.attributes)?;
     validate_tags(&input.tags)?;
     let id = match &input.container_instance_arn {
@@ -208,18 +207,14 @@ pub fn registration(
         }
         None => None,
     };
-    let ec2_instance_id = input
-        .instance_identity_document
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .and_then(|d| d["instanceId"].as_str().map(String::from));
+    let doc = IdentityDocument::parse(input.instance_identity_document.as_deref().unwrap_or(""));
     Ok(Registration {
         id,
         capacity,
         version_info: input.version_info,
-        attributes: input.attributes,
+        attributes: with_builtin_attributes(input.attributes, &doc),
         tags: input.tags,
-        ec2_instance_id,
+        ec2_instance_id: doc.instance_id,
     })
 }
 

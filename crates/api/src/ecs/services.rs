@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
+use flotilla_control::placement::LAUNCH_TYPES;
 use flotilla_model::service::{
-    self, validate_load_balancers, validate_service_registries, DeploymentConfiguration,
-    DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
-    PlacementStrategy, ServiceRecord, ServiceRegistry, ServiceStatus,
+    self, launch, validate_load_balancers, validate_network_configuration,
+    validate_service_registries, DeploymentConfiguration, DeploymentConfigurationInput,
+    LoadBalancer, NetworkConfiguration, PlacementConstraint, PlacementStrategy, ServiceRecord,
+    ServiceRegistry, ServiceStatus,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::TaskRecord;
@@ -21,8 +23,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use flotilla_control::ecs::services::{
-    self, active_definition, check_placement, counted_tasks, counts, find, service_name, tasks_of,
-    ClusterTasks, ServiceChange,
+    self, active_definition, check_placement, counted_tasks, counts, find, tasks_of, ClusterTasks,
+    ServiceChange,
 };
 
 use super::clusters::active_cluster_name;
@@ -40,6 +42,8 @@ pub struct CreateInput {
     desired_count: Option<i64>,
     client_token: Option<String>,
     launch_type: Option<String>,
+    platform_version: Option<String>,
+    role: Option<String>,
     scheduling_strategy: Option<String>,
     deployment_configuration: Option<DeploymentConfigurationInput>,
     #[serde(default)]
@@ -148,21 +152,36 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     validate_service_registries(&input.service_registries)?;
     check_registries(state, &input.service_registries)?;
     check_grace(input.health_check_grace_period_seconds)?;
+    if let Some(n) = &input.network_configuration {
+        validate_network_configuration(n)?;
+    }
     validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
-    let task_definition = if controller.is_ecs() {
+    let launch_type = input.launch_type.clone().unwrap_or_else(|| "EC2".into());
+    if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
+        return Err(invalid(format!(
+            "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
+        )));
+    }
+    let platform_version =
+        launch::platform_version(&launch_type, input.platform_version.as_deref())?;
+    let (task_definition, awsvpc) = if controller.is_ecs() {
         let td = input
             .task_definition
             .clone()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| invalid("taskDefinition is required."))?;
-        active_definition(state, &scope, &td)?
-            .value
-            .arn()
-            .to_string()
+        let definition = active_definition(state, &scope, &td)?;
+        let awsvpc = definition.value.definition.network_mode.as_deref() == Some("awsvpc");
+        (definition.value.arn().to_string(), awsvpc)
     } else {
-        String::new()
+        (String::new(), false)
     };
+    launch::check_role(
+        input.role.as_deref(),
+        !input.load_balancers.is_empty(),
+        awsvpc,
+    )?;
     let now = chrono::Utc::now();
     let svc = ServiceRecord {
         service_arn: scope
@@ -172,7 +191,9 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         cluster_arn: scope.cluster_arn(&cluster),
         status: ServiceStatus::Active,
         desired_count: desired,
-        launch_type: input.launch_type.clone().unwrap_or_else(|| "EC2".into()),
+        launch_type,
+        platform_version,
+        role: input.role.clone().filter(|r| !r.is_empty()),
         task_definition,
         scheduling_strategy: strategy,
         deployment_configuration,
@@ -266,6 +287,9 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         check_desired(n)?;
     }
     check_grace(input.health_check_grace_period_seconds)?;
+    if let Some(n) = &input.network_configuration {
+        validate_network_configuration(n)?;
+    }
     if let Some(l) = &input.load_balancers {
         validate_load_balancers(l)?;
         check_target_groups(state, ctx, l)?;
@@ -352,13 +376,7 @@ pub fn describe(state: &State, ctx: &Context, input: DescribeInput) -> Result<Va
                 to_wire_with(state, &scope.region, &e.value, tags, tasks)
             })
         },
-        |id| {
-            service_name(id, &scope).ok().map(|n| {
-                scope
-                    .arn("ecs", format!("service/{cluster}/{n}"))
-                    .to_string()
-            })
-        },
+        |id| Some(id.to_string()),
     );
     Ok(json!({ "services": found, "failures": failures }))
 }
@@ -507,6 +525,8 @@ fn deployment_wire(
         "createdAt": flotilla_model::timestamp::to_epoch_seconds(&d.created_at),
         "updatedAt": flotilla_model::timestamp::to_epoch_seconds(&d.updated_at),
         "launchType": d.launch_type,
+        "platformVersion": d.platform_version,
+        "platformFamily": d.platform_version.as_ref().map(|_| launch::PLATFORM_FAMILY),
         "networkConfiguration": svc.network_configuration,
         "rolloutState": d.rollout_state(),
         "rolloutStateReason": d.rollout_state_reason(),
@@ -557,6 +577,14 @@ fn to_wire_with(
         "runningCount": c.running,
         "pendingCount": c.pending,
         "launchType": svc.launch_type,
+        "platformVersion": svc.platform_version,
+        "platformFamily": svc.platform_version.as_ref().map(|_| launch::PLATFORM_FAMILY),
+        "roleArn": launch::role_arn(
+            &flotilla_model::Arn::parse(&svc.service_arn)
+                .map(|a| a.account)
+                .unwrap_or_default(),
+            svc.role.as_deref()
+        ),
         // An EXTERNAL service has one once it has a primary task set.
         "taskDefinition": (!svc.task_definition.is_empty()).then_some(&svc.task_definition),
         "deploymentConfiguration": deployment_configuration(

@@ -9,7 +9,9 @@ use flotilla_aws::Context;
 use flotilla_control::ecs::tasks::{self as control_tasks, task_id};
 use flotilla_control::placement::{self, LaunchRequest, LaunchSpec, Placement, LAUNCH_TYPES};
 use flotilla_model::run_token::RunTokenRecord;
-use flotilla_model::service::PlacementConstraint;
+use flotilla_model::service::{
+    launch, validate_network_configuration, NetworkConfiguration, PlacementConstraint,
+};
 use flotilla_model::tag::Tag;
 use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::{StopCause, StopCode, TaskStatus};
@@ -96,6 +98,8 @@ pub struct RunInput {
     client_token: Option<String>,
     #[serde(default)]
     placement_strategy: Vec<Value>,
+    network_configuration: Option<NetworkConfiguration>,
+    platform_version: Option<String>,
 }
 
 pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value, EcsError> {
@@ -115,6 +119,13 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
                 .map_err(crate::ecs::error::from_model)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(n) = &input.network_configuration {
+        validate_network_configuration(n)?;
+    }
+    let launch_type = input.launch.launch_type.as_deref().unwrap_or("EC2");
+    if LAUNCH_TYPES.contains(&launch_type) {
+        launch::platform_version(launch_type, input.platform_version.as_deref())?;
+    }
     let launch = input.launch.check(state, &scope)?;
     let token = match input.client_token.as_deref().filter(|t| !t.is_empty()) {
         Some(t) if t.len() > 64 => {

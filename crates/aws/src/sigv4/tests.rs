@@ -158,9 +158,23 @@ async fn refuses_a_request_outside_the_clock_skew() {
 }
 
 #[test]
-fn secrets_must_have_the_aws_length() {
-    assert!(Credentials::single("000000000000", KEY, "short").is_err());
+fn secrets_are_one_to_forty_bytes() {
+    assert!(Credentials::single("000000000000", KEY, "").is_err());
+    assert!(Credentials::single("000000000000", KEY, &"a".repeat(41)).is_err());
     assert!(Credentials::single("000000000000", "", SECRET).is_err());
+    assert!(is_weak_secret("test") && !is_weak_secret(SECRET));
+}
+
+#[tokio::test]
+async fn short_secrets_sign_like_any_other() {
+    for secret in ["t", "test", "0123456789012345678901234567890123456789"] {
+        let creds = Credentials::single("000000000000", KEY, secret).unwrap();
+        let (parts, body) = signed(secret, KEY, chrono::Utc::now(), "{}");
+        verify(&creds, &parts, &body).await.unwrap();
+        let (parts, body) = signed("tesu", KEY, chrono::Utc::now(), "{}");
+        let e = verify(&creds, &parts, &body).await.unwrap_err();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+    }
 }
 
 #[test]

@@ -700,6 +700,7 @@ fn task_states(
             healthy: healthy(t, has_check(&t.task_definition_arn)) && lb_ok,
             unhealthy: unhealthy(t, grace, now)
                 || (lb_bad && t.desired_status == TaskStatus::Running),
+            protected: t.protection(now).is_some(),
             created_at: t.created_at,
             started_at: t.started_at,
             failed_at: failed_at(t),

@@ -62,7 +62,8 @@ pub async fn put(
 pub struct Registration {
     /// The instance's id when it registers again (from its `containerInstanceArn`).
     pub id: Option<String>,
-    pub capacity: Capacity,
+    /// The instance's `totalResources`; none keeps what the instance registered before.
+    pub capacity: Option<Capacity>,
     pub version_info: VersionInfo,
     pub attributes: Vec<Attribute>,
     pub tags: Vec<Tag>,
@@ -83,6 +84,7 @@ pub async fn register(
         r.id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let key = keys::container_instance(&scope.region, cluster, &id);
     let existing = state.instances().get(key.as_bytes());
+    let capacity = registered_capacity(r.capacity, existing.as_ref().map(|e| &*e.value))?;
     let mut attributes = existing
         .as_ref()
         .map(|e| e.value.attributes.clone())
@@ -102,7 +104,7 @@ pub async fn register(
         status_reason: None,
         version: existing.as_ref().map(|e| e.value.version + 1).unwrap_or(1),
         version_info: r.version_info,
-        registered_resources: r.capacity.to_resources(),
+        registered_resources: capacity.to_resources(),
         attributes,
         registered_at: existing
             .as_ref()
@@ -120,6 +122,34 @@ pub async fn register(
     let prev = existing.map(|e| e.mod_revision).unwrap_or(0);
     put(state, &key, prev, &record).await?;
     Ok(record)
+}
+
+/// The capacity an instance registers with: what it gives, else what it registered before
+/// (an instance registering again); a new instance must say how much CPU and memory it has,
+/// which the server cannot find out for it.
+fn registered_capacity(
+    given: Option<Capacity>,
+    existing: Option<&ContainerInstanceRecord>,
+) -> Result<Capacity, ControlError> {
+    let capacity = match (given, existing) {
+        (Some(c), _) => c,
+        (None, Some(e)) => Capacity::from_resources(&e.registered_resources),
+        (None, None) => {
+            return Err(ControlError::invalid(
+                "totalResources is required to register a new container instance: Flotilla \
+                 places tasks by the CPU and memory an instance declares. Send \
+                 [{\"name\":\"CPU\",\"type\":\"INTEGER\",\"integerValue\":UNITS}, \
+                 {\"name\":\"MEMORY\",\"type\":\"INTEGER\",\"integerValue\":MIB}] \
+                 (1024 CPU units per core; `flotilla agent` sends them for its host).",
+            ))
+        }
+    };
+    if capacity.cpu <= 0 || capacity.memory <= 0 {
+        return Err(ControlError::invalid(
+            "totalResources must include positive CPU and MEMORY integers.",
+        ));
+    }
+    Ok(capacity)
 }
 
 /// Deregister the instance `id` names: INACTIVE. Refused while tasks that have not stopped

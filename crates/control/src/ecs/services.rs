@@ -214,6 +214,10 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         id,
         task_definition: svc.task_definition.clone(),
         launch_type: svc.launch_type.clone(),
+        platform_version: svc
+            .platform_version
+            .as_deref()
+            .map(|v| flotilla_model::service::launch::resolved(v).to_string()),
         desired_count: svc.desired_count,
         service_deployment_arn: sd_arn,
         service_revision_arn: revision_arn,
@@ -384,6 +388,8 @@ pub(crate) fn test_record(
         status: ServiceStatus::Active,
         desired_count: desired,
         launch_type: "EC2".into(),
+        platform_version: None,
+        role: None,
         task_definition: format!("arn:aws:ecs:us-east-1:000000000000:task-definition/{name}:1"),
         scheduling_strategy: REPLICA.into(),
         deployment_configuration: DeploymentConfiguration::default_for(REPLICA),

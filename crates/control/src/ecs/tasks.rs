@@ -1,5 +1,5 @@
 //! Tasks: asking one to stop, and what an earlier RunTask with the same client token
-//! answered.
+//! answered; their scale-in protection in [`protection`].
 
 use flotilla_model::record::{decode, encode};
 use flotilla_model::run_token::RunTokenRecord;
@@ -7,6 +7,8 @@ use flotilla_model::task::{StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{ecs_name, EcsRef, Scope};
 
 use crate::{keys, ControlError, State};
+
+pub mod protection;
 
 /// The task id a `task` parameter (id or ARN) names.
 pub fn task_id(id: &str, scope: &Scope) -> Result<String, ControlError> {

@@ -89,6 +89,14 @@ impl LaunchSpec {
             placement_constraints,
             allow_inactive,
         } = request;
+        // The request's own values are checked before anything is looked up, as ECS does:
+        // a bad launch type is an InvalidParameterException even for a missing cluster.
+        let launch_type = launch_type.unwrap_or_else(|| "EC2".into());
+        if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
+            return Err(ControlError::invalid(format!(
+                "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
+            )));
+        }
         let cluster = clusters::active(state, scope, cluster.as_deref())?
             .value
             .cluster_name
@@ -100,12 +108,6 @@ impl LaunchSpec {
         if definition.value.status() != TaskDefinitionStatus::Active && !allow_inactive {
             return Err(ControlError::client(format!(
                 "TaskDefinition {task_definition} is inactive and cannot start new tasks."
-            )));
-        }
-        let launch_type = launch_type.unwrap_or_else(|| "EC2".into());
-        if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
-            return Err(ControlError::invalid(format!(
-                "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
             )));
         }
         let d = &definition.value.definition;
@@ -275,6 +277,7 @@ fn new_task(
         version: 1,
         connectivity: Some("CONNECTED".into()),
         awaiting_drain: false,
+        protected_until: None,
     }
 }
 

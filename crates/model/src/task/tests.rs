@@ -49,6 +49,7 @@ fn task() -> TaskRecord {
         version: 1,
         connectivity: None,
         awaiting_drain: false,
+        protected_until: None,
     }
 }
 
@@ -179,4 +180,23 @@ fn absent_overrides_are_held_as_null_and_shown_as_ecs_shows_them() {
     t.overrides = given.clone();
     let back: TaskRecord = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
     assert_eq!(back.overrides, given);
+}
+
+#[test]
+fn protection_lapses_at_its_date_and_a_new_period_replaces_the_old() {
+    let now = chrono::Utc::now();
+    let mut t = task();
+    assert_eq!(t.protection(now), None);
+    t.set_protection(Some(120), now);
+    let until = now + chrono::Duration::minutes(120);
+    assert_eq!(t.protection(now), Some(until));
+    assert_eq!(
+        t.protection(until - chrono::Duration::seconds(1)),
+        Some(until)
+    );
+    assert_eq!(t.protection(until), None, "lapsed at its date");
+    t.set_protection(Some(1), now);
+    assert_eq!(t.protection(now), Some(now + chrono::Duration::minutes(1)));
+    t.set_protection(None, now);
+    assert_eq!(t.protection(now), None);
 }

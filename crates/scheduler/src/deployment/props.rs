@@ -93,6 +93,7 @@ impl World {
             present: true,
             healthy,
             unhealthy: false,
+            protected: false,
             created_at,
             started_at: healthy.then_some(created_at),
             failed_at: None,
