@@ -1,6 +1,7 @@
 //! Amazon ECS (JSON 1.1, target prefix `AmazonEC2ContainerServiceV20141113`).
 //!
-//! One file per operation group: [`clusters`], [`task_definitions`], [`account_settings`],
+//! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
+//! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
 //! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
@@ -9,6 +10,7 @@
 
 mod account_settings;
 mod attributes;
+mod capacity_providers;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
@@ -30,15 +32,18 @@ use error::EcsError;
 
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
+    "CreateCapacityProvider",
     "CreateCluster",
     "CreateService",
     "DeleteAccountSetting",
     "DeleteAttributes",
+    "DeleteCapacityProvider",
     "DeleteCluster",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeregisterContainerInstance",
     "DeregisterTaskDefinition",
+    "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
     "DescribeServiceDeployments",
@@ -60,6 +65,7 @@ pub const OPERATIONS: &[&str] = &[
     "PutAccountSetting",
     "PutAccountSettingDefault",
     "PutAttributes",
+    "PutClusterCapacityProviders",
     "RegisterContainerInstance",
     "RegisterTaskDefinition",
     "RunTask",
@@ -68,6 +74,7 @@ pub const OPERATIONS: &[&str] = &[
     "StopTask",
     "TagResource",
     "UntagResource",
+    "UpdateCapacityProvider",
     "UpdateCluster",
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
@@ -128,6 +135,13 @@ async fn dispatch(
             "DeleteCluster" => clusters::delete(s, ctx, input.json()?).await?,
             "UpdateCluster" => clusters::update(s, ctx, input.json()?).await?,
             "UpdateClusterSettings" => clusters::update_settings(s, ctx, input.json()?).await?,
+            "CreateCapacityProvider" => capacity_providers::create(s, ctx, input.json()?).await?,
+            "UpdateCapacityProvider" => capacity_providers::update(s, ctx, input.json()?).await?,
+            "DeleteCapacityProvider" => capacity_providers::delete(s, ctx, input.json()?).await?,
+            "DescribeCapacityProviders" => capacity_providers::describe(s, ctx, input.json()?)?,
+            "PutClusterCapacityProviders" => {
+                capacity_providers::put_cluster(s, ctx, input.json()?).await?
+            }
             "TagResource" => tags::tag(s, ctx, input.json()?).await?,
             "UntagResource" => tags::untag(s, ctx, input.json()?).await?,
             "ListTagsForResource" => tags::list(s, ctx, input.json()?)?,

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::capacity_provider::StrategyItem;
 use crate::error::{ModelError, Result};
 use crate::record::Record;
 use crate::tag::Tag;
@@ -232,6 +233,9 @@ pub struct Deployment {
     status: DeploymentStatus,
     pub task_definition: String,
     pub launch_type: String,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub desired_count: i64,
     pub failed_tasks: i64,
     #[serde(with = "timestamp")]
@@ -270,6 +274,7 @@ pub struct NewDeployment {
     pub id: String,
     pub task_definition: String,
     pub launch_type: String,
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub desired_count: i64,
     pub service_deployment_arn: String,
     pub service_revision_arn: String,
@@ -289,6 +294,7 @@ impl Deployment {
             status: DeploymentStatus::Primary,
             task_definition: d.task_definition,
             launch_type: d.launch_type,
+            capacity_provider_strategy: d.capacity_provider_strategy,
             desired_count: d.desired_count,
             failed_tasks: 0,
             created_at: now,
@@ -431,6 +437,9 @@ pub struct ServiceRevision {
     pub service_revision_arn: String,
     pub task_definition: String,
     pub launch_type: String,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
@@ -451,6 +460,9 @@ pub struct ServiceRecord {
     pub status: ServiceStatus,
     pub desired_count: i64,
     pub launch_type: String,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub task_definition: String,
     pub scheduling_strategy: String,
     pub deployment_configuration: DeploymentConfiguration,

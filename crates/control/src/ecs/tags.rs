@@ -1,6 +1,7 @@
-//! Tags of the ECS resources that can carry them (clusters, task definitions and services),
-//! found from their ARN.
+//! Tags of the ECS resources that can carry them (clusters, task definitions, services and
+//! capacity providers), found from their ARN.
 
+use flotilla_model::capacity_provider::{self, CapacityProviderRecord};
 use flotilla_model::record::encode;
 use flotilla_model::service::ServiceStatus;
 use flotilla_model::tag::{validate_tags, Tag};
@@ -15,6 +16,8 @@ pub enum Tagged {
     Cluster(String),
     TaskDefinition(String),
     Service(String),
+    /// A custom capacity provider (the built-in ones carry no tags).
+    CapacityProvider(String),
 }
 
 /// The resource an ARN names, if it is one that can carry tags.
@@ -45,11 +48,30 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
                  long format service/CLUSTER/NAME."
             ))),
         },
+        "capacity-provider" if capacity_provider::is_built_in(rest) => Err(ControlError::invalid(
+            format!("The {rest} capacity provider is reserved and cannot be tagged."),
+        )),
+        "capacity-provider" => Ok(Tagged::CapacityProvider(keys::capacity_provider(
+            &scope.region,
+            rest,
+        ))),
         _ => Err(ControlError::invalid(format!(
             "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
-             definition or a service."
+             definition, a service or a capacity provider."
         ))),
     }
+}
+
+/// The ACTIVE capacity provider stored at `key`.
+fn active_provider(
+    state: &State,
+    key: &str,
+) -> Result<flotilla_store::view::Entry<CapacityProviderRecord>, ControlError> {
+    state
+        .capacity_providers()
+        .get(key.as_bytes())
+        .filter(|e| e.value.is_active())
+        .ok_or_else(not_found)
 }
 
 fn not_found() -> ControlError {
@@ -81,6 +103,7 @@ pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlErro
             .value
             .tags
             .clone(),
+        Tagged::CapacityProvider(key) => active_provider(state, key)?.value.tags.clone(),
     })
 }
 
@@ -124,6 +147,12 @@ pub async fn retag(
             let mut s = (*e.value).clone();
             changed(&mut s.tags)?;
             (key, encode(&s), e.mod_revision)
+        }
+        Tagged::CapacityProvider(key) => {
+            let e = active_provider(state, key)?;
+            let mut p = (*e.value).clone();
+            changed(&mut p.tags)?;
+            (key, encode(&p), e.mod_revision)
         }
     };
     if state.put_if_unchanged(key, mod_revision, value).await? {
