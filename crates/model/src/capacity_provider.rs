@@ -76,10 +76,15 @@ pub fn validate_name(name: &str) -> Result<()> {
 #[serde(rename_all = "camelCase")]
 pub struct StrategyItem {
     pub capacity_provider: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub weight: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "zero_if_null")]
     pub base: i64,
+}
+
+/// Earlier builds stored a cluster's default strategy as given, where `null` meant 0.
+fn zero_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or(0))
 }
 
 /// Read a strategy from the wire: each item names a provider (1-255 characters) and may

@@ -47,6 +47,14 @@ fn strategies_are_held_to_the_model_bounds() {
 }
 
 #[test]
+fn strategies_stored_by_earlier_builds_still_read() {
+    let stored =
+        json!([{"capacityProvider": "FARGATE", "weight": null}, {"capacityProvider": "x"}]);
+    let items: Vec<StrategyItem> = serde_json::from_value(stored).unwrap();
+    assert_eq!(items, vec![item("FARGATE", 0, 0), item("x", 0, 0)]);
+}
+
+#[test]
 fn strategy_rules() {
     assert!(check_strategy(&[]).is_ok());
     assert!(check_strategy(&[item("a", 1, 2), item("b", 3, 0)]).is_ok());
