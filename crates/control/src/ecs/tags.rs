@@ -107,13 +107,31 @@ pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlErro
     })
 }
 
-/// Change the tags of `resource` with `change`, compare-and-swap on its key; the result
-/// must still be valid tags.
+/// How often [`retag`] re-reads and re-applies a change that lost a race (a controller
+/// writing the same service, say).
+const ATTEMPTS: usize = 16;
+
+/// Change the tags of `resource` with `change`, compare-and-swap on its key, again on a
+/// fresh read when another writer won; the result must still be valid tags.
 pub async fn retag(
     state: &State,
     resource: &Tagged,
     change: impl Fn(&mut Vec<Tag>),
 ) -> Result<(), ControlError> {
+    for _ in 0..ATTEMPTS {
+        if retag_once(state, resource, &change).await? {
+            return Ok(());
+        }
+    }
+    Err(ControlError::changed_meanwhile("resource"))
+}
+
+/// One [`retag`] attempt: whether its compare-and-swap won.
+async fn retag_once(
+    state: &State,
+    resource: &Tagged,
+    change: &impl Fn(&mut Vec<Tag>),
+) -> Result<bool, ControlError> {
     let changed = |tags: &mut Vec<Tag>| -> Result<(), ControlError> {
         change(tags);
         Ok(validate_tags(tags)?)
@@ -155,9 +173,5 @@ pub async fn retag(
             (key, encode(&p), e.mod_revision)
         }
     };
-    if state.put_if_unchanged(key, mod_revision, value).await? {
-        Ok(())
-    } else {
-        Err(ControlError::changed_meanwhile("resource"))
-    }
+    Ok(state.put_if_unchanged(key, mod_revision, value).await?)
 }
