@@ -173,5 +173,5 @@ async fn retag_once(
             (key, encode(&p), e.mod_revision)
         }
     };
-    Ok(state.put_if_unchanged(key, mod_revision, value).await?)
+    state.put_if_unchanged(key, mod_revision, value).await
 }
