@@ -1,6 +1,7 @@
 //! Amazon ECS (JSON 1.1, target prefix `AmazonEC2ContainerServiceV20141113`).
 //!
-//! One file per operation group: [`clusters`], [`task_definitions`], [`account_settings`],
+//! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
+//! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
 //! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
@@ -10,6 +11,7 @@
 mod account_settings;
 mod agent_ops;
 mod attributes;
+mod capacity_providers;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
@@ -35,17 +37,20 @@ use error::EcsError;
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
     "ContinueServiceDeployment",
+    "CreateCapacityProvider",
     "CreateCluster",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
     "DeleteAttributes",
+    "DeleteCapacityProvider",
     "DeleteCluster",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
     "DeregisterContainerInstance",
     "DeregisterTaskDefinition",
+    "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
     "DescribeServiceDeployments",
@@ -71,6 +76,7 @@ pub const OPERATIONS: &[&str] = &[
     "PutAccountSetting",
     "PutAccountSettingDefault",
     "PutAttributes",
+    "PutClusterCapacityProviders",
     "RegisterContainerInstance",
     "RegisterTaskDefinition",
     "RunTask",
@@ -82,6 +88,7 @@ pub const OPERATIONS: &[&str] = &[
     "SubmitTaskStateChange",
     "TagResource",
     "UntagResource",
+    "UpdateCapacityProvider",
     "UpdateCluster",
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
@@ -156,6 +163,13 @@ async fn dispatch(
             "DeleteCluster" => clusters::delete(s, ctx, input.json()?).await?,
             "UpdateCluster" => clusters::update(s, ctx, input.json()?).await?,
             "UpdateClusterSettings" => clusters::update_settings(s, ctx, input.json()?).await?,
+            "CreateCapacityProvider" => capacity_providers::create(s, ctx, input.json()?).await?,
+            "UpdateCapacityProvider" => capacity_providers::update(s, ctx, input.json()?).await?,
+            "DeleteCapacityProvider" => capacity_providers::delete(s, ctx, input.json()?).await?,
+            "DescribeCapacityProviders" => capacity_providers::describe(s, ctx, input.json()?)?,
+            "PutClusterCapacityProviders" => {
+                capacity_providers::put_cluster(s, ctx, input.json()?).await?
+            }
             "TagResource" => tags::tag(s, ctx, input.json()?).await?,
             "UntagResource" => tags::untag(s, ctx, input.json()?).await?,
             "ListTagsForResource" => tags::list(s, ctx, input.json()?)?,

@@ -1,6 +1,7 @@
 //! Domain operations on ECS resources that both the API and the controllers use.
 
 pub mod account_settings;
+pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
 pub mod metrics;

@@ -3,6 +3,7 @@
 //! resources are one prefix range.
 
 pub const CLUSTERS: &str = "/ecs/clusters/";
+pub const CAPACITY_PROVIDERS: &str = "/ecs/capacity-providers/";
 pub const TASK_DEFINITIONS: &str = "/ecs/taskdefs/";
 pub const FAMILIES: &str = "/ecs/families/";
 pub const ACCOUNT_SETTINGS: &str = "/ecs/account-settings/";
@@ -60,6 +61,14 @@ pub fn cluster(region: &str, name: &str) -> String {
 
 pub fn clusters(region: &str) -> String {
     format!("{CLUSTERS}{region}/")
+}
+
+pub fn capacity_provider(region: &str, name: &str) -> String {
+    format!("{CAPACITY_PROVIDERS}{region}/{name}")
+}
+
+pub fn capacity_providers(region: &str) -> String {
+    format!("{CAPACITY_PROVIDERS}{region}/")
 }
 
 /// Revisions are zero-padded so key order is revision order.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use flotilla_model::account_setting::Setting;
 use flotilla_model::acm::CertificateRecord;
 use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
+use flotilla_model::capacity_provider::CapacityProviderRecord;
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
 use flotilla_model::ecr::{ImageRecord, RepositoryRecord};
@@ -98,6 +99,7 @@ struct Inner {
     store_id: String,
     config: ControlConfig,
     clusters: View<ClusterRecord>,
+    capacity_providers: View<CapacityProviderRecord>,
     task_definitions: View<TaskDefinitionRecord>,
     account_settings: View<Setting>,
     instances: View<ContainerInstanceRecord>,
@@ -237,6 +239,8 @@ impl State {
             dns: crate::dns::Channels::default(),
             route53_health: crate::route53::checker::HealthChecks::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
+            capacity_providers: View::start(s.clone(), prefix(keys::CAPACITY_PROVIDERS), decoder)
+                .await?,
             task_definitions,
             account_settings: View::start(s.clone(), prefix(keys::ACCOUNT_SETTINGS), decoder)
                 .await?,
@@ -288,6 +292,10 @@ impl State {
 
     pub fn clusters(&self) -> &View<ClusterRecord> {
         &self.inner.clusters
+    }
+
+    pub fn capacity_providers(&self) -> &View<CapacityProviderRecord> {
+        &self.inner.capacity_providers
     }
 
     pub fn task_definitions(&self) -> &View<TaskDefinitionRecord> {
@@ -404,7 +412,10 @@ impl State {
             i.elbv2.wait_for(rev),
             async {
                 let certificates = i.certificates.wait_for(rev).await;
-                certificates.and(i.log_groups.wait_for(rev).await)
+                let providers = i.capacity_providers.wait_for(rev).await;
+                certificates
+                    .and(providers)
+                    .and(i.log_groups.wait_for(rev).await)
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),

@@ -33,6 +33,12 @@ pub struct AgentArgs {
     /// A custom attribute NAME=VALUE (repeatable).
     #[arg(long = "attribute", value_parser = parse_attribute)]
     pub attributes: Vec<(String, String)>,
+    /// The custom capacity provider (made with `aws ecs create-capacity-provider`) this
+    /// instance belongs to: tasks a strategy gives that provider are placed here, and
+    /// FARGATE / FARGATE_SPOT tasks are not. Registered as the
+    /// `flotilla.capacity-provider` attribute.
+    #[arg(long)]
+    pub capacity_provider: Option<String>,
     /// A join token from `flotilla token create --cluster C`: on its first start the agent
     /// joins with it and gets a key of its own, kept in its data directory. The way to
     /// start an agent on a worker host: it never needs the root key.
@@ -187,6 +193,12 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
     };
     c.availability_zone = args.availability_zone.clone();
     c.attributes = args.attributes.clone();
+    if let Some(p) = &args.capacity_provider {
+        c.attributes.push((
+            flotilla_model::capacity_provider::ATTRIBUTE.to_string(),
+            p.clone(),
+        ));
+    }
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);
     c.poll_wait = Duration::from_secs(args.poll_wait_seconds.max(1));
     c.container_dns = args.container_dns.iter().map(|ip| ip.to_string()).collect();

@@ -467,6 +467,7 @@ async fn local_agent_config(
         region: args.region.clone(),
         availability_zone: "local-1a".into(),
         attributes: vec![],
+        capacity_provider: None,
         join_token: None,
         join_token_file: None,
         accept_store: false,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::capacity_provider::StrategyItem;
 use crate::error::{ModelError, Result};
 use crate::record::Record;
 use crate::tag::Tag;
@@ -37,39 +38,6 @@ pub struct ClusterSetting {
     pub name: Option<String>,
     #[serde(default)]
     pub value: Option<String>,
-}
-
-/// A capacity provider strategy as the API model bounds it: each item names a provider
-/// (1-255 characters) and may give `weight` 0-1000 and `base` 0-100000.
-/// InvalidParameterException. (Flotilla stores the strategy and shows it; no capacity
-/// provider acts on it yet.)
-pub fn validate_strategy(items: &[serde_json::Value]) -> Result<()> {
-    if items.len() > 20 {
-        return Err(ModelError::invalid(
-            "A capacity provider strategy can have at most 20 items.",
-        ));
-    }
-    for (i, item) in items.iter().enumerate() {
-        let bad = |why: &str| ModelError::invalid(format!("capacityProviderStrategy[{i}]: {why}."));
-        let provider = item["capacityProvider"].as_str().unwrap_or("");
-        if provider.is_empty() || provider.len() > 255 {
-            return Err(bad(
-                "capacityProvider must be a name of 1 to 255 characters",
-            ));
-        }
-        for (field, max) in [("weight", 1000), ("base", 100_000)] {
-            match &item[field] {
-                serde_json::Value::Null => {}
-                v if v.as_i64().is_some_and(|n| (0..=max).contains(&n)) => {}
-                v => {
-                    return Err(bad(&format!(
-                        "{field} {v} must be an integer from 0 to {max}"
-                    )))
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Validate settings and return them with defaults filled in: a new cluster reports
@@ -125,7 +93,7 @@ pub struct ClusterRecord {
     #[serde(default)]
     pub capacity_providers: Vec<String>,
     #[serde(default)]
-    pub default_capacity_provider_strategy: Vec<serde_json::Value>,
+    pub default_capacity_provider_strategy: Vec<StrategyItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_connect_defaults: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
@@ -281,33 +249,5 @@ mod tests {
         let inc = ClusterInclude::parse(&["TAGS".into(), "STATISTICS".into()]).unwrap();
         assert!(inc.tags && inc.statistics && !inc.settings);
         assert!(ClusterInclude::parse(&["NOPE".into()]).is_err());
-    }
-}
-
-#[cfg(test)]
-mod strategy_tests {
-    use serde_json::json;
-
-    use super::validate_strategy;
-
-    #[test]
-    fn strategies_are_held_to_the_model_bounds() {
-        assert!(validate_strategy(&[
-            json!({"capacityProvider": "FARGATE", "weight": 1, "base": 0})
-        ])
-        .is_ok());
-        for bad in [
-            json!({"weight": 1}),
-            json!({"capacityProvider": "x", "weight": -5}),
-            json!({"capacityProvider": "x", "weight": 1001}),
-            json!({"capacityProvider": "x", "base": 1e30}),
-            json!({"capacityProvider": "x", "base": "7"}),
-            json!("FARGATE"),
-        ] {
-            assert!(
-                validate_strategy(std::slice::from_ref(&bad)).is_err(),
-                "{bad} accepted"
-            );
-        }
     }
 }

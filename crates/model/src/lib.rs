@@ -9,6 +9,7 @@ pub mod agent_identity;
 pub mod agent_protocol;
 pub mod arn;
 pub mod autoscaling;
+pub mod capacity_provider;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod container_instance;

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::capacity_provider::StrategyItem;
 use crate::error::{ModelError, Result};
 use crate::record::Record;
 use crate::tag::Tag;
@@ -247,6 +248,9 @@ pub struct Deployment {
     /// The Fargate platform version the deployment runs (`LATEST` resolved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_version: Option<String>,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub desired_count: i64,
     pub failed_tasks: i64,
     #[serde(with = "timestamp")]
@@ -292,6 +296,7 @@ pub struct NewDeployment {
     pub task_definition: String,
     pub launch_type: String,
     pub platform_version: Option<String>,
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub desired_count: i64,
     pub service_deployment_arn: String,
     pub service_revision_arn: String,
@@ -314,6 +319,7 @@ impl Deployment {
             task_definition: d.task_definition,
             launch_type: d.launch_type,
             platform_version: d.platform_version,
+            capacity_provider_strategy: d.capacity_provider_strategy,
             desired_count: d.desired_count,
             failed_tasks: 0,
             created_at: now,
@@ -467,6 +473,9 @@ pub struct ServiceRevision {
     pub service_revision_arn: String,
     pub task_definition: String,
     pub launch_type: String,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     #[serde(default)]
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
@@ -493,6 +502,9 @@ pub struct ServiceRecord {
     /// The `role` given for the service's load balancers, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The capacity provider strategy its tasks are placed with (empty: its launch type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub task_definition: String,
     pub scheduling_strategy: String,
     pub deployment_configuration: DeploymentConfiguration,

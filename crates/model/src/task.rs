@@ -164,6 +164,9 @@ pub struct TaskRecord {
     pub last_status: TaskStatus,
     pub desired_status: TaskStatus,
     pub launch_type: String,
+    /// The capacity provider it was placed with, when a strategy placed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,6 +16,9 @@
 //! [`deployment`] holds the service controller's pure planners: given a service's tasks and
 //! the state of their instances, what to start and what to stop.
 //!
+//! [`capacity`] splits a request's tasks among the providers of a capacity provider
+//! strategy (base first, then weights).
+//!
 //! [`scaling`] holds the autoscaling controller's pure policy maths: target tracking,
 //! step adjustments, clamping and cooldowns.
 //!
@@ -24,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bluegreen;
+pub mod capacity;
 pub mod deployment;
 mod filter;
 pub mod fit;

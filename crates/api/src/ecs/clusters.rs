@@ -1,5 +1,6 @@
 //! Cluster operations: CreateCluster, DescribeClusters, ListClusters, DeleteCluster,
-//! UpdateCluster, UpdateClusterSettings.
+//! UpdateCluster, UpdateClusterSettings (PutClusterCapacityProviders is with the capacity
+//! providers).
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
@@ -15,7 +16,8 @@ use super::failure;
 use crate::ecs::error::invalid;
 use crate::pagination::{page_size, paginate_strings};
 use crate::{keys, State};
-use flotilla_control::ecs::clusters;
+use flotilla_control::ecs::{capacity_providers, clusters};
+use flotilla_model::capacity_provider::parse_strategy;
 
 /// The cluster name a `cluster` parameter (name or ARN) refers to; `default` when absent.
 pub fn cluster_name(id: Option<&str>, scope: &Scope) -> Result<String, EcsError> {
@@ -45,7 +47,7 @@ fn counts(state: &State, scope: &Scope, name: &str) -> ClusterCounts {
     }
 }
 
-fn wire(state: &State, scope: &Scope, c: &ClusterRecord, inc: ClusterInclude) -> Value {
+pub(crate) fn wire(state: &State, scope: &Scope, c: &ClusterRecord, inc: ClusterInclude) -> Value {
     to_wire(c, counts(state, scope, &c.cluster_name), inc)
 }
 
@@ -77,12 +79,16 @@ pub async fn create(
     cluster::validate_name(&name)?;
     validate_tags(&input.tags)?;
     cluster::validate_settings(&input.settings)?;
-    cluster::validate_strategy(&input.default_capacity_provider_strategy)?;
+    let strategy = parse_strategy(&input.default_capacity_provider_strategy)?;
+    let providers: Vec<String> = (input.capacity_providers.iter())
+        .map(|p| capacity_providers::name_of(p).to_string())
+        .collect();
+    capacity_providers::check_cluster(state, &scope, &providers, &strategy)?;
     let mut record = clusters::new_record(&scope, &name, input.settings);
     record.configuration = input.configuration;
     record.tags = input.tags;
-    record.capacity_providers = input.capacity_providers;
-    record.default_capacity_provider_strategy = input.default_capacity_provider_strategy;
+    record.capacity_providers = providers;
+    record.default_capacity_provider_strategy = strategy;
     record.service_connect_defaults = input.service_connect_defaults;
     let stored = clusters::create(state, &scope, record).await?;
     Ok(json!({ "cluster": wire(state, &scope, &stored, ClusterInclude::ALL) }))

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
 use flotilla_control::Entry;
+use flotilla_model::capacity_provider;
 use flotilla_model::container_instance::{
     self, with_builtin_attributes, Capacity, ContainerInstanceRecord, IdentityDocument, Resource,
     VersionInfo,
@@ -85,6 +86,7 @@ pub fn to_wire(
         "runningTasksCount": load.map_or(0, |l| l.running),
         "pendingTasksCount": load.map_or(0, |l| l.pending),
         "attributes": r.attributes,
+        "capacityProviderName": r.attribute(capacity_provider::ATTRIBUTE),
         "registeredAt": flotilla_model::timestamp::to_epoch_seconds(&r.registered_at),
         "attachments": [],
     });
@@ -163,10 +165,32 @@ pub async fn register(
         &cluster_name,
         input.container_instance_arn.as_deref(),
     )?;
+    check_provider(state, &scope, &input.attributes)?;
     let registration = registration(&scope, &cluster_name, input)?;
     let record = control::register(state, &scope, &cluster_name, registration).await?;
     let o = occupancy(state, &scope, &cluster_name);
     Ok(json!({ "containerInstance": to_wire(state, &scope, &cluster_name, &record, &o, true) }))
+}
+
+/// The capacity provider an instance registers with (the `flotilla.capacity-provider`
+/// attribute) must be an ACTIVE custom provider: FARGATE and FARGATE_SPOT take the
+/// instances of no provider.
+fn check_provider(state: &State, scope: &Scope, attrs: &[Attribute]) -> Result<(), EcsError> {
+    let Some(a) = attrs
+        .iter()
+        .find(|a| a.name == capacity_provider::ATTRIBUTE)
+    else {
+        return Ok(());
+    };
+    let name = a.value.as_deref().unwrap_or("");
+    if capacity_provider::is_built_in(name) {
+        return Err(invalid(format!(
+            "An instance cannot register with the {name} capacity provider: FARGATE and \
+             FARGATE_SPOT tasks run on the instances of no custom capacity provider."
+        )));
+    }
+    flotilla_control::ecs::capacity_providers::active(state, scope, name)?;
+    Ok(())
 }
 
 /// A RegisterContainerInstance input checked, as the control plane takes it (also what an

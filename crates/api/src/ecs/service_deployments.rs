@@ -270,7 +270,9 @@ pub fn describe_revisions(
                         "serviceArn": svc.service_arn,
                         "clusterArn": svc.cluster_arn,
                         "taskDefinition": r.task_definition,
-                        "launchType": r.launch_type,
+                        "launchType": super::services::non_empty(&r.launch_type),
+                        "capacityProviderStrategy":
+                            super::services::strategy_wire(&r.capacity_provider_strategy),
                         "loadBalancers": r.load_balancers,
                         "serviceRegistries": r.service_registries,
                         "networkConfiguration": svc.network_configuration,

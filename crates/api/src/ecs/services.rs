@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use crate::ecs::error::EcsError;
 use flotilla_aws::Context;
+use flotilla_control::ecs::capacity_providers::{resolve, Capacity};
 use flotilla_control::placement::LAUNCH_TYPES;
+use flotilla_model::capacity_provider::{parse_strategy, StrategyItem};
 use flotilla_model::service::{
     self, launch, validate_load_balancers, validate_network_configuration,
     validate_service_registries, DeploymentConfiguration, DeploymentConfigurationInput,
@@ -95,6 +97,33 @@ fn check_grace(g: Option<i64>) -> Result<(), EcsError> {
     }
 }
 
+/// The launch type and strategy a new service runs on: the one it gives, or the cluster's
+/// default strategy when it gives neither (EC2 without one). A DAEMON service takes no
+/// strategy and runs on its launch type.
+fn capacity_of(
+    state: &State,
+    scope: &Scope,
+    cluster: &str,
+    scheduling: &str,
+    input: &CreateInput,
+) -> Result<(String, Vec<StrategyItem>), EcsError> {
+    let given = parse_strategy(&input.capacity_provider_strategy)?;
+    if scheduling == service::DAEMON {
+        if !given.is_empty() {
+            return Err(services::daemon_strategy().into());
+        }
+        let l = input.launch_type.clone().unwrap_or_else(|| "EC2".into());
+        return Ok((l, vec![]));
+    }
+    let record = flotilla_control::ecs::clusters::active(state, scope, Some(cluster))?;
+    Ok(
+        match resolve(&record.value, input.launch_type.as_deref(), &given)? {
+            Capacity::LaunchType(l) => (l, vec![]),
+            Capacity::Strategy(items) => (String::new(), items),
+        },
+    )
+}
+
 pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
@@ -131,12 +160,8 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     };
     let controller = super::task_sets::controller_of(input.deployment_controller.as_ref())?;
     super::task_sets::check_service(controller, &strategy, input.task_definition.as_deref())?;
-    if !input.capacity_provider_strategy.is_empty() {
-        return Err(invalid(
-            "capacityProviderStrategy is not supported: Flotilla has no capacity providers; \
-             use launchType.",
-        ));
-    }
+    let (launch_type, capacity_provider_strategy) =
+        capacity_of(state, &scope, &cluster, &strategy, &input)?;
     let dc_input = input.deployment_configuration.clone().unwrap_or_default();
     let deployment_configuration =
         DeploymentConfiguration::default_for(&strategy).merged(&dc_input, &strategy)?;
@@ -157,8 +182,8 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     }
     validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
-    let launch_type = input.launch_type.clone().unwrap_or_else(|| "EC2".into());
-    if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
+    // Empty when a capacity provider strategy places the tasks.
+    if !launch_type.is_empty() && !LAUNCH_TYPES.contains(&launch_type.as_str()) {
         return Err(invalid(format!(
             "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
         )));
@@ -194,6 +219,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         launch_type,
         platform_version,
         role: input.role.clone().filter(|r| !r.is_empty()),
+        capacity_provider_strategy,
         task_definition,
         scheduling_strategy: strategy,
         deployment_configuration,
@@ -273,11 +299,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         input.cluster.as_deref(),
         input.service.as_deref(),
     )?;
-    if !input.capacity_provider_strategy.is_empty() {
-        return Err(invalid(
-            "capacityProviderStrategy is not supported: Flotilla has no capacity providers.",
-        ));
-    }
+    let capacity_provider_strategy = parse_strategy(&input.capacity_provider_strategy)?;
     if input.deployment_controller.is_some() {
         return Err(invalid(
             "deploymentController cannot be changed once a service is created.",
@@ -325,6 +347,8 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         propagate_tags: propagate,
         enable_ecs_managed_tags: input.enable_ecs_managed_tags,
         enable_execute_command: input.enable_execute_command,
+        capacity_provider_strategy: (!capacity_provider_strategy.is_empty())
+            .then_some(capacity_provider_strategy),
     };
     let svc = services::change(state, &scope, &key, &change, chrono::Utc::now()).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
@@ -524,13 +548,24 @@ fn deployment_wire(
         "failedTasks": d.failed_tasks,
         "createdAt": flotilla_model::timestamp::to_epoch_seconds(&d.created_at),
         "updatedAt": flotilla_model::timestamp::to_epoch_seconds(&d.updated_at),
-        "launchType": d.launch_type,
+        "launchType": non_empty(&d.launch_type),
+        "capacityProviderStrategy": strategy_wire(&d.capacity_provider_strategy),
         "platformVersion": d.platform_version,
         "platformFamily": d.platform_version.as_ref().map(|_| launch::PLATFORM_FAMILY),
         "networkConfiguration": svc.network_configuration,
         "rolloutState": d.rollout_state(),
         "rolloutStateReason": d.rollout_state_reason(),
     })
+}
+
+/// A launch type, absent when a strategy is used instead.
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A capacity provider strategy, absent when there is none.
+pub(crate) fn strategy_wire(items: &[StrategyItem]) -> Option<&[StrategyItem]> {
+    (!items.is_empty()).then_some(items)
 }
 
 /// The ECS `Service` shape, with task counts from the tasks view.
@@ -576,7 +611,8 @@ fn to_wire_with(
         "desiredCount": svc.desired_count,
         "runningCount": c.running,
         "pendingCount": c.pending,
-        "launchType": svc.launch_type,
+        "launchType": non_empty(&svc.launch_type),
+        "capacityProviderStrategy": strategy_wire(&svc.capacity_provider_strategy),
         "platformVersion": svc.platform_version,
         "platformFamily": svc.platform_version.as_ref().map(|_| launch::PLATFORM_FAMILY),
         "roleArn": launch::role_arn(

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use flotilla_aws::Context;
 use flotilla_control::ecs::tasks::{self as control_tasks, task_id};
 use flotilla_control::placement::{self, LaunchRequest, LaunchSpec, Placement, LAUNCH_TYPES};
+use flotilla_model::capacity_provider::parse_strategy;
 use flotilla_model::run_token::RunTokenRecord;
 use flotilla_model::service::{
     launch, validate_network_configuration, NetworkConfiguration, PlacementConstraint,
@@ -53,6 +54,9 @@ pub struct LaunchInput {
     tags: Vec<Tag>,
     #[serde(default)]
     placement_constraints: Vec<PlacementConstraintInput>,
+    /// RunTask's; StartTask has none.
+    #[serde(default)]
+    capacity_provider_strategy: Vec<Value>,
 }
 
 impl LaunchInput {
@@ -62,6 +66,7 @@ impl LaunchInput {
             .task_definition
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid("taskDefinition is required."))?;
+        let capacity_provider_strategy = parse_strategy(&self.capacity_provider_strategy)?;
         let request = LaunchRequest {
             cluster: self.cluster,
             task_definition,
@@ -78,6 +83,7 @@ impl LaunchInput {
                     expression: c.expression,
                 })
                 .collect(),
+            capacity_provider_strategy,
             allow_inactive: false,
         };
         Ok(LaunchSpec::check(state, scope, request)?)
@@ -146,6 +152,7 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
         strategies: &strategies,
         only: None,
         client_token: token,
+        provider_tasks: None,
     };
     let launched = placement::launch(state, &scope, &launch, placement).await?;
     let tasks: Vec<Value> = launched.tasks.iter().map(|t| to_wire(t, true)).collect();
@@ -186,7 +193,10 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
         ));
     }
     let mut launch_input = input.launch;
-    launch_input.launch_type = None;
+    // StartTask's tasks are EC2 tasks on the named instances: never the cluster's default
+    // capacity provider strategy.
+    launch_input.launch_type = Some("EC2".into());
+    launch_input.capacity_provider_strategy = vec![];
     let launch = launch_input.check(state, &scope)?;
     let mut arns = Vec::new();
     for id in &input.container_instances {
@@ -201,6 +211,7 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
             strategies: &[],
             only: Some(std::slice::from_ref(arn)),
             client_token: None,
+            provider_tasks: None,
         };
         let launched = placement::launch(state, &scope, &launch, placement).await?;
         tasks.extend(launched.tasks);

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::{Ecs, OPERATIONS};
 
+mod capacity;
 mod deployments;
 mod task_sets;
 use crate::{keys, State};
@@ -72,12 +73,23 @@ async fn cluster_with_app(ecs: &Ecs, state: &State, cluster: &str) -> String {
 
 /// Register an instance and poll once, so it counts as connected.
 async fn connected_instance(ecs: &Ecs, state: &State, cluster: &str) -> String {
+    let attributes = json!([{"name": "stack", "value": "prod"}]);
+    connected_instance_with(ecs, state, cluster, attributes).await
+}
+
+/// [`connected_instance`] with the given attributes.
+async fn connected_instance_with(
+    ecs: &Ecs,
+    state: &State,
+    cluster: &str,
+    attributes: Value,
+) -> String {
     let out = call(
         ecs,
         "RegisterContainerInstance",
         json!({
         "cluster": cluster, "totalResources": resources(2048, 4096),
-        "attributes": [{"name": "stack", "value": "prod"}]}),
+        "attributes": attributes}),
     )
     .await
     .unwrap();

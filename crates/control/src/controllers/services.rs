@@ -29,7 +29,8 @@ use flotilla_scheduler::deployment::{
 
 use super::runtime::{self, Action, Reconciler, Wake};
 use crate::ecs::services::{
-    self as services, cluster_of, healthy, launch_of, shift, strategies_of, ClusterTasks,
+    self as services, cluster_of, healthy, launch_of, shift, strategies_of, tasks_by_provider,
+    ClusterTasks,
 };
 use crate::ecs::{task_definitions, tasks};
 use crate::placement::{self, Placement};
@@ -555,6 +556,7 @@ impl ServiceController {
         let mut started: Vec<String> = Vec::new();
         let mut reasons: Vec<String> = Vec::new();
         let strategies = strategies_of(svc);
+        let by_provider = tasks_by_provider(&self.state, &scope.region, svc);
         let mut attempts: Vec<(usize, Option<String>)> = Vec::new();
         if actions.start > 0 {
             attempts.push((actions.start as usize, None));
@@ -566,6 +568,7 @@ impl ServiceController {
                 strategies: &strategies,
                 only: only.as_ref().map(std::slice::from_ref),
                 client_token: None,
+                provider_tasks: Some(&by_provider),
             };
             match placement::launch(&self.state, scope, &launch, placement).await {
                 Ok(placement::Launched { tasks, failures }) => {

@@ -7,7 +7,7 @@
 //! record through [`update`], which re-reads and re-applies the change when the other
 //! wrote in between.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -31,8 +31,8 @@ mod operations;
 pub mod shift;
 
 pub use operations::{
-    active_definition, change, check_placement, create, delete, stop_deployment, ServiceChange,
-    StopType,
+    active_definition, change, check_placement, create, daemon_strategy, delete, stop_deployment,
+    ServiceChange, StopType,
 };
 
 /// The service name a `service` parameter (name or ARN) refers to.
@@ -205,6 +205,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         service_revision_arn: revision_arn.clone(),
         task_definition: svc.task_definition.clone(),
         launch_type: svc.launch_type.clone(),
+        capacity_provider_strategy: svc.capacity_provider_strategy.clone(),
         load_balancers: svc.load_balancers.clone(),
         service_registries: svc.service_registries.clone(),
         container_images: vec![],
@@ -218,6 +219,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
             .platform_version
             .as_deref()
             .map(|v| flotilla_model::service::launch::resolved(v).to_string()),
+        capacity_provider_strategy: svc.capacity_provider_strategy.clone(),
         desired_count: svc.desired_count,
         service_deployment_arn: sd_arn,
         service_revision_arn: revision_arn,
@@ -323,7 +325,11 @@ pub fn launch_of(
     let request = LaunchRequest {
         cluster: Some(svc.cluster_arn.clone()),
         task_definition: task_definition.to_string(),
-        launch_type: Some(svc.launch_type.clone()),
+        launch_type: svc
+            .capacity_provider_strategy
+            .is_empty()
+            .then(|| svc.launch_type.clone()),
+        capacity_provider_strategy: svc.capacity_provider_strategy.clone(),
         overrides: TaskOverride::default(),
         started_by: Some(deployment.to_string()),
         group: Some(group(&svc.service_name)),
@@ -346,6 +352,22 @@ pub fn launch_of(
         }
     }
     Ok(launch)
+}
+
+/// The service's tasks that are wanted running, counted by the capacity provider each was
+/// placed with: what a strategy's bases and weights count when the service starts more.
+pub fn tasks_by_provider(
+    state: &State,
+    region: &str,
+    svc: &ServiceRecord,
+) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for t in tasks_of(state, region, svc) {
+        if let (TaskStatus::Running, Some(p)) = (t.desired_status, &t.capacity_provider_name) {
+            *out.entry(p.clone()).or_insert(0) += 1;
+        }
+    }
+    out
 }
 
 /// The placement strategies of a service, parsed. Without any, the service scheduler
@@ -390,6 +412,7 @@ pub(crate) fn test_record(
         launch_type: "EC2".into(),
         platform_version: None,
         role: None,
+        capacity_provider_strategy: vec![],
         task_definition: format!("arn:aws:ecs:us-east-1:000000000000:task-definition/{name}:1"),
         scheduling_strategy: REPLICA.into(),
         deployment_configuration: DeploymentConfiguration::default_for(REPLICA),

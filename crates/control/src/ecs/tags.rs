@@ -1,6 +1,7 @@
 //! Tags of the ECS resources that can carry them (clusters, task definitions, services and
-//! task sets), found from their ARN.
+//! task sets, capacity providers), found from their ARN.
 
+use flotilla_model::capacity_provider::{self, CapacityProviderRecord};
 use flotilla_model::record::encode;
 use flotilla_model::service::ServiceStatus;
 use flotilla_model::tag::{validate_tags, Tag};
@@ -17,6 +18,8 @@ pub enum Tagged {
     Service(String),
     /// A task set: its service's key and its id.
     TaskSet(String, String),
+    /// A custom capacity provider (the built-in ones carry no tags).
+    CapacityProvider(String),
 }
 
 /// The resource an ARN names, if it is one that can carry tags.
@@ -57,11 +60,30 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
                 "The ARN '{arn}' is not a task set ARN (task-set/CLUSTER/SERVICE/ID)."
             ))),
         },
+        "capacity-provider" if capacity_provider::is_built_in(rest) => Err(ControlError::invalid(
+            format!("The {rest} capacity provider is reserved and cannot be tagged."),
+        )),
+        "capacity-provider" => Ok(Tagged::CapacityProvider(keys::capacity_provider(
+            &scope.region,
+            rest,
+        ))),
         _ => Err(ControlError::invalid(format!(
             "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
-             definition, a service or a task set."
+             definition, a service, a task set or a capacity provider."
         ))),
     }
+}
+
+/// The ACTIVE capacity provider stored at `key`.
+fn active_provider(
+    state: &State,
+    key: &str,
+) -> Result<flotilla_store::view::Entry<CapacityProviderRecord>, ControlError> {
+    state
+        .capacity_providers()
+        .get(key.as_bytes())
+        .filter(|e| e.value.is_active())
+        .ok_or_else(not_found)
 }
 
 fn not_found() -> ControlError {
@@ -100,16 +122,35 @@ pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlErro
                 .ok_or_else(ControlError::service_not_found)?;
             crate::ecs::task_sets::find(&svc.value, id)?.tags.clone()
         }
+        Tagged::CapacityProvider(key) => active_provider(state, key)?.value.tags.clone(),
     })
 }
 
-/// Change the tags of `resource` with `change`, compare-and-swap on its key; the result
-/// must still be valid tags.
+/// How often [`retag`] re-reads and re-applies a change that lost a race (a controller
+/// writing the same service, say).
+const ATTEMPTS: usize = 16;
+
+/// Change the tags of `resource` with `change`, compare-and-swap on its key, again on a
+/// fresh read when another writer won; the result must still be valid tags.
 pub async fn retag(
     state: &State,
     resource: &Tagged,
     change: impl Fn(&mut Vec<Tag>),
 ) -> Result<(), ControlError> {
+    for _ in 0..ATTEMPTS {
+        if retag_once(state, resource, &change).await? {
+            return Ok(());
+        }
+    }
+    Err(ControlError::changed_meanwhile("resource"))
+}
+
+/// One [`retag`] attempt: whether its compare-and-swap won.
+async fn retag_once(
+    state: &State,
+    resource: &Tagged,
+    change: &impl Fn(&mut Vec<Tag>),
+) -> Result<bool, ControlError> {
     let changed = |tags: &mut Vec<Tag>| -> Result<(), ControlError> {
         change(tags);
         Ok(validate_tags(tags)?)
@@ -157,10 +198,12 @@ pub async fn retag(
             }
             (key, encode(&s), e.mod_revision)
         }
+        Tagged::CapacityProvider(key) => {
+            let e = active_provider(state, key)?;
+            let mut p = (*e.value).clone();
+            changed(&mut p.tags)?;
+            (key, encode(&p), e.mod_revision)
+        }
     };
-    if state.put_if_unchanged(key, mod_revision, value).await? {
-        Ok(())
-    } else {
-        Err(ControlError::changed_meanwhile("resource"))
-    }
+    state.put_if_unchanged(key, mod_revision, value).await
 }

@@ -4,6 +4,9 @@
 //! in-flight placements), has the plan applier commit the new task records, and plans again
 //! when the applier turned the plan down.
 
+use std::collections::BTreeMap;
+
+use flotilla_model::capacity_provider::{self as cp, StrategyItem};
 use flotilla_model::host_access::HostAccess;
 use flotilla_model::record::encode;
 use flotilla_model::run_token::{PlacementFailure, RunTokenRecord};
@@ -14,15 +17,14 @@ use flotilla_model::task::{Container, ContainerStatus, HealthStatus, TaskRecord,
 use flotilla_model::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_model::Scope;
-use flotilla_scheduler::{
-    self as scheduler, Constraint, Plan, Snapshot, Strategy, TaskRequest, NO_INSTANCES,
-};
+use flotilla_scheduler::{self as scheduler, Constraint, Strategy, TaskRequest, NO_INSTANCES};
 use flotilla_store::view::Entry;
 use flotilla_store::Op;
 
+use crate::ecs::capacity_providers::{self, Capacity};
 use crate::ecs::{clusters, task_definitions};
 use crate::placement::applier::{Placed, Proposal, Verdict};
-use crate::placement::picture::Picture;
+use crate::placement::groups::{plan_groups, provider_groups};
 use crate::placement::reservations::Reserved;
 use crate::placement::resources::task_usage;
 use crate::{keys, ControlError, State};
@@ -47,6 +49,9 @@ pub struct LaunchRequest {
     pub tags: Vec<Tag>,
     /// On top of the definition's own.
     pub placement_constraints: Vec<PlacementConstraint>,
+    /// The capacity provider strategy asked for (empty: none). Neither this nor a launch
+    /// type: the cluster's default strategy.
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     /// Whether an INACTIVE task definition may start tasks (a service keeps running the
     /// revision it was given after that revision is deregistered, as ECS does).
     pub allow_inactive: bool,
@@ -59,6 +64,9 @@ pub struct LaunchSpec {
     pub cluster: String,
     pub definition: Entry<TaskDefinitionRecord>,
     pub launch_type: String,
+    /// The strategy the tasks are placed with, each on an instance of its provider; empty
+    /// when the launch type places them on any instance.
+    pub capacity_provider_strategy: Vec<StrategyItem>,
     pub overrides: TaskOverride,
     pub started_by: Option<String>,
     pub group: String,
@@ -87,20 +95,20 @@ impl LaunchSpec {
             group,
             tags,
             placement_constraints,
+            capacity_provider_strategy,
             allow_inactive,
         } = request;
         // The request's own values are checked before anything is looked up, as ECS does:
         // a bad launch type is an InvalidParameterException even for a missing cluster.
-        let launch_type = launch_type.unwrap_or_else(|| "EC2".into());
-        if !LAUNCH_TYPES.contains(&launch_type.as_str()) {
-            return Err(ControlError::invalid(format!(
-                "launchType '{launch_type}' is invalid: use EC2, FARGATE or EXTERNAL."
-            )));
+        if let Some(l) = launch_type.as_deref() {
+            if !LAUNCH_TYPES.contains(&l) {
+                return Err(ControlError::invalid(format!(
+                    "launchType '{l}' is invalid: use EC2, FARGATE or EXTERNAL."
+                )));
+            }
         }
-        let cluster = clusters::active(state, scope, cluster.as_deref())?
-            .value
-            .cluster_name
-            .clone();
+        let cluster_entry = clusters::active(state, scope, cluster.as_deref())?;
+        let cluster = cluster_entry.value.cluster_name.clone();
         if task_definition.is_empty() {
             return Err(ControlError::invalid("taskDefinition is required."));
         }
@@ -110,6 +118,18 @@ impl LaunchSpec {
                 "TaskDefinition {task_definition} is inactive and cannot start new tasks."
             )));
         }
+        let (launch_type, capacity_provider_strategy) = match capacity_providers::resolve(
+            &cluster_entry.value,
+            launch_type.as_deref(),
+            &capacity_provider_strategy,
+        )? {
+            Capacity::LaunchType(l) => (l, vec![]),
+            Capacity::Strategy(items) => {
+                let fargate = items.iter().all(|i| cp::is_built_in(&i.capacity_provider));
+                let l = if fargate { "FARGATE" } else { "EC2" };
+                (l.to_string(), items)
+            }
+        };
         let d = &definition.value.definition;
         if launch_type == "FARGATE" && !d.compatibilities.iter().any(|c| c == "FARGATE") {
             return Err(ControlError::invalid(
@@ -166,6 +186,7 @@ impl LaunchSpec {
             cluster,
             definition,
             launch_type,
+            capacity_provider_strategy,
             overrides,
             started_by,
             group,
@@ -186,6 +207,9 @@ pub struct Placement<'a> {
     pub only: Option<&'a [String]>,
     /// RunTask's client token: the answer is stored with the tasks, for retries.
     pub client_token: Option<&'a str>,
+    /// Tasks already running per capacity provider (a service's), which count towards
+    /// the strategy's bases and weights.
+    pub provider_tasks: Option<&'a BTreeMap<String, u32>>,
 }
 
 /// What a launch placed, and why the rest did not fit.
@@ -201,6 +225,7 @@ fn new_task(
     launch: &LaunchSpec,
     instance_arn: &str,
     az: Option<String>,
+    provider: Option<&str>,
 ) -> TaskRecord {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let task_arn = scope
@@ -250,6 +275,7 @@ fn new_task(
         last_status: TaskStatus::Provisioning,
         desired_status: TaskStatus::Running,
         launch_type: launch.launch_type.clone(),
+        capacity_provider_name: provider.map(str::to_string),
         cpu: overrides.cpu.clone().or_else(|| d.cpu.clone()),
         memory: overrides.memory.clone().or_else(|| d.memory.clone()),
         containers,
@@ -284,32 +310,6 @@ fn new_task(
 /// How often a request plans again after the plan applier turned its plan down.
 const MAX_ATTEMPTS: usize = 8;
 
-/// Plan `request` against the cluster's picture (or the `only` instances of it) and apply
-/// the plan to the picture, so the next request plans around it.
-fn plan_on(picture: &mut Picture, request: &TaskRequest, only: Option<&[String]>) -> Plan {
-    let Some(ids) = only else {
-        let plan = scheduler::schedule(&picture.snapshot, request);
-        let _ = picture.snapshot.apply(request, &plan);
-        return plan;
-    };
-    let chosen: Vec<usize> = (0..picture.snapshot.instances.len())
-        .filter(|&i| ids.contains(&picture.snapshot.instances[i].arn))
-        .collect();
-    let part = Snapshot::new(
-        picture.snapshot.cluster_arn.clone(),
-        chosen
-            .iter()
-            .map(|&i| picture.snapshot.instances[i].clone())
-            .collect(),
-    );
-    let mut plan = scheduler::schedule(&part, request);
-    for p in &mut plan.placements {
-        p.instance = chosen[p.instance];
-    }
-    let _ = picture.snapshot.apply(request, &plan);
-    plan
-}
-
 /// Place tasks with the scheduler and have the plan applier store them; the answer's
 /// failures say why the rest did not fit. Plans again on a fresh picture when the applier
 /// turned a plan down, up to [`MAX_ATTEMPTS`] times.
@@ -324,10 +324,12 @@ pub async fn launch(
         strategies,
         only,
         client_token,
+        provider_tasks,
     } = placement;
+    let groups = provider_groups(launch, count, provider_tasks);
     let cluster_key = keys::cluster(&scope.region, &launch.cluster);
     let need = task_usage(
-        &new_task(scope, launch, "", None),
+        &new_task(scope, launch, "", None, None),
         Some(&launch.definition.value.definition),
     );
     let picture = state.pictures().of(&cluster_key);
@@ -349,17 +351,13 @@ pub async fn launch(
         };
         let mut pic = picture.lock().await;
         pic.refresh(state, scope, &launch.cluster);
-        let plan = plan_on(&mut pic, &request, only);
-        if plan.placements.is_empty()
-            && only.is_none()
-            && plan.failures.iter().any(|f| f.reason == NO_INSTANCES)
-        {
+        let (placements, plan_failures) = plan_groups(scope, &mut pic, &request, &groups, only);
+        if placements.is_empty() && only.is_none() && pic.snapshot.instances.is_empty() {
             return Err(ControlError::invalid(NO_INSTANCES));
         }
-        let placed: Vec<(Placed, Option<String>)> = plan
-            .placements
+        let placed: Vec<(Placed, Option<String>, Option<String>)> = placements
             .iter()
-            .map(|p| {
+            .map(|(p, provider)| {
                 let instance = &pic.snapshot.instances[p.instance];
                 let placed = Placed {
                     instance_key: keys::container_instance(
@@ -374,7 +372,7 @@ pub async fn launch(
                     .get("ecs.availability-zone")
                     .cloned()
                     .flatten();
-                (placed, az)
+                (placed, az, provider.clone())
             })
             .collect();
         // Hold the placed tasks' resources for pictures rebuilt before the tasks are
@@ -382,7 +380,7 @@ pub async fn launch(
         let reservation = state.reservations().hold(
             placed
                 .iter()
-                .map(|(p, _)| Reserved {
+                .map(|(p, _, _)| Reserved {
                     instance_arn: p.instance_arn.clone(),
                     usage: need.clone(),
                     group: launch.group.clone(),
@@ -392,10 +390,17 @@ pub async fn launch(
         drop(pic);
         let tasks: Vec<TaskRecord> = placed
             .iter()
-            .map(|(p, az)| new_task(scope, launch, &p.instance_arn, az.clone()))
+            .map(|(p, az, provider)| {
+                new_task(
+                    scope,
+                    launch,
+                    &p.instance_arn,
+                    az.clone(),
+                    provider.as_deref(),
+                )
+            })
             .collect();
-        let failures: Vec<PlacementFailure> = plan
-            .failures
+        let failures: Vec<PlacementFailure> = plan_failures
             .iter()
             .map(|f| PlacementFailure {
                 arn: f.arn.clone(),
@@ -431,7 +436,7 @@ pub async fn launch(
             cluster_key: cluster_key.clone(),
             cluster_rev,
             placements_key: keys::placements(&scope.region, &launch.cluster),
-            placed: placed.into_iter().map(|(p, _)| p).collect(),
+            placed: placed.into_iter().map(|(p, _, _)| p).collect(),
             usage: need.clone(),
             group: launch.group.clone(),
             distinct: launch

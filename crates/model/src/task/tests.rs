@@ -11,6 +11,7 @@ fn task() -> TaskRecord {
         last_status: TaskStatus::Provisioning,
         desired_status: TaskStatus::Running,
         launch_type: "EC2".into(),
+        capacity_provider_name: None,
         cpu: None,
         memory: None,
         containers: vec![Container {

@@ -190,6 +190,7 @@ fn task(id: &str, deployment: &str, healthy: bool) -> TaskState {
         present: true,
         healthy,
         unhealthy: false,
+        protected: false,
         created_at: t0(),
         started_at: Some(t0()),
         failed_at: None,

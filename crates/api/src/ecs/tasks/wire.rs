@@ -22,6 +22,8 @@ struct TaskOut<'a> {
     desired_status: TaskStatus,
     launch_type: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    capacity_provider_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cpu: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     memory: Option<&'a str>,
@@ -71,6 +73,7 @@ pub fn to_wire(t: &TaskRecord, tags: bool) -> Value {
         last_status: t.last_status,
         desired_status: t.desired_status,
         launch_type: &t.launch_type,
+        capacity_provider_name: t.capacity_provider_name.as_deref(),
         cpu: t.cpu.as_deref(),
         memory: t.memory.as_deref(),
         containers: &t.containers,
@@ -113,6 +116,7 @@ mod tests {
             "taskDefinitionArn": "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1",
             "containerInstanceArn": "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i",
             "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "launchType": "EC2",
+            "capacityProviderName": "pool-a",
             "cpu": "256", "memory": "512",
             "containers": [{
                 "containerArn": "arn:c", "taskArn": "arn:t", "name": "web", "image": "img",

@@ -159,6 +159,7 @@ fn as_deployment(
             task_definition: ts.task_definition.clone(),
             launch_type: ts.launch_type.clone(),
             platform_version: None,
+            capacity_provider_strategy: vec![],
             desired_count: computed,
             service_deployment_arn: String::new(),
             service_revision_arn: String::new(),

@@ -4,6 +4,7 @@
 //! is decided here and in the deployment's transitions, in one place.
 
 use chrono::{DateTime, Utc};
+use flotilla_model::capacity_provider::StrategyItem;
 use flotilla_model::record::encode;
 use flotilla_model::service::{
     DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
@@ -67,6 +68,14 @@ pub fn check_placement(
     Ok(())
 }
 
+/// A DAEMON service places one task on each instance: a strategy cannot apply.
+pub fn daemon_strategy() -> ControlError {
+    ControlError::invalid(
+        "capacityProviderStrategy is not supported for services with the DAEMON scheduling \
+         strategy.",
+    )
+}
+
 /// Store the new service `svc` (its first deployment is started here). Idempotent as ECS
 /// is: an ACTIVE service of the same name and parameters is answered as it is; different
 /// parameters are refused; an INACTIVE one is replaced; a DRAINING one is refused.
@@ -117,6 +126,7 @@ fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
     a.task_definition == b.task_definition
         && a.desired_count == b.desired_count
         && a.launch_type == b.launch_type
+        && a.capacity_provider_strategy == b.capacity_provider_strategy
         && a.scheduling_strategy == b.scheduling_strategy
         && a.deployment_configuration == b.deployment_configuration
         && a.deployment_strategy == b.deployment_strategy
@@ -144,6 +154,8 @@ pub struct ServiceChange {
     pub propagate_tags: Option<String>,
     pub enable_ecs_managed_tags: Option<bool>,
     pub enable_execute_command: Option<bool>,
+    /// A new capacity provider strategy (the service then has no launch type).
+    pub capacity_provider_strategy: Option<Vec<StrategyItem>>,
 }
 
 /// Apply `change` to the ACTIVE service at `key`. A change of what its tasks run (task
@@ -207,6 +219,15 @@ pub async fn change(
             &svc.placement_constraints,
             &svc.placement_strategy,
         )?;
+        if let Some(items) = &change.capacity_provider_strategy {
+            if svc.is_daemon() {
+                return Err(daemon_strategy());
+            }
+            if set(&mut svc.capacity_provider_strategy, Some(items)) {
+                redeploy = true;
+                svc.launch_type = String::new();
+            }
+        }
         redeploy |= set(&mut svc.load_balancers, change.load_balancers.as_ref());
         redeploy |= set(
             &mut svc.service_registries,
