@@ -199,30 +199,13 @@ pub(super) fn advance(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ecs::services::{start_deployment, test_record};
-    use flotilla_model::service::strategy::Strategy;
-    use flotilla_model::service::{AdvancedConfiguration, LifecycleStage, LoadBalancer};
-
-    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/a/1";
-    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/b/2";
+    use crate::ecs::services::shift::fixtures::{blue_green, A, B};
+    use crate::ecs::services::start_deployment;
+    use flotilla_model::service::LifecycleStage;
 
     /// A BLUE_GREEN service whose second deployment (green) is shifting from its first.
     fn shifting(now: DateTime<Utc>) -> (ServiceRecord, String, String) {
-        let mut s = test_record("c", "web", 2, now);
-        s.deployment_strategy.strategy = Strategy::BlueGreen;
-        s.load_balancers = vec![LoadBalancer {
-            target_group_arn: Some(A.into()),
-            load_balancer_name: None,
-            container_name: Some("app".into()),
-            container_port: Some(80),
-            advanced_configuration: Some(AdvancedConfiguration {
-                alternate_target_group_arn: Some(B.into()),
-                production_listener_rule: Some("arn:rule/prod".into()),
-                test_listener_rule: None,
-                role_arn: Some("arn:role".into()),
-            }),
-        }];
-        s.primary_mut().unwrap().complete(now);
+        let mut s = blue_green(now);
         let blue = s.primary().unwrap().id.clone();
         start_deployment(&mut s, now, None);
         let green = s.primary().unwrap().id.clone();

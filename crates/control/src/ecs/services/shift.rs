@@ -251,5 +251,45 @@ pub fn check_advanced(
     Ok(())
 }
 
+/// The blue/green service the shift's and the controller's tests start from.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::{DateTime, Utc};
+    use flotilla_model::service::strategy::Strategy;
+    use flotilla_model::service::{AdvancedConfiguration, LoadBalancer, ServiceRecord};
+
+    use crate::ecs::services::{start_deployment, test_record};
+
+    pub const A: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/a/1";
+    pub const B: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/b/2";
+
+    /// A BLUE_GREEN service of two tasks on target group A (alternate B) whose first
+    /// deployment completed.
+    pub fn blue_green(now: DateTime<Utc>) -> ServiceRecord {
+        let mut s = test_record("c", "web", 2, now);
+        s.deployment_strategy.strategy = Strategy::BlueGreen;
+        s.load_balancers = vec![LoadBalancer {
+            target_group_arn: Some(A.into()),
+            load_balancer_name: None,
+            container_name: Some("app".into()),
+            container_port: Some(80),
+            advanced_configuration: Some(AdvancedConfiguration {
+                alternate_target_group_arn: Some(B.into()),
+                production_listener_rule: Some("arn:rule/prod".into()),
+                test_listener_rule: None,
+                role_arn: Some("arn:role".into()),
+            }),
+        }];
+        s.deployments.clear();
+        start_deployment(&mut s, now, None);
+        assert!(
+            s.primary().unwrap().shift.is_none(),
+            "nothing to shift from"
+        );
+        s.primary_mut().unwrap().complete(now);
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,41 +1,15 @@
 //! Which target groups green uses, the rollback to a running blue, the swap on completion.
 
 use super::*;
-use crate::ecs::services::{start_deployment, test_record};
-use flotilla_model::service::strategy::Strategy;
-use flotilla_model::service::{
-    AdvancedConfiguration, DeploymentStatus, RolloutState, ServiceDeploymentStatus,
-};
+use crate::ecs::services::start_deployment;
+use flotilla_model::service::{DeploymentStatus, RolloutState, ServiceDeploymentStatus};
 
-const A: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/a/1";
-const B: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/b/2";
+use super::fixtures::{blue_green, A, B};
 
 /// A BLUE_GREEN service of two tasks on target group A (alternate B) whose first
 /// deployment completed.
 fn service() -> ServiceRecord {
-    let now = Utc::now();
-    let mut s = test_record("c", "web", 2, now);
-    s.deployment_strategy.strategy = Strategy::BlueGreen;
-    s.load_balancers = vec![LoadBalancer {
-        target_group_arn: Some(A.into()),
-        load_balancer_name: None,
-        container_name: Some("app".into()),
-        container_port: Some(80),
-        advanced_configuration: Some(AdvancedConfiguration {
-            alternate_target_group_arn: Some(B.into()),
-            production_listener_rule: Some("arn:rule/prod".into()),
-            test_listener_rule: None,
-            role_arn: Some("arn:role".into()),
-        }),
-    }];
-    s.deployments.clear();
-    start_deployment(&mut s, now, None);
-    assert!(
-        s.primary().unwrap().shift.is_none(),
-        "nothing to shift from"
-    );
-    s.primary_mut().unwrap().complete(now);
-    s
+    blue_green(Utc::now())
 }
 
 #[test]
