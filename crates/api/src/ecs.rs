@@ -3,7 +3,7 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`daemons`], [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -14,6 +14,8 @@ mod attributes;
 mod capacity_providers;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
+mod daemon_task_definitions;
+mod daemons;
 pub(crate) mod error;
 mod execute_command;
 mod filter;
@@ -39,12 +41,15 @@ pub const OPERATIONS: &[&str] = &[
     "ContinueServiceDeployment",
     "CreateCapacityProvider",
     "CreateCluster",
+    "CreateDaemon",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
     "DeleteAttributes",
     "DeleteCapacityProvider",
     "DeleteCluster",
+    "DeleteDaemon",
+    "DeleteDaemonTaskDefinition",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -53,6 +58,10 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
+    "DescribeDaemon",
+    "DescribeDaemonDeployments",
+    "DescribeDaemonRevisions",
+    "DescribeDaemonTaskDefinition",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
@@ -66,6 +75,9 @@ pub const OPERATIONS: &[&str] = &[
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",
+    "ListDaemonDeployments",
+    "ListDaemonTaskDefinitions",
+    "ListDaemons",
     "ListServiceDeployments",
     "ListServices",
     "ListServicesByNamespace",
@@ -78,6 +90,7 @@ pub const OPERATIONS: &[&str] = &[
     "PutAttributes",
     "PutClusterCapacityProviders",
     "RegisterContainerInstance",
+    "RegisterDaemonTaskDefinition",
     "RegisterTaskDefinition",
     "RunTask",
     "StartTask",
@@ -92,6 +105,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCluster",
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
+    "UpdateDaemon",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -222,6 +236,24 @@ async fn dispatch(
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,
+            "RegisterDaemonTaskDefinition" => {
+                daemon_task_definitions::register(s, ctx, input.body_len(), input.json()?).await?
+            }
+            "DescribeDaemonTaskDefinition" => {
+                daemon_task_definitions::describe(s, ctx, input.json()?)?
+            }
+            "ListDaemonTaskDefinitions" => daemon_task_definitions::list(s, ctx, input.json()?)?,
+            "DeleteDaemonTaskDefinition" => {
+                daemon_task_definitions::delete(s, ctx, input.json()?).await?
+            }
+            "CreateDaemon" => daemons::create(s, ctx, input.json()?).await?,
+            "UpdateDaemon" => daemons::update(s, ctx, input.json()?).await?,
+            "DeleteDaemon" => daemons::delete(s, ctx, input.json()?).await?,
+            "DescribeDaemon" => daemons::describe(s, ctx, input.json()?)?,
+            "ListDaemons" => daemons::list(s, ctx, input.json()?)?,
+            "DescribeDaemonDeployments" => daemons::describe_deployments(s, ctx, input.json()?)?,
+            "ListDaemonDeployments" => daemons::list_deployments(s, ctx, input.json()?)?,
+            "DescribeDaemonRevisions" => daemons::describe_revisions(s, ctx, input.json()?)?,
             "CreateTaskSet" => task_sets::create(s, ctx, input.json()?).await?,
             "DescribeTaskSets" => task_sets::describe(s, ctx, input.json()?)?,
             "UpdateTaskSet" => task_sets::update(s, ctx, input.json()?).await?,
