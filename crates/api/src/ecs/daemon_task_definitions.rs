@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ecs::error::{client, invalid, EcsError};
+use crate::ecs::task_definitions::sort_order;
 use crate::pagination::{page_size, paginate, Order};
 use crate::{keys, State};
 
@@ -123,15 +124,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
             )))
         }
     };
-    let order = match input.sort.as_deref() {
-        None | Some("ASC") => Order::Asc,
-        Some("DESC") => Order::Desc,
-        Some(other) => {
-            return Err(invalid(format!(
-                "sort '{other}' is invalid: use ASC or DESC."
-            )))
-        }
-    };
+    let order = sort_order(input.sort.as_deref())?;
     let prefix = input.family_prefix.unwrap_or_default();
     let mut items: Vec<(String, Value, String)> = state
         .daemon_task_definitions()

@@ -26,23 +26,48 @@ use crate::ecs::error::{invalid, EcsError};
 use crate::pagination::{page_size, paginate, Order};
 use crate::{keys, State};
 
+/// What CreateDaemon and UpdateDaemon both set.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsInput {
+    daemon_task_definition_arn: Option<String>,
+    #[serde(default)]
+    capacity_provider_arns: Vec<String>,
+    deployment_configuration: Option<DeploymentConfigurationInput>,
+    propagate_tags: Option<String>,
+    #[serde(rename = "enableECSManagedTags")]
+    enable_ecs_managed_tags: Option<bool>,
+    enable_execute_command: Option<bool>,
+    critical: Option<bool>,
+}
+
+impl SettingsInput {
+    fn checked(self) -> Result<Settings, EcsError> {
+        Ok(Settings {
+            daemon_task_definition: required(
+                self.daemon_task_definition_arn,
+                "daemonTaskDefinitionArn",
+            )?,
+            capacity_providers: self.capacity_provider_arns,
+            deployment_configuration: self.deployment_configuration,
+            propagate_tags: self.propagate_tags,
+            enable_ecs_managed_tags: self.enable_ecs_managed_tags,
+            enable_execute_command: self.enable_execute_command,
+            critical: self.critical,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInput {
     daemon_name: Option<String>,
     cluster_arn: Option<String>,
-    daemon_task_definition_arn: Option<String>,
-    #[serde(default)]
-    capacity_provider_arns: Vec<String>,
-    deployment_configuration: Option<DeploymentConfigurationInput>,
+    #[serde(flatten)]
+    settings: SettingsInput,
     #[serde(default)]
     tags: Vec<Tag>,
-    propagate_tags: Option<String>,
-    #[serde(rename = "enableECSManagedTags")]
-    enable_ecs_managed_tags: Option<bool>,
-    enable_execute_command: Option<bool>,
     client_token: Option<String>,
-    critical: Option<bool>,
 }
 
 fn required(s: Option<String>, what: &str) -> Result<String, EcsError> {
@@ -86,18 +111,7 @@ fn revision_arn(scope: &Scope, d: &DaemonRecord, id: &str) -> String {
 pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let name = required(input.daemon_name, "daemonName")?;
-    let settings = Settings {
-        daemon_task_definition: required(
-            input.daemon_task_definition_arn,
-            "daemonTaskDefinitionArn",
-        )?,
-        capacity_providers: input.capacity_provider_arns,
-        deployment_configuration: input.deployment_configuration,
-        propagate_tags: input.propagate_tags,
-        enable_ecs_managed_tags: input.enable_ecs_managed_tags,
-        enable_execute_command: input.enable_execute_command,
-        critical: input.critical,
-    };
+    let settings = input.settings.checked()?;
     let d = daemons::create(
         state,
         &scope,
@@ -115,32 +129,14 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInput {
     daemon_arn: Option<String>,
-    daemon_task_definition_arn: Option<String>,
-    #[serde(default)]
-    capacity_provider_arns: Vec<String>,
-    deployment_configuration: Option<DeploymentConfigurationInput>,
-    propagate_tags: Option<String>,
-    #[serde(rename = "enableECSManagedTags")]
-    enable_ecs_managed_tags: Option<bool>,
-    enable_execute_command: Option<bool>,
-    critical: Option<bool>,
+    #[serde(flatten)]
+    settings: SettingsInput,
 }
 
 pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let arn = required(input.daemon_arn, "daemonArn")?;
-    let settings = Settings {
-        daemon_task_definition: required(
-            input.daemon_task_definition_arn,
-            "daemonTaskDefinitionArn",
-        )?,
-        capacity_providers: input.capacity_provider_arns,
-        deployment_configuration: input.deployment_configuration,
-        propagate_tags: input.propagate_tags,
-        enable_ecs_managed_tags: input.enable_ecs_managed_tags,
-        enable_execute_command: input.enable_execute_command,
-        critical: input.critical,
-    };
+    let settings = input.settings.checked()?;
     let d = daemons::update(state, &scope, &arn, settings).await?;
     Ok(answer(&d, &scope, true))
 }

@@ -21,7 +21,6 @@ use flotilla_model::service::{CircuitBreaker, DeploymentConfiguration};
 use flotilla_model::task::{StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
 use flotilla_scheduler::deployment::{self as plan, DaemonHost, Failures, Host, TaskState, Why};
-use flotilla_store::view::Changed;
 use flotilla_store::{Compare, Op, Txn};
 use tokio::sync::{mpsc, watch};
 
@@ -45,19 +44,15 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let feeder = tokio::spawn(wakes(state.clone(), tx, shutdown.clone()));
+    let (fed, until) = (state.clone(), shutdown.clone());
+    let feed = move |tx| wakes(fed, tx, until);
     let controller = Arc::new(DaemonController {
         state,
         hosts: Hosts::default(),
         misses: Mutex::default(),
         drained_for: Mutex::default(),
     });
-    let runner = runtime::run(controller, rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        feeder.abort();
-    })
+    runtime::run_fed(controller, feed, leader, shutdown)
 }
 
 /// Feed the runtime: a changed daemon wakes itself; a changed task wakes its daemon (by
@@ -66,35 +61,16 @@ pub fn start(
 async fn wakes(
     state: State,
     tx: mpsc::UnboundedSender<Wake<String>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut daemons = state.daemons().key_changes();
-    let mut tasks = state.tasks().key_changes();
-    let mut instances = state.instances().key_changes();
-    let mut agents = state.agents().key_changes();
-    loop {
-        let (changed, prefix) = tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
-            c = daemons.next() => (c, keys::DAEMONS),
-            c = tasks.next() => (c, keys::TASKS),
-            c = instances.next() => (c, keys::CONTAINER_INSTANCES),
-            c = agents.next() => (c, keys::AGENTS),
-        };
-        let wakes = match changed {
-            None => return,
-            Some(Changed::All) => vec![Wake::All],
-            Some(Changed::Keys(ks)) => ks
-                .iter()
-                .flat_map(|k| woken(&state, prefix, &String::from_utf8_lossy(k)))
-                .map(Wake::Key)
-                .collect(),
-        };
-        for w in wakes {
-            if tx.send(w).is_err() {
-                return;
-            }
-        }
-    }
+    let sources = vec![
+        (keys::DAEMONS, state.daemons().key_changes()),
+        (keys::TASKS, state.tasks().key_changes()),
+        (keys::CONTAINER_INSTANCES, state.instances().key_changes()),
+        (keys::AGENTS, state.agents().key_changes()),
+    ];
+    let woken = |prefix, key: &[u8]| woken(&state, prefix, &String::from_utf8_lossy(key));
+    runtime::feed(sources, woken, tx, shutdown).await
 }
 
 /// The daemon keys a change of `key` (under `prefix`) wakes.

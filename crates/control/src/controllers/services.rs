@@ -17,7 +17,6 @@ use flotilla_model::service::{
 };
 use flotilla_model::task::{StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
-use flotilla_store::view::Changed;
 use tokio::sync::{mpsc, watch};
 
 use flotilla_scheduler::deployment::{
@@ -54,14 +53,10 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let feeder = tokio::spawn(wakes(state.clone(), tx, shutdown.clone()));
+    let (fed, until) = (state.clone(), shutdown.clone());
+    let feed = move |tx| wakes(fed, tx, until);
     let controller = Arc::new(ServiceController::new(state));
-    let runner = runtime::run(controller, rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        feeder.abort();
-    })
+    runtime::run_fed(controller, feed, leader, shutdown)
 }
 
 /// Feed the runtime: a changed service wakes itself; a changed task wakes its service
@@ -70,35 +65,16 @@ pub fn start(
 async fn wakes(
     state: State,
     tx: mpsc::UnboundedSender<Wake<String>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut services = state.services().key_changes();
-    let mut tasks = state.tasks().key_changes();
-    let mut instances = state.instances().key_changes();
-    let mut agents = state.agents().key_changes();
-    loop {
-        let (changed, kind) = tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
-            c = services.next() => (c, Kind::Service),
-            c = tasks.next() => (c, Kind::Task),
-            c = instances.next() => (c, Kind::Cluster),
-            c = agents.next() => (c, Kind::Cluster),
-        };
-        let wakes = match changed {
-            None => return,
-            Some(Changed::All) => vec![Wake::All],
-            Some(Changed::Keys(keys)) => keys
-                .iter()
-                .flat_map(|k| services_woken(&state, kind, k))
-                .map(Wake::Key)
-                .collect(),
-        };
-        for w in wakes {
-            if tx.send(w).is_err() {
-                return;
-            }
-        }
-    }
+    let sources = vec![
+        (Kind::Service, state.services().key_changes()),
+        (Kind::Task, state.tasks().key_changes()),
+        (Kind::Cluster, state.instances().key_changes()),
+        (Kind::Cluster, state.agents().key_changes()),
+    ];
+    let woken = |kind, key: &[u8]| services_woken(&state, kind, key);
+    runtime::feed(sources, woken, tx, shutdown).await
 }
 
 /// What kind of key a change names.
