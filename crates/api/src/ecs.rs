@@ -91,6 +91,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCapacityProvider",
     "UpdateCluster",
     "UpdateClusterSettings",
+    "UpdateContainerAgent",
     "UpdateContainerInstancesState",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
@@ -200,6 +201,7 @@ async fn dispatch(
             "UpdateContainerInstancesState" => {
                 container_instances::update_state(s, ctx, input.json()?).await?
             }
+            "UpdateContainerAgent" => container_instances::update_agent(s, ctx, input.json()?)?,
             "PutAttributes" => attributes::put_attributes(s, ctx, input.json()?).await?,
             "DeleteAttributes" => attributes::delete_attributes(s, ctx, input.json()?).await?,
             "ListAttributes" => attributes::list(s, ctx, input.json()?)?,
