@@ -3,7 +3,7 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`gateways`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -17,6 +17,7 @@ pub(crate) mod container_instances;
 pub(crate) mod error;
 mod execute_command;
 mod filter;
+pub(crate) mod gateways;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
 mod tags;
@@ -36,15 +37,18 @@ use error::EcsError;
 
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
+    "AssociateGatewayWithCluster",
     "ContinueServiceDeployment",
     "CreateCapacityProvider",
     "CreateCluster",
+    "CreateGateway",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
     "DeleteAttributes",
     "DeleteCapacityProvider",
     "DeleteCluster",
+    "DeleteGateway",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -53,12 +57,16 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
+    "DescribeGateway",
+    "DescribeGatewayResources",
+    "DescribeGatewayRoute",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTaskSets",
     "DescribeTasks",
+    "DisassociateGatewayFromCluster",
     "DiscoverPollEndpoint",
     "ExecuteCommand",
     "GetTaskProtection",
@@ -66,6 +74,9 @@ pub const OPERATIONS: &[&str] = &[
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",
+    "ListGatewayClusterAssociations",
+    "ListGatewayRoutes",
+    "ListGateways",
     "ListServiceDeployments",
     "ListServices",
     "ListServicesByNamespace",
@@ -93,6 +104,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateClusterSettings",
     "UpdateContainerAgent",
     "UpdateContainerInstancesState",
+    "UpdateGateway",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -243,6 +255,19 @@ async fn dispatch(
             "ContinueServiceDeployment" => {
                 service_deployments::continue_(s, ctx, input.json()?).await?
             }
+            "CreateGateway" => gateways::create(s, ctx, input.json()?).await?,
+            "DescribeGateway" => gateways::describe(s, ctx, input.json()?)?,
+            "UpdateGateway" => gateways::update(s, ctx, input.json()?).await?,
+            "DeleteGateway" => gateways::delete(s, ctx, input.json()?).await?,
+            "ListGateways" => gateways::list(s, ctx, input.json()?)?,
+            "AssociateGatewayWithCluster" => gateways::associate(s, ctx, input.json()?).await?,
+            "DisassociateGatewayFromCluster" => {
+                gateways::disassociate(s, ctx, input.json()?).await?
+            }
+            "ListGatewayClusterAssociations" => gateways::list_associations(s, ctx, input.json()?)?,
+            "DescribeGatewayResources" => gateways::describe_resources(s, ctx, input.json()?)?,
+            "DescribeGatewayRoute" => gateways::describe_route(s, ctx, input.json()?)?,
+            "ListGatewayRoutes" => gateways::list_routes(s, ctx, input.json()?)?,
             other => return Err(AwsError::unknown_operation(other).into()),
         };
         Ok::<Value, EcsError>(out)

@@ -1,13 +1,15 @@
 //! The controllers: they run only on the leader and make the stored state true.
 //! [`services`] reconciles ECS services with their tasks; [`retention`] deletes tasks
 //! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
-//! [`load_balancers`] activates load balancers and expires drained targets;
+//! [`load_balancers`] activates load balancers and expires drained targets; [`gateways`]
+//! makes ECS gateways' routes follow their services' gateway connectors;
 //! [`autoscaling`] runs scaling policies and scheduled actions on ECS services. Every
 //! process (leader or not) also runs the feed that configures its load balancer data
 //! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`), and the
 //! Route 53 health checker (`route53::checker::run`) whose results that feed uses.
 
 pub mod autoscaling;
+pub mod gateways;
 pub mod lifecycle;
 pub mod load_balancers;
 pub mod retention;
@@ -42,6 +44,7 @@ impl Controllers {
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading.clone(), shutdown.clone()),
+            gateways::start(state.clone(), leading.clone(), shutdown.clone()),
             autoscaling::start(state.clone(), leading.clone(), shutdown.clone()),
             tokio::spawn(crate::elbv2::plane::run_feed(
                 state.clone(),

@@ -107,6 +107,7 @@ struct Inner {
     /// Keys of connected agents (each attached to a lease).
     agents: View<()>,
     services: View<ServiceRecord>,
+    gateways: View<flotilla_model::gateway::GatewayRecord>,
     join_tokens: View<JoinTokenRecord>,
     agent_keys: View<AgentKeyRecord>,
     repositories: View<RepositoryRecord>,
@@ -248,6 +249,7 @@ impl State {
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
+            gateways: View::start(s.clone(), prefix(keys::GATEWAYS), decoder).await?,
             join_tokens: View::start(s.clone(), prefix(keys::JOIN_TOKENS), decoder).await?,
             agent_keys: View::start(s.clone(), prefix(keys::AGENT_KEYS), decoder).await?,
             store,
@@ -416,6 +418,7 @@ impl State {
                 certificates
                     .and(providers)
                     .and(i.log_groups.wait_for(rev).await)
+                    .and(i.gateways.wait_for(rev).await)
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
@@ -476,6 +479,10 @@ impl State {
                 ServiceStatus::Draining => (a, d + 1),
                 _ => (a, d),
             })
+    }
+
+    pub fn gateways(&self) -> &View<flotilla_model::gateway::GatewayRecord> {
+        &self.inner.gateways
     }
 
     pub fn services(&self) -> &View<ServiceRecord> {

@@ -26,6 +26,7 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound(Resource::ServiceDeployment) => "ServiceDeploymentNotFoundException",
         ErrorKind::NotFound(Resource::TaskSet) => "TaskSetNotFoundException",
         ErrorKind::NotFound(Resource::AttributeTarget) => "TargetNotFoundException",
+        ErrorKind::NotFound(Resource::Gateway) => "GatewayNotFoundException",
         ErrorKind::NotFound(_) => "ResourceNotFoundException",
         ErrorKind::NotActive(Resource::Service) => "ServiceNotActiveException",
         ErrorKind::NotActive(_) => "ClientException",
