@@ -152,6 +152,42 @@ def test_register_container_instance_without_total_resources(env):
     ecs.deregister_container_instance(cluster="others", containerInstance=inst["containerInstanceArn"])
 
 
+def test_update_container_agent_says_how_agents_are_updated(env):
+    server, arn = env
+    ecs = server.client("ecs")
+    # The real agent runs the server's own version: nothing to update.
+    with pytest.raises(ClientError) as e:
+        ecs.update_container_agent(cluster=CLUSTER, containerInstance=arn)
+    code, message = error_of(e)
+    assert code == "NoUpdateAvailableException" and "already runs" in message, message
+    # An instance another client registered with an older agent version is told how.
+    ecs.create_cluster(clusterName="agents")
+    doc = json.dumps({"instanceId": "i-0def", "availabilityZone": "us-east-1a"})
+    resources = [{"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+                 {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048}]
+    old = ecs.register_container_instance(
+        cluster="agents", instanceIdentityDocument=doc, totalResources=resources,
+        versionInfo={"agentVersion": "1.80.0"})["containerInstance"]["containerInstanceArn"]
+    with pytest.raises(ClientError) as e:
+        ecs.update_container_agent(cluster="agents", containerInstance=old)
+    code, message = error_of(e)
+    assert code == "NoUpdateAvailableException" and "1.80.0" in message and "Replace" in message
+    bare = ecs.register_container_instance(
+        cluster="agents", instanceIdentityDocument=json.dumps({"instanceId": "i-0aaa"}),
+        totalResources=resources)["containerInstance"]["containerInstanceArn"]
+    with pytest.raises(ClientError) as e:
+        ecs.update_container_agent(cluster="agents", containerInstance=bare)
+    assert error_of(e)[0] == "MissingVersionException"
+    with pytest.raises(ClientError) as e:
+        ecs.update_container_agent(cluster="no-such-cluster", containerInstance=bare)
+    assert error_of(e)[0] == "ClusterNotFoundException"
+    with pytest.raises(ClientError) as e:
+        ecs.update_container_agent(cluster="agents", containerInstance="0123456789abcdef")
+    assert error_of(e)[0] == "InvalidParameterException"
+    for inst in (old, bare):
+        ecs.deregister_container_instance(cluster="agents", containerInstance=inst)
+
+
 def test_run_task_checks_its_own_values_before_the_cluster(env):
     server, _ = env
     ecs = server.client("ecs")

@@ -3,7 +3,7 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`], [`daemons`], [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`gateways`], [`daemons`], [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -19,6 +19,7 @@ mod daemons;
 pub(crate) mod error;
 mod execute_command;
 mod filter;
+pub(crate) mod gateways;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
 mod tags;
@@ -38,10 +39,12 @@ use error::EcsError;
 
 /// Every ECS operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
+    "AssociateGatewayWithCluster",
     "ContinueServiceDeployment",
     "CreateCapacityProvider",
     "CreateCluster",
     "CreateDaemon",
+    "CreateGateway",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
@@ -50,6 +53,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteCluster",
     "DeleteDaemon",
     "DeleteDaemonTaskDefinition",
+    "DeleteGateway",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -62,12 +66,16 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeDaemonDeployments",
     "DescribeDaemonRevisions",
     "DescribeDaemonTaskDefinition",
+    "DescribeGateway",
+    "DescribeGatewayResources",
+    "DescribeGatewayRoute",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTaskSets",
     "DescribeTasks",
+    "DisassociateGatewayFromCluster",
     "DiscoverPollEndpoint",
     "ExecuteCommand",
     "GetTaskProtection",
@@ -78,6 +86,9 @@ pub const OPERATIONS: &[&str] = &[
     "ListDaemonDeployments",
     "ListDaemonTaskDefinitions",
     "ListDaemons",
+    "ListGatewayClusterAssociations",
+    "ListGatewayRoutes",
+    "ListGateways",
     "ListServiceDeployments",
     "ListServices",
     "ListServicesByNamespace",
@@ -104,8 +115,10 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCapacityProvider",
     "UpdateCluster",
     "UpdateClusterSettings",
+    "UpdateContainerAgent",
     "UpdateContainerInstancesState",
     "UpdateDaemon",
+    "UpdateGateway",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -214,6 +227,7 @@ async fn dispatch(
             "UpdateContainerInstancesState" => {
                 container_instances::update_state(s, ctx, input.json()?).await?
             }
+            "UpdateContainerAgent" => container_instances::update_agent(s, ctx, input.json()?)?,
             "PutAttributes" => attributes::put_attributes(s, ctx, input.json()?).await?,
             "DeleteAttributes" => attributes::delete_attributes(s, ctx, input.json()?).await?,
             "ListAttributes" => attributes::list(s, ctx, input.json()?)?,
@@ -273,6 +287,19 @@ async fn dispatch(
             "ContinueServiceDeployment" => {
                 service_deployments::continue_(s, ctx, input.json()?).await?
             }
+            "CreateGateway" => gateways::create(s, ctx, input.json()?).await?,
+            "DescribeGateway" => gateways::describe(s, ctx, input.json()?)?,
+            "UpdateGateway" => gateways::update(s, ctx, input.json()?).await?,
+            "DeleteGateway" => gateways::delete(s, ctx, input.json()?).await?,
+            "ListGateways" => gateways::list(s, ctx, input.json()?)?,
+            "AssociateGatewayWithCluster" => gateways::associate(s, ctx, input.json()?).await?,
+            "DisassociateGatewayFromCluster" => {
+                gateways::disassociate(s, ctx, input.json()?).await?
+            }
+            "ListGatewayClusterAssociations" => gateways::list_associations(s, ctx, input.json()?)?,
+            "DescribeGatewayResources" => gateways::describe_resources(s, ctx, input.json()?)?,
+            "DescribeGatewayRoute" => gateways::describe_route(s, ctx, input.json()?)?,
+            "ListGatewayRoutes" => gateways::list_routes(s, ctx, input.json()?)?,
             other => return Err(AwsError::unknown_operation(other).into()),
         };
         Ok::<Value, EcsError>(out)

@@ -2,7 +2,8 @@
 //! [`services`] reconciles ECS services with their tasks; [`daemons`] keeps a daemon's
 //! task on each instance of its capacity providers; [`retention`] deletes tasks
 //! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
-//! [`load_balancers`] activates load balancers and expires drained targets;
+//! [`load_balancers`] activates load balancers and expires drained targets; [`gateways`]
+//! makes ECS gateways' routes follow their services' gateway connectors;
 //! [`autoscaling`] runs scaling policies and scheduled actions on ECS services. Every
 //! process (leader or not) also runs the feed that configures its load balancer data
 //! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`), and the
@@ -10,6 +11,7 @@
 
 pub mod autoscaling;
 pub mod daemons;
+pub mod gateways;
 mod hosts;
 pub mod lifecycle;
 pub mod load_balancers;
@@ -46,6 +48,7 @@ impl Controllers {
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading.clone(), shutdown.clone()),
+            gateways::start(state.clone(), leading.clone(), shutdown.clone()),
             autoscaling::start(state.clone(), leading.clone(), shutdown.clone()),
             tokio::spawn(crate::elbv2::plane::run_feed(
                 state.clone(),

@@ -14,6 +14,8 @@ pub const DAEMON_FAMILIES: &str = "/ecs/daemon-families/";
 pub const CONTAINER_INSTANCES: &str = "/ecs/instances/";
 pub const SERVICES: &str = "/ecs/services/";
 pub const DAEMONS: &str = "/ecs/daemons/";
+/// Gateways: `{prefix}{region}/{name}` (routes, associations and load balancers inside).
+pub const GATEWAYS: &str = "/ecs/gateways/";
 pub const TASKS: &str = "/ecs/tasks/";
 /// A key per connected agent, attached to a lease its polls keep alive.
 pub const AGENTS: &str = "/ecs/agents/";
@@ -174,6 +176,14 @@ pub fn run_token(region: &str, cluster: &str, token: &str) -> String {
 
 pub fn placements(region: &str, cluster: &str) -> String {
     format!("{PLACEMENTS}{region}/{cluster}")
+}
+
+pub fn gateway(region: &str, name: &str) -> String {
+    format!("{GATEWAYS}{region}/{name}")
+}
+
+pub fn gateways(region: &str) -> String {
+    format!("{GATEWAYS}{region}/")
 }
 
 pub fn service(region: &str, cluster: &str, name: &str) -> String {

@@ -111,6 +111,7 @@ struct Inner {
     services: View<ServiceRecord>,
     daemons: View<DaemonRecord>,
     daemon_task_definitions: View<DaemonTaskDefinitionRecord>,
+    gateways: View<flotilla_model::gateway::GatewayRecord>,
     join_tokens: View<JoinTokenRecord>,
     agent_keys: View<AgentKeyRecord>,
     repositories: View<RepositoryRecord>,
@@ -261,6 +262,7 @@ impl State {
             services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
             daemons: View::start(s.clone(), prefix(keys::DAEMONS), decoder).await?,
             daemon_task_definitions,
+            gateways: View::start(s.clone(), prefix(keys::GATEWAYS), decoder).await?,
             join_tokens: View::start(s.clone(), prefix(keys::JOIN_TOKENS), decoder).await?,
             agent_keys: View::start(s.clone(), prefix(keys::AGENT_KEYS), decoder).await?,
             store,
@@ -433,6 +435,7 @@ impl State {
                     .and(daemons)
                     .and(daemon_defs)
                     .and(i.log_groups.wait_for(rev).await)
+                    .and(i.gateways.wait_for(rev).await)
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
@@ -509,6 +512,10 @@ impl State {
 
     pub fn daemon_task_definitions(&self) -> &View<DaemonTaskDefinitionRecord> {
         &self.inner.daemon_task_definitions
+    }
+
+    pub fn gateways(&self) -> &View<flotilla_model::gateway::GatewayRecord> {
+        &self.inner.gateways
     }
 
     pub fn services(&self) -> &View<ServiceRecord> {

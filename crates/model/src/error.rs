@@ -36,6 +36,8 @@ pub enum Resource {
     Certificate,
     /// An ECS managed daemon.
     Daemon,
+    /// An ECS gateway (GatewayNotFoundException).
+    Gateway,
     /// Anything else (a tagged resource of an unknown type, an attribute target, ...).
     Other,
 }

@@ -242,6 +242,8 @@ pub struct ServiceRevision {
     pub service_registries: Vec<ServiceRegistry>,
     #[serde(default)]
     pub container_images: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_connectors: Vec<crate::gateway::GatewayConnector>,
     #[serde(with = "timestamp")]
     pub created_at: DateTime<Utc>,
 }
@@ -276,6 +278,10 @@ pub struct ServiceRecord {
     pub load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
     pub service_registries: Vec<ServiceRegistry>,
+    /// `gatewayConnectors`: at most one; the gateway controller makes each a route on
+    /// every gateway associated with the service's cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_connectors: Vec<crate::gateway::GatewayConnector>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

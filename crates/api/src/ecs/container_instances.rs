@@ -1,11 +1,11 @@
 //! Container instance operations: RegisterContainerInstance (what agents call),
-//! DeregisterContainerInstance, DescribeContainerInstances, ListContainerInstances and
-//! UpdateContainerInstancesState.
+//! DeregisterContainerInstance, DescribeContainerInstances, ListContainerInstances,
+//! UpdateContainerInstancesState and UpdateContainerAgent.
 
 use std::collections::HashMap;
 
 use crate::ecs::error::EcsError;
-use flotilla_aws::Context;
+use flotilla_aws::{AwsError, Context};
 use flotilla_control::Entry;
 use flotilla_model::capacity_provider;
 use flotilla_model::container_instance::{
@@ -416,4 +416,66 @@ pub async fn update_state(
         .map(|r| to_wire(state, &scope, &cluster, r, &o, false))
         .collect();
     Ok(json!({ "containerInstances": wire, "failures": failures }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAgentInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+}
+
+/// UpdateContainerAgent. ECS updates its agent through ecs-init on its own AMIs; a Flotilla
+/// agent is the same binary as its server and is updated by replacing that binary and
+/// restarting the agent, which adopts its running tasks (docs/tasks.md). So there is
+/// never an update the server can push: an agent that reports its version is answered
+/// `NoUpdateAvailableException` (saying which version it runs, and how to update it when
+/// that is not the server's), one that reports none `MissingVersionException`, as ECS
+/// answers for agents it cannot update.
+pub fn update_agent(
+    state: &State,
+    ctx: &Context,
+    input: UpdateAgentInput,
+) -> Result<Value, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let cluster = active_cluster_name(state, &scope, input.cluster.as_deref())?;
+    let id = input
+        .container_instance
+        .ok_or_else(|| invalid("containerInstance is required."))?;
+    let (_, entry) = find(state, &scope, &cluster, &id)?;
+    let record = &entry.value;
+    if record.status == container_instance::INACTIVE {
+        return Err(invalid(format!(
+            "Container instance {} is INACTIVE: it has been deregistered.",
+            record.container_instance_arn
+        )));
+    }
+    let server = env!("CARGO_PKG_VERSION");
+    let message = match record.version_info.agent_version.as_deref() {
+        None => {
+            return Err(EcsError::Wire(AwsError::client(
+                "MissingVersionException",
+                format!(
+                    "Container instance {} reported no agent version, so there is no update \
+                     path for it: run the flotilla agent of this server's version ({server}).",
+                    record.container_instance_arn
+                ),
+            )))
+        }
+        Some(v) if v == server => format!(
+            "There is no update available for the agent on {}: it already runs Flotilla \
+             {v}, this server's version.",
+            record.container_instance_arn
+        ),
+        Some(v) => format!(
+            "There is no update the server can push to the agent on {}: it runs {v} and \
+             this server {server}. Replace the flotilla binary on that host and restart \
+             the agent; its running tasks are adopted, not restarted.",
+            record.container_instance_arn
+        ),
+    };
+    Err(EcsError::Wire(AwsError::client(
+        "NoUpdateAvailableException",
+        message,
+    )))
 }

@@ -265,7 +265,7 @@ pub fn describe_revisions(
                 .iter()
                 .find(|r| r.service_revision_arn == *arn)
                 .map(|r| {
-                    json!({
+                    let mut out = json!({
                         "serviceRevisionArn": r.service_revision_arn,
                         "serviceArn": svc.service_arn,
                         "clusterArn": svc.cluster_arn,
@@ -279,12 +279,31 @@ pub fn describe_revisions(
                         "containerImages": r.container_images,
                         "guardDutyEnabled": false,
                         "createdAt": to_epoch_seconds(&r.created_at),
-                    })
+                    });
+                    if !r.gateway_connectors.is_empty() {
+                        out["gatewayConnectors"] = json!(r.gateway_connectors);
+                        out["ecsManagedResources"] =
+                            json!({ "gatewayConnections": connections(state, &scope, svc) });
+                    }
+                    out
                 })
         },
         |arn| Some(arn.to_string()),
     );
     Ok(json!({ "serviceRevisions": found, "failures": failures }))
+}
+
+/// The gateway routes a service has now, as its revisions show them.
+fn connections(state: &State, scope: &Scope, svc: &ServiceRecord) -> Vec<Value> {
+    flotilla_control::ecs::gateways::list(state, scope)
+        .iter()
+        .flat_map(|g| {
+            g.routes
+                .iter()
+                .filter(|r| r.service_arn == svc.service_arn)
+                .map(|r| super::gateways::connection(g, r))
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

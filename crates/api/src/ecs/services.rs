@@ -12,6 +12,7 @@ use flotilla_aws::Context;
 use flotilla_control::ecs::capacity_providers::{resolve, Capacity};
 use flotilla_control::placement::LAUNCH_TYPES;
 use flotilla_model::capacity_provider::{parse_strategy, StrategyItem};
+use flotilla_model::gateway::{validate_connectors, GatewayConnector};
 use flotilla_model::service::{
     self, launch, validate_load_balancers, validate_network_configuration,
     validate_service_registries, DeploymentConfiguration, DeploymentConfigurationInput,
@@ -56,6 +57,8 @@ pub struct CreateInput {
     load_balancers: Vec<LoadBalancer>,
     #[serde(default)]
     service_registries: Vec<ServiceRegistry>,
+    #[serde(default)]
+    gateway_connectors: Vec<GatewayConnector>,
     health_check_grace_period_seconds: Option<i64>,
     network_configuration: Option<NetworkConfiguration>,
     propagate_tags: Option<String>,
@@ -176,6 +179,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     check_target_groups(state, ctx, &input.load_balancers)?;
     validate_service_registries(&input.service_registries)?;
     check_registries(state, &input.service_registries)?;
+    validate_connectors(&input.gateway_connectors)?;
     check_grace(input.health_check_grace_period_seconds)?;
     if let Some(n) = &input.network_configuration {
         validate_network_configuration(n)?;
@@ -198,6 +202,10 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
             .ok_or_else(|| invalid("taskDefinition is required."))?;
         let definition = active_definition(state, &scope, &td)?;
         let awsvpc = definition.value.definition.network_mode.as_deref() == Some("awsvpc");
+        flotilla_control::ecs::gateways::check_ports(
+            &definition.value.definition,
+            &input.gateway_connectors,
+        )?;
         (definition.value.arn().to_string(), awsvpc)
     } else {
         (String::new(), false)
@@ -227,6 +235,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         placement_strategy: input.placement_strategy.clone(),
         load_balancers: input.load_balancers.clone(),
         service_registries: input.service_registries.clone(),
+        gateway_connectors: input.gateway_connectors.clone(),
         health_check_grace_period_seconds: input.health_check_grace_period_seconds,
         network_configuration: input.network_configuration.clone(),
         propagate_tags,
@@ -281,6 +290,7 @@ pub struct UpdateInput {
     health_check_grace_period_seconds: Option<i64>,
     load_balancers: Option<Vec<LoadBalancer>>,
     service_registries: Option<Vec<ServiceRegistry>>,
+    gateway_connectors: Option<Vec<GatewayConnector>>,
     network_configuration: Option<NetworkConfiguration>,
     propagate_tags: Option<String>,
     #[serde(rename = "enableECSManagedTags")]
@@ -320,6 +330,9 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         validate_service_registries(r)?;
         check_registries(state, r)?;
     }
+    if let Some(c) = &input.gateway_connectors {
+        validate_connectors(c)?;
+    }
     let propagate = match &input.propagate_tags {
         Some(p) => Some(check_propagate(Some(p))?),
         None => None,
@@ -343,6 +356,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         health_check_grace_period_seconds: input.health_check_grace_period_seconds,
         load_balancers: input.load_balancers,
         service_registries: input.service_registries,
+        gateway_connectors: input.gateway_connectors,
         network_configuration: input.network_configuration,
         propagate_tags: propagate,
         enable_ecs_managed_tags: input.enable_ecs_managed_tags,

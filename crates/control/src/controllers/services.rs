@@ -613,7 +613,7 @@ async fn register(
     registry: Option<&registries::Registry<'_>>,
     events: &mut Vec<String>,
 ) -> Result<(), ControlError> {
-    let balanced = !svc.load_balancers.is_empty();
+    let balanced = targets::balanced(state, scope, svc);
     if balanced {
         targets::register_running(state, scope, svc, tasks, events).await;
     }

@@ -209,6 +209,7 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         load_balancers: svc.load_balancers.clone(),
         service_registries: svc.service_registries.clone(),
         container_images: vec![],
+        gateway_connectors: svc.gateway_connectors.clone(),
         created_at: now,
     });
     let new = NewDeployment {
@@ -420,6 +421,7 @@ pub(crate) fn test_record(
         placement_strategy: vec![],
         load_balancers: vec![],
         service_registries: vec![],
+        gateway_connectors: vec![],
         health_check_grace_period_seconds: None,
         network_configuration: None,
         propagate_tags: "NONE".into(),

@@ -33,7 +33,7 @@ pub(super) fn task_states(
     };
     let grace = svc.health_check_grace_period_seconds.unwrap_or(0);
     let report = state.elbv2().health();
-    let balanced = !svc.load_balancers.is_empty();
+    let balanced = targets::balanced(state, scope, svc);
     // Tasks whose load balancer targets failed their health checks, with ECS's event.
     let mut lb_unhealthy: HashMap<String, String> = HashMap::new();
     let states: Vec<TaskState> = tasks
@@ -44,7 +44,8 @@ pub(super) fn task_states(
                 let ts = targets::task_targets(state, scope, svc, t);
                 let bad = targets::unhealthy(svc, &id, &ts, &report)
                     .filter(|_| past_grace(t, grace, now));
-                (targets::healthy(svc, &ts, &report), bad)
+                let expected = targets::expected(state, scope, svc, t);
+                (targets::healthy(expected, &ts, &report), bad)
             } else {
                 (true, None)
             };

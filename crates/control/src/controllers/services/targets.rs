@@ -10,10 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use flotilla_model::elbv2::plane::{HealthReport, Observed, TargetKey, UnhealthyReason};
 use flotilla_model::elbv2::{TargetGroupRecord, TargetType};
-use flotilla_model::service::ServiceRecord;
+use flotilla_model::service::{Deployment, ServiceRecord};
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::Scope;
 
+use crate::ecs::gateways;
 use crate::ecs::services::shift;
 use crate::elbv2::{target_groups, targets};
 use crate::{keys, State};
@@ -24,7 +25,55 @@ pub(super) struct TaskTarget {
     pub key: TargetKey,
 }
 
-/// The targets a task stands for, one per `loadBalancers` entry whose container has
+/// Where a service's tasks are registered: a target group with the container and port
+/// whose binding it takes. Its `loadBalancers` (a blue/green deployment's tasks use the
+/// target group its shift chose), then the target groups of its gateway routes
+/// (`ecs::gateways`), which take their tasks the same way.
+pub(super) fn bindings(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    deployment: Option<&Deployment>,
+) -> Vec<(String, String, i64)> {
+    let mut out: Vec<(String, String, i64)> = Vec::new();
+    for (i, lb) in svc.load_balancers.iter().enumerate() {
+        let arn = shift::group_of(svc, deployment, i);
+        if let (false, Some(name), Some(port)) = (
+            arn.is_empty(),
+            lb.container_name.as_deref(),
+            lb.container_port,
+        ) {
+            out.push((arn.to_string(), name.to_string(), port));
+        }
+    }
+    for r in gateways::routes_of_service(state, scope, &svc.service_arn) {
+        out.push((
+            r.target_group_arn,
+            r.container_name,
+            i64::from(r.container_port),
+        ));
+    }
+    out
+}
+
+/// How many targets a task of the service stands for when all its bindings are made.
+pub(super) fn expected(
+    state: &State,
+    scope: &Scope,
+    svc: &ServiceRecord,
+    task: &TaskRecord,
+) -> usize {
+    let deployment = task.started_by.as_deref().and_then(|d| svc.deployment(d));
+    bindings(state, scope, svc, deployment).len()
+}
+
+/// Whether the service's tasks are registered anywhere: `loadBalancers` or a gateway route.
+pub(super) fn balanced(state: &State, scope: &Scope, svc: &ServiceRecord) -> bool {
+    !svc.load_balancers.is_empty()
+        || !gateways::routes_of_service(state, scope, &svc.service_arn).is_empty()
+}
+
+/// The targets a task stands for, one per binding ([`bindings`]) whose container has
 /// reported the binding it needs (a host port, or an address in awsvpc).
 pub(super) fn task_targets(
     state: &State,
@@ -34,14 +83,8 @@ pub(super) fn task_targets(
 ) -> Vec<TaskTarget> {
     let mut out = Vec::new();
     let deployment = task.started_by.as_deref().and_then(|d| svc.deployment(d));
-    for (i, lb) in svc.load_balancers.iter().enumerate() {
-        // A blue/green deployment's tasks use the target group its shift chose.
-        let arn = Some(shift::group_of(svc, deployment, i)).filter(|a| !a.is_empty());
-        let (Some(arn), Some(name), Some(port)) =
-            (arn, lb.container_name.as_deref(), lb.container_port)
-        else {
-            continue;
-        };
+    for (arn, name, port) in bindings(state, scope, svc, deployment) {
+        let (arn, name) = (arn.as_str(), name.as_str());
         let Ok(group) = target_groups::by_arn(state, scope, arn) else {
             continue;
         };
@@ -88,10 +131,10 @@ pub(super) fn task_targets(
     out
 }
 
-/// Whether every target of a task is healthy in the data plane (a service without load
-/// balancers: always).
-pub(super) fn healthy(svc: &ServiceRecord, targets: &[TaskTarget], report: &HealthReport) -> bool {
-    targets.len() == svc.load_balancers.len()
+/// Whether every target of a task is healthy in the data plane (`expected` of them: one
+/// per binding; none for a service without load balancers).
+pub(super) fn healthy(expected: usize, targets: &[TaskTarget], report: &HealthReport) -> bool {
+    targets.len() == expected
         && targets
             .iter()
             .all(|t| report.target(&t.group.arn, &t.key) == Some(&Observed::Healthy))

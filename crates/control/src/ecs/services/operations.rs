@@ -134,6 +134,7 @@ fn same_configuration(a: &ServiceRecord, b: &ServiceRecord) -> bool {
         && a.placement_strategy == b.placement_strategy
         && a.load_balancers == b.load_balancers
         && a.service_registries == b.service_registries
+        && a.gateway_connectors == b.gateway_connectors
         && a.deployment_controller == b.deployment_controller
 }
 
@@ -150,6 +151,8 @@ pub struct ServiceChange {
     pub health_check_grace_period_seconds: Option<i64>,
     pub load_balancers: Option<Vec<LoadBalancer>>,
     pub service_registries: Option<Vec<ServiceRegistry>>,
+    /// New `gatewayConnectors` (checked with `gateway::validate_connectors`).
+    pub gateway_connectors: Option<Vec<flotilla_model::gateway::GatewayConnector>>,
     pub network_configuration: Option<NetworkConfiguration>,
     pub propagate_tags: Option<String>,
     pub enable_ecs_managed_tags: Option<bool>,
@@ -233,6 +236,10 @@ pub async fn change(
             &mut svc.service_registries,
             change.service_registries.as_ref(),
         );
+        redeploy |= set(
+            &mut svc.gateway_connectors,
+            change.gateway_connectors.as_ref(),
+        );
         if let Some(n) = &change.network_configuration {
             redeploy |= svc.network_configuration.as_ref() != Some(n);
             svc.network_configuration = Some(n.clone());
@@ -250,6 +257,11 @@ pub async fn change(
             change.enable_execute_command.as_ref(),
         );
         shift::check_advanced(state, scope, svc)?;
+        if redeploy && !svc.gateway_connectors.is_empty() {
+            let td = crate::ecs::task_definitions::by_ref(state, scope, &svc.task_definition)
+                .ok_or_else(|| ControlError::invalid("The service's task definition is gone."))?;
+            crate::ecs::gateways::check_ports(&td.value.definition, &svc.gateway_connectors)?;
+        }
         if redeploy && !svc.is_external() {
             launch_of(state, scope, svc, &svc.task_definition, NO_DEPLOYMENT_YET)?;
             start_deployment(svc, now, None);
