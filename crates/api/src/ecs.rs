@@ -3,7 +3,7 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`express`] (express services); each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -16,6 +16,7 @@ pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
 mod execute_command;
+mod express;
 mod filter;
 pub(crate) mod service_deployments;
 pub(crate) mod services;
@@ -39,12 +40,14 @@ pub const OPERATIONS: &[&str] = &[
     "ContinueServiceDeployment",
     "CreateCapacityProvider",
     "CreateCluster",
+    "CreateExpressGatewayService",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
     "DeleteAttributes",
     "DeleteCapacityProvider",
     "DeleteCluster",
+    "DeleteExpressGatewayService",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -53,6 +56,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
+    "DescribeExpressGatewayService",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
@@ -92,6 +96,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCluster",
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
+    "UpdateExpressGatewayService",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -238,6 +243,10 @@ async fn dispatch(
                 service_deployments::describe_revisions(s, ctx, input.json()?)?
             }
             "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
+            "CreateExpressGatewayService" => express::create(s, ctx, input.json()?).await?,
+            "DescribeExpressGatewayService" => express::describe(s, ctx, input.json()?)?,
+            "UpdateExpressGatewayService" => express::update(s, ctx, input.json()?).await?,
+            "DeleteExpressGatewayService" => express::delete(s, ctx, input.json()?).await?,
             "ContinueServiceDeployment" => {
                 service_deployments::continue_(s, ctx, input.json()?).await?
             }
