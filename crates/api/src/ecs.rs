@@ -3,7 +3,7 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`], [`gateways`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`gateways`], [`express`] (express services); each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -16,6 +16,7 @@ pub(crate) mod clusters;
 pub(crate) mod container_instances;
 pub(crate) mod error;
 mod execute_command;
+mod express;
 mod filter;
 pub(crate) mod gateways;
 pub(crate) mod service_deployments;
@@ -42,6 +43,7 @@ pub const OPERATIONS: &[&str] = &[
     "CreateCapacityProvider",
     "CreateCluster",
     "CreateGateway",
+    "CreateExpressGatewayService",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
@@ -49,6 +51,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteCapacityProvider",
     "DeleteCluster",
     "DeleteGateway",
+    "DeleteExpressGatewayService",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -60,6 +63,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeGateway",
     "DescribeGatewayResources",
     "DescribeGatewayRoute",
+    "DescribeExpressGatewayService",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
@@ -105,6 +109,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateContainerAgent",
     "UpdateContainerInstancesState",
     "UpdateGateway",
+    "UpdateExpressGatewayService",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -252,6 +257,10 @@ async fn dispatch(
                 service_deployments::describe_revisions(s, ctx, input.json()?)?
             }
             "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
+            "CreateExpressGatewayService" => express::create(s, ctx, input.json()?).await?,
+            "DescribeExpressGatewayService" => express::describe(s, ctx, input.json()?)?,
+            "UpdateExpressGatewayService" => express::update(s, ctx, input.json()?).await?,
+            "DeleteExpressGatewayService" => express::delete(s, ctx, input.json()?).await?,
             "ContinueServiceDeployment" => {
                 service_deployments::continue_(s, ctx, input.json()?).await?
             }
