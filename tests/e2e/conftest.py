@@ -2,6 +2,12 @@
 
 Each test module gets its own server on a free loopback port with its own data directory;
 `Flotilla.restart()` and `Flotilla.kill9()` exercise durability.
+
+Modules run in parallel (scripts/test: pytest-xdist, `-n 3 --dist loadfile`), so a module
+touches nothing another one could: no fixed ports (port 0, or its own 127.0.X.0/24 for load
+balancer listeners, see each module's LB_RANGE), Docker containers, volumes and images found
+by its own labels, names or registry address, never by counting the host's. A module that
+cannot share the machine is marked `pytestmark = pytest.mark.serial` and runs alone after.
 """
 import json
 import os
@@ -42,6 +48,10 @@ class Flotilla:
             FLOTILLA_LOG=env.get("FLOTILLA_LOG", "warn"),
             # An error's message, not a backtrace symbolised at length.
             RUST_LIB_BACKTRACE="0",
+            # Port 53 on Docker's bridge gateway is one per host, and the modules run in
+            # parallel (scripts/test): `up` as root would take it for its containers' DNS.
+            # Only test_discovery needs it, and asks with --container-dns.
+            FLOTILLA_CONTAINER_DNS="none",
         )
         return env
 
@@ -122,6 +132,28 @@ class Flotilla:
         if not check:
             return out
         return json.loads(out.stdout) if out.stdout.strip() else {}
+
+
+# About how many seconds the slowest modules take (alone, on a loaded 2-core machine):
+# they are collected first, so that the parallel run hands them out first and does not
+# end on one long module started last. Other modules follow in their usual order.
+SLOW_MODULES = {
+    "test_telemetry.py": 270, "test_tasks.py": 160, "test_migration.py": 130, "test_blue_green.py": 125,
+    "test_registry.py": 115, "test_load_balancer.py": 80, "test_acm.py": 80, "test_services.py": 80,
+    "test_autoscaling.py": 75, "test_placement.py": 70, "test_task_features.py": 65, "test_cloudwatch.py": 60,
+}
+
+
+def pytest_collection_modifyitems(items):
+    # A stable sort: each module's tests keep their order.
+    items.sort(key=lambda item: -SLOW_MODULES.get(item.path.name, 0))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "serial: a module that must run alone, not beside the others (scripts/test runs the "
+        "others in parallel first, then these one by one)")
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,8 @@ def test_an_agent_keeps_its_containers_when_the_store_forgot_them(tmp_path):
     def start(srv):
         srv.extra_args = []
         srv.data_dir.mkdir(parents=True, exist_ok=True)
+        # The last start's endpoint file would say "ready" before this server listens.
+        (srv.data_dir / "endpoint").unlink(missing_ok=True)
         args = [BIN, "server", "--data-dir", str(srv.data_dir), *addr, "--agent-ttl-seconds", "6"]
         srv.proc = subprocess.Popen(args, env=srv.env(), stdout=open(srv.log, "ab"), stderr=subprocess.STDOUT)
         srv.endpoint = f"http://127.0.0.1:{port}"

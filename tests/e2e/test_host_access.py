@@ -19,7 +19,7 @@ def env(flotilla, tmp_path_factory):
     arn = agent.instance_arn()
     yield ecs, arn
     agent.stop()
-    remove_containers(f"com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/{CLUSTER}")
+    remove_containers(f"flotilla.container-instance={arn}")
 
 
 def register(ecs, family, **extra):

@@ -58,7 +58,8 @@ def env(flotilla, tmp_path_factory):
     yield flotilla, token, agents, arns
     for a in agents:
         a.stop()
-    remove_containers(f"com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/{CLUSTER}")
+    for arn in arns:
+        remove_containers(f"flotilla.container-instance={arn}")
 
 
 def test_an_agent_key_speaks_only_for_its_own_instance(env):

@@ -412,9 +412,15 @@ def test_a_target_failing_its_health_check_is_replaced(env):
         assert states[0] in ("initial", "healthy")
         assert all(r in ("Elb.RegistrationInProgress", "Elb.InitialHealthChecking") for s, r in seen if s == "initial")
         assert ("draining", "Target.DeregistrationInProgress") in seen
-        svc = ecs.describe_services(cluster=CLUSTER, services=["flaky"])["services"][0]
-        messages = [e["message"] for e in svc["events"]]
-        assert any("is unhealthy in (target-group " + tg in m for m in messages), messages
+
+        def events():
+            return [e["message"] for e in ecs.describe_services(cluster=CLUSTER, services=["flaky"])["services"][0][
+                "events"]]
+
+        # The controller writes the event after the target's state is seen (later on a loaded machine).
+        wait_for(lambda: any("is unhealthy in (target-group " + tg in m for m in events()), timeout=30,
+                 what="the service's event for the unhealthy target")
+        messages = events()
         assert any(m.startswith("(service flaky) registered 1 targets in (target-group ") for m in messages)
         assert any(m.startswith("(service flaky) deregistered 1 targets in (target-group ") for m in messages)
         stopped = ecs.list_tasks(cluster=CLUSTER, serviceName="flaky", desiredStatus="STOPPED")["taskArns"]

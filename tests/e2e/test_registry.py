@@ -112,12 +112,16 @@ def env(tmp_path_factory):
     cfg = base / "docker-config"
     cfg.mkdir()
     password = login(server, cfg)
+    arn = None
     try:
+        arn = agent.instance_arn()
         yield server, agent, cfg, password
     finally:
         agent.stop()
         server.stop()
-        remove_containers(f"com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/{CLUSTER}")
+        # This agent's containers only: another module may have a cluster of this name.
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")
         remove_images_of(server.registry)
 
 

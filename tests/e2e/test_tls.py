@@ -21,7 +21,7 @@ def tls_up(tmp_path_factory):
     # start() polls /_flotilla/health over plain http; wait on the endpoint file instead.
     server.data_dir.mkdir(parents=True)
     args = [BIN, "up", "--data-dir", str(server.data_dir), "--api-addr", "127.0.0.1:0", "--registry-addr",
-            "127.0.0.1:0", "--tls-self-signed"]
+            "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--tls-self-signed"]
     server.proc = subprocess.Popen(args, env=server.env(), stdout=open(server.log, "ab"), stderr=subprocess.STDOUT)
     wait_for(lambda: (server.data_dir / "endpoint").exists() or server.proc.poll() is not None, timeout=60,
              what="flotilla up to listen")

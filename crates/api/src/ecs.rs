@@ -3,7 +3,8 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`], [`gateways`], [`daemons`], [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`gateways`], [`express`] (express services), [`daemons`],
+//! [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -18,6 +19,7 @@ mod daemon_task_definitions;
 mod daemons;
 pub(crate) mod error;
 mod execute_command;
+mod express;
 mod filter;
 pub(crate) mod gateways;
 pub(crate) mod service_deployments;
@@ -45,6 +47,7 @@ pub const OPERATIONS: &[&str] = &[
     "CreateCluster",
     "CreateDaemon",
     "CreateGateway",
+    "CreateExpressGatewayService",
     "CreateService",
     "CreateTaskSet",
     "DeleteAccountSetting",
@@ -54,6 +57,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteDaemon",
     "DeleteDaemonTaskDefinition",
     "DeleteGateway",
+    "DeleteExpressGatewayService",
     "DeleteService",
     "DeleteTaskDefinitions",
     "DeleteTaskSet",
@@ -69,6 +73,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeGateway",
     "DescribeGatewayResources",
     "DescribeGatewayRoute",
+    "DescribeExpressGatewayService",
     "DescribeServiceDeployments",
     "DescribeServiceRevisions",
     "DescribeServices",
@@ -119,6 +124,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateContainerInstancesState",
     "UpdateDaemon",
     "UpdateGateway",
+    "UpdateExpressGatewayService",
     "UpdateService",
     "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
@@ -284,6 +290,10 @@ async fn dispatch(
                 service_deployments::describe_revisions(s, ctx, input.json()?)?
             }
             "StopServiceDeployment" => service_deployments::stop(s, ctx, input.json()?).await?,
+            "CreateExpressGatewayService" => express::create(s, ctx, input.json()?).await?,
+            "DescribeExpressGatewayService" => express::describe(s, ctx, input.json()?)?,
+            "UpdateExpressGatewayService" => express::update(s, ctx, input.json()?).await?,
+            "DeleteExpressGatewayService" => express::delete(s, ctx, input.json()?).await?,
             "ContinueServiceDeployment" => {
                 service_deployments::continue_(s, ctx, input.json()?).await?
             }

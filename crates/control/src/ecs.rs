@@ -5,6 +5,7 @@ pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
 pub mod daemons;
+pub mod express;
 pub mod gateways;
 pub mod metrics;
 pub mod services;

@@ -16,6 +16,7 @@ use crate::tag::Tag;
 use crate::timestamp;
 
 mod deployment;
+pub mod express;
 pub mod launch;
 mod lifecycle;
 pub mod strategy;
@@ -321,6 +322,9 @@ pub struct ServiceRecord {
     /// `deploymentConfiguration.strategy` and its settings.
     #[serde(default)]
     pub deployment_strategy: StrategyConfig,
+    /// What CreateExpressGatewayService made this service with (an express service only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub express: Option<Box<express::Express>>,
 }
 
 impl Record for ServiceRecord {

@@ -253,6 +253,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
         deployment_controller: controller,
         task_sets: vec![],
         deployment_strategy,
+        express: None,
     };
     let svc = services::create(state, &scope, svc, now).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))
@@ -363,6 +364,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         enable_execute_command: input.enable_execute_command,
         capacity_provider_strategy: (!capacity_provider_strategy.is_empty())
             .then_some(capacity_provider_strategy),
+        express: None,
     };
     let svc = services::change(state, &scope, &key, &change, chrono::Utc::now()).await?;
     Ok(json!({ "service": to_wire(state, &scope.region, &svc, true) }))

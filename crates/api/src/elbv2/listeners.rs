@@ -1,8 +1,5 @@
 //! Listeners, their certificates and their rules.
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::time::Duration;
-
 use flotilla_aws::xml::XmlWriter;
 use flotilla_aws::Context;
 use flotilla_control::elbv2::listeners::{self as ls, ListenerChange, NewListener};
@@ -35,39 +32,6 @@ fn protocol(p: &Params) -> Result<Option<ListenerProtocol>, Elbv2Error> {
 /// Whether a certificate ARN names an imported certificate.
 fn certificate_exists(s: &State, scope: &Scope, arn: &str) -> bool {
     flotilla_control::acm::exists(s, scope, arn)
-}
-
-/// Check that the load balancer's address and the port can be bound before the listener
-/// is committed, so a port some other process holds is a clear error and nothing is
-/// half-created. A listener deleted a moment ago may still hold it: ask a few times.
-async fn probe(s: &State, address: IpAddr, port: u16) -> Result<(), Elbv2Error> {
-    let offset = s.config().lb_port_offset;
-    let bound = port.checked_add(offset).ok_or_else(|| {
-        invalid(format!(
-            "Port {port} plus the server's --lb-port-offset {offset} is beyond 65535"
-        ))
-    })?;
-    let addr = SocketAddr::new(address, bound);
-    let mut last = None;
-    for _ in 0..10 {
-        match TcpListener::bind(addr) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let e = last
-        .map(|e| (e.kind(), e.to_string()))
-        .unwrap_or((std::io::ErrorKind::Other, String::new()));
-    let hint = if e.0 == std::io::ErrorKind::PermissionDenied {
-        " Ports below 1024 need root or CAP_NET_BIND_SERVICE; start the server with --lb-port-offset (e.g. 8000) to bind port+offset instead."
-    } else {
-        ""
-    };
-    Err(configuration(format!(
-        "The listener cannot bind {addr}: {}.{hint}",
-        e.1
-    )))
 }
 
 fn certificate_arns(p: &Params) -> Result<Vec<String>, Elbv2Error> {
@@ -103,7 +67,7 @@ pub async fn create(
         .iter()
         .any(|l| l.port == port);
     if !taken {
-        probe(s, lb.value.address, port).await?;
+        ls::probe(s, lb.value.address, port).await?;
     }
     let l = ls::create(s, &scope, new, |c| certificate_exists(s, &scope, c)).await?;
     w.node("Listeners", |w| write_listener(w, &l));
@@ -152,7 +116,7 @@ pub async fn modify(
     let port = p.int("Port", 1, 65535)?.map(|n| n as u16);
     if let Some(port) = port.filter(|p| *p != current.value.port) {
         let lb = lbs::by_arn(s, &scope, &current.value.load_balancer_arn)?;
-        probe(s, lb.value.address, port).await?;
+        ls::probe(s, lb.value.address, port).await?;
     }
     let change = ListenerChange {
         port,

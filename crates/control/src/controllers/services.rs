@@ -28,7 +28,7 @@ use super::runtime::{self, Action, Reconciler, Wake};
 use crate::ecs::services::{
     self as services, cluster_of, launch_of, shift, strategies_of, tasks_by_provider, ClusterTasks,
 };
-use crate::ecs::tasks;
+use crate::ecs::{express, tasks};
 use crate::placement::{self, Placement};
 use crate::{keys, ControlError, State};
 
@@ -153,7 +153,9 @@ impl Reconciler for ServiceController {
             .services()
             .range(keys::SERVICES.as_bytes())
             .into_iter()
-            .filter(|(_, e)| e.value.status != ServiceStatus::Inactive)
+            .filter(|(_, e)| {
+                e.value.status != ServiceStatus::Inactive || express::needs_removal(&e.value)
+            })
             .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
             .collect()
     }
@@ -164,6 +166,8 @@ impl Reconciler for ServiceController {
         };
         let svc = &entry.value;
         if svc.status == ServiceStatus::Inactive {
+            // An express service's load balancer outlives its tasks, not its service.
+            express::remove_infrastructure(&self.state, key, svc).await?;
             return Ok(Action::AwaitChange);
         }
         let region = Arn::parse(&svc.service_arn)

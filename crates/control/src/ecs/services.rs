@@ -201,6 +201,9 @@ pub fn start_deployment(svc: &mut ServiceRecord, now: DateTime<Utc>, rollback_of
         ),
         None => format!("ECS deployment {id} in progress."),
     };
+    if let Some(x) = &mut svc.express {
+        x.stamp(&revision_arn);
+    }
     svc.revisions.push(ServiceRevision {
         service_revision_arn: revision_arn.clone(),
         task_definition: svc.task_definition.clone(),
@@ -439,6 +442,7 @@ pub(crate) fn test_record(
         deployment_controller: Default::default(),
         task_sets: vec![],
         deployment_strategy: Default::default(),
+        express: None,
     };
     start_deployment(&mut s, now, None);
     s

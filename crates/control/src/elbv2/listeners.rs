@@ -122,6 +122,39 @@ fn check_protocol(protocol: ListenerProtocol, certificates: &[String]) -> Result
     }
 }
 
+/// Check that the load balancer's address and the port can be bound before the listener
+/// is committed, so a port some other process holds is a clear error and nothing is
+/// half-created. A listener deleted a moment ago may still hold it: ask a few times.
+pub async fn probe(s: &State, address: std::net::IpAddr, port: u16) -> Result<(), ControlError> {
+    let offset = s.config().lb_port_offset;
+    let bound = port.checked_add(offset).ok_or_else(|| {
+        ControlError::invalid(format!(
+            "Port {port} plus the server's --lb-port-offset {offset} is beyond 65535"
+        ))
+    })?;
+    let addr = std::net::SocketAddr::new(address, bound);
+    let mut last = None;
+    for _ in 0..10 {
+        match std::net::TcpListener::bind(addr) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let e = last
+        .map(|e| (e.kind(), e.to_string()))
+        .unwrap_or((std::io::ErrorKind::Other, String::new()));
+    let hint = if e.0 == std::io::ErrorKind::PermissionDenied {
+        " Ports below 1024 need root or CAP_NET_BIND_SERVICE; start the server with --lb-port-offset (e.g. 8000) to bind port+offset instead."
+    } else {
+        ""
+    };
+    Err(ControlError::client(format!(
+        "The listener cannot bind {addr}: {}.{hint}",
+        e.1
+    )))
+}
+
 /// Create a listener; DuplicateListener when its load balancer already listens on the port.
 pub async fn create(
     state: &State,

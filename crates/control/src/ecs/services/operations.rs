@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use flotilla_model::capacity_provider::StrategyItem;
 use flotilla_model::record::encode;
 use flotilla_model::service::{
-    DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
+    express, DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
     PlacementStrategy, ServiceRecord, ServiceRegistry, ServiceStatus, DAEMON,
 };
 use flotilla_model::task_definition::TaskDefinitionStatus;
@@ -159,6 +159,9 @@ pub struct ServiceChange {
     pub enable_execute_command: Option<bool>,
     /// A new capacity provider strategy (the service then has no launch type).
     pub capacity_provider_strategy: Option<Vec<StrategyItem>>,
+    /// An express service's next configuration (UpdateExpressGatewayService): always a
+    /// new deployment, whose revision it describes.
+    pub express: Option<express::Configuration>,
 }
 
 /// Apply `change` to the ACTIVE service at `key`. A change of what its tasks run (task
@@ -256,6 +259,22 @@ pub async fn change(
             &mut svc.enable_execute_command,
             change.enable_execute_command.as_ref(),
         );
+        if let Some(next) = &change.express {
+            let live: Vec<String> = svc
+                .deployments
+                .iter()
+                .map(|d| d.service_revision_arn.clone())
+                .collect();
+            let Some(x) = svc.express.as_mut() else {
+                return Err(ControlError::invalid(
+                    "The service is not an Express service.",
+                ));
+            };
+            x.retain_live(&live.iter().map(String::as_str).collect::<Vec<_>>());
+            x.configurations.push(next.clone());
+            x.updated_at = now;
+            redeploy = true;
+        }
         shift::check_advanced(state, scope, svc)?;
         if redeploy && !svc.gateway_connectors.is_empty() {
             let td = crate::ecs::task_definitions::by_ref(state, scope, &svc.task_definition)
