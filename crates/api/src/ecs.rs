@@ -3,7 +3,8 @@
 //! One file per operation group: [`clusters`], [`capacity_providers`], [`task_definitions`],
 //! [`account_settings`],
 //! [`tags`], [`attributes`], [`container_instances`], [`tasks`], [`services`],
-//! [`service_deployments`], [`gateways`], [`express`] (express services); each turns wire shapes into calls of `flotilla-control`, and
+//! [`service_deployments`], [`gateways`], [`express`] (express services), [`daemons`],
+//! [`daemon_task_definitions`]; each turns wire shapes into calls of `flotilla-control`, and
 //! [`error`] turns the control plane's errors into ECS's codes. [`OPERATIONS`] lists what
 //! is implemented; `scripts/compat.py` builds the compatibility table from it and
 //! botocore's model.
@@ -14,6 +15,8 @@ mod attributes;
 mod capacity_providers;
 pub(crate) mod clusters;
 pub(crate) mod container_instances;
+mod daemon_task_definitions;
+mod daemons;
 pub(crate) mod error;
 mod execute_command;
 mod express;
@@ -42,6 +45,7 @@ pub const OPERATIONS: &[&str] = &[
     "ContinueServiceDeployment",
     "CreateCapacityProvider",
     "CreateCluster",
+    "CreateDaemon",
     "CreateGateway",
     "CreateExpressGatewayService",
     "CreateService",
@@ -50,6 +54,8 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteAttributes",
     "DeleteCapacityProvider",
     "DeleteCluster",
+    "DeleteDaemon",
+    "DeleteDaemonTaskDefinition",
     "DeleteGateway",
     "DeleteExpressGatewayService",
     "DeleteService",
@@ -60,6 +66,10 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeCapacityProviders",
     "DescribeClusters",
     "DescribeContainerInstances",
+    "DescribeDaemon",
+    "DescribeDaemonDeployments",
+    "DescribeDaemonRevisions",
+    "DescribeDaemonTaskDefinition",
     "DescribeGateway",
     "DescribeGatewayResources",
     "DescribeGatewayRoute",
@@ -78,6 +88,9 @@ pub const OPERATIONS: &[&str] = &[
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",
+    "ListDaemonDeployments",
+    "ListDaemonTaskDefinitions",
+    "ListDaemons",
     "ListGatewayClusterAssociations",
     "ListGatewayRoutes",
     "ListGateways",
@@ -93,6 +106,7 @@ pub const OPERATIONS: &[&str] = &[
     "PutAttributes",
     "PutClusterCapacityProviders",
     "RegisterContainerInstance",
+    "RegisterDaemonTaskDefinition",
     "RegisterTaskDefinition",
     "RunTask",
     "StartTask",
@@ -108,6 +122,7 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateClusterSettings",
     "UpdateContainerAgent",
     "UpdateContainerInstancesState",
+    "UpdateDaemon",
     "UpdateGateway",
     "UpdateExpressGatewayService",
     "UpdateService",
@@ -241,6 +256,24 @@ async fn dispatch(
             "CreateService" => services::create(s, ctx, input.json()?).await?,
             "UpdateService" => services::update(s, ctx, input.json()?).await?,
             "DeleteService" => services::delete(s, ctx, input.json()?).await?,
+            "RegisterDaemonTaskDefinition" => {
+                daemon_task_definitions::register(s, ctx, input.body_len(), input.json()?).await?
+            }
+            "DescribeDaemonTaskDefinition" => {
+                daemon_task_definitions::describe(s, ctx, input.json()?)?
+            }
+            "ListDaemonTaskDefinitions" => daemon_task_definitions::list(s, ctx, input.json()?)?,
+            "DeleteDaemonTaskDefinition" => {
+                daemon_task_definitions::delete(s, ctx, input.json()?).await?
+            }
+            "CreateDaemon" => daemons::create(s, ctx, input.json()?).await?,
+            "UpdateDaemon" => daemons::update(s, ctx, input.json()?).await?,
+            "DeleteDaemon" => daemons::delete(s, ctx, input.json()?).await?,
+            "DescribeDaemon" => daemons::describe(s, ctx, input.json()?)?,
+            "ListDaemons" => daemons::list(s, ctx, input.json()?)?,
+            "DescribeDaemonDeployments" => daemons::describe_deployments(s, ctx, input.json()?)?,
+            "ListDaemonDeployments" => daemons::list_deployments(s, ctx, input.json()?)?,
+            "DescribeDaemonRevisions" => daemons::describe_revisions(s, ctx, input.json()?)?,
             "CreateTaskSet" => task_sets::create(s, ctx, input.json()?).await?,
             "DescribeTaskSets" => task_sets::describe(s, ctx, input.json()?)?,
             "UpdateTaskSet" => task_sets::update(s, ctx, input.json()?).await?,

@@ -38,7 +38,7 @@ pub async fn poll(
         // Every task change up to this revision is both indexed and in the tasks view, so
         // it is in the answer.
         let revision = state.task_index().applied().min(state.tasks().revision());
-        let tasks = desired(state, scope, &instance_arn, since);
+        let tasks = desired(state, &instance_arn, since);
         if since == 0 || !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
             let status = state
                 .instances()
@@ -134,7 +134,7 @@ async fn heartbeat(
 
 /// The desired tasks of an instance: all not yet stopped (`since` 0), or those changed
 /// after `since`.
-fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<DesiredTask> {
+fn desired(state: &State, instance_arn: &str, since: i64) -> Vec<DesiredTask> {
     state
         .task_index()
         .tasks_of(instance_arn, since)
@@ -148,13 +148,10 @@ fn desired(state: &State, scope: &Scope, instance_arn: &str, since: i64) -> Vec<
             }
         })
         .filter_map(|e| {
-            let def = task_definitions::by_ref(state, scope, &e.value.task_definition_arn)?;
+            let definition = task_definitions::of_task(state, &e.value.task_definition_arn)?;
             let mut task = (*e.value).clone();
             task.desired_status = task.desired_for_agent();
-            Some(DesiredTask {
-                task,
-                definition: def.value.definition.clone(),
-            })
+            Some(DesiredTask { task, definition })
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! The controllers: they run only on the leader and make the stored state true.
-//! [`services`] reconciles ECS services with their tasks; [`retention`] deletes tasks
+//! [`services`] reconciles ECS services with their tasks; [`daemons`] keeps a daemon's
+//! task on each instance of its capacity providers; [`retention`] deletes tasks
 //! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
 //! [`load_balancers`] activates load balancers and expires drained targets; [`gateways`]
 //! makes ECS gateways' routes follow their services' gateway connectors;
@@ -9,7 +10,9 @@
 //! Route 53 health checker (`route53::checker::run`) whose results that feed uses.
 
 pub mod autoscaling;
+pub mod daemons;
 pub mod gateways;
+mod hosts;
 pub mod lifecycle;
 pub mod load_balancers;
 pub mod retention;
@@ -41,6 +44,7 @@ impl Controllers {
             leader::campaign(state.store().clone(), LEADER_TTL, node, shutdown.clone());
         let tasks = vec![
             services::start(state.clone(), leading.clone(), shutdown.clone()),
+            daemons::start(state.clone(), leading.clone(), shutdown.clone()),
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading.clone(), shutdown.clone()),

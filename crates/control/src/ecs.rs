@@ -4,6 +4,7 @@ pub mod account_settings;
 pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
+pub mod daemons;
 pub mod express;
 pub mod gateways;
 pub mod metrics;

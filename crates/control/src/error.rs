@@ -50,6 +50,20 @@ impl ControlError {
         Self::not_found(Resource::Service, "Service not found.")
     }
 
+    /// The daemon does not exist.
+    pub fn daemon_not_found() -> Self {
+        Self::not_found(Resource::Daemon, "Daemon not found.")
+    }
+
+    /// The daemon exists but is being deleted.
+    pub fn daemon_not_active() -> Self {
+        ModelError::new(
+            ErrorKind::NotActive(Resource::Daemon),
+            "Daemon is not ACTIVE: it is being deleted.",
+        )
+        .into()
+    }
+
     /// The service exists but is being deleted or was deleted.
     pub fn service_not_active() -> Self {
         ModelError::new(

@@ -7,9 +7,13 @@ pub const CAPACITY_PROVIDERS: &str = "/ecs/capacity-providers/";
 pub const TASK_DEFINITIONS: &str = "/ecs/taskdefs/";
 pub const FAMILIES: &str = "/ecs/families/";
 pub const ACCOUNT_SETTINGS: &str = "/ecs/account-settings/";
+/// Daemon task definitions and their families: their own kind, as in ECS.
+pub const DAEMON_TASK_DEFINITIONS: &str = "/ecs/daemon-taskdefs/";
+pub const DAEMON_FAMILIES: &str = "/ecs/daemon-families/";
 /// Per-cluster kinds: `{prefix}{region}/{cluster}/{id}`.
 pub const CONTAINER_INSTANCES: &str = "/ecs/instances/";
 pub const SERVICES: &str = "/ecs/services/";
+pub const DAEMONS: &str = "/ecs/daemons/";
 /// Gateways: `{prefix}{region}/{name}` (routes, associations and load balancers inside).
 pub const GATEWAYS: &str = "/ecs/gateways/";
 pub const TASKS: &str = "/ecs/tasks/";
@@ -88,6 +92,27 @@ pub fn family_revisions(region: &str, family: &str) -> String {
 
 pub fn family(region: &str, family: &str) -> String {
     format!("{FAMILIES}{region}/{family}")
+}
+
+/// Revisions are zero-padded so key order is revision order.
+pub fn daemon_task_definition(region: &str, family: &str, revision: i64) -> String {
+    format!("{DAEMON_TASK_DEFINITIONS}{region}/{family}/{revision:010}")
+}
+
+pub fn daemon_task_definitions(region: &str) -> String {
+    format!("{DAEMON_TASK_DEFINITIONS}{region}/")
+}
+
+pub fn daemon_family_revisions(region: &str, family: &str) -> String {
+    format!("{DAEMON_TASK_DEFINITIONS}{region}/{family}/")
+}
+
+pub fn daemon_family(region: &str, family: &str) -> String {
+    format!("{DAEMON_FAMILIES}{region}/{family}")
+}
+
+pub fn daemon(region: &str, cluster: &str, name: &str) -> String {
+    format!("{DAEMONS}{region}/{cluster}/{name}")
 }
 
 pub fn account_setting(region: &str, principal: &str, name: &str) -> String {

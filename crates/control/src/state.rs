@@ -12,6 +12,8 @@ use flotilla_model::agent_identity::{AgentKeyRecord, JoinTokenRecord};
 use flotilla_model::capacity_provider::CapacityProviderRecord;
 use flotilla_model::cluster::ClusterRecord;
 use flotilla_model::container_instance::{self, ContainerInstanceRecord};
+use flotilla_model::daemon::task_definition::DaemonTaskDefinitionRecord;
+use flotilla_model::daemon::DaemonRecord;
 use flotilla_model::ecr::{ImageRecord, RepositoryRecord};
 use flotilla_model::logs::LogGroupRecord;
 use flotilla_model::record::{decode, Record};
@@ -107,6 +109,8 @@ struct Inner {
     /// Keys of connected agents (each attached to a lease).
     agents: View<()>,
     services: View<ServiceRecord>,
+    daemons: View<DaemonRecord>,
+    daemon_task_definitions: View<DaemonTaskDefinitionRecord>,
     gateways: View<flotilla_model::gateway::GatewayRecord>,
     join_tokens: View<JoinTokenRecord>,
     agent_keys: View<AgentKeyRecord>,
@@ -212,7 +216,14 @@ impl State {
         let tasks: View<TaskRecord> = View::start(s.clone(), prefix(keys::TASKS), decoder).await?;
         let task_definitions: View<TaskDefinitionRecord> =
             View::start(s.clone(), prefix(keys::TASK_DEFINITIONS), decoder).await?;
-        let task_index = TaskIndex::start(s.clone(), tasks.clone(), task_definitions.clone());
+        let daemon_task_definitions: View<DaemonTaskDefinitionRecord> =
+            View::start(s.clone(), prefix(keys::DAEMON_TASK_DEFINITIONS), decoder).await?;
+        let task_index = TaskIndex::start(
+            s.clone(),
+            tasks.clone(),
+            task_definitions.clone(),
+            daemon_task_definitions.clone(),
+        );
         let instances: View<ContainerInstanceRecord> =
             View::start(s.clone(), prefix(keys::CONTAINER_INSTANCES), decoder).await?;
         let templates = Arc::new(Templates::default());
@@ -249,6 +260,8 @@ impl State {
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
+            daemons: View::start(s.clone(), prefix(keys::DAEMONS), decoder).await?,
+            daemon_task_definitions,
             gateways: View::start(s.clone(), prefix(keys::GATEWAYS), decoder).await?,
             join_tokens: View::start(s.clone(), prefix(keys::JOIN_TOKENS), decoder).await?,
             agent_keys: View::start(s.clone(), prefix(keys::AGENT_KEYS), decoder).await?,
@@ -415,8 +428,12 @@ impl State {
             async {
                 let certificates = i.certificates.wait_for(rev).await;
                 let providers = i.capacity_providers.wait_for(rev).await;
+                let daemons = i.daemons.wait_for(rev).await;
+                let daemon_defs = i.daemon_task_definitions.wait_for(rev).await;
                 certificates
                     .and(providers)
+                    .and(daemons)
+                    .and(daemon_defs)
                     .and(i.log_groups.wait_for(rev).await)
                     .and(i.gateways.wait_for(rev).await)
             },
@@ -479,6 +496,22 @@ impl State {
                 ServiceStatus::Draining => (a, d + 1),
                 _ => (a, d),
             })
+    }
+
+    /// Task definitions and daemon task definitions, by the ARN a task names.
+    pub fn definitions(&self) -> crate::ecs::task_definitions::Definitions {
+        crate::ecs::task_definitions::Definitions {
+            tasks: self.inner.task_definitions.clone(),
+            daemons: self.inner.daemon_task_definitions.clone(),
+        }
+    }
+
+    pub fn daemons(&self) -> &View<DaemonRecord> {
+        &self.inner.daemons
+    }
+
+    pub fn daemon_task_definitions(&self) -> &View<DaemonTaskDefinitionRecord> {
+        &self.inner.daemon_task_definitions
     }
 
     pub fn gateways(&self) -> &View<flotilla_model::gateway::GatewayRecord> {

@@ -34,6 +34,8 @@ pub enum Resource {
     Target,
     /// An ACM certificate.
     Certificate,
+    /// An ECS managed daemon.
+    Daemon,
     /// An ECS gateway (GatewayNotFoundException).
     Gateway,
     /// Anything else (a tagged resource of an unknown type, an attribute target, ...).

@@ -14,6 +14,7 @@ pub mod cloudwatch;
 pub mod cluster;
 pub mod container_instance;
 pub mod cql;
+pub mod daemon;
 pub mod dns;
 pub mod ecr;
 pub mod elbv2;

@@ -26,7 +26,7 @@ use crate::{keys, State};
 use flotilla_control::placement::resources::remaining;
 use flotilla_control::placement::task_index::Load;
 
-use flotilla_control::ecs::container_instances::{self as control, Registration};
+use flotilla_control::ecs::container_instances::{self as control, set_status, Registration};
 pub use flotilla_control::ecs::container_instances::{instance_arn, put};
 
 /// The instance id a `containerInstance` parameter (id or ARN) names.
@@ -404,17 +404,11 @@ pub async fn update_state(
             failures.push(failure(id, "MISSING"));
             continue;
         };
-        let mut record = (*entry.value).clone();
-        if record.status == container_instance::INACTIVE {
-            failures.push(failure(&record.container_instance_arn, "INACTIVE"));
+        if entry.value.status == container_instance::INACTIVE {
+            failures.push(failure(&entry.value.container_instance_arn, "INACTIVE"));
             continue;
         }
-        if record.status != status {
-            record.status = status.clone();
-            record.version += 1;
-            put(state, &key, entry.mod_revision, &record).await?;
-        }
-        done.push(record);
+        done.push(set_status(state, &key, &entry, &status).await?);
     }
     let o = occupancy(state, &scope, &cluster);
     let wire: Vec<Value> = done

@@ -26,9 +26,11 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound(Resource::ServiceDeployment) => "ServiceDeploymentNotFoundException",
         ErrorKind::NotFound(Resource::TaskSet) => "TaskSetNotFoundException",
         ErrorKind::NotFound(Resource::AttributeTarget) => "TargetNotFoundException",
+        ErrorKind::NotFound(Resource::Daemon) => "DaemonNotFoundException",
         ErrorKind::NotFound(Resource::Gateway) => "GatewayNotFoundException",
         ErrorKind::NotFound(_) => "ResourceNotFoundException",
         ErrorKind::NotActive(Resource::Service) => "ServiceNotActiveException",
+        ErrorKind::NotActive(Resource::Daemon) => "DaemonNotActiveException",
         ErrorKind::NotActive(_) => "ClientException",
         ErrorKind::NotEmpty(Resource::ContainerInstance) => {
             "ClusterContainsContainerInstancesException"

@@ -91,15 +91,7 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
             )))
         }
     };
-    let order = match input.sort.as_deref() {
-        None | Some("ASC") => Order::Asc,
-        Some("DESC") => Order::Desc,
-        Some(other) => {
-            return Err(invalid(format!(
-                "sort '{other}' is invalid: use ASC or DESC."
-            )))
-        }
-    };
+    let order = sort_order(input.sort.as_deref())?;
     let prefix = match &input.family_prefix {
         Some(f) => keys::family_revisions(&scope.region, f),
         None => keys::task_definitions(&scope.region),
@@ -129,6 +121,17 @@ pub fn list(state: &State, ctx: &Context, input: ListInput) -> Result<Value, Ecs
     )?;
     let arns: Vec<String> = page.into_iter().map(|(_, arn)| arn).collect();
     Ok(json!({ "taskDefinitionArns": arns, "nextToken": next }))
+}
+
+/// A list's `sort`: ASC (the default) or DESC.
+pub(crate) fn sort_order(sort: Option<&str>) -> Result<Order, EcsError> {
+    match sort {
+        None | Some("ASC") => Ok(Order::Asc),
+        Some("DESC") => Ok(Order::Desc),
+        Some(other) => Err(invalid(format!(
+            "sort '{other}' is invalid: use ASC or DESC."
+        ))),
+    }
 }
 
 #[derive(Deserialize)]

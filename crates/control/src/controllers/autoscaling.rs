@@ -42,13 +42,9 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let feeder = tokio::spawn(wakes(state.clone(), tx, shutdown.clone()));
-    let runner = runtime::run(Arc::new(Autoscaling { state }), rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        feeder.abort();
-    })
+    let (fed, until) = (state.clone(), shutdown.clone());
+    let feed = move |tx| wakes(fed, tx, until);
+    runtime::run_fed(Arc::new(Autoscaling { state }), feed, leader, shutdown)
 }
 
 /// Map changed keys of the targets, policies, scheduled actions and alarms views to the

@@ -29,6 +29,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flotilla_store::view::{Changed, KeyChanges};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -96,6 +97,60 @@ pub fn run<R: Reconciler>(
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(Runner::new(reconciler).run(wakes, leader, shutdown))
+}
+
+/// Run `reconciler` woken by the feeder `feed` makes of the wake channel's sender (it
+/// runs beside the runtime and is stopped with it).
+pub fn run_fed<R: Reconciler, F>(
+    reconciler: Arc<R>,
+    feed: impl FnOnce(mpsc::UnboundedSender<Wake<R::Key>>) -> F,
+    leader: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let feeder = tokio::spawn(feed(tx));
+    let runner = run(reconciler, rx, leader, shutdown);
+    tokio::spawn(async move {
+        let _ = runner.await;
+        feeder.abort();
+    })
+}
+
+/// A feeder for [`run_fed`]: every change of the `sources` (keyed change notifications,
+/// each with a tag) wakes the keys `woken(tag, key)` names, and [`Changed::All`] wakes
+/// every key, until `shutdown` or a view goes away.
+pub async fn feed<K, T: Copy>(
+    mut sources: Vec<(T, KeyChanges)>,
+    woken: impl Fn(T, &[u8]) -> Vec<K>,
+    tx: mpsc::UnboundedSender<Wake<K>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let next = (sources.iter_mut()).map(|(tag, changes)| {
+            let tag = *tag;
+            Box::pin(async move { (tag, changes.next().await) })
+        });
+        let ((tag, changed), _, _) = tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            c = futures::future::select_all(next) => c,
+        };
+        let wakes: Vec<Wake<K>> = match changed {
+            None => return,
+            Some(Changed::All) => vec![Wake::All],
+            Some(Changed::Keys(keys)) => (keys.iter())
+                .flat_map(|k| woken(tag, k))
+                .map(Wake::Key)
+                .collect(),
+        };
+        for w in wakes {
+            if tx.send(w).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Run a controller that nothing wakes: it reconciles when leadership starts and then

@@ -12,20 +12,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use flotilla_model::container_instance;
 use flotilla_model::service::{
     self, circuit_breaker_threshold, RolloutState, ServiceRecord, ServiceStatus,
 };
 use flotilla_model::task::{StopCause, StopCode, TaskRecord, TaskStatus};
 use flotilla_model::{Arn, Scope};
-use flotilla_store::view::Changed;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 use flotilla_scheduler::deployment::{
     self as plan, Actions, DaemonHost, Failures, Host, Replica, TaskState, Why,
 };
 
+use super::hosts::Hosts;
 use super::runtime::{self, Action, Reconciler, Wake};
 use crate::ecs::services::{
     self as services, cluster_of, launch_of, shift, strategies_of, tasks_by_provider, ClusterTasks,
@@ -37,7 +35,7 @@ use crate::{keys, ControlError, State};
 mod bluegreen;
 mod record;
 mod registries;
-mod states;
+pub(crate) mod states;
 mod targets;
 mod task_sets;
 
@@ -55,14 +53,10 @@ pub fn start(
     leader: watch::Receiver<bool>,
     shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let feeder = tokio::spawn(wakes(state.clone(), tx, shutdown.clone()));
+    let (fed, until) = (state.clone(), shutdown.clone());
+    let feed = move |tx| wakes(fed, tx, until);
     let controller = Arc::new(ServiceController::new(state));
-    let runner = runtime::run(controller, rx, leader, shutdown);
-    tokio::spawn(async move {
-        let _ = runner.await;
-        feeder.abort();
-    })
+    runtime::run_fed(controller, feed, leader, shutdown)
 }
 
 /// Feed the runtime: a changed service wakes itself; a changed task wakes its service
@@ -71,35 +65,16 @@ pub fn start(
 async fn wakes(
     state: State,
     tx: mpsc::UnboundedSender<Wake<String>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut services = state.services().key_changes();
-    let mut tasks = state.tasks().key_changes();
-    let mut instances = state.instances().key_changes();
-    let mut agents = state.agents().key_changes();
-    loop {
-        let (changed, kind) = tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
-            c = services.next() => (c, Kind::Service),
-            c = tasks.next() => (c, Kind::Task),
-            c = instances.next() => (c, Kind::Cluster),
-            c = agents.next() => (c, Kind::Cluster),
-        };
-        let wakes = match changed {
-            None => return,
-            Some(Changed::All) => vec![Wake::All],
-            Some(Changed::Keys(keys)) => keys
-                .iter()
-                .flat_map(|k| services_woken(&state, kind, k))
-                .map(Wake::Key)
-                .collect(),
-        };
-        for w in wakes {
-            if tx.send(w).is_err() {
-                return;
-            }
-        }
-    }
+    let sources = vec![
+        (Kind::Service, state.services().key_changes()),
+        (Kind::Task, state.tasks().key_changes()),
+        (Kind::Cluster, state.instances().key_changes()),
+        (Kind::Cluster, state.agents().key_changes()),
+    ];
+    let woken = |kind, key: &[u8]| services_woken(&state, kind, key);
+    runtime::feed(sources, woken, tx, shutdown).await
 }
 
 /// What kind of key a change names.
@@ -154,8 +129,8 @@ fn services_woken(state: &State, kind: Kind, key: &[u8]) -> Vec<String> {
 /// fit), so a new leader carries on where the old one stopped.
 struct ServiceController {
     state: State,
-    /// When each instance's agent was first seen disconnected.
-    unseen_since: Mutex<HashMap<String, Instant>>,
+    /// Where instances stand (when each agent was first seen disconnected).
+    hosts: Hosts,
     /// DAEMON placements that did not fit, by (service, instance), with the
     /// [`placement_stamp`] then: not retried until an instance, an agent connection or
     /// a task's resources change.
@@ -217,7 +192,7 @@ impl ServiceController {
     fn new(state: State) -> Self {
         ServiceController {
             state,
-            unseen_since: Mutex::default(),
+            hosts: Hosts::default(),
             daemon_misses: Mutex::default(),
             cluster_tasks: Mutex::default(),
         }
@@ -244,33 +219,9 @@ impl ServiceController {
 
     /// Where the instances of a cluster stand, noting agents that disconnected.
     fn instances(&self, region: &str, cluster: &str) -> Instances {
-        let prefix = keys::in_cluster(keys::CONTAINER_INSTANCES, region, cluster);
-        let grace = self.state.config().service_disconnect_grace;
-        let mut by_arn = HashMap::new();
-        let mut unseen_since = self
-            .unseen_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (_, e) in self.state.instances().range(prefix.as_bytes()) {
-            let i = &e.value;
-            let arn = i.container_instance_arn.clone();
-            let id = arn.rsplit('/').next().unwrap_or("").to_string();
-            let lost = if self.state.agent_connected(region, cluster, &id) {
-                unseen_since.remove(&arn);
-                false
-            } else {
-                let since = unseen_since.entry(arn.clone()).or_insert_with(Instant::now);
-                since.elapsed() > grace
-            };
-            let host = match i.status.as_str() {
-                _ if lost => Host::Lost,
-                container_instance::ACTIVE => Host::Active,
-                container_instance::DRAINING => Host::Draining,
-                _ => Host::Lost,
-            };
-            by_arn.insert(arn, host);
+        Instances {
+            by_arn: self.hosts.of(&self.state, region, cluster),
         }
-        Instances { by_arn }
     }
 
     async fn reconcile_service(
@@ -725,7 +676,7 @@ async fn settle_stopping(
     Ok(())
 }
 
-fn placement_stamp(state: &State) -> u64 {
+pub(crate) fn placement_stamp(state: &State) -> u64 {
     state.instances().changes() + state.agents().changes() + state.task_index().released()
 }
 

@@ -57,6 +57,23 @@ pub async fn put(
     }
 }
 
+/// UpdateContainerInstancesState's change of one instance to `status` (ACTIVE or
+/// DRAINING; checked by the caller): answers the record as it is now.
+pub async fn set_status(
+    state: &State,
+    key: &str,
+    entry: &Entry<ContainerInstanceRecord>,
+    status: &str,
+) -> Result<ContainerInstanceRecord, ControlError> {
+    let mut record = (*entry.value).clone();
+    if record.status != status {
+        record.status = status.to_string();
+        record.version += 1;
+        put(state, key, entry.mod_revision, &record).await?;
+    }
+    Ok(record)
+}
+
 /// What a RegisterContainerInstance brings, checked by the caller.
 #[derive(Debug, Clone)]
 pub struct Registration {

@@ -146,13 +146,11 @@ pub fn points(
         if task.container_instance_arn.as_deref() != Some(instance_arn) || task.task_arn != arn {
             continue;
         }
-        let scope = flotilla_model::Scope::new(region.to_string(), state.account().to_string());
-        let Some(def) =
-            crate::ecs::task_definitions::by_ref(state, &scope, &task.task_definition_arn)
+        let Some(def) = crate::ecs::task_definitions::of_task(state, &task.task_definition_arn)
         else {
             continue;
         };
-        out.extend(task_points(&task, &def.value.definition, &samples));
+        out.extend(task_points(&task, &def, &samples));
     }
     out
 }

@@ -1,11 +1,15 @@
 //! Tags of the ECS resources that can carry them (clusters, task definitions, services and
-//! task sets, capacity providers), found from their ARN.
+//! task sets, capacity providers, daemons and daemon task definitions), found from their
+//! ARN.
 
 use flotilla_model::capacity_provider::{self, CapacityProviderRecord};
+use flotilla_model::daemon::task_definition::DaemonTaskDefinitionRecord;
+use flotilla_model::daemon::DaemonRecord;
 use flotilla_model::record::encode;
 use flotilla_model::service::ServiceStatus;
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::{Arn, Resource, Scope};
+use flotilla_store::view::Entry;
 
 use crate::ecs::task_definitions::parse_revision_ref;
 use crate::{keys, ControlError, State};
@@ -20,6 +24,9 @@ pub enum Tagged {
     TaskSet(String, String),
     /// A custom capacity provider (the built-in ones carry no tags).
     CapacityProvider(String),
+    /// A daemon, and a daemon task definition revision.
+    Daemon(String),
+    DaemonTaskDefinition(String),
 }
 
 /// The resource an ARN names, if it is one that can carry tags.
@@ -40,6 +47,18 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
                 &family,
                 revision,
             )))
+        }
+        "daemon-task-definition" => {
+            let (family, revision) = parse_revision_ref(rest)?;
+            Ok(Tagged::DaemonTaskDefinition(keys::daemon_task_definition(
+                &scope.region,
+                &family,
+                revision,
+            )))
+        }
+        "daemon" => {
+            let (cluster, name, _) = flotilla_model::daemon::parse_arn(arn, "daemon", scope)?;
+            Ok(Tagged::Daemon(keys::daemon(&scope.region, &cluster, &name)))
         }
         "service" => match rest.split_once('/') {
             Some((cluster, name)) => {
@@ -69,7 +88,8 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
         ))),
         _ => Err(ControlError::invalid(format!(
             "Tagging resources of type '{kind}' is not supported; tag a cluster, a task \
-             definition, a service, a task set or a capacity provider."
+             definition, a service, a task set, a capacity provider, a daemon or a daemon \
+             task definition."
         ))),
     }
 }
@@ -78,12 +98,25 @@ pub fn resolve(scope: &Scope, arn: &str) -> Result<Tagged, ControlError> {
 fn active_provider(
     state: &State,
     key: &str,
-) -> Result<flotilla_store::view::Entry<CapacityProviderRecord>, ControlError> {
+) -> Result<Entry<CapacityProviderRecord>, ControlError> {
     state
         .capacity_providers()
         .get(key.as_bytes())
         .filter(|e| e.value.is_active())
         .ok_or_else(not_found)
+}
+
+/// The daemon stored at `key`.
+fn daemon(state: &State, key: &str) -> Result<Entry<DaemonRecord>, ControlError> {
+    (state.daemons().get(key.as_bytes())).ok_or_else(ControlError::daemon_not_found)
+}
+
+/// The daemon task definition revision stored at `key`.
+fn daemon_definition(
+    state: &State,
+    key: &str,
+) -> Result<Entry<DaemonTaskDefinitionRecord>, ControlError> {
+    (state.daemon_task_definitions().get(key.as_bytes())).ok_or_else(not_found)
 }
 
 fn not_found() -> ControlError {
@@ -123,6 +156,8 @@ pub fn tags_of(state: &State, resource: &Tagged) -> Result<Vec<Tag>, ControlErro
             crate::ecs::task_sets::find(&svc.value, id)?.tags.clone()
         }
         Tagged::CapacityProvider(key) => active_provider(state, key)?.value.tags.clone(),
+        Tagged::Daemon(key) => daemon(state, key)?.value.tags.clone(),
+        Tagged::DaemonTaskDefinition(key) => daemon_definition(state, key)?.value.tags.clone(),
     })
 }
 
@@ -203,6 +238,18 @@ async fn retag_once(
             let mut p = (*e.value).clone();
             changed(&mut p.tags)?;
             (key, encode(&p), e.mod_revision)
+        }
+        Tagged::Daemon(key) => {
+            let e = daemon(state, key)?;
+            let mut d = (*e.value).clone();
+            changed(&mut d.tags)?;
+            (key, encode(&d), e.mod_revision)
+        }
+        Tagged::DaemonTaskDefinition(key) => {
+            let e = daemon_definition(state, key)?;
+            let mut d = (*e.value).clone();
+            changed(&mut d.tags)?;
+            (key, encode(&d), e.mod_revision)
         }
     };
     state.put_if_unchanged(key, mod_revision, value).await

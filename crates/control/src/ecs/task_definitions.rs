@@ -3,15 +3,16 @@
 //! updated in the same transaction as the revision, so concurrent registrations get
 //! distinct revisions and a revision number is never reused, even after deletion.
 
-use flotilla_model::record::{decode, encode};
+use flotilla_model::daemon::task_definition::DaemonTaskDefinitionRecord;
+use flotilla_model::record::{decode, encode, Record};
 use flotilla_model::tag::Tag;
 use flotilla_model::task::TaskStatus;
 use flotilla_model::task_definition::{
     RegisterTaskDefinitionInput, TaskDefinition, TaskDefinitionStatus,
 };
 use flotilla_model::task_definition_record::{FamilyRecord, TaskDefinitionRecord};
-use flotilla_model::{ecs_name, EcsRef, ModelError, Scope};
-use flotilla_store::view::Entry;
+use flotilla_model::{ecs_name, Arn, EcsRef, ModelError, Scope};
+use flotilla_store::view::{Entry, View};
 use flotilla_store::{Compare, Op, Txn};
 
 use crate::{keys, ControlError, State};
@@ -64,6 +65,44 @@ pub fn find(state: &State, scope: &Scope, r: &Ref) -> Option<Entry<TaskDefinitio
     }
 }
 
+/// The definitions a task can run: task definitions and daemon task definitions (a daemon
+/// task is an ordinary task whose `taskDefinitionArn` names a daemon task definition).
+#[derive(Clone)]
+pub struct Definitions {
+    pub tasks: View<TaskDefinitionRecord>,
+    pub daemons: View<DaemonTaskDefinitionRecord>,
+}
+
+impl Definitions {
+    /// `f` of the definition a task's `taskDefinitionArn` names, if it is stored.
+    pub fn with<R>(&self, arn: &str, f: impl FnOnce(&TaskDefinition) -> R) -> Option<R> {
+        let a = Arn::parse(arn)?;
+        let (kind, rest) = a.resource_parts();
+        let (family, revision) = rest.rsplit_once(':')?;
+        let revision: i64 = revision.parse().ok()?;
+        match kind {
+            "task-definition" => {
+                let key = keys::task_definition(&a.region, family, revision);
+                self.tasks
+                    .get(key.as_bytes())
+                    .map(|e| f(&e.value.definition))
+            }
+            "daemon-task-definition" => {
+                let key = keys::daemon_task_definition(&a.region, family, revision);
+                self.daemons
+                    .get(key.as_bytes())
+                    .map(|e| f(&e.value.definition))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The definition a task runs, by its `taskDefinitionArn`.
+pub fn of_task(state: &State, arn: &str) -> Option<TaskDefinition> {
+    state.definitions().with(arn, TaskDefinition::clone)
+}
+
 /// The revision a task definition ARN or `family:revision` names, if it exists.
 pub fn by_ref(state: &State, scope: &Scope, id: &str) -> Option<Entry<TaskDefinitionRecord>> {
     parse_ref(id, scope)
@@ -103,10 +142,38 @@ pub async fn register(
     principal: &str,
 ) -> Result<TaskDefinitionRecord, ControlError> {
     let family = input.family.clone();
-    let family_key = keys::family(&scope.region, &family);
+    next_revision(
+        state,
+        &keys::family(&scope.region, &family),
+        &family,
+        |revision| keys::task_definition(&scope.region, &family, revision),
+        |revision, revision32| TaskDefinitionRecord {
+            definition: TaskDefinition::from_input(
+                input.clone(),
+                scope.task_definition_arn(&family, revision),
+                revision32,
+                chrono::Utc::now(),
+                Some(principal.to_string()),
+            ),
+            tags: tags.clone(),
+        },
+    )
+    .await
+}
+
+/// Store `build(revision)` at `revision_key(revision)` for the next revision of the family
+/// whose counter is at `family_key`, in one transaction with the counter (task definitions
+/// and daemon task definitions count their families this way).
+pub(crate) async fn next_revision<T: Record + serde::Serialize>(
+    state: &State,
+    family_key: &str,
+    family: &str,
+    revision_key: impl Fn(i64) -> String,
+    build: impl Fn(i64, i32) -> T,
+) -> Result<T, ControlError> {
     // Registrations of one family take turns within this process; across processes the
     // compare-and-swap on the counter decides, and the loser retries with the new value.
-    let _turn = state.family_locks().lock(&family_key).await;
+    let _turn = state.family_locks().lock(family_key).await;
     for _ in 0..16 {
         let current = state.store().get(family_key.as_bytes()).await?;
         let (last, mod_revision) = match &current {
@@ -122,30 +189,17 @@ pub async fn register(
         let revision32 = i32::try_from(revision).map_err(|_| {
             ControlError::client(format!("Family '{family}' has no revisions left."))
         })?;
-        let definition = TaskDefinition::from_input(
-            input.clone(),
-            scope.task_definition_arn(&family, revision),
-            revision32,
-            chrono::Utc::now(),
-            Some(principal.to_string()),
-        );
-        let record = TaskDefinitionRecord {
-            definition,
-            tags: tags.clone(),
-        };
+        let record = build(revision, revision32);
         let txn = Txn {
-            compares: vec![Compare::unchanged(family_key.clone(), mod_revision)],
+            compares: vec![Compare::unchanged(family_key, mod_revision)],
             success: vec![
                 Op::put(
-                    family_key.clone(),
+                    family_key,
                     encode(&FamilyRecord {
                         last_revision: revision,
                     }),
                 ),
-                Op::put(
-                    keys::task_definition(&scope.region, &family, revision),
-                    encode(&record),
-                ),
+                Op::put(revision_key(revision), encode(&record)),
             ],
             failure: vec![],
         };

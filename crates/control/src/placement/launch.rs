@@ -86,6 +86,21 @@ impl LaunchSpec {
         scope: &Scope,
         request: LaunchRequest,
     ) -> Result<LaunchSpec, ControlError> {
+        let id = request.task_definition.clone();
+        Self::check_with(state, scope, request, || {
+            task_definitions::resolve(state, scope, &id)
+        })
+    }
+
+    /// [`LaunchSpec::check`] with the definition `resolve` finds (a daemon's launch runs a
+    /// daemon task definition, which `request.task_definition` names); it is asked after
+    /// the launch type and the cluster are checked, as ECS orders its errors.
+    pub fn check_with(
+        state: &State,
+        scope: &Scope,
+        request: LaunchRequest,
+        resolve: impl FnOnce() -> Result<Entry<TaskDefinitionRecord>, ControlError>,
+    ) -> Result<LaunchSpec, ControlError> {
         let LaunchRequest {
             cluster,
             task_definition,
@@ -112,7 +127,7 @@ impl LaunchSpec {
         if task_definition.is_empty() {
             return Err(ControlError::invalid("taskDefinition is required."));
         }
-        let definition = task_definitions::resolve(state, scope, &task_definition)?;
+        let definition = resolve()?;
         if definition.value.status() != TaskDefinitionStatus::Active && !allow_inactive {
             return Err(ControlError::client(format!(
                 "TaskDefinition {task_definition} is inactive and cannot start new tasks."

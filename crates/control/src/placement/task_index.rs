@@ -10,14 +10,15 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use flotilla_model::daemon::task_definition::DaemonTaskDefinitionRecord;
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
-use flotilla_model::Arn;
 use flotilla_store::view::View;
 use flotilla_store::{EventKind, Revision, Store, StoreError};
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use crate::ecs::task_definitions::Definitions;
 use crate::keys;
 use crate::placement::resources::{holds_resources, task_usage, Usage};
 
@@ -134,20 +135,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct TaskIndex {
     inner: Arc<Mutex<Inner>>,
-    definitions: View<TaskDefinitionRecord>,
+    definitions: Definitions,
     /// The revision applied so far, for waiters.
     progress: Arc<watch::Sender<Revision>>,
-}
-
-/// The stored definition a task names (for its fixed host ports).
-fn definition_of(
-    view: &View<TaskDefinitionRecord>,
-    task: &TaskRecord,
-) -> Option<Arc<TaskDefinitionRecord>> {
-    let arn = Arn::parse(&task.task_definition_arn)?;
-    let (family, revision) = arn.resource_parts().1.rsplit_once(':')?;
-    let key = keys::task_definition(&arn.region, family, revision.parse().ok()?);
-    view.get(key.as_bytes()).map(|e| e.value)
 }
 
 impl TaskIndex {
@@ -157,10 +147,14 @@ impl TaskIndex {
         store: Arc<dyn Store>,
         tasks: View<TaskRecord>,
         definitions: View<TaskDefinitionRecord>,
+        daemon_definitions: View<DaemonTaskDefinitionRecord>,
     ) -> TaskIndex {
         let index = TaskIndex {
             inner: Arc::default(),
-            definitions,
+            definitions: Definitions {
+                tasks: definitions,
+                daemons: daemon_definitions,
+            },
             progress: Arc::new(watch::channel(0).0),
         };
         let from = index.load_all(&tasks);
@@ -242,8 +236,9 @@ impl TaskIndex {
         };
         // What the task holds, worked out before taking the lock.
         let usage = holds_resources(task).then(|| {
-            let def = definition_of(&self.definitions, task);
-            task_usage(task, def.as_ref().map(|d| &d.definition))
+            (self.definitions)
+                .with(&task.task_definition_arn, |d| task_usage(task, Some(d)))
+                .unwrap_or_else(|| task_usage(task, None))
         });
         let mut inner = self.lock();
         let instance = inner.name(instance);

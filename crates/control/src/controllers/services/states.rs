@@ -94,7 +94,7 @@ fn unhealthy(t: &TaskRecord, grace_seconds: i64, now: DateTime<Utc>) -> bool {
 /// When a task failed: it stopped on its own (its agent gave the stop code), or the
 /// control plane stopped it because its health checks failed; not when a user or the
 /// scheduler stopped it on purpose. What the circuit breaker and the backoff count.
-fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
+pub(crate) fn failed_at(t: &TaskRecord) -> Option<DateTime<Utc>> {
     let own = match (t.stop_cause, t.stop_code) {
         (Some(cause), _) => cause == StopCause::Unhealthy,
         (None, Some(StopCode::UserInitiated | StopCode::ServiceSchedulerInitiated)) => false,
