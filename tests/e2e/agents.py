@@ -1,4 +1,5 @@
 """Helpers for end-to-end tests with real agents on the local Docker Engine."""
+import contextlib
 import json
 import os
 import signal
@@ -6,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import ACCESS_KEY, BIN, ROOT, SECRET_KEY
+from conftest import ACCESS_KEY, BIN, ROOT, SECRET_KEY, Flotilla
 
 IMAGE = "flotilla-test/busybox:latest"
 
@@ -84,6 +85,27 @@ class AgentProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@contextlib.contextmanager
+def server_with_agent(base: Path, cluster: str, extra_args=()):
+    """A server started with `extra_args` and one agent in `cluster` (created), for a test
+    module: yields `(server, instance_arn)`; stops both and removes the agent's containers
+    after."""
+    build_test_image()
+    server = Flotilla(base / "server", extra_args=list(extra_args)).start()
+    agent = AgentProcess(server, base / "agent", cluster=cluster)
+    arn = None
+    try:
+        server.aws("ecs", "create-cluster", "--cluster-name", cluster)
+        agent.start()
+        arn = agent.instance_arn()
+        yield server, arn
+    finally:
+        agent.stop()
+        server.stop()
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def containers_with_label(label: str):

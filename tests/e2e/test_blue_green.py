@@ -13,8 +13,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from agents import AgentProcess, build_test_image, remove_containers, wait_for
-from conftest import Flotilla
+from agents import server_with_agent, wait_for
 from test_load_balancer import Load, code_of, get, lb_address, target_group, wait_healthy, web_task
 
 CLUSTER = "bg"
@@ -30,16 +29,9 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    build_test_image()
     base = tmp_path_factory.mktemp("bg")
-    server = Flotilla(base / "server", extra_args=["--lb-bind", LB_RANGE,
-                                                   "--service-backoff-base-ms", "50"]).start()
-    agent = AgentProcess(server, base / "agent", cluster=CLUSTER)
-    arn = None
-    try:
-        server.aws("ecs", "create-cluster", "--cluster-name", CLUSTER)
-        agent.start()
-        arn = agent.instance_arn()
+    args = ["--lb-bind", LB_RANGE, "--service-backoff-base-ms", "50"]
+    with server_with_agent(base, CLUSTER, args) as (server, arn):
         e = Env()
         e.server, e.ecs, e.elb = server, server.client("ecs"), server.client("elbv2")
         elb = e.elb
@@ -59,11 +51,6 @@ def env(tmp_path_factory):
         e.addr = lb_address(elb, e.lb)
         e.td = {v: web_task(e.ecs, "bg", v) for v in ("v1", "v2", "v3", "v4", "v5")}
         yield e
-    finally:
-        agent.stop()
-        server.stop()
-        if arn:
-            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def advanced(env):

@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from agents import IMAGE, AgentProcess, build_test_image, remove_containers, wait_for
+from agents import IMAGE, server_with_agent, wait_for
 from conftest import REGION, Flotilla
 
 ACCOUNT = "000000000000"
@@ -18,21 +18,10 @@ SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    build_test_image()
     base = tmp_path_factory.mktemp("gaps")
-    server = Flotilla(base / "server", extra_args=["--lb-bind", LB_RANGE]).start()
-    agent = AgentProcess(server, base / "agent", cluster=CLUSTER)
-    arn = None
-    try:
-        server.aws("ecs", "create-cluster", "--cluster-name", CLUSTER)
-        agent.start()
-        arn = agent.instance_arn()
+    args = ["--lb-bind", LB_RANGE]
+    with server_with_agent(base, CLUSTER, args) as (server, arn):
         yield server, arn
-    finally:
-        agent.stop()
-        server.stop()
-        if arn:
-            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def error_of(excinfo):

@@ -12,8 +12,7 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError
 
-from agents import IMAGE, AgentProcess, build_test_image, remove_containers, wait_for
-from conftest import Flotilla
+from agents import IMAGE, server_with_agent, wait_for
 from test_load_balancer import WEB, code_of, get, lb_address
 
 CLUSTER = "gwc"
@@ -28,24 +27,12 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    build_test_image()
     base = tmp_path_factory.mktemp("gw")
-    server = Flotilla(base / "server", extra_args=["--lb-bind", LB_RANGE,
-                                                   "--service-backoff-base-ms", "50"]).start()
-    agent = AgentProcess(server, base / "agent", cluster=CLUSTER)
-    arn = None
-    try:
-        server.aws("ecs", "create-cluster", "--cluster-name", CLUSTER)
-        agent.start()
-        arn = agent.instance_arn()
+    args = ["--lb-bind", LB_RANGE, "--service-backoff-base-ms", "50"]
+    with server_with_agent(base, CLUSTER, args) as (server, arn):
         e = Env()
         e.server, e.ecs, e.elb = server, server.client("ecs"), server.client("elbv2")
         yield e
-    finally:
-        agent.stop()
-        server.stop()
-        if arn:
-            remove_containers(f"flotilla.container-instance={arn}")
 
 
 def web_task(ecs, name):
