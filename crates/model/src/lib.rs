@@ -16,6 +16,7 @@ pub mod container_instance;
 pub mod cql;
 pub mod daemon;
 pub mod dns;
+pub mod ec2;
 pub mod ecr;
 pub mod elbv2;
 pub mod error;
