@@ -142,9 +142,14 @@ def test_create_serve_update_delete(env):
              == "INACTIVE", timeout=120, what="the express service to be INACTIVE")
     wait_for(lambda: lb["LoadBalancerName"] not in load_balancer_names(elb), timeout=30,
              what="the load balancer to be deleted")
-    with pytest.raises(ClientError) as e:
-        elb.describe_target_groups(TargetGroupArns=[tg["TargetGroupArn"]])
-    assert code_of(e) == "TargetGroupNotFound"
+    # The target group goes right after the load balancer, in the same pass.
+    def target_group_gone():
+        try:
+            elb.describe_target_groups(TargetGroupArns=[tg["TargetGroupArn"]])
+            return False
+        except ClientError as e:
+            return e.response["Error"]["Code"] == "TargetGroupNotFound"
+    wait_for(target_group_gone, timeout=30, what="the target group to be deleted")
     with pytest.raises(ClientError) as e:
         ecs.delete_express_gateway_service(serviceArn=arn)
     assert code_of(e) == "ServiceNotActiveException"
