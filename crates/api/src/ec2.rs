@@ -70,13 +70,7 @@ impl AwsService for Ec2 {
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
-        let Input::Query(pairs) = input else {
-            return Err(AwsError::client(
-                "MalformedQueryString",
-                "EC2 takes form-encoded parameters",
-            ));
-        };
-        let p = Params::ec2(pairs);
+        let p = Params::ec2(crate::query::form(input, "EC2")?);
         if !OPERATIONS.contains(&operation) {
             return Err(AwsError::client(
                 "InvalidAction",

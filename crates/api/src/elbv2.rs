@@ -83,13 +83,7 @@ impl AwsService for Elbv2 {
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
-        let Input::Query(pairs) = input else {
-            return Err(AwsError::client(
-                "MalformedQueryString",
-                "ELBv2 takes form-encoded parameters",
-            ));
-        };
-        let p = Params::new(pairs);
+        let p = Params::new(crate::query::form(input, "ELBv2")?);
         let mut w = XmlWriter::new();
         dispatch(&self.state, ctx, operation, &p, &mut w).await?;
         Ok(Output::Xml(w.finish()))

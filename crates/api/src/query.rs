@@ -6,6 +6,20 @@
 
 use std::collections::BTreeMap;
 
+/// The form-encoded parameters of a request to `service` (which takes nothing else).
+pub fn form(
+    input: flotilla_aws::Input,
+    service: &str,
+) -> Result<Vec<(String, String)>, flotilla_aws::AwsError> {
+    match input {
+        flotilla_aws::Input::Query(pairs) => Ok(pairs),
+        _ => Err(flotilla_aws::AwsError::client(
+            "MalformedQueryString",
+            format!("{service} takes form-encoded parameters"),
+        )),
+    }
+}
+
 /// A parameter that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamError {

@@ -145,6 +145,16 @@ pub fn security_group(w: &mut XmlWriter, scope: &Scope, g: &SecurityGroupRecord)
     tag_set(w, &g.tags);
 }
 
+/// What every shape of a rule starts with: its id, group, direction, protocol and ports.
+fn rule_head(w: &mut XmlWriter, group_id: &str, r: &SgRule, egress: bool) {
+    w.leaf("securityGroupRuleId", &r.id);
+    w.leaf("groupId", group_id);
+    w.leaf("isEgress", &egress.to_string());
+    w.leaf("ipProtocol", &r.permission.protocol.wire());
+    w.leaf("fromPort", &r.permission.from_port.to_string());
+    w.leaf("toPort", &r.permission.to_port.to_string());
+}
+
 /// One rule as DescribeSecurityGroupRules and Authorize* show it.
 pub fn rule(
     w: &mut XmlWriter,
@@ -153,13 +163,8 @@ pub fn rule(
     r: &SgRule,
     egress: bool,
 ) {
-    w.leaf("securityGroupRuleId", &r.id);
-    w.leaf("groupId", &group.group_id);
+    rule_head(w, &group.group_id, r, egress);
     w.leaf("groupOwnerId", &group.owner_id);
-    w.leaf("isEgress", &egress.to_string());
-    w.leaf("ipProtocol", &r.permission.protocol.wire());
-    w.leaf("fromPort", &r.permission.from_port.to_string());
-    w.leaf("toPort", &r.permission.to_port.to_string());
     match &r.peer {
         Peer::Cidr(c) => {
             w.leaf("cidrIpv4", &c.to_string());
@@ -187,12 +192,7 @@ pub fn rule_entry(w: &mut XmlWriter, scope: &Scope, e: &RuleEntry) {
 
 /// A revoked rule (RevokedSecurityGroupRule: the peer group is a plain id).
 pub fn revoked_rule(w: &mut XmlWriter, group_id: &str, r: &SgRule, egress: bool) {
-    w.leaf("securityGroupRuleId", &r.id);
-    w.leaf("groupId", group_id);
-    w.leaf("isEgress", &egress.to_string());
-    w.leaf("ipProtocol", &r.permission.protocol.wire());
-    w.leaf("fromPort", &r.permission.from_port.to_string());
-    w.leaf("toPort", &r.permission.to_port.to_string());
+    rule_head(w, group_id, r, egress);
     match &r.peer {
         Peer::Cidr(c) => {
             w.leaf("cidrIpv4", &c.to_string());

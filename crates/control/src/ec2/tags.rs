@@ -11,12 +11,27 @@ use flotilla_model::Scope;
 use flotilla_store::{Compare, Op, Revision, Txn};
 
 use super::{security_groups, subnets, vpcs, Ec2Error, ATTEMPTS};
-use crate::{keys, ControlError, State};
+use crate::{keys, ControlError, Entry, State};
 
 /// A record read for a change, with the revision the write compares against.
 struct Pending<T> {
     revision: Revision,
     record: T,
+}
+
+/// The pending copy of the record `entry` at `key`, read once per request.
+fn pending<'a, T: Clone>(
+    set: &'a mut BTreeMap<String, Pending<T>>,
+    key: String,
+    entry: &Entry<T>,
+) -> &'a mut T {
+    &mut set
+        .entry(key)
+        .or_insert_with(|| Pending {
+            revision: entry.mod_revision,
+            record: (*entry.value).clone(),
+        })
+        .record
 }
 
 /// Apply `change` to the tags of every resource in `resources`, in one transaction.
@@ -40,33 +55,17 @@ pub async fn change(
             match ResourceType::of(id) {
                 Some(ResourceType::Vpc) => {
                     let e = vpcs::get(state, scope, id)?;
-                    let p = vpc_set
-                        .entry(keys::vpc(&scope.region, id))
-                        .or_insert_with(|| Pending {
-                            revision: e.mod_revision,
-                            record: (*e.value).clone(),
-                        });
-                    change(&mut p.record.tags)?;
+                    change(&mut pending(&mut vpc_set, keys::vpc(&scope.region, id), &e).tags)?;
                 }
                 Some(ResourceType::Subnet) => {
                     let e = subnets::get(state, scope, id)?;
-                    let p = subnet_set
-                        .entry(keys::subnet(&scope.region, id))
-                        .or_insert_with(|| Pending {
-                            revision: e.mod_revision,
-                            record: (*e.value).clone(),
-                        });
-                    change(&mut p.record.tags)?;
+                    let key = keys::subnet(&scope.region, id);
+                    change(&mut pending(&mut subnet_set, key, &e).tags)?;
                 }
                 Some(ResourceType::SecurityGroup) => {
                     let e = security_groups::get(state, scope, id)?;
-                    let p = group_set
-                        .entry(keys::security_group(&scope.region, id))
-                        .or_insert_with(|| Pending {
-                            revision: e.mod_revision,
-                            record: (*e.value).clone(),
-                        });
-                    change(&mut p.record.tags)?;
+                    let key = keys::security_group(&scope.region, id);
+                    change(&mut pending(&mut group_set, key, &e).tags)?;
                 }
                 Some(ResourceType::SecurityGroupRule) => {
                     let owner = security_groups::rules(state, scope, std::slice::from_ref(id), &[])
@@ -75,13 +74,8 @@ pub async fn change(
                         .next()
                         .ok_or_else(|| Ec2Error::not_found(ResourceType::SecurityGroupRule, id))?;
                     let e = security_groups::get(state, scope, &owner.group.group_id)?;
-                    let p = group_set
-                        .entry(keys::security_group(&scope.region, &owner.group.group_id))
-                        .or_insert_with(|| Pending {
-                            revision: e.mod_revision,
-                            record: (*e.value).clone(),
-                        });
-                    let g = &mut p.record;
+                    let key = keys::security_group(&scope.region, &owner.group.group_id);
+                    let g = pending(&mut group_set, key, &e);
                     if let Some(rule) = g
                         .ingress
                         .iter_mut()

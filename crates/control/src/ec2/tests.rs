@@ -123,7 +123,7 @@ async fn subnets_stay_inside_their_vpc_and_never_overlap() {
         subnets::delete(&s, &sc, &subnet.subnet_id).await.unwrap();
     }
     vpcs::delete(&s, &sc, &vpc.vpc_id).await.unwrap();
-    let err = vpcs::list(&s, &sc, &[vpc.vpc_id.clone()], &[])
+    let err = vpcs::list(&s, &sc, std::slice::from_ref(&vpc.vpc_id), &[])
         .await
         .unwrap_err();
     assert!(
@@ -291,9 +291,14 @@ async fn tags_change_every_resource_or_none() {
         .await
         .unwrap();
     assert_eq!(described.len(), 1);
-    tags::delete(&s, &sc, &[vpc.vpc_id.clone()], &[("Name".into(), None)])
-        .await
-        .unwrap();
+    tags::delete(
+        &s,
+        &sc,
+        std::slice::from_ref(&vpc.vpc_id),
+        &[("Name".into(), None)],
+    )
+    .await
+    .unwrap();
     assert!(vpcs::get(&s, &sc, &vpc.vpc_id)
         .unwrap()
         .value
@@ -309,7 +314,7 @@ async fn tags_change_every_resource_or_none() {
 async fn a_network_configuration_is_checked_against_the_records() {
     let (s, sc) = (state().await, scope());
     let subnet = subnets::list(&s, &sc, &[], &[]).await.unwrap()[0].clone();
-    let checked = check_network(&s, &sc, &[subnet.subnet_id.clone()], &[])
+    let checked = check_network(&s, &sc, std::slice::from_ref(&subnet.subnet_id), &[])
         .await
         .unwrap();
     let vpc = vpcs::default_vpc(&s, &sc).unwrap();
@@ -332,8 +337,8 @@ async fn a_network_configuration_is_checked_against_the_records() {
     let err = check_network(
         &s,
         &sc,
-        &[subnet.subnet_id.clone()],
-        &[other.default_security_group_id.clone()],
+        std::slice::from_ref(&subnet.subnet_id),
+        std::slice::from_ref(&other.default_security_group_id),
     )
     .await
     .unwrap_err();
