@@ -1,10 +1,20 @@
 """EC2's networking subset through the real AWS CLI and boto3: the default VPC, VPCs and
 subnets with their CIDR rules, security groups and rules (the three-tier pattern), tags and
 filters, waiters, pagination, and the other services checking the ids they are given."""
+import http.client
 import json
+import socket
+import time
 
 import pytest
 from botocore.exceptions import ClientError
+
+from agents import wait_for
+from conftest import Flotilla
+from test_load_balancer import lb_address
+
+# This module's load balancer addresses (modules run side by side, each in its own range).
+LB_RANGE = "127.0.36.1-127.0.36.20"
 
 
 def code(e):
@@ -12,8 +22,35 @@ def code(e):
 
 
 @pytest.fixture(scope="module")
+def flotilla(tmp_path_factory):
+    server = Flotilla(tmp_path_factory.mktemp("ec2"), extra_args=["--lb-bind", LB_RANGE]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def ec2(flotilla):
     return flotilla.client("ec2")
+
+
+def answer(addr, port=80):
+    """The status of a GET, or the error a client sees when the connection is closed."""
+    conn = http.client.HTTPConnection(addr, port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status
+    except (ConnectionError, http.client.HTTPException) as e:
+        return type(e).__name__
+    finally:
+        conn.close()
+
+
+def listening(addr, port=80):
+    try:
+        socket.create_connection((addr, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_a_fresh_server_has_a_default_vpc_subnet_and_group(flotilla, ec2):
@@ -213,3 +250,36 @@ def test_other_services_check_the_ids_they_are_given(flotilla, ec2):
         assert code(e) == "DependencyViolation"
     elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     ec2.delete_security_group(GroupId=sg)
+
+
+def test_a_load_balancers_security_groups_admit_its_clients(flotilla, ec2):
+    """A listener admits only the clients its load balancer's groups allow on its port; a
+    rule authorized or revoked applies to the next connection."""
+    elb = flotilla.client("elbv2")
+    sg = ec2.create_security_group(GroupName="front", Description="front door")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    lb = elb.create_load_balancer(Name="front", SecurityGroups=[sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain"}}])
+    addr = lb_address(elb, lb)
+    wait_for(lambda: listening(addr), timeout=30, what="the listener to be bound")
+    # Bound, but 127.0.0.1 is not in 10.0.0.0/8: closed before a byte is read.
+    assert answer(addr) in ("RemoteDisconnected", "ConnectionResetError"), answer(addr)
+    start = time.monotonic()
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "127.0.0.0/8"}]}])
+    wait_for(lambda: answer(addr) == 200, timeout=10, interval=0.02, what="the client to be admitted")
+    print(f"AuthorizeSecurityGroupIngress → first request admitted: {(time.monotonic() - start) * 1000:.0f} ms")
+    # Revoked: the next connection is closed again.
+    ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "127.0.0.0/8"}]}])
+    wait_for(lambda: answer(addr) != 200, timeout=10, interval=0.02, what="the client to be shut out")
+    # A load balancer in no group of its own (its VPC's default) admits anyone.
+    open_lb = elb.create_load_balancer(Name="open")["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(LoadBalancerArn=open_lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "204"}}])
+    open_addr = lb_address(elb, open_lb)
+    wait_for(lambda: answer(open_addr) == 204, timeout=30, what="the open load balancer to answer")
+    for arn in (lb, open_lb):
+        elb.delete_load_balancer(LoadBalancerArn=arn)

@@ -568,3 +568,77 @@ pub async fn rules(
     }
     Ok(out)
 }
+
+/// Whether `permission` admits TCP traffic to `port`.
+fn admits_tcp(permission: &Permission, port: u16) -> bool {
+    match permission.protocol {
+        Protocol::All => true,
+        Protocol::Tcp => (permission.from_port..=permission.to_port).contains(&i32::from(port)),
+        _ => false,
+    }
+}
+
+/// The addresses that are members of security group `group_id` in `scope`: the load
+/// balancers it is attached to. (Tasks join once they take their addresses from their
+/// subnets.)
+pub fn members(state: &State, scope: &Scope, group_id: &str) -> Vec<std::net::Ipv4Addr> {
+    state
+        .elbv2()
+        .load_balancers
+        .range(keys::load_balancer(&scope.region, "").as_bytes())
+        .iter()
+        .filter(|(_, lb)| lb.value.security_groups.iter().any(|g| g == group_id))
+        .filter_map(|(_, lb)| match lb.value.address {
+            std::net::IpAddr::V4(a) => Some(a),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect()
+}
+
+/// The client addresses a load balancer in `groups` admits on TCP `port`: every CIDR
+/// their ingress rules allow there, and the member addresses of each group they name.
+/// `None` when it admits anyone: it has no group, or only its VPC's default group (AWS's
+/// default group admits only its own members, which would shut out every client; a load
+/// balancer that names no group is open, as it was before security groups existed).
+pub fn listener_sources(
+    state: &State,
+    scope: &Scope,
+    vpc_id: &str,
+    groups: &[String],
+    port: u16,
+) -> Option<Vec<Cidr>> {
+    let default_only = match groups {
+        [] => true,
+        [one] => {
+            vpcs::get(state, scope, vpc_id).is_ok_and(|v| v.value.default_security_group_id == *one)
+        }
+        _ => false,
+    };
+    if default_only {
+        return None;
+    }
+    let mut sources = Vec::new();
+    for id in groups {
+        let Ok(group) = get(state, scope, id) else {
+            continue;
+        };
+        for rule in group
+            .value
+            .ingress
+            .iter()
+            .filter(|r| admits_tcp(&r.permission, port))
+        {
+            match &rule.peer {
+                Peer::Cidr(c) => sources.push(*c),
+                Peer::Group(g) => sources.extend(
+                    members(state, scope, g)
+                        .into_iter()
+                        .filter_map(|a| Cidr::new(a, 32)),
+                ),
+            }
+        }
+    }
+    sources.sort();
+    sources.dedup();
+    Some(sources)
+}

@@ -67,6 +67,26 @@ pub struct ListenerPlane {
     pub certificates: Vec<String>,
     /// Rules in evaluation order: ascending priority, the default rule last.
     pub rules: Vec<RulePlane>,
+    /// The client addresses the load balancer's security groups admit on this port;
+    /// `None`: anyone.
+    pub admits: Option<Vec<crate::ec2::cidr::Cidr>>,
+}
+
+impl ListenerPlane {
+    /// Whether a client at `peer` may connect (its security groups' ingress rules).
+    pub fn admits(&self, peer: std::net::IpAddr) -> bool {
+        let Some(sources) = &self.admits else {
+            return true;
+        };
+        let v4 = match peer {
+            std::net::IpAddr::V4(a) => a,
+            std::net::IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(a) => a,
+                None => return false,
+            },
+        };
+        sources.iter().any(|c| c.contains_addr(v4))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
