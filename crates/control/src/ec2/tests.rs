@@ -344,3 +344,52 @@ async fn a_network_configuration_is_checked_against_the_records() {
     .unwrap_err();
     assert!(matches!(err, Ec2Error::InvalidParameter(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_listener_admits_what_its_groups_allow_on_its_port() {
+    let (s, sc) = (state().await, scope());
+    vpcs::ensure_defaults(&s, &sc).await.unwrap();
+    let vpc = vpcs::default_vpc(&s, &sc).unwrap();
+    let front = groups::create(
+        &s,
+        &sc,
+        NewGroup {
+            name: "front".into(),
+            description: "front door".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = front.group_id.clone();
+    let rules = vec![
+        tcp(80, NewPeer::Cidr("10.0.0.0/8".into())),
+        tcp(443, NewPeer::Cidr("192.0.2.0/24".into())),
+        tcp(
+            80,
+            NewPeer::Group {
+                id: Some(vpc.default_security_group_id.clone()),
+                name: None,
+            },
+        ),
+    ];
+    groups::authorize(&s, &sc, (Some(&id), None), false, rules, vec![])
+        .await
+        .unwrap();
+    let sources =
+        groups::listener_sources(&s, &sc, &vpc.vpc_id, std::slice::from_ref(&id), 80).unwrap();
+    // The default group has no member load balancer here: only the CIDR counts.
+    assert_eq!(sources, vec!["10.0.0.0/8".parse().unwrap()]);
+    let none = groups::listener_sources(&s, &sc, &vpc.vpc_id, std::slice::from_ref(&id), 8080);
+    assert_eq!(none, Some(vec![]));
+    // No group, or only the VPC's default one: open.
+    assert_eq!(
+        groups::listener_sources(&s, &sc, &vpc.vpc_id, &[], 80),
+        None
+    );
+    let default = [vpc.default_security_group_id.clone()];
+    assert_eq!(
+        groups::listener_sources(&s, &sc, &vpc.vpc_id, &default, 80),
+        None
+    );
+}

@@ -248,3 +248,29 @@ pub enum UnhealthyReason {
     /// `Target.FailedHealthChecks`: the connection failed or the answer was not HTTP.
     FailedHealthChecks,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_admits_its_sources_only() {
+        let mut l = ListenerPlane {
+            arn: "l".into(),
+            port: 80,
+            protocol: ListenerProtocol::Http,
+            certificates: vec![],
+            rules: vec![],
+            admits: None,
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(l.admits(ip("203.0.113.9")));
+        l.admits = Some(vec!["10.0.0.0/8".parse().unwrap()]);
+        assert!(l.admits(ip("10.1.2.3")));
+        assert!(l.admits(ip("::ffff:10.1.2.3")));
+        assert!(!l.admits(ip("11.0.0.1")));
+        assert!(!l.admits(ip("2001:db8::1")));
+        l.admits = Some(vec![]);
+        assert!(!l.admits(ip("10.1.2.3")));
+    }
+}
