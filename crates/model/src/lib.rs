@@ -19,6 +19,7 @@ pub mod dns;
 pub mod ecr;
 pub mod elbv2;
 pub mod error;
+pub mod firewall;
 pub mod gateway;
 pub mod host_access;
 pub mod logs;
