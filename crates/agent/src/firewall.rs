@@ -26,15 +26,14 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-pub use exec::{NetNs, ToolError};
-pub use render::{removal, render, HostServices, Ruleset, ECS_CREDENTIALS, TABLE};
-
-use exec::NFT;
-pub(crate) use exec::{run, write_sysctl, IP};
-
 use std::path::{Path, PathBuf};
 
 use flotilla_model::firewall::RuleError;
+
+use exec::NFT;
+pub(crate) use exec::{run, write_sysctl, IP};
+pub use exec::{NetNs, ToolError};
+pub use render::{removal, render, HostServices, Ruleset, ECS_CREDENTIALS, TABLE};
 
 /// Why enforcing a task's security groups failed.
 #[derive(Debug, thiserror::Error)]
