@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map, CloudWatch, CloudWatch Logs) in docs/compatibility.md.
+"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map, CloudWatch, CloudWatch Logs, Application Auto Scaling, EC2) in docs/compatibility.md.
 
 The operations come from botocore's model of each service in the project's venv, so the table lists
 every operation AWS has; which ones Flotilla implements comes from the binary itself
@@ -16,7 +16,10 @@ import botocore.session
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
 SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch", "logs",
-            "application-autoscaling"]
+            "application-autoscaling", "ec2"]
+# Services whose table lists only what Flotilla implements (EC2 has hundreds of operations
+# about instances, images and volumes that Flotilla will never serve).
+IMPLEMENTED_ONLY = {"ec2"}
 
 
 def markers(service):
@@ -41,10 +44,14 @@ def table(service):
         sys.exit(f"flotilla lists operations botocore does not know: {sorted(unknown)}")
     rows = ["| Operation | Flotilla |", "| --- | --- |"]
     for op in sorted(model.operation_names):
+        if service in IMPLEMENTED_ONLY and op not in done:
+            continue
         rows.append(f"| {op} | {'implemented' if op in done else 'not yet'} |")
     summary = f"{len(done)} of {len(model.operation_names)} {service.upper()} operations " \
               f"implemented " \
               f"(botocore model {model.api_version})."
+    if service in IMPLEMENTED_ONLY:
+        summary += " Only those implemented are listed."
     return "\n".join([BEGIN, summary, "", *rows, END])
 
 

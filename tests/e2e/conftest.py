@@ -29,6 +29,18 @@ SECRET_KEY = "fLoTiLlA/TeStSeCrEt+KeY0123456789abcdefg"[:40]
 REGION = "us-east-1"
 
 
+class DefaultNetwork:
+    def __init__(self, vpc, subnets, group):
+        self.vpc = vpc
+        self.subnets = subnets
+        self.subnet = subnets[0]
+        self.group = group
+
+    def awsvpc(self, **extra):
+        """A networkConfiguration in the default subnet."""
+        return {"awsvpcConfiguration": {"subnets": [self.subnet], **extra}}
+
+
 class Flotilla:
     def __init__(self, data_dir: Path, extra_args=()):
         self.data_dir = data_dir
@@ -98,6 +110,17 @@ class Flotilla:
     def restart(self):
         self.stop()
         return self.start()
+
+    def default_network(self):
+        """The region's default VPC: its id, its default subnets' ids and its default
+        security group's id (what tests name where AWS wants real network ids)."""
+        ec2 = self.client("ec2")
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        group = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                      {"Name": "group-name", "Values": ["default"]}])
+        return DefaultNetwork(vpc, [s["SubnetId"] for s in subnets], group["SecurityGroups"][0]["GroupId"])
 
     # --- clients ---------------------------------------------------------------------
     def client(self, service, secret=SECRET_KEY, access_key=ACCESS_KEY, region=REGION, **cfg):

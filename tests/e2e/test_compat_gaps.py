@@ -53,8 +53,9 @@ def test_role_arn_is_returned_and_a_role_needs_load_balancers(env):
                            "You cannot specify an IAM role for services that require a service linked role.")
     # With a load balancer the role given comes back as its ARN.
     elb = server.client("elbv2")
-    lb = elb.create_load_balancer(Name="role-lb", Subnets=["subnet-a"])["LoadBalancers"][0]
-    tg = elb.create_target_group(Name="role-tg", Protocol="HTTP", Port=80, VpcId="vpc-1")["TargetGroups"][0]
+    net = server.default_network()
+    lb = elb.create_load_balancer(Name="role-lb", Subnets=net.subnets)["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="role-tg", Protocol="HTTP", Port=80, VpcId=net.vpc)["TargetGroups"][0]
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     svc = ecs.create_service(cluster=CLUSTER, serviceName="with-role", taskDefinition="role-td",
@@ -71,7 +72,7 @@ def test_fargate_service_echoes_its_platform(env):
     ecs = server.client("ecs")
     register(ecs, "fg-svc", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
              cpu="256", memory="512")
-    vpc = {"awsvpcConfiguration": {"subnets": ["subnet-a"]}}
+    vpc = server.default_network().awsvpc()
     svc = ecs.create_service(cluster=CLUSTER, serviceName="fg", taskDefinition="fg-svc", desiredCount=0,
                              launchType="FARGATE", networkConfiguration=vpc)["service"]
     assert (svc["platformVersion"], svc["platformFamily"]) == ("LATEST", "Linux")

@@ -43,6 +43,8 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("discovery")
     gateway = bridge_gateway()
     server = Flotilla(base / "server", extra_args=["--container-dns", gateway]).start()
+    global NETWORK
+    NETWORK = server.default_network()
     # Bridge tasks are registered with their host's address, which containers reach here
     # at the bridge gateway.
     agent = AgentProcess(server, base / "agent", cluster=CLUSTER,
@@ -70,8 +72,12 @@ def register(ecs, family, command, network_mode="bridge", env=(), ports=()):
                                         containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
 
 
+# The server's default network, looked up once its server runs (the env fixture).
+NETWORK = None
+
+
 def awsvpc():
-    return {"awsvpcConfiguration": {"subnets": ["subnet-a"]}}
+    return NETWORK.awsvpc()
 
 
 def run(ecs, td, network_mode="bridge"):
@@ -189,7 +195,7 @@ def test_a_service_registers_its_tasks_in_cloud_map_and_a_scale_in_outlives_the_
     task that is not running."""
     ecs, server = env.ecs, env.server
     sd = server.client("servicediscovery")
-    op = sd.create_private_dns_namespace(Name="svc.test", Vpc="vpc-1")["OperationId"]
+    op = sd.create_private_dns_namespace(Name="svc.test", Vpc=NETWORK.vpc)["OperationId"]
     ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
     ttl = 3
     registry = sd.create_service(Name="api", NamespaceId=ns_id, DnsConfig={
@@ -269,7 +275,7 @@ def test_bridge_tasks_are_found_by_srv_with_their_host_port(env):
     `1 1 HOSTPORT TASKID.SERVICE.NAMESPACE.`, and that name its host's address."""
     ecs, server = env.ecs, env.server
     sd = server.client("servicediscovery")
-    op = sd.create_private_dns_namespace(Name="bridge.test", Vpc="vpc-1")["OperationId"]
+    op = sd.create_private_dns_namespace(Name="bridge.test", Vpc=NETWORK.vpc)["OperationId"]
     ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
     registry = sd.create_service(Name="web", NamespaceId=ns_id, DnsConfig={
         "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 7}]})["Service"]

@@ -142,7 +142,7 @@ def test_weighted_records_answer_in_proportion(flotilla, dns):
 
 def test_an_alias_at_the_apex_answers_the_load_balancers_address(flotilla, dns):
     elbv2 = flotilla.client("elbv2")
-    lb = elbv2.create_load_balancer(Name="dns-alias", Subnets=["subnet-a"], Type="application")["LoadBalancers"][0]
+    lb = elbv2.create_load_balancer(Name="dns-alias", Subnets=flotilla.default_network().subnets, Type="application")["LoadBalancers"][0]
     zone = create_zone(flotilla, "alias.example.test")
     change(flotilla, zone, [{"Action": "UPSERT", "ResourceRecordSet": {
         "Name": "alias.example.test", "Type": "A", "AliasTarget": {

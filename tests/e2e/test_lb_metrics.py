@@ -40,7 +40,7 @@ def target():
 
 def group(elb, name, targets):
     tg = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, TargetType="ip",
-                                 VpcId="vpc-1", HealthCheckPath="/health",
+                                 HealthCheckPath="/health",
                                  HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
                                  UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
     if targets:
@@ -67,7 +67,7 @@ def stats(cw, name, dims):
 
 def test_requests_become_alb_metrics_and_5xx_raise_an_alarm(flotilla, target):
     elb, cw = flotilla.client("elbv2"), flotilla.client("cloudwatch")
-    lb_arn = elb.create_load_balancer(Name="metrics", Subnets=["subnet-a"])["LoadBalancers"][0][
+    lb_arn = elb.create_load_balancer(Name="metrics", Subnets=flotilla.default_network().subnets)["LoadBalancers"][0][
         "LoadBalancerArn"]
     good = group(elb, "metrics-good", [{"Id": "127.0.0.1", "Port": target.port}])
     empty = group(elb, "metrics-empty", [])

@@ -79,20 +79,24 @@ def get(addr, port, path="/", host=None, headers=None, method="GET", timeout=10)
 
 def test_load_balancer_api_shapes_waiters_and_errors(env):
     elb, server = env.elb, env.server
-    out = server.aws("elbv2", "create-load-balancer", "--name", "api-shapes", "--subnets", "subnet-a",
-                     "subnet-b", "--security-groups", "sg-1", "--tags", "Key=team,Value=web")
+    net = server.default_network()
+    ec2 = server.client("ec2")
+    second = ec2.create_subnet(VpcId=net.vpc, CidrBlock="172.31.224.0/20")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="api-shapes", Description="load balancer")["GroupId"]
+    out = server.aws("elbv2", "create-load-balancer", "--name", "api-shapes", "--subnets", net.subnet,
+                     second, "--security-groups", sg, "--tags", "Key=team,Value=web")
     [lb] = out["LoadBalancers"]
     arn = lb["LoadBalancerArn"]
     assert arn.startswith("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/api-shapes/")
     assert lb["Type"] == "application" and lb["Scheme"] == "internet-facing"
     assert lb["State"]["Code"] in ("provisioning", "active")
     assert lb["DNSName"].startswith("api-shapes-") and lb["DNSName"].endswith(".us-east-1.elb.flotilla.internal")
-    assert [z["SubnetId"] for z in lb["AvailabilityZones"]] == ["subnet-a", "subnet-b"]
-    assert lb["SecurityGroups"] == ["sg-1"]
+    assert [z["SubnetId"] for z in lb["AvailabilityZones"]] == [net.subnet, second]
+    assert lb["SecurityGroups"] == [sg] and lb["VpcId"] == net.vpc
     server.aws("elbv2", "wait", "load-balancer-available", "--load-balancer-arns", arn)
     # Idempotent with the same settings; another name-clash is refused.
-    again = elb.create_load_balancer(Name="api-shapes", Subnets=["subnet-a", "subnet-b"],
-                                     SecurityGroups=["sg-1"])["LoadBalancers"][0]
+    again = elb.create_load_balancer(Name="api-shapes", Subnets=[net.subnet, second],
+                                     SecurityGroups=[sg])["LoadBalancers"][0]
     assert again["LoadBalancerArn"] == arn
     with pytest.raises(ClientError) as e:
         elb.create_load_balancer(Name="api-shapes", Scheme="internal")
@@ -119,7 +123,7 @@ def test_load_balancer_api_shapes_waiters_and_errors(env):
     assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in changed
 
     # Target groups: the model's defaults, duplicates, bounds.
-    tg = elb.create_target_group(Name="api-tg", Protocol="HTTP", Port=8080, VpcId="vpc-1")["TargetGroups"][0]
+    tg = elb.create_target_group(Name="api-tg", Protocol="HTTP", Port=8080, VpcId=net.vpc)["TargetGroups"][0]
     assert tg["HealthCheckProtocol"] == "HTTP" and tg["HealthCheckPort"] == "traffic-port"
     assert tg["HealthCheckIntervalSeconds"] == 30 and tg["HealthCheckTimeoutSeconds"] == 5
     assert tg["HealthyThresholdCount"] == 5 and tg["UnhealthyThresholdCount"] == 2
@@ -624,7 +628,7 @@ def test_awsvpc_tasks_are_ip_targets(env):
                  "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}
     td = ecs.register_task_definition(family="vpc", networkMode="awsvpc",
                                       containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
-    service(ecs, "vpc", td, tg, 1, networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-a"]}})
+    service(ecs, "vpc", td, tg, 1, networkConfiguration=env.server.default_network().awsvpc())
     try:
         wait_healthy(elb, tg, 1)
         [row] = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]

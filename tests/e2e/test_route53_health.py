@@ -183,10 +183,11 @@ def test_health_checks_list_update_and_delete(flotilla, endpoint):
 
 def test_an_alias_to_a_load_balancer_with_no_healthy_target_is_left_out(flotilla):
     elb = flotilla.client("elbv2")
-    lb = elb.create_load_balancer(Name="health-alias", Subnets=["subnet-a"],
+    net = flotilla.default_network()
+    lb = elb.create_load_balancer(Name="health-alias", Subnets=net.subnets,
                                   Type="application")["LoadBalancers"][0]
     tg = elb.create_target_group(Name="health-alias", Protocol="HTTP", Port=80,
-                                 TargetType="ip", VpcId="vpc-1")["TargetGroups"][0]
+                                 TargetType="ip", VpcId=net.vpc)["TargetGroups"][0]
     # Nothing listens there: the target never becomes healthy.
     elb.register_targets(TargetGroupArn=tg["TargetGroupArn"],
                          Targets=[{"Id": "127.0.23.200", "Port": 9}])

@@ -28,7 +28,7 @@ def wait_operation(flotilla, op_id, timeout=15):
 def setup(flotilla):
     """The namespace and the service every test of this module uses."""
     out = flotilla.aws("servicediscovery", "create-private-dns-namespace", "--name", NAMESPACE,
-                       "--vpc", "vpc-0123", "--creator-request-id", "e2e-ns")
+                       "--vpc", flotilla.default_network().vpc, "--creator-request-id", "e2e-ns")
     op = wait_operation(flotilla, out["OperationId"])
     assert op["Status"] == "SUCCESS", op
     assert op["Type"] == "CREATE_NAMESPACE"
@@ -123,7 +123,7 @@ def test_errors_are_cloud_maps(flotilla, setup):
     ns_id, srv_id = setup
     sd = flotilla.client("servicediscovery")
     with pytest.raises(sd.exceptions.NamespaceAlreadyExists) as e:
-        sd.create_private_dns_namespace(Name=NAMESPACE, Vpc="vpc-9")
+        sd.create_private_dns_namespace(Name=NAMESPACE, Vpc=flotilla.default_network().vpc)
     assert e.value.response["NamespaceId"] == ns_id
     with pytest.raises(sd.exceptions.InvalidInput):
         sd.register_instance(ServiceId=srv_id, InstanceId="bad", Attributes={"AWS_INSTANCE_PORT": "1"})

@@ -110,7 +110,7 @@ def test_blue_green_with_two_task_sets_behind_a_load_balancer(env):
     blue_td, green_td = web_task(ecs, "ts-web", "BLUE"), web_task(ecs, "ts-web", "GREEN")
     addr = lb_address(elb, lb)
     sd = server.client("servicediscovery")
-    op = sd.create_private_dns_namespace(Name="tasksets.test", Vpc="vpc-1")["OperationId"]
+    op = sd.create_private_dns_namespace(Name="tasksets.test", Vpc=server.default_network().vpc)["OperationId"]
     ns_id = wait_operation(server, op)["Targets"]["NAMESPACE"]
     registry = sd.create_service(Name="web", NamespaceId=ns_id, DnsConfig={
         "RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "A", "TTL": 1}]})["Service"]

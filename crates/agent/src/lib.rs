@@ -8,7 +8,10 @@
 //! actor, with which existing containers), `task_actor` (one task's lifecycle), `spec` and
 //! `deps` (ECS definitions → container specs, dependsOn), `reporter` (batched status
 //! reports), [`checkpoint`] (the state file), `events` (runtime events to actors),
-//! [`logs`] (shipping `awslogs` containers' output), `stats` (CPU and memory samples).
+//! [`logs`] (shipping `awslogs` containers' output), `stats` (CPU and memory samples),
+//! [`firewall`] (security groups as an nftables table in a task's network namespace) and
+//! [`routes`] (`/32` routes to tasks on other hosts); the last two are not yet called by
+//! the task actors.
 //! The wire protocol is `flotilla_model::agent_protocol`.
 #![forbid(unsafe_code)]
 
@@ -24,6 +27,7 @@ mod deps;
 mod docker_measure;
 mod error;
 mod events;
+pub mod firewall;
 pub mod logs;
 mod manager;
 mod metrics;
@@ -31,6 +35,7 @@ mod poll;
 mod register;
 pub mod reporter;
 mod resources;
+pub mod routes;
 mod spec;
 mod stats;
 mod task_actor;

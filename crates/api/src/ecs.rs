@@ -356,5 +356,26 @@ fn failure(arn: &str, reason: &str) -> Value {
     serde_json::json!({ "arn": arn, "reason": reason })
 }
 
+/// Check a network configuration: its shape by ECS's rules, then its subnets and security
+/// groups against EC2's records (each must exist, all in one VPC), failing as ECS does
+/// with EC2's own sentence and code inside an InvalidParameterException.
+pub(crate) async fn check_network(
+    state: &State,
+    ctx: &flotilla_aws::Context,
+    n: Option<&flotilla_model::service::NetworkConfiguration>,
+) -> Result<(), EcsError> {
+    let Some(n) = n else {
+        return Ok(());
+    };
+    flotilla_model::service::validate_network_configuration(n)?;
+    if let Some(vpc) = &n.awsvpc_configuration {
+        let scope = crate::scope(state, ctx);
+        flotilla_control::ec2::check_network(state, &scope, &vpc.subnets, &vpc.security_groups)
+            .await
+            .map_err(|e| error::invalid(crate::ec2::error::explained(&e)))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Elastic Load Balancing v2 (query protocol, version 2015-12-01): application load
 //! balancers, target groups and targets, listeners and rules, attributes and tags.
 //!
-//! [`params`] reads the query protocol's flattened parameters as a tree; [`shapes`] reads
+//! `crate::query` reads the query protocol's flattened parameters as a tree; [`shapes`] reads
 //! actions and conditions and writes every resource as XML; [`error`] maps the control
 //! plane's errors to ELBv2's codes; the operations are in [`load_balancers`],
 //! [`target_groups`] and [`listeners`]. [`OPERATIONS`] lists what is implemented.
@@ -9,7 +9,6 @@
 mod error;
 mod listeners;
 mod load_balancers;
-mod params;
 mod shapes;
 mod target_groups;
 
@@ -18,9 +17,9 @@ use flotilla_aws::xml::XmlWriter;
 use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
 
 use crate::pagination::paginate;
+use crate::query::Params;
 use crate::State;
 use error::{invalid, Elbv2Error};
-use params::Params;
 
 /// Every ELBv2 operation Flotilla implements.
 pub const OPERATIONS: &[&str] = &[
@@ -84,13 +83,7 @@ impl AwsService for Elbv2 {
     }
 
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError> {
-        let Input::Query(pairs) = input else {
-            return Err(AwsError::client(
-                "MalformedQueryString",
-                "ELBv2 takes form-encoded parameters",
-            ));
-        };
-        let p = Params::new(pairs);
+        let p = Params::new(crate::query::form(input, "ELBv2")?);
         let mut w = XmlWriter::new();
         dispatch(&self.state, ctx, operation, &p, &mut w).await?;
         Ok(Output::Xml(w.finish()))

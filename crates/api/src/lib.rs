@@ -11,11 +11,13 @@ pub mod acm;
 mod agent;
 mod autoscaling;
 mod cloudwatch;
+mod ec2;
 mod ecr;
 mod ecs;
 mod elbv2;
 mod logs;
 mod pagination;
+mod query;
 mod route53;
 mod servicediscovery;
 mod sts;
@@ -55,6 +57,7 @@ pub fn aws_services(
         Arc::new(Ecs::new(state.clone())),
         Arc::new(Ecr::new(state.clone())),
         Arc::new(Elbv2::new(state.clone())),
+        Arc::new(ec2::Ec2::new(state.clone())),
         Arc::new(acm::Acm::new(state.clone())),
         Arc::new(route53::Route53::new(state.clone())),
         Arc::new(cloudwatch::CloudWatch::new(
@@ -87,6 +90,11 @@ pub fn ecr_operations() -> &'static [&'static str] {
 /// The ACM operations this build implements (for the compatibility table).
 pub fn acm_operations() -> &'static [&'static str] {
     acm::OPERATIONS
+}
+
+/// The EC2 operations this build implements (for the compatibility table).
+pub fn ec2_operations() -> &'static [&'static str] {
+    ec2::OPERATIONS
 }
 
 /// The ELBv2 operations this build implements (for the compatibility table).

@@ -370,7 +370,7 @@ fn decode(spec: &AwsServiceSpec, parts: &Parts, body: Bytes) -> Result<(String, 
             };
             Ok((operation, Input::Json(body)))
         }
-        Protocol::Query => {
+        Protocol::Query | Protocol::Ec2 => {
             let mut params: Vec<(String, String)> = parts
                 .uri
                 .query()

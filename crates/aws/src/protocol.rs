@@ -19,6 +19,10 @@ pub enum Protocol {
     Json11,
     /// Form-encoded `Action=...&Version=...`, XML answers.
     Query,
+    /// EC2's variant of the query protocol: the same form-encoded input (lists as
+    /// `Name.N`), answers without a `Result` wrapper and with a `requestId` member, errors
+    /// as `<Response><Errors><Error>`.
+    Ec2,
     /// Operation chosen by method and path, XML bodies.
     RestXml,
 }
@@ -113,6 +117,14 @@ pub fn render(
             });
             response(StatusCode::OK, "text/xml", w.finish())
         }
+        (Protocol::Ec2, Output::Xml(inner)) => {
+            let mut w = XmlWriter::new();
+            w.root(&format!("{operation}Response"), xmlns, |w| {
+                w.leaf("requestId", request_id);
+                w.raw(&inner);
+            });
+            response(StatusCode::OK, "text/xml", w.finish())
+        }
         (_, Output::Xml(doc)) => response(
             StatusCode::OK,
             "application/xml",
@@ -146,6 +158,18 @@ pub fn render_error(protocol: Protocol, xmlns: &str, err: &AwsError, request_id:
             }
         }
         resp
+    } else if protocol == Protocol::Ec2 {
+        let mut w = XmlWriter::new();
+        w.node("Response", |w| {
+            w.node("Errors", |w| {
+                w.node("Error", |w| {
+                    w.leaf("Code", &err.code);
+                    w.leaf("Message", &err.message);
+                });
+            });
+            w.leaf("RequestID", request_id);
+        });
+        response(err.status, "text/xml", w.finish())
     } else {
         let mut w = XmlWriter::new();
         let fill = |w: &mut XmlWriter| {
@@ -198,5 +222,30 @@ mod tests {
         );
         let plain = render_error(Protocol::Json10, "", &AwsError::client("X", "m"), "r2");
         assert!(plain.headers().get("x-amzn-query-error").is_none());
+    }
+
+    async fn body(resp: Response) -> String {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ec2_answers_without_a_result_wrapper_and_errors_in_a_response() {
+        let ok = render(
+            Protocol::Ec2,
+            "DeleteVpc",
+            "http://ec2.amazonaws.com/doc/2016-11-15/",
+            Output::Xml("<return>true</return>".into()),
+            "r1",
+        );
+        let text = body(ok).await;
+        assert!(text.contains("<DeleteVpcResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r1</requestId><return>true</return></DeleteVpcResponse>"), "{text}");
+        let err = AwsError::client("InvalidVpcID.NotFound", "The vpc ID 'vpc-1' does not exist");
+        let resp = render_error(Protocol::Ec2, "", &err, "r2");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let text = body(resp).await;
+        assert!(text.contains("<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID &apos;vpc-1&apos; does not exist</Message></Error></Errors><RequestID>r2</RequestID></Response>"), "{text}");
     }
 }

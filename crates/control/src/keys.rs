@@ -48,6 +48,16 @@ pub const LISTENERS: &str = "/elbv2/listeners/";
 pub const RULES: &str = "/elbv2/rules/";
 /// Registered targets: `{prefix}{region}/{target group name}/{id}:{port}`.
 pub const TARGETS: &str = "/elbv2/targets/";
+/// EC2's VPCs, subnets and security groups: `{prefix}{region}/{id}`.
+pub const VPCS: &str = "/ec2/vpcs/";
+pub const SUBNETS: &str = "/ec2/subnets/";
+pub const SECURITY_GROUPS: &str = "/ec2/security-groups/";
+/// Written once per region with the default VPC, in the same transaction, so that two
+/// servers can never both make one: `{prefix}{region}`.
+/// Security groups' names, one key per name in a VPC, written in the same transaction as
+/// the group so that a VPC never holds two groups of one name.
+pub const SECURITY_GROUP_NAMES: &str = "/ec2/security-group-names/";
+pub const DEFAULT_VPC: &str = "/ec2/default-vpc/";
 /// ACM certificates: `{prefix}{region}/{id}`.
 pub const CERTIFICATES: &str = "/acm/certificates/";
 /// Route 53 (global, no region): hosted zones `{prefix}{id}`; record sets
@@ -132,6 +142,11 @@ pub fn in_cluster_parts<'a>(
 ) -> Option<(&'a str, &'a str, &'a str)> {
     let mut parts = key.strip_prefix(kind_prefix)?.splitn(3, '/');
     Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
+/// Every container instance of a region, whatever its cluster.
+pub fn container_instances_of_region(region: &str) -> String {
+    format!("{CONTAINER_INSTANCES}{region}/")
 }
 
 pub fn container_instance(region: &str, cluster: &str, id: &str) -> String {
@@ -223,6 +238,27 @@ pub fn target(region: &str, group: &str, id: &str, port: u16) -> String {
 
 pub fn targets_of(region: &str, group: &str) -> String {
     format!("{TARGETS}{region}/{group}/")
+}
+
+pub fn vpc(region: &str, id: &str) -> String {
+    format!("{VPCS}{region}/{id}")
+}
+
+pub fn subnet(region: &str, id: &str) -> String {
+    format!("{SUBNETS}{region}/{id}")
+}
+
+pub fn security_group(region: &str, id: &str) -> String {
+    format!("{SECURITY_GROUPS}{region}/{id}")
+}
+
+/// A security group's name within its VPC: `{prefix}{region}/{vpc id}/{name}`.
+pub fn security_group_name(region: &str, vpc: &str, name: &str) -> String {
+    format!("{SECURITY_GROUP_NAMES}{region}/{vpc}/{name}")
+}
+
+pub fn default_vpc(region: &str) -> String {
+    format!("{DEFAULT_VPC}{region}")
 }
 
 pub fn certificate(region: &str, id: &str) -> String {

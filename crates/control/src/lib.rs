@@ -14,6 +14,8 @@
 //!   stop a task, start or roll back a service deployment).
 //! - [`agents`]: the agent protocol's heartbeats, polls and status reports;
 //!   [`agent_identity`]: join tokens and agents' own keys.
+//! - [`ec2`]: EC2's VPCs, subnets and security groups, the default VPC of each region,
+//!   and awsvpc tasks seen as network interfaces.
 //! - [`acm`]: ACM's imported certificates, for HTTPS listeners.
 //! - [`ecr`]: ECR's repositories and images, and the registry's authorization tokens.
 //! - [`elbv2`]: load balancers, listeners, rules, target groups and targets, and the
@@ -35,6 +37,7 @@ mod clock;
 pub mod cloudwatch;
 pub mod controllers;
 pub mod dns;
+pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod elbv2;

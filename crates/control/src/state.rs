@@ -117,6 +117,7 @@ struct Inner {
     repositories: View<RepositoryRecord>,
     images: View<ImageRecord>,
     elbv2: crate::elbv2::Views,
+    ec2: crate::ec2::Views,
     certificates: View<CertificateRecord>,
     log_groups: View<LogGroupRecord>,
     route53: crate::route53::Views,
@@ -242,6 +243,7 @@ impl State {
             repositories: View::start(s.clone(), prefix(keys::REPOSITORIES), decoder).await?,
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             elbv2: crate::elbv2::Views::start(&s).await?,
+            ec2: crate::ec2::Views::start(&s).await?,
             certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
             log_groups: View::start(s.clone(), prefix(keys::LOG_GROUPS), decoder).await?,
             route53: crate::route53::Views::start(&s).await?,
@@ -436,6 +438,7 @@ impl State {
                     .and(daemon_defs)
                     .and(i.log_groups.wait_for(rev).await)
                     .and(i.gateways.wait_for(rev).await)
+                    .and(i.ec2.wait_for(rev).await)
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
@@ -541,6 +544,11 @@ impl State {
     /// ELBv2's views and the channels to and from the load balancer's data plane.
     pub fn elbv2(&self) -> &crate::elbv2::Views {
         &self.inner.elbv2
+    }
+
+    /// EC2's VPCs, subnets and security groups.
+    pub fn ec2(&self) -> &crate::ec2::Views {
+        &self.inner.ec2
     }
 
     /// ACM's certificates.

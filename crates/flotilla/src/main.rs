@@ -57,8 +57,9 @@ enum Command {
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
-    /// `servicediscovery`, `cloudwatch` or `logs`) this build implements, one per line.
+    /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `ec2`, `acm`,
+    /// `route53`, `servicediscovery`, `cloudwatch`, `logs` or `application-autoscaling`)
+    /// this build implements, one per line.
     #[command(hide = true)]
     Operations {
         #[arg(default_value = "ecs")]

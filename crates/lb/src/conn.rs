@@ -51,6 +51,12 @@ pub(crate) async fn serve(accepted: Accepted, closing: watch::Receiver<bool>) {
     let Some(route) = shared.table().listeners.get(&listener).cloned() else {
         return;
     };
+    // The load balancer's security groups: a client they do not admit is closed on at
+    // once, before a byte is read.
+    if !route.plane.admits(peer.ip()) {
+        tracing::debug!(%listener, %peer, "closed: not admitted by the security groups");
+        return;
+    }
     let _open = route.traffic.connection();
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());

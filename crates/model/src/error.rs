@@ -38,6 +38,10 @@ pub enum Resource {
     Daemon,
     /// An ECS gateway (GatewayNotFoundException).
     Gateway,
+    /// EC2's VPCs, subnets and security groups, as other services name them.
+    Vpc,
+    Subnet,
+    SecurityGroup,
     /// Anything else (a tagged resource of an unknown type, an attribute target, ...).
     Other,
 }

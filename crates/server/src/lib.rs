@@ -206,6 +206,7 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "ecs" => Some(flotilla_api::ecs_operations()),
         "ecr" => Some(flotilla_api::ecr_operations()),
         "elbv2" => Some(flotilla_api::elbv2_operations()),
+        "ec2" => Some(flotilla_api::ec2_operations()),
         "acm" => Some(flotilla_api::acm_operations()),
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),

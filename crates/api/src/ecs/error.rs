@@ -28,6 +28,10 @@ fn ecs_code(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound(Resource::AttributeTarget) => "TargetNotFoundException",
         ErrorKind::NotFound(Resource::Daemon) => "DaemonNotFoundException",
         ErrorKind::NotFound(Resource::Gateway) => "GatewayNotFoundException",
+        // ECS reports EC2's missing subnets and groups as bad parameters.
+        ErrorKind::NotFound(Resource::Vpc | Resource::Subnet | Resource::SecurityGroup) => {
+            "InvalidParameterException"
+        }
         ErrorKind::NotFound(_) => "ResourceNotFoundException",
         ErrorKind::NotActive(Resource::Service) => "ServiceNotActiveException",
         ErrorKind::NotActive(Resource::Daemon) => "DaemonNotActiveException",

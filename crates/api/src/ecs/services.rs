@@ -14,10 +14,9 @@ use flotilla_control::placement::LAUNCH_TYPES;
 use flotilla_model::capacity_provider::{parse_strategy, StrategyItem};
 use flotilla_model::gateway::{validate_connectors, GatewayConnector};
 use flotilla_model::service::{
-    self, launch, validate_load_balancers, validate_network_configuration,
-    validate_service_registries, DeploymentConfiguration, DeploymentConfigurationInput,
-    LoadBalancer, NetworkConfiguration, PlacementConstraint, PlacementStrategy, ServiceRecord,
-    ServiceRegistry, ServiceStatus,
+    self, launch, validate_load_balancers, validate_service_registries, DeploymentConfiguration,
+    DeploymentConfigurationInput, LoadBalancer, NetworkConfiguration, PlacementConstraint,
+    PlacementStrategy, ServiceRecord, ServiceRegistry, ServiceStatus,
 };
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::TaskRecord;
@@ -181,9 +180,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     check_registries(state, &input.service_registries)?;
     validate_connectors(&input.gateway_connectors)?;
     check_grace(input.health_check_grace_period_seconds)?;
-    if let Some(n) = &input.network_configuration {
-        validate_network_configuration(n)?;
-    }
+    crate::ecs::check_network(state, ctx, input.network_configuration.as_ref()).await?;
     validate_tags(&input.tags)?;
     let propagate_tags = check_propagate(input.propagate_tags.as_deref())?;
     // Empty when a capacity provider strategy places the tasks.
@@ -320,9 +317,7 @@ pub async fn update(state: &State, ctx: &Context, input: UpdateInput) -> Result<
         check_desired(n)?;
     }
     check_grace(input.health_check_grace_period_seconds)?;
-    if let Some(n) = &input.network_configuration {
-        validate_network_configuration(n)?;
-    }
+    crate::ecs::check_network(state, ctx, input.network_configuration.as_ref()).await?;
     if let Some(l) = &input.load_balancers {
         validate_load_balancers(l)?;
         check_target_groups(state, ctx, l)?;

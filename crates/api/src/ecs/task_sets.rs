@@ -171,6 +171,7 @@ pub async fn create(state: &State, ctx: &Context, input: CreateInput) -> Result<
     if let Some(id) = &input.external_id {
         validate_external_id(id)?;
     }
+    crate::ecs::check_network(state, ctx, input.network_configuration.as_ref()).await?;
     if input.load_balancers.len() > 1 {
         return Err(invalid(
             "CreateTaskSet cannot have more than 1 load balancer: give one loadBalancers \

@@ -10,9 +10,7 @@ use flotilla_control::ecs::tasks::{self as control_tasks, task_id};
 use flotilla_control::placement::{self, LaunchRequest, LaunchSpec, Placement, LAUNCH_TYPES};
 use flotilla_model::capacity_provider::parse_strategy;
 use flotilla_model::run_token::RunTokenRecord;
-use flotilla_model::service::{
-    launch, validate_network_configuration, NetworkConfiguration, PlacementConstraint,
-};
+use flotilla_model::service::{launch, NetworkConfiguration, PlacementConstraint};
 use flotilla_model::tag::Tag;
 use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::{StopCause, StopCode, TaskStatus};
@@ -125,9 +123,7 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
                 .map_err(crate::ecs::error::from_model)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(n) = &input.network_configuration {
-        validate_network_configuration(n)?;
-    }
+    crate::ecs::check_network(state, ctx, input.network_configuration.as_ref()).await?;
     let launch_type = input.launch.launch_type.as_deref().unwrap_or("EC2");
     if LAUNCH_TYPES.contains(&launch_type) {
         launch::platform_version(launch_type, input.platform_version.as_deref())?;

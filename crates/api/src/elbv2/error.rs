@@ -19,6 +19,8 @@ fn code(kind: ErrorKind, limit: &'static str) -> &'static str {
         ErrorKind::NotFound(Resource::Rule) => "RuleNotFound",
         ErrorKind::NotFound(Resource::Target) => "InvalidTarget",
         ErrorKind::NotFound(Resource::Certificate) => "CertificateNotFound",
+        ErrorKind::NotFound(Resource::Subnet) => "SubnetNotFound",
+        ErrorKind::NotFound(Resource::SecurityGroup) => "InvalidSecurityGroup",
         ErrorKind::AlreadyExists(Resource::LoadBalancer) => "DuplicateLoadBalancerName",
         ErrorKind::AlreadyExists(Resource::TargetGroup) => "DuplicateTargetGroupName",
         ErrorKind::AlreadyExists(Resource::Listener) => "DuplicateListener",
@@ -55,6 +57,12 @@ impl From<ControlError> for Elbv2Error {
 impl From<ModelError> for Elbv2Error {
     fn from(e: ModelError) -> Self {
         ControlError::from(e).into()
+    }
+}
+
+impl From<crate::query::ParamError> for Elbv2Error {
+    fn from(e: crate::query::ParamError) -> Self {
+        invalid(e.message())
     }
 }
 

@@ -10,8 +10,8 @@ use flotilla_model::Scope;
 
 use super::error::{configuration, invalid, Elbv2Error};
 use super::page;
-use super::params::Params;
 use super::shapes::{self, write_listener, write_rule};
+use crate::query::Params;
 use crate::State;
 
 fn protocol(p: &Params) -> Result<Option<ListenerProtocol>, Elbv2Error> {

@@ -7,8 +7,8 @@ use flotilla_control::elbv2::load_balancers::{self as lbs, NewLoadBalancer};
 
 use super::error::{configuration, invalid, Elbv2Error};
 use super::page;
-use super::params::Params;
 use super::shapes::{self, write_attributes, write_load_balancer};
+use crate::query::Params;
 use crate::State;
 
 pub async fn create(
@@ -131,6 +131,28 @@ pub async fn modify_attributes(
     Ok(())
 }
 
+/// Check subnets and groups a load balancer is given afterwards: each must exist, in the
+/// load balancer's VPC.
+async fn check_same_vpc(
+    s: &State,
+    scope: &flotilla_model::Scope,
+    vpc_id: &str,
+    subnets: &[String],
+    groups: &[String],
+) -> Result<(), Elbv2Error> {
+    let network = flotilla_control::ec2::check_network(s, scope, subnets, groups)
+        .await
+        .map_err(flotilla_control::ControlError::from)?;
+    if network.vpc_id != vpc_id {
+        return Err(configuration(format!(
+            "The load balancer is in {vpc_id}; its subnets and security groups must be too, \
+             not in {}",
+            network.vpc_id
+        )));
+    }
+    Ok(())
+}
+
 pub async fn set_security_groups(
     s: &State,
     ctx: &Context,
@@ -139,7 +161,17 @@ pub async fn set_security_groups(
 ) -> Result<(), Elbv2Error> {
     let scope = crate::scope(s, ctx);
     let groups = p.strings("SecurityGroups");
-    let lb = lbs::update(s, &scope, p.required("LoadBalancerArn")?, |lb| {
+    let arn = p.required("LoadBalancerArn")?;
+    let current = lbs::by_arn(s, &scope, arn)?;
+    check_same_vpc(
+        s,
+        &scope,
+        &current.value.vpc_id,
+        &current.value.subnets,
+        &groups,
+    )
+    .await?;
+    let lb = lbs::update(s, &scope, arn, |lb| {
         lb.security_groups.clone_from(&groups);
         Ok(())
     })
@@ -168,7 +200,17 @@ pub async fn set_subnets(
     if subnets.is_empty() {
         return Err(invalid("At least one subnet must be given"));
     }
-    let lb = lbs::update(s, &scope, p.required("LoadBalancerArn")?, |lb| {
+    let arn = p.required("LoadBalancerArn")?;
+    let current = lbs::by_arn(s, &scope, arn)?;
+    check_same_vpc(
+        s,
+        &scope,
+        &current.value.vpc_id,
+        &subnets,
+        &current.value.security_groups,
+    )
+    .await?;
+    let lb = lbs::update(s, &scope, arn, |lb| {
         lb.subnets.clone_from(&subnets);
         Ok(())
     })

@@ -12,7 +12,7 @@ use flotilla_model::elbv2::{
 use flotilla_model::tag::Tag;
 
 use super::error::{invalid, Elbv2Error};
-use super::params::Params;
+use crate::query::Params;
 
 /// The hosted zone id DescribeLoadBalancers gives every load balancer (what a Route 53
 /// alias record names).

@@ -11,8 +11,8 @@ use flotilla_model::elbv2::{TargetGroupProtocol, TargetType};
 use super::error::{configuration, invalid, Elbv2Error};
 use super::load_balancers::attribute_changes;
 use super::page;
-use super::params::Params;
 use super::shapes::{self, write_attributes, write_target_group, write_target_health};
+use crate::query::Params;
 use crate::State;
 
 fn protocol(p: &Params, name: &str) -> Result<Option<TargetGroupProtocol>, Elbv2Error> {

@@ -95,6 +95,15 @@ pub(crate) async fn create(s: &State, r: &RestRequest) -> Result<Output, AwsErro
             "A private hosted zone needs a VPC: give VPC with VPCRegion and VPCId.",
         ));
     }
+    if let Some((region, id)) = &vpc {
+        let scope = flotilla_model::Scope::new(region.clone(), s.account().to_string());
+        if let Err(e) = flotilla_control::ec2::check_vpc(s, &scope, id).await {
+            return Err(AwsError::client(
+                "InvalidVPCId",
+                format!("The VPC {id} in {region} is invalid: {e}"),
+            ));
+        }
+    }
     if text(root, "DelegationSetId").is_some() {
         return Err(AwsError::client(
             "NoSuchDelegationSet",

@@ -64,7 +64,11 @@ pub async fn create(
 ) -> Result<Value, SdWireError> {
     let name = required(&input.name, "Name")?.to_string();
     if namespace_type == NamespaceType::DnsPrivate {
-        required(&input.vpc, "Vpc")?;
+        let vpc = required(&input.vpc, "Vpc")?;
+        let scope = crate::scope(state, ctx);
+        flotilla_control::ec2::check_vpc(state, &scope, vpc)
+            .await
+            .map_err(|e| invalid(crate::ec2::error::explained(&e)))?;
     } else if input.vpc.is_some() {
         return Err(invalid("Vpc is not a member of this operation."));
     }

@@ -20,6 +20,15 @@ async fn sd() -> (ServiceDiscovery, State) {
     (ServiceDiscovery::new(state.clone()), state)
 }
 
+/// The region's default VPC, which private namespaces are put in.
+async fn vpc(sd: &ServiceDiscovery) -> String {
+    let scope = flotilla_model::Scope::new("us-east-1", "000000000000");
+    flotilla_control::ec2::resolve_network(&sd.state, &scope, &[], &[])
+        .await
+        .unwrap()
+        .vpc_id
+}
+
 async fn call(sd: &ServiceDiscovery, op: &str, body: Value) -> Result<Value, AwsError> {
     let input = Input::Json(Bytes::from(body.to_string()));
     match sd.call(&ctx(), op, input).await? {
@@ -56,7 +65,7 @@ async fn private_namespace(sd: &ServiceDiscovery, name: &str) -> String {
     let out = ok(
         sd,
         "CreatePrivateDnsNamespace",
-        json!({"Name": name, "Vpc": "vpc-1", "CreatorRequestId": format!("req-{name}")}),
+        json!({"Name": name, "Vpc": vpc(sd).await, "CreatorRequestId": format!("req-{name}")}),
     )
     .await;
     namespace_of_op(sd, out["OperationId"].as_str().unwrap()).await

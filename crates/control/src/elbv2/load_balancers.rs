@@ -26,9 +26,6 @@ pub struct NewLoadBalancer {
     pub tags: Vec<Tag>,
 }
 
-/// The VPC every load balancer and target group is in until networking exists.
-pub const DEFAULT_VPC: &str = "vpc-00000000000000001";
-
 fn not_found(what: &str) -> ControlError {
     ControlError::not_found(
         Resource::LoadBalancer,
@@ -57,11 +54,18 @@ pub async fn create(
             "IP address type '{ip_address_type}' must be 'ipv4' or 'dualstack'"
         )));
     }
+    let network =
+        crate::ec2::resolve_network(state, scope, &new.subnets, &new.security_groups).await?;
+    let subnets: Vec<String> = network
+        .subnets
+        .iter()
+        .map(|s| s.subnet_id.clone())
+        .collect();
     let key = keys::load_balancer(&scope.region, &new.name);
     for _ in 0..ATTEMPTS {
         if let Some(e) = state.elbv2().load_balancers.get(key.as_bytes()) {
             let same = e.value.scheme == scheme
-                && (new.subnets.is_empty() || e.value.subnets == new.subnets)
+                && (new.subnets.is_empty() || e.value.subnets == subnets)
                 && (new.security_groups.is_empty()
                     || e.value.security_groups == new.security_groups);
             if same {
@@ -108,9 +112,9 @@ pub async fn create(
             address,
             scheme: scheme.clone(),
             ip_address_type: ip_address_type.clone(),
-            vpc_id: DEFAULT_VPC.into(),
-            subnets: new.subnets.clone(),
-            security_groups: new.security_groups.clone(),
+            vpc_id: network.vpc_id.clone(),
+            subnets: subnets.clone(),
+            security_groups: network.security_groups.clone(),
             state: LbState::Provisioning,
             attributes: Default::default(),
             tags: new.tags.clone(),

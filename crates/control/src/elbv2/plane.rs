@@ -72,6 +72,13 @@ pub fn build(state: &State) -> PlaneConfig {
                 protocol: l.protocol,
                 certificates: l.certificates.clone(),
                 rules,
+                admits: crate::ec2::security_groups::listener_sources(
+                    state,
+                    &scope,
+                    &lb.vpc_id,
+                    &lb.security_groups,
+                    l.port,
+                ),
             });
         }
         config.load_balancers.push(plane);
@@ -126,6 +133,7 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut ts = views.targets.key_changes();
     let mut instances = state.instances().key_changes();
     let mut certificates = state.certificates().key_changes();
+    let mut groups = state.ec2().security_groups.key_changes();
     loop {
         views.publish_config(build(&state));
         let more = tokio::select! {
@@ -137,6 +145,7 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
             c = ts.next() => c.is_some(),
             c = instances.next() => c.is_some(),
             c = certificates.next() => c.is_some(),
+            c = groups.next() => c.is_some(),
         };
         if !more {
             return;

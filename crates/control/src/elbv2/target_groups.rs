@@ -12,7 +12,6 @@ use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::{ErrorKind, ModelError, Resource, Scope};
 use flotilla_store::{Compare, Op, Txn};
 
-use super::load_balancers::DEFAULT_VPC;
 use super::{arn_prefix, resource_of, ATTEMPTS};
 use crate::{keys, ControlError, Entry, State};
 
@@ -110,6 +109,17 @@ pub async fn create(
             "Protocol version '{protocol_version}' must be HTTP1, HTTP2 or GRPC"
         )));
     }
+    // A VPC named must exist; none named is the default VPC (AWS asks for one).
+    let vpc_id = match new.vpc_id {
+        Some(id) => {
+            crate::ec2::check_vpc(state, scope, &id).await?;
+            Some(id)
+        }
+        None => {
+            crate::ec2::vpcs::ensure_defaults(state, scope).await?;
+            crate::ec2::vpcs::default_vpc(state, scope).map(|v| v.vpc_id.clone())
+        }
+    };
     let mut health_check = HealthCheck::default_for(protocol);
     new.health_check.apply(&mut health_check);
     health_check.validate()?;
@@ -119,7 +129,7 @@ pub async fn create(
         protocol,
         protocol_version,
         port,
-        vpc_id: Some(new.vpc_id.unwrap_or_else(|| DEFAULT_VPC.into())),
+        vpc_id,
         target_type: new.target_type.unwrap_or(TargetType::Instance),
         health_check,
         ip_address_type: new.ip_address_type.unwrap_or_else(|| "ipv4".into()),

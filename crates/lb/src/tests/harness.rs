@@ -262,6 +262,7 @@ pub fn listener(arn: &str, port: u16, mut rules: Vec<RulePlane>, default: Action
         protocol: ListenerProtocol::Http,
         certificates: vec![],
         rules,
+        admits: None,
     }
 }
 

@@ -67,6 +67,26 @@ pub struct ListenerPlane {
     pub certificates: Vec<String>,
     /// Rules in evaluation order: ascending priority, the default rule last.
     pub rules: Vec<RulePlane>,
+    /// The client addresses the load balancer's security groups admit on this port;
+    /// `None`: anyone.
+    pub admits: Option<Vec<crate::ec2::cidr::Cidr>>,
+}
+
+impl ListenerPlane {
+    /// Whether a client at `peer` may connect (its security groups' ingress rules).
+    pub fn admits(&self, peer: std::net::IpAddr) -> bool {
+        let Some(sources) = &self.admits else {
+            return true;
+        };
+        let v4 = match peer {
+            std::net::IpAddr::V4(a) => a,
+            std::net::IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(a) => a,
+                None => return false,
+            },
+        };
+        sources.iter().any(|c| c.contains_addr(v4))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,4 +247,30 @@ pub enum UnhealthyReason {
     Timeout,
     /// `Target.FailedHealthChecks`: the connection failed or the answer was not HTTP.
     FailedHealthChecks,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_admits_its_sources_only() {
+        let mut l = ListenerPlane {
+            arn: "l".into(),
+            port: 80,
+            protocol: ListenerProtocol::Http,
+            certificates: vec![],
+            rules: vec![],
+            admits: None,
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(l.admits(ip("203.0.113.9")));
+        l.admits = Some(vec!["10.0.0.0/8".parse().unwrap()]);
+        assert!(l.admits(ip("10.1.2.3")));
+        assert!(l.admits(ip("::ffff:10.1.2.3")));
+        assert!(!l.admits(ip("11.0.0.1")));
+        assert!(!l.admits(ip("2001:db8::1")));
+        l.admits = Some(vec![]);
+        assert!(!l.admits(ip("10.1.2.3")));
+    }
 }

@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test]
 async fn namespaces_are_created_read_listed_and_idempotent() {
     let (sd, _) = sd().await;
-    let body = json!({"Name": "local", "Vpc": "vpc-1", "CreatorRequestId": "r1",
+    let body = json!({"Name": "local", "Vpc": vpc(&sd).await, "CreatorRequestId": "r1",
                       "Properties": {"DnsProperties": {"SOA": {"TTL": 30}}},
                       "Tags": [{"Key": "team", "Value": "web"}]});
     let first = ok(&sd, "CreatePrivateDnsNamespace", body.clone()).await;
@@ -34,7 +34,7 @@ async fn namespaces_are_created_read_listed_and_idempotent() {
     let e = call(
         &sd,
         "CreatePrivateDnsNamespace",
-        json!({"Name": "LOCAL", "Vpc": "vpc-2"}),
+        json!({"Name": "LOCAL", "Vpc": vpc(&sd).await}),
     )
     .await
     .unwrap_err();

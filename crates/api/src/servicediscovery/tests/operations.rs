@@ -9,7 +9,7 @@ async fn operations_succeed_once_the_dns_server_serves_them() {
     let out = ok(
         &sd,
         "CreatePrivateDnsNamespace",
-        json!({"Name": "local", "Vpc": "vpc-1"}),
+        json!({"Name": "local", "Vpc": vpc(&sd).await}),
     )
     .await;
     let op_id = out["OperationId"].as_str().unwrap().to_string();

@@ -1,20 +1,62 @@
-//! The query protocol's flattened parameters (`Tags.member.1.Key=...`) read as a tree:
-//! [`Params::sub`] descends into a structure, [`Params::members`] into a list.
+//! The query protocols' flattened parameters read as a tree: [`Params::sub`] descends into
+//! a structure, [`Params::members`] into a list. The query protocol numbers a list's items
+//! under `member` (`Tags.member.1.Key=...`, [`Params::new`]); EC2's numbers them directly
+//! (`Tag.1.Key=...`, [`Params::ec2`]). A malformed or missing value is a [`ParamError`],
+//! which each service turns into its own error code.
 
 use std::collections::BTreeMap;
 
-use super::error::{invalid, Elbv2Error};
+/// The form-encoded parameters of a request to `service` (which takes nothing else).
+pub fn form(
+    input: flotilla_aws::Input,
+    service: &str,
+) -> Result<Vec<(String, String)>, flotilla_aws::AwsError> {
+    match input {
+        flotilla_aws::Input::Query(pairs) => Ok(pairs),
+        _ => Err(flotilla_aws::AwsError::client(
+            "MalformedQueryString",
+            format!("{service} takes form-encoded parameters"),
+        )),
+    }
+}
+
+/// A parameter that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    Missing(String),
+    Invalid(String),
+}
+
+impl ParamError {
+    pub fn message(&self) -> &str {
+        match self {
+            ParamError::Missing(m) | ParamError::Invalid(m) => m,
+        }
+    }
+}
 
 /// The parameters of one request, or of one structure inside it.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     map: BTreeMap<String, String>,
+    /// What comes between a list's name and an item's index (`.member.` or `.`).
+    item: &'static str,
 }
 
 impl Params {
+    /// The query protocol's parameters.
     pub fn new(pairs: Vec<(String, String)>) -> Params {
         Params {
             map: pairs.into_iter().collect(),
+            item: ".member.",
+        }
+    }
+
+    /// EC2's parameters.
+    pub fn ec2(pairs: Vec<(String, String)>) -> Params {
+        Params {
+            map: pairs.into_iter().collect(),
+            item: ".",
         }
     }
 
@@ -24,9 +66,9 @@ impl Params {
     }
 
     /// A required scalar member.
-    pub fn required(&self, name: &str) -> Result<&str, Elbv2Error> {
+    pub fn required(&self, name: &str) -> Result<&str, ParamError> {
         self.get(name)
-            .ok_or_else(|| invalid(format!("A value for '{name}' must be given")))
+            .ok_or_else(|| ParamError::Missing(format!("A value for '{name}' must be given")))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -43,12 +85,13 @@ impl Params {
                 .iter()
                 .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v.clone())))
                 .collect(),
+            item: self.item,
         }
     }
 
-    /// The indices of list `name` (`name.member.N`), in order.
+    /// The indices of list `name` (`name.member.N` or `name.N`), in order.
     fn indices(&self, name: &str) -> Vec<u32> {
-        let prefix = format!("{name}.member.");
+        let prefix = format!("{name}{}", self.item);
         let mut out: Vec<u32> = self
             .map
             .keys()
@@ -66,7 +109,7 @@ impl Params {
     pub fn members(&self, name: &str) -> Vec<Params> {
         self.indices(name)
             .into_iter()
-            .map(|i| self.sub(&format!("{name}.member.{i}")))
+            .map(|i| self.sub(&format!("{name}{}{i}", self.item)))
             .collect()
     }
 
@@ -74,29 +117,32 @@ impl Params {
     pub fn strings(&self, name: &str) -> Vec<String> {
         self.indices(name)
             .into_iter()
-            .filter_map(|i| self.get(&format!("{name}.member.{i}")).map(String::from))
+            .filter_map(|i| {
+                self.get(&format!("{name}{}{i}", self.item))
+                    .map(String::from)
+            })
             .collect()
     }
 
     /// An integer member within `lo..=hi`.
-    pub fn int(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, Elbv2Error> {
+    pub fn int(&self, name: &str, lo: i64, hi: i64) -> Result<Option<i64>, ParamError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
         match v.parse::<i64>() {
             Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
-            _ => Err(invalid(format!(
+            _ => Err(ParamError::Invalid(format!(
                 "The value '{v}' of '{name}' must be an integer between {lo} and {hi}"
             ))),
         }
     }
 
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, Elbv2Error> {
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ParamError> {
         match self.get(name) {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(v) => Err(invalid(format!(
+            Some(v) => Err(ParamError::Invalid(format!(
                 "The value '{v}' of '{name}' must be 'true' or 'false'"
             ))),
         }
@@ -135,10 +181,30 @@ mod tests {
         assert!(params.has("Tags") && !params.has("Tag"));
     }
 
+    #[test]
+    fn ec2_lists_number_their_items_directly() {
+        let params = Params::ec2(
+            [
+                ("Filter.2.Name", "vpc-id"),
+                ("Filter.2.Value.1", "vpc-1"),
+                ("Filter.1.Name", "tag:Name"),
+                ("Filter.1.Value.2", "b"),
+                ("Filter.1.Value.1", "a"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let filters = params.members("Filter");
+        assert_eq!(filters[0].get("Name"), Some("tag:Name"));
+        assert_eq!(filters[0].strings("Value"), ["a", "b"]);
+        assert_eq!(filters[1].strings("Value"), ["vpc-1"]);
+    }
+
     proptest! {
         #[test]
-        fn arbitrary_parameters_never_panic(pairs in proptest::collection::vec((".{0,40}", ".{0,20}"), 0..20)) {
-            let params = Params::new(pairs);
+        fn arbitrary_parameters_never_panic(pairs in proptest::collection::vec((".{0,40}", ".{0,20}"), 0..20), ec2 in any::<bool>()) {
+            let params = if ec2 { Params::ec2(pairs) } else { Params::new(pairs) };
             let _ = params.members("Tags");
             let _ = params.strings("Names");
             let _ = params.sub("Matcher").get("HttpCode");
