@@ -1,5 +1,6 @@
 //! EC2's networking subset: [`vpcs`] (with each region's default VPC and its default
-//! subnets), [`subnets`], [`security_groups`] and their rules, and [`tags`] on all of them.
+//! subnets), [`subnets`], [`security_groups`] and their rules, and [`tags`] on all of them;
+//! [`firewall`] maps security groups to what a host enforces.
 //! [`check_network`] is what ECS, ELBv2 and Cloud Map call to check the subnet, security
 //! group and VPC ids they are given.
 //!
@@ -9,6 +10,7 @@
 //! name's key (no two groups of one VPC share a name), a VPC with its default security
 //! group. Errors are [`Ec2Error`], which `flotilla-api` maps to EC2's codes in one place.
 
+pub mod firewall;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;

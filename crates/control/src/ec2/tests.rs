@@ -393,3 +393,93 @@ async fn a_listener_admits_what_its_groups_allow_on_its_port() {
         None
     );
 }
+
+#[tokio::test]
+async fn groups_become_what_a_host_enforces() {
+    use flotilla_model::firewall::{Peer as FwPeer, Protocol as FwProtocol, Rule};
+    use std::collections::BTreeMap;
+
+    let (s, sc) = (state().await, scope());
+    let new_group = |name: &str| NewGroup {
+        name: name.into(),
+        description: format!("{name} tier"),
+        ..Default::default()
+    };
+    let web = groups::create(&s, &sc, new_group("web")).await.unwrap();
+    let db = groups::create(&s, &sc, new_group("db")).await.unwrap();
+    let from_web = NewPeer::Group {
+        id: Some(web.group_id.clone()),
+        name: None,
+    };
+    let icmp = NewRule {
+        permission: Permission::new("icmp", Some(8), None).unwrap(),
+        peer: NewPeer::Cidr("10.0.0.0/8".into()),
+        description: None,
+    };
+    let db_id = db.group_id.clone();
+    groups::authorize(
+        &s,
+        &sc,
+        (Some(&db_id), None),
+        false,
+        vec![tcp(5432, from_web), icmp],
+        vec![],
+    )
+    .await
+    .unwrap();
+    // A load balancer in the web group makes its address a member.
+    let lb = crate::elbv2::load_balancers::create(
+        &s,
+        &sc,
+        crate::elbv2::load_balancers::NewLoadBalancer {
+            name: "web".into(),
+            security_groups: vec![web.group_id.clone()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let address: std::net::Ipv4Addr = "172.31.0.10".parse().unwrap();
+    let interfaces = BTreeMap::from([(
+        "task-1".to_string(),
+        (address, vec![db.group_id.clone(), db.group_id.clone()]),
+    )]);
+    let fw = super::firewall::host(&s, &sc, &interfaces);
+    let iface = &fw.interfaces["task-1"];
+    assert_eq!(iface.address, address);
+    assert_eq!(
+        iface.ingress,
+        vec![
+            Rule {
+                protocol: FwProtocol::Tcp,
+                from_port: Some(5432),
+                to_port: Some(5432),
+                peer: FwPeer::Group(web.group_id.clone()),
+            },
+            Rule {
+                protocol: FwProtocol::Icmp,
+                from_port: Some(8),
+                to_port: None,
+                peer: FwPeer::Cidr {
+                    network: "10.0.0.0".parse().unwrap(),
+                    prefix: 8
+                },
+            },
+        ]
+    );
+    // EC2's default egress rule, once though the group was named twice.
+    assert_eq!(iface.egress.len(), 1);
+    assert_eq!(iface.egress[0].protocol, FwProtocol::All);
+    let lb_address = match lb.address {
+        std::net::IpAddr::V4(a) => a,
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        fw.groups[&web.group_id].iter().copied().collect::<Vec<_>>(),
+        vec![lb_address]
+    );
+    // Every rule the mapping makes is one the agent accepts.
+    for r in iface.ingress.iter().chain(&iface.egress) {
+        r.check().unwrap();
+    }
+}
