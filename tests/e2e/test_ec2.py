@@ -244,6 +244,7 @@ def test_other_services_check_the_ids_they_are_given(flotilla, ec2):
     sg = ec2.create_security_group(GroupName="ids-lb", Description="load balancer")["GroupId"]
     lb = elb.create_load_balancer(Name="ids", Subnets=[net.subnet], SecurityGroups=[sg])["LoadBalancers"][0]
     assert lb["VpcId"] == net.vpc and lb["SecurityGroups"] == [sg]
+    assert [(z["ZoneName"], z["SubnetId"]) for z in lb["AvailabilityZones"]] == [("local-1a", net.subnet)]
     for call in (lambda: ec2.delete_subnet(SubnetId=net.subnet), lambda: ec2.delete_security_group(GroupId=sg)):
         with pytest.raises(ClientError) as e:
             call()

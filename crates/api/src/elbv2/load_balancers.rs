@@ -51,9 +51,7 @@ pub async fn create(
     let lb = lbs::create(s, &scope, new)
         .await
         .map_err(|e| Elbv2Error::of(e, "TooManyLoadBalancers"))?;
-    w.node("LoadBalancers", |w| {
-        write_load_balancer(w, &lb, &scope.region)
-    });
+    w.node("LoadBalancers", |w| write_load_balancer(w, s, &scope, &lb));
     Ok(())
 }
 
@@ -80,7 +78,7 @@ pub fn describe(s: &State, ctx: &Context, p: &Params, w: &mut XmlWriter) -> Resu
     let found = page(p, &mut out, found, |lb| lb.name.clone())?;
     w.node("LoadBalancers", |w| {
         for lb in &found {
-            write_load_balancer(w, lb, &scope.region);
+            write_load_balancer(w, s, &scope, lb);
         }
     });
     w.raw(&out.finish());
@@ -215,7 +213,7 @@ pub async fn set_subnets(
         Ok(())
     })
     .await?;
-    shapes::write_zones(w, &lb, &scope.region);
+    shapes::write_zones(w, s, &scope, &lb);
     w.leaf("IpAddressType", &lb.ip_address_type);
     Ok(())
 }

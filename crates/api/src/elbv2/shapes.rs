@@ -13,6 +13,8 @@ use flotilla_model::tag::Tag;
 
 use super::error::{invalid, Elbv2Error};
 use crate::query::Params;
+use crate::State;
+use flotilla_model::Scope;
 
 /// The hosted zone id DescribeLoadBalancers gives every load balancer (what a Route 53
 /// alias record names).
@@ -217,11 +219,13 @@ pub fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
     });
 }
 
-/// `AvailabilityZones`: one zone per subnet, named after the region (`us-east-1a`, ...)
-/// until subnets have zones of their own, and one zone without a subnet when none was
-/// given. Each lists, as `LoadBalancerAddresses`, the address the load balancer's
-/// listeners are bound to: where clients reach it until its DNS name resolves there.
-pub fn write_zones(w: &mut XmlWriter, lb: &LoadBalancerRecord, region: &str) {
+/// `AvailabilityZones`: one zone per subnet, the subnet's own (a subnet EC2 does not know,
+/// named before the EC2 API existed, is named after the region: `us-east-1a`, ... in
+/// order), and one zone without a subnet when none was given. Each lists, as
+/// `LoadBalancerAddresses`, the address the load balancer's listeners are bound to: where
+/// clients reach it until its DNS name resolves there.
+pub fn write_zones(w: &mut XmlWriter, s: &State, scope: &Scope, lb: &LoadBalancerRecord) {
+    let region = &scope.region;
     let address = lb.address.to_string();
     let subnets: Vec<Option<&String>> = if lb.subnets.is_empty() {
         vec![None]
@@ -231,7 +235,10 @@ pub fn write_zones(w: &mut XmlWriter, lb: &LoadBalancerRecord, region: &str) {
     w.node("AvailabilityZones", |w| {
         for (i, subnet) in subnets.iter().enumerate() {
             w.node("member", |w| {
-                let zone = format!("{region}{}", (b'a' + (i % 26) as u8) as char);
+                let zone = subnet
+                    .and_then(|id| flotilla_control::ec2::subnets::get(s, scope, id).ok())
+                    .map(|e| e.value.availability_zone.clone())
+                    .unwrap_or_else(|| format!("{region}{}", (b'a' + (i % 26) as u8) as char));
                 w.leaf("ZoneName", &zone);
                 if let Some(s) = subnet {
                     w.leaf("SubnetId", s);
@@ -246,7 +253,7 @@ pub fn write_zones(w: &mut XmlWriter, lb: &LoadBalancerRecord, region: &str) {
     });
 }
 
-pub fn write_load_balancer(w: &mut XmlWriter, lb: &LoadBalancerRecord, region: &str) {
+pub fn write_load_balancer(w: &mut XmlWriter, s: &State, scope: &Scope, lb: &LoadBalancerRecord) {
     w.node("member", |w| {
         w.leaf("LoadBalancerArn", &lb.arn);
         w.leaf("DNSName", &lb.dns_name);
@@ -259,7 +266,7 @@ pub fn write_load_balancer(w: &mut XmlWriter, lb: &LoadBalancerRecord, region: &
             w.leaf("Code", lb.state.as_str());
         });
         w.leaf("Type", "application");
-        write_zones(w, lb, region);
+        write_zones(w, s, scope, lb);
         strings(w, "SecurityGroups", &lb.security_groups);
         w.leaf("IpAddressType", &lb.ip_address_type);
     });
