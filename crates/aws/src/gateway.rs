@@ -215,7 +215,7 @@ impl Gateway {
             );
             return render_error(guess, "", &err, &request_id);
         };
-        let read = http_body_util::Limited::new(body, limit).collect_bytes();
+        let read = collect_limited(body, limit, (limit as u64).saturating_mul(DRAIN_FACTOR));
         let Ok(read) = tokio::time::timeout(self.inner.config.body_timeout, read).await else {
             let err = AwsError::new(
                 StatusCode::REQUEST_TIMEOUT,
@@ -428,17 +428,33 @@ fn too_large(limit: usize) -> AwsError {
     )
 }
 
-trait CollectLimited {
-    async fn collect_bytes(self) -> Result<Bytes, bool>;
-}
-
-impl CollectLimited for http_body_util::Limited<Body> {
-    async fn collect_bytes(self) -> Result<Bytes, bool> {
-        use http_body_util::BodyExt;
-        match self.collect().await {
-            Ok(c) => Ok(c.to_bytes()),
-            Err(e) => Err(e.is::<http_body_util::LengthLimitError>()),
+/// Read a body of at most `limit` bytes: `Err(true)` when it is longer, `Err(false)` when
+/// it could not be read. A longer body is still read to its end (without keeping it), up
+/// to `drain_up_to` bytes, so that a client still sending it reads the 413 rather than a
+/// connection reset under its feet.
+async fn collect_limited(mut body: Body, limit: usize, drain_up_to: u64) -> Result<Bytes, bool> {
+    use http_body_util::BodyExt;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(false);
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len() as u64;
+        if seen > drain_up_to {
+            return Err(true);
         }
+        if seen <= limit as u64 {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if seen > limit as u64 {
+        Err(true)
+    } else {
+        Ok(kept.freeze())
     }
 }
 
