@@ -335,9 +335,18 @@ def running_task(ecs, service, task_definition=None):
 
 
 def served_version(task):
+    """What the task's web server answers; a task is RUNNING once its container started,
+    which can be a moment before httpd listens (Docker's proxy then resets the connection),
+    so connection errors are retried for up to 10 s."""
     port = task["containers"][0]["networkBindings"][0]["hostPort"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/version.txt", timeout=5) as r:
-        return r.read().decode().strip()
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/version.txt", timeout=5) as r:
+                return r.read().decode().strip()
+        except (ConnectionError, urllib.error.URLError):
+            return None
+    return wait_for(fetch, timeout=10, interval=0.1, what=f"an answer on port {port}")
 
 
 def test_a_service_runs_pushed_images_and_rolls_to_a_new_tag(env, tmp_path):
