@@ -597,9 +597,10 @@ pub fn members(state: &State, scope: &Scope, group_id: &str) -> Vec<std::net::Ip
 
 /// The client addresses a load balancer in `groups` admits on TCP `port`: every CIDR
 /// their ingress rules allow there, and the member addresses of each group they name.
-/// `None` when it admits anyone: it has no group, or only its VPC's default group (AWS's
+/// `None` when it admits anyone: it has no group, only its VPC's default group (AWS's
 /// default group admits only its own members, which would shut out every client; a load
-/// balancer that names no group is open, as it was before security groups existed).
+/// balancer that names no group is open, as it was before security groups existed), or
+/// only groups EC2 does not know (ids stored before the EC2 API checked them).
 pub fn listener_sources(
     state: &State,
     scope: &Scope,
@@ -617,11 +618,15 @@ pub fn listener_sources(
     if default_only {
         return None;
     }
+    let known: Vec<_> = groups
+        .iter()
+        .filter_map(|id| get(state, scope, id).ok())
+        .collect();
+    if known.is_empty() {
+        return None;
+    }
     let mut sources = Vec::new();
-    for id in groups {
-        let Ok(group) = get(state, scope, id) else {
-            continue;
-        };
+    for group in known {
         for rule in group
             .value
             .ingress

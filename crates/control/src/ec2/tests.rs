@@ -392,6 +392,13 @@ async fn a_listener_admits_what_its_groups_allow_on_its_port() {
         groups::listener_sources(&s, &sc, &vpc.vpc_id, &default, 80),
         None
     );
+    // Ids stored before EC2 checked them (a load balancer of an older store): open.
+    let legacy = ["sg-1".to_string()];
+    let vpc_before = "vpc-00000000000000001";
+    assert_eq!(
+        groups::listener_sources(&s, &sc, vpc_before, &legacy, 80),
+        None
+    );
 }
 
 #[tokio::test]
