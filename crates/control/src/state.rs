@@ -384,13 +384,14 @@ impl State {
         };
     }
 
-    /// Apply a transaction and wait until every view shows it, so the caller's next read
-    /// sees its own write.
+    /// Apply a transaction and wait until every view shows the store as it was after it:
+    /// the caller's own write when it succeeded, and when a compare failed, the write it
+    /// lost to, so that a compare-and-swap loop reads fresh data on its next attempt
+    /// instead of spinning on the same stale entry (StopTask once gave up after 16
+    /// attempts that way while an agent reported the task).
     pub async fn commit(&self, txn: Txn) -> Result<TxnResult, ControlError> {
         let result = self.inner.store.txn(txn).await?;
-        if result.succeeded {
-            self.caught_up(result.revision).await?;
-        }
+        self.caught_up(result.revision).await?;
         Ok(result)
     }
 
