@@ -35,6 +35,15 @@ fn tcp(port: i32, peer: NewPeer) -> NewRule {
     }
 }
 
+/// A new group named `name` in the default VPC.
+fn new_group(name: &str) -> NewGroup {
+    NewGroup {
+        name: name.into(),
+        description: format!("{name} tier"),
+        ..Default::default()
+    }
+}
+
 fn filter(name: &str, value: &str) -> Filter {
     Filter {
         name: name.into(),
@@ -137,11 +146,6 @@ async fn subnets_stay_inside_their_vpc_and_never_overlap() {
 #[tokio::test]
 async fn rules_are_added_whole_or_not_at_all_and_revoked_by_id_or_permission() {
     let (s, sc) = (state().await, scope());
-    let new_group = |name: &str| NewGroup {
-        name: name.into(),
-        description: format!("{name} tier"),
-        ..Default::default()
-    };
     let web = groups::create(&s, &sc, new_group("web")).await.unwrap();
     let db = groups::create(&s, &sc, new_group("db")).await.unwrap();
     let err = groups::create(&s, &sc, new_group("web")).await.unwrap_err();
@@ -407,11 +411,6 @@ async fn groups_become_what_a_host_enforces() {
     use std::collections::BTreeMap;
 
     let (s, sc) = (state().await, scope());
-    let new_group = |name: &str| NewGroup {
-        name: name.into(),
-        description: format!("{name} tier"),
-        ..Default::default()
-    };
     let web = groups::create(&s, &sc, new_group("web")).await.unwrap();
     let db = groups::create(&s, &sc, new_group("db")).await.unwrap();
     let from_web = NewPeer::Group {
