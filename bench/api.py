@@ -142,14 +142,16 @@ def tail(path, n=3000):
         return ""
 
 
-def start_flotilla(binary, tmp):
+def start_flotilla(binary, tmp, keys=None):
+    """`flotilla server` with `keys` (access key id, secret) as its root key pair."""
+    access_key, secret_key = keys or (ACCESS_KEY, SECRET_KEY)
     data = tmp / "flotilla-data"
     data.mkdir()
     logfile = tmp / "flotilla.log"
     env = dict(
         os.environ,
-        FLOTILLA_ACCESS_KEY_ID=ACCESS_KEY,
-        FLOTILLA_SECRET_ACCESS_KEY=SECRET_KEY,
+        FLOTILLA_ACCESS_KEY_ID=access_key,
+        FLOTILLA_SECRET_ACCESS_KEY=secret_key,
         FLOTILLA_LOG="warn",
         # The image registry on a free port (older binaries ignore it).
         FLOTILLA_REGISTRY_ADDR="127.0.0.1:0",
@@ -250,8 +252,9 @@ def op_body(op, family=None):
     raise ValueError(op)
 
 
-def sign(endpoint, op, body):
-    """Headers of a SigV4-signed ECS JSON 1.1 request (valid for 15 minutes)."""
+def sign(endpoint, op, body, keys=None):
+    """Headers of a SigV4-signed ECS JSON 1.1 request (valid for 15 minutes), signed with
+    `keys` (access key id, secret; the root pair by default)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -263,7 +266,7 @@ def sign(endpoint, op, body):
         data=body.encode(),
         headers={"Host": host, "X-Amz-Target": f"{TARGET_PREFIX}.{op}", "Content-Type": CONTENT_TYPE},
     )
-    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ecs", REGION).add_auth(req)
+    SigV4Auth(Credentials(*(keys or (ACCESS_KEY, SECRET_KEY))), "ecs", REGION).add_auth(req)
     return dict(req.headers.items())
 
 
@@ -326,8 +329,8 @@ def lua_long(s):
     return f"[{level}[{s}]{level}]"
 
 
-def write_lua(path, endpoint, op, body):
-    headers = sign(endpoint, op, body)
+def write_lua(path, endpoint, op, body, keys=None):
+    headers = sign(endpoint, op, body, keys)
     lines = ['wrk.method = "POST"', 'wrk.path = "/"', f"wrk.body = {lua_long(body)}"]
     for k, v in headers.items():
         lines.append(f"wrk.headers[ {lua_long(k)} ] = {lua_long(v)}")
@@ -370,9 +373,9 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_wrk(tmp, endpoint, server_pid, op, body, duration, connections):
+def run_wrk(tmp, endpoint, server_pid, op, body, duration, connections, keys=None):
     lua = tmp / "req.lua"
-    write_lua(lua, endpoint, op, body)
+    write_lua(lua, endpoint, op, body, keys)
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(lua), endpoint + "/"]
     s0, m0, c0, t0 = cpu_seconds(server_pid), machine_busy_seconds(), children_cpu(), time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)

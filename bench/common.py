@@ -14,11 +14,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 os.environ.setdefault("FLOTILLA_REGISTRY_ADDR", "127.0.0.1:0")
 
 
-def build():
-    """`$FLOTILLA_BIN`, else a release build of the binary (built now)."""
+def build(features=()):
+    """`$FLOTILLA_BIN`, else a release build of the binary with `features` (built now)."""
     if os.environ.get("FLOTILLA_BIN"):
         return os.environ["FLOTILLA_BIN"]
-    subprocess.run(["cargo", "build", "--release", "-p", "flotilla"], cwd=ROOT, check=True)
+    extra = ["--features", ",".join(features)] if features else []
+    subprocess.run(["cargo", "build", "--release", "-p", "flotilla", *extra], cwd=ROOT, check=True)
     return str(ROOT / "target" / "release" / "flotilla")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map, CloudWatch, CloudWatch Logs, Application Auto Scaling, EC2) in docs/compatibility.md.
+"""Regenerate (or --check) the operation tables (ECS, ECR, ELBv2, ACM, Route 53, Cloud Map, CloudWatch, CloudWatch Logs, Application Auto Scaling, EC2, IAM, Secrets Manager, SSM) in docs/compatibility.md.
 
 The operations come from botocore's model of each service in the project's venv, so the table lists
 every operation AWS has; which ones Flotilla implements comes from the binary itself
@@ -16,10 +16,11 @@ import botocore.session
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
 SERVICES = ["ecs", "ecr", "elbv2", "acm", "route53", "servicediscovery", "cloudwatch", "logs",
-            "application-autoscaling", "ec2"]
+            "application-autoscaling", "ec2", "iam", "secretsmanager", "ssm"]
 # Services whose table lists only what Flotilla implements (EC2 has hundreds of operations
-# about instances, images and volumes that Flotilla will never serve).
-IMPLEMENTED_ONLY = {"ec2"}
+# about instances, images and volumes that Flotilla will never serve; SSM's are mostly
+# about managed instances, documents and automation, not Parameter Store).
+IMPLEMENTED_ONLY = {"ec2", "iam", "ssm"}
 
 
 def markers(service):

@@ -12,6 +12,7 @@ cannot share the machine is marked `pytestmark = pytest.mark.serial` and runs al
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -29,6 +30,13 @@ SECRET_KEY = "fLoTiLlA/TeStSeCrEt+KeY0123456789abcdefg"[:40]
 REGION = "us-east-1"
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class DefaultNetwork:
     def __init__(self, vpc, subnets, group):
         self.vpc = vpc
@@ -41,9 +49,26 @@ class DefaultNetwork:
         return {"awsvpcConfiguration": {"subnets": [self.subnet], **extra}}
 
 
+_servers_started = 0
+
+
+def _default_vpc_cidr():
+    """A default VPC block of its own for each server of the run: every server's agents
+    make a Docker bridge per subnet on the one Docker host, and Docker refuses two bridges
+    whose blocks overlap. 10.64.0.0/16 to 10.243.0.0/16, spread over the xdist workers."""
+    global _servers_started
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+    n = (worker * 45 + _servers_started) % 180
+    _servers_started += 1
+    return f"10.{64 + n}.0.0/16"
+
+
 class Flotilla:
-    def __init__(self, data_dir: Path, extra_args=()):
+    def __init__(self, data_dir: Path, extra_args=(), api_addr="127.0.0.1:0"):
         self.data_dir = data_dir
+        # A fixed address keeps the endpoint across restarts (agents keep polling it).
+        self.api_addr = api_addr
+        self.default_vpc_cidr = _default_vpc_cidr()
         self.extra_args = list(extra_args)
         self.proc = None
         self.endpoint = None
@@ -64,6 +89,7 @@ class Flotilla:
             # parallel (scripts/test): `up` as root would take it for its containers' DNS.
             # Only test_discovery needs it, and asks with --container-dns.
             FLOTILLA_CONTAINER_DNS="none",
+            FLOTILLA_DEFAULT_VPC_CIDR=self.default_vpc_cidr,
         )
         return env
 
@@ -72,7 +98,7 @@ class Flotilla:
         endpoint_file = self.data_dir / "endpoint"
         if endpoint_file.exists():
             endpoint_file.unlink()
-        args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", "127.0.0.1:0",
+        args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", self.api_addr,
                 "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", *self.extra_args]
         self.proc = subprocess.Popen(args, env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -123,13 +149,14 @@ class Flotilla:
         return DefaultNetwork(vpc, [s["SubnetId"] for s in subnets], group["SecurityGroups"][0]["GroupId"])
 
     # --- clients ---------------------------------------------------------------------
-    def client(self, service, secret=SECRET_KEY, access_key=ACCESS_KEY, region=REGION, **cfg):
+    def client(self, service, secret=SECRET_KEY, access_key=ACCESS_KEY, region=REGION, token=None, **cfg):
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
+            aws_session_token=token,
             config=Config(retries={"max_attempts": 1}, **cfg),
         )
 

@@ -55,7 +55,9 @@ def listening(addr, port=80):
 
 def test_a_fresh_server_has_a_default_vpc_subnet_and_group(flotilla, ec2):
     vpcs = flotilla.aws("ec2", "describe-vpcs")["Vpcs"]
-    assert len(vpcs) == 1 and vpcs[0]["IsDefault"] and vpcs[0]["CidrBlock"] == "172.31.0.0/16"
+    # The server's block (conftest gives each server its own; 172.31.0.0/16 by default).
+    block = flotilla.default_vpc_cidr
+    assert len(vpcs) == 1 and vpcs[0]["IsDefault"] and vpcs[0]["CidrBlock"] == block
     assert vpcs[0]["State"] == "available"
     vpc = vpcs[0]["VpcId"]
     flotilla.aws("ec2", "wait", "vpc-exists", "--vpc-ids", vpc)
@@ -63,7 +65,7 @@ def test_a_fresh_server_has_a_default_vpc_subnet_and_group(flotilla, ec2):
     zones = flotilla.aws("ec2", "describe-availability-zones")["AvailabilityZones"]
     assert [(z["ZoneName"], z["ZoneId"], z["State"]) for z in zones] == [("local-1a", "local-1-az1", "available")]
     [subnet] = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
-    assert subnet["VpcId"] == vpc and subnet["CidrBlock"] == "172.31.0.0/20"
+    assert subnet["VpcId"] == vpc and subnet["CidrBlock"] == block.replace("/16", "/20")
     assert subnet["AvailabilityZone"] == "local-1a" and subnet["AvailableIpAddressCount"] == 4091
     assert subnet["SubnetArn"].endswith(f":subnet/{subnet['SubnetId']}")
     flotilla.aws("ec2", "wait", "subnet-available", "--subnet-ids", subnet["SubnetId"])

@@ -8,6 +8,8 @@ service and then removes what the create made.
 One server and one agent for the module; load balancers take addresses from
 127.0.34.1-127.0.34.20.
 """
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -30,6 +32,13 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("express")
     args = ["--lb-bind", LB_RANGE, "--service-backoff-base-ms", "50"]
     with server_with_agent(base, CLUSTER, args) as (server, arn):
+        # The tasks' execution role, as a user makes it: the agent assumes it for them.
+        iam = server.client("iam")
+        iam.create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}))
+        iam.attach_role_policy(RoleName="ecsTaskExecutionRole",
+                               PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
         e = Env()
         e.server, e.ecs, e.elb = server, server.client("ecs"), server.client("elbv2")
         e.scaling = server.client("application-autoscaling")

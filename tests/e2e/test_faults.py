@@ -2,7 +2,6 @@
 server, and a store that forgot what an agent runs."""
 import json
 import shutil
-import socket
 import subprocess
 import time
 
@@ -10,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from agents import AgentProcess, IMAGE, build_test_image, containers_with_label, remove_containers, wait_for
-from conftest import BIN, Flotilla
+from conftest import BIN, Flotilla, free_port
 
 
 def test_a_deleted_store_file_stops_acknowledging_writes(fresh_flotilla):
@@ -48,12 +47,6 @@ def test_a_damaged_write_ahead_log_is_reported(fresh_flotilla):
     log = fresh_flotilla.log.read_text()
     assert "write-ahead log is damaged" in log and "discarded_frames" in log
     assert list(fresh_flotilla.data_dir.glob("state.db-wal.damaged-*"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_placed(ecs, family):

@@ -81,7 +81,7 @@ def test_load_balancer_api_shapes_waiters_and_errors(env):
     elb, server = env.elb, env.server
     net = server.default_network()
     ec2 = server.client("ec2")
-    second = ec2.create_subnet(VpcId=net.vpc, CidrBlock="172.31.224.0/20")["Subnet"]["SubnetId"]
+    second = ec2.create_subnet(VpcId=net.vpc, CidrBlock=server.default_vpc_cidr.replace(".0.0/16", ".224.0/20"))["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="api-shapes", Description="load balancer")["GroupId"]
     out = server.aws("elbv2", "create-load-balancer", "--name", "api-shapes", "--subnets", net.subnet,
                      second, "--security-groups", sg, "--tags", "Key=team,Value=web")
@@ -600,8 +600,10 @@ def test_a_port_offset_serves_listeners_on_port_plus_offset(tmp_path):
         elb.create_rule(ListenerArn=listener["Listeners"][0]["ListenerArn"], Priority=1, Conditions=[
             {"Field": "path-pattern", "Values": ["/go"]}], Actions=[
             {"Type": "redirect", "RedirectConfig": {"Path": "/went", "StatusCode": "HTTP_302"}}])
-        status, headers, _ = get(addr, 10080, "/go", host="example.com")
-        assert status == 302 and headers["Location"] == "http://example.com/went"
+        # The rule reaches the data plane a moment after CreateRule answers.
+        status, headers, _ = wait_for(lambda: (r := get(addr, 10080, "/go", host="example.com"))[0] == 302 and r,
+                                      timeout=10, what="the redirect rule")
+        assert headers["Location"] == "http://example.com/went"
     finally:
         server.stop()
 

@@ -7,7 +7,6 @@ service raises `AWS/ECS` CPUUtilization and Container Insights counts its tasks;
 real Prometheus scrapes the server's and the agent's `/metrics`."""
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -16,15 +15,9 @@ import urllib.request
 import pytest
 
 from agents import AgentProcess, build_test_image, remove_containers, wait_for
-from conftest import BIN, Flotilla
+from conftest import BIN, Flotilla, free_port
 
 GROUP = "/ecs/telemetry"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

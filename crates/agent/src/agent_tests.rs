@@ -24,6 +24,7 @@ fn full(revision: i64, tasks: Vec<DesiredTask>) -> PollResponse {
         instance_status: "ACTIVE".into(),
         store_id: String::new(),
         registry: None,
+        firewall: Default::default(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The agent's view of the server: the calls it makes (ECS `RegisterContainerInstance`,
 //! and `FlotillaAgent_v1`'s `Poll`, `SubmitTaskReports`, `PrepareLogStreams`, `PutLogs`,
-//! `SubmitStats`) behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
+//! `SubmitStats`, `GetTaskCredentials`, `GetTaskSecrets`) behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
 //! instance identity the calls carry, which changes when the agent re-registers.
 
 use std::sync::{Arc, RwLock};
@@ -12,6 +12,7 @@ use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::agent_protocol::{
     self, Joined, PollRequest, PollResponse, PrepareLogStreamsRequest, PrepareLogStreamsResponse,
     PutLogsRequest, PutLogsResponse, SubmitRequest, SubmitResponse, SubmitStatsRequest,
+    TaskCredentials, TaskRequest, TaskSecrets,
 };
 use serde_json::Value;
 
@@ -35,6 +36,10 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn submit_stats(&self, request: &SubmitStatsRequest) -> Result<(), CallError>;
     /// Join with a token: `request` is a registration without an ARN.
     async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError>;
+    /// New credentials of a task's role.
+    async fn task_credentials(&self, request: &TaskRequest) -> Result<TaskCredentials, CallError>;
+    /// The values of a task's secrets, read with its execution role.
+    async fn task_secrets(&self, request: &TaskRequest) -> Result<TaskSecrets, CallError>;
     /// Sign every later call with the agent's own key.
     fn use_key(&self, key: &AgentKey);
 }
@@ -103,6 +108,7 @@ fn client_config(
         region: config.region.clone(),
         access_key_id: key.0.to_string(),
         secret_access_key: key.1.to_string(),
+        session_token: None,
         timeout,
         tls: tls.clone(),
     }
@@ -183,6 +189,20 @@ impl AgentApi for HttpApi {
         let key = (token.token_id.as_str(), token.secret.as_str());
         let client = agent_client(&self.config, &self.tls, key, self.config.call_timeout);
         client.call(agent_protocol::JOIN, request).await
+    }
+
+    async fn task_credentials(&self, request: &TaskRequest) -> Result<TaskCredentials, CallError> {
+        self.clients()
+            .agent
+            .call(agent_protocol::TASK_CREDENTIALS, request)
+            .await
+    }
+
+    async fn task_secrets(&self, request: &TaskRequest) -> Result<TaskSecrets, CallError> {
+        self.clients()
+            .agent
+            .call(agent_protocol::TASK_SECRETS, request)
+            .await
     }
 
     fn use_key(&self, key: &AgentKey) {

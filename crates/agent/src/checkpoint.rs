@@ -56,6 +56,27 @@ pub struct AgentState {
     pub store: Option<StoreMark>,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskCheckpoint>,
+    /// The secret tasks' credentials endpoint ids and tokens are derived from (made on
+    /// first use), so containers keep reaching their credentials after a restart.
+    #[serde(default, skip_serializing_if = "CredentialsSecret::is_empty")]
+    pub credentials_secret: CredentialsSecret,
+}
+
+/// The credentials endpoint's secret; never shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CredentialsSecret(pub String);
+
+impl CredentialsSecret {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for CredentialsSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialsSecret(..)")
+    }
 }
 
 /// Which store the agent's tasks are known to, and how far it had got.
@@ -91,6 +112,7 @@ impl AgentState {
             agent_key: None,
             store: None,
             tasks: BTreeMap::new(),
+            credentials_secret: CredentialsSecret::default(),
         }
     }
 }
@@ -234,6 +256,24 @@ impl Checkpoint {
     }
 
     /// The store as last seen (read on every poll answer: no copy of the rest).
+    /// The credentials endpoint's secret, made and saved on first use.
+    pub fn credentials_secret(&self) -> String {
+        let mut secret = String::new();
+        self.update(|s| {
+            if s.credentials_secret.is_empty() {
+                s.credentials_secret = CredentialsSecret(format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    rand::random::<u64>(),
+                    rand::random::<u64>(),
+                    rand::random::<u64>(),
+                    rand::random::<u64>()
+                ));
+            }
+            secret = s.credentials_secret.0.clone();
+        });
+        secret
+    }
+
     pub fn store_mark(&self) -> Option<StoreMark> {
         self.lock().store.clone()
     }

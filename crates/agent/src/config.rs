@@ -12,7 +12,8 @@ use flotilla_model::task_definition::TaskDefinition;
 /// Everything [`crate::run`] needs besides a runtime and a shutdown signal.
 #[derive(Clone)]
 pub struct AgentConfig {
-    /// `http://HOST:PORT` of the Flotilla server.
+    /// `http://HOST:PORT` of the Flotilla server, or of several (comma-separated, tried
+    /// in turn: see `flotilla_aws::client::ClientConfig::endpoint`).
     pub endpoint: String,
     pub region: String,
     pub access_key_id: String,
@@ -55,6 +56,10 @@ pub struct AgentConfig {
     /// names none: Flotilla's DNS server, so tasks resolve Cloud Map and Route 53 names.
     /// Empty: Docker's default (the host's resolvers).
     pub container_dns: Vec<String>,
+    /// Where the task credentials endpoint listens (its address is put on the host's
+    /// loopback interface; port 0: any free one); containers of tasks with a task role are
+    /// told where it is. Absent: none, and task roles get no credentials.
+    pub credentials_endpoint: Option<std::net::SocketAddrV4>,
     /// TCP ports always reported as taken, besides those listening on the host.
     pub reserved_ports: Vec<u16>,
     /// How long shutdown waits to deliver queued status reports.
@@ -118,6 +123,7 @@ impl AgentConfig {
             awsvpc_network: "flotilla-awsvpc".into(),
             awsvpc_subnet: "172.31.240.0/20".into(),
             container_dns: Vec::new(),
+            credentials_endpoint: None,
             reserved_ports: vec![22, 2375, 2376, 51678, 51679],
             shutdown_flush: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),

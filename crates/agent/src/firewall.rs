@@ -18,10 +18,12 @@
 //! its own table. It cannot loosen any other task's ingress, which is enforced in that
 //! task's namespace.
 //!
-//! Parts: `render` (the pure script), `exec` (running tools in a namespace). The calls
-//! here block; run them on `spawn_blocking`.
+//! Parts: `render` (the pure script), `exec` (running tools in a namespace), [`Keeper`]
+//! (which tasks enforce what, kept in step with the poll answers). The calls here block;
+//! run them on `spawn_blocking` ([`Keeper`] does).
 
-mod exec;
+pub(crate) mod exec;
+mod keeper;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -30,9 +32,9 @@ use std::path::{Path, PathBuf};
 
 use flotilla_model::firewall::RuleError;
 
-use exec::NFT;
-pub(crate) use exec::{run, write_sysctl, IP};
+pub(crate) use exec::{locate, run, write_sysctl, IP, IPTABLES, NFT};
 pub use exec::{NetNs, ToolError};
+pub use keeper::Keeper;
 pub use render::{removal, render, HostServices, Ruleset, ECS_CREDENTIALS, TABLE};
 
 /// Why enforcing a task's security groups failed.

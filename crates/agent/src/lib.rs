@@ -9,9 +9,9 @@
 //! `deps` (ECS definitions → container specs, dependsOn), `reporter` (batched status
 //! reports), [`checkpoint`] (the state file), `events` (runtime events to actors),
 //! [`logs`] (shipping `awslogs` containers' output), `stats` (CPU and memory samples),
-//! [`firewall`] (security groups as an nftables table in a task's network namespace) and
-//! [`routes`] (`/32` routes to tasks on other hosts); the last two are not yet called by
-//! the task actors.
+//! [`firewall`] (security groups as an nftables table in a task's network namespace, kept
+//! in step with each poll answer), [`hostnet`] (each subnet's bridge and the host's rules
+//! for them) and [`routes`] (`/32` routes to tasks of those subnets on other hosts).
 //! The wire protocol is `flotilla_model::agent_protocol`.
 #![forbid(unsafe_code)]
 
@@ -22,12 +22,14 @@ pub mod api;
 mod backoff;
 pub mod checkpoint;
 pub mod config;
+pub mod credentials;
 mod deps;
 #[cfg(test)]
 mod docker_measure;
 mod error;
 mod events;
 pub mod firewall;
+pub mod hostnet;
 pub mod logs;
 mod manager;
 mod metrics;
@@ -141,6 +143,16 @@ pub async fn run_with_api(
             config.resync_interval,
             stop_rx.clone(),
         ));
+        // In the background: a missing nft only matters to the first awsvpc task.
+        tokio::spawn(hostnet::ensure_nft());
+        let credentials = credentials::start(
+            &config,
+            &checkpoint,
+            api.clone(),
+            identity.clone(),
+            stop_rx.clone(),
+        )
+        .await;
         let ctx = Arc::new(ActorContext {
             runtime: runtime.clone(),
             reports: reports.clone(),
@@ -154,6 +166,12 @@ pub async fn run_with_api(
             host_policy: config.host_policy.clone(),
             registry: Default::default(),
             logs: logs.clone(),
+            firewall: Arc::new(firewall::Keeper::new(hostnet::host_services(
+                &config.container_dns,
+                credentials.as_ref().map(|c| c.address()),
+            ))),
+            credentials,
+            api: api.clone(),
         });
         let mut manager = manager::Manager::new(ctx);
         let poller = poll::Poller {
@@ -213,5 +231,6 @@ fn awsvpc_network(config: &AgentConfig) -> Result<NetworkSpec, AgentError> {
         subnet: format!("{}/{len}", Ipv4Addr::from(network)),
         gateway: Ipv4Addr::from(network + 1).to_string(),
         labels: BTreeMap::from([("flotilla.managed".to_string(), "true".to_string())]),
+        options: Default::default(),
     })
 }

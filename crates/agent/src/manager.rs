@@ -33,9 +33,14 @@ impl Manager {
     /// Apply one poll answer. `held` (why) when the answer comes from a store this agent
     /// does not trust to know everything it runs: nothing is stopped or removed for being
     /// absent from its manifest.
-    pub(crate) async fn apply(&mut self, answer: PollResponse, held: Option<&str>) {
+    pub(crate) async fn apply(&mut self, mut answer: PollResponse, held: Option<&str>) {
         self.prune();
-        self.ctx.set_registry(answer.registry);
+        self.ctx.set_registry(answer.registry.take());
+        // Before any new task starts: it enforces the rules this answer brings.
+        self.ctx
+            .firewall
+            .update(std::mem::take(&mut answer.firewall))
+            .await;
         if answer.full {
             self.reconcile(answer.tasks, held).await;
         } else {
@@ -68,6 +73,11 @@ impl Manager {
             });
             self.ctx.logs.forget_tasks(&forget);
         }
+    }
+
+    /// The fingerprint of the firewall the agent holds (what its next poll sends).
+    pub(crate) fn firewall_fingerprint(&self) -> String {
+        self.ctx.firewall.fingerprint()
     }
 
     /// Number of live actors.

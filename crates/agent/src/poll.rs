@@ -60,6 +60,7 @@ impl Poller<'_> {
                 container_instance_arn: self.identity.instance_arn(),
                 since,
                 wait_millis: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                firewall: Some(manager.firewall_fingerprint()),
             };
             let result = tokio::select! {
                 r = self.api.poll(&req) => r,

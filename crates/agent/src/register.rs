@@ -18,10 +18,12 @@ use crate::error::AgentError;
 use crate::resources;
 
 /// The capability attributes this agent registers: what a task definition's
-/// `requiresAttributes` may ask for and this agent can start. Task and execution roles,
-/// ECR authentication and the awslogs driver are accepted (tasks using them start) though
-/// Flotilla does not hand out role credentials; secrets, EFS, FireLens and App Mesh are not
-/// registered, so tasks needing them are not placed (`ATTRIBUTE`).
+/// `requiresAttributes` may ask for and this agent can start: task roles (served on the
+/// credentials endpoint), execution roles (the server reads secrets and checks pulls and
+/// logs with them), ECR authentication, the awslogs driver, secrets from Secrets Manager
+/// and SSM as environment variables, and private registries' credentials. EFS, FireLens,
+/// environment files and App Mesh are not registered, so tasks needing them are not placed
+/// (`ATTRIBUTE`).
 const CAPABILITIES: &[&str] = &[
     "com.amazonaws.ecs.capability.logging-driver.awslogs",
     "com.amazonaws.ecs.capability.logging-driver.json-file",
@@ -36,6 +38,9 @@ const CAPABILITIES: &[&str] = &[
     "com.amazonaws.ecs.capability.ecr-auth",
     "ecs.capability.execution-role-awslogs",
     "ecs.capability.execution-role-ecr-pull",
+    "ecs.capability.secrets.asm.environment-variables",
+    "ecs.capability.secrets.ssm.environment-variables",
+    "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager",
     "ecs.capability.task-eni",
     "ecs.capability.container-health-check",
     "ecs.capability.container-ordering",

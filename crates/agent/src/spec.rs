@@ -151,6 +151,15 @@ pub(crate) struct SpecContext {
     /// Runtime ids of the task's containers created so far, by container name (for links
     /// and `volumesFrom`).
     pub peers: BTreeMap<String, String>,
+    /// Variables every container gets after its own (the task role's credentials
+    /// endpoint).
+    pub extra_env: Vec<(String, String)>,
+    /// The values of each container's `secrets`, by container name (read from the server
+    /// when the task starts; never saved).
+    pub secret_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Private registries' logins from containers' `repositoryCredentials`, by container
+    /// name: (user name, password).
+    pub registry_auth: BTreeMap<String, (String, String)>,
 }
 
 impl SpecContext {
@@ -178,6 +187,9 @@ impl SpecContext {
             pid_mode: def.pid_mode.clone(),
             ipc_mode: def.ipc_mode.clone(),
             peers: BTreeMap::new(),
+            extra_env: Vec::new(),
+            secret_env: BTreeMap::new(),
+            registry_auth: BTreeMap::new(),
         }
     }
 
@@ -236,6 +248,8 @@ impl SpecContext {
             .environment
             .iter()
             .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
+            .chain(self.extra_env.iter().cloned())
+            .chain(self.secret_env.get(c.name()).into_iter().flatten().cloned())
             .collect();
         let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         let mib = |m: i32| i64::from(m) * 1024 * 1024;
@@ -382,14 +396,15 @@ impl SpecContext {
         }
     }
 
-    /// The pause container: awsvpc's on the Flotilla network, holding the task's network
-    /// namespace; otherwise without a network. Its IPC namespace is shareable when the
+    /// The pause container: awsvpc's on its subnet's network (at `ipv4`, the address the
+    /// control plane gave the task), holding the task's network namespace; otherwise without a network. Its IPC namespace is shareable when the
     /// task's `ipcMode` is `task`.
     pub(crate) fn pause_spec(
         &self,
         containers: &[ContainerDefinition],
         image: &str,
         network: &str,
+        ipv4: Option<String>,
     ) -> ContainerSpec {
         ContainerSpec {
             name: self.container_name("internalecspause"),
@@ -397,12 +412,17 @@ impl SpecContext {
             labels: self.labels(PAUSE_NAME),
             stop_timeout: Some(Duration::from_secs(2)),
             ipc_mode: (self.ipc_mode.as_deref() == Some("task")).then(|| "shareable".into()),
-            ..self.pause_network(containers, network)
+            ..self.pause_network(containers, network, ipv4)
         }
     }
 
     /// The pause container's networking: awsvpc's network, names and resolvers, or none.
-    fn pause_network(&self, containers: &[ContainerDefinition], network: &str) -> ContainerSpec {
+    fn pause_network(
+        &self,
+        containers: &[ContainerDefinition],
+        network: &str,
+        ipv4: Option<String>,
+    ) -> ContainerSpec {
         if self.network != NetMode::Awsvpc {
             return ContainerSpec {
                 network: Some(NetworkMode::None),
@@ -412,7 +432,7 @@ impl SpecContext {
         ContainerSpec {
             network: Some(NetworkMode::Network {
                 name: network.to_string(),
-                ipv4: None,
+                ipv4,
             }),
             extra_hosts: containers.iter().flat_map(extra_hosts).collect(),
             hostname: containers.iter().find_map(|c| c.hostname.clone()),

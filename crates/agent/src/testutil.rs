@@ -158,6 +158,7 @@ impl FakeRuntime {
             ip_addresses: BTreeMap::new(),
             started_at: None,
             finished_at: None,
+            pid: None,
         };
         st.containers.insert(id.clone(), (spec, state));
         id

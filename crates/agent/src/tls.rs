@@ -48,7 +48,11 @@ pub(crate) async fn trust(
 
 /// The server's authority, checked against the fingerprint the agent already trusts.
 async fn discover(config: &AgentConfig, fingerprint: &str) -> Result<Vec<u8>, AgentError> {
-    let url = format!("{}/_flotilla/ca.pem", config.endpoint.trim_end_matches('/'));
+    let first = flotilla_aws::client::endpoints(&config.endpoint);
+    let url = format!(
+        "{}/_flotilla/ca.pem",
+        first.first().map_or("", String::as_str)
+    );
     let discovery = flotilla_net::tls::discovery_client_config();
     let pem = flotilla_aws::client::get(&url, discovery, Duration::from_secs(30))
         .await

@@ -31,6 +31,8 @@ use crate::ecs::error::{client, EcsError};
 use crate::logs::shipping;
 use crate::{State, Telemetry};
 
+mod tasks;
+
 /// The longest a poll is held.
 const MAX_WAIT: Duration = Duration::from_secs(20);
 
@@ -76,9 +78,12 @@ impl AwsService for Agent {
                 agent_protocol::PREPARE_LOGS,
                 agent_protocol::PUT_LOGS,
                 agent_protocol::SUBMIT_STATS,
+                agent_protocol::TASK_CREDENTIALS,
+                agent_protocol::TASK_SECRETS,
             ]
             .contains(&operation),
             Principal::Joiner => operation == agent_protocol::JOIN,
+            Principal::User => false,
         }
     }
 
@@ -109,6 +114,10 @@ impl AwsService for Agent {
                     shipping::put(state, &self.telemetry.logs, state.account(), req.batches).await;
                 to_json(Ok(PutLogsResponse { results }))?
             }
+            agent_protocol::TASK_CREDENTIALS => {
+                to_json(tasks::credentials(state, ctx, input.json()?).await)?
+            }
+            agent_protocol::TASK_SECRETS => to_json(tasks::secrets(state, ctx, input.json()?))?,
             agent_protocol::CREATE_JOIN_TOKEN => {
                 to_json(create_token(state, ctx, input.json()?, self.ca_fingerprint.clone()).await)?
             }
@@ -148,6 +157,7 @@ impl KeySource for AgentKeys {
         let account = self.state.account();
         Some(match agent_identity::caller(&self.state, access_key_id)? {
             Caller::Joiner(t) => Key {
+                session_token: None,
                 secret: t.secret.clone(),
                 principal: Principal::Joiner,
                 region: t.region.clone(),
@@ -157,6 +167,7 @@ impl KeySource for AgentKeys {
                 ),
             },
             Caller::Agent(k) => Key {
+                session_token: None,
                 secret: k.secret.clone(),
                 principal: Principal::Agent,
                 region: k.region.clone(),
@@ -202,7 +213,11 @@ async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResp
         &req.container_instance_arn,
     )?;
     let wait = Duration::from_millis(req.wait_millis).min(MAX_WAIT);
-    Ok(agents::poll(state, &scope, &cluster, &instance, req.since, wait).await?)
+    let held = agents::Held {
+        since: req.since,
+        firewall: req.firewall,
+    };
+    Ok(agents::poll(state, &scope, &cluster, &instance, held, wait).await?)
 }
 
 async fn submit(
@@ -230,7 +245,7 @@ async fn submit(
 
 /// The cluster name and the registered instance an agent's message comes from, if the
 /// caller may speak for it.
-fn registered(
+pub(crate) fn registered(
     state: &State,
     ctx: &Context,
     scope: &Scope,

@@ -14,7 +14,9 @@ mod tests;
 use async_trait::async_trait;
 use flotilla_aws::xml::XmlWriter;
 use flotilla_aws::{AwsError, AwsService, AwsServiceSpec, Context, Input, Output, Protocol};
-use flotilla_control::ec2::{self as control, security_groups as groups, subnets, tags, vpcs};
+use flotilla_control::ec2::{
+    self as control, interfaces, security_groups as groups, subnets, tags, vpcs,
+};
 use flotilla_model::ec2::zone_id;
 use flotilla_model::Scope;
 use http::StatusCode;
@@ -37,6 +39,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteTags",
     "DeleteVpc",
     "DescribeAvailabilityZones",
+    "DescribeNetworkInterfaces",
     "DescribeSecurityGroupRules",
     "DescribeSecurityGroups",
     "DescribeSubnets",
@@ -154,13 +157,30 @@ async fn dispatch(
                 tags: shapes::tag_specifications(p, "subnet")?,
             };
             let subnet = subnets::create(s, sc, new).await?;
-            w.node("subnet", |w| shapes::subnet(w, sc, &subnet));
+            w.node("subnet", |w| shapes::subnet(w, sc, &subnet, 0));
         }
         "DescribeSubnets" => {
             let ids = p.strings("SubnetId");
             let found = subnets::list(s, sc, &ids, &shapes::filters(p, "Filter")?).await?;
             let page = page(p, &ids, found, |v| v.subnet_id.clone())?;
-            shapes::set(w, "subnetSet", &page.0, |w, v| shapes::subnet(w, sc, v));
+            shapes::set(w, "subnetSet", &page.0, |w, v| {
+                let in_use = interfaces::list(s, sc, &v.subnet_id).len();
+                shapes::subnet(w, sc, v, in_use)
+            });
+            next_token(w, page.1);
+        }
+        "DescribeNetworkInterfaces" => {
+            let ids = p.strings("NetworkInterfaceId");
+            let found = interfaces::describe(s, sc, &ids, &shapes::filters(p, "Filter")?)?;
+            let page = page(p, &ids, found, |v| v.network_interface_id.clone())?;
+            let group_name = |id: &str| {
+                groups::get(s, sc, id)
+                    .map(|g| g.value.group_name.clone())
+                    .unwrap_or_default()
+            };
+            shapes::set(w, "networkInterfaceSet", &page.0, |w, v| {
+                shapes::network_interface(w, sc, v, &group_name)
+            });
             next_token(w, page.1);
         }
         "DeleteSubnet" => {
@@ -180,10 +200,7 @@ async fn dispatch(
             w.leaf("groupId", &group.group_id);
             w.leaf(
                 "securityGroupArn",
-                &format!(
-                    "arn:{}:ec2:{}:{}:security-group/{}",
-                    sc.partition, sc.region, sc.account, group.group_id
-                ),
+                &shapes::arn(sc, "security-group", &group.group_id),
             );
             shapes::tag_set(w, &group.tags);
         }

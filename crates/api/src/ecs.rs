@@ -170,7 +170,7 @@ impl AwsService for Ecs {
         match principal {
             Principal::Root => true,
             Principal::Agent => AGENT_OPERATIONS.contains(&operation),
-            Principal::Joiner => false,
+            Principal::Joiner | Principal::User => false,
         }
     }
 

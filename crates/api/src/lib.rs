@@ -9,17 +9,21 @@
 
 pub mod acm;
 mod agent;
+mod authz;
 mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod ecr;
 mod ecs;
 mod elbv2;
+mod iam;
 mod logs;
 mod pagination;
 mod query;
 mod route53;
+mod secretsmanager;
 mod servicediscovery;
+mod ssm;
 mod sts;
 
 use std::sync::Arc;
@@ -66,15 +70,39 @@ pub fn aws_services(
         )),
         Arc::new(servicediscovery::ServiceDiscovery::new(state.clone())),
         Arc::new(autoscaling::AutoScaling::new(state.clone())),
+        Arc::new(iam::Iam::new(state.clone())),
+        Arc::new(secretsmanager::SecretsManager::new(state.clone())),
+        Arc::new(ssm::Ssm::new(state.clone())),
         Arc::new(agent::Agent::new(state.clone(), ca_fingerprint, telemetry)),
         Arc::new(Sts::new(state)),
     ]
 }
 
-/// The keys besides the root keys that the gateway accepts: agents' own keys and join
-/// tokens.
+/// The keys besides the root keys that the gateway accepts: agents' own keys, join tokens
+/// IAM users' active access keys and STS sessions' temporary keys.
 pub fn key_source(state: State) -> Arc<dyn KeySource> {
-    Arc::new(agent::AgentKeys::new(state))
+    Arc::new(Keys {
+        agents: agent::AgentKeys::new(state.clone()),
+        users: iam::IamKeys::new(state),
+    })
+}
+
+/// What decides IAM identities' requests: the policies they act with.
+pub fn authorizer(state: State) -> Arc<dyn flotilla_aws::Authorizer> {
+    Arc::new(authz::Policies::new(state))
+}
+
+struct Keys {
+    agents: agent::AgentKeys,
+    users: iam::IamKeys,
+}
+
+impl KeySource for Keys {
+    fn key(&self, access_key_id: &str) -> Option<flotilla_aws::Key> {
+        self.agents
+            .key(access_key_id)
+            .or_else(|| self.users.key(access_key_id))
+    }
 }
 
 /// The ECS operations this build implements (for the compatibility table).
@@ -85,6 +113,11 @@ pub fn ecs_operations() -> &'static [&'static str] {
 /// The ECR operations this build implements (for the compatibility table).
 pub fn ecr_operations() -> &'static [&'static str] {
     ecr::OPERATIONS
+}
+
+/// The IAM operations this build implements (for the compatibility table).
+pub fn iam_operations() -> &'static [&'static str] {
+    iam::OPERATIONS
 }
 
 /// The ACM operations this build implements (for the compatibility table).
@@ -121,6 +154,17 @@ pub fn servicediscovery_operations() -> &'static [&'static str] {
     servicediscovery::OPERATIONS
 }
 
+/// The Secrets Manager operations this build implements (for the compatibility table).
+pub fn secretsmanager_operations() -> &'static [&'static str] {
+    secretsmanager::OPERATIONS
+}
+
+/// The SSM (Parameter Store) operations this build implements (for the compatibility
+/// table).
+pub fn ssm_operations() -> &'static [&'static str] {
+    ssm::OPERATIONS
+}
+
 /// The Application Auto Scaling operations this build implements (for the compatibility
 /// table).
 pub fn autoscaling_operations() -> &'static [&'static str] {
@@ -130,6 +174,28 @@ pub fn autoscaling_operations() -> &'static [&'static str] {
 /// The region and account a request acts in.
 pub(crate) fn scope(state: &State, ctx: &Context) -> Scope {
     Scope::new(ctx.region.clone(), state.account().to_string())
+}
+
+/// A control-plane failure as a JSON service answers it: `ThrottlingException` (which SDKs
+/// retry) for a write that kept losing to others, `server_code` (500) when the store
+/// failed, `client_code` (400) otherwise.
+pub(crate) fn control_error(
+    e: flotilla_control::ControlError,
+    server_code: &str,
+    client_code: &str,
+) -> flotilla_aws::AwsError {
+    use flotilla_aws::AwsError;
+    if matches!(e, flotilla_control::ControlError::Contended(_)) {
+        return AwsError::new(
+            http::StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            e.to_string(),
+        );
+    }
+    match e.kind() {
+        flotilla_model::ErrorKind::Server => AwsError::server(server_code, e.to_string()),
+        _ => AwsError::new(http::StatusCode::BAD_REQUEST, client_code, e.to_string()),
+    }
 }
 
 /// AWS omits absent members rather than sending `null`; so do we.

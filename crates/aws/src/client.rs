@@ -2,6 +2,8 @@
 //! the server) and by Flotilla's own command-line tools. Only what those need: `POST /`
 //! with a JSON body and `X-Amz-Target`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,11 +22,14 @@ use crate::AwsError;
 /// Where and as whom to call.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `http://HOST:PORT` of the server.
+    /// `http://HOST:PORT` of the server, or of several servers separated by commas: a
+    /// call that gets no answer moves the client's next calls to the next one.
     pub endpoint: String,
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// A temporary key's session token, sent (and signed) as `X-Amz-Security-Token`.
+    pub session_token: Option<String>,
     /// Bound on one call, including any long-poll wait.
     pub timeout: Duration,
     /// For an `https://` endpoint: whom to trust. `None` trusts no one, so only `http://`
@@ -39,6 +44,18 @@ pub struct JsonClient {
     signing_name: String,
     target_prefix: String,
     http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// The servers [`ClientConfig::endpoint`] names, and which one calls go to now.
+    endpoints: Arc<[String]>,
+    current: Arc<AtomicUsize>,
+}
+
+/// The URLs a [`ClientConfig::endpoint`] names: one, or several separated by commas.
+pub fn endpoints(endpoint: &str) -> Vec<String> {
+    endpoint
+        .split(',')
+        .map(|e| e.trim().trim_end_matches('/').to_string())
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// Why a call failed: the service's error, or no answer at all.
@@ -71,12 +88,23 @@ impl JsonClient {
             .enable_http1()
             .build();
         let http = HyperClient::builder(TokioExecutor::new()).build(connector);
+        let mut urls = endpoints(&config.endpoint);
+        if urls.is_empty() {
+            urls.push(String::new());
+        }
         JsonClient {
             config,
             signing_name: signing_name.into(),
             target_prefix: target_prefix.into(),
             http,
+            endpoints: urls.into(),
+            current: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The server calls go to now.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoints[self.current.load(Ordering::Relaxed) % self.endpoints.len()]
     }
 
     /// Call `operation` with `input`; the answer decoded into `O`.
@@ -85,26 +113,59 @@ impl JsonClient {
         operation: &str,
         input: &I,
     ) -> Result<O, CallError> {
-        let body = serde_json::to_vec(input).map_err(|e| self.transport(e.to_string()))?;
-        let request = self.signed_request(operation, body, chrono::Utc::now())?;
+        let chosen = self.current.load(Ordering::Relaxed);
+        let result = self.call_at(chosen, operation, input).await;
+        if let Err(e @ CallError::Transport { .. }) = &result {
+            if self.endpoints.len() > 1 {
+                // Only the first of several calls failing on this server moves on.
+                let moved = self
+                    .current
+                    .compare_exchange(
+                        chosen,
+                        chosen.wrapping_add(1),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok();
+                if moved {
+                    tracing::warn!(error = %e, next = %self.endpoint(), "no answer: trying the next server");
+                }
+            }
+        }
+        result
+    }
+
+    async fn call_at<I: Serialize, O: DeserializeOwned>(
+        &self,
+        chosen: usize,
+        operation: &str,
+        input: &I,
+    ) -> Result<O, CallError> {
+        let endpoint = &self.endpoints[chosen % self.endpoints.len()];
+        let transport = |message: String| CallError::Transport {
+            endpoint: endpoint.clone(),
+            message,
+        };
+        let body = serde_json::to_vec(input).map_err(|e| transport(e.to_string()))?;
+        let request = self.signed_request(endpoint, operation, body, chrono::Utc::now())?;
         let call = async {
             let resp = self
                 .http
                 .request(request)
                 .await
-                .map_err(|e| self.transport(e.to_string()))?;
+                .map_err(|e| transport(e.to_string()))?;
             let status = resp.status();
             let bytes = resp
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| self.transport(e.to_string()))?
+                .map_err(|e| transport(e.to_string()))?
                 .to_bytes();
             Ok::<_, CallError>((status, bytes))
         };
         let (status, bytes) = tokio::time::timeout(self.config.timeout, call)
             .await
-            .map_err(|_| self.transport(format!("timed out after {:?}", self.config.timeout)))??;
+            .map_err(|_| transport(format!("timed out after {:?}", self.config.timeout)))??;
         if status == StatusCode::OK {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 CallError::Service(AwsError::serialization(format!("bad answer: {e}")))
@@ -113,22 +174,20 @@ impl JsonClient {
         Err(CallError::Service(decode_error(status, &bytes)))
     }
 
-    fn transport(&self, message: String) -> CallError {
-        CallError::Transport {
-            endpoint: self.config.endpoint.clone(),
-            message,
-        }
-    }
-
     fn signed_request(
         &self,
+        endpoint: &str,
         operation: &str,
         body: Vec<u8>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Request<Full<Bytes>>, CallError> {
-        let uri: http::Uri = format!("{}/", self.config.endpoint.trim_end_matches('/'))
+        let transport = |message: String| CallError::Transport {
+            endpoint: endpoint.to_string(),
+            message,
+        };
+        let uri: http::Uri = format!("{endpoint}/")
             .parse()
-            .map_err(|e: http::uri::InvalidUri| self.transport(format!("bad endpoint: {e}")))?;
+            .map_err(|e: http::uri::InvalidUri| transport(format!("bad endpoint: {e}")))?;
         let host = uri
             .authority()
             .map(|a| a.as_str().to_string())
@@ -136,6 +195,14 @@ impl JsonClient {
         let target = format!("{}.{operation}", self.target_prefix);
         let content_type = "application/x-amz-json-1.1";
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let token = self.config.session_token.as_deref();
+        let mut headers = vec![
+            ("content-type", content_type),
+            ("host", host.as_str()),
+            ("x-amz-date", amz_date.as_str()),
+        ];
+        headers.extend(token.map(|t| ("x-amz-security-token", t)));
+        headers.push(("x-amz-target", target.as_str()));
         let authorization = sign(
             &Signing {
                 access_key_id: &self.config.access_key_id,
@@ -143,12 +210,7 @@ impl JsonClient {
                 region: &self.config.region,
                 service: &self.signing_name,
             },
-            &[
-                ("content-type", content_type),
-                ("host", &host),
-                ("x-amz-date", &amz_date),
-                ("x-amz-target", &target),
-            ],
+            &headers,
             &body,
             now,
         );
@@ -157,10 +219,13 @@ impl JsonClient {
             .header("x-amz-date", &amz_date)
             .header("x-amz-target", &target)
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| self.transport(e.to_string()))?;
-        let auth =
-            HeaderValue::from_str(&authorization).map_err(|e| self.transport(e.to_string()))?;
+            .map_err(|e| transport(e.to_string()))?;
+        let auth = HeaderValue::from_str(&authorization).map_err(|e| transport(e.to_string()))?;
         req.headers_mut().insert(http::header::AUTHORIZATION, auth);
+        if let Some(t) = token {
+            let t = HeaderValue::from_str(t).map_err(|e| transport(e.to_string()))?;
+            req.headers_mut().insert("x-amz-security-token", t);
+        }
         if let Ok(h) = HeaderValue::from_str(&host) {
             req.headers_mut().insert(http::header::HOST, h);
         }
@@ -305,6 +370,7 @@ mod tests {
                 region: "eu-west-1".into(),
                 access_key_id: "AKIDEXAMPLE".into(),
                 secret_access_key: secret.into(),
+                session_token: None,
                 timeout: Duration::from_secs(1),
                 tls: None,
             },
@@ -312,7 +378,12 @@ mod tests {
             "FlotillaAgent_v1",
         );
         let req = client
-            .signed_request("Poll", b"{\"a\":1}".to_vec(), chrono::Utc::now())
+            .signed_request(
+                client.endpoint(),
+                "Poll",
+                b"{\"a\":1}".to_vec(),
+                chrono::Utc::now(),
+            )
             .unwrap();
         let (parts, body) = req.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
@@ -327,6 +398,47 @@ mod tests {
             crate::Credentials::single("000000000000", "AKIDEXAMPLE", &secret.replace('w', "x"))
                 .unwrap();
         assert!(crate::sigv4::verify(&wrong, &parts, &body).await.is_err());
+    }
+
+    /// Several servers: a call that gets no answer moves the next calls to the next one.
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_sends_calls_to_the_next() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        // Port 1 on loopback: nothing listens, the connection is refused.
+        let down = "http://127.0.0.1:1".to_string();
+        let client = JsonClient::new(
+            ClientConfig {
+                endpoint: format!("{down}, {up}/"),
+                region: "us-east-1".into(),
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+                timeout: Duration::from_secs(5),
+                tls: None,
+            },
+            "ecs",
+            "AmazonEC2ContainerServiceV20141113",
+        );
+        assert_eq!(client.endpoint(), down);
+        let first: Result<serde_json::Value, _> = client.call("ListClusters", &()).await;
+        assert!(
+            matches!(&first, Err(CallError::Transport { endpoint, .. }) if *endpoint == down),
+            "{first:?}"
+        );
+        assert_eq!(client.endpoint(), up);
+        let second: serde_json::Value = client.call("ListClusters", &()).await.unwrap();
+        assert_eq!(second, serde_json::json!({}));
+        assert_eq!(client.endpoint(), up);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use crate::{encoding, metrics};
+use crate::{encoding, metrics, AuthRequest};
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -128,6 +128,15 @@ pub trait AwsService: Send + Sync + 'static {
     async fn call(&self, ctx: &Context, operation: &str, input: Input) -> Result<Output, AwsError>;
 }
 
+/// The prefix of a service's actions in IAM policies, from its signing name (they differ
+/// for CloudWatch only among the services served).
+pub fn iam_prefix(signing_name: &str) -> &str {
+    match signing_name {
+        "monitoring" => "cloudwatch",
+        other => other,
+    }
+}
+
 /// Gateway settings.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -158,11 +167,15 @@ struct GatewayInner {
 }
 
 impl Gateway {
+    /// Services are told apart by their signing names: two with one name is a wiring
+    /// mistake (the later would hide the earlier), caught in debug builds.
     pub fn new(config: GatewayConfig, services: Vec<Arc<dyn AwsService>>) -> Self {
-        let services = services
+        let count = services.len();
+        let services: HashMap<_, _> = services
             .into_iter()
             .map(|s| (s.spec().signing_name, s))
             .collect();
+        debug_assert_eq!(services.len(), count, "two services share a signing name");
         let budget = config
             .max_buffered_bytes
             .max(config.max_body_bytes)
@@ -294,15 +307,31 @@ impl Gateway {
             Err(e) => return render_error(spec.protocol, spec.xmlns, &e, request_id),
         };
         if !service.admits(&verified.principal, &operation) {
-            let err = AwsError::new(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                format!(
+            let message = match verified.principal {
+                // An IAM identity: what its policies allow.
+                Principal::User => self
+                    .inner
+                    .config
+                    .credentials
+                    .authorize(&AuthRequest {
+                        access_key: &verified.access_key,
+                        principal_arn: &verified.principal_arn,
+                        service: spec.signing_name,
+                        operation: &operation,
+                        region: &verified.region,
+                        input: &input,
+                    })
+                    .err(),
+                _ => Some(format!(
                     "User: {} is not authorized to perform: {}:{operation}",
-                    verified.principal_arn, spec.signing_name
-                ),
-            );
-            return render_error(spec.protocol, spec.xmlns, &err, request_id);
+                    verified.principal_arn,
+                    iam_prefix(spec.signing_name)
+                )),
+            };
+            if let Some(message) = message {
+                let err = AwsError::new(StatusCode::FORBIDDEN, "AccessDenied", message);
+                return render_error(spec.protocol, spec.xmlns, &err, request_id);
+            }
         }
         let ctx = Context {
             principal: verified.principal,

@@ -22,8 +22,11 @@ pub mod xml;
 
 pub use error::AwsError;
 pub use gateway::{
-    AwsService, AwsServiceSpec, Context, Gateway, GatewayConfig, Input, Output, RestRequest,
+    iam_prefix, AwsService, AwsServiceSpec, Context, Gateway, GatewayConfig, Input, Output,
+    RestRequest,
 };
 pub use protocol::Protocol;
 pub use sigv4::is_region_name;
-pub use sigv4::{is_weak_secret, Credentials, Key, KeySource, Principal, SECRET_LEN};
+pub use sigv4::{
+    is_weak_secret, AuthRequest, Authorizer, Credentials, Key, KeySource, Principal, SECRET_LEN,
+};

@@ -45,6 +45,8 @@ pub enum Principal {
     Agent,
     /// A join token: only joining its cluster.
     Joiner,
+    /// An IAM user's access key: what the user's policies allow.
+    User,
 }
 
 /// A key besides the root keys, as a [`KeySource`] knows it.
@@ -56,6 +58,9 @@ pub struct Key {
     pub region: String,
     /// The ARN of the identity, for messages and logs.
     pub arn: String,
+    /// A temporary key's session token: the request must carry it in
+    /// `X-Amz-Security-Token` (header, or query parameter of a presigned URL).
+    pub session_token: Option<String>,
 }
 
 /// Where keys other than the root keys come from (the control plane's agent identities).
@@ -63,13 +68,33 @@ pub trait KeySource: Send + Sync + 'static {
     fn key(&self, access_key_id: &str) -> Option<Key>;
 }
 
+/// A request as IAM decides it: who signed, and what they ask.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    pub access_key: &'a str,
+    pub principal_arn: &'a str,
+    /// The service's signing name (`ecs`, `monitoring`, ...).
+    pub service: &'a str,
+    pub operation: &'a str,
+    pub region: &'a str,
+    pub input: &'a crate::Input,
+}
+
+/// Decides what an IAM identity (a user, or a role session) may do: the policies it acts
+/// with, against each action and resource the request touches.
+pub trait Authorizer: Send + Sync + 'static {
+    /// `Ok` when allowed; otherwise the denial's message, in AWS's words.
+    fn authorize(&self, request: &AuthRequest<'_>) -> Result<(), String>;
+}
+
 /// The access keys a server accepts, each with its secret: the root keys given at start,
-/// and those a [`KeySource`] knows.
+/// and those a [`KeySource`] knows; and what decides IAM users' requests.
 #[derive(Clone, Default)]
 pub struct Credentials {
     keys: Arc<HashMap<String, String>>,
     account: String,
     source: Option<Arc<dyn KeySource>>,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -102,6 +127,7 @@ impl Credentials {
             keys: Arc::new(keys),
             account: account.to_string(),
             source: None,
+            authorizer: None,
         })
     }
 
@@ -109,6 +135,24 @@ impl Credentials {
     pub fn with_source(mut self, source: Arc<dyn KeySource>) -> Self {
         self.source = Some(source);
         self
+    }
+
+    /// These credentials, with IAM users' requests decided by `authorizer` (without one,
+    /// users may call nothing a service does not admit them to on its own).
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// Whether the IAM identity that signed `request` may make it.
+    pub fn authorize(&self, request: &AuthRequest<'_>) -> Result<(), String> {
+        match &self.authorizer {
+            Some(a) => a.authorize(request),
+            None => Err(format!(
+                "User: {} is not authorized to perform: {}:{}",
+                request.principal_arn, request.service, request.operation
+            )),
+        }
     }
 
     /// The key an access key id names: a root key, or one the source knows.
@@ -119,6 +163,7 @@ impl Credentials {
                 principal: Principal::Root,
                 region: String::new(),
                 arn: format!("arn:aws:iam::{}:root", self.account),
+                session_token: None,
             });
         }
         self.source.as_ref()?.key(access_key)
@@ -219,7 +264,13 @@ pub async fn verify(
         )
     };
     let key = creds.lookup(&access_key).ok_or_else(invalid_key)?;
-    if key.principal != Principal::Root && key.region != region {
+    if let Some(token) = &key.session_token {
+        if security_token(parts).as_deref() != Some(token.as_str()) {
+            return Err(invalid_key());
+        }
+    }
+    // Agents' keys and join tokens hold in one region; root and users' keys in every one.
+    if !key.region.is_empty() && key.region != region {
         return Err(AwsError::new(
             StatusCode::FORBIDDEN,
             "InvalidClientTokenId",
@@ -275,6 +326,17 @@ pub async fn verify(
         Ok(_) => Ok(verified),
         Err(e) => Err(signature_error(e)),
     }
+}
+
+/// The session token a request carries: the `X-Amz-Security-Token` header, or the query
+/// parameter of that name in a presigned URL.
+fn security_token(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get("x-amz-security-token") {
+        return v.to_str().ok().map(str::to_string);
+    }
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(k, _)| k == "X-Amz-Security-Token")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The signing parameters of a presigned URL, percent-decoded.

@@ -2,11 +2,13 @@
 //! lease), the tasks a poll answers, and applying the status reports agents send. The
 //! endpoint in `flotilla-api` only decodes and encodes the messages.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use flotilla_model::agent_protocol::{DesiredTask, PollResponse, SubmitResult};
 use flotilla_model::container_instance::ContainerInstanceRecord;
+use flotilla_model::firewall::HostFirewall;
 use flotilla_model::record::encode;
 use flotilla_model::task::{TaskRecord, TaskReport, TaskStatus};
 use flotilla_model::{Arn, Scope};
@@ -18,28 +20,48 @@ use crate::{keys, ControlError, State};
 /// One poll of the agent of `instance` (an entry of the instances view) in `cluster`:
 /// keeps its heartbeat, and answers the tasks it must hear of — all of them when `since`
 /// is 0, else those changed after `since`, waiting up to `wait` (at most half the agent
-/// TTL) for one.
+/// TTL) for one, or for the instance's firewall to differ from the one the agent holds.
 pub async fn poll(
     state: &State,
     scope: &Scope,
     cluster: &str,
     instance: &ContainerInstanceRecord,
-    since: i64,
+    held: Held,
     wait: Duration,
 ) -> Result<PollResponse, ControlError> {
+    let since = held.since;
     let instance_arn = instance.container_instance_arn.clone();
     heartbeat(state, scope, cluster, instance.id()).await?;
     let ttl = state.config().agent_ttl;
     let wait = wait.min(ttl / 2);
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = state.task_index().subscribe(&instance_arn);
+    // An agent that names no firewall holds none (an empty one).
+    let held_firewall = held
+        .firewall
+        .unwrap_or_else(|| HostFirewall::default().fingerprint());
+    // Security groups, their rules and their members (tasks' interfaces, load balancers)
+    // change the instance's firewall without changing its tasks.
+    let ec2 = state.ec2();
+    let mut network_changes = [
+        ec2.security_groups.key_changes(),
+        ec2.interfaces.key_changes(),
+        ec2.subnets.key_changes(),
+        state.elbv2().load_balancers.key_changes(),
+    ];
     loop {
         changes.borrow_and_update();
         // Every task change up to this revision is both indexed and in the tasks view, so
         // it is in the answer.
         let revision = state.task_index().applied().min(state.tasks().revision());
         let tasks = desired(state, &instance_arn, since);
-        if since == 0 || !tasks.is_empty() || tokio::time::Instant::now() >= deadline {
+        let firewall = host_firewall(state, scope, instance);
+        let firewall_changed = held_firewall != firewall.fingerprint();
+        if since == 0
+            || !tasks.is_empty()
+            || firewall_changed
+            || tokio::time::Instant::now() >= deadline
+        {
             let status = state
                 .instances()
                 .get(keys::container_instance(&scope.region, cluster, instance.id()).as_bytes())
@@ -53,11 +75,101 @@ pub async fn poll(
                 instance_status: status,
                 store_id: state.store_id().to_string(),
                 registry: crate::ecr::auth::agent_credentials(state, scope),
+                firewall,
             });
         }
-        // Wake when a task of this instance changes (or the wait ends).
-        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+        // Wake when a task of this instance changes, when the network does (or the wait
+        // ends).
+        let [a, b, c, d] = &mut network_changes;
+        let _ = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = a.next() => {}
+                _ = b.next() => {}
+                _ = c.next() => {}
+                _ = d.next() => {}
+            }
+        })
+        .await;
     }
+}
+
+/// What the agent holds, as its poll says: the revision of its last answer and the
+/// fingerprint of the firewall it enforces.
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub since: i64,
+    pub firewall: Option<String>,
+}
+
+/// What the host of `instance_arn` enforces: the security groups of its awsvpc tasks that
+/// have not stopped, and the routes to their subnets' tasks on other hosts.
+pub fn host_firewall(
+    state: &State,
+    scope: &Scope,
+    instance: &ContainerInstanceRecord,
+) -> HostFirewall {
+    let instance_arn = instance.container_instance_arn.as_str();
+    let mut subnets = BTreeSet::new();
+    let interfaces: BTreeMap<String, (Ipv4Addr, Vec<String>)> = state
+        .task_index()
+        .tasks_of(instance_arn, 0)
+        .into_iter()
+        .filter_map(|key| state.tasks().get(&key))
+        .filter(|e| e.value.last_status < TaskStatus::Stopped)
+        .filter_map(|e| {
+            let n = e.value.network.as_ref()?;
+            subnets.insert(n.subnet_id.clone());
+            Some((
+                e.value.task_arn.clone(),
+                (n.address, n.security_groups.clone()),
+            ))
+        })
+        .collect();
+    if interfaces.is_empty() {
+        return HostFirewall::default();
+    }
+    let mut fw = crate::ec2::firewall::host(state, scope, &interfaces);
+    let mine = instance
+        .attribute(crate::elbv2::targets::HOST_ADDRESS_ATTRIBUTE)
+        .and_then(|a| a.parse().ok());
+    if let Some(mine) = mine {
+        fw.remote_tasks = remote_tasks(state, scope, &subnets, mine);
+    }
+    fw
+}
+
+/// For each of `subnets`, the tasks on other hosts and those hosts' addresses: every
+/// interface whose task runs on an instance with a `flotilla.host-address` other than
+/// `mine` (hosts that name no address are taken for this one).
+fn remote_tasks(
+    state: &State,
+    scope: &Scope,
+    subnets: &BTreeSet<String>,
+    mine: Ipv4Addr,
+) -> BTreeMap<String, BTreeMap<Ipv4Addr, Ipv4Addr>> {
+    let tasks = state.tasks();
+    let host_of = |task: &TaskRecord| -> Option<Ipv4Addr> {
+        crate::elbv2::targets::host_address_of(state, scope, task)?
+            .parse()
+            .ok()
+    };
+    let mut out = BTreeMap::new();
+    for subnet in subnets {
+        let remote: BTreeMap<Ipv4Addr, Ipv4Addr> =
+            crate::ec2::interfaces::list(state, scope, subnet)
+                .iter()
+                .filter_map(|i| {
+                    let task = tasks.get(i.task_key.as_bytes())?;
+                    let host = host_of(&task.value).filter(|h| *h != mine)?;
+                    Some((i.private_ip_address, host))
+                })
+                .collect();
+        if !remote.is_empty() {
+            out.insert(subnet.clone(), remote);
+        }
+    }
+    out
 }
 
 /// Apply a batch of the agent's status reports about the tasks of `instance_arn`: in one

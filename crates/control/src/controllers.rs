@@ -1,10 +1,12 @@
 //! The controllers: they run only on the leader and make the stored state true.
 //! [`services`] reconciles ECS services with their tasks; [`daemons`] keeps a daemon's
 //! task on each instance of its capacity providers; [`retention`] deletes tasks
-//! stopped long ago; [`lifecycle`] applies ECR repositories' lifecycle policies;
+//! stopped long ago; [`interfaces`] releases the addresses of awsvpc tasks that stopped;
+//! [`lifecycle`] applies ECR repositories' lifecycle policies;
 //! [`load_balancers`] activates load balancers and expires drained targets; [`gateways`]
 //! makes ECS gateways' routes follow their services' gateway connectors;
-//! [`autoscaling`] runs scaling policies and scheduled actions on ECS services. Every
+//! [`autoscaling`] runs scaling policies and scheduled actions on ECS services;
+//! [`secrets`] removes Secrets Manager secrets whose recovery window ended. Every
 //! process (leader or not) also runs the feed that configures its load balancer data
 //! plane (`elbv2::plane::run_feed`) and the DNS data plane's (`dns::run_feed`), and the
 //! Route 53 health checker (`route53::checker::run`) whose results that feed uses.
@@ -13,10 +15,12 @@ pub mod autoscaling;
 pub mod daemons;
 pub mod gateways;
 mod hosts;
+pub mod interfaces;
 pub mod lifecycle;
 pub mod load_balancers;
 pub mod retention;
 pub mod runtime;
+pub mod secrets;
 pub mod services;
 
 use std::time::Duration;
@@ -26,8 +30,10 @@ use tokio::task::JoinHandle;
 
 use crate::{leader, State};
 
-/// How long the leader's lease lives without being kept alive.
-const LEADER_TTL: Duration = Duration::from_secs(10);
+/// How long the leader's lease lives without being kept alive: when the leader dies,
+/// another server leads this long after its last renewal at most (renewed every third
+/// of it; etcd counts it in whole seconds).
+const LEADER_TTL: Duration = Duration::from_secs(5);
 
 /// The running controllers of this process.
 pub struct Controllers {
@@ -46,10 +52,12 @@ impl Controllers {
             services::start(state.clone(), leading.clone(), shutdown.clone()),
             daemons::start(state.clone(), leading.clone(), shutdown.clone()),
             retention::start(state.clone(), leading.clone(), shutdown.clone()),
+            interfaces::start(state.clone(), leading.clone(), shutdown.clone()),
             lifecycle::start(state.clone(), leading.clone(), shutdown.clone()),
             load_balancers::start(state.clone(), leading.clone(), shutdown.clone()),
             gateways::start(state.clone(), leading.clone(), shutdown.clone()),
             autoscaling::start(state.clone(), leading.clone(), shutdown.clone()),
+            secrets::start(state.clone(), leading.clone(), shutdown.clone()),
             tokio::spawn(crate::elbv2::plane::run_feed(
                 state.clone(),
                 shutdown.clone(),

@@ -11,6 +11,7 @@
 //! group. Errors are [`Ec2Error`], which `flotilla-api` maps to EC2's codes in one place.
 
 pub mod firewall;
+pub mod interfaces;
 pub mod security_groups;
 pub mod subnets;
 pub mod tags;
@@ -20,6 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use flotilla_model::ec2::filter::{self, Filter, Filterable};
+use flotilla_model::ec2::interface::NetworkInterfaceRecord;
 use flotilla_model::ec2::{
     Ec2Tag, ResourceType, SecurityGroupRecord, SubnetRecord, VpcRecord, BUILTIN_ZONE,
 };
@@ -162,6 +164,7 @@ pub struct Views {
     pub subnets: View<SubnetRecord>,
     pub security_groups: View<SecurityGroupRecord>,
     pub defaults: View<DefaultVpcMark>,
+    pub interfaces: View<NetworkInterfaceRecord>,
 }
 
 impl Views {
@@ -173,17 +176,19 @@ impl Views {
             subnets: View::start(store.clone(), p(keys::SUBNETS), d).await?,
             security_groups: View::start(store.clone(), p(keys::SECURITY_GROUPS), d).await?,
             defaults: View::start(store.clone(), p(keys::DEFAULT_VPC), d).await?,
+            interfaces: View::start(store.clone(), p(keys::NETWORK_INTERFACES), d).await?,
         })
     }
 
     pub(crate) async fn wait_for(&self, rev: Revision) -> Result<(), StoreError> {
-        let (a, b, c, d) = tokio::join!(
+        let (a, b, c, d, e) = tokio::join!(
             self.vpcs.wait_for(rev),
             self.subnets.wait_for(rev),
             self.security_groups.wait_for(rev),
             self.defaults.wait_for(rev),
+            self.interfaces.wait_for(rev),
         );
-        a.and(b).and(c).and(d)
+        a.and(b).and(c).and(d).and(e)
     }
 }
 

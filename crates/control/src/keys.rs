@@ -58,6 +58,26 @@ pub const SECURITY_GROUPS: &str = "/ec2/security-groups/";
 /// the group so that a VPC never holds two groups of one name.
 pub const SECURITY_GROUP_NAMES: &str = "/ec2/security-group-names/";
 pub const DEFAULT_VPC: &str = "/ec2/default-vpc/";
+/// awsvpc tasks' network interfaces, one key per address held:
+/// `{prefix}{region}/{subnet id}/{address}`, created with the task (absent before) so
+/// that no two tasks are given one address.
+pub const NETWORK_INTERFACES: &str = "/ec2/network-interfaces/";
+/// IAM's users (by lower-cased name: IAM names ignore case) and access keys (by id);
+/// global, not per region.
+pub const IAM_USERS: &str = "/iam/users/";
+pub const IAM_ACCESS_KEYS: &str = "/iam/access-keys/";
+/// IAM's groups and roles (by lower-cased name), the account's own managed policies (by
+/// lower-cased name: policy names are unique in an account whatever their path), and STS
+/// sessions' temporary keys (by access key id).
+pub const IAM_GROUPS: &str = "/iam/groups/";
+pub const IAM_ROLES: &str = "/iam/roles/";
+pub const IAM_POLICIES: &str = "/iam/policies/";
+pub const IAM_SESSIONS: &str = "/iam/sessions/";
+/// Secrets Manager's secrets and SSM's parameters: `{prefix}{region}/{name}` (names may
+/// hold `/`, and a parameter's may start with one, so a region's are one range in name
+/// order). Their values are sealed: the store never holds a secret's plaintext.
+pub const SECRETS: &str = "/secretsmanager/secrets/";
+pub const PARAMETERS: &str = "/ssm/parameters/";
 /// ACM certificates: `{prefix}{region}/{id}`.
 pub const CERTIFICATES: &str = "/acm/certificates/";
 /// Route 53 (global, no region): hosted zones `{prefix}{id}`; record sets
@@ -250,6 +270,59 @@ pub fn subnet(region: &str, id: &str) -> String {
 
 pub fn security_group(region: &str, id: &str) -> String {
     format!("{SECURITY_GROUPS}{region}/{id}")
+}
+
+pub fn iam_user(name: &str) -> String {
+    format!("{IAM_USERS}{}", name.to_lowercase())
+}
+
+pub fn secret(region: &str, name: &str) -> String {
+    format!("{SECRETS}{region}/{name}")
+}
+
+pub fn secrets(region: &str) -> String {
+    format!("{SECRETS}{region}/")
+}
+
+pub fn parameter(region: &str, name: &str) -> String {
+    format!("{PARAMETERS}{region}/{name}")
+}
+
+pub fn parameters(region: &str) -> String {
+    format!("{PARAMETERS}{region}/")
+}
+
+pub fn iam_access_key(id: &str) -> String {
+    format!("{IAM_ACCESS_KEYS}{id}")
+}
+
+pub fn iam_group(name: &str) -> String {
+    format!("{IAM_GROUPS}{}", name.to_lowercase())
+}
+
+pub fn iam_role(name: &str) -> String {
+    format!("{IAM_ROLES}{}", name.to_lowercase())
+}
+
+pub fn iam_policy(name: &str) -> String {
+    format!("{IAM_POLICIES}{}", name.to_lowercase())
+}
+
+pub fn iam_session(access_key_id: &str) -> String {
+    format!("{IAM_SESSIONS}{access_key_id}")
+}
+
+pub fn network_interface(region: &str, subnet: &str, address: std::net::Ipv4Addr) -> String {
+    format!("{NETWORK_INTERFACES}{region}/{subnet}/{address}")
+}
+
+/// Every network interface of a subnet (`subnet` empty: of the region).
+pub fn network_interfaces_of(region: &str, subnet: &str) -> String {
+    if subnet.is_empty() {
+        format!("{NETWORK_INTERFACES}{region}/")
+    } else {
+        format!("{NETWORK_INTERFACES}{region}/{subnet}/")
+    }
 }
 
 /// A security group's name within its VPC: `{prefix}{region}/{vpc id}/{name}`.

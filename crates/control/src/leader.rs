@@ -1,8 +1,8 @@
 //! Leader election: every server campaigns for one key held on a store lease; the one
-//! holding it runs the controllers. When the leader dies its lease expires and another
-//! server's campaign takes the key. A server restarted on the same data directory (same
-//! `me`) finds its own key still there and carries on with its lease instead of waiting for
-//! it to expire.
+//! holding it runs the controllers. When the leader dies its lease expires, which deletes
+//! the key, and the other servers, watching it, campaign at once and one takes it. A
+//! server restarted on the same data directory (same `me`) finds its own key still there
+//! and carries on with its lease instead of waiting for it to expire.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,8 @@ pub fn campaign(
                 lead(&*store, &tx, lease, beat, shutdown.clone()).await;
                 continue;
             }
+            // Watched from before the attempt, so a vacancy after it is not missed.
+            let vacancy = store.watch(keys::LEADER.as_bytes(), 0).await.ok();
             let lease = match store.lease_grant(ttl).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -54,7 +56,7 @@ pub fn campaign(
             let won = matches!(store.txn(txn).await, Ok(r) if r.succeeded);
             if !won {
                 let _ = store.lease_revoke(lease).await;
-                pause(beat, shutdown.clone()).await;
+                until_vacant(vacancy, beat, shutdown.clone()).await;
                 continue;
             }
             lead(&*store, &tx, lease, beat, shutdown.clone()).await;
@@ -63,11 +65,47 @@ pub fn campaign(
     (rx, task)
 }
 
-/// Sleep for `d`, or until shutdown.
+/// Sleep for `d`, or until shutdown. A shutdown channel whose sender is gone can never
+/// ask for a shutdown: the sleep alone ends the pause (returning at once would make the
+/// campaign spin).
 async fn pause(d: Duration, mut shutdown: watch::Receiver<bool>) {
+    let stopped = async move {
+        if shutdown.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
-        _ = shutdown.wait_for(|s| *s) => {}
+        _ = stopped => {}
+    }
+}
+
+/// Wait until the leader key is deleted (its lease ended), at most `beat` (the watch may
+/// have failed, or the leader may be this server's own previous run), or until shutdown.
+async fn until_vacant(
+    vacancy: Option<flotilla_store::WatchStream>,
+    beat: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    use futures::StreamExt;
+    let Some(mut changes) = vacancy else {
+        return pause(beat, shutdown).await;
+    };
+    let deleted = async {
+        while let Some(Ok(events)) = changes.next().await {
+            let gone = events.iter().any(|e| {
+                e.kind == flotilla_store::EventKind::Delete && e.kv.key == keys::LEADER.as_bytes()
+            });
+            if gone {
+                return;
+            }
+        }
+        // The watch ended: fall back to the beat.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = deleted => {}
+        _ = pause(beat, shutdown) => {}
     }
 }
 
@@ -100,9 +138,19 @@ async fn lead(
             tracing::info!("leadership handed over");
             return;
         }
-        if let Err(e) = store.lease_keep_alive(lease).await {
-            tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
-            break;
+        // A renewal that hangs (a store cut off) must not keep this server leading past
+        // its lease, which another server then takes: one beat at most, so a leader steps
+        // down two beats after its last renewal, a beat before the lease can expire.
+        match tokio::time::timeout(beat, store.lease_keep_alive(lease)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "leadership lost: the lease could not be kept");
+                break;
+            }
+            Err(_) => {
+                tracing::warn!(waited = ?beat, "leadership given up: the lease's renewal did not return in time");
+                break;
+            }
         }
     }
     let _ = tx.send(false);
@@ -131,6 +179,25 @@ mod tests {
         tokio::time::sleep(ttl * 2).await;
         assert!(*a.borrow() && !*b.borrow(), "exactly one leader");
         drop(a);
+        wait_until(&mut b, true).await;
+        let kv = store.get(keys::LEADER.as_bytes()).await.unwrap().unwrap();
+        assert_eq!(kv.value, b"b");
+    }
+
+    #[tokio::test]
+    async fn a_follower_campaigns_as_soon_as_the_leaders_lease_ends() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        // Beats of 20 s: only the watch on the leader key can make b lead within the wait.
+        let ttl = Duration::from_secs(60);
+        let (_, never) = watch::channel(false);
+        let (mut a, _) = campaign(store.clone(), ttl, "a".into(), never.clone());
+        wait_until(&mut a, true).await;
+        let (mut b, _) = campaign(store.clone(), ttl, "b".into(), never);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!*b.borrow());
+        // a's lease ends (as when a dies and it expires).
+        let kv = store.get(keys::LEADER.as_bytes()).await.unwrap().unwrap();
+        store.lease_revoke(kv.lease).await.unwrap();
         wait_until(&mut b, true).await;
         let kv = store.get(keys::LEADER.as_bytes()).await.unwrap().unwrap();
         assert_eq!(kv.value, b"b");

@@ -26,6 +26,8 @@
 //!   lives in `flotilla-telemetry`, below the server, never here.
 //! - [`autoscaling`]: Application Auto Scaling's scalable targets, policies (with the
 //!   alarms target tracking creates), scheduled actions and activities.
+//! - [`secrets`]: Secrets Manager's secrets and SSM's parameters, sealed at rest with the
+//!   server's secrets key, and the resolution of a task's `valueFrom`.
 //! - [`leader`]: leader election; [`controllers`]: what runs on the leader.
 #![forbid(unsafe_code)]
 
@@ -42,6 +44,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 mod error;
+pub mod iam;
 pub mod keys;
 pub mod leader;
 pub mod locks;
@@ -49,6 +52,7 @@ pub mod logs;
 pub mod metrics;
 pub mod placement;
 pub mod route53;
+pub mod secrets;
 pub mod servicediscovery;
 mod state;
 

@@ -21,7 +21,7 @@ use flotilla_model::service::{ServiceRecord, ServiceStatus};
 use flotilla_model::task::TaskRecord;
 use flotilla_model::task_definition_record::TaskDefinitionRecord;
 use flotilla_store::view::View;
-use flotilla_store::{LeaseId, Revision, Store, StoreError, Txn, TxnResult};
+use flotilla_store::{Compare, LeaseId, Op, Revision, Store, StoreError, Txn, TxnResult};
 
 use crate::keys;
 use crate::locks::KeyedLocks;
@@ -67,6 +67,16 @@ pub struct ControlConfig {
     /// InvalidChangeBatch, as on Route 53, whose default quota (10,000) AWS raises on
     /// request.
     pub route53_max_record_sets_per_zone: usize,
+    /// The block of each region's default VPC, made on first use (its default subnets are
+    /// its first /20s). A VPC's block is fixed at creation: a changed setting applies to
+    /// regions whose default VPC does not exist yet.
+    pub default_vpc_cidr: flotilla_model::ec2::cidr::Cidr,
+    /// How long the credentials of a task's role last (ECS: six hours).
+    pub task_credentials: Duration,
+    /// The key Secrets Manager's values and SSM's SecureStrings are sealed with. `new`
+    /// makes a random one that lives as long as the process (tests); the binary loads the
+    /// operator's key file or the data directory's `secrets.key`.
+    pub secrets_key: Arc<crate::secrets::SecretsKey>,
 }
 
 impl ControlConfig {
@@ -85,6 +95,11 @@ impl ControlConfig {
             lb_dns_suffix: "flotilla.internal".into(),
             lb_port_offset: 0,
             route53_max_record_sets_per_zone: flotilla_model::route53::DEFAULT_MAX_RECORD_SETS,
+            default_vpc_cidr: flotilla_model::ec2::DEFAULT_VPC_CIDR
+                .parse()
+                .unwrap_or_else(|_| unreachable!("the default VPC block is valid")),
+            task_credentials: Duration::from_secs(6 * 3600),
+            secrets_key: Arc::new(crate::secrets::SecretsKey::random()),
         }
     }
 }
@@ -118,6 +133,8 @@ struct Inner {
     images: View<ImageRecord>,
     elbv2: crate::elbv2::Views,
     ec2: crate::ec2::Views,
+    iam: crate::iam::Views,
+    secrets: crate::secrets::Views,
     certificates: View<CertificateRecord>,
     log_groups: View<LogGroupRecord>,
     route53: crate::route53::Views,
@@ -244,6 +261,8 @@ impl State {
             images: View::start(s.clone(), prefix(keys::IMAGES), decoder).await?,
             elbv2: crate::elbv2::Views::start(&s).await?,
             ec2: crate::ec2::Views::start(&s).await?,
+            iam: crate::iam::Views::start(&s).await?,
+            secrets: crate::secrets::Views::start(&s).await?,
             certificates: View::start(s.clone(), prefix(keys::CERTIFICATES), decoder).await?,
             log_groups: View::start(s.clone(), prefix(keys::LOG_GROUPS), decoder).await?,
             route53: crate::route53::Views::start(&s).await?,
@@ -395,6 +414,33 @@ impl State {
         Ok(result)
     }
 
+    /// Delete each key unless it changed since its mod-revision, `batch` keys per
+    /// transaction; how many were deleted. A batch in which one key changed deletes none
+    /// of its keys (a later pass takes them again).
+    pub async fn delete_unchanged(
+        &self,
+        keys: &[(Vec<u8>, Revision)],
+        batch: usize,
+    ) -> Result<usize, ControlError> {
+        let mut deleted = 0;
+        // Each chunk compares and deletes every key of it: the store's limit holds both.
+        let batch = batch.min(self.store().max_txn_ops()).max(1);
+        for chunk in keys.chunks(batch) {
+            let txn = Txn {
+                compares: chunk
+                    .iter()
+                    .map(|(k, rev)| Compare::unchanged(k.clone(), *rev))
+                    .collect(),
+                success: chunk.iter().map(|(k, _)| Op::delete(k.clone())).collect(),
+                failure: vec![],
+            };
+            if self.commit(txn).await?.succeeded {
+                deleted += chunk.len();
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Replace (or create, with `mod_revision` 0) one record if nobody changed it since
     /// `mod_revision`; false when someone did. The one compare-and-swap write of a single
     /// key every operation uses.
@@ -440,6 +486,8 @@ impl State {
                     .and(i.log_groups.wait_for(rev).await)
                     .and(i.gateways.wait_for(rev).await)
                     .and(i.ec2.wait_for(rev).await)
+                    .and(i.iam.wait_for(rev).await)
+                    .and(i.secrets.wait_for(rev).await)
             },
             i.route53.wait_for(rev),
             i.servicediscovery.wait_for(rev),
@@ -550,6 +598,20 @@ impl State {
     /// EC2's VPCs, subnets and security groups.
     pub fn ec2(&self) -> &crate::ec2::Views {
         &self.inner.ec2
+    }
+
+    pub fn iam(&self) -> &crate::iam::Views {
+        &self.inner.iam
+    }
+
+    /// Secrets Manager's secrets and SSM's parameters.
+    pub fn secrets(&self) -> &crate::secrets::Views {
+        &self.inner.secrets
+    }
+
+    /// The key secrets' values and SecureStrings are sealed with.
+    pub fn secrets_key(&self) -> &crate::secrets::SecretsKey {
+        &self.inner.config.secrets_key
     }
 
     /// ACM's certificates.

@@ -15,7 +15,9 @@ use crate::credentials::{self, KeyPair};
 /// Options of `flotilla agent`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AgentArgs {
-    /// URL of the Flotilla server, e.g. http://127.0.0.1:4566.
+    /// URL of the Flotilla server, e.g. http://127.0.0.1:4566; or the URLs of several
+    /// servers on one store, separated by commas: when one does not answer, the agent
+    /// carries on with the next (same instance, same tasks).
     #[arg(long, env = "FLOTILLA_SERVER")]
     pub server: String,
     /// Cluster to join.
@@ -97,6 +99,15 @@ pub struct AgentArgs {
     /// Without it containers keep Docker's resolvers.
     #[arg(long = "container-dns", value_delimiter = ',')]
     pub container_dns: Vec<std::net::IpAddr>,
+    /// Where to serve task roles' credentials to containers (`ADDRESS:PORT`, port 0 for
+    /// any free one), or `off`. The address is added to the host's loopback interface;
+    /// containers of a task with a task role are told the URL and their task's token.
+    #[arg(
+        long,
+        env = "FLOTILLA_CREDENTIALS_ENDPOINT",
+        default_value = "169.254.170.2:0"
+    )]
+    pub credentials_endpoint: EndpointArg,
     /// Seconds one long poll may wait.
     #[arg(long, default_value_t = 10)]
     pub poll_wait_seconds: u64,
@@ -151,6 +162,23 @@ fn join_token(args: &AgentArgs) -> anyhow::Result<Option<JoinToken>> {
     text.parse::<JoinToken>().map(Some).map_err(Into::into)
 }
 
+/// `--credentials-endpoint`: an IPv4 `ADDRESS:PORT`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointArg(pub Option<std::net::SocketAddrV4>);
+
+impl std::str::FromStr for EndpointArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(EndpointArg(None));
+        }
+        s.parse()
+            .map(|a| EndpointArg(Some(a)))
+            .map_err(|_| format!("expected an IPv4 ADDRESS:PORT or off, not {s:?}"))
+    }
+}
+
 /// Whether the agent of `data_dir` already holds a key of its own from joining.
 pub fn has_own_key(data_dir: &Path) -> bool {
     flotilla_agent::checkpoint::Checkpoint::open(data_dir)
@@ -202,6 +230,7 @@ pub fn config(args: &AgentArgs, pair: Option<&KeyPair>, token: Option<JoinToken>
     c.container_cleanup_delay = Duration::from_secs(args.cleanup_delay_seconds);
     c.poll_wait = Duration::from_secs(args.poll_wait_seconds.max(1));
     c.container_dns = args.container_dns.iter().map(|ip| ip.to_string()).collect();
+    c.credentials_endpoint = args.credentials_endpoint.0;
     c.cpu_units = args.cpu_units.filter(|v| *v > 0);
     c.memory_mib = args.memory_mib.filter(|v| *v > 0);
     c.log_buffer_bytes = args.log_buffer_bytes;

@@ -108,6 +108,7 @@ fn client(endpoint: &str) -> JsonClient {
             region: "us-east-1".into(),
             access_key_id: ACCESS_KEY.into(),
             secret_access_key: SECRET_KEY.into(),
+            session_token: None,
             timeout: Duration::from_secs(120),
             tls: None,
         },

@@ -46,7 +46,9 @@ pub struct Admin {
     pub ca: Option<std::path::PathBuf>,
 }
 
-pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
+/// Where the running instance of a data directory listens: endpoint, region, and the
+/// authority to trust for an `https://` endpoint.
+fn located(data_dir: &Path) -> anyhow::Result<(String, String, Option<std::path::PathBuf>)> {
     let endpoint = std::fs::read_to_string(endpoint_file(data_dir)).with_context(|| {
         format!(
             "no Flotilla has run with data directory {}",
@@ -55,6 +57,13 @@ pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
     })?;
     let region =
         std::fs::read_to_string(region_file(data_dir)).unwrap_or_else(|_| "us-east-1".into());
+    let endpoint = endpoint.trim().to_string();
+    let ca = Some(ca_file(data_dir)).filter(|f| endpoint.starts_with("https://") && f.exists());
+    Ok((endpoint, region.trim().to_string(), ca))
+}
+
+pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
+    let (endpoint, region, ca) = located(data_dir)?;
     let env_id = std::env::var("FLOTILLA_ACCESS_KEY_ID")
         .ok()
         .filter(|v| !v.is_empty());
@@ -68,25 +77,31 @@ pub fn admin(data_dir: &Path) -> anyhow::Result<Admin> {
         },
         _ => credentials::read(&credentials::file_path(data_dir))?,
     };
-    let endpoint = endpoint.trim().to_string();
-    let ca = Some(ca_file(data_dir)).filter(|f| endpoint.starts_with("https://") && f.exists());
     Ok(Admin {
         endpoint,
-        region: region.trim().to_string(),
+        region,
         pair,
         ca,
     })
 }
 
 /// A client of one of Flotilla's own JSON services (`signing_name`, `target_prefix`) on
-/// the running instance of `data_dir`, signing with its root key.
+/// the running instance of `data_dir`, signing as whoever runs the command ([`signed_in`])
+/// or else with its root key.
 pub fn admin_client(
     data_dir: &Path,
     signing_name: &'static str,
     target_prefix: &'static str,
 ) -> anyhow::Result<JsonClient> {
-    let admin = admin(data_dir)?;
-    let tls = match &admin.ca {
+    let (endpoint, region, ca) = located(data_dir)?;
+    let (access_key_id, secret_access_key, session_token) = match signed_in() {
+        Some(c) => c,
+        None => {
+            let pair = admin(data_dir)?.pair;
+            (pair.access_key_id, pair.secret_access_key, None)
+        }
+    };
+    let tls = match &ca {
         Some(path) => {
             let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             Some(flotilla_net::tls::client_config(&pem).map_err(anyhow::Error::msg)?)
@@ -95,15 +110,32 @@ pub fn admin_client(
     };
     Ok(JsonClient::new(
         ClientConfig {
-            endpoint: admin.endpoint,
-            region: admin.region,
-            access_key_id: admin.pair.access_key_id,
-            secret_access_key: admin.pair.secret_access_key,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            session_token,
             timeout: std::time::Duration::from_secs(300),
             tls,
         },
         signing_name,
         target_prefix,
+    ))
+}
+
+/// The credentials of whoever runs the command, as the AWS CLI finds them in its
+/// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`): the
+/// CLI then acts with that IAM user's or role session's permissions. `None` when they are
+/// not set, or `FLOTILLA_ACCESS_KEY_ID` says to act as the administrator.
+fn signed_in() -> Option<(String, String, Option<String>)> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if var("FLOTILLA_ACCESS_KEY_ID").is_some() {
+        return None;
+    }
+    Some((
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
     ))
 }
 

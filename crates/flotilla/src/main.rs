@@ -58,8 +58,8 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Print the operations of one AWS service (`ecs`, `ecr`, `elbv2`, `ec2`, `acm`,
-    /// `route53`, `servicediscovery`, `cloudwatch`, `logs` or `application-autoscaling`)
-    /// this build implements, one per line.
+    /// `route53`, `servicediscovery`, `cloudwatch`, `logs`, `application-autoscaling`,
+    /// `iam`, `secretsmanager` or `ssm`) this build implements, one per line.
     #[command(hide = true)]
     Operations {
         #[arg(default_value = "ecs")]
@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         Command::Operations { service } => {
             let ops = flotilla_server::operations(&service).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "unknown service '{service}': ecs, ecr, elbv2, acm, route53, servicediscovery, cloudwatch or logs"
+                    "unknown service '{service}': ecs, ecr, elbv2, ec2, acm, route53, servicediscovery, cloudwatch, logs, application-autoscaling, iam, secretsmanager or ssm"
                 )
             })?;
             for op in ops {

@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use flotilla_aws::Credentials;
-use flotilla_server::{ControlConfig, StoreConfig};
+use flotilla_server::ControlConfig;
 use tokio::net::TcpListener;
 
+mod store;
+
+use self::store::store_id_file;
+pub use self::store::StoreArgs;
 use crate::{credentials, default_api_addr, default_data_dir, default_registry_addr, env};
 
 /// Options shared by `server` and `up`.
@@ -21,9 +25,8 @@ pub struct ServerArgs {
     /// Address of the AWS API listener.
     #[arg(long, env = "FLOTILLA_API_ADDR", default_value_t = default_api_addr())]
     pub api_addr: SocketAddr,
-    /// State store: `sqlite` (embedded, in the data directory) or `memory` (lost on exit).
-    #[arg(long, env = "FLOTILLA_STORE", default_value = "sqlite")]
-    pub store: String,
+    #[command(flatten)]
+    pub storage: StoreArgs,
     /// The 12-digit account id in every ARN.
     #[arg(long, env = "FLOTILLA_ACCOUNT_ID", default_value = "000000000000")]
     pub account_id: String,
@@ -79,6 +82,12 @@ pub struct ServerArgs {
     /// a specific address, not 0.0.0.0).
     #[arg(long, env = "FLOTILLA_REGISTRY_ADVERTISE")]
     pub registry_advertise: Option<String>,
+    /// The registry's blob directory (default DATA_DIR/registry). Servers on one etcd
+    /// serve the same images when they share it (one shared filesystem mounted on every
+    /// server, docs/high-availability.md): blobs are named by their digest and renamed
+    /// into place whole, so servers writing side by side need no coordination.
+    #[arg(long, env = "FLOTILLA_REGISTRY_DIR")]
+    pub registry_dir: Option<PathBuf>,
     /// The addresses load balancers' listeners bind: a range FIRST-LAST (each load balancer
     /// gets its own address, so two may both listen on port 80, as on AWS) or one address
     /// they all share. Every 127.x.y.z address is loopback on Linux, so the default
@@ -129,10 +138,30 @@ pub struct ServerArgs {
     /// them within 24 hours).
     #[arg(long, default_value_t = 3600)]
     pub registry_lifecycle_interval_seconds: u64,
+    /// The block of each region's default VPC (made on first use; its default subnets,
+    /// one per availability zone, are its first /20s, and awsvpc tasks that name no
+    /// subnet get their addresses there). Choose one that no other network of the hosts
+    /// uses.
+    #[arg(long, env = "FLOTILLA_DEFAULT_VPC_CIDR", default_value = flotilla_model::ec2::DEFAULT_VPC_CIDR)]
+    pub default_vpc_cidr: flotilla_model::ec2::cidr::Cidr,
+    /// How long a task role's credentials last (ECS: six hours); agents renew them when a
+    /// third of that is left. At least 30.
+    #[arg(
+        long,
+        env = "FLOTILLA_TASK_CREDENTIALS_SECONDS",
+        default_value_t = 21_600
+    )]
+    pub task_credentials_seconds: u32,
     /// Open connections the API listener accepts at once (lowered to fit the open-file
     /// limit); more are closed at once, with a warning in the log.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// A file holding the 32 random bytes that encrypt Secrets Manager's secrets and SSM's
+    /// SecureString parameters at rest. Default: DATA_DIR/secrets.key, made (mode 0600) on
+    /// the first start. Back it up apart from the store: without it those values cannot be
+    /// read (see docs/secrets.md).
+    #[arg(long, env = "FLOTILLA_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// The `--container-dns` setting.
@@ -188,22 +217,6 @@ pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
     init_tracing();
     let cleanup = std::time::Duration::from_secs(args.cleanup_delay_seconds);
     runtime()?.block_on(serve(args.server, Some(cleanup)))
-}
-
-fn store_config(args: &ServerArgs) -> anyhow::Result<StoreConfig> {
-    match args.store.as_str() {
-        // A server has opened a store in this directory before (it notes the store's
-        // identity next to it): that store must be there.
-        "sqlite" => Ok(StoreConfig::Sqlite {
-            path: args.data_dir.join("state.db"),
-            expect_existing: store_id_file(&args.data_dir).exists(),
-        }),
-        "memory" => Ok(StoreConfig::Memory),
-        other if other.starts_with("etcd://") => {
-            bail!("the etcd store is not part of this build yet; use --store sqlite")
-        }
-        other => bail!("unknown store '{other}': use sqlite or memory"),
-    }
 }
 
 /// The API listener's limits: the connection cap lowered to what the open-file limit
@@ -280,9 +293,27 @@ fn registry_host(args: &ServerArgs, bound: SocketAddr) -> anyhow::Result<String>
     Ok(bound.to_string())
 }
 
-/// Where the server notes the identity of the sqlite store it opened.
-fn store_id_file(data_dir: &Path) -> PathBuf {
-    data_dir.join("store-id")
+/// The secrets key: the file the operator named, or the data directory's `secrets.key`
+/// (made on the first start, next to the store, not inside it); and how the banner
+/// describes where it came from.
+fn secrets_key(args: &ServerArgs) -> anyhow::Result<(flotilla_server::SecretsKey, String)> {
+    if let Some(path) = &args.secrets_key_file {
+        let key = flotilla_server::SecretsKey::load(path)?;
+        let source = format!("{} (key id {})", path.display(), key.id());
+        return Ok((key, source));
+    }
+    let path = args.data_dir.join("secrets.key");
+    let (key, made) = flotilla_server::SecretsKey::load_or_create(&path)?;
+    let source = if made {
+        format!(
+            "generated and saved to {} (key id {}): back it up (docs/secrets.md)",
+            path.display(),
+            key.id()
+        )
+    } else {
+        format!("{} (key id {})", path.display(), key.id())
+    };
+    Ok((key, source))
 }
 
 fn validate_account(account: &str) -> anyhow::Result<()> {
@@ -308,7 +339,9 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     .map_err(|e| anyhow::anyhow!("invalid credentials: {e}"))?;
 
     let tls = server_tls(&args)?;
+    let (secrets_key, secrets_source) = secrets_key(&args)?;
     let mut control = ControlConfig::new(args.account_id.clone());
+    control.secrets_key = std::sync::Arc::new(secrets_key);
     let ttl = args.agent_ttl_seconds.unwrap_or(if up { 10 } else { 30 });
     control.agent_ttl = std::time::Duration::from_secs(ttl.max(1));
     control.service_disconnect_grace =
@@ -322,9 +355,22 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         .map_err(|e| anyhow::anyhow!("--lb-bind: {e}"))?;
     control.lb_port_offset = args.lb_port_offset;
     control.route53_max_record_sets_per_zone = args.route53_max_record_sets_per_zone;
+    if args.default_vpc_cidr.prefix() > flotilla_model::ec2::DEFAULT_SUBNET_PREFIX {
+        anyhow::bail!(
+            "--default-vpc-cidr {} is too small: it needs room for /{} subnets",
+            args.default_vpc_cidr,
+            flotilla_model::ec2::DEFAULT_SUBNET_PREFIX
+        );
+    }
+    control.default_vpc_cidr = args.default_vpc_cidr;
+    if args.task_credentials_seconds < 30 {
+        anyhow::bail!("--task-credentials-seconds must be at least 30");
+    }
+    control.task_credentials =
+        std::time::Duration::from_secs(u64::from(args.task_credentials_seconds));
     let container_dns = container_dns(&args, up).await;
     let mut config = flotilla_server::Config {
-        store: store_config(&args)?,
+        store: args.storage.config(&args.data_dir)?,
         credentials: creds,
         control,
         max_body_bytes: args.max_body_bytes,
@@ -340,7 +386,11 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         telemetry_dir: Some(args.data_dir.clone()),
         registry: Some(flotilla_server::RegistryConfig {
             gc_interval: std::time::Duration::from_secs(args.registry_gc_interval_seconds.max(1)),
-            ..flotilla_server::RegistryConfig::new(args.data_dir.join("registry"))
+            ..flotilla_server::RegistryConfig::new(
+                args.registry_dir
+                    .clone()
+                    .unwrap_or_else(|| args.data_dir.join("registry")),
+            )
         }),
         load_balancer: Some(flotilla_server::LbOptions {
             port_offset: args.lb_port_offset,
@@ -350,7 +400,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         dns: Some(dns_options(&args, container_dns)),
         metrics: flotilla_server::MetricsConfig {
             alarm_interval: std::time::Duration::from_secs(args.alarm_evaluation_seconds.max(1)),
-            dir: (args.store != "memory").then(|| args.data_dir.join("metrics")),
+            dir: (args.storage.store != "memory").then(|| args.data_dir.join("metrics")),
         },
     };
 
@@ -398,13 +448,13 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         }
         _ => None,
     };
-    if args.store == "sqlite" {
+    if args.storage.store == "sqlite" {
         write_atomically(&store_id_file(&args.data_dir), server.store_id())?;
     }
     // The endpoint last: scripts wait for it, then read the others.
     let dns_addr = server.dns_addr();
     match dns_addr {
-        Some(addr) => write_atomically(&env::dns_file(&args.data_dir), &addr.to_string())?,
+        Some(addr) => write_atomically(&env::dns_file(&args.data_dir), addr.to_string())?,
         None => {
             let _ = std::fs::remove_file(env::dns_file(&args.data_dir));
         }
@@ -418,7 +468,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         &registry_host,
         (dns_addr, container_dns),
         &pair,
-        &source,
+        (&source, &secrets_source),
         up,
     );
     let agent_config = match local_agent {
@@ -482,6 +532,12 @@ async fn local_agent_config(
         memory_mib: None,
         poll_wait_seconds: (ttl / 3).clamp(1, 10),
         container_dns: Vec::new(),
+        // As a separate agent's default: tasks with a task role get their credentials
+        // (when the server runs as root; otherwise the agent warns and serves none).
+        credentials_endpoint: crate::agent::EndpointArg(Some(std::net::SocketAddrV4::new(
+            flotilla_agent::credentials::DEFAULT_ADDRESS,
+            0,
+        ))),
         log_buffer_bytes: 256 << 20,
         stats_interval_seconds: 5,
         // The server's listener serves the agent's metrics too (one process).
@@ -509,7 +565,7 @@ fn banner(
     registry: &str,
     (dns, container_dns): (Option<SocketAddr>, Option<std::net::IpAddr>),
     pair: &credentials::KeyPair,
-    source: &credentials::Source,
+    (source, secrets_key): (&credentials::Source, &str),
     up: bool,
 ) {
     println!("Flotilla is listening on {endpoint}");
@@ -538,6 +594,7 @@ fn banner(
             flotilla_aws::SECRET_LEN
         );
     }
+    println!("  secrets key:     {secrets_key}");
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
     if let Some(dns) = dns {
         println!(
@@ -624,10 +681,14 @@ fn node_id(data_dir: &Path) -> anyhow::Result<String> {
     Ok(id)
 }
 
-fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)?;
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(contents.as_ref())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

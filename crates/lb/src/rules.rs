@@ -95,35 +95,7 @@ pub(crate) fn in_cidr(cidr: &str, peer: IpAddr) -> bool {
 /// Whether `text` matches `pattern`, where `*` stands for any run of characters and `?`
 /// for exactly one; ASCII letters compare without case when `ignore_case`.
 pub(crate) fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let same = |a: char, b: char| {
-        if ignore_case {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
-    // Greedy scan that backtracks only to the last `*`: linear in practice, and at worst
-    // O(len(p) * len(t)), never exponential.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && same(p[pi], t[ti]))) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    flotilla_model::wildcard::glob(pattern, text, ignore_case)
 }
 
 /// A Host header value without its port: `example.com:8080` → `example.com`,

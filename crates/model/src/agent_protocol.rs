@@ -25,11 +25,15 @@
 //!    then it ships the lines it reads in batches with [`PUT_LOGS`], each line numbered
 //!    within its stream, so that a batch sent twice (the agent restarted between sending
 //!    it and checkpointing the answer) is stored once.
+//!    Each answer also carries the instance's [`HostFirewall`]; the agent sends back its
+//!    fingerprint, and a poll answers at once when the security groups, their rules or
+//!    their members changed it.
 //! 5. Every few seconds it sends each running container's CPU and memory use with
 //!    [`SUBMIT_STATS`], from which the server computes the `AWS/ECS` metrics.
 
 use serde::{Deserialize, Serialize};
 
+use crate::firewall::HostFirewall;
 use crate::task::{TaskRecord, TaskReport};
 use crate::task_definition::TaskDefinition;
 
@@ -42,6 +46,11 @@ pub const SUBMIT: &str = "SubmitTaskReports";
 pub const PREPARE_LOGS: &str = "PrepareLogStreams";
 pub const PUT_LOGS: &str = "PutLogs";
 pub const SUBMIT_STATS: &str = "SubmitStats";
+/// Temporary credentials of a task's role, for the agent's credentials endpoint.
+pub const TASK_CREDENTIALS: &str = "GetTaskCredentials";
+/// The values of a task's `secrets` and `repositoryCredentials`, read with its execution
+/// role, as its containers are about to be created.
+pub const TASK_SECRETS: &str = "GetTaskSecrets";
 /// Signed with a join token; the input is `RegisterContainerInstance`'s (without
 /// `containerInstanceArn`: joining always makes a new instance), the answer [`Joined`].
 pub const JOIN: &str = "Join";
@@ -133,6 +142,11 @@ pub struct PollRequest {
     pub since: i64,
     /// How long the server may hold the request when nothing changed.
     pub wait_millis: u64,
+    /// The [`HostFirewall::fingerprint`] of the firewall the agent enforces (from the
+    /// previous answer): the server answers at once when the instance's firewall is no
+    /// longer that one. Absent: the agent has none yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<String>,
 }
 
 /// A task the instance should run (or stop), with its definition.
@@ -166,6 +180,10 @@ pub struct PollResponse {
     /// the host). Absent when the server serves no registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryCredentials>,
+    /// The security groups of the instance's awsvpc tasks as its host enforces them, in
+    /// every answer (empty when it runs none).
+    #[serde(default)]
+    pub firewall: HostFirewall,
 }
 
 /// A registry's address and a user name and password for it.
@@ -194,6 +212,83 @@ impl RegistryCredentials {
         image
             .split_once('/')
             .is_some_and(|(host, _)| host == self.server)
+    }
+}
+
+/// Which task an agent asks about (its role's credentials, its secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRequest {
+    pub cluster: String,
+    pub container_instance_arn: String,
+    pub task_arn: String,
+}
+
+/// A task role's temporary credentials, as the ECS credentials endpoint serves them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskCredentials {
+    pub role_arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub token: String,
+    /// RFC 3339, UTC.
+    pub expiration: String,
+}
+
+impl std::fmt::Debug for TaskCredentials {
+    /// Never the secret or the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskCredentials")
+            .field("role_arn", &self.role_arn)
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A task's secrets, resolved: per container, the environment variables its `secrets`
+/// name and the registry credentials its `repositoryCredentials` name; or why they could
+/// not be read (the task fails with it, as ECS's `ResourceInitializationError`).
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSecrets {
+    #[serde(default)]
+    pub containers: Vec<ContainerSecrets>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSecrets {
+    pub name: String,
+    /// (variable, value) pairs.
+    #[serde(default)]
+    pub environment: Vec<(String, String)>,
+    /// A private registry's user name and password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for TaskSecrets {
+    /// Never a value: only which variables each container gets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSecrets")
+            .field("containers", &self.containers)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ContainerSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.environment.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ContainerSecrets")
+            .field("name", &self.name)
+            .field("variables", &names)
+            .field("registry_auth", &self.registry_auth.is_some())
+            .finish()
     }
 }
 

@@ -2,14 +2,14 @@
 //! availability zones, as stored records with EC2's rules for them.
 //!
 //! [`cidr`]: CIDR blocks; [`rules`]: security group rules, normalised one per peer;
-//! [`filter`]: the `Filter.N` language every Describe call takes. The records here are the
-//! control plane's; network interfaces are not records but the awsvpc tasks' attachments
-//! seen as EC2 shows them.
+//! [`filter`]: the `Filter.N` language every Describe call takes; [`interface`]: the
+//! network interfaces of awsvpc tasks, each the claim on its address.
 //!
 //! Ids are a type prefix and 17 hexadecimal digits (`vpc-0a1b...`), as EC2's long ids are.
 
 pub mod cidr;
 pub mod filter;
+pub mod interface;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};

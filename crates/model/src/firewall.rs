@@ -14,8 +14,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-/// Everything one host enforces: the rules of its awsvpc tasks and the members of the
-/// groups those rules name.
+/// Everything one host enforces: the rules of its awsvpc tasks, the members of the groups
+/// those rules name, and the routes to the tasks of its subnets on other hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostFirewall {
@@ -25,6 +25,22 @@ pub struct HostFirewall {
     pub groups: BTreeMap<String, BTreeSet<Ipv4Addr>>,
     /// Task ARN → the rules of that task's network interface.
     pub interfaces: BTreeMap<String, InterfaceFirewall>,
+    /// Subnet id → the awsvpc tasks of that subnet on other hosts: task address → its
+    /// host's address (`flotilla.host-address`), what the host routes them through. Only
+    /// subnets the host has tasks in, and only when hosts name their addresses.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote_tasks: BTreeMap<String, BTreeMap<Ipv4Addr, Ipv4Addr>>,
+}
+
+impl HostFirewall {
+    /// A short digest of the whole firewall: equal firewalls have equal fingerprints, in
+    /// every process of one build (what an agent sends back to say what it enforces).
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_string(self).unwrap_or_default().hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
 }
 
 /// The merged rules of every security group attached to one network interface.

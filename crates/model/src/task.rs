@@ -123,6 +123,45 @@ pub struct NetworkInterface {
     pub private_ipv4_address: String,
 }
 
+/// Where an awsvpc task is on the network: chosen by the control plane at launch (a subnet
+/// of its network configuration, an address of that subnet nobody else holds) and what
+/// its agent wires the task with. Not part of ECS's shape: the task's `attachments` show
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskNetwork {
+    pub vpc_id: String,
+    pub subnet_id: String,
+    /// The subnet's block (`10.0.1.0/24`).
+    pub cidr: String,
+    pub address: std::net::Ipv4Addr,
+    pub security_groups: Vec<String>,
+    /// The network interface record that holds the address (`eni-...`).
+    pub network_interface_id: String,
+    /// The id of its ECS attachment.
+    pub attachment_id: String,
+}
+
+impl TaskNetwork {
+    /// ECS's `Attachment` of the task's network interface in `region`, in `status`
+    /// (PRECREATED when the task is created; its agent reports ATTACHED, then DELETED).
+    pub fn attachment(&self, region: &str, status: &str) -> serde_json::Value {
+        use crate::ec2::interface::{mac_of, private_dns_name};
+        serde_json::json!({
+            "id": self.attachment_id,
+            "type": "ElasticNetworkInterface",
+            "status": status,
+            "details": [
+                {"name": "subnetId", "value": self.subnet_id},
+                {"name": "networkInterfaceId", "value": self.network_interface_id},
+                {"name": "macAddress", "value": mac_of(self.address)},
+                {"name": "privateDnsName", "value": private_dns_name(self.address, region)},
+                {"name": "privateIPv4Address", "value": self.address.to_string()},
+            ],
+        })
+    }
+}
+
 /// One container of a task (ECS `Container`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -249,6 +288,9 @@ pub struct TaskRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub protected_until: Option<DateTime<Utc>>,
+    /// An awsvpc task's subnet, address and security groups (not part of ECS's shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<TaskNetwork>,
 }
 
 /// The longest and the default protection UpdateTaskProtection gives, in minutes.

@@ -9,10 +9,12 @@ use crate::digest::Digest;
 use crate::manifest::Manifest;
 
 /// Who a request acts as once its credentials are checked: the region whose repositories
-/// it sees (an authorization token is issued in one region).
+/// it sees (an authorization token is issued in one region), and the IAM identity whose
+/// policies decide its requests, if any (the access key its token was issued to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     pub region: String,
+    pub principal: Option<String>,
 }
 
 /// A manifest reference in a path: a tag or a digest.
@@ -72,6 +74,15 @@ pub trait Catalog: Send + Sync + 'static {
     /// The access a `Basic` username and password grant, or `None` when they are not valid
     /// (unknown, expired, or issued by another registry or account).
     fn authenticate(&self, username: &str, password: &str) -> Option<Access>;
+
+    /// `Ok` when `access` may perform the ECR `action` (`ecr:BatchGetImage`) on
+    /// `repository` (`None`: on the registry, e.g. the catalog); `Denied` otherwise.
+    fn authorize(
+        &self,
+        access: &Access,
+        action: &str,
+        repository: Option<&str>,
+    ) -> Result<(), CatalogError>;
 
     /// `Ok` when the repository exists; NameUnknown otherwise.
     async fn check_repository(&self, access: &Access, repository: &str)

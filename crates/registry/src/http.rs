@@ -196,7 +196,11 @@ async fn dispatch(
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers,
     };
-    match Route::parse(parts.uri.path()) {
+    let route = Route::parse(parts.uri.path());
+    if let Some((action, repository)) = route.action(&call.method) {
+        call.catalog().authorize(&call.access, action, repository)?;
+    }
+    match route {
         Route::Base => call
             .read_only()
             .map(|()| Reply::json(StatusCode::OK, &serde_json::json!({}))),

@@ -45,6 +45,41 @@ async fn requests_without_valid_credentials_are_challenged() {
 }
 
 #[tokio::test]
+async fn the_catalog_decides_each_request_by_its_ecr_action() {
+    let h = harness(&["web"]).await;
+    let d = h.push_blob("web", b"layer").await;
+    let as_reader = |method: &str, uri: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(AUTHORIZATION, basic(USER, READER_PASSWORD))
+    };
+    // Pulls are allowed; starting an upload or deleting is denied before anything is done.
+    let a = h
+        .send(
+            as_reader("GET", &format!("/v2/web/blobs/{d}")),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = h
+        .send(as_reader("POST", "/v2/web/blobs/uploads/"), Body::empty())
+        .await;
+    a.expect(StatusCode::FORBIDDEN, "DENIED");
+    assert!(a.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ecr:InitiateLayerUpload"));
+    let a = h
+        .send(
+            as_reader("DELETE", &format!("/v2/web/manifests/{d}")),
+            Body::empty(),
+        )
+        .await;
+    a.expect(StatusCode::FORBIDDEN, "DENIED");
+}
+
+#[tokio::test]
 async fn a_monolithic_push_is_pulled_whole_and_by_ranges() {
     let h = harness(&["web"]).await;
     let bytes = b"0123456789";

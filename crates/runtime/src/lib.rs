@@ -251,6 +251,9 @@ pub struct ContainerState {
     /// RFC 3339 times as the runtime reports them, when known.
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The process id of its main process on the host, while it runs (what a task's
+    /// network namespace is entered by).
+    pub pid: Option<u32>,
 }
 
 /// Something changed about a container: look at it again.
@@ -269,6 +272,8 @@ pub struct NetworkSpec {
     pub subnet: String,
     pub gateway: String,
     pub labels: BTreeMap<String, String>,
+    /// The driver's options (`com.docker.network.bridge.name`, ...).
+    pub options: BTreeMap<String, String>,
 }
 
 /// Which output of a container a log entry was written to.

@@ -391,6 +391,7 @@ async fn ensure_network_is_idempotent_and_fixed_addresses_hold() {
             subnet: format!("10.{second}.{third}.0/24"),
             gateway: format!("10.{second}.{third}.1"),
             labels: BTreeMap::from([("flotilla.test".to_string(), "true".to_string())]),
+            options: Default::default(),
         };
         let (a, b) = tokio::join!(
             fx.runtime.ensure_network(&spec),

@@ -23,6 +23,7 @@ use flotilla_control::controllers::Controllers;
 use flotilla_control::State;
 
 pub use flotilla_control::elbv2::AddressPool;
+pub use flotilla_control::secrets::SecretsKey;
 pub use flotilla_control::ControlConfig;
 pub use flotilla_dns::{system_forwarders, Options as DnsOptions};
 pub use flotilla_lb::Options as LbOptions;
@@ -38,6 +39,9 @@ use tokio::sync::watch;
 /// How long a request's body may take to arrive in full.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+#[cfg(feature = "etcd")]
+pub use flotilla_store::{EtcdOptions, EtcdTls};
+
 /// Which store the server opens.
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
@@ -49,6 +53,9 @@ pub enum StoreConfig {
     },
     /// In memory: lost when the server stops.
     Memory,
+    /// A real etcd cluster (cargo feature `etcd`), shared by every server on it.
+    #[cfg(feature = "etcd")]
+    Etcd(flotilla_store::EtcdOptions),
 }
 
 /// Everything a server needs besides its listeners.
@@ -199,7 +206,8 @@ pub enum ServerError {
 }
 
 /// The operations of an AWS service (`ecs`, `ecr`, `elbv2`, `acm`, `route53`,
-/// `servicediscovery`, `cloudwatch`, `application-autoscaling`) this build implements (for `flotilla operations` and the
+/// `servicediscovery`, `cloudwatch`, `application-autoscaling`, `ec2`, `iam`,
+/// `secretsmanager`, `ssm`) this build implements (for `flotilla operations` and the
 /// compatibility table).
 pub fn operations(service: &str) -> Option<&'static [&'static str]> {
     match service {
@@ -207,12 +215,15 @@ pub fn operations(service: &str) -> Option<&'static [&'static str]> {
         "ecr" => Some(flotilla_api::ecr_operations()),
         "elbv2" => Some(flotilla_api::elbv2_operations()),
         "ec2" => Some(flotilla_api::ec2_operations()),
+        "iam" => Some(flotilla_api::iam_operations()),
         "acm" => Some(flotilla_api::acm_operations()),
         "route53" => Some(flotilla_api::route53_operations()),
         "servicediscovery" => Some(flotilla_api::servicediscovery_operations()),
         "cloudwatch" => Some(flotilla_api::cloudwatch_operations()),
         "application-autoscaling" => Some(flotilla_api::autoscaling_operations()),
         "logs" => Some(flotilla_api::logs_operations()),
+        "secretsmanager" => Some(flotilla_api::secretsmanager_operations()),
+        "ssm" => Some(flotilla_api::ssm_operations()),
         _ => None,
     }
 }
@@ -231,6 +242,10 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreErr
             Arc::new(SqliteStore::open_with(path, options).await?)
         }
         StoreConfig::Memory => Arc::new(MemoryStore::new()),
+        #[cfg(feature = "etcd")]
+        StoreConfig::Etcd(options) => {
+            Arc::new(flotilla_store::EtcdStore::connect(options.clone()).await?)
+        }
     })
 }
 
@@ -479,7 +494,8 @@ impl Server {
                 credentials: config
                     .credentials
                     .clone()
-                    .with_source(flotilla_api::key_source(state.clone())),
+                    .with_source(flotilla_api::key_source(state.clone()))
+                    .with_authorizer(flotilla_api::authorizer(state.clone())),
                 account,
                 max_body_bytes: config.max_body_bytes,
                 body_timeout: BODY_TIMEOUT,

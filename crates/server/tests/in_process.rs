@@ -40,6 +40,7 @@ fn ecs(endpoint: String) -> JsonClient {
             region: "us-east-1".into(),
             access_key_id: KEY.into(),
             secret_access_key: SECRET.into(),
+            session_token: None,
             timeout: Duration::from_secs(10),
             tls: None,
         },

@@ -4,13 +4,15 @@
 //! write increments, transactions guarded by comparisons of a key's mod-revision, watches
 //! that replay every change from a given revision, and leases whose expiry deletes the keys
 //! attached to them. Backends ([`MemoryStore`] for tests, [`SqliteStore`] as the embedded
-//! default, etcd later) implement [`Store`] and must pass the shared conformance suite in
-//! `tests/conformance.rs`.
+//! default, `EtcdStore` with the cargo feature `etcd`) implement [`Store`] and must pass
+//! the shared conformance suite in `tests/conformance.rs`.
 //!
 //! This crate knows nothing of ECS: keys and values are bytes. Typed access and the
 //! per-process in-memory view live in [`view`].
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "etcd")]
+mod etcd;
 mod memory;
 mod shared;
 mod sqlite;
@@ -21,6 +23,11 @@ use std::fmt;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+#[cfg(feature = "etcd")]
+pub use etcd::{
+    local::{EtcdTlsFiles, LocalEtcd},
+    EtcdOptions, EtcdStore, EtcdTls,
+};
 pub use memory::{MemoryOptions, MemoryStore};
 pub use sqlite::{SqliteOptions, SqliteStore, FORMAT_VERSION};
 
@@ -283,6 +290,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// End a lease now, deleting every key attached to it.
     async fn lease_revoke(&self, lease: LeaseId) -> Result<()>;
+
+    /// Most compares, and most operations in either branch, one transaction may carry
+    /// (etcd's `--max-txn-ops`); writers of many keys split their batches to fit.
+    fn max_txn_ops(&self) -> usize {
+        usize::MAX
+    }
 
     /// Finish what is queued and release the backend's files, leaving them
     /// self-contained (a clean shutdown). Later calls fail with [`StoreError::Closed`].

@@ -37,6 +37,7 @@ fn container(id: &str, task: &str, name: &str, running: bool, exited: bool) -> C
         ip_addresses: BTreeMap::new(),
         started_at: None,
         finished_at: None,
+        pid: None,
     }
 }
 

@@ -51,6 +51,10 @@ pub(crate) const IP: Tool = Tool {
     name: "ip",
     package: "iproute2",
 };
+pub(crate) const IPTABLES: Tool = Tool {
+    name: "iptables",
+    package: "iptables",
+};
 const NSENTER: Tool = Tool {
     name: "nsenter",
     package: "util-linux",
@@ -98,7 +102,7 @@ pub enum ToolError {
 }
 
 /// Where `tool` is installed: the first match in `PATH`, then in the `sbin` directories.
-fn locate(tool: Tool) -> Result<PathBuf, ToolError> {
+pub(crate) fn locate(tool: Tool) -> Result<PathBuf, ToolError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(SBIN.iter().map(PathBuf::from))

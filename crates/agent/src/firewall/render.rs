@@ -47,6 +47,12 @@ impl HostServices {
             credentials: Some(ECS_CREDENTIALS),
         }
     }
+
+    /// These services with the credentials endpoint where the agent serves it.
+    pub fn with_credentials(mut self, endpoint: Option<SocketAddrV4>) -> Self {
+        self.credentials = endpoint;
+        self
+    }
 }
 
 /// A rendered script with the fingerprint it carries in its table's comment.

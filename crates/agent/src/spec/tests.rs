@@ -188,7 +188,7 @@ fn awsvpc_containers_join_the_pause_container() {
     let mut def = web();
     def.network_mode = Some("awsvpc".into());
     let (mut ctx, c) = context(&def, serde_json::Value::Null);
-    let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc");
+    let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc", None);
     assert_eq!(
         pause.network,
         Some(NetworkMode::Network {
@@ -230,7 +230,7 @@ fn containers_resolve_through_the_agents_resolver_unless_they_name_their_own() {
         .is_empty());
     def.network_mode = Some("awsvpc".into());
     let (mut ctx, c) = context(&def, serde_json::Value::Null);
-    let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc");
+    let pause = ctx.pause_spec(&c, "flotilla/pause:latest", "flotilla-awsvpc", None);
     assert_eq!(pause.dns, vec![AGENT_DNS.to_string()]);
     ctx.pause_id = Some("pause1".into());
     assert!(ctx

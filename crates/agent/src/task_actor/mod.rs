@@ -22,6 +22,7 @@
 mod logs;
 mod observe;
 mod restart;
+mod secrets;
 mod start;
 mod stop;
 #[cfg(test)]
@@ -34,7 +35,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flotilla_model::agent_protocol::{DesiredTask, RegistryCredentials};
-use flotilla_model::task::{ContainerStatus, NetworkBinding, StopCode, TaskReport, TaskStatus};
+use flotilla_model::task::{
+    ContainerStatus, NetworkBinding, StopCode, TaskNetwork, TaskReport, TaskStatus,
+};
 use flotilla_model::task_definition::ContainerDefinition;
 use flotilla_runtime::{ContainerState, Health, NetworkSpec, Runtime};
 use tokio::sync::{broadcast, mpsc};
@@ -67,6 +70,12 @@ pub(crate) struct ActorContext {
     pub registry: std::sync::Mutex<Option<RegistryCredentials>>,
     /// Ships `awslogs` containers' output.
     pub logs: Arc<crate::logs::LogShipper>,
+    /// Enforces awsvpc tasks' security groups.
+    pub firewall: Arc<crate::firewall::Keeper>,
+    /// Serves task roles' credentials to containers (absent: the agent serves none).
+    pub credentials: Option<Arc<crate::credentials::CredentialsEndpoint>>,
+    /// The server, for what a task needs when it starts (its secrets).
+    pub api: Arc<dyn crate::api::AgentApi>,
 }
 
 impl ActorContext {
@@ -191,6 +200,8 @@ impl ContainerRun {
 struct Pause {
     id: String,
     ip: Option<String>,
+    /// Its process on the host, while it runs (the task's namespace is entered by it).
+    pid: Option<u32>,
 }
 
 /// The actor's state. Private: only the actor's own methods change it.
@@ -202,9 +213,19 @@ pub(crate) struct TaskActor {
     order: Vec<usize>,
     known: Lifecycle,
     desired: TaskStatus,
+    /// Whether the containers' secrets were read (or there are none to read).
+    secrets_ready: bool,
+    /// Whether the task has an execution role (the server checks its image pulls and
+    /// logs with it when the task starts).
+    execution_role: bool,
     images_ready: bool,
     volumes_ready: bool,
     pause: Option<Pause>,
+    /// An awsvpc task's subnet, address and groups, as the control plane chose them
+    /// (none for other modes, and for tasks placed before addresses were).
+    network: Option<TaskNetwork>,
+    /// Whether its security groups are enforced in its namespace.
+    firewalled: bool,
     attachment_id: String,
     pull_started_at: Option<DateTime<Utc>>,
     pull_stopped_at: Option<DateTime<Utc>>,
@@ -252,13 +273,21 @@ impl TaskActor {
         let overrides = spec::overrides(&task);
         let defs = spec::effective_containers(&definition, &overrides);
         let order = deps::start_order(&defs);
-        let spec = SpecContext::new(
+        let mut spec = SpecContext::new(
             &task,
             &definition,
             &ctx.identity.instance_arn(),
             &ctx.data_dir_id,
             &ctx.container_dns,
         );
+        let task_role = overrides
+            .task_role_arn
+            .as_deref()
+            .or(definition.task_role_arn.as_deref())
+            .filter(|r| !r.is_empty());
+        if let (Some(_), Some(endpoint)) = (task_role, &ctx.credentials) {
+            spec.extra_env = endpoint.env_for(&task.task_arn);
+        }
         let cp = adopted.checkpoint.as_ref();
         let report = cp.and_then(|c| c.last_report.as_ref());
         let containers = defs
@@ -287,16 +316,28 @@ impl TaskActor {
                 c.known_status.max(TaskStatus::Pending)
             })),
             desired: task.desired_status,
+            secrets_ready: false,
+            execution_role: overrides
+                .execution_role_arn
+                .as_deref()
+                .or(definition.execution_role_arn.as_deref())
+                .is_some_and(|r| !r.is_empty()),
             images_ready: false,
             // Adopted containers already have their volumes.
             volumes_ready: !adopted.containers.is_empty(),
             pause: adopted.pause.as_ref().map(|p| Pause {
                 id: p.id.clone(),
                 ip: None,
+                pid: None,
             }),
-            attachment_id: cp
-                .and_then(|c| c.attachment_id.clone())
+            attachment_id: task
+                .network
+                .as_ref()
+                .map(|n| n.attachment_id.clone())
+                .or_else(|| cp.and_then(|c| c.attachment_id.clone()))
                 .unwrap_or_else(new_attachment_id),
+            network: task.network.clone(),
+            firewalled: false,
             pull_started_at: report.and_then(|r| r.pull_started_at),
             pull_stopped_at: report.and_then(|r| r.pull_stopped_at),
             started_at: report.and_then(|r| r.started_at),
@@ -422,6 +463,17 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+impl TaskActor {
+    /// The Docker network an awsvpc task joins: its subnet's, or for a task placed without
+    /// an address, the agent's shared network (where Docker picks the address).
+    fn task_network_spec(&self) -> NetworkSpec {
+        match &self.network {
+            Some(n) => crate::hostnet::subnet_network(n),
+            None => self.ctx.awsvpc.clone(),
+        }
     }
 }
 

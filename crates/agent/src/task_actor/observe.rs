@@ -70,11 +70,12 @@ impl TaskActor {
     }
 
     pub(super) fn apply_pause_state(&mut self, state: &ContainerState) {
-        let network = self.ctx.awsvpc.name.clone();
+        let network = self.task_network_spec().name;
         if let Some(p) = self.pause.as_mut() {
             if let Some(ip) = state.ip_addresses.get(&network) {
                 p.ip = Some(ip.clone());
             }
+            p.pid = state.pid;
         }
     }
 
@@ -192,6 +193,13 @@ impl TaskActor {
 
     /// ECS's `Attachment` of a task's elastic network interface.
     fn attachment(&self, ip: &str, stopped: bool) -> serde_json::Value {
+        let status = if stopped { "DELETED" } else { "ATTACHED" };
+        if let Some(n) = &self.network {
+            let region = flotilla_model::Arn::parse(&self.task_arn)
+                .map(|a| a.region.clone())
+                .unwrap_or_default();
+            return n.attachment(&region, status);
+        }
         let eni = format!(
             "eni-{}",
             self.attachment_id
@@ -202,7 +210,7 @@ impl TaskActor {
         json!({
             "id": self.attachment_id,
             "type": "ElasticNetworkInterface",
-            "status": if stopped { "DELETED" } else { "ATTACHED" },
+            "status": status,
             "details": [
                 {"name": "subnetId", "value": format!("subnet-{}", self.ctx.awsvpc.name)},
                 {"name": "networkInterfaceId", "value": eni},

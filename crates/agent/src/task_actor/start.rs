@@ -5,11 +5,11 @@
 //! calling it again only does what became possible (a dependency turned healthy, an init
 //! container exited 0).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use flotilla_model::task::{ContainerStatus, StopCode, TaskStatus};
-use flotilla_runtime::RuntimeError;
+use flotilla_runtime::{RegistryAuth, RuntimeError};
 
 use super::{is_awsvpc, Pause, TaskActor};
 use crate::deps::{self, Readiness};
@@ -32,6 +32,9 @@ impl TaskActor {
             self.fail(StopCode::TaskFailedToStart, why);
             return;
         }
+        if !self.secrets_ready && !self.read_secrets().await {
+            return;
+        }
         if !self.images_ready && !self.pull_images().await {
             return;
         }
@@ -42,6 +45,9 @@ impl TaskActor {
             self.volumes_ready = true;
         }
         if self.spec.needs_pause() && self.pause.is_none() && !self.start_pause().await {
+            return;
+        }
+        if !self.firewalled && self.network.is_some() && !self.enforce_firewall().await {
             return;
         }
         self.restart_exited().await;
@@ -66,6 +72,24 @@ impl TaskActor {
             .filter(|c| c.runtime_id.is_none())
             .filter_map(|c| c.def.image.clone())
             .collect();
+        // Private registries' logins from `repositoryCredentials`, by image.
+        let logins: BTreeMap<String, RegistryAuth> = self
+            .containers
+            .iter()
+            .filter_map(|c| {
+                let image = c.def.image.clone()?;
+                let (username, password) = self.spec.registry_auth.get(c.name())?.clone();
+                let server = image.split('/').next().unwrap_or_default().to_string();
+                Some((
+                    image,
+                    RegistryAuth {
+                        server,
+                        username,
+                        password,
+                    },
+                ))
+            })
+            .collect();
         let runtime = self.ctx.runtime.clone();
         // ECS reports the image phase even when every image is cached (a pull that finds
         // the image present is immediate), so the times are set either way.
@@ -80,7 +104,10 @@ impl TaskActor {
             // An image of the server's registry is pulled even when present, as ECS's
             // default pull behaviour does, so a moved tag is followed; a cached copy
             // stands in when that pull fails.
-            let auth = self.ctx.registry_auth(&image);
+            let auth = logins
+                .get(&image)
+                .cloned()
+                .or_else(|| self.ctx.registry_auth(&image));
             if present && auth.is_none() {
                 continue;
             }
@@ -131,17 +158,23 @@ impl TaskActor {
         let runtime = self.ctx.runtime.clone();
         let defs: Vec<_> = self.containers.iter().map(|c| c.def.clone()).collect();
         let awsvpc = is_awsvpc(&self.spec);
+        let network = self.task_network_spec();
+        let ipv4 = self.network.as_ref().map(|n| n.address.to_string());
         let result = async {
             if awsvpc {
-                runtime.ensure_network(&self.ctx.awsvpc).await?;
+                if self.network.is_some() {
+                    crate::hostnet::ensure_host_rules().await;
+                }
+                runtime.ensure_network(&network).await?;
             }
             let image = runtime.ensure_pause_image().await?;
-            let spec = self.spec.pause_spec(&defs, &image, &self.ctx.awsvpc.name);
+            let spec = self.spec.pause_spec(&defs, &image, &network.name, ipv4);
             let id = runtime.create_container(&spec).await?;
             // Record it before starting, so a failed start still gets cleaned up.
             self.pause = Some(Pause {
                 id: id.clone(),
                 ip: None,
+                pid: None,
             });
             self.claim(&id);
             runtime.start_container(&id).await?;
@@ -161,6 +194,37 @@ impl TaskActor {
                     "the task's PID/IPC namespaces"
                 };
                 let reason = format!("ResourceInitializationError: failed to set up {what}: {e}");
+                self.fail(StopCode::TaskFailedToStart, reason);
+                false
+            }
+        }
+    }
+
+    /// Enforce the task's security groups in its namespace before any of its containers
+    /// starts (and again, for an adopted task, after an agent restart: a no-op when the
+    /// namespace holds the same rules). A new task whose rules cannot be enforced fails
+    /// rather than run unprotected; an adopted one keeps the rules its namespace holds.
+    async fn enforce_firewall(&mut self) -> bool {
+        let (Some(n), Some(pid)) = (&self.network, self.pause.as_ref().and_then(|p| p.pid)) else {
+            let reason = "ResourceInitializationError: the task's network namespace is gone";
+            self.fail(StopCode::TaskFailedToStart, reason.into());
+            return false;
+        };
+        let address = n.address;
+        let keeper = self.ctx.firewall.clone();
+        match keeper.enforce(&self.task_arn, pid, address).await {
+            Ok(()) => {
+                self.firewalled = true;
+                true
+            }
+            Err(e) if self.containers.iter().any(|c| c.started) => {
+                tracing::warn!(task = %self.task_arn, error = %e, "could not check the task's security groups");
+                self.firewalled = true;
+                true
+            }
+            Err(e) => {
+                let reason =
+                    format!("ResourceInitializationError: failed to enforce security groups: {e}");
                 self.fail(StopCode::TaskFailedToStart, reason);
                 false
             }

@@ -65,6 +65,10 @@ impl TaskActor {
                 msg = rx.recv() => if msg.is_none() { return },
             }
         }
+        self.ctx.firewall.forget(&self.task_arn);
+        if let Some(endpoint) = &self.ctx.credentials {
+            endpoint.forget(&self.task_arn);
+        }
         let runtime = self.ctx.runtime.clone();
         let ids: Vec<String> = self
             .containers

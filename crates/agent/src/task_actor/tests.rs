@@ -55,6 +55,12 @@ pub(crate) async fn harness() -> Harness {
     )
     .unwrap();
     tokio::spawn(logs.clone().run(stop_rx.clone()));
+    let credentials = crate::credentials::CredentialsEndpoint::new(
+        "169.254.170.2:40000".parse().unwrap(),
+        "test-secret",
+        api.clone(),
+        identity.clone(),
+    );
     let ctx = Arc::new(ActorContext {
         runtime: rt.clone(),
         reports: ReportQueue::new(),
@@ -71,11 +77,17 @@ pub(crate) async fn harness() -> Harness {
             subnet: "172.31.240.0/20".into(),
             gateway: "172.31.240.1".into(),
             labels: Default::default(),
+            options: Default::default(),
         },
         container_dns: Vec::new(),
         events,
         registry: Default::default(),
         logs,
+        firewall: Arc::new(crate::firewall::Keeper::new(
+            crate::firewall::HostServices::new(vec![]),
+        )),
+        credentials: Some(credentials),
+        api: api.clone(),
     });
     Harness {
         rt,
@@ -179,6 +191,95 @@ async fn a_bridge_task_runs_and_reports_its_bindings() {
         cp.tasks[ARN].containers["app"],
         app.runtime_id.clone().unwrap()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn containers_of_a_task_with_a_task_role_are_told_where_its_credentials_are() {
+    let h = harness().await;
+    h.rt.add_image("httpd");
+    h.rt.add_image("busybox");
+    let mut def = web();
+    def.task_role_arn = Some("arn:aws:iam::000000000000:role/app".into());
+    let _actor = h.spawn(desired(ARN, &def));
+    h.until(ARN, status(TaskStatus::Running)).await;
+    let (spec, _) = h.rt.by_name("app").unwrap();
+    let var = |k: &str| {
+        spec.env
+            .iter()
+            .find(|(n, _)| n.as_str() == k)
+            .map(|(_, v)| v.clone())
+    };
+    let uri = var("AWS_CONTAINER_CREDENTIALS_FULL_URI").unwrap();
+    assert!(
+        uri.starts_with("http://169.254.170.2:40000/v2/credentials/"),
+        "{uri}"
+    );
+    let token = var("AWS_CONTAINER_AUTHORIZATION_TOKEN").unwrap();
+    let id = uri.rsplit('/').next().unwrap();
+    let endpoint = h.ctx.credentials.as_ref().unwrap();
+    let creds = endpoint.credentials(id, Some(&token)).await.unwrap();
+    assert!(creds.access_key_id.starts_with("ASIA"));
+
+    // A task without a role gets nothing of the kind.
+    let other = "arn:aws:ecs:us-east-1:000000000000:task/default/t2";
+    let _plain = h.spawn(desired(other, &web()));
+    h.until(other, status(TaskStatus::Running)).await;
+    let plain =
+        h.rt.containers()
+            .into_iter()
+            .find(|(s, _)| s.labels["com.amazonaws.ecs.task-arn"] == other)
+            .unwrap();
+    assert!(plain
+        .0
+        .env
+        .iter()
+        .all(|(k, _)| !k.starts_with("AWS_CONTAINER")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn secrets_become_the_containers_environment_or_fail_the_task() {
+    use flotilla_model::agent_protocol::{ContainerSecrets, TaskSecrets};
+    let h = harness().await;
+    h.rt.add_image("httpd");
+    h.rt.add_image("busybox");
+    let def = definition(
+        json!({"family": "db", "revision": 1, "containerDefinitions": [
+        {"name": "app", "image": "httpd", "secrets": [
+            {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf"}]}]}),
+    );
+    *h.api.secrets.lock().unwrap() = TaskSecrets {
+        containers: vec![ContainerSecrets {
+            name: "app".into(),
+            environment: vec![("DB_PASSWORD".into(), "s3cr3t".into())],
+            registry_auth: None,
+        }],
+        failure: None,
+    };
+    let _actor = h.spawn(desired(ARN, &def));
+    h.until(ARN, status(TaskStatus::Running)).await;
+    let (spec, _) = h.rt.by_name("app").unwrap();
+    assert_eq!(
+        spec.env.get("DB_PASSWORD").map(String::as_str),
+        Some("s3cr3t")
+    );
+    // The value is in no report and not in the checkpoint.
+    assert!(!format!("{:?}", h.history(ARN)).contains("s3cr3t"));
+    assert!(!serde_json::to_string(&h.ctx.checkpoint.snapshot())
+        .unwrap()
+        .contains("s3cr3t"));
+
+    // A secret the server cannot read fails the task before anything is created.
+    let other = "arn:aws:ecs:us-east-1:000000000000:task/default/t3";
+    h.api.secrets.lock().unwrap().failure = Some(
+        "ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secret from asm: gone".into(),
+    );
+    let _failing = h.spawn(desired(other, &def));
+    let r = h.until(other, status(TaskStatus::Stopped)).await;
+    assert_eq!(
+        r.stopped_reason.as_deref(),
+        Some("ResourceInitializationError: unable to pull secrets or registry auth: unable to retrieve secret from asm: gone")
+    );
+    assert!(r.containers.iter().all(|c| c.runtime_id.is_none()));
 }
 
 #[tokio::test(start_paused = true)]

@@ -34,6 +34,10 @@ pub(crate) struct FakeApi {
     pub keys_used: Mutex<Vec<String>>,
     /// PrepareLogStreams, PutLogs and SubmitStats, as a server would store them.
     pub logs: FakeLogServer,
+    /// How many task credentials were handed out.
+    pub credentials_issued: AtomicUsize,
+    /// What GetTaskSecrets answers (nothing by default).
+    pub secrets: Mutex<flotilla_model::agent_protocol::TaskSecrets>,
 }
 
 impl FakeApi {
@@ -110,6 +114,7 @@ impl AgentApi for FakeApi {
                     instance_status: "ACTIVE".into(),
                     store_id: String::new(),
                     registry: None,
+                    firewall: Default::default(),
                 })
             }
         }
@@ -135,6 +140,29 @@ impl AgentApi for FakeApi {
         request: &flotilla_model::agent_protocol::SubmitStatsRequest,
     ) -> std::result::Result<(), CallError> {
         self.logs.stats(request)
+    }
+
+    async fn task_secrets(
+        &self,
+        _: &flotilla_model::agent_protocol::TaskRequest,
+    ) -> std::result::Result<flotilla_model::agent_protocol::TaskSecrets, CallError> {
+        Ok(self.secrets.lock().unwrap().clone())
+    }
+
+    /// Credentials numbered in the order they are asked for, valid for a minute.
+    async fn task_credentials(
+        &self,
+        request: &flotilla_model::agent_protocol::TaskRequest,
+    ) -> std::result::Result<flotilla_model::agent_protocol::TaskCredentials, CallError> {
+        let n = self.credentials_issued.fetch_add(1, Ordering::SeqCst);
+        Ok(flotilla_model::agent_protocol::TaskCredentials {
+            role_arn: format!("arn:aws:iam::000000000000:role/for-{}", request.task_arn),
+            access_key_id: format!("ASIAFAKE{n:012}"),
+            secret_access_key: "s".repeat(40),
+            token: format!("token-{n}"),
+            expiration: (chrono::Utc::now() + chrono::Duration::seconds(60))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
     }
 
     async fn submit(

@@ -5,6 +5,7 @@
 use flotilla_aws::xml::XmlWriter;
 use flotilla_control::ec2::security_groups::{NewPeer, NewRule, RuleEntry};
 use flotilla_model::ec2::filter::Filter;
+use flotilla_model::ec2::interface::NetworkInterfaceRecord;
 use flotilla_model::ec2::rules::{Peer, Permission, SgRule};
 use flotilla_model::ec2::{
     zone_id, Ec2Tag, SecurityGroupRecord, SubnetRecord, VpcRecord, DHCP_OPTIONS_ID,
@@ -35,7 +36,7 @@ pub fn tag_set(w: &mut XmlWriter, tags: &[Ec2Tag]) {
     });
 }
 
-fn arn(scope: &Scope, kind: &str, id: &str) -> String {
+pub fn arn(scope: &Scope, kind: &str, id: &str) -> String {
     format!(
         "arn:{}:ec2:{}:{}:{kind}/{id}",
         scope.partition, scope.region, scope.account
@@ -63,14 +64,16 @@ pub fn vpc(w: &mut XmlWriter, v: &VpcRecord) {
     tag_set(w, &v.tags);
 }
 
-pub fn subnet(w: &mut XmlWriter, scope: &Scope, s: &SubnetRecord) {
+/// A subnet, `in_use` of its addresses held by network interfaces.
+pub fn subnet(w: &mut XmlWriter, scope: &Scope, s: &SubnetRecord, in_use: usize) {
     w.leaf("subnetId", &s.subnet_id);
     w.leaf("subnetArn", &arn(scope, "subnet", &s.subnet_id));
     w.leaf("state", "available");
     w.leaf("vpcId", &s.vpc_id);
     w.leaf("ownerId", &s.owner_id);
     w.leaf("cidrBlock", &s.cidr_block.to_string());
-    w.leaf("availableIpAddressCount", &s.usable_addresses().to_string());
+    let available = s.usable_addresses().saturating_sub(in_use as u64);
+    w.leaf("availableIpAddressCount", &available.to_string());
     w.leaf("availabilityZone", &s.availability_zone);
     w.leaf("availabilityZoneId", &zone_id(&s.availability_zone));
     w.leaf("defaultForAz", &s.default_for_az.to_string());
@@ -82,6 +85,56 @@ pub fn subnet(w: &mut XmlWriter, scope: &Scope, s: &SubnetRecord) {
     w.leaf("ipv6Native", "false");
     w.node("ipv6CidrBlockAssociationSet", |_| {});
     tag_set(w, &s.tags);
+}
+
+/// An awsvpc task's network interface, as EC2 shows the interfaces ECS makes for tasks.
+pub fn network_interface(
+    w: &mut XmlWriter,
+    scope: &Scope,
+    i: &NetworkInterfaceRecord,
+    group_name: &dyn Fn(&str) -> String,
+) {
+    let address = i.private_ip_address.to_string();
+    let dns = i.private_dns_name(&scope.region);
+    w.leaf("networkInterfaceId", &i.network_interface_id);
+    w.leaf("subnetId", &i.subnet_id);
+    w.leaf("vpcId", &i.vpc_id);
+    w.leaf("availabilityZone", &i.availability_zone);
+    w.leaf(
+        "description",
+        &format!(
+            "arn:{}:ecs:{}:{}:attachment/{}",
+            scope.partition, scope.region, scope.account, i.attachment_id
+        ),
+    );
+    w.leaf("ownerId", &i.owner_id);
+    w.leaf("requesterId", "ecs");
+    w.leaf("requesterManaged", "true");
+    w.leaf("status", "in-use");
+    w.leaf("macAddress", &i.mac_address());
+    w.leaf("privateIpAddress", &address);
+    w.leaf("privateDnsName", &dns);
+    w.leaf("sourceDestCheck", "true");
+    w.leaf("interfaceType", "interface");
+    set(w, "groupSet", &i.security_groups, |w, g| {
+        w.leaf("groupId", g);
+        w.leaf("groupName", &group_name(g));
+    });
+    w.node("attachment", |w| {
+        w.leaf("attachmentId", &i.ec2_attachment_id());
+        w.leaf("deviceIndex", "1");
+        w.leaf("networkCardIndex", "0");
+        w.leaf("instanceOwnerId", "amazon-aws");
+        w.leaf("status", "attached");
+        w.leaf("deleteOnTermination", "true");
+    });
+    set(w, "privateIpAddressesSet", &[()], |w, _| {
+        w.leaf("privateIpAddress", &address);
+        w.leaf("privateDnsName", &dns);
+        w.leaf("primary", "true");
+    });
+    w.node("ipv6AddressesSet", |_| {});
+    w.node("tagSet", |_| {});
 }
 
 /// The rules of one direction grouped as `IpPermissions`: one per protocol and port

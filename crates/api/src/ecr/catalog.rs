@@ -56,10 +56,46 @@ impl Catalog for ControlCatalog {
         if username != auth::USER {
             return None;
         }
-        let scope = auth::verify(&self.state, password, chrono::Utc::now())?;
+        let grant = auth::verify(&self.state, password, chrono::Utc::now())?;
         Some(Access {
-            region: scope.region,
+            region: grant.scope.region,
+            principal: grant.principal,
         })
+    }
+
+    /// A token of an IAM identity acts with its policies (a key deactivated or deleted
+    /// since acts with none); the root's and agents' tokens may do everything.
+    fn authorize(
+        &self,
+        access: &Access,
+        action: &str,
+        repository: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let Some(key) = &access.principal else {
+            return Ok(());
+        };
+        let resource = match repository {
+            Some(name) => self
+                .scope(access)
+                .arn("ecr", format!("repository/{name}"))
+                .to_string(),
+            None => "*".to_string(),
+        };
+        let who = flotilla_control::iam::authorize::acting(&self.state, key);
+        let mut context = flotilla_model::iam::eval::Context::default();
+        context.set_one("aws:RequestedRegion", access.region.clone());
+        let decision = who
+            .as_ref()
+            .map_or(flotilla_model::iam::eval::Decision::ImplicitDeny, |w| {
+                w.decide(action, &resource, &context)
+            });
+        if decision.allowed() {
+            return Ok(());
+        }
+        let arn = who.map_or_else(|| key.clone(), |w| w.arn);
+        Err(CatalogError::Denied(crate::authz::denial(
+            &arn, action, &resource, decision,
+        )))
     }
 
     async fn check_repository(

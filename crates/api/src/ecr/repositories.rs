@@ -430,7 +430,10 @@ pub fn authorization_token(
     let endpoint = state.config().registry_endpoint.clone().ok_or_else(|| {
         invalid("This server serves no image registry (start it with --registry-addr).")
     })?;
-    let token = auth::issue(state, &scope(state, ctx), chrono::Utc::now());
+    // An IAM identity's token acts as that identity in the registry.
+    let principal =
+        (ctx.principal == flotilla_aws::Principal::User).then_some(ctx.access_key.as_str());
+    let token = auth::issue(state, &scope(state, ctx), principal, chrono::Utc::now());
     let encoded = STANDARD.encode(format!("{}:{}", auth::USER, token.password));
     Ok(json!({"authorizationData": [{
         "authorizationToken": encoded,

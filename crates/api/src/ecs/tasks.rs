@@ -52,6 +52,7 @@ pub struct LaunchInput {
     tags: Vec<Tag>,
     #[serde(default)]
     placement_constraints: Vec<PlacementConstraintInput>,
+    network_configuration: Option<NetworkConfiguration>,
     /// RunTask's; StartTask has none.
     #[serde(default)]
     capacity_provider_strategy: Vec<Value>,
@@ -83,6 +84,9 @@ impl LaunchInput {
                 .collect(),
             capacity_provider_strategy,
             allow_inactive: false,
+            network: self
+                .network_configuration
+                .and_then(|n| n.awsvpc_configuration),
         };
         Ok(LaunchSpec::check(state, scope, request)?)
     }
@@ -102,7 +106,6 @@ pub struct RunInput {
     client_token: Option<String>,
     #[serde(default)]
     placement_strategy: Vec<Value>,
-    network_configuration: Option<NetworkConfiguration>,
     platform_version: Option<String>,
 }
 
@@ -123,7 +126,7 @@ pub async fn run(state: &State, ctx: &Context, input: RunInput) -> Result<Value,
                 .map_err(crate::ecs::error::from_model)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    crate::ecs::check_network(state, ctx, input.network_configuration.as_ref()).await?;
+    crate::ecs::check_network(state, ctx, input.launch.network_configuration.as_ref()).await?;
     let launch_type = input.launch.launch_type.as_deref().unwrap_or("EC2");
     if LAUNCH_TYPES.contains(&launch_type) {
         launch::platform_version(launch_type, input.platform_version.as_deref())?;
@@ -188,6 +191,7 @@ pub async fn start(state: &State, ctx: &Context, input: StartInput) -> Result<Va
             "containerInstances must name between 1 and 10 instances.",
         ));
     }
+    crate::ecs::check_network(state, ctx, input.launch.network_configuration.as_ref()).await?;
     let mut launch_input = input.launch;
     // StartTask's tasks are EC2 tasks on the named instances: never the cluster's default
     // capacity provider strategy.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::{Ecs, OPERATIONS};
 
+mod awsvpc;
 mod capacity;
 mod deployments;
 mod task_sets;

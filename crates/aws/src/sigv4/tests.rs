@@ -82,6 +82,7 @@ impl KeySource for OneAgent {
             principal: Principal::Agent,
             region: "us-east-1".into(),
             arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/c/i".into(),
+            session_token: None,
         })
     }
 }

@@ -1,12 +1,12 @@
 //! The retention controller: on the leader, deletes tasks that have been STOPPED for longer
 //! than the retention period (ECS shows stopped tasks for about an hour), so stopped tasks
-//! do not pile up in the store and in every server's views.
+//! do not pile up in the store and in every server's views; and IAM sessions whose
+//! temporary credentials expired.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use flotilla_model::task::TaskStatus;
-use flotilla_store::{Compare, Op, Txn};
 use tokio::sync::watch;
 
 use super::runtime::{self, Action, Reconciler};
@@ -49,6 +49,12 @@ impl Reconciler for Retention {
         if n > 0 {
             tracing::debug!(tasks = n, "deleted tasks stopped longer than the retention");
         }
+        let now = self.state.clock().now();
+        match crate::iam::roles::reap_sessions(&self.state, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "deleted expired IAM sessions"),
+            Err(e) => tracing::warn!(error = %e, "deleting expired IAM sessions"),
+        }
         let every = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         Ok(Action::Requeue(every))
     }
@@ -85,19 +91,5 @@ pub async fn reap(
             break;
         }
     }
-    let mut deleted = 0;
-    for chunk in old.chunks(BATCH) {
-        let txn = Txn {
-            compares: chunk
-                .iter()
-                .map(|(k, rev)| Compare::unchanged(k.clone(), *rev))
-                .collect(),
-            success: chunk.iter().map(|(k, _)| Op::delete(k.clone())).collect(),
-            failure: vec![],
-        };
-        if state.commit(txn).await?.succeeded {
-            deleted += chunk.len();
-        }
-    }
-    Ok(deleted)
+    state.delete_unchanged(&old, BATCH).await
 }

@@ -98,7 +98,7 @@ pub fn host(
         .collect();
     for g in named {
         let members = security_groups::members(state, scope, &g);
-        fw.groups.insert(g, members.into_iter().collect());
+        fw.groups.insert(g, members);
     }
     fw
 }

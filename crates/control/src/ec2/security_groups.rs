@@ -3,6 +3,7 @@
 //! balancer names it), authorize and revoke in either direction (all of a request's rules
 //! or none), and the rules one by one as DescribeSecurityGroupRules shows them.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use flotilla_model::ec2::cidr::Cidr;
@@ -259,7 +260,8 @@ pub async fn delete(
             .range(keys::load_balancer(&scope.region, "").as_bytes())
             .iter()
             .any(|(_, lb)| lb.value.security_groups.contains(&g.group_id));
-        if referenced || on_lb {
+        let on_task = !super::interfaces::addresses_in_group(state, scope, &g.group_id).is_empty();
+        if referenced || on_lb || on_task {
             return Err(Ec2Error::InUse(format!(
                 "resource {} has a dependent object",
                 g.group_id
@@ -578,21 +580,42 @@ fn admits_tcp(permission: &Permission, port: u16) -> bool {
     }
 }
 
-/// The addresses that are members of security group `group_id` in `scope`: the load
-/// balancers it is attached to. (Tasks join once they take their addresses from their
-/// subnets.)
-pub fn members(state: &State, scope: &Scope, group_id: &str) -> Vec<std::net::Ipv4Addr> {
-    state
+/// The addresses that are members of security group `group_id` in `scope`: the awsvpc
+/// tasks it is attached to, and for each load balancer it is attached to, the listener
+/// address and the addresses the load balancer connects to targets from (the hosts' own
+/// address on each subnet of its VPC: a load balancer reaches a task through the host's
+/// bridge for the task's subnet).
+pub fn members(state: &State, scope: &Scope, group_id: &str) -> BTreeSet<std::net::Ipv4Addr> {
+    let mut out: BTreeSet<_> = super::interfaces::addresses_in_group(state, scope, group_id)
+        .into_iter()
+        .collect();
+    let lbs = state
         .elbv2()
         .load_balancers
-        .range(keys::load_balancer(&scope.region, "").as_bytes())
-        .iter()
-        .filter(|(_, lb)| lb.value.security_groups.iter().any(|g| g == group_id))
-        .filter_map(|(_, lb)| match lb.value.address {
-            std::net::IpAddr::V4(a) => Some(a),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .collect()
+        .range(keys::load_balancer(&scope.region, "").as_bytes());
+    let mut vpcs = BTreeSet::new();
+    for (_, lb) in lbs.iter() {
+        if !lb.value.security_groups.iter().any(|g| g == group_id) {
+            continue;
+        }
+        if let std::net::IpAddr::V4(a) = lb.value.address {
+            out.insert(a);
+        }
+        vpcs.insert(lb.value.vpc_id.clone());
+    }
+    if !vpcs.is_empty() {
+        let subnets = state
+            .ec2()
+            .subnets
+            .range(keys::subnet(&scope.region, "").as_bytes());
+        out.extend(
+            subnets
+                .iter()
+                .filter(|(_, s)| vpcs.contains(&s.value.vpc_id))
+                .filter_map(|(_, s)| flotilla_model::ec2::interface::gateway(&s.value.cidr_block)),
+        );
+    }
+    out
 }
 
 /// The client addresses a load balancer in `groups` admits on TCP `port`: every CIDR

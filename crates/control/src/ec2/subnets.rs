@@ -166,7 +166,7 @@ pub async fn create(
     Err(ControlError::Contended(format!("The VPC {} kept changing; retry.", new.vpc_id)).into())
 }
 
-/// DeleteSubnet: refused while a load balancer is in it.
+/// DeleteSubnet: refused while a load balancer or a task is in it.
 pub async fn delete(state: &State, scope: &Scope, id: &str) -> Result<(), Ec2Error> {
     for _ in 0..ATTEMPTS {
         let subnet = get(state, scope, id)?;
@@ -175,7 +175,8 @@ pub async fn delete(state: &State, scope: &Scope, id: &str) -> Result<(), Ec2Err
             .load_balancers
             .range(keys::load_balancer(&scope.region, "").as_bytes())
             .iter()
-            .any(|(_, lb)| lb.value.subnets.iter().any(|s| s == id));
+            .any(|(_, lb)| lb.value.subnets.iter().any(|s| s == id))
+            || !super::interfaces::list(state, scope, id).is_empty();
         if in_use {
             return Err(Ec2Error::InUse(format!(
                 "The subnet '{id}' has dependencies and cannot be deleted."

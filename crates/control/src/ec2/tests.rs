@@ -480,9 +480,12 @@ async fn groups_become_what_a_host_enforces() {
         std::net::IpAddr::V4(a) => a,
         other => panic!("{other}"),
     };
+    // Its listener address, and the host's address on its VPC's subnet (what the load
+    // balancer connects to targets from).
+    let gateway: std::net::Ipv4Addr = "172.31.0.1".parse().unwrap();
     assert_eq!(
         fw.groups[&web.group_id].iter().copied().collect::<Vec<_>>(),
-        vec![lb_address]
+        vec![lb_address, gateway]
     );
     // Every rule the mapping makes is one the agent accepts.
     for r in iface.ingress.iter().chain(&iface.egress) {

@@ -10,7 +10,7 @@ use flotilla_model::ec2::filter::Filter;
 use flotilla_model::ec2::rules::{Peer, Permission, SgRule};
 use flotilla_model::ec2::{
     Ec2Tag, ResourceType, SecurityGroupRecord, SubnetRecord, VpcRecord, DEFAULT_GROUP_NAME,
-    DEFAULT_SUBNET_PREFIX, DEFAULT_VPC_CIDR, MAX_VPCS,
+    DEFAULT_SUBNET_PREFIX, MAX_VPCS,
 };
 use flotilla_model::record::encode;
 use flotilla_model::Scope;
@@ -205,7 +205,7 @@ pub async fn delete(state: &State, scope: &Scope, id: &str) -> Result<(), Ec2Err
 pub async fn ensure_defaults(state: &State, scope: &Scope) -> Result<(), Ec2Error> {
     let mark_key = keys::default_vpc(&scope.region);
     if state.ec2().defaults.get(mark_key.as_bytes()).is_none() {
-        let cidr: Cidr = DEFAULT_VPC_CIDR.parse().map_err(ControlError::invalid)?;
+        let cidr: Cidr = state.config().default_vpc_cidr;
         let vpc = VpcRecord {
             vpc_id: new_id(ResourceType::Vpc),
             owner_id: scope.account.clone(),

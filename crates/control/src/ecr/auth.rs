@@ -1,8 +1,9 @@
 //! The registry's authorization tokens: what GetAuthorizationToken hands out and `docker
 //! login` sends back as the password of user `AWS`. A token names the region and account
-//! it was issued in and when it expires, signed with the store's registry key (so every
-//! server of one store accepts it and no other registry does); nothing is stored per
-//! token.
+//! it was issued in, when it expires and, when an IAM identity asked for it, that
+//! identity's access key (its registry requests are then decided by its policies), signed
+//! with the store's registry key (so every server of one store accepts it and no other
+//! registry does); nothing is stored per token.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use flotilla_model::agent_protocol::RegistryCredentials;
@@ -36,15 +37,28 @@ fn mac(state: &State, payload: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-/// A new token for the scope's region and account, valid for [`TTL`] from `now`.
-pub fn issue(state: &State, scope: &Scope, now: DateTime<Utc>) -> Token {
+/// What a valid token grants: its region (and account), and the IAM identity it acts as
+/// (the access key it was issued to; `None`: the account root or an agent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub scope: Scope,
+    pub principal: Option<String>,
+}
+
+/// A new token for the scope's region and account, valid for [`TTL`] from `now`, acting
+/// as the IAM identity of the access key `principal` when there is one.
+pub fn issue(state: &State, scope: &Scope, principal: Option<&str>, now: DateTime<Utc>) -> Token {
     let expires_at = now + TTL;
-    let payload = format!(
+    let mut payload = format!(
         "{}\n{}\n{}",
         scope.region,
         scope.account,
         expires_at.timestamp()
     );
+    if let Some(key) = principal {
+        payload.push('\n');
+        payload.push_str(key);
+    }
     let tag = mac(state, payload.as_bytes()).finalize().into_bytes();
     Token {
         password: format!("{VERSION}.{}.{}", hex::encode(&payload), hex::encode(tag)),
@@ -52,9 +66,9 @@ pub fn issue(state: &State, scope: &Scope, now: DateTime<Utc>) -> Token {
     }
 }
 
-/// The scope a token grants at `now`: `None` when it is malformed, not signed by this
-/// store's key, for another account, or expired.
-pub fn verify(state: &State, password: &str, now: DateTime<Utc>) -> Option<Scope> {
+/// What a token grants at `now`: `None` when it is malformed, not signed by this store's
+/// key, for another account, or expired.
+pub fn verify(state: &State, password: &str, now: DateTime<Utc>) -> Option<Grant> {
     let mut parts = password.split('.');
     let (version, payload, tag) = (parts.next()?, parts.next()?, parts.next()?);
     if version != VERSION || parts.next().is_some() {
@@ -67,8 +81,12 @@ pub fn verify(state: &State, password: &str, now: DateTime<Utc>) -> Option<Scope
     let payload = String::from_utf8(payload).ok()?;
     let mut fields = payload.split('\n');
     let (region, account, expires) = (fields.next()?, fields.next()?, fields.next()?);
+    let principal = fields.next().map(str::to_string);
     let expires: i64 = expires.parse().ok()?;
-    (account == state.account() && now.timestamp() < expires).then(|| Scope::new(region, account))
+    (account == state.account() && now.timestamp() < expires).then(|| Grant {
+        scope: Scope::new(region, account),
+        principal,
+    })
 }
 
 /// The credentials an agent pulls with, in its region: a token with at least half its life
@@ -81,9 +99,9 @@ pub fn agent_credentials(state: &State, scope: &Scope) -> Option<RegistryCredent
         let mut tokens = state.agent_registry_tokens();
         let token = tokens
             .entry(scope.region.clone())
-            .or_insert_with(|| issue(state, scope, now));
+            .or_insert_with(|| issue(state, scope, None, now));
         if token.expires_at - now < TTL / 2 {
-            *token = issue(state, scope, now);
+            *token = issue(state, scope, None, now);
         }
         token.password.clone()
     };
@@ -114,10 +132,20 @@ mod tests {
     async fn a_token_grants_its_region_until_it_expires_and_only_where_it_was_signed() {
         let s = state("000000000000").await;
         let now = Utc::now();
-        let token = issue(&s, &Scope::new("eu-west-1", "000000000000"), now);
+        let token = issue(&s, &Scope::new("eu-west-1", "000000000000"), None, now);
         assert_eq!(token.expires_at, now + TTL);
         let granted = verify(&s, &token.password, now).unwrap();
-        assert_eq!(granted.region, "eu-west-1");
+        assert_eq!(granted.scope.region, "eu-west-1");
+        assert_eq!(granted.principal, None);
+        // A token issued to an IAM identity names its key.
+        let user = issue(
+            &s,
+            &Scope::new("eu-west-1", "000000000000"),
+            Some("AKIAUSER"),
+            now,
+        );
+        let granted = verify(&s, &user.password, now).unwrap();
+        assert_eq!(granted.principal.as_deref(), Some("AKIAUSER"));
         assert!(verify(&s, &token.password, token.expires_at).is_none());
         // Another store has another key; a tampered token fails its signature.
         let other = state("000000000000").await;
@@ -126,7 +154,7 @@ mod tests {
         tampered.replace_range(5..7, "00");
         assert!(verify(&s, &tampered, now).is_none() || tampered == token.password);
         // A token naming another account is refused even when signed by this store.
-        let foreign = issue(&s, &Scope::new("eu-west-1", "111111111111"), now);
+        let foreign = issue(&s, &Scope::new("eu-west-1", "111111111111"), None, now);
         assert!(verify(&s, &foreign.password, now).is_none());
     }
 

@@ -340,6 +340,10 @@ pub fn launch_of(
         tags,
         placement_constraints: svc.placement_constraints.clone(),
         allow_inactive: true,
+        network: svc
+            .network_configuration
+            .as_ref()
+            .and_then(|n| n.awsvpc_configuration.clone()),
     };
     let mut launch = LaunchSpec::check(state, scope, request)?;
     // Managed tags are ECS's own (`aws:` keys a user may not set), so they are added after

@@ -21,6 +21,23 @@ pub const MAX_TARGETS: usize = 1000;
 /// targets are sent there. Without it (one host), the loopback address.
 pub const HOST_ADDRESS_ATTRIBUTE: &str = "flotilla.host-address";
 
+/// The `flotilla.host-address` of the instance `task` runs on, if it has one.
+pub fn host_address_of(
+    state: &State,
+    scope: &Scope,
+    task: &flotilla_model::task::TaskRecord,
+) -> Option<String> {
+    let cluster = task.cluster_arn.rsplit('/').next().unwrap_or_default();
+    let id = task.container_instance_arn.as_deref()?.rsplit('/').next()?;
+    let instance = state
+        .instances()
+        .get(keys::container_instance(&scope.region, cluster, id).as_bytes())?;
+    instance
+        .value
+        .attribute(HOST_ADDRESS_ATTRIBUTE)
+        .map(str::to_string)
+}
+
 /// A target as a request names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetRef {

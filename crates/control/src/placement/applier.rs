@@ -14,7 +14,7 @@
 //! batch that another applier (another server process sharing the store) committed into
 //! the same cluster in between fails the compare, and the whole batch is proposed again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use flotilla_model::container_instance::{ContainerInstanceRecord, ACTIVE};
@@ -54,7 +54,10 @@ pub struct Proposal {
     pub group: String,
     /// `distinctInstance`: no two tasks of the group on one instance.
     pub distinct: bool,
-    /// The writes (task records, a client token).
+    /// Keys that must be absent when the writes commit (the network interfaces that claim
+    /// awsvpc tasks' addresses): two proposals of one batch may not claim the same.
+    pub claims: Vec<String>,
+    /// The writes (task records, a client token, the claims).
     pub ops: Vec<Op>,
 }
 
@@ -213,20 +216,51 @@ struct Batch {
     compares: HashMap<String, Revision>,
     ops: Vec<Op>,
     replies: Vec<oneshot::Sender<Verdict>>,
+    /// Every claim of the batch's proposals.
+    claimed: HashSet<String>,
     /// Index into `Worker::accepted` where this batch's tasks begin.
     first_accepted: usize,
 }
 
+/// `first` and what `more` has queued after it, while their weights add up to at most
+/// `budget` (`first` alone may be heavier); the first one that would not fit is handed
+/// back to start the next batch.
+fn gather<T>(
+    first: T,
+    mut more: impl FnMut() -> Option<T>,
+    weight: impl Fn(&T) -> usize,
+    budget: usize,
+) -> (Vec<T>, Option<T>) {
+    let mut used = weight(&first);
+    let mut batch = vec![first];
+    while used < budget {
+        let Some(next) = more() else { break };
+        if used + weight(&next) > budget {
+            return (batch, Some(next));
+        }
+        used += weight(&next);
+        batch.push(next);
+    }
+    (batch, None)
+}
+
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Submission>) {
-        while let Some(first) = rx.recv().await {
-            let mut ops = first.0.ops.len();
-            let mut submissions = vec![first];
-            while ops < MAX_BATCH_OPS {
-                let Ok(next) = rx.try_recv() else { break };
-                ops += next.0.ops.len();
-                submissions.push(next);
-            }
+        // A batch stays within what one transaction of the store may carry: each
+        // proposal's writes, and per task its instance's compare and placement epoch.
+        let budget = MAX_BATCH_OPS.min(self.store.max_txn_ops());
+        let weight = |s: &Submission| s.0.ops.len() + 2 * s.0.placed.len() + 1;
+        let mut carried: Option<Submission> = None;
+        loop {
+            let first = match carried.take() {
+                Some(s) => s,
+                None => match rx.recv().await {
+                    Some(s) => s,
+                    None => return,
+                },
+            };
+            let (submissions, rest) = gather(first, || rx.try_recv().ok(), weight, budget);
+            carried = rest;
             self.apply(submissions).await;
         }
     }
@@ -285,6 +319,9 @@ impl Worker {
                 return Err("the cluster changed".into());
             }
         }
+        if let Some(c) = proposal.claims.iter().find(|c| batch.claimed.contains(*c)) {
+            return Err(format!("{c} was claimed by another placement"));
+        }
         let mut per_instance: HashMap<&str, (u32, &Placed)> = HashMap::new();
         for p in &proposal.placed {
             per_instance
@@ -339,6 +376,10 @@ impl Worker {
         batch
             .compares
             .insert(proposal.placements_key.clone(), epoch);
+        for c in &proposal.claims {
+            batch.compares.insert(c.clone(), 0);
+            batch.claimed.insert(c.clone());
+        }
         Ok(())
     }
 
@@ -355,6 +396,7 @@ impl Worker {
             mut ops,
             replies,
             first_accepted,
+            claimed: _,
         } = batch;
         let epochs: Vec<String> = compares
             .keys()
@@ -440,6 +482,7 @@ mod tests {
 
     fn proposal(memory: i64, tcp: &[u16], distinct: bool) -> Proposal {
         Proposal {
+            claims: vec![],
             cluster_key: String::new(),
             cluster_rev: 0,
             placements_key: String::new(),
@@ -500,6 +543,20 @@ mod tests {
             &proposal(10, &[80], false),
             1
         ));
+    }
+
+    #[test]
+    fn batches_stay_within_the_budget_and_hand_back_what_does_not_fit() {
+        let mut queue = vec![50, 60, 20, 200, 5].into_iter();
+        let first = queue.next().unwrap();
+        let (batch, rest) = gather(first, || queue.next(), |w| *w, 128);
+        assert_eq!((batch, rest), (vec![50, 60], Some(20)));
+        let (batch, rest) = gather(20, || queue.next(), |w| *w, 128);
+        assert_eq!((batch, rest), (vec![20], Some(200)));
+        // Too heavy alone: a batch of its own (the store then says why it refuses it).
+        let (batch, rest) = gather(200, || queue.next(), |w| *w, 128);
+        assert_eq!((batch, rest), (vec![200], None));
+        assert_eq!(queue.next(), Some(5));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! in-flight placements), has the plan applier commit the new task records, and plans again
 //! when the applier turned the plan down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use flotilla_model::capacity_provider::{self as cp, StrategyItem};
 use flotilla_model::host_access::HostAccess;
 use flotilla_model::record::encode;
 use flotilla_model::run_token::{PlacementFailure, RunTokenRecord};
-use flotilla_model::service::PlacementConstraint;
+use flotilla_model::service::{AwsVpcConfiguration, PlacementConstraint};
 use flotilla_model::tag::{validate_tags, Tag};
 use flotilla_model::task::overrides::TaskOverride;
 use flotilla_model::task::{Container, ContainerStatus, HealthStatus, TaskRecord, TaskStatus};
@@ -55,6 +55,9 @@ pub struct LaunchRequest {
     /// Whether an INACTIVE task definition may start tasks (a service keeps running the
     /// revision it was given after that revision is deregistered, as ECS does).
     pub allow_inactive: bool,
+    /// awsvpc tasks' subnets and security groups (checked by the caller); none: the
+    /// default VPC's default subnets and its default group.
+    pub network: Option<AwsVpcConfiguration>,
 }
 
 /// A checked request to start tasks from one definition.
@@ -77,6 +80,10 @@ pub struct LaunchSpec {
     pub required_attributes: Vec<String>,
     /// Host paths the task bind-mounts (an instance's allow-list must take them).
     pub host_paths: Vec<String>,
+    /// Whether the definition's network mode is awsvpc: each task is given an address.
+    pub awsvpc: bool,
+    /// The subnets and security groups awsvpc tasks are given.
+    pub network: Option<AwsVpcConfiguration>,
 }
 
 impl LaunchSpec {
@@ -112,6 +119,7 @@ impl LaunchSpec {
             placement_constraints,
             capacity_provider_strategy,
             allow_inactive,
+            network,
         } = request;
         // The request's own values are checked before anything is looked up, as ECS does:
         // a bad launch type is an InvalidParameterException even for a missing cluster.
@@ -197,6 +205,7 @@ impl LaunchSpec {
                 required_attributes.push(a.to_string());
             }
         }
+        let awsvpc = d.effective_network_mode() == "awsvpc";
         Ok(LaunchSpec {
             cluster,
             definition,
@@ -209,6 +218,8 @@ impl LaunchSpec {
             constraints,
             required_attributes,
             host_paths: access.host_paths,
+            awsvpc,
+            network,
         })
     }
 }
@@ -319,6 +330,7 @@ fn new_task(
         connectivity: Some("CONNECTED".into()),
         awaiting_drain: false,
         protected_until: None,
+        network: None,
     }
 }
 
@@ -348,6 +360,13 @@ pub async fn launch(
         Some(&launch.definition.value.definition),
     );
     let picture = state.pictures().of(&cluster_key);
+    let network = match (&launch.network, launch.awsvpc) {
+        (_, false) => None,
+        (Some(n), true) => {
+            Some(crate::ec2::resolve_network(state, scope, &n.subnets, &n.security_groups).await?)
+        }
+        (None, true) => Some(crate::ec2::resolve_network(state, scope, &[], &[]).await?),
+    };
     let mut why = String::new();
     for _ in 0..MAX_ATTEMPTS {
         let request = TaskRequest {
@@ -403,7 +422,7 @@ pub async fn launch(
                 .collect(),
         );
         drop(pic);
-        let tasks: Vec<TaskRecord> = placed
+        let mut tasks: Vec<TaskRecord> = placed
             .iter()
             .map(|(p, az, provider)| {
                 new_task(
@@ -415,6 +434,30 @@ pub async fn launch(
                 )
             })
             .collect();
+        let task_key = |t: &TaskRecord| {
+            let id = t.task_arn.rsplit('/').next().unwrap_or("");
+            keys::task(&scope.region, &launch.cluster, id)
+        };
+        let mut claims = Vec::new();
+        let mut claim_ops = Vec::new();
+        if let Some(network) = &network {
+            let mut taken = HashSet::new();
+            for t in &mut tasks {
+                let a = crate::ec2::interfaces::allocate(
+                    state,
+                    scope,
+                    network,
+                    t.availability_zone.as_deref(),
+                    &t.task_arn,
+                    &task_key(t),
+                    &mut taken,
+                )?;
+                t.attachments = vec![a.network.attachment(&scope.region, "PRECREATED")];
+                t.network = Some(a.network.clone());
+                claims.push(a.key.clone());
+                claim_ops.push(a.claim().1);
+            }
+        }
         let failures: Vec<PlacementFailure> = plan_failures
             .iter()
             .map(|f| PlacementFailure {
@@ -424,10 +467,8 @@ pub async fn launch(
             .collect();
         let mut ops: Vec<Op> = tasks
             .iter()
-            .map(|t| {
-                let id = t.task_arn.rsplit('/').next().unwrap_or("");
-                Op::put(keys::task(&scope.region, &launch.cluster, id), encode(t))
-            })
+            .map(|t| Op::put(task_key(t), encode(t)))
+            .chain(claim_ops)
             .collect();
         if let Some(token) = client_token {
             let saved = RunTokenRecord {
@@ -458,6 +499,7 @@ pub async fn launch(
                 .constraints
                 .iter()
                 .any(|c| matches!(c, Constraint::DistinctInstance)),
+            claims,
             ops,
         };
         match state.applier().propose(proposal).await {

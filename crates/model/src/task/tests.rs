@@ -51,6 +51,7 @@ fn task() -> TaskRecord {
         connectivity: None,
         awaiting_drain: false,
         protected_until: None,
+        network: None,
     }
 }
 

@@ -33,6 +33,35 @@ pub(crate) enum Route<'a> {
 }
 
 impl<'a> Route<'a> {
+    /// The ECR action a request of `method` on this route is decided as, and the
+    /// repository it acts on (none for the catalog); `None` for the API check and
+    /// unknown paths.
+    pub(crate) fn action(&self, method: &http::Method) -> Option<(&'static str, Option<&'a str>)> {
+        use http::Method;
+        let write = !matches!(*method, Method::GET | Method::HEAD);
+        Some(match *self {
+            Route::Base | Route::Unknown => return None,
+            Route::Catalog => ("ecr:DescribeRepositories", None),
+            Route::Tags { name } => ("ecr:ListImages", Some(name)),
+            Route::Manifest { name, .. } => match *method {
+                Method::PUT => ("ecr:PutImage", Some(name)),
+                Method::DELETE => ("ecr:BatchDeleteImage", Some(name)),
+                _ => ("ecr:BatchGetImage", Some(name)),
+            },
+            Route::Referrers { name, .. } => ("ecr:BatchGetImage", Some(name)),
+            Route::Blob { name, .. } if write => ("ecr:BatchDeleteImage", Some(name)),
+            Route::Blob { name, .. } if *method == Method::HEAD => {
+                ("ecr:BatchCheckLayerAvailability", Some(name))
+            }
+            Route::Blob { name, .. } => ("ecr:GetDownloadUrlForLayer", Some(name)),
+            Route::Uploads { name } => ("ecr:InitiateLayerUpload", Some(name)),
+            Route::Upload { name, .. } => match *method {
+                Method::PUT => ("ecr:CompleteLayerUpload", Some(name)),
+                _ => ("ecr:UploadLayerPart", Some(name)),
+            },
+        })
+    }
+
     /// The operation a request path names.
     pub(crate) fn parse(path: &'a str) -> Route<'a> {
         let Some(tail) = path.strip_prefix("/v2") else {

@@ -21,6 +21,8 @@ use crate::manifest::{Manifest, Refs, OCI_MANIFEST};
 
 pub(super) const USER: &str = "AWS";
 pub(super) const PASSWORD: &str = "secret";
+/// A password whose holder may only pull (as an IAM user with a read-only policy).
+pub(super) const READER_PASSWORD: &str = "reader-secret";
 
 /// A repository of the fake catalog.
 #[derive(Default)]
@@ -56,9 +58,37 @@ fn manifest_unknown() -> CatalogError {
 #[async_trait]
 impl Catalog for FakeCatalog {
     fn authenticate(&self, username: &str, password: &str) -> Option<Access> {
-        (username == USER && password == PASSWORD).then(|| Access {
+        let principal = match password {
+            PASSWORD => None,
+            READER_PASSWORD => Some("reader".to_string()),
+            _ => return None,
+        };
+        (username == USER).then(|| Access {
             region: "us-east-1".into(),
+            principal,
         })
+    }
+
+    fn authorize(
+        &self,
+        access: &Access,
+        action: &str,
+        repository: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        const READS: &[&str] = &[
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:ListImages",
+            "ecr:DescribeRepositories",
+        ];
+        if access.principal.is_none() || READS.contains(&action) {
+            return Ok(());
+        }
+        Err(CatalogError::Denied(format!(
+            "reader may not {action} on {}",
+            repository.unwrap_or("*")
+        )))
     }
 
     async fn check_repository(&self, _: &Access, repository: &str) -> Result<(), CatalogError> {

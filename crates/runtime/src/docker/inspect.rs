@@ -55,6 +55,10 @@ pub(crate) fn container_state(answer: ContainerInspectResponse) -> ContainerStat
             .unwrap_or_default(),
         started_at: known_time(state.started_at),
         finished_at: known_time(state.finished_at),
+        pid: state
+            .pid
+            .filter(|p| *p > 0)
+            .and_then(|p| u32::try_from(p).ok()),
     }
 }
 

@@ -32,7 +32,79 @@ pub(crate) async fn ensure(docker: &Docker, spec: &NetworkSpec) -> Result<()> {
         tracing::debug!(network = %spec.name, %error, "network appeared concurrently");
         return Ok(());
     }
+    // A managed network left behind with our subnet (by a control plane that is gone)
+    // and no container on it: remove it and try once more.
+    if remove_unused_overlapping(docker, spec).await? > 0 {
+        if let Err(e) = docker.create_network(create_request(spec)).await {
+            if !exists(docker, &spec.name).await? {
+                return Err(from_bollard(e));
+            }
+        }
+        return Ok(());
+    }
     Err(from_bollard(error))
+}
+
+/// Remove the networks labelled like `spec` (the `flotilla.managed` label) whose subnet
+/// overlaps `spec`'s and that no container uses; how many.
+async fn remove_unused_overlapping(docker: &Docker, spec: &NetworkSpec) -> Result<usize> {
+    use bollard::query_parameters::ListNetworksOptions;
+    let Some(ours) = parse_cidr(&spec.subnet) else {
+        return Ok(0);
+    };
+    let filters = HashMap::from([("label".to_string(), vec![MANAGED_LABEL.to_string()])]);
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(from_bollard)?;
+    let mut removed = 0;
+    for n in networks {
+        let (Some(id), Some(name)) = (n.id, n.name) else {
+            continue;
+        };
+        let overlaps = n
+            .ipam
+            .and_then(|i| i.config)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| parse_cidr(p.subnet.as_deref()?))
+            .any(|theirs| cidrs_overlap(ours, theirs));
+        if !overlaps || name == spec.name {
+            continue;
+        }
+        // The list does not say which containers use it; inspect does.
+        let used = docker
+            .inspect_network(&id, None::<InspectNetworkOptions>)
+            .await
+            .map(|i| i.containers.is_some_and(|c| !c.is_empty()))
+            .unwrap_or(true);
+        if used {
+            continue;
+        }
+        if docker.remove_network(&id).await.is_ok() {
+            tracing::info!(network = %name, "removed an unused network whose subnet overlapped");
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The label every network the agent creates carries (`key=value`).
+const MANAGED_LABEL: &str = "flotilla.managed=true";
+
+fn parse_cidr(s: &str) -> Option<(u32, u32)> {
+    let (addr, len) = s.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    Some((u32::from(addr) & mask, mask))
+}
+
+fn cidrs_overlap((a, am): (u32, u32), (b, bm): (u32, u32)) -> bool {
+    let mask = am & bm;
+    a & mask == b & mask
 }
 
 /// Whether a network with exactly this name exists (Docker also resolves id prefixes).
@@ -94,6 +166,8 @@ fn create_request(spec: &NetworkSpec) -> NetworkCreateRequest {
             options: None,
         }),
         labels: Some(spec.labels.clone().into_iter().collect::<HashMap<_, _>>()),
+        options: Some(spec.options.clone().into_iter().collect::<HashMap<_, _>>())
+            .filter(|o| !o.is_empty()),
         ..Default::default()
     }
 }
@@ -122,12 +196,23 @@ mod tests {
     }
 
     #[test]
+    fn overlap_is_a_shared_address() {
+        let c = |s| parse_cidr(s).unwrap();
+        assert!(cidrs_overlap(c("10.0.0.0/16"), c("10.0.5.0/24")));
+        assert!(cidrs_overlap(c("10.0.5.0/24"), c("10.0.0.0/16")));
+        assert!(!cidrs_overlap(c("10.0.0.0/24"), c("10.0.1.0/24")));
+        assert_eq!(parse_cidr("10.0.0.0/33"), None);
+        assert_eq!(parse_cidr("fd00::/64"), None);
+    }
+
+    #[test]
     fn request_carries_subnet_gateway_and_labels() {
         let request = create_request(&NetworkSpec {
             name: "flotilla-awsvpc".into(),
             subnet: "172.31.240.0/20".into(),
             gateway: "172.31.240.1".into(),
             labels: BTreeMap::from([("flotilla.managed".into(), "true".into())]),
+            options: Default::default(),
         });
         assert_eq!(request.driver.as_deref(), Some("bridge"));
         let pools = request.ipam.and_then(|i| i.config).unwrap_or_default();

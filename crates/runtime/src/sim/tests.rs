@@ -393,6 +393,7 @@ async fn awsvpc_containers_share_the_holders_address() {
         subnet: "172.31.240.0/20".into(),
         gateway: "172.31.240.1".into(),
         labels: BTreeMap::new(),
+        options: Default::default(),
     };
     let mut pause = spec("pause", &[]);
     pause.image = rt.ensure_pause_image().await.unwrap();

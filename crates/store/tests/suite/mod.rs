@@ -46,6 +46,14 @@ impl Backend for flotilla_store::SqliteStore {
     }
 }
 
+#[cfg(feature = "etcd")]
+#[async_trait]
+impl Backend for flotilla_store::EtcdStore {
+    async fn compact_to(&self, rev: Revision) -> Result<()> {
+        self.compact(rev).await
+    }
+}
+
 /// A fresh store and whatever must live as long as it (a temporary directory).
 pub struct Fixture<S> {
     pub store: Arc<S>,

@@ -14,7 +14,6 @@ use flotilla_model::servicediscovery::{DiscoveryServiceRecord, ATTR_IPV4, ATTR_P
 use flotilla_model::task::{TaskRecord, TaskStatus};
 use flotilla_model::Scope;
 
-use crate::elbv2::targets::HOST_ADDRESS_ATTRIBUTE;
 use crate::servicediscovery::{deregister_instance, register_instance, service_by_arn};
 use crate::{keys, State};
 
@@ -235,18 +234,6 @@ fn cluster_name(task: &TaskRecord) -> &str {
 /// A task's host address: its container instance's `flotilla.host-address` attribute,
 /// else loopback (as load balancer targets on that host are reached).
 fn host_address(state: &State, scope: &Scope, task: &TaskRecord) -> String {
-    task.container_instance_arn
-        .as_deref()
-        .and_then(|a| a.rsplit('/').next())
-        .and_then(|id| {
-            state
-                .instances()
-                .get(keys::container_instance(&scope.region, cluster_name(task), id).as_bytes())
-        })
-        .and_then(|i| {
-            i.value
-                .attribute(HOST_ADDRESS_ATTRIBUTE)
-                .map(str::to_string)
-        })
+    crate::elbv2::targets::host_address_of(state, scope, task)
         .unwrap_or_else(|| "127.0.0.1".to_string())
 }

@@ -99,6 +99,7 @@ impl State {
             ip_addresses,
             started_at: c.started.map(|at| clock.rfc3339(at)),
             finished_at: c.finished.map(|at| clock.rfc3339(at)),
+            pid: None,
         })
     }
 }

@@ -1,0 +1,188 @@
+"""Several servers on one etcd (issue 19): two `flotilla server`s on a three-member etcd
+cluster serve one state; exactly one leads; killing the etcd leader loses no acknowledged
+write; killing the leading server with kill -9 hands the controllers to the other within
+the leader lease, and the agent, given both servers, carries on with the survivor without
+registering again or restarting its task. Every fault prints what it did and found."""
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+from agents import IMAGE, AgentProcess, build_test_image, inspect, remove_containers, wait_for
+from conftest import Flotilla, free_port
+from etcd import EtcdCluster
+
+CLUSTER = "ha"
+LEADER_KEY = "/flotilla//flotilla/leader"
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    build_test_image()
+    base = tmp_path_factory.mktemp("ha")
+    e = Env()
+    e.etcd = EtcdCluster(base / "etcd").start()
+    # One registry directory for both servers, as a shared filesystem would be.
+    common = ["--store", e.etcd.url(), "--agent-ttl-seconds", "10", "--registry-dir", str(base / "registry")]
+    e.a = Flotilla(base / "a", extra_args=common, api_addr=f"127.0.0.1:{free_port()}").start()
+    # Secrets are sealed with the servers' key: every server of one store has the same.
+    key = base / "secrets.key"
+    shutil.copy(e.a.data_dir / "secrets.key", key)
+    e.b = Flotilla(base / "b", extra_args=[*common, "--secrets-key-file", str(key)],
+                   api_addr=f"127.0.0.1:{free_port()}").start()
+    e.agent = None
+    arn = None
+    try:
+        e.a.client("ecs").create_cluster(clusterName=CLUSTER)
+        e.agent = AgentProcess(e.a, base / "agent", cluster=CLUSTER, server_url=f"{e.a.endpoint},{e.b.endpoint}")
+        e.agent.start()
+        arn = e.agent.instance_arn()
+        e.a.client("ecs").register_task_definition(family="ha", containerDefinitions=[
+            {"name": "app", "image": IMAGE, "memory": 16, "command": ["sleep", "1000"], "stopTimeout": 1}])
+        yield e
+    finally:
+        if e.agent:
+            e.agent.stop()
+        e.a.stop()
+        e.b.stop()
+        e.etcd.stop()
+        if arn:
+            remove_containers(f"flotilla.container-instance={arn}")
+
+
+def node_id(server):
+    return (server.data_dir / "node-id").read_text().strip()
+
+
+def running(ecs, task):
+    [t] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task])["tasks"]
+    return t["lastStatus"] == "RUNNING" and t
+
+
+def test_both_servers_serve_one_state_and_one_leads(env):
+    a, b = env.a.client("ecs"), env.b.client("ecs")
+    assert any(c.endswith(f"/{CLUSTER}") for c in b.list_clusters()["clusterArns"])
+    env.a.client("secretsmanager").create_secret(Name="ha/db", SecretString="s3cret")
+    assert env.b.client("secretsmanager").get_secret_value(SecretId="ha/db")["SecretString"] == "s3cret"
+    # A task started through b runs on the agent, which polls a.
+    task = wait_for(lambda: b.run_task(cluster=CLUSTER, taskDefinition="ha")["tasks"], timeout=30, interval=0.5,
+                    what="RunTask to place the task")[0]["taskArn"]
+    wait_for(lambda: running(a, task), timeout=60, what="the task to run")
+    assert running(b, task)
+    leader = env.etcd.any().get(LEADER_KEY)
+    assert leader in (node_id(env.a), node_id(env.b))
+    print(f"leader: {'a' if leader == node_id(env.a) else 'b'}")
+    a.stop_task(cluster=CLUSTER, task=task)
+
+
+def test_an_image_pushed_to_one_server_pulls_from_the_other(env, tmp_path):
+    env.a.aws("ecr", "create-repository", "--repository-name", "ha/app")
+    # A token from a is good on b: both check it against the one store.
+    password = env.a.aws("ecr", "get-login-password", check=False).stdout.strip()
+    creds = f"AWS:{password}"
+    archive = tmp_path / "in.tar"
+    subprocess.run(["docker", "save", "-o", str(archive), IMAGE], check=True, timeout=120)
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", creds,
+                    f"docker-archive:{archive}", f"docker://{env.a.registry}/ha/app:v1"], check=True, timeout=300)
+    pulled = f"docker://{env.b.registry}/ha/app:v1"
+    inspected = json.loads(subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--creds", creds, pulled],
+                                          check=True, capture_output=True, text=True, timeout=120).stdout)
+    [image] = env.b.aws("ecr", "describe-images", "--repository-name", "ha/app")["imageDetails"]
+    assert inspected["Digest"] == image["imageDigest"]
+    # Every layer's bytes, read back through b, against their digests (skopeo checks them).
+    out = tmp_path / "out"
+    subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--src-creds", creds, pulled,
+                    f"dir:{out}"], check=True, timeout=300)
+    print(f"pushed through a ({env.a.registry}), pulled through b ({env.b.registry}): "
+          f"{image['imageDigest']}, {len(inspected['Layers'])} layer(s)")
+
+
+def test_killing_the_etcd_leader_loses_no_acknowledged_write(env):
+    acked, failed, times = [], [], []
+    stop = threading.Event()
+
+    def writer(server, tag):
+        ecs = server.client("ecs")
+        for i in range(400):
+            if stop.is_set():
+                return
+            name = f"w-{tag}-{i}"
+            try:
+                ecs.create_cluster(clusterName=name)
+                acked.append(name)
+                times.append(time.monotonic())
+            except (ClientError, EndpointConnectionError, ConnectionClosedError) as e:
+                failed.append((name, str(e)[:120]))
+
+    threads = [threading.Thread(target=writer, args=(s, t)) for s, t in ((env.a, "a"), (env.b, "b"))]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    victim = env.etcd.leader()
+    before = len(acked)
+    victim.kill9()
+    killed_at = time.monotonic()
+    time.sleep(8)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    after = sorted(t - killed_at for t in times if t > killed_at)
+    gaps = [b - a for a, b in zip([0.0, *after], after)]
+    print(f"killed etcd leader {victim.name} after {before} writes; {len(acked)} acknowledged, "
+          f"{len(failed)} failed: {failed[:3]}; first write after the kill at "
+          f"{after[0] if after else float('nan'):.2f} s, longest pause {max(gaps, default=0):.2f} s")
+    assert len(acked) > before, "no write succeeded after the etcd leader died"
+    # Every acknowledged write is there, on both servers.
+    for server in (env.a, env.b):
+        names = set()
+        for page in server.client("ecs").get_paginator("list_clusters").paginate():
+            names |= {a.rsplit("/", 1)[1] for a in page["clusterArns"]}
+        missing = set(acked) - names
+        assert not missing, f"{len(missing)} acknowledged clusters missing: {sorted(missing)[:5]}"
+    victim.start()
+    print(f"member {victim.name} back after {time.monotonic() - killed_at:.1f} s")
+
+
+def test_killing_the_leading_server_hands_over_and_the_agent_follows(env):
+    ecs_b = env.b.client("ecs")
+    env.a.client("ecs").create_service(cluster=CLUSTER, serviceName="kept", taskDefinition="ha", desiredCount=2)
+
+    def steady():
+        [svc] = ecs_b.describe_services(cluster=CLUSTER, services=["kept"])["services"]
+        return svc["runningCount"] == 2 and len(svc["deployments"]) == 1 and svc
+    wait_for(steady, timeout=90, what="the service to run its two tasks")
+    tasks = ecs_b.list_tasks(cluster=CLUSTER, serviceName="kept")["taskArns"]
+    containers = {t: running(ecs_b, t)["containers"][0]["runtimeId"] for t in tasks}
+    [instance] = ecs_b.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+
+    # a started first, so it leads; the agent polls it (the first server it was given).
+    assert env.etcd.any().get(LEADER_KEY) == node_id(env.a)
+    env.a.kill9()
+    killed = time.monotonic()
+    wait_for(lambda: env.etcd.any().get(LEADER_KEY) == node_id(env.b), timeout=30, interval=0.1,
+             what="b to take the leader key")
+    took_over = time.monotonic() - killed
+    # The new leader's controllers act: a stopped service task is replaced.
+    ecs_b.stop_task(cluster=CLUSTER, task=tasks[0], reason="test: the new leader must replace it")
+    wait_for(lambda: steady() and tasks[0] not in ecs_b.list_tasks(cluster=CLUSTER, serviceName="kept")["taskArns"],
+             timeout=90, what="the new leader to replace the stopped task")
+    replaced = time.monotonic() - killed
+    # The agent moved to b: still connected, the same instance, the other task untouched.
+    assert ecs_b.list_container_instances(cluster=CLUSTER)["containerInstanceArns"] == [instance]
+    wait_for(lambda: ecs_b.describe_container_instances(cluster=CLUSTER, containerInstances=[instance])
+             ["containerInstances"][0]["agentConnected"], timeout=30, what="the agent to be connected to b")
+    survivor = running(ecs_b, tasks[1])
+    assert survivor and survivor["containers"][0]["runtimeId"] == containers[tasks[1]]
+    assert inspect(containers[tasks[1]])["State"]["Running"]
+    print(f"killed the leading server: b held the leader key after {took_over:.1f} s, "
+          f"the stopped task was replaced {replaced:.1f} s after the kill; the agent and its other task carried on")
+    ecs_b.update_service(cluster=CLUSTER, service="kept", desiredCount=0)
+    ecs_b.delete_service(cluster=CLUSTER, service="kept", force=True)
