@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod backup;
 mod bench;
 mod credentials;
 mod env;
@@ -54,6 +55,11 @@ enum Command {
     /// The lines of a service's or a task's containers that log with awslogs (`-f` to
     /// follow).
     Logs(logs::LogsArgs),
+    /// Write a consistent copy of the running instance's store (every resource, the
+    /// registry's metadata; not the registry's blobs or the secrets key) to a file.
+    Backup(backup::BackupArgs),
+    /// Load a backup into a new data directory or an empty etcd, then start a server on it.
+    Restore(backup::RestoreArgs),
     /// Benchmarks that drive a real server (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -107,6 +113,8 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => server::run_up(args),
         Command::Server(args) => server::run_server(args),
         Command::Agent(args) => agent::run(args),
+        Command::Backup(args) => backup::run_backup(args),
+        Command::Restore(args) => backup::run_restore(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Registry(cmd) => registry::run(cmd),

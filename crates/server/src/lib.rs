@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alarms;
+pub mod backup;
 mod insights;
 pub mod lb_metrics;
 mod logs_retention;
@@ -483,6 +484,7 @@ impl Server {
         let telemetry = flotilla_api::Telemetry { logs, metrics };
         let mut services =
             flotilla_api::aws_services(state.clone(), ca_fingerprint.clone(), telemetry);
+        services.push(Arc::new(backup::Admin::new(store.clone())));
         if let Some((_, registry, rc)) = &registry {
             services.push(Arc::new(registry_admin::RegistryAdmin::new(
                 registry.clone(),

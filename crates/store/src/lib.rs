@@ -15,6 +15,7 @@
 mod etcd;
 mod memory;
 mod shared;
+pub mod snapshot;
 mod sqlite;
 pub mod view;
 

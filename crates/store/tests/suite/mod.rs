@@ -11,10 +11,12 @@
 
 pub mod kv;
 pub mod lease;
+pub mod snapshot;
 pub mod watch;
 
 pub use kv::*;
 pub use lease::*;
+pub use snapshot::*;
 pub use watch::*;
 
 use std::any::Any;
@@ -113,6 +115,9 @@ macro_rules! conformance_tests {
             lease_keep_alive_extends,
             lease_revoke_deletes_now,
             lease_not_found,
+            snapshot_is_the_store_at_one_revision_while_writes_go_on,
+            snapshot_leaves_out_keys_on_a_lease,
+            load_fills_an_empty_store_and_refuses_one_that_is_not,
         );
     };
     (@module $name:ident, $fixture:expr; $($test:ident),* $(,)?) => {
