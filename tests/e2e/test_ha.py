@@ -186,3 +186,49 @@ def test_killing_the_leading_server_hands_over_and_the_agent_follows(env):
           f"the stopped task was replaced {replaced:.1f} s after the kill; the agent and its other task carried on")
     ecs_b.update_service(cluster=CLUSTER, service="kept", desiredCount=0)
     ecs_b.delete_service(cluster=CLUSTER, service="kept", force=True)
+
+
+def test_restarting_every_server_at_once_loses_nothing_and_restarts_no_task(env):
+    if env.a.proc.poll() is not None:
+        env.a.start()  # killed by the test before
+    ecs = env.b.client("ecs")
+    ecs.create_service(cluster=CLUSTER, serviceName="through", taskDefinition="ha", desiredCount=2)
+
+    def steady(client, count):
+        [svc] = client.describe_services(cluster=CLUSTER, services=["through"])["services"]
+        return svc["runningCount"] == count and svc["pendingCount"] == 0 and len(svc["deployments"]) == 1 and svc
+    wait_for(lambda: steady(ecs, 2), timeout=90, what="the service to run its two tasks")
+    tasks = sorted(ecs.list_tasks(cluster=CLUSTER, serviceName="through")["taskArns"])
+    containers = {t: running(ecs, t)["containers"][0]["runtimeId"] for t in tasks}
+    acked = []
+    for i in range(20):
+        ecs.create_cluster(clusterName=f"restart-{i}")
+        acked.append(f"restart-{i}")
+
+    env.a.kill9()
+    env.b.kill9()
+    down = time.monotonic()
+    env.a.start()
+    env.b.start()
+    ecs = env.a.client("ecs")
+    names = {c.rsplit("/", 1)[1] for c in ecs.list_clusters(maxResults=100)["clusterArns"]}
+    assert set(acked) <= names, sorted(set(acked) - names)
+    wait_for(lambda: env.etcd.any().get(LEADER_KEY) in (node_id(env.a), node_id(env.b)), timeout=30,
+             interval=0.1, what="a leader after the restart")
+    led = time.monotonic() - down
+    # The same tasks, their containers never restarted.
+    assert sorted(ecs.list_tasks(cluster=CLUSTER, serviceName="through")["taskArns"]) == tasks
+    for t in tasks:
+        assert running(ecs, t)["containers"][0]["runtimeId"] == containers[t]
+        assert inspect(containers[t])["State"]["Running"]
+    [instance] = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+    wait_for(lambda: ecs.describe_container_instances(cluster=CLUSTER, containerInstances=[instance])
+             ["containerInstances"][0]["agentConnected"], timeout=30, what="the agent to reconnect")
+    # The controllers run again: a scale-up is carried out.
+    ecs.update_service(cluster=CLUSTER, service="through", desiredCount=3)
+    wait_for(lambda: steady(ecs, 3), timeout=90, what="the restarted servers to scale the service")
+    assert set(tasks) <= set(ecs.list_tasks(cluster=CLUSTER, serviceName="through")["taskArns"])
+    print(f"killed both servers and started them again: {len(acked)} acknowledged clusters all there, "
+          f"a leader {led:.1f} s after the kill, the service's two tasks untouched, scaled to three")
+    ecs.update_service(cluster=CLUSTER, service="through", desiredCount=0)
+    ecs.delete_service(cluster=CLUSTER, service="through", force=True)
