@@ -2,7 +2,11 @@
 cluster serve one state; exactly one leads; killing the etcd leader loses no acknowledged
 write; killing the leading server with kill -9 hands the controllers to the other within
 the leader lease, and the agent, given both servers, carries on with the survivor without
-registering again or restarting its task. Every fault prints what it did and found."""
+registering again or restarting its task; an image pushed through one server pulls from
+the other; both servers killed at once and started again lose nothing and restart no
+task; a load balancer's name answers both servers' addresses (b binds its own, as a second
+host would), and killing the leader in the middle of a rolling deployment fails no request
+through the survivor. Every fault prints what it did and found."""
 import json
 import shutil
 import subprocess
@@ -15,8 +19,13 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from agents import IMAGE, AgentProcess, build_test_image, inspect, remove_containers, wait_for
 from conftest import Flotilla, free_port
 from etcd import EtcdCluster
+from test_dns import dig
+from test_load_balancer import Load, get, healthy_targets, target_group, web_task
 
 CLUSTER = "ha"
+# Load balancers' addresses (the same on both servers), and where b binds them instead.
+LB_RANGE = "127.0.38.1-127.0.38.20"
+B_LB_RANGE = "127.0.38.101-127.0.38.120"
 LEADER_KEY = "/flotilla//flotilla/leader"
 
 
@@ -31,12 +40,14 @@ def env(tmp_path_factory):
     e = Env()
     e.etcd = EtcdCluster(base / "etcd").start()
     # One registry directory for both servers, as a shared filesystem would be.
-    common = ["--store", e.etcd.url(), "--agent-ttl-seconds", "10", "--registry-dir", str(base / "registry")]
+    common = ["--store", e.etcd.url(), "--agent-ttl-seconds", "10", "--registry-dir", str(base / "registry"),
+              "--lb-bind", LB_RANGE]
     e.a = Flotilla(base / "a", extra_args=common, api_addr=f"127.0.0.1:{free_port()}").start()
     # Secrets are sealed with the servers' key: every server of one store has the same.
     key = base / "secrets.key"
     shutil.copy(e.a.data_dir / "secrets.key", key)
-    e.b = Flotilla(base / "b", extra_args=[*common, "--secrets-key-file", str(key)],
+    # b's listeners on addresses of its own, as a second host's would be.
+    e.b = Flotilla(base / "b", extra_args=[*common, "--secrets-key-file", str(key), "--lb-node-bind", B_LB_RANGE],
                    api_addr=f"127.0.0.1:{free_port()}").start()
     e.agent = None
     arn = None
@@ -232,3 +243,63 @@ def test_restarting_every_server_at_once_loses_nothing_and_restarts_no_task(env)
           f"a leader {led:.1f} s after the kill, the service's two tasks untouched, scaled to three")
     ecs.update_service(cluster=CLUSTER, service="through", desiredCount=0)
     ecs.delete_service(cluster=CLUSTER, service="through", force=True)
+
+
+def test_a_load_balancer_answers_on_every_server_and_a_leader_kill_mid_deployment_fails_no_request(env):
+    ecs, elb = env.a.client("ecs"), env.a.client("elbv2")
+    lb = elb.create_load_balancer(Name="ha-web")["LoadBalancers"][0]
+    tg = target_group(elb, "ha-web")
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
+    v1, v2 = web_task(ecs, "ha-web", "v1"), web_task(ecs, "ha-web", "v2")
+    ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition=v1, desiredCount=2, launchType="EC2",
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "app", "containerPort": 80}],
+                       deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200})
+    wait_for(lambda: len(healthy_targets(elb, tg)) == 2, timeout=120, what="two healthy targets")
+
+    # The load balancer's name answers one address per server, from either server's DNS.
+    def answers(server):
+        return sorted(r[3] for r in dig(server.dns, lb["DNSName"])[1] if r[2] == "A")
+    both = wait_for(lambda: len(answers(env.a)) == 2 and answers(env.a), timeout=30,
+                    what="the name to answer both servers' addresses")
+    assert answers(env.b) == both
+    a_addr, b_addr = both  # a binds the shared range itself; b its own, further up
+    assert a_addr.startswith("127.0.38.") and int(b_addr.rsplit(".", 1)[1]) > 100, both
+    for addr in both:
+        wait_for(lambda: get(addr, 80)[0] == 200, timeout=30, what=f"an answer through {addr}")
+
+    leader = env.a if env.etcd.any().get(LEADER_KEY) == node_id(env.a) else env.b
+    survivor, survivor_addr = (env.b, b_addr) if leader is env.a else (env.a, a_addr)
+    ecs = survivor.client("ecs")
+
+    def rolled():
+        [svc] = ecs.describe_services(cluster=CLUSTER, services=["web"])["services"]
+        deps = svc["deployments"]
+        return (len(deps) == 1 and deps[0]["taskDefinition"] == v2 and deps[0]["rolloutState"] == "COMPLETED"
+                and svc["runningCount"] == 2) and svc
+    with Load(survivor_addr, 80) as load:
+        time.sleep(2)
+        ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=v2)
+        # Mid-deployment: a v2 task is up beside the v1 ones.
+        wait_for(lambda: any(t["taskDefinitionArn"] == v2 and t["lastStatus"] == "RUNNING" for t in ecs.describe_tasks(
+            cluster=CLUSTER, tasks=ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"])["tasks"]),
+            timeout=90, interval=0.2, what="a v2 task to run")
+        leader.kill9()
+        killed = time.monotonic()
+        wait_for(rolled, timeout=180, interval=0.5, what="the survivor to finish the rollout")
+        finished = time.monotonic() - killed
+        time.sleep(2)
+    total = sum(load.statuses.values())
+    non_2xx = sum(n for code, n in load.statuses.items() if not 200 <= code < 300)
+    # The killed server's address leaves the name's answer when its lease ends.
+    wait_for(lambda: answers(survivor) == [survivor_addr], timeout=30, what="the dead server's address to go")
+    print(f"load balancer {lb['DNSName']} answered {both}; killed the leader mid-rollout: {total} responses through "
+          f"the survivor, {non_2xx} non-2xx, errors {dict(load.errors)}, bodies {dict(load.bodies)}; rollout "
+          f"finished {finished:.1f} s after the kill; the name then answered {answers(survivor)}")
+    assert total > 50 and non_2xx == 0, load.statuses
+    assert not load.errors, load.errors
+    assert load.bodies["v1"] > 0 and load.bodies["v2"] > 0
+    leader.start()
+    wait_for(lambda: answers(survivor) == both, timeout=30, what="the restarted server's address to come back")
+    ecs.update_service(cluster=CLUSTER, service="web", desiredCount=0)
+    ecs.delete_service(cluster=CLUSTER, service="web", force=True)

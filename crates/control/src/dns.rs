@@ -148,7 +148,11 @@ fn record_plane(
             if !fits {
                 return None;
             }
-            (LOAD_BALANCER_TTL, vec![address.to_string()])
+            let values = crate::nodes::addresses(state, address)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            (LOAD_BALANCER_TTL, values)
         }
         Some(alias) => {
             // Another record set of a zone of ours: the values of its sets of this type.
@@ -209,7 +213,7 @@ pub fn load_balancer_healthy(state: &State, dns_name: &str) -> bool {
     plane
         .load_balancers
         .iter()
-        .filter(|lb| lb.address == address)
+        .filter(|lb| lb.address == crate::nodes::local_address(state, address))
         .flat_map(|lb| &lb.listeners)
         .flat_map(|l| &l.rules)
         .flat_map(|r| r.action.target_groups())
@@ -235,7 +239,11 @@ fn namespace_zone(state: &State, namespace: &NamespaceRecord) -> ZonePlane {
         routing: Routing::Simple,
         healthy: true,
     }];
-    let alias = |name: &str| crate::route53::load_balancer_address(state, name);
+    // Cloud Map's alias attribute takes one address: the load balancer's first.
+    let alias = |name: &str| {
+        crate::route53::load_balancer_address(state, name)
+            .and_then(|a| crate::nodes::addresses(state, a).first().copied())
+    };
     for service in crate::servicediscovery::services_in(state, namespace) {
         let instances: Vec<InstanceRecord> = crate::servicediscovery::instances_of(state, &service)
             .iter()
@@ -284,7 +292,10 @@ fn load_balancers_zone(state: &State) -> ZonePlane {
             ),
             rtype,
             ttl: LOAD_BALANCER_TTL,
-            values: vec![lb.address.to_string()],
+            values: crate::nodes::addresses(state, lb.address)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             routing: Routing::Simple,
             healthy: true,
         });
@@ -382,6 +393,8 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
     let mut checks = state.route53_health().changes();
     let mut lb_health = state.elbv2().health_changes();
     let mut lb_plane = state.elbv2().plane_config();
+    // Servers starting and stopping: a load balancer's name answers one address each.
+    let mut nodes = state.nodes().key_changes();
     let mut settling: Option<tokio::time::Instant> = None;
     loop {
         if settling.is_none() {
@@ -404,6 +417,7 @@ pub async fn run_feed(state: State, mut shutdown: watch::Receiver<bool>) {
             c = sets.next() => c.is_some(),
             c = changes.next() => c.is_some(),
             c = lbs.next() => c.is_some(),
+            c = nodes.next() => c.is_some(),
             c = namespaces.next() => c.is_some(),
             c = services.next() => c.is_some(),
             c = instances.next() => c.is_some(),

@@ -163,6 +163,28 @@ impl AddressPool {
         self.first == self.last
     }
 
+    /// The address of `to` at the place `address` has in this pool: the Nth of this
+    /// pool is the Nth of `to`. When either pool is one address, `to`'s first. `None` when
+    /// `address` is not in this pool or `to` is too short.
+    pub fn translate(&self, to: &AddressPool, address: IpAddr) -> Option<IpAddr> {
+        if self.shared() || to.shared() {
+            return Some(to.first);
+        }
+        let (IpAddr::V4(first), IpAddr::V4(last), IpAddr::V4(a)) = (self.first, self.last, address)
+        else {
+            return None;
+        };
+        let (IpAddr::V4(to_first), IpAddr::V4(to_last)) = (to.first, to.last) else {
+            return None;
+        };
+        let n = u32::from(a);
+        if n < u32::from(first) || n > u32::from(last) {
+            return None;
+        }
+        let mapped = u32::from(to_first).checked_add(n - u32::from(first))?;
+        (mapped <= u32::from(to_last)).then(|| IpAddr::V4(Ipv4Addr::from(mapped)))
+    }
+
     /// The first address not in `taken` (or the one shared address).
     pub fn pick(&self, taken: &[IpAddr]) -> Option<IpAddr> {
         if self.shared() {
@@ -269,5 +291,38 @@ mod tests {
         assert_eq!(one.pick(&[one.first]), Some(one.first));
         assert!(AddressPool::parse("127.0.1.9-127.0.1.1").is_err());
         assert!(AddressPool::parse("nope").is_err());
+    }
+
+    #[test]
+    fn the_nth_address_of_one_pool_is_the_nth_of_another() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let shared = AddressPool::parse("127.0.1.1-127.0.1.10").unwrap();
+        let node = AddressPool::parse("127.0.2.101-127.0.2.110").unwrap();
+        assert_eq!(
+            shared.translate(&node, ip("127.0.1.1")),
+            Some(ip("127.0.2.101"))
+        );
+        assert_eq!(
+            shared.translate(&node, ip("127.0.1.10")),
+            Some(ip("127.0.2.110"))
+        );
+        assert_eq!(
+            shared.translate(&shared, ip("127.0.1.4")),
+            Some(ip("127.0.1.4"))
+        );
+        // Outside the pool, or past the end of a shorter one.
+        assert_eq!(shared.translate(&node, ip("127.0.1.11")), None);
+        let short = AddressPool::parse("127.0.3.1-127.0.3.5").unwrap();
+        assert_eq!(shared.translate(&short, ip("127.0.1.6")), None);
+        // A server with one address binds every load balancer there.
+        let one = AddressPool::parse("10.0.0.2").unwrap();
+        assert_eq!(
+            shared.translate(&one, ip("127.0.1.7")),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(
+            one.translate(&node, ip("10.0.0.2")),
+            Some(ip("127.0.2.101"))
+        );
     }
 }

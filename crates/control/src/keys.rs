@@ -228,6 +228,13 @@ pub fn service(region: &str, cluster: &str, name: &str) -> String {
 /// The key the leader holds on its lease while it runs the controllers.
 pub const LEADER: &str = "/flotilla/leader";
 
+/// Running servers, each on its own lease ([`flotilla_model::node::NodeRecord`]).
+pub const NODES: &str = "/flotilla/nodes/";
+
+pub fn node(node_id: &str) -> String {
+    format!("{NODES}{node_id}")
+}
+
 pub fn load_balancer(region: &str, name: &str) -> String {
     format!("{LOAD_BALANCERS}{region}/{name}")
 }

@@ -50,6 +50,7 @@ pub mod leader;
 pub mod locks;
 pub mod logs;
 pub mod metrics;
+pub mod nodes;
 pub mod placement;
 pub mod route53;
 pub mod secrets;

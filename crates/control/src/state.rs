@@ -55,8 +55,13 @@ pub struct ControlConfig {
     pub api_endpoint: Option<String>,
     /// How often the leader applies repositories' lifecycle policies.
     pub lifecycle_interval: Duration,
-    /// The addresses load balancers are given, one each, in order.
+    /// The addresses load balancers are given, one each, in order (the same on every
+    /// server of one store).
     pub lb_addresses: crate::elbv2::AddressPool,
+    /// The addresses this server's listeners bind instead, the Nth of `lb_addresses`
+    /// as the Nth of these (each server of one store on its own host's); `None`: the
+    /// same as `lb_addresses`. See [`crate::nodes`].
+    pub lb_node_addresses: Option<crate::elbv2::AddressPool>,
     /// The domain load balancers' DNS names end with: `NAME-ID.REGION.elb.{suffix}`.
     pub lb_dns_suffix: String,
     /// Listeners bind `port + lb_port_offset` (for a server that may not bind ports
@@ -92,6 +97,7 @@ impl ControlConfig {
             api_endpoint: None,
             lifecycle_interval: Duration::from_secs(3600),
             lb_addresses: crate::elbv2::AddressPool::default(),
+            lb_node_addresses: None,
             lb_dns_suffix: "flotilla.internal".into(),
             lb_port_offset: 0,
             route53_max_record_sets_per_zone: flotilla_model::route53::DEFAULT_MAX_RECORD_SETS,
@@ -123,6 +129,8 @@ struct Inner {
     tasks: View<TaskRecord>,
     /// Keys of connected agents (each attached to a lease).
     agents: View<()>,
+    /// Running servers (each on its own lease).
+    nodes: View<flotilla_model::node::NodeRecord>,
     services: View<ServiceRecord>,
     daemons: View<DaemonRecord>,
     daemon_task_definitions: View<DaemonTaskDefinitionRecord>,
@@ -280,6 +288,7 @@ impl State {
             instances,
             tasks,
             agents: View::start(s.clone(), prefix(keys::AGENTS), presence).await?,
+            nodes: View::start(s.clone(), prefix(keys::NODES), decoder).await?,
             services: View::start(s.clone(), prefix(keys::SERVICES), decoder).await?,
             daemons: View::start(s.clone(), prefix(keys::DAEMONS), decoder).await?,
             daemon_task_definitions,
@@ -324,6 +333,11 @@ impl State {
 
     pub fn config(&self) -> &ControlConfig {
         &self.inner.config
+    }
+
+    /// The servers running now ([`crate::nodes`]).
+    pub fn nodes(&self) -> &View<flotilla_model::node::NodeRecord> {
+        &self.inner.nodes
     }
 
     pub fn clusters(&self) -> &View<ClusterRecord> {

@@ -98,6 +98,12 @@ pub struct ServerArgs {
         default_value = "127.0.1.1-127.0.1.254"
     )]
     pub lb_bind: String,
+    /// This server's own addresses for the listeners, when several servers share a store
+    /// (each on its host's addresses): the Nth address of --lb-bind (the same on every
+    /// server) is bound as the Nth of these here, and a load balancer's DNS name answers
+    /// its address on every running server. Default: --lb-bind's.
+    #[arg(long, env = "FLOTILLA_LB_NODE_BIND")]
+    pub lb_node_bind: Option<String>,
     /// Listeners bind their port plus this offset: for a server that may not bind ports
     /// below 1024 (not root, no CAP_NET_BIND_SERVICE), e.g. 8000 serves port 80 on 8080.
     #[arg(long, env = "FLOTILLA_LB_PORT_OFFSET", default_value_t = 0)]
@@ -353,6 +359,21 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         std::time::Duration::from_secs(args.registry_lifecycle_interval_seconds.max(1));
     control.lb_addresses = flotilla_server::AddressPool::parse(&args.lb_bind)
         .map_err(|e| anyhow::anyhow!("--lb-bind: {e}"))?;
+    control.lb_node_addresses = match &args.lb_node_bind {
+        Some(s) => Some(
+            flotilla_server::AddressPool::parse(s)
+                .map_err(|e| anyhow::anyhow!("--lb-node-bind: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(node) = &control.lb_node_addresses {
+        let pool = &control.lb_addresses;
+        if pool.translate(node, pool.last).is_none() {
+            bail!(
+                "--lb-node-bind {node} has fewer addresses than --lb-bind {pool}: give it as many"
+            );
+        }
+    }
     control.lb_port_offset = args.lb_port_offset;
     control.route53_max_record_sets_per_zone = args.route53_max_record_sets_per_zone;
     if args.default_vpc_cidr.prefix() > flotilla_model::ec2::DEFAULT_SUBNET_PREFIX {
@@ -617,7 +638,7 @@ fn banner(
     };
     println!(
         "  load balancers:  listen on {}{offset}, one address each (see docs/load-balancing.md)",
-        args.lb_bind
+        args.lb_node_bind.as_deref().unwrap_or(&args.lb_bind)
     );
     if up {
         println!("  cluster:         default, with an agent on this host (Docker Engine)");

@@ -25,6 +25,7 @@ pub mod gateway;
 pub mod host_access;
 pub mod iam;
 pub mod logs;
+pub mod node;
 pub mod record;
 pub mod route53;
 pub mod run_token;

@@ -360,6 +360,8 @@ pub struct Server {
     scratch: Option<tempfile::TempDir>,
     /// The alarm evaluator and the Container Insights counts.
     alarms: tokio::task::JoinHandle<()>,
+    /// Keeps this server's node record on its lease ([`flotilla_control::nodes`]).
+    announce: tokio::task::JoinHandle<()>,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -398,6 +400,12 @@ impl Server {
         let metrics = open_metrics(&config.metrics).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let controllers = Controllers::start(&state, config.node_id.clone(), stop_rx.clone());
+        // This server in the list of running ones, for the load balancers' DNS names.
+        let announce = tokio::spawn(flotilla_control::nodes::announce(
+            state.clone(),
+            config.node_id.clone(),
+            stop_rx.clone(),
+        ));
         // The leader's metric loops: alarms evaluated, Container Insights' counts put.
         let alarms = tokio::spawn({
             let evaluate = alarms::run(
@@ -535,6 +543,7 @@ impl Server {
             retention,
             scratch,
             alarms,
+            announce,
             stop_tx,
         })
     }
@@ -609,6 +618,7 @@ impl Server {
             retention,
             scratch,
             alarms,
+            announce,
             stop_tx,
         } = self;
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -650,6 +660,7 @@ impl Server {
         let served = served.and(registry_served);
         controllers.stopped().await;
         let _ = alarms.await;
+        let _ = announce.await;
         if let Some((plane, reports)) = load_balancer {
             plane.join().await;
             let _ = reports.await;

@@ -222,11 +222,11 @@ pub fn write_tags(w: &mut XmlWriter, tags: &[Tag]) {
 /// `AvailabilityZones`: one zone per subnet, the subnet's own (a subnet EC2 does not know,
 /// named before the EC2 API existed, is named after the region: `us-east-1a`, ... in
 /// order), and one zone without a subnet when none was given. Each lists, as
-/// `LoadBalancerAddresses`, the address the load balancer's listeners are bound to: where
-/// clients reach it until its DNS name resolves there.
+/// `LoadBalancerAddresses`, the addresses the load balancer's listeners are bound to, one
+/// per running server: where clients reach it, as its DNS name answers.
 pub fn write_zones(w: &mut XmlWriter, s: &State, scope: &Scope, lb: &LoadBalancerRecord) {
     let region = &scope.region;
-    let address = lb.address.to_string();
+    let addresses = flotilla_control::nodes::addresses(s, lb.address);
     let subnets: Vec<Option<&String>> = if lb.subnets.is_empty() {
         vec![None]
     } else {
@@ -244,9 +244,11 @@ pub fn write_zones(w: &mut XmlWriter, s: &State, scope: &Scope, lb: &LoadBalance
                     w.leaf("SubnetId", s);
                 }
                 w.node("LoadBalancerAddresses", |w| {
-                    w.node("member", |w| {
-                        w.leaf("IpAddress", &address);
-                    });
+                    for address in &addresses {
+                        w.node("member", |w| {
+                            w.leaf("IpAddress", &address.to_string());
+                        });
+                    }
                 });
             });
         }

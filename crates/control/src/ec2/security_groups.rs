@@ -598,8 +598,11 @@ pub fn members(state: &State, scope: &Scope, group_id: &str) -> BTreeSet<std::ne
         if !lb.value.security_groups.iter().any(|g| g == group_id) {
             continue;
         }
-        if let std::net::IpAddr::V4(a) = lb.value.address {
-            out.insert(a);
+        // Its address on every running server.
+        for address in crate::nodes::addresses(state, lb.value.address) {
+            if let std::net::IpAddr::V4(a) = address {
+                out.insert(a);
+            }
         }
         vpcs.insert(lb.value.vpc_id.clone());
     }

@@ -122,9 +122,9 @@ fn check_protocol(protocol: ListenerProtocol, certificates: &[String]) -> Result
     }
 }
 
-/// Check that the load balancer's address and the port can be bound before the listener
-/// is committed, so a port some other process holds is a clear error and nothing is
-/// half-created. A listener deleted a moment ago may still hold it: ask a few times.
+/// Check that the load balancer's address (this server's, see [`crate::nodes`]) and the
+/// port can be bound before the listener is committed, so a port some other process holds
+/// is a clear error and nothing is half-created. A listener deleted a moment ago may still hold it: ask a few times.
 pub async fn probe(s: &State, address: std::net::IpAddr, port: u16) -> Result<(), ControlError> {
     let offset = s.config().lb_port_offset;
     let bound = port.checked_add(offset).ok_or_else(|| {
@@ -132,7 +132,8 @@ pub async fn probe(s: &State, address: std::net::IpAddr, port: u16) -> Result<()
             "Port {port} plus the server's --lb-port-offset {offset} is beyond 65535"
         ))
     })?;
-    let addr = std::net::SocketAddr::new(address, bound);
+    // Where this server's listener for that load balancer binds.
+    let addr = std::net::SocketAddr::new(crate::nodes::local_address(s, address), bound);
     let mut last = None;
     for _ in 0..10 {
         match std::net::TcpListener::bind(addr) {

@@ -37,7 +37,7 @@ pub fn build(state: &State) -> PlaneConfig {
         let mut plane = LbPlane {
             arn: lb.arn.clone(),
             name: lb.name.clone(),
-            address: lb.address,
+            address: crate::nodes::local_address(state, lb.address),
             idle_timeout: Duration::from_secs(idle),
             http2: lb.attribute("routing.http2.enabled") == "true",
             xff: match lb
