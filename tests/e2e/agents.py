@@ -20,11 +20,13 @@ class AgentProcess:
     """A `flotilla agent` process with its own data directory (one container instance)."""
 
     def __init__(self, server, data_dir: Path, cluster="default", attributes=(), zone="local-1a", memory_mib=None,
-                 join_token=None, extra=(), server_url=None):
+                 join_token=None, extra=(), server_url=None, wrap=()):
         self.server = server
         # What --server says: the server's endpoint unless told (several, comma-separated).
         self.server_url = server_url
         self.extra = list(extra)
+        # A command the agent runs under, e.g. `ip netns exec NS` for a host of its own.
+        self.wrap = list(wrap)
         self.join_token = join_token
         self.data_dir = data_dir
         self.cluster = cluster
@@ -44,7 +46,7 @@ class AgentProcess:
                          "AWS_SECRET_ACCESS_KEY"):
                 env.pop(name, None)
             env["FLOTILLA_JOIN_TOKEN"] = self.join_token
-        args = [BIN, "agent", "--server", self.server_url or self.server.endpoint, "--cluster", self.cluster,
+        args = [*self.wrap, BIN, "agent", "--server", self.server_url or self.server.endpoint, "--cluster", self.cluster,
                 "--data-dir", str(self.data_dir), "--availability-zone", self.zone,
                 "--poll-wait-seconds", "1", "--cleanup-delay-seconds", "300"]
         if self.memory_mib:
