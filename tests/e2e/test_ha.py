@@ -1,12 +1,12 @@
-"""Several servers on one etcd (issue 19): two `flotilla server`s on a three-member etcd
+"""Several servers on one etcd (issue 19): three `flotilla server`s on a three-member etcd
 cluster serve one state; exactly one leads; killing the etcd leader loses no acknowledged
-write; killing the leading server with kill -9 hands the controllers to the other within
-the leader lease, and the agent, given both servers, carries on with the survivor without
+write; killing the leading server with kill -9 hands the controllers to another within
+the leader lease, and the agent, given every server, carries on with a survivor without
 registering again or restarting its task; an image pushed through one server pulls from
-the other; both servers killed at once and started again lose nothing and restart no
-task; a load balancer's name answers both servers' addresses (b binds its own, as a second
-host would), and killing the leader in the middle of a rolling deployment fails no request
-through the survivor. Every fault prints what it did and found."""
+another; every server killed at once and started again loses nothing and restarts no
+task; a load balancer's name answers every server's address (b and c bind their own, as
+other hosts would), and killing the leader in the middle of a rolling deployment fails no
+request through a survivor. Every fault prints what it did and found."""
 import json
 import shutil
 import subprocess
@@ -23,9 +23,10 @@ from test_dns import dig
 from test_load_balancer import Load, get, healthy_targets, target_group, web_task
 
 CLUSTER = "ha"
-# Load balancers' addresses (the same on both servers), and where b binds them instead.
+# Load balancers' addresses (the same on every server), and where b and c bind them instead.
 LB_RANGE = "127.0.38.1-127.0.38.20"
 B_LB_RANGE = "127.0.38.101-127.0.38.120"
+C_LB_RANGE = "127.0.38.201-127.0.38.220"
 LEADER_KEY = "/flotilla//flotilla/leader"
 
 
@@ -39,21 +40,25 @@ def env(tmp_path_factory):
     base = tmp_path_factory.mktemp("ha")
     e = Env()
     e.etcd = EtcdCluster(base / "etcd").start()
-    # One registry directory for both servers, as a shared filesystem would be.
+    # One registry directory for every server, as a shared filesystem would be.
     common = ["--store", e.etcd.url(), "--agent-ttl-seconds", "10", "--registry-dir", str(base / "registry"),
               "--lb-bind", LB_RANGE]
     e.a = Flotilla(base / "a", extra_args=common, api_addr=f"127.0.0.1:{free_port()}").start()
     # Secrets are sealed with the servers' key: every server of one store has the same.
     key = base / "secrets.key"
     shutil.copy(e.a.data_dir / "secrets.key", key)
-    # b's listeners on addresses of its own, as a second host's would be.
+    # b's and c's listeners on addresses of their own, as other hosts' would be.
     e.b = Flotilla(base / "b", extra_args=[*common, "--secrets-key-file", str(key), "--lb-node-bind", B_LB_RANGE],
                    api_addr=f"127.0.0.1:{free_port()}").start()
+    e.c = Flotilla(base / "c", extra_args=[*common, "--secrets-key-file", str(key), "--lb-node-bind", C_LB_RANGE],
+                   api_addr=f"127.0.0.1:{free_port()}").start()
+    e.servers = [e.a, e.b, e.c]
     e.agent = None
     arn = None
     try:
         e.a.client("ecs").create_cluster(clusterName=CLUSTER)
-        e.agent = AgentProcess(e.a, base / "agent", cluster=CLUSTER, server_url=f"{e.a.endpoint},{e.b.endpoint}")
+        e.agent = AgentProcess(e.a, base / "agent", cluster=CLUSTER,
+                               server_url=",".join(s.endpoint for s in e.servers))
         e.agent.start()
         arn = e.agent.instance_arn()
         e.a.client("ecs").register_task_definition(family="ha", containerDefinitions=[
@@ -62,8 +67,8 @@ def env(tmp_path_factory):
     finally:
         if e.agent:
             e.agent.stop()
-        e.a.stop()
-        e.b.stop()
+        for s in e.servers:
+            s.stop()
         e.etcd.stop()
         if arn:
             remove_containers(f"flotilla.container-instance={arn}")
@@ -89,8 +94,8 @@ def test_both_servers_serve_one_state_and_one_leads(env):
     wait_for(lambda: running(a, task), timeout=60, what="the task to run")
     assert running(b, task)
     leader = env.etcd.any().get(LEADER_KEY)
-    assert leader in (node_id(env.a), node_id(env.b))
-    print(f"leader: {'a' if leader == node_id(env.a) else 'b'}")
+    [name] = [n for n, s in zip("abc", env.servers) if node_id(s) == leader]
+    print(f"leader: {name}")
     a.stop_task(cluster=CLUSTER, task=task)
 
 
@@ -151,8 +156,8 @@ def test_killing_the_etcd_leader_loses_no_acknowledged_write(env):
           f"{len(failed)} failed: {failed[:3]}; first write after the kill at "
           f"{after[0] if after else float('nan'):.2f} s, longest pause {max(gaps, default=0):.2f} s")
     assert len(acked) > before, "no write succeeded after the etcd leader died"
-    # Every acknowledged write is there, on both servers.
-    for server in (env.a, env.b):
+    # Every acknowledged write is there, on every server.
+    for server in env.servers:
         names = set()
         for page in server.client("ecs").get_paginator("list_clusters").paginate():
             names |= {a.rsplit("/", 1)[1] for a in page["clusterArns"]}
@@ -178,22 +183,23 @@ def test_killing_the_leading_server_hands_over_and_the_agent_follows(env):
     assert env.etcd.any().get(LEADER_KEY) == node_id(env.a)
     env.a.kill9()
     killed = time.monotonic()
-    wait_for(lambda: env.etcd.any().get(LEADER_KEY) == node_id(env.b), timeout=30, interval=0.1,
-             what="b to take the leader key")
+    new = wait_for(lambda: next((n for n, s in (("b", env.b), ("c", env.c))
+                                 if env.etcd.any().get(LEADER_KEY) == node_id(s)), None),
+                   timeout=30, interval=0.1, what="b or c to take the leader key")
     took_over = time.monotonic() - killed
     # The new leader's controllers act: a stopped service task is replaced.
     ecs_b.stop_task(cluster=CLUSTER, task=tasks[0], reason="test: the new leader must replace it")
     wait_for(lambda: steady() and tasks[0] not in ecs_b.list_tasks(cluster=CLUSTER, serviceName="kept")["taskArns"],
              timeout=90, what="the new leader to replace the stopped task")
     replaced = time.monotonic() - killed
-    # The agent moved to b: still connected, the same instance, the other task untouched.
+    # The agent moved on: still connected, the same instance, the other task untouched.
     assert ecs_b.list_container_instances(cluster=CLUSTER)["containerInstanceArns"] == [instance]
     wait_for(lambda: ecs_b.describe_container_instances(cluster=CLUSTER, containerInstances=[instance])
-             ["containerInstances"][0]["agentConnected"], timeout=30, what="the agent to be connected to b")
+             ["containerInstances"][0]["agentConnected"], timeout=30, what="the agent to be connected again")
     survivor = running(ecs_b, tasks[1])
     assert survivor and survivor["containers"][0]["runtimeId"] == containers[tasks[1]]
     assert inspect(containers[tasks[1]])["State"]["Running"]
-    print(f"killed the leading server: b held the leader key after {took_over:.1f} s, "
+    print(f"killed the leading server: {new} held the leader key after {took_over:.1f} s, "
           f"the stopped task was replaced {replaced:.1f} s after the kill; the agent and its other task carried on")
     ecs_b.update_service(cluster=CLUSTER, service="kept", desiredCount=0)
     ecs_b.delete_service(cluster=CLUSTER, service="kept", force=True)
@@ -216,15 +222,15 @@ def test_restarting_every_server_at_once_loses_nothing_and_restarts_no_task(env)
         ecs.create_cluster(clusterName=f"restart-{i}")
         acked.append(f"restart-{i}")
 
-    env.a.kill9()
-    env.b.kill9()
+    for s in env.servers:
+        s.kill9()
     down = time.monotonic()
-    env.a.start()
-    env.b.start()
+    for s in env.servers:
+        s.start()
     ecs = env.a.client("ecs")
     names = {c.rsplit("/", 1)[1] for c in ecs.list_clusters(maxResults=100)["clusterArns"]}
     assert set(acked) <= names, sorted(set(acked) - names)
-    wait_for(lambda: env.etcd.any().get(LEADER_KEY) in (node_id(env.a), node_id(env.b)), timeout=30,
+    wait_for(lambda: env.etcd.any().get(LEADER_KEY) in {node_id(s) for s in env.servers}, timeout=30,
              interval=0.1, what="a leader after the restart")
     led = time.monotonic() - down
     # The same tasks, their containers never restarted.
@@ -239,7 +245,7 @@ def test_restarting_every_server_at_once_loses_nothing_and_restarts_no_task(env)
     ecs.update_service(cluster=CLUSTER, service="through", desiredCount=3)
     wait_for(lambda: steady(ecs, 3), timeout=90, what="the restarted servers to scale the service")
     assert set(tasks) <= set(ecs.list_tasks(cluster=CLUSTER, serviceName="through")["taskArns"])
-    print(f"killed both servers and started them again: {len(acked)} acknowledged clusters all there, "
+    print(f"killed all three servers and started them again: {len(acked)} acknowledged clusters all there, "
           f"a leader {led:.1f} s after the kill, the service's two tasks untouched, scaled to three")
     ecs.update_service(cluster=CLUSTER, service="through", desiredCount=0)
     ecs.delete_service(cluster=CLUSTER, service="through", force=True)
@@ -257,19 +263,22 @@ def test_a_load_balancer_answers_on_every_server_and_a_leader_kill_mid_deploymen
                        deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200})
     wait_for(lambda: len(healthy_targets(elb, tg)) == 2, timeout=120, what="two healthy targets")
 
-    # The load balancer's name answers one address per server, from either server's DNS.
+    # The load balancer's name answers one address per server, from every server's DNS.
     def answers(server):
-        return sorted(r[3] for r in dig(server.dns, lb["DNSName"])[1] if r[2] == "A")
-    both = wait_for(lambda: len(answers(env.a)) == 2 and answers(env.a), timeout=30,
-                    what="the name to answer both servers' addresses")
-    assert answers(env.b) == both
-    a_addr, b_addr = both  # a binds the shared range itself; b its own, further up
-    assert a_addr.startswith("127.0.38.") and int(b_addr.rsplit(".", 1)[1]) > 100, both
-    for addr in both:
+        return sorted((r[3] for r in dig(server.dns, lb["DNSName"])[1] if r[2] == "A"),
+                      key=lambda a: int(a.rsplit(".", 1)[1]))
+    every = wait_for(lambda: len(answers(env.a)) == 3 and answers(env.a), timeout=30,
+                     what="the name to answer every server's address")
+    assert answers(env.b) == every and answers(env.c) == every
+    # a binds the shared range itself; b and c their own, further up.
+    by_server = dict(zip(env.servers, every))
+    assert [int(a.rsplit(".", 1)[1]) // 100 for a in every] == [0, 1, 2], every
+    for addr in every:
         wait_for(lambda: get(addr, 80)[0] == 200, timeout=30, what=f"an answer through {addr}")
 
-    leader = env.a if env.etcd.any().get(LEADER_KEY) == node_id(env.a) else env.b
-    survivor, survivor_addr = (env.b, b_addr) if leader is env.a else (env.a, a_addr)
+    [leader] = [s for s in env.servers if env.etcd.any().get(LEADER_KEY) == node_id(s)]
+    survivors = [s for s in env.servers if s is not leader]
+    survivor, survivor_addr = survivors[0], by_server[survivors[0]]
     ecs = survivor.client("ecs")
 
     def rolled():
@@ -292,14 +301,15 @@ def test_a_load_balancer_answers_on_every_server_and_a_leader_kill_mid_deploymen
     total = sum(load.statuses.values())
     non_2xx = sum(n for code, n in load.statuses.items() if not 200 <= code < 300)
     # The killed server's address leaves the name's answer when its lease ends.
-    wait_for(lambda: answers(survivor) == [survivor_addr], timeout=30, what="the dead server's address to go")
-    print(f"load balancer {lb['DNSName']} answered {both}; killed the leader mid-rollout: {total} responses through "
+    left = [by_server[s] for s in survivors]
+    wait_for(lambda: answers(survivor) == left, timeout=30, what="the dead server's address to go")
+    print(f"load balancer {lb['DNSName']} answered {every}; killed the leader mid-rollout: {total} responses through "
           f"the survivor, {non_2xx} non-2xx, errors {dict(load.errors)}, bodies {dict(load.bodies)}; rollout "
           f"finished {finished:.1f} s after the kill; the name then answered {answers(survivor)}")
     assert total > 50 and non_2xx == 0, load.statuses
     assert not load.errors, load.errors
     assert load.bodies["v1"] > 0 and load.bodies["v2"] > 0
     leader.start()
-    wait_for(lambda: answers(survivor) == both, timeout=30, what="the restarted server's address to come back")
+    wait_for(lambda: answers(survivor) == every, timeout=30, what="the restarted server's address to come back")
     ecs.update_service(cluster=CLUSTER, service="web", desiredCount=0)
     ecs.delete_service(cluster=CLUSTER, service="web", force=True)
