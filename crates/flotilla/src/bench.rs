@@ -29,7 +29,8 @@ pub struct ScaleArgs {
     /// Tasks to run (RunTask calls of up to 10).
     #[arg(long, default_value_t = 1000)]
     pub tasks: usize,
-    /// State store of the server: sqlite or memory.
+    /// State store of the server: sqlite, memory or etcd://HOST:PORT (with the `etcd`
+    /// feature).
     #[arg(long, default_value = "sqlite")]
     pub store: String,
     /// RunTask calls in flight at once.
