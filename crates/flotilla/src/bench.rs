@@ -204,6 +204,11 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             &args.store,
             "--agent-ttl-seconds",
             "120",
+            // Every simulated agent keeps its long poll open: more than the default cap
+            // (4,096) at 5,000 instances. The server lowers it to what its open-file limit
+            // allows (run the bench with `ulimit -n` raised for 5,000).
+            "--max-connections",
+            "65536",
         ],
         &base.join("server.log"),
     )?;
@@ -391,6 +396,8 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
 }
 
 async fn sim_agents(args: SimAgentsArgs) -> anyhow::Result<()> {
+    // Thousands of agents, each with its connections and checkpoint files.
+    flotilla_net::raise_fd_limit().context("raising the open-file limit")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         crate::server::shutdown_signal().await;
