@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flotilla_aws::client::{CallError, ClientConfig, JsonClient};
+use flotilla_aws::client::{CallError, ClientConfig, Connections, JsonClient};
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::agent_protocol::{
     self, Joined, PollRequest, PollResponse, PrepareLogStreamsRequest, PrepareLogStreamsResponse,
@@ -48,7 +48,8 @@ pub trait AgentApi: Send + Sync + 'static {
 /// with the configured key until the agent has its own.
 pub struct HttpApi {
     config: AgentConfig,
-    tls: Tls,
+    /// One HTTP/2 connection per server carries every call, whichever key signs it.
+    connections: Connections,
     clients: RwLock<Arc<Clients>>,
 }
 
@@ -66,10 +67,11 @@ impl HttpApi {
             config.access_key_id.as_str(),
             config.secret_access_key.as_str(),
         );
-        let clients = Clients::new(config, &tls, key);
+        let connections = Connections::http2(tls);
+        let clients = Clients::new(config, &connections, key);
         HttpApi {
             config: config.clone(),
-            tls,
+            connections,
             clients: RwLock::new(Arc::new(clients)),
         }
     }
@@ -83,26 +85,28 @@ impl HttpApi {
 }
 
 impl Clients {
-    fn new(config: &AgentConfig, tls: &Tls, key: (&str, &str)) -> Self {
+    fn new(config: &AgentConfig, connections: &Connections, key: (&str, &str)) -> Self {
         Clients {
-            ecs: JsonClient::new(
-                client_config(config, tls, key, config.call_timeout),
+            ecs: JsonClient::with_connections(
+                client_config(config, key, config.call_timeout),
+                connections,
                 "ecs",
                 "AmazonEC2ContainerServiceV20141113",
             ),
             // The long poll is held up to poll_wait; leave room for the answer.
-            agent: agent_client(config, tls, key, config.poll_wait + config.call_timeout),
+            agent: agent_client(
+                config,
+                connections,
+                key,
+                config.poll_wait + config.call_timeout,
+            ),
         }
     }
 }
 
-/// Where and as whom to call: `key` is (access key id, secret).
-fn client_config(
-    config: &AgentConfig,
-    tls: &Tls,
-    key: (&str, &str),
-    timeout: Duration,
-) -> ClientConfig {
+/// Where and as whom to call: `key` is (access key id, secret). Whom TLS trusts is the
+/// connections' business.
+fn client_config(config: &AgentConfig, key: (&str, &str), timeout: Duration) -> ClientConfig {
     ClientConfig {
         endpoint: config.endpoint.clone(),
         region: config.region.clone(),
@@ -110,18 +114,19 @@ fn client_config(
         secret_access_key: key.1.to_string(),
         session_token: None,
         timeout,
-        tls: tls.clone(),
+        tls: None,
     }
 }
 
 fn agent_client(
     config: &AgentConfig,
-    tls: &Tls,
+    connections: &Connections,
     key: (&str, &str),
     timeout: Duration,
 ) -> JsonClient {
-    JsonClient::new(
-        client_config(config, tls, key, timeout),
+    JsonClient::with_connections(
+        client_config(config, key, timeout),
+        connections,
         agent_protocol::SIGNING_NAME,
         agent_protocol::TARGET_PREFIX,
     )
@@ -187,7 +192,12 @@ impl AgentApi for HttpApi {
 
     async fn join(&self, token: &JoinToken, request: &Value) -> Result<Joined, CallError> {
         let key = (token.token_id.as_str(), token.secret.as_str());
-        let client = agent_client(&self.config, &self.tls, key, self.config.call_timeout);
+        let client = agent_client(
+            &self.config,
+            &self.connections,
+            key,
+            self.config.call_timeout,
+        );
         client.call(agent_protocol::JOIN, request).await
     }
 
@@ -207,7 +217,7 @@ impl AgentApi for HttpApi {
 
     fn use_key(&self, key: &AgentKey) {
         let pair = (key.access_key_id.as_str(), key.secret_access_key.as_str());
-        let clients = Clients::new(&self.config, &self.tls, pair);
+        let clients = Clients::new(&self.config, &self.connections, pair);
         *self.clients.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(clients);
     }
 }

@@ -12,7 +12,7 @@ use http::{HeaderValue, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -35,6 +35,52 @@ pub struct ClientConfig {
     /// For an `https://` endpoint: whom to trust. `None` trusts no one, so only `http://`
     /// endpoints work.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// The connections calls travel on; clones (and the clients made with them) share them.
+#[derive(Clone)]
+pub struct Connections {
+    http: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// How often an idle HTTP/2 connection is pinged, and how long the answer may take before
+/// the connection (and every call on it) is given up: a server that vanished without a
+/// reset is noticed within their sum.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(10);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Connections {
+    /// HTTP/1.1: one connection per call in flight, kept for the next.
+    pub fn http1(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Connections {
+            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    /// HTTP/2 (in the clear on `http://`, by ALPN on `https://`): every call, long polls
+    /// included, on one connection per server, pinged so that a server gone silent fails
+    /// the calls on it. Needs a Flotilla server; for its agents, whose thousands would
+    /// otherwise hold two or three connections each.
+    pub fn http2(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
+            .https_or_http()
+            .enable_http2()
+            .build();
+        let http = HyperClient::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .http2_only(true)
+            .http2_keep_alive_interval(H2_PING_INTERVAL)
+            .http2_keep_alive_timeout(H2_PING_TIMEOUT)
+            .http2_keep_alive_while_idle(true)
+            .build(connector);
+        Connections { http }
+    }
 }
 
 /// Calls one JSON 1.1 service (`signing_name`, `target_prefix`).
@@ -80,14 +126,21 @@ impl CallError {
 }
 
 impl JsonClient {
+    /// A client with connections of its own (HTTP/1.1).
     pub fn new(config: ClientConfig, signing_name: &str, target_prefix: &str) -> Self {
-        let tls = config.tls.clone().unwrap_or_else(trust_no_one);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = HyperClient::builder(TokioExecutor::new()).build(connector);
+        let connections = Connections::http1(config.tls.clone());
+        Self::with_connections(config, &connections, signing_name, target_prefix)
+    }
+
+    /// A client whose calls travel on `connections` (whose TLS settings, not `config.tls`,
+    /// apply).
+    pub fn with_connections(
+        config: ClientConfig,
+        connections: &Connections,
+        signing_name: &str,
+        target_prefix: &str,
+    ) -> Self {
+        let http = connections.http.clone();
         let mut urls = endpoints(&config.endpoint);
         if urls.is_empty() {
             urls.push(String::new());
@@ -244,13 +297,7 @@ pub async fn get(
         endpoint: url.to_string(),
         message,
     };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let http: HyperClient<_, Full<Bytes>> =
-        HyperClient::builder(TokioExecutor::new()).build(connector);
+    let http = Connections::http1(Some(tls)).http;
     let uri: http::Uri = url
         .parse()
         .map_err(|e: http::uri::InvalidUri| transport(e.to_string()))?;

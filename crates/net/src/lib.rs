@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -150,6 +151,14 @@ pub async fn serve(
     Ok(())
 }
 
+/// Requests in progress on one HTTP/2 connection at most (an agent holds a long poll and a
+/// few reports at a time).
+const H2_MAX_STREAMS: u32 = 128;
+
+/// Bytes of headers in one HTTP/2 request at most (decoded), as HTTP/1's read buffer bounds
+/// them there.
+const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
+
 /// How long a new connection at the cap waits for the connection it displaces to close.
 const EVICT_WAIT: Duration = Duration::from_millis(500);
 
@@ -215,8 +224,9 @@ impl Activity {
     }
 }
 
-/// One connection: HTTP/1.1 with keep-alive, closed when idle, when displaced at the cap,
-/// or when the server stops.
+/// One connection: HTTP/1.1 with keep-alive, or HTTP/2 (by ALPN over TLS, by its preface
+/// in the clear: how agents keep every call on one connection); closed when idle, when
+/// displaced at the cap, or when the server stops.
 async fn connection<I>(
     io: I,
     activity: Arc<Activity>,
@@ -228,11 +238,20 @@ async fn connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = TowerToHyperService::new(app);
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    // HTTP/2 has no header deadline of its own: a connection that sends nothing is closed
+    // by the idle timeout, and one client's streams and headers are bounded here.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST)
+        .max_pending_accept_reset_streams(H2_MAX_STREAMS as usize);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
     let tick = (limits.idle_timeout / 4).max(Duration::from_millis(100));
     let mut stopping = false;

@@ -14,10 +14,27 @@ fn limits(max_connections: usize) -> Limits {
     }
 }
 
-/// A server answering `ok` (after `delay` for `/slow`), and a handle that stops it.
+/// A server answering `ok` (after a delay for `/slow`; `/hold` once `/release` is asked
+/// for), and a handle that stops it.
 async fn start(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let held = Arc::new(Notify::new());
+    let released = held.clone();
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/hold",
+            axum::routing::get(|| async move {
+                held.notified().await;
+                "held ok"
+            }),
+        )
+        .route(
+            "/release",
+            axum::routing::get(|| async move {
+                released.notify_one();
+                "ok"
+            }),
+        )
         .route(
             "/slow",
             axum::routing::get(|| async {
@@ -190,4 +207,55 @@ async fn tls_serves_clients_that_trust_its_authority_only() {
         .unwrap()
         .unwrap_or(0);
     assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
+}
+
+/// An HTTP/2 connection in the clear (prior knowledge), as agents open.
+async fn h2(
+    addr: std::net::SocketAddr,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn h2_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    path: &str,
+) -> Result<String, hyper::Error> {
+    use http_body_util::BodyExt;
+    let req = http::Request::get(format!("http://x{path}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let resp = sender.send_request(req).await?;
+    assert_eq!(resp.status(), http::StatusCode::OK);
+    let body = resp.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn http2_in_the_clear_carries_requests_side_by_side_on_one_connection() {
+    let (addr, _stop) = start(limits(1)).await;
+    let sender = h2(addr).await;
+    // A request held until a second one arrives, both on the only connection the cap
+    // allows: the second must travel beside the first for either to be answered.
+    let (mut a, mut b) = (sender.clone(), sender.clone());
+    let held = tokio::spawn(async move { h2_get(&mut a, "/hold").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let release = tokio::time::timeout(Duration::from_secs(5), h2_get(&mut b, "/release"));
+    assert_eq!(release.await.expect("answered").unwrap(), "ok");
+    assert_eq!(held.await.unwrap().unwrap(), "held ok");
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let (addr, _stop) = start(limits(8)).await;
+    let mut sender = h2(addr).await;
+    assert_eq!(h2_get(&mut sender, "/").await.unwrap(), "ok");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(h2_get(&mut sender, "/").await.is_err());
 }
