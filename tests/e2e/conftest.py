@@ -64,10 +64,14 @@ def _default_vpc_cidr():
 
 
 class Flotilla:
-    def __init__(self, data_dir: Path, extra_args=(), api_addr="127.0.0.1:0"):
+    def __init__(self, data_dir: Path, extra_args=(), api_addr="127.0.0.1:0", registry_addr="127.0.0.1:0",
+                 dns_addr="127.0.0.1:0", wrap=()):
         self.data_dir = data_dir
         # A fixed address keeps the endpoint across restarts (agents keep polling it).
         self.api_addr = api_addr
+        self.registry_addr, self.dns_addr = registry_addr, dns_addr
+        # A command the server runs under, e.g. `ip netns exec NS` for a host of its own.
+        self.wrap = list(wrap)
         self.default_vpc_cidr = _default_vpc_cidr()
         self.extra_args = list(extra_args)
         self.proc = None
@@ -98,8 +102,8 @@ class Flotilla:
         endpoint_file = self.data_dir / "endpoint"
         if endpoint_file.exists():
             endpoint_file.unlink()
-        args = [BIN, command, "--data-dir", str(self.data_dir), "--api-addr", self.api_addr,
-                "--registry-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", *self.extra_args]
+        args = [*self.wrap, BIN, command, "--data-dir", str(self.data_dir), "--api-addr", self.api_addr,
+                "--registry-addr", self.registry_addr, "--dns-addr", self.dns_addr, *self.extra_args]
         self.proc = subprocess.Popen(args, env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -190,7 +194,7 @@ class Flotilla:
 SLOW_MODULES = {
     "test_telemetry.py": 270, "test_tasks.py": 160, "test_migration.py": 130, "test_blue_green.py": 125,
     "test_registry.py": 115, "test_load_balancer.py": 80, "test_acm.py": 80, "test_services.py": 80,
-    "test_autoscaling.py": 75, "test_placement.py": 70, "test_task_features.py": 65, "test_cloudwatch.py": 60,
+    "test_autoscaling.py": 75, "test_placement.py": 70, "test_hosts.py": 70, "test_task_features.py": 65, "test_cloudwatch.py": 60,
 }
 
 

@@ -17,19 +17,23 @@ ETCD = os.environ.get("FLOTILLA_ETCD_BIN") or shutil.which("etcd") or "/usr/bin/
 
 
 class Etcd:
-    """One member: alone, or one of an `EtcdCluster`'s (`name`, `initial_cluster`)."""
+    """One member: alone, or one of an `EtcdCluster`'s (`name`, `initial_cluster`). On
+    loopback's free ports unless given a host address (and the command it runs under,
+    e.g. `ip netns exec NS` for a host of its own), where it takes etcd's own ports."""
 
-    def __init__(self, data_dir: Path, name="e2e", peer_port=None):
+    def __init__(self, data_dir: Path, name="e2e", peer_port=None, host=None, wrap=()):
         self.data_dir = data_dir
         self.name = name
-        self.client_port = free_port()
-        self.peer_port = peer_port or free_port()
-        self.initial_cluster = f"{name}=http://127.0.0.1:{self.peer_port}"
+        self.host = host or "127.0.0.1"
+        self.wrap = list(wrap)
+        self.client_port = 2379 if host else free_port()
+        self.peer_port = peer_port or (2380 if host else free_port())
+        self.initial_cluster = f"{name}=http://{self.host}:{self.peer_port}"
         self.proc = None
 
     @property
     def endpoint(self):
-        return f"127.0.0.1:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     def url(self, prefix=""):
         """The --store URL, with a key prefix when given."""
@@ -41,9 +45,9 @@ class Etcd:
 
     def launch(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        client, peer = f"http://{self.endpoint}", f"http://127.0.0.1:{self.peer_port}"
+        client, peer = f"http://{self.endpoint}", f"http://{self.host}:{self.peer_port}"
         self.proc = subprocess.Popen(
-            [ETCD, f"--name={self.name}", f"--data-dir={self.data_dir / 'member'}",
+            [*self.wrap, ETCD, f"--name={self.name}", f"--data-dir={self.data_dir / 'member'}",
              f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
              f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
              f"--initial-cluster={self.initial_cluster}", "--initial-cluster-token=e2e",
@@ -113,10 +117,12 @@ class Etcd:
 
 
 class EtcdCluster:
-    """Three (or `size`) members on loopback, started together."""
+    """Three (or `size`) members on loopback, started together; or one member per host
+    in `hosts`, a list of (address, wrap) pairs."""
 
-    def __init__(self, data_dir: Path, size=3):
-        self.members = [Etcd(data_dir / f"m{i}", name=f"m{i}") for i in range(size)]
+    def __init__(self, data_dir: Path, size=3, hosts=None):
+        hosts = hosts or [(None, ())] * size
+        self.members = [Etcd(data_dir / f"m{i}", name=f"m{i}", host=h, wrap=w) for i, (h, w) in enumerate(hosts)]
         initial = ",".join(m.initial_cluster for m in self.members)
         for m in self.members:
             m.initial_cluster = initial

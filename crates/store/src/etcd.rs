@@ -131,6 +131,13 @@ pub struct EtcdStore {
     compactor: Option<tokio::task::AbortHandle>,
 }
 
+/// How often the connection to a member is pinged, and how long its answer may take: a
+/// member cut off without a reset (its host lost or partitioned) stalls the watches and
+/// calls on its connection until then, so the server moves to another within their sum
+/// (9 s). etcd refuses pings closer than its `--grpc-keepalive-min-time` (5 s by default).
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(6);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl EtcdStore {
     /// Connects to the cluster; fails when no member answers.
     pub async fn connect(options: EtcdOptions) -> Result<EtcdStore> {
@@ -147,7 +154,7 @@ impl EtcdStore {
         let mut connect = etcd::ConnectOptions::new()
             .with_connect_timeout(options.connect_timeout)
             .with_timeout(options.request_timeout)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT);
         if let Some(tls) = &options.tls {
             let mut t =
                 etcd::TlsOptions::new().ca_certificate(etcd::Certificate::from_pem(tls.ca.clone()));
