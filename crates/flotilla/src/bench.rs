@@ -42,6 +42,10 @@ pub struct ScaleArgs {
     /// Keep the data here instead of a temporary directory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Seconds between the simulated agents' container samples (SubmitStats), as
+    /// `flotilla agent --stats-interval-seconds`; 0: none.
+    #[arg(long, default_value_t = 5)]
+    pub stats_interval_seconds: u64,
 }
 
 /// Options of the hidden `flotilla bench sim-agents`.
@@ -55,6 +59,8 @@ pub struct SimAgentsArgs {
     pub count: usize,
     #[arg(long)]
     pub data_dir: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    pub stats_interval_seconds: u64,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -250,6 +256,8 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             &args.instances.to_string(),
             "--data-dir",
             &base.join("agents").to_string_lossy(),
+            "--stats-interval-seconds",
+            &args.stats_interval_seconds.to_string(),
         ],
         &base.join("agents.log"),
     )?;
@@ -382,8 +390,12 @@ async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         store_bytes as f64 / (1024.0 * 1024.0),
     );
     println!(
-        "store: {}, agent registration: {:.1} s, CPU time: server {:.0} s, simulated agents {:.0} s",
+        "store: {}, container stats: {}, agent registration: {:.1} s, CPU time: server {:.0} s, simulated agents {:.0} s",
         args.store,
+        match args.stats_interval_seconds {
+            0 => "off".to_string(),
+            n => format!("every {n} s"),
+        },
         registration.as_secs_f64(),
         server_cpu,
         agents_cpu,
@@ -419,6 +431,7 @@ async fn sim_agents(args: SimAgentsArgs) -> anyhow::Result<()> {
         config.poll_wait = Duration::from_secs(20);
         config.probe_host_ports = false;
         config.checkpoint_interval = Duration::from_secs(30);
+        config.stats_interval = Duration::from_secs(args.stats_interval_seconds);
         // The sim runtime's event stream is an in-process channel that drops nothing; a
         // resync (every actor inspecting its containers) would only load the machine the
         // server shares.
