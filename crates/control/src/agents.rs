@@ -110,6 +110,14 @@ pub fn host_firewall(
     instance: &ContainerInstanceRecord,
 ) -> HostFirewall {
     let instance_arn = instance.container_instance_arn.as_str();
+    // Most hosts run no awsvpc task: answer them without visiting their tasks (a poll
+    // asks on every wake-up, and a host may run hundreds).
+    let interfaces = state
+        .task_index()
+        .with_load(instance_arn, |l| l.map_or(0, |l| l.interfaces));
+    if interfaces == 0 {
+        return HostFirewall::default();
+    }
     let mut subnets = BTreeSet::new();
     let interfaces: BTreeMap<String, (Ipv4Addr, Vec<String>)> = state
         .task_index()

@@ -33,6 +33,9 @@ pub struct Load {
     pub pending: i64,
     /// Tasks holding resources (not yet STOPPED).
     pub tasks: i64,
+    /// Of those, the tasks with a network interface of their own (awsvpc): while there is
+    /// none, the host has no firewall to build.
+    pub interfaces: i64,
 }
 
 /// Where a task is indexed: its instance, and the revision of the last change its agent
@@ -54,6 +57,7 @@ struct Contribution {
     usage: Usage,
     group: Option<Arc<str>>,
     status: TaskStatus,
+    interface: bool,
 }
 
 impl Load {
@@ -64,6 +68,7 @@ impl Load {
         self.usage.tcp_ports.extend(&c.usage.tcp_ports);
         self.usage.udp_ports.extend(&c.usage.udp_ports);
         self.tasks += 1;
+        self.interfaces += i64::from(c.interface);
         if let Some(g) = &c.group {
             match self.groups.get_mut(&**g) {
                 Some(n) => *n += 1,
@@ -90,6 +95,7 @@ impl Load {
         remove(&mut self.usage.tcp_ports, &c.usage.tcp_ports);
         remove(&mut self.usage.udp_ports, &c.usage.udp_ports);
         self.tasks -= 1;
+        self.interfaces -= i64::from(c.interface);
         if let Some(g) = &c.group {
             if let Some(n) = self.groups.get_mut(&**g) {
                 *n -= 1;
@@ -246,6 +252,7 @@ impl TaskIndex {
             usage,
             group: task.group.as_deref().map(|g| inner.name(g)),
             status: task.last_status,
+            interface: task.network.is_some(),
         });
         let old = inner.placed.get_key_value(key.as_slice()).map(|(k, p)| {
             let unchanged = p.instance == instance && p.desired == task.desired_for_agent();

@@ -56,6 +56,11 @@ async fn tasks_get_distinct_addresses_and_hosts_learn_the_others() {
         .iter()
         .all(|t| t["attachments"][0]["status"] == "PRECREATED"));
 
+    // The task index counts each host's tasks with an interface (what lets a host
+    // without any skip building a firewall).
+    let index = state.task_index();
+    assert_eq!([&a, &b].map(|i| index.load(i).interfaces), [2, 1]);
+
     // Instance a's poll: its two tasks' rules, and b's task routed through b's host.
     let poll = agent_call(
         &state,
