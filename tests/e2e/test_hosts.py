@@ -1,7 +1,8 @@
 """Three hosts, each a network namespace with an address of its own on one bridge, each
 running an etcd member, a `flotilla server` and a `flotilla agent` (issue 19's multi-host
 faults). A service behind a load balancer spreads over the three; then one host is cut off
-from the others and healed, and one host (the leader's) is lost for good.
+from the others and healed, and one host (the leader's) is lost for good in the middle of
+a rolling deployment.
 
 The hosts share this machine's one Docker Engine, which runs in the root namespace: a
 container's published port is open there, not in its host's namespace. Each host forwards
@@ -215,6 +216,11 @@ def no_failures_after(addr, seconds=4):
     return total
 
 
+def after_bodies(addr, requests=12):
+    """What a few requests through `addr` answer (each task answers its version)."""
+    return {get(addr, 80)[2].strip() for _ in range(requests)}
+
+
 @pytest.fixture(scope="module")
 def web(hosts):
     """A service of three tasks, one per host, behind a load balancer."""
@@ -331,10 +337,25 @@ def test_the_leaders_host_lost_for_good(hosts, web):
                 failed.append(str(ex)[:100])
             time.sleep(0.05)
 
+    v2 = web_task(ecs, "hosts-web", "v2")
+
+    def rolled():
+        [svc] = ecs.describe_services(cluster=CLUSTER, services=["web"])["services"]
+        [*deps] = svc["deployments"]
+        return (len(deps) == 1 and deps[0]["taskDefinition"] == v2 and deps[0]["rolloutState"] == "COMPLETED"
+                and svc["runningCount"] == 3)
+
+    def v2_running():
+        arns = ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"]
+        return any(t["taskDefinitionArn"] == v2 and t["lastStatus"] == "RUNNING"
+                   for t in ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"])
+
     with Load(addr, 80) as load:
         t = threading.Thread(target=writer)
         t.start()
-        time.sleep(1)
+        # In the middle of a rolling deployment: a v2 task up beside the v1 ones.
+        ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=v2)
+        wait_for(v2_running, timeout=90, interval=0.2, what="a v2 task to run")
         # The host goes: every process on it, its containers, its link.
         for proc in (lost.server, lost.agent, lost.etcd):
             proc.proc.kill()
@@ -345,9 +366,9 @@ def test_the_leaders_host_lost_for_good(hosts, web):
         successor = wait_for(lambda: (h := leader(e)) not in (None, lost) and h, timeout=60, interval=0.1,
                              what="a leader on another host")
         led = time.monotonic() - at
-        wait_for(lambda: len(tasks_by_host(e, ecs)) == 3 and lost.index not in tasks_by_host(e, ecs),
-                 timeout=AGENT_TTL + DISCONNECT_GRACE + 60, interval=0.25, what="the lost host's task replaced")
-        replaced = time.monotonic() - at
+        wait_for(lambda: rolled() and lost.index not in tasks_by_host(e, ecs), timeout=180, interval=0.25,
+                 what="the rollout to finish on the survivors")
+        finished = time.monotonic() - at
         wait_for(lambda: len(healthy_targets(elb, tg)) == 3, timeout=60, what="three healthy targets again")
         settled = time.monotonic() - at
         left = sorted(f"{h.lb_net}.1" for h in near)
@@ -370,8 +391,10 @@ def test_the_leaders_host_lost_for_good(hosts, web):
         "containerInstances"]
     assert not instance["agentConnected"]
     assert sorted(set(tasks_by_host(e, ecs))) == sorted(h.index for h in near)
-    print(f"lost host {lost.index} (etcd member, leading server, agent, containers; link down): host "
-          f"{successor.index} led {led:.1f} s after, the task replaced {replaced:.1f} s after, three healthy "
+    assert after_bodies(addr) == {"v2"}
+    print(f"lost host {lost.index} (etcd member, leading server, agent, containers; link down) in the middle of a "
+          f"rolling deployment: host {successor.index} led {led:.1f} s after, the rollout finished on the "
+          f"survivors {finished:.1f} s after, three healthy "
           f"targets {settled:.1f} s after, the name then answered {left}; {len(acked)} clusters created through "
           f"host {near[1].index} acknowledged and all present ({len(failed)} refused); through host "
           f"{near[0].index}'s address: {during} responses meanwhile ({during_bad} non-2xx, errors "

@@ -34,7 +34,10 @@ DEPLOYMENT_ID = re.compile(r"^ecs-svc/\d{19}$")
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
 # Takes a second to stop after SIGTERM, as a real server finishing its requests does.
 SLOW_STOPPER = ["sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 1000 & wait"]
-CRASHER = ["sh", "-c", "exit 1"]
+# A revision whose container never runs: its command does not exist, so every start fails.
+# (`sh -c "exit 1"` could be seen running for an instant on a loaded machine, its three
+# tasks RUNNING at once, and the deployment complete before the first crash.)
+CRASHER = ["/no/such/command"]
 FAILED_TASK_THRESHOLD = 10  # clamp(ceil(3 / 2), 10, 200)
 
 
@@ -666,14 +669,13 @@ def test_crashing_revision_trips_the_circuit_breaker_and_rolls_back(svc_env):
             assert breaker["threshold"] == FAILED_TASK_THRESHOLD
             assert breaker["failureCount"] >= FAILED_TASK_THRESHOLD
 
-    # The crashing tasks really ran and exited 1, at least threshold-many times.
+    # The bad revision's tasks really failed to start, at least threshold-many times.
     stopped = []
     for page in ecs.get_paginator("list_tasks").paginate(cluster=CLUSTER, family="cb1", desiredStatus="STOPPED"):
         stopped += page["taskArns"]
-    crashed = [t for t in describe_tasks(ecs, CLUSTER, stopped)
-               if t["taskDefinitionArn"] == td2 and t.get("stopCode") == "EssentialContainerExited"
-               and t["containers"][0].get("exitCode") == 1]
-    assert len(crashed) >= FAILED_TASK_THRESHOLD, len(crashed)
+    mine = [t for t in describe_tasks(ecs, CLUSTER, stopped) if t["taskDefinitionArn"] == td2]
+    crashed = [t for t in mine if t.get("stopCode") == "TaskFailedToStart"]
+    assert len(crashed) >= FAILED_TASK_THRESHOLD, {(t.get("stopCode"), t.get("stoppedReason")) for t in mine}
     assert all(t["group"] == "service:breaker" and t["startedBy"] == bad_dep for t in crashed)
     assert not [t for t in service_tasks(ecs, CLUSTER, "breaker") if t["taskDefinitionArn"] == td2]
 
