@@ -18,12 +18,14 @@ cluster (Debian's etcd-server), two `flotilla server`s on it (release build with
 4. the killed server is started again (it then follows).
 
 The leader lease is 5 s, so the leader and controller figures are bounded below by the
-lease's remaining life at the kill (3.3 to 5 s: a third of it is renewed each beat).
+lease's remaining life at the kill (3.3 to 5 s: a third of it is renewed each beat); the
+kill lands at a random point of the beat.
 """
 import argparse
 import datetime
 import os
 import platform
+import random
 import shutil
 import signal
 import subprocess
@@ -45,6 +47,8 @@ SECRET_KEY = "bEnChFaIlOvEr/SeCrEt+KeY0123456789abcdefgh"[:40]
 IMAGE = "flotilla-test/busybox:latest"
 LEADER_KEY = "/flotilla//flotilla/leader"
 CLUSTER = "failover"
+# The servers' leader lease (flotilla_control::leader, as the server sets it).
+LEASE_SECONDS = 5
 
 
 def env():
@@ -133,7 +137,10 @@ def round_(etcd, servers, leader, agent, agent_dir, binary):
     agent = start_agent(binary, agent_dir, [leader, survivor])
     until(lambda: ecs.describe_container_instances(cluster=CLUSTER, containerInstances=ecs.list_container_instances(
         cluster=CLUSTER)["containerInstanceArns"])["containerInstances"][0]["agentConnected"], 60, "the agent")
-    time.sleep(2)  # the restarted agent polls the leader again
+    # The restarted agent polls the leader again; then a random part of the leader's beat
+    # (a third of the lease), so the kill does not land at the same point of its renewal
+    # cycle in every round (each round's set-up takes about as long as the last).
+    time.sleep(2 + random.uniform(0, LEASE_SECONDS / 3))
     leader.kill9()
     killed = time.monotonic()
     stopped = sorted(before)[0]
