@@ -206,6 +206,16 @@ def tasks_by_host(e, ecs):
     return sorted(host_of[t["containerInstanceArn"]] for t in tasks if t["lastStatus"] == "RUNNING")
 
 
+def settle(elb, tg, near, name, at):
+    """Wait for three healthy targets again and for the name to answer only the `near`
+    hosts' addresses: the seconds from `at` to the targets, and those addresses."""
+    wait_for(lambda: len(healthy_targets(elb, tg)) == 3, timeout=60, what="three healthy targets again")
+    settled = time.monotonic() - at
+    left = sorted(f"{h.lb_net}.1" for h in near)
+    wait_for(lambda: answers(near[0].server, name) == left, timeout=30, what="the gone host's address to leave the name")
+    return settled, left
+
+
 def no_failures_after(addr, seconds=4):
     """A short load through `addr` once things have settled: every response 2xx."""
     with Load(addr, 80, workers=2, max_seconds=seconds + 10) as load:
@@ -283,11 +293,7 @@ def test_a_host_cut_off_and_healed(hosts, web):
         wait_for(lambda: len(tasks_by_host(e, ecs)) == 3 and cut.index not in tasks_by_host(e, ecs),
                  timeout=AGENT_TTL + DISCONNECT_GRACE + 60, interval=0.25, what="the cut host's task replaced")
         replaced = time.monotonic() - at
-        wait_for(lambda: len(healthy_targets(elb, tg)) == 3, timeout=60, what="three healthy targets again")
-        settled = time.monotonic() - at
-        gone = sorted(f"{h.lb_net}.1" for h in near)
-        wait_for(lambda: answers(near[0].server, name) == gone, timeout=30,
-                 what="the cut host's address to leave the name")
+        settled, gone = settle(elb, tg, near, name, at)
     during = sum(load.statuses.values())
     during_bad = sum(n for code, n in load.statuses.items() if not 200 <= code < 300)
     after = no_failures_after(addr)
@@ -369,11 +375,7 @@ def test_the_leaders_host_lost_for_good(hosts, web):
         wait_for(lambda: rolled() and lost.index not in tasks_by_host(e, ecs), timeout=180, interval=0.25,
                  what="the rollout to finish on the survivors")
         finished = time.monotonic() - at
-        wait_for(lambda: len(healthy_targets(elb, tg)) == 3, timeout=60, what="three healthy targets again")
-        settled = time.monotonic() - at
-        left = sorted(f"{h.lb_net}.1" for h in near)
-        wait_for(lambda: answers(near[0].server, name) == left, timeout=30,
-                 what="the lost host's address to leave the name")
+        settled, left = settle(elb, tg, near, name, at)
         time.sleep(1)
         stop.set()
         t.join(timeout=60)
