@@ -131,7 +131,7 @@ def hosts(tmp_path_factory):
         sh("ip", "link", "set", bridge, "up")
         # Docker drops forwarded traffic it does not know, bridged frames included
         # (br_netfilter): the hosts' traffic between each other is let through.
-        sh("iptables", *accept)
+        sh("iptables", "-w", *accept)
         for h in e.hosts:
             h.create()
         e.etcd = EtcdCluster(base / "etcd", hosts=[(h.address, h.wrap) for h in e.hosts]).start()
@@ -174,7 +174,7 @@ def hosts(tmp_path_factory):
             if h.arn:
                 remove_containers(f"flotilla.container-instance={h.arn}")
             h.destroy()
-        sh("iptables", "-D", *accept[1:], check=False)
+        sh("iptables", "-w", "-D", *accept[1:], check=False)
         sh("ip", "link", "del", bridge, check=False)
 
 

@@ -52,13 +52,8 @@ const H2_PING_TIMEOUT: Duration = Duration::from_secs(5);
 impl Connections {
     /// HTTP/1.1: one connection per call in flight, kept for the next.
     pub fn http1(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
-            .https_or_http()
-            .enable_http1()
-            .build();
         Connections {
-            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+            http: HyperClient::builder(TokioExecutor::new()).build(connector(tls, false)),
         }
     }
 
@@ -67,19 +62,30 @@ impl Connections {
     /// the calls on it. Needs a Flotilla server; for its agents, whose thousands would
     /// otherwise hold two or three connections each.
     pub fn http2(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
-            .https_or_http()
-            .enable_http2()
-            .build();
         let http = HyperClient::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .http2_only(true)
             .http2_keep_alive_interval(H2_PING_INTERVAL)
             .http2_keep_alive_timeout(H2_PING_TIMEOUT)
             .http2_keep_alive_while_idle(true)
-            .build(connector);
+            .build(connector(tls, true));
         Connections { http }
+    }
+}
+
+/// `http://` or `https://` (trusting what `tls` trusts, no one without it), offering
+/// HTTP/2 by ALPN when `http2`, else HTTP/1.1.
+fn connector(
+    tls: Option<Arc<rustls::ClientConfig>>,
+    http2: bool,
+) -> hyper_rustls::HttpsConnector<HttpConnector> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
+        .https_or_http();
+    if http2 {
+        builder.enable_http2().build()
+    } else {
+        builder.enable_http1().build()
     }
 }
 
