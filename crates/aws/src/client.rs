@@ -200,13 +200,75 @@ impl JsonClient {
         operation: &str,
         input: &I,
     ) -> Result<O, CallError> {
+        let body = serde_json::to_vec(input).map_err(|e| CallError::Transport {
+            endpoint: self.endpoint().to_string(),
+            message: e.to_string(),
+        })?;
+        let target = format!("{}.{operation}", self.target_prefix);
+        let wire = Wire {
+            content_type: "application/x-amz-json-1.1",
+            target: Some(&target),
+        };
+        let (status, bytes) = self.send(chosen, wire, body).await?;
+        if status == StatusCode::OK {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CallError::Service(AwsError::serialization(format!("bad answer: {e}")))
+            });
+        }
+        Err(CallError::Service(decode_error(status, &bytes)))
+    }
+
+    /// Call `action` of a query-protocol service (ELBv2, EC2, IAM, CloudWatch) at API
+    /// `version` with `params` (already flattened: `Names.member.1`, ...); the XML
+    /// answer. The client's target prefix plays no part.
+    pub async fn query(
+        &self,
+        action: &str,
+        version: &str,
+        params: &[(String, String)],
+    ) -> Result<String, CallError> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action)
+            .append_pair("Version", version);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let wire = Wire {
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            target: None,
+        };
+        let chosen = self.current.load(Ordering::Relaxed);
+        let (status, bytes) = self.send(chosen, wire, form.finish().into_bytes()).await?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if status == StatusCode::OK {
+            return Ok(text);
+        }
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = text.find(&open)? + open.len();
+            let end = text[start..].find(&format!("</{name}>"))? + start;
+            Some(text[start..end].to_string())
+        };
+        Err(CallError::Service(AwsError::new(
+            status,
+            element("Code").unwrap_or_else(|| "UnknownError".into()),
+            element("Message").unwrap_or_default(),
+        )))
+    }
+
+    /// Sign and send one `POST /` to the `chosen` server; its status and body.
+    async fn send(
+        &self,
+        chosen: usize,
+        wire: Wire<'_>,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes), CallError> {
         let endpoint = &self.endpoints[chosen % self.endpoints.len()];
         let transport = |message: String| CallError::Transport {
             endpoint: endpoint.clone(),
             message,
         };
-        let body = serde_json::to_vec(input).map_err(|e| transport(e.to_string()))?;
-        let request = self.signed_request(endpoint, operation, body, chrono::Utc::now())?;
+        let request = self.signed_request(endpoint, wire, body, chrono::Utc::now())?;
         let call = async {
             let resp = self
                 .http
@@ -222,21 +284,15 @@ impl JsonClient {
                 .to_bytes();
             Ok::<_, CallError>((status, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(self.config.timeout, call)
+        tokio::time::timeout(self.config.timeout, call)
             .await
-            .map_err(|_| transport(format!("timed out after {:?}", self.config.timeout)))??;
-        if status == StatusCode::OK {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                CallError::Service(AwsError::serialization(format!("bad answer: {e}")))
-            });
-        }
-        Err(CallError::Service(decode_error(status, &bytes)))
+            .map_err(|_| transport(format!("timed out after {:?}", self.config.timeout)))?
     }
 
     fn signed_request(
         &self,
         endpoint: &str,
-        operation: &str,
+        wire: Wire<'_>,
         body: Vec<u8>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Request<Full<Bytes>>, CallError> {
@@ -251,8 +307,7 @@ impl JsonClient {
             .authority()
             .map(|a| a.as_str().to_string())
             .unwrap_or_default();
-        let target = format!("{}.{operation}", self.target_prefix);
-        let content_type = "application/x-amz-json-1.1";
+        let content_type = wire.content_type;
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
         let token = self.config.session_token.as_deref();
         let mut headers = vec![
@@ -261,7 +316,7 @@ impl JsonClient {
             ("x-amz-date", amz_date.as_str()),
         ];
         headers.extend(token.map(|t| ("x-amz-security-token", t)));
-        headers.push(("x-amz-target", target.as_str()));
+        headers.extend(wire.target.map(|t| ("x-amz-target", t)));
         let authorization = sign(
             &Signing {
                 access_key_id: &self.config.access_key_id,
@@ -276,9 +331,12 @@ impl JsonClient {
         let mut req = Request::post(uri)
             .header("content-type", content_type)
             .header("x-amz-date", &amz_date)
-            .header("x-amz-target", &target)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| transport(e.to_string()))?;
+        if let Some(t) = wire.target {
+            let t = HeaderValue::from_str(t).map_err(|e| transport(e.to_string()))?;
+            req.headers_mut().insert("x-amz-target", t);
+        }
         let auth = HeaderValue::from_str(&authorization).map_err(|e| transport(e.to_string()))?;
         req.headers_mut().insert(http::header::AUTHORIZATION, auth);
         if let Some(t) = token {
@@ -339,6 +397,14 @@ fn trust_no_one() -> std::sync::Arc<rustls::ClientConfig> {
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
     std::sync::Arc::new(config)
+}
+
+/// How a call's body is framed: its content type, and the `X-Amz-Target` naming the
+/// operation (JSON protocols only; the query protocol names it in the body).
+#[derive(Clone, Copy)]
+struct Wire<'a> {
+    content_type: &'a str,
+    target: Option<&'a str>,
 }
 
 /// An AWS error from a JSON error answer.
@@ -430,22 +496,42 @@ mod tests {
             "flotilla",
             "FlotillaAgent_v1",
         );
+        let json = Wire {
+            content_type: "application/x-amz-json-1.1",
+            target: Some("FlotillaAgent_v1.Poll"),
+        };
+        let query = Wire {
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            target: None,
+        };
+        let creds = crate::Credentials::single("000000000000", "AKIDEXAMPLE", secret).unwrap();
+        for (wire, body) in [
+            (json, &b"{\"a\":1}"[..]),
+            (
+                query,
+                &b"Action=DescribeTargetHealth&Version=2015-12-01"[..],
+            ),
+        ] {
+            let req = client
+                .signed_request(client.endpoint(), wire, body.to_vec(), chrono::Utc::now())
+                .unwrap();
+            let (parts, body) = req.into_parts();
+            assert_eq!(
+                parts.headers.contains_key("x-amz-target"),
+                wire.target.is_some()
+            );
+            let body = body.collect().await.unwrap().to_bytes();
+            let v = crate::sigv4::verify(&creds, &parts, &body).await.unwrap();
+            assert_eq!(
+                (v.region.as_str(), v.service.as_str()),
+                ("eu-west-1", "flotilla")
+            );
+        }
         let req = client
-            .signed_request(
-                client.endpoint(),
-                "Poll",
-                b"{\"a\":1}".to_vec(),
-                chrono::Utc::now(),
-            )
+            .signed_request(client.endpoint(), json, b"{}".to_vec(), chrono::Utc::now())
             .unwrap();
         let (parts, body) = req.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        let creds = crate::Credentials::single("000000000000", "AKIDEXAMPLE", secret).unwrap();
-        let v = crate::sigv4::verify(&creds, &parts, &body).await.unwrap();
-        assert_eq!(
-            (v.region.as_str(), v.service.as_str()),
-            ("eu-west-1", "flotilla")
-        );
 
         let wrong =
             crate::Credentials::single("000000000000", "AKIDEXAMPLE", &secret.replace('w', "x"))

@@ -5,9 +5,9 @@
 mod agent;
 mod backup;
 mod bench;
+mod cli;
 mod credentials;
 mod env;
-mod logs;
 mod registry;
 mod server;
 mod token;
@@ -52,9 +52,24 @@ enum Command {
     /// The image registry: `flotilla registry gc` collects its garbage now.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// Clusters, services (desired, running, pending, rollout) and instances (free CPU and
+    /// memory, agent) at a glance.
+    Status(cli::status::StatusArgs),
+    /// Tasks with their status, health, host, ports and age (`--all` for stopped ones).
+    Ps(cli::ps::PsArgs),
+    /// A service's events, oldest first (`-f` to follow).
+    Events(cli::events::EventsArgs),
+    /// Deploy new images or variables to a service and follow the rollout until it is
+    /// stable, failed or rolled back (exit code 0 only when stable).
+    Deploy(cli::deploy::DeployArgs),
     /// The lines of a service's or a task's containers that log with awslogs (`-f` to
     /// follow).
-    Logs(logs::LogsArgs),
+    Logs(cli::logs::LogsArgs),
+    /// Print a completion script for a shell: `source <(flotilla completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Write a consistent copy of the running instance's store (every resource, the
     /// registry's metadata; not the registry's blobs or the secrets key) to a file.
     Backup(backup::BackupArgs),
@@ -95,8 +110,16 @@ pub fn default_registry_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 4567))
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors end the process with status 1 and one line (`Error: what: why`), never a
+/// backtrace, whatever `RUST_BACKTRACE` says: they are messages for people.
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Env { data_dir } => env::print(&data_dir),
         Command::Operations { service } => {
@@ -118,6 +141,16 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Token(cmd) => token::run(cmd),
         Command::Registry(cmd) => registry::run(cmd),
-        Command::Logs(args) => logs::run(args),
+        Command::Logs(args) => cli::logs::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Ps(args) => cli::ps::run(args),
+        Command::Events(args) => cli::events::run(args),
+        Command::Deploy(args) => std::process::exit(cli::deploy::run(args)?),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "flotilla", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `flotilla logs [-f] SERVICE|TASK`: the lines of a service's (or one task's) containers
 //! that log with `awslogs`, read back through CloudWatch Logs' FilterLogEvents, oldest
 //! first, each line prefixed with its task and container (in a colour per task on a
-//! terminal). With `--follow` it keeps polling, from the newest timestamp seen, skipping
+//! terminal; one JSON object per line with `--output json`). With `--follow` it keeps polling, from the newest timestamp seen, skipping
 //! event ids already printed (what `aws logs tail --follow` does), and picks up the tasks
 //! a deployment starts.
 //!
@@ -10,23 +10,18 @@
 //! found as `flotilla env` finds it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context as _};
-use flotilla_aws::client::JsonClient;
+use anyhow::anyhow;
 use flotilla_model::logs::awslogs_stream_name;
 use serde_json::{json, Value};
 
-use crate::env;
+use super::{parse_duration, Api, Common, Output};
 
 #[derive(clap::Args, Debug)]
 pub struct LogsArgs {
     /// A service name, or a task id or ARN.
     target: String,
-    #[arg(long, default_value = "default")]
-    cluster: String,
     /// Keep printing new lines until interrupted.
     #[arg(short, long)]
     follow: bool,
@@ -36,30 +31,13 @@ pub struct LogsArgs {
     /// Only this container's lines.
     #[arg(long)]
     container: Option<String>,
-    /// Data directory of the running instance (for its endpoint and credentials).
-    #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = crate::default_data_dir())]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    common: Common,
 }
 
 /// How often `--follow` polls, and re-reads a service's tasks.
 const POLL: Duration = Duration::from_secs(1);
 const RESOLVE_EVERY: u32 = 5;
-
-/// `30s`, `10m`, `2h`, `1d` in milliseconds.
-pub fn parse_since(s: &str) -> anyhow::Result<i64> {
-    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| anyhow!("--since {s:?}: expected a number and a unit, e.g. 10m"))?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" | "" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(anyhow!("--since {s:?}: the unit must be s, m, h or d")),
-    };
-    Ok(n.saturating_mul(unit_ms))
-}
 
 /// One log stream of one container of one task.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,62 +48,34 @@ struct Source {
     /// `TASK_ID_PREFIX/container`, what each line is prefixed with.
     label: String,
     task: String,
-}
-
-struct Clients {
-    ecs: JsonClient,
-    logs: JsonClient,
+    container: String,
 }
 
 /// The awslogs streams of the tasks `target` names.
-async fn sources(c: &Clients, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
-    let cluster = &args.cluster;
-    let described: Value = c
-        .ecs
-        .call(
+async fn sources(c: &Api, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
+    let cluster = args.common.cluster();
+    let described = c
+        .ecs(
             "DescribeTasks",
-            &json!({"cluster": cluster, "tasks": [args.target]}),
+            json!({"cluster": cluster, "tasks": [args.target]}),
         )
-        .await
-        .context("describing tasks")?;
+        .await?;
     let mut tasks: Vec<Value> = described["tasks"].as_array().cloned().unwrap_or_default();
     if tasks.is_empty() {
-        let services: Value = c
-            .ecs
-            .call(
+        let services = c
+            .ecs(
                 "DescribeServices",
-                &json!({"cluster": cluster, "services": [args.target]}),
+                json!({"cluster": cluster, "services": [args.target]}),
             )
-            .await
-            .context("describing services")?;
+            .await?;
         if services["services"].as_array().is_none_or(|s| s.is_empty()) {
             return Err(anyhow!(
                 "no task or service '{}' in cluster {cluster}",
                 args.target
             ));
         }
-        let mut arns = Vec::new();
         for status in ["RUNNING", "STOPPED"] {
-            let listed: Value = c
-                .ecs
-                .call(
-                    "ListTasks",
-                    &json!({"cluster": cluster, "serviceName": args.target, "desiredStatus": status}),
-                )
-                .await
-                .context("listing the service's tasks")?;
-            arns.extend(listed["taskArns"].as_array().cloned().unwrap_or_default());
-        }
-        for chunk in arns.chunks(100) {
-            let out: Value = c
-                .ecs
-                .call(
-                    "DescribeTasks",
-                    &json!({"cluster": cluster, "tasks": chunk}),
-                )
-                .await
-                .context("describing the service's tasks")?;
-            tasks.extend(out["tasks"].as_array().cloned().unwrap_or_default());
+            tasks.extend(c.tasks(cluster, Some(&args.target), status).await?);
         }
     }
     let mut definitions: BTreeMap<String, Value> = BTreeMap::new();
@@ -138,14 +88,9 @@ async fn sources(c: &Clients, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
             .unwrap_or_default()
             .to_string();
         if !definitions.contains_key(&def_arn) {
-            let d: Value = c
-                .ecs
-                .call(
-                    "DescribeTaskDefinition",
-                    &json!({"taskDefinition": def_arn}),
-                )
-                .await
-                .context("describing the task definition")?;
+            let d = c
+                .ecs("DescribeTaskDefinition", json!({"taskDefinition": def_arn}))
+                .await?;
             definitions.insert(def_arn.clone(), d["taskDefinition"].clone());
         }
         let runtime_id = |name: &str| {
@@ -182,6 +127,7 @@ async fn sources(c: &Clients, args: &LogsArgs) -> anyhow::Result<Vec<Source>> {
                 stream: awslogs_stream_name(prefix.as_deref(), name, &task_id, &runtime_id(name)),
                 label: format!("{}/{name}", &task_id[..task_id.len().min(8)]),
                 task: task_id.clone(),
+                container: name.to_string(),
             });
         }
     }
@@ -204,12 +150,13 @@ fn paint(label: &str, task: &str, colour: bool) -> String {
 /// `seen` holds the ids (and timestamps) of events printed at or after `start`, the only
 /// ones a later poll can return again.
 async fn print_new(
-    c: &Clients,
+    c: &Api,
     sources: &[Source],
     start: i64,
     seen: &mut HashMap<String, i64>,
-    colour: bool,
+    common: &Common,
 ) -> anyhow::Result<i64> {
+    let colour = common.colour();
     let mut newest = start;
     let mut by_group: BTreeMap<&str, Vec<&Source>> = BTreeMap::new();
     for s in sources {
@@ -229,7 +176,7 @@ async fn print_new(
                                 "startTime": start, "nextToken": token}),
                     )
                     .await
-                    .with_context(|| format!("reading log group {group}"))?;
+                    .map_err(|e| anyhow!("reading log group {group}: {}", super::explain(e)))?;
                 for e in out["events"].as_array().into_iter().flatten() {
                     let id = e["eventId"].as_str().unwrap_or_default().to_string();
                     let ts = e["timestamp"].as_i64().unwrap_or_default();
@@ -239,7 +186,18 @@ async fn print_new(
                     let stream = e["logStreamName"].as_str().unwrap_or_default();
                     if let Some(s) = chunk.iter().find(|s| s.stream == stream) {
                         let message = e["message"].as_str().unwrap_or_default();
-                        lines.push((ts, paint(&s.label, &s.task, colour), message.to_string()));
+                        let line = match common.output {
+                            Output::Json => json!({
+                                "timestamp": ts, "task": s.task, "container": s.container,
+                                "logGroupName": s.group, "logStreamName": s.stream,
+                                "message": message,
+                            })
+                            .to_string(),
+                            Output::Table => {
+                                format!("{} {message}", paint(&s.label, &s.task, colour))
+                            }
+                        };
+                        lines.push((ts, line));
                     }
                     newest = newest.max(ts);
                 }
@@ -251,21 +209,17 @@ async fn print_new(
         }
     }
     seen.retain(|_, ts| *ts >= newest);
-    lines.sort_by_key(|(ts, _, _)| *ts);
-    for (_, prefix, message) in lines {
-        println!("{prefix} {message}");
+    lines.sort_by_key(|(ts, _)| *ts);
+    for (_, line) in lines {
+        println!("{line}");
     }
     Ok(newest)
 }
 
 pub fn run(args: LogsArgs) -> anyhow::Result<()> {
-    let since = parse_since(&args.since)?;
+    let since = parse_duration("--since", &args.since)?;
     crate::server::runtime()?.block_on(async {
-        let clients = Clients {
-            ecs: env::admin_client(&args.data_dir, "ecs", "AmazonEC2ContainerServiceV20141113")?,
-            logs: env::admin_client(&args.data_dir, "logs", "Logs_20140328")?,
-        };
-        let colour = std::io::stdout().is_terminal();
+        let clients = Api::new(&args.common)?;
         let mut start = chrono::Utc::now().timestamp_millis() - since;
         let mut seen = HashMap::new();
         let mut sources = sources(&clients, &args).await?;
@@ -277,7 +231,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<()> {
         }
         let mut round = 0u32;
         loop {
-            start = print_new(&clients, &sources, start, &mut seen, colour).await?;
+            start = print_new(&clients, &sources, start, &mut seen, &args.common).await?;
             if !args.follow {
                 return Ok(());
             }
@@ -293,16 +247,6 @@ pub fn run(args: LogsArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn since_units() {
-        assert_eq!(parse_since("30s").unwrap(), 30_000);
-        assert_eq!(parse_since("10m").unwrap(), 600_000);
-        assert_eq!(parse_since("2h").unwrap(), 7_200_000);
-        assert_eq!(parse_since("1d").unwrap(), 86_400_000);
-        assert!(parse_since("m").is_err());
-        assert!(parse_since("5w").is_err());
-    }
 
     #[test]
     fn colour_only_on_a_terminal() {
