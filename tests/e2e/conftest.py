@@ -79,6 +79,8 @@ class Flotilla:
         # The registry's host:port (what repositoryUris start with).
         self.registry = None
         self.dns = None
+        # The web console's URL.
+        self.console = None
         self.log = data_dir / "server.log"
 
     def env(self):
@@ -94,6 +96,8 @@ class Flotilla:
             # Only test_discovery needs it, and asks with --container-dns.
             FLOTILLA_CONTAINER_DNS="none",
             FLOTILLA_DEFAULT_VPC_CIDR=self.default_vpc_cidr,
+            # Every server serves a web console, on a free port (`up` would take 4568).
+            FLOTILLA_CONSOLE_ADDR="127.0.0.1:0",
         )
         return env
 
@@ -115,6 +119,8 @@ class Flotilla:
                 # The DNS server's ip:port (UDP and TCP).
                 host, _, port = (self.data_dir / "dns-addr").read_text().strip().rpartition(":")
                 self.dns = (host, int(port))
+                console = self.data_dir / "console-url"
+                self.console = console.read_text().strip() if console.exists() else None
                 try:
                     urllib.request.urlopen(self.endpoint + "/_flotilla/health", timeout=2).read()
                     return self

@@ -27,6 +27,8 @@ pub use gateway::{
 };
 pub use protocol::Protocol;
 pub use sigv4::is_region_name;
+/// Check a request's SigV4 signature against credentials (what the gateway does first).
+pub use sigv4::verify as verify_signature;
 pub use sigv4::{
     is_weak_secret, AuthRequest, Authorizer, Credentials, Key, KeySource, Principal, SECRET_LEN,
 };

@@ -30,6 +30,11 @@ pub fn dns_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("dns-addr")
 }
 
+/// The file a running server writes its web console's URL into, when it serves one.
+pub fn console_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("console-url")
+}
+
 /// The file a running server writes its region into.
 pub fn region_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("region")
@@ -168,6 +173,9 @@ pub fn print(data_dir: &Path) -> anyhow::Result<()> {
     }
     if let Ok(dns) = std::fs::read_to_string(dns_file(data_dir)) {
         println!("export FLOTILLA_DNS_ADDR={}", shell_quote(dns.trim()));
+    }
+    if let Ok(url) = std::fs::read_to_string(console_file(data_dir)) {
+        println!("export FLOTILLA_CONSOLE_URL={}", shell_quote(url.trim()));
     }
     Ok(())
 }

@@ -74,6 +74,17 @@ pub struct ServerArgs {
     /// definitions then cross the network in the clear).
     #[arg(long)]
     pub insecure_plain_http: bool,
+    /// Address of the web console (`off` for none). `up` serves it on 127.0.0.1:4568 by
+    /// default; `server` only when given.
+    #[arg(long, env = "FLOTILLA_CONSOLE_ADDR")]
+    pub console_addr: Option<String>,
+    /// Seconds a console session lasts unused (it also ends --console-session-hours after
+    /// sign-in).
+    #[arg(long, default_value_t = 1800)]
+    pub console_session_idle_seconds: u64,
+    /// Hours a console session lasts at most, used or not.
+    #[arg(long, default_value_t = 12)]
+    pub console_session_hours: u64,
     /// Address of the image registry's listener (`/v2/`, for `docker push` and pull).
     #[arg(long, env = "FLOTILLA_REGISTRY_ADDR", default_value_t = default_registry_addr())]
     pub registry_addr: SocketAddr,
@@ -277,6 +288,24 @@ fn server_tls(args: &ServerArgs) -> anyhow::Result<Option<flotilla_server::Serve
     Ok(Some(flotilla_server::ServerTls { config, ca_pem }))
 }
 
+/// Where the console listens: `--console-addr` (`off`: nowhere), else 127.0.0.1:4568 for
+/// `up` and nowhere for `server`. Plain HTTP only on loopback, unless told.
+fn console_addr(args: &ServerArgs, up: bool) -> anyhow::Result<Option<SocketAddr>> {
+    let addr = match args.console_addr.as_deref() {
+        Some("off") => return Ok(None),
+        Some(a) => a
+            .parse::<SocketAddr>()
+            .map_err(|_| anyhow::anyhow!("--console-addr {a}: expected IP:PORT or off"))?,
+        None if up => SocketAddr::from(([127, 0, 0, 1], 4568)),
+        None => return Ok(None),
+    };
+    let tls = args.tls_cert.is_some() || args.tls_self_signed;
+    if !addr.ip().is_loopback() && !tls && !args.insecure_plain_http {
+        bail!("--console-addr {addr} is not a loopback address: serve TLS, or pass --insecure-plain-http");
+    }
+    Ok(Some(addr))
+}
+
 /// The `host:port` the registry is reached at: the advertised one, else the bound address
 /// (which must then be one a client can dial).
 fn registry_host(args: &ServerArgs, bound: SocketAddr) -> anyhow::Result<String> {
@@ -423,6 +452,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
             alarm_interval: std::time::Duration::from_secs(args.alarm_evaluation_seconds.max(1)),
             dir: (args.storage.store != "memory").then(|| args.data_dir.join("metrics")),
         },
+        console: None,
     };
 
     let listener = TcpListener::bind(args.api_addr)
@@ -435,6 +465,30 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
         .await
         .with_context(|| format!("binding the registry listener on {}", args.registry_addr))?;
     let registry_host = registry_host(&args, registry_listener.local_addr()?)?;
+    let console_listener = match console_addr(&args, up)? {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the console's listener on {addr}"))?,
+        ),
+        None => None,
+    };
+    let console_url = match &console_listener {
+        Some(l) => {
+            config.console = Some(flotilla_console::Config {
+                region: args.region.clone(),
+                lifetimes: flotilla_console::session::Lifetimes {
+                    idle: std::time::Duration::from_secs(args.console_session_idle_seconds.max(1)),
+                    absolute: std::time::Duration::from_secs(
+                        args.console_session_hours.max(1) * 3600,
+                    ),
+                },
+                ..flotilla_console::Config::default()
+            });
+            Some(format!("{scheme}://{}", l.local_addr()?))
+        }
+        None => None,
+    };
     config.control.registry_endpoint = Some(format!("{scheme}://{registry_host}"));
     config.control.api_endpoint = Some(endpoint.clone());
     // The authority clients should trust, where `flotilla env` and the local agent find it.
@@ -458,6 +512,7 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     let listeners = flotilla_server::Listeners {
         api: listener,
         registry: Some(registry_listener),
+        console: console_listener,
     };
     let server = flotilla_server::Server::start(listeners, config)
         .await
@@ -482,10 +537,16 @@ async fn serve(args: ServerArgs, local_agent: Option<std::time::Duration>) -> an
     }
     write_atomically(&env::region_file(&args.data_dir), &args.region)?;
     write_atomically(&env::registry_file(&args.data_dir), &registry_host)?;
+    match &console_url {
+        Some(url) => write_atomically(&env::console_file(&args.data_dir), url)?,
+        None => {
+            let _ = std::fs::remove_file(env::console_file(&args.data_dir));
+        }
+    }
     write_atomically(&env::endpoint_file(&args.data_dir), &endpoint)?;
     banner(
         &args,
-        &endpoint,
+        (&endpoint, console_url.as_deref()),
         &registry_host,
         (dns_addr, container_dns),
         &pair,
@@ -582,7 +643,7 @@ async fn local_agent_config(
 
 fn banner(
     args: &ServerArgs,
-    endpoint: &str,
+    (endpoint, console): (&str, Option<&str>),
     registry: &str,
     (dns, container_dns): (Option<SocketAddr>, Option<std::net::IpAddr>),
     pair: &credentials::KeyPair,
@@ -617,6 +678,9 @@ fn banner(
     }
     println!("  secrets key:     {secrets_key}");
     println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
+    if let Some(url) = console {
+        println!("  web console:     {url}   (sign in with an access key, see docs/console.md)");
+    }
     if let Some(dns) = dns {
         println!(
             "  DNS server:      {dns}   (dig @{} -p {} NAME, see docs/dns.md)",

@@ -93,6 +93,8 @@ pub struct Config {
     pub telemetry_dir: Option<PathBuf>,
     /// Where CloudWatch's metrics are kept and how often alarms are evaluated.
     pub metrics: MetricsConfig,
+    /// The web console, served on [`Listeners::console`] when both are set.
+    pub console: Option<flotilla_console::Config>,
 }
 
 /// The metric store and the alarm evaluator.
@@ -169,6 +171,8 @@ pub struct Listeners {
     pub api: TcpListener,
     /// The image registry (`/v2/`), when [`Config::registry`] is set.
     pub registry: Option<TcpListener>,
+    /// The web console, when [`Config::console`] is set.
+    pub console: Option<TcpListener>,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -350,6 +354,8 @@ pub struct Server {
     controllers: Controllers,
     /// The registry's app, its collector's settings and the registry itself.
     registry: Option<(axum::Router, Arc<Registry>, RegistryConfig)>,
+    /// The web console's settings, served on the API's router.
+    console: Option<flotilla_console::Config>,
     /// The load balancer's data plane and the task that hands its reports to the state.
     load_balancer: Option<(flotilla_lb::Plane, tokio::task::JoinHandle<()>)>,
     /// The DNS data plane and the task that hands its reports to the state.
@@ -538,6 +544,10 @@ impl Server {
             app,
             controllers,
             registry,
+            console: config.console.clone().map(|c| flotilla_console::Config {
+                tls: config.tls.is_some(),
+                ..c
+            }),
             load_balancer,
             dns,
             retention,
@@ -613,6 +623,7 @@ impl Server {
             app,
             controllers,
             registry,
+            console,
             load_balancer,
             dns,
             retention,
@@ -625,12 +636,31 @@ impl Server {
             let _ = rx.wait_for(|s| *s).await;
         };
         let (api_stop, registry_stop) = (stop_tx.subscribe(), stop_tx.subscribe());
+        let console_stop = stop_tx.subscribe();
         let collector_stop = stop_tx.subscribe();
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
         let tls = tls.map(|t| t.config);
+        // The console's calls go through the same router as every API call.
+        let console_served = match (console, listeners.console) {
+            (Some(config), Some(listener)) => Some(flotilla_net::serve(
+                listener,
+                flotilla_console::router(config, app.clone()),
+                limits,
+                tls.clone(),
+                "console",
+                stopped(console_stop),
+            )),
+            _ => None,
+        };
+        let console_served = async {
+            match console_served {
+                Some(served) => served.await,
+                None => Ok(()),
+            }
+        };
         let api = flotilla_net::serve(
             listeners.api,
             app,
@@ -656,8 +686,9 @@ impl Server {
             let _ = collector.await;
             served
         };
-        let (served, registry_served) = tokio::join!(api, registry_served);
-        let served = served.and(registry_served);
+        let (served, registry_served, console_served) =
+            tokio::join!(api, registry_served, console_served);
+        let served = served.and(registry_served).and(console_served);
         controllers.stopped().await;
         let _ = alarms.await;
         let _ = announce.await;

@@ -30,6 +30,7 @@ fn config() -> Config {
         dns: None,
         telemetry_dir: None,
         metrics: flotilla_server::MetricsConfig::in_memory(),
+        console: None,
     }
 }
 
@@ -56,6 +57,7 @@ async fn a_server_runs_in_process_and_stops_in_order() {
         Listeners {
             api,
             registry: None,
+            console: None,
         },
         config(),
     )
