@@ -200,7 +200,7 @@ class Flotilla:
 SLOW_MODULES = {
     "test_telemetry.py": 270, "test_tasks.py": 160, "test_migration.py": 130, "test_blue_green.py": 125,
     "test_registry.py": 115, "test_load_balancer.py": 80, "test_acm.py": 80, "test_services.py": 80,
-    "test_autoscaling.py": 75, "test_placement.py": 70, "test_hosts.py": 70, "test_task_features.py": 65, "test_cloudwatch.py": 60,
+    "test_autoscaling.py": 75, "test_placement.py": 70, "test_console.py": 50, "test_hosts.py": 70, "test_task_features.py": 65, "test_cloudwatch.py": 60,
 }
 
 
