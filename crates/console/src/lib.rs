@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use chrono::Utc;
 use flotilla_aws::client::SigningKey;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::{json, Value};
 
 use session::{Lifetimes, Missing, Session, Sessions};
@@ -159,14 +159,16 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// A request from another site: an `Origin` that is not this console's host.
-fn foreign(headers: &HeaderMap) -> bool {
+/// A request from another site: an `Origin` that is not the host the request was sent to
+/// (its `Host` header, or over HTTP/2 the `:authority` in its URI).
+fn foreign(headers: &HeaderMap, uri: &Uri) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return false;
     };
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
     let bare = origin
         .strip_prefix("https://")
@@ -192,8 +194,8 @@ impl Console {
 
     /// The caller's session, for a call that acts: it must carry the session's CSRF token
     /// and come from this console's own page.
-    fn acting(&self, headers: &HeaderMap) -> Result<Session, Refusal> {
-        if foreign(headers) {
+    fn acting(&self, headers: &HeaderMap, uri: &Uri) -> Result<Session, Refusal> {
+        if foreign(headers, uri) {
             return Err(CROSS_ORIGIN);
         }
         let (_, session) = self.session(headers)?;
@@ -249,8 +251,13 @@ async fn whoami(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn sign_in(State(c): State<Arc<Console>>, headers: HeaderMap, body: Bytes) -> Response {
-    if foreign(&headers) {
+async fn sign_in(
+    State(c): State<Arc<Console>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if foreign(&headers, &uri) {
         return refuse(
             StatusCode::FORBIDDEN,
             "CrossOrigin",
@@ -314,8 +321,8 @@ async fn sign_in(State(c): State<Arc<Console>>, headers: HeaderMap, body: Bytes)
     r
 }
 
-async fn sign_out(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    if let Err(r) = c.acting(&headers) {
+async fn sign_out(State(c): State<Arc<Console>>, uri: Uri, headers: HeaderMap) -> Response {
+    if let Err(r) = c.acting(&headers, &uri) {
         return r.into_response();
     }
     if let Some(id) = cookie(&headers) {
@@ -330,10 +337,11 @@ async fn sign_out(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response
 async fn call(
     State(c): State<Arc<Console>>,
     Path((service, operation)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let session = match c.acting(&headers) {
+    let session = match c.acting(&headers, &uri) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };

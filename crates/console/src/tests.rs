@@ -226,8 +226,24 @@ proptest::proptest! {
             headers.insert(header::ORIGIN, v);
         }
         let _ = cookie(&headers);
-        let _ = foreign(&headers);
+        let _ = foreign(&headers, &Uri::from_static("/"));
     }
+}
+
+#[test]
+fn over_http2_the_origin_is_checked_against_the_authority() {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::ORIGIN,
+        HeaderValue::from_static("https://console.test:4568"),
+    );
+    let uri: Uri = "https://console.test:4568/console/session".parse().unwrap();
+    assert!(!foreign(&headers, &uri));
+    let other: Uri = "https://elsewhere.test/console/session".parse().unwrap();
+    assert!(foreign(&headers, &other));
+    assert!(foreign(&headers, &Uri::from_static("/")));
+    headers.insert(header::HOST, HeaderValue::from_static("console.test:4568"));
+    assert!(!foreign(&headers, &Uri::from_static("/")));
 }
 
 #[tokio::test]
