@@ -82,10 +82,16 @@ fn connector(
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config((*tls.unwrap_or_else(trust_no_one)).clone())
         .https_or_http();
+    // No Nagle: an HTTP/2 request goes out as several small frames (HEADERS, then DATA),
+    // and waiting for the ACK of the first cost each call ~40 ms (a task's launch went
+    // from RunTask to RUNNING ~45 ms slower once agents moved to HTTP/2; BENCHMARKS.md).
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
     if http2 {
-        builder.enable_http2().build()
+        builder.enable_http2().wrap_connector(tcp)
     } else {
-        builder.enable_http1().build()
+        builder.enable_http1().wrap_connector(tcp)
     }
 }
 

@@ -132,7 +132,7 @@ const resource = (list_, name) => (list(list_).find((r) => r.name === name) || {
 // --- pages -------------------------------------------------------------------------------
 async function clustersPage() {
   const arns = await pages("ecs", "ListClusters", {}, "clusterArns");
-  const described = arns.length ? (await ecs("DescribeClusters", { clusters: arns })).clusters : [];
+  const described = await describeInChunks("ecs", "DescribeClusters", {}, "clusters", arns, 100, "clusters");
   return h("div", { "data-page": "clusters" }, h("h1", {}, "Clusters"),
     table(["Cluster", "Status", "Services", "Running", "Pending", "Instances"],
       list(described).map((c) => [link(`#/cluster/${enc(c.clusterName)}`, c.clusterName), status(c.status),
@@ -263,8 +263,10 @@ async function taskPage(cluster, id) {
   const def = (await ecs("DescribeTaskDefinition", { taskDefinition: t.taskDefinitionArn })).taskDefinition || {};
   const logLinks = list(def.containerDefinitions).filter((c) => (c.logConfiguration || {}).logDriver === "awslogs").map((c) => {
     const o = c.logConfiguration.options || {};
+    // ECS's stream names: PREFIX/CONTAINER/TASK_ID, or the container's runtime id.
     const prefix = o["awslogs-stream-prefix"];
-    const stream = prefix ? `${prefix}/${c.name}/${id}` : id;
+    const runtime = (list(t.containers).find((x) => x.name === c.name) || {}).runtimeId || "";
+    const stream = prefix ? `${prefix}/${c.name}/${id}` : runtime;
     return link(`#/logs/${enc(o["awslogs-group"])}/${enc(stream)}`, `${c.name} logs`);
   });
   const service = String(t.group || "").startsWith("service:") ? t.group.slice(8) : null;
