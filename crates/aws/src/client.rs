@@ -413,8 +413,8 @@ struct Wire<'a> {
     target: Option<&'a str>,
 }
 
-/// An AWS error from a JSON error answer.
-fn decode_error(status: StatusCode, bytes: &[u8]) -> AwsError {
+/// An AWS error from a JSON error answer (`__type` and `message`), as SDKs read it.
+pub fn decode_error(status: StatusCode, bytes: &[u8]) -> AwsError {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
     let code = v["__type"].as_str().unwrap_or("UnknownError");
     let code = code.rsplit('#').next().unwrap_or(code);

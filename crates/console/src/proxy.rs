@@ -263,16 +263,8 @@ pub async fn call(
         };
     }
     let (code, message) = if is_json {
-        let v: Value = serde_json::from_str(&text).unwrap_or_default();
-        let code = v["__type"].as_str().unwrap_or("UnknownError");
-        let message = v["message"]
-            .as_str()
-            .or(v["Message"].as_str())
-            .unwrap_or("");
-        (
-            code.rsplit('#').next().unwrap_or(code).to_string(),
-            message.to_string(),
-        )
+        let e = flotilla_aws::client::decode_error(status, &bytes);
+        (e.code.to_string(), e.message.to_string())
     } else {
         xml::error(&text).unwrap_or_else(|| ("UnknownError".into(), String::new()))
     };

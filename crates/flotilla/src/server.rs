@@ -10,8 +10,12 @@ use flotilla_aws::Credentials;
 use flotilla_server::ControlConfig;
 use tokio::net::TcpListener;
 
+mod banner;
+mod dns;
 mod store;
 
+use self::banner::banner;
+use self::dns::{container_dns, dns_options};
 use self::store::store_id_file;
 pub use self::store::StoreArgs;
 use crate::{credentials, default_api_addr, default_data_dir, default_registry_addr, env};
@@ -641,83 +645,6 @@ async fn local_agent_config(
     Ok(crate::agent::config(&agent_args, None, token))
 }
 
-fn banner(
-    args: &ServerArgs,
-    (endpoint, console): (&str, Option<&str>),
-    registry: &str,
-    (dns, container_dns): (Option<SocketAddr>, Option<std::net::IpAddr>),
-    pair: &credentials::KeyPair,
-    (source, secrets_key): (&credentials::Source, &str),
-    up: bool,
-) {
-    println!("Flotilla is listening on {endpoint}");
-    println!("  data directory:  {}", args.data_dir.display());
-    println!(
-        "  account:         {}   region: {}",
-        args.account_id, args.region
-    );
-    println!("  access key id:   {}", pair.access_key_id);
-    match source {
-        credentials::Source::Environment => {
-            println!("  credentials:     from FLOTILLA_ACCESS_KEY_ID / FLOTILLA_SECRET_ACCESS_KEY")
-        }
-        credentials::Source::File(p) => println!("  credentials:     {}", p.display()),
-        // The secret itself is never printed: output is often kept in logs.
-        credentials::Source::Generated(p) => {
-            println!("  credentials:     generated and saved to {}", p.display());
-        }
-    }
-    if flotilla_aws::is_weak_secret(&pair.secret_access_key) {
-        println!(
-            "  WARNING:         the secret access key is {} characters long; AWS's are {} \
-             random ones. Anyone who guesses it holds the account's root key: use a weak \
-             secret only on a machine no one else reaches.",
-            pair.secret_access_key.len(),
-            flotilla_aws::SECRET_LEN
-        );
-    }
-    println!("  secrets key:     {secrets_key}");
-    println!("  image registry:  {registry}   (docker login {registry}, see docs/registry.md)");
-    if let Some(url) = console {
-        println!("  web console:     {url}   (sign in with an access key, see docs/console.md)");
-    }
-    if let Some(dns) = dns {
-        println!(
-            "  DNS server:      {dns}   (dig @{} -p {} NAME, see docs/dns.md)",
-            dns.ip(),
-            dns.port()
-        );
-    }
-    if let Some(ip) = container_dns {
-        let agents = if up {
-            ""
-        } else {
-            "; run agents with --container-dns"
-        };
-        println!("  containers resolve through {ip}:53{agents}");
-    }
-    let offset = match args.lb_port_offset {
-        0 => String::new(),
-        n => format!(", each listener on its port + {n}"),
-    };
-    println!(
-        "  load balancers:  listen on {}{offset}, one address each (see docs/load-balancing.md)",
-        args.lb_node_bind.as_deref().unwrap_or(&args.lb_bind)
-    );
-    if up {
-        println!("  cluster:         default, with an agent on this host (Docker Engine)");
-    }
-    let dir_flag = if args.data_dir == default_data_dir() {
-        String::new()
-    } else {
-        format!(" --data-dir {}", args.data_dir.display())
-    };
-    println!("Point the AWS CLI and SDKs at it with:");
-    println!("  eval \"$(flotilla env{dir_flag})\"");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-}
-
 /// Create `dir` if needed and make it private to its owner (0700): a data directory holds
 /// the store, credentials and checkpoints, with task definitions' environment values.
 pub(crate) fn private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -791,73 +718,5 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
-    }
-}
-
-/// The DNS server's settings: its address (see [`ServerArgs::dns_addr`]), the host's
-/// resolvers for other names, and who may use them: loopback and the private networks
-/// containers use (never an open resolver).
-fn dns_options(
-    args: &ServerArgs,
-    container_dns: Option<std::net::IpAddr>,
-) -> flotilla_server::DnsOptions {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let addr = args.dns_addr.unwrap_or_else(default_dns_addr);
-    let mut options = flotilla_server::DnsOptions {
-        udp: addr,
-        tcp: addr,
-        also: container_dns
-            .map(|ip| SocketAddr::new(ip, 53))
-            .into_iter()
-            .collect(),
-        forwarders: flotilla_server::system_forwarders(),
-        ..flotilla_server::DnsOptions::default()
-    };
-    options.forward_allow.extend([
-        (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 0)), 8),
-        (IpAddr::V4(Ipv4Addr::new(172, 16, 0, 0)), 12),
-        (IpAddr::V4(Ipv4Addr::new(192, 168, 0, 0)), 16),
-        (IpAddr::V6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0)), 7),
-    ]);
-    options
-}
-
-/// Port 53 when this process may bind it (root), 8053 otherwise, on loopback.
-fn default_dns_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], if is_root() { 53 } else { 8053 }))
-}
-
-/// Whether this process runs as root (and so may bind port 53).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// The address the DNS server should also answer on for containers (see
-/// [`ServerArgs::container_dns`]): `auto` asks Docker for its bridge's gateway, for `up`
-/// as root only.
-async fn container_dns(args: &ServerArgs, up: bool) -> Option<std::net::IpAddr> {
-    match args.container_dns {
-        ContainerDns::None => None,
-        ContainerDns::Address(ip) => Some(ip),
-        ContainerDns::Auto if !up || !is_root() => None,
-        ContainerDns::Auto => {
-            let docker = flotilla_runtime::docker::DockerRuntime::connect()
-                .await
-                .ok()?;
-            match docker.bridge_gateway().await {
-                Ok(gateway) => gateway.map(std::net::IpAddr::V4),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read Docker's bridge gateway; containers keep Docker's resolvers");
-                    None
-                }
-            }
-        }
     }
 }
