@@ -189,23 +189,6 @@ def test_run_task_checks_its_own_values_before_the_cluster(env):
     assert error_of(e) == ("ClusterNotFoundException", "Cluster not found.")
 
 
-def test_execute_command_points_at_docker_exec(env):
-    server, _ = env
-    ecs = server.client("ecs")
-    register(ecs, "exec-td")
-    task = ecs.run_task(cluster=CLUSTER, taskDefinition="exec-td", enableExecuteCommand=True)["tasks"][0]
-    running = wait_for(lambda: (t := ecs.describe_tasks(cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"][0])
-                       ["lastStatus"] == "RUNNING" and t, timeout=60, what="task RUNNING")
-    with pytest.raises(ClientError) as e:
-        ecs.execute_command(cluster=CLUSTER, task=task["taskArn"], container="app", command="sh",
-                            interactive=True)
-    code, message = error_of(e)
-    assert code == "TargetNotConnectedException"
-    docker_id = running["containers"][0]["runtimeId"][:12]
-    assert f"docker exec -it {docker_id} sh" in message and "docs/tasks.md" in message
-    ecs.stop_task(cluster=CLUSTER, task=task["taskArn"])
-
-
 def test_short_fake_credentials_work_with_a_warning(tmp_path):
     class Fake(Flotilla):
         def env(self):

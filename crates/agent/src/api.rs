@@ -1,19 +1,21 @@
 //! The agent's view of the server: the calls it makes (ECS `RegisterContainerInstance`,
 //! and `FlotillaAgent_v1`'s `Poll`, `SubmitTaskReports`, `PrepareLogStreams`, `PutLogs`,
-//! `SubmitStats`, `GetTaskCredentials`, `GetTaskSecrets`) behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
+//! `SubmitStats`, `GetTaskCredentials`, `GetTaskSecrets`, `PollExec`, and exec sessions'
+//! streams) behind the [`AgentApi`] trait, so the loops can be tested against a fake server, and the
 //! instance identity the calls carry, which changes when the agent re-registers.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flotilla_aws::client::{CallError, ClientConfig, Connections, JsonClient};
+use flotilla_aws::client::{duplex, CallError, ClientConfig, Connections, Duplex, JsonClient};
 use flotilla_model::agent_identity::JoinToken;
 use flotilla_model::agent_protocol::{
     self, Joined, PollRequest, PollResponse, PrepareLogStreamsRequest, PrepareLogStreamsResponse,
     PutLogsRequest, PutLogsResponse, SubmitRequest, SubmitResponse, SubmitStatsRequest,
     TaskCredentials, TaskRequest, TaskSecrets,
 };
+use flotilla_model::exec::{self, PollExecRequest, PollExecResponse};
 use serde_json::Value;
 
 use crate::checkpoint::AgentKey;
@@ -42,12 +44,29 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn task_secrets(&self, request: &TaskRequest) -> Result<TaskSecrets, CallError>;
     /// Sign every later call with the agent's own key.
     fn use_key(&self, key: &AgentKey);
+    /// Wait for ExecuteCommand sessions for the instance (fakes have none to give).
+    async fn poll_exec(&self, request: &PollExecRequest) -> Result<PollExecResponse, CallError> {
+        let _ = request;
+        Err(CallError::Service(
+            flotilla_aws::AwsError::unknown_operation(agent_protocol::POLL_EXEC),
+        ))
+    }
+    /// Attach the agent's end of session `session_id`, on the server that answered the
+    /// last call.
+    async fn attach_exec(&self, session_id: &str, token: &str) -> Result<Duplex, CallError> {
+        let _ = (session_id, token);
+        Err(CallError::Service(
+            flotilla_aws::AwsError::unknown_operation("attach_exec"),
+        ))
+    }
 }
 
 /// The real server: one SigV4 client for ECS and one for the agent protocol, both signing
 /// with the configured key until the agent has its own.
 pub struct HttpApi {
     config: AgentConfig,
+    /// Whom TLS trusts, for exec sessions' own connections.
+    tls: Tls,
     /// One HTTP/2 connection per server carries every call, whichever key signs it.
     connections: Connections,
     clients: RwLock<Arc<Clients>>,
@@ -67,10 +86,11 @@ impl HttpApi {
             config.access_key_id.as_str(),
             config.secret_access_key.as_str(),
         );
-        let connections = Connections::http2(tls);
+        let connections = Connections::http2(tls.clone());
         let clients = Clients::new(config, &connections, key);
         HttpApi {
             config: config.clone(),
+            tls,
             connections,
             clients: RwLock::new(Arc::new(clients)),
         }
@@ -213,6 +233,29 @@ impl AgentApi for HttpApi {
             .agent
             .call(agent_protocol::TASK_SECRETS, request)
             .await
+    }
+
+    async fn poll_exec(&self, request: &PollExecRequest) -> Result<PollExecResponse, CallError> {
+        self.clients()
+            .agent
+            .call(agent_protocol::POLL_EXEC, request)
+            .await
+    }
+
+    async fn attach_exec(&self, session_id: &str, token: &str) -> Result<Duplex, CallError> {
+        let endpoint = self.clients().agent.endpoint().to_string();
+        let url = format!(
+            "{}{}{session_id}/agent",
+            endpoint.trim_end_matches('/'),
+            exec::STREAM_PATH
+        );
+        duplex(
+            &url,
+            &[(exec::TOKEN_HEADER, token)],
+            self.tls.clone(),
+            self.config.call_timeout,
+        )
+        .await
     }
 
     fn use_key(&self, key: &AgentKey) {

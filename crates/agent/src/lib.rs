@@ -9,6 +9,7 @@
 //! `deps` (ECS definitions → container specs, dependsOn), `reporter` (batched status
 //! reports), [`checkpoint`] (the state file), `events` (runtime events to actors),
 //! [`logs`] (shipping `awslogs` containers' output), `stats` (CPU and memory samples),
+//! `exec` (ExecuteCommand sessions: commands run in containers, streams carried),
 //! [`firewall`] (security groups as an nftables table in a task's network namespace, kept
 //! in step with each poll answer), [`hostnet`] (each subnet's bridge and the host's rules
 //! for them) and [`routes`] (`/32` routes to tasks of those subnets on other hosts).
@@ -28,6 +29,7 @@ mod deps;
 mod docker_measure;
 mod error;
 mod events;
+mod exec;
 pub mod firewall;
 pub mod hostnet;
 pub mod logs;
@@ -137,6 +139,14 @@ pub async fn run_with_api(
                 stop_rx.clone(),
             ))
         });
+        let exec = runtime.runs_commands().then(|| {
+            tokio::spawn(exec::run(
+                api.clone(),
+                runtime.clone(),
+                identity.clone(),
+                stop_rx.clone(),
+            ))
+        });
         let pump = tokio::spawn(events::pump(
             runtime.clone(),
             events.clone(),
@@ -194,6 +204,9 @@ pub async fn run_with_api(
         let _ = shipper.await;
         if let Some(sampler) = sampler {
             let _ = sampler.await;
+        }
+        if let Some(exec) = exec {
+            let _ = exec.await;
         }
         if !reporter::flush(&reports, api.as_ref(), &identity, config.shutdown_flush).await {
             tracing::warn!(

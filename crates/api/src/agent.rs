@@ -22,6 +22,7 @@ use flotilla_model::agent_protocol::{
     SubmitRequest, SubmitResponse, SubmitStatsRequest,
 };
 use flotilla_model::container_instance::ContainerInstanceRecord;
+use flotilla_model::exec::{PollExecRequest, PollExecResponse};
 use flotilla_model::Scope;
 use serde_json::{json, Value};
 
@@ -78,6 +79,7 @@ impl AwsService for Agent {
                 agent_protocol::PREPARE_LOGS,
                 agent_protocol::PUT_LOGS,
                 agent_protocol::SUBMIT_STATS,
+                agent_protocol::POLL_EXEC,
                 agent_protocol::TASK_CREDENTIALS,
                 agent_protocol::TASK_SECRETS,
             ]
@@ -92,6 +94,7 @@ impl AwsService for Agent {
         let out = match operation {
             agent_protocol::POLL => to_json(poll(state, ctx, input.json()?).await)?,
             agent_protocol::SUBMIT => to_json(submit(state, ctx, input.json()?).await)?,
+            agent_protocol::POLL_EXEC => to_json(poll_exec(state, ctx, input.json()?).await)?,
             agent_protocol::JOIN => to_json(join(state, ctx, input.json()?).await)?,
             agent_protocol::PREPARE_LOGS => {
                 let req: PrepareLogStreamsRequest = input.json()?;
@@ -218,6 +221,28 @@ async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResp
         firewall: req.firewall,
     };
     Ok(agents::poll(state, &scope, &cluster, &instance, held, wait).await?)
+}
+
+/// Hold an agent until an ExecuteCommand session for its instance opens on this server.
+async fn poll_exec(
+    state: &State,
+    ctx: &Context,
+    req: PollExecRequest,
+) -> Result<PollExecResponse, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let (_, instance) = registered(
+        state,
+        ctx,
+        &scope,
+        &req.cluster,
+        &req.container_instance_arn,
+    )?;
+    let wait = Duration::from_millis(req.wait_millis).min(MAX_WAIT);
+    let sessions = state
+        .exec()
+        .poll(&instance.container_instance_arn, wait)
+        .await;
+    Ok(PollExecResponse { sessions })
 }
 
 async fn submit(

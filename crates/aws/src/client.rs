@@ -19,6 +19,9 @@ use sha2::{Digest, Sha256};
 
 use crate::AwsError;
 
+mod duplex;
+pub use duplex::{duplex, Duplex};
+
 /// Where and as whom to call.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -62,15 +65,22 @@ impl Connections {
     /// the calls on it. Needs a Flotilla server; for its agents, whose thousands would
     /// otherwise hold two or three connections each.
     pub fn http2(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
-        let http = HyperClient::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .http2_only(true)
-            .http2_keep_alive_interval(H2_PING_INTERVAL)
-            .http2_keep_alive_timeout(H2_PING_TIMEOUT)
-            .http2_keep_alive_while_idle(true)
-            .build(connector(tls, true));
+        let http = http2_pinged().build(connector(tls, true));
         Connections { http }
     }
+}
+
+/// A client builder for HTTP/2 only, pinging its connections while idle (see
+/// [`H2_PING_INTERVAL`]).
+fn http2_pinged() -> hyper_util::client::legacy::Builder {
+    let mut builder = HyperClient::builder(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .http2_only(true)
+        .http2_keep_alive_interval(H2_PING_INTERVAL)
+        .http2_keep_alive_timeout(H2_PING_TIMEOUT)
+        .http2_keep_alive_while_idle(true);
+    builder
 }
 
 /// `http://` or `https://` (trusting what `tls` trusts, no one without it), offering
@@ -165,6 +175,11 @@ impl JsonClient {
             endpoints: urls.into(),
             current: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Whom the client's TLS trusts (for other connections to the same server).
+    pub fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.config.tls.clone()
     }
 
     /// The server calls go to now.

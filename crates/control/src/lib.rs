@@ -44,6 +44,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 mod error;
+pub mod exec;
 pub mod iam;
 pub mod keys;
 pub mod leader;

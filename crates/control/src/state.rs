@@ -150,6 +150,8 @@ struct Inner {
     cloudwatch: crate::cloudwatch::Views,
     autoscaling: crate::autoscaling::Views,
     dns: crate::dns::Channels,
+    /// ExecuteCommand sessions on this server.
+    exec: crate::exec::ExecHub,
     /// What this server's Route 53 health checker found.
     route53_health: crate::route53::checker::HealthChecks,
     /// The key that signs registry authorization tokens (the same for every server of
@@ -278,6 +280,7 @@ impl State {
             cloudwatch: crate::cloudwatch::Views::start(&s).await?,
             autoscaling: crate::autoscaling::Views::start(&s).await?,
             dns: crate::dns::Channels::default(),
+            exec: crate::exec::ExecHub::default(),
             route53_health: crate::route53::checker::HealthChecks::default(),
             clusters: View::start(s.clone(), prefix(keys::CLUSTERS), decoder).await?,
             capacity_providers: View::start(s.clone(), prefix(keys::CAPACITY_PROVIDERS), decoder)
@@ -664,6 +667,11 @@ impl State {
     /// The channels to and from the DNS data plane.
     pub fn dns(&self) -> &crate::dns::Channels {
         &self.inner.dns
+    }
+
+    /// This server's ExecuteCommand sessions.
+    pub fn exec(&self) -> &crate::exec::ExecHub {
+        &self.inner.exec
     }
 
     /// The key that signs registry authorization tokens.

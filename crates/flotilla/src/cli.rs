@@ -1,11 +1,12 @@
-//! The subcommands for people: `status`, `ps`, `events`, `deploy` and `logs`. They only
-//! call the public APIs (ECS, ELBv2, ECR, Logs) with the caller's credentials, found as
+//! The subcommands for people: `status`, `ps`, `events`, `deploy`, `logs` and `exec`. They
+//! only call the public APIs (ECS, ELBv2, ECR, Logs) with the caller's credentials, found as
 //! `flotilla env` finds them, so they are authorised and validated exactly as the AWS CLI
 //! is. Each prints a table on a terminal (with colour unless `NO_COLOR` is set), the same
 //! table without colour when piped, and JSON with `--output json`.
 
 pub mod deploy;
 pub mod events;
+pub mod exec;
 pub mod image;
 pub mod logs;
 pub mod ps;

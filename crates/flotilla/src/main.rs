@@ -65,6 +65,9 @@ enum Command {
     /// The lines of a service's or a task's containers that log with awslogs (`-f` to
     /// follow).
     Logs(cli::logs::LogsArgs),
+    /// Run a command in a running task's container through its agent (`-t` for a
+    /// terminal, `-i` to send standard input); exits with the command's status.
+    Exec(cli::exec::ExecArgs),
     /// Print a completion script for a shell: `source <(flotilla completions bash)`.
     Completions {
         #[arg(value_enum)]
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(cmd),
         Command::Registry(cmd) => registry::run(cmd),
         Command::Logs(args) => cli::logs::run(args),
+        Command::Exec(args) => std::process::exit(cli::exec::run(args)?),
         Command::Status(args) => cli::status::run(args),
         Command::Ps(args) => cli::ps::run(args),
         Command::Events(args) => cli::events::run(args),

@@ -30,6 +30,8 @@
 //!    their members changed it.
 //! 5. Every few seconds it sends each running container's CPU and memory use with
 //!    [`SUBMIT_STATS`], from which the server computes the `AWS/ECS` metrics.
+//! 6. An agent whose runtime can run commands in containers long-polls [`POLL_EXEC`] for
+//!    `ExecuteCommand` sessions and attaches to each (see [`crate::exec`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,8 @@ pub const SUBMIT: &str = "SubmitTaskReports";
 pub const PREPARE_LOGS: &str = "PrepareLogStreams";
 pub const PUT_LOGS: &str = "PutLogs";
 pub const SUBMIT_STATS: &str = "SubmitStats";
+/// Wait for `ExecuteCommand` sessions to attach to (see [`crate::exec`]).
+pub const POLL_EXEC: &str = "PollExec";
 /// Temporary credentials of a task's role, for the agent's credentials endpoint.
 pub const TASK_CREDENTIALS: &str = "GetTaskCredentials";
 /// The values of a task's `secrets` and `repositoryCredentials`, read with its execution

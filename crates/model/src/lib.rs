@@ -20,6 +20,7 @@ pub mod ec2;
 pub mod ecr;
 pub mod elbv2;
 pub mod error;
+pub mod exec;
 pub mod firewall;
 pub mod gateway;
 pub mod host_access;

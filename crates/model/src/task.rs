@@ -291,6 +291,10 @@ pub struct TaskRecord {
     /// An awsvpc task's subnet, address and security groups (not part of ECS's shape).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<TaskNetwork>,
+    /// Whether ExecuteCommand may run commands in its containers (RunTask's, StartTask's
+    /// or its service's `enableExecuteCommand`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enable_execute_command: bool,
 }
 
 /// The longest and the default protection UpdateTaskProtection gives, in minutes.

@@ -6,10 +6,12 @@
 //! `inspect` (inspect answer → ContainerState), `error` (bollard errors → RuntimeError),
 //! `image` (presence and pulls), `network`, `events`, `logs` (following a container's
 //! output), `stats` (one-shot CPU and memory samples), `volume` (named volumes) and `pause` (the registry-less
-//! network-holder image). It knows nothing about ECS tasks.
+//! network-holder image), `exec` (commands in running containers). It knows nothing about
+//! ECS tasks.
 
 mod error;
 mod events;
+mod exec;
 mod image;
 mod inspect;
 mod logs;
@@ -32,8 +34,8 @@ use futures::stream::BoxStream;
 use tokio::sync::Mutex;
 
 use crate::{
-    ContainerEvent, ContainerSpec, ContainerState, LogEntry, NetworkSpec, RegistryAuth, Result,
-    Runtime, StatsSample, VolumeInfo, VolumeSpec,
+    ContainerEvent, ContainerSpec, ContainerState, ExecSession, ExecSpec, LogEntry, NetworkSpec,
+    RegistryAuth, Result, Runtime, StatsSample, VolumeInfo, VolumeSpec,
 };
 use error::{from_bollard, is_not_found};
 pub use pause::PAUSE_IMAGE;
@@ -255,6 +257,22 @@ impl Runtime for DockerRuntime {
 
     async fn remove_volume(&self, name: &str) -> Result<()> {
         volume::remove(&self.docker, name).await
+    }
+
+    fn runs_commands(&self) -> bool {
+        true
+    }
+
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecSession> {
+        exec::start(&self.docker, id, spec).await
+    }
+
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()> {
+        exec::resize(&self.docker, exec_id, cols, rows).await
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>> {
+        exec::exit_code(&self.docker, exec_id).await
     }
 }
 

@@ -306,6 +306,33 @@ pub struct StatsSample {
     pub memory_used_bytes: u64,
 }
 
+/// A command to run in a running container, attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// The argument vector (the image's entrypoint plays no part).
+    pub command: Vec<String>,
+    /// Give it a terminal, of `size` (columns, rows) when known; without one, its stdout
+    /// and stderr stay apart.
+    pub tty: bool,
+    pub size: Option<(u16, u16)>,
+}
+
+/// What a running command writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutput {
+    Stdout(bytes::Bytes),
+    Stderr(bytes::Bytes),
+}
+
+/// A command started by [`Runtime::exec`]: what it writes (the stream ends when it
+/// exits), where its input goes (shut it down to close the command's stdin), and its id
+/// for [`Runtime::resize_exec`] and [`Runtime::exec_exit_code`].
+pub struct ExecSession {
+    pub id: String,
+    pub output: BoxStream<'static, Result<ExecOutput>>,
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 /// A user name and password for the registry an image is pulled from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RegistryAuth {
@@ -386,4 +413,28 @@ pub trait Runtime: Send + Sync + 'static {
     /// averaged over a second as a streaming read would be). `NotFound` when the container
     /// is gone or not running.
     async fn stats(&self, id: &str) -> Result<StatsSample>;
+
+    /// Whether [`Runtime::exec`] runs commands (simulated hosts have no processes).
+    fn runs_commands(&self) -> bool {
+        false
+    }
+
+    /// Start `spec` in running container `id`, attached.
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<ExecSession> {
+        let _ = spec;
+        Err(RuntimeError::Invalid(format!(
+            "this runtime runs no commands in containers ({id})"
+        )))
+    }
+
+    /// Resize the terminal of a command started with a terminal.
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()> {
+        let _ = (cols, rows);
+        Err(RuntimeError::NotFound(exec_id.to_string()))
+    }
+
+    /// A command's exit status once it has ended (`None` while it runs).
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>> {
+        Err(RuntimeError::NotFound(exec_id.to_string()))
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod alarms;
 pub mod backup;
+mod exec;
 mod insights;
 pub mod lb_metrics;
 mod logs_retention;
@@ -533,7 +534,9 @@ impl Server {
                 }),
             );
         }
-        let app = app.merge(gateway.router());
+        let app = app
+            .merge(exec::router(state.exec().clone()))
+            .merge(gateway.router());
         Ok(Server {
             listeners,
             limits: config.limits,

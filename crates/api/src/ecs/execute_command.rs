@@ -1,13 +1,16 @@
-//! ExecuteCommand: answered, never served. ECS runs the command through SSM Session
-//! Manager, which Flotilla does not have; the answer says how to get the same shell on
-//! the task's host instead (`docker exec`, see docs/tasks.md), naming the container's
-//! Docker id when the agent has reported it.
+//! ExecuteCommand: opens a session on this server for a command in a running task's
+//! container (see `flotilla_control::exec`). The answer is ECS's, with a `session` whose
+//! `streamUrl` is a path on this server and whose `tokenValue` is the client's end's
+//! token; `flotilla exec` attaches to it (the AWS CLI's `execute-command` would hand it to
+//! SSM's session-manager-plugin, which does not speak Flotilla's stream).
 
 use flotilla_aws::{AwsError, Context};
 use flotilla_control::ecs::tasks::task_id;
-use flotilla_model::task::TaskRecord;
+use flotilla_control::exec::{Command, OpenError};
+use flotilla_model::exec::{split_command, MAX_COMMAND, STREAM_PATH};
+use flotilla_model::task::{ContainerStatus, TaskStatus};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::clusters::active_cluster_name;
 use crate::ecs::error::{invalid, EcsError};
@@ -23,9 +26,6 @@ pub struct ExecuteInput {
     task: Option<String>,
 }
 
-/// The longest `command` ECS takes.
-const MAX_COMMAND: usize = 10_240;
-
 pub fn execute(state: &State, ctx: &Context, input: ExecuteInput) -> Result<Value, EcsError> {
     let scope = crate::scope(state, ctx);
     let command = input
@@ -37,8 +37,20 @@ pub fn execute(state: &State, ctx: &Context, input: ExecuteInput) -> Result<Valu
             "command can be at most {MAX_COMMAND} characters long."
         )));
     }
-    if input.interactive.is_none() {
-        return Err(invalid("interactive is required."));
+    split_command(&command).map_err(|e| {
+        invalid(format!(
+            "command cannot be run: {e}. It is split into words as a shell splits them; \
+             for pipes or variables, run sh -c '...'."
+        ))
+    })?;
+    match input.interactive {
+        None => return Err(invalid("interactive is required.")),
+        Some(false) => {
+            return Err(invalid(
+                "Interactive is the only mode supported currently: pass --interactive.",
+            ))
+        }
+        Some(true) => {}
     }
     let task = input
         .task
@@ -50,30 +62,88 @@ pub fn execute(state: &State, ctx: &Context, input: ExecuteInput) -> Result<Valu
         .tasks()
         .get(keys::task(&scope.region, &cluster, &id).as_bytes())
         .ok_or_else(|| invalid("The referenced task was not found."))?;
-    Err(not_served(&record.value, input.container.as_deref(), &command).into())
-}
-
-/// The `TargetNotConnectedException` that tells the caller what to run instead.
-fn not_served(task: &TaskRecord, container: Option<&str>, command: &str) -> AwsError {
-    let chosen = match container {
-        Some(name) => task.containers.iter().find(|c| c.name == name),
-        None => task.containers.first(),
+    let task = &record.value;
+    if !task.enable_execute_command {
+        return Err(invalid(
+            "The execute command failed because execute command was not enabled when the task \
+             was run. Run a new task with --enable-execute-command (or update the service with \
+             --enable-execute-command --force-new-deployment) and try again.",
+        ));
+    }
+    if task.last_status != TaskStatus::Running || task.desired_status != TaskStatus::Running {
+        return Err(invalid(format!(
+            "The execute command failed because the task is {} (desired {}): only a RUNNING \
+             task runs commands.",
+            task.last_status.as_str(),
+            task.desired_status.as_str()
+        )));
+    }
+    let container = match input.container.as_deref() {
+        Some(name) => task
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = task.containers.iter().map(|c| c.name.as_str()).collect();
+                invalid(format!(
+                    "The task has no container named '{name}': it has {}.",
+                    names.join(", ")
+                ))
+            })?,
+        None => match task.containers.as_slice() {
+            [only] => only,
+            _ => {
+                return Err(invalid(
+                    "The task has more than one container: name one with --container.",
+                ))
+            }
+        },
     };
-    let docker_id = chosen
-        .and_then(|c| c.runtime_id.as_deref())
-        .map(|id| id.chars().take(12).collect::<String>())
-        .unwrap_or_else(|| "CONTAINER".into());
-    let host = task
-        .container_instance_arn
-        .as_deref()
-        .unwrap_or("the task's container instance");
-    AwsError::client(
-        "TargetNotConnectedException",
-        format!(
-            "Flotilla does not serve ExecuteCommand (it has no SSM Session Manager; \
-             enableExecuteCommand is stored but has no effect). Open a shell on the task's \
-             host ({host}) and run: docker exec -it {docker_id} {command}   \
-             (see docs/tasks.md, \"A shell in a task\")."
-        ),
-    )
+    let runtime_id = container
+        .runtime_id
+        .clone()
+        .filter(|_| container.last_status == ContainerStatus::Running)
+        .ok_or_else(|| {
+            invalid(format!(
+                "The execute command failed because container '{}' is not running.",
+                container.name
+            ))
+        })?;
+    let instance_arn = task.container_instance_arn.clone().unwrap_or_default();
+    let opened = state
+        .exec()
+        .open(Command {
+            instance_arn: instance_arn.clone(),
+            task_arn: task.task_arn.clone(),
+            container_name: container.name.clone(),
+            runtime_id,
+            command,
+        })
+        .map_err(|e| match e {
+            OpenError::NotConnected => AwsError::client(
+                "TargetNotConnectedException",
+                format!(
+                    "The execute command failed because the agent of container instance \
+                     {instance_arn} is not connected to this server. Sessions are carried \
+                     by the server the task's agent polls: call that server (see \
+                     docs/tasks.md, \"A command in a task\")."
+                ),
+            ),
+            OpenError::TooMany => AwsError::client(
+                "ClientException",
+                format!("{e}: wait for some to start or end and try again."),
+            ),
+        })?;
+    Ok(json!({
+        "clusterArn": task.cluster_arn,
+        "containerArn": container.container_arn,
+        "containerName": container.name,
+        "interactive": true,
+        "taskArn": task.task_arn,
+        "session": {
+            "sessionId": opened.session_id,
+            "streamUrl": format!("{STREAM_PATH}{}/client", opened.session_id),
+            "tokenValue": opened.token,
+        },
+    }))
 }

@@ -53,6 +53,8 @@ pub struct LaunchInput {
     #[serde(default)]
     placement_constraints: Vec<PlacementConstraintInput>,
     network_configuration: Option<NetworkConfiguration>,
+    #[serde(default)]
+    enable_execute_command: bool,
     /// RunTask's; StartTask has none.
     #[serde(default)]
     capacity_provider_strategy: Vec<Value>,
@@ -84,6 +86,7 @@ impl LaunchInput {
                 .collect(),
             capacity_provider_strategy,
             allow_inactive: false,
+            enable_execute_command: self.enable_execute_command,
             network: self
                 .network_configuration
                 .and_then(|n| n.awsvpc_configuration),

@@ -411,6 +411,7 @@ pub fn launch_of(
         group: Some(group(&d.daemon_name)),
         tags,
         allow_inactive: true,
+        enable_execute_command: rev.enable_execute_command,
         ..LaunchRequest::default()
     };
     let definition = Entry {

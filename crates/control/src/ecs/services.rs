@@ -340,6 +340,7 @@ pub fn launch_of(
         tags,
         placement_constraints: svc.placement_constraints.clone(),
         allow_inactive: true,
+        enable_execute_command: svc.enable_execute_command,
         network: svc
             .network_configuration
             .as_ref()

@@ -58,6 +58,8 @@ pub struct LaunchRequest {
     /// awsvpc tasks' subnets and security groups (checked by the caller); none: the
     /// default VPC's default subnets and its default group.
     pub network: Option<AwsVpcConfiguration>,
+    /// Whether ExecuteCommand may run commands in the tasks.
+    pub enable_execute_command: bool,
 }
 
 /// A checked request to start tasks from one definition.
@@ -84,6 +86,8 @@ pub struct LaunchSpec {
     pub awsvpc: bool,
     /// The subnets and security groups awsvpc tasks are given.
     pub network: Option<AwsVpcConfiguration>,
+    /// Whether ExecuteCommand may run commands in the tasks.
+    pub enable_execute_command: bool,
 }
 
 impl LaunchSpec {
@@ -120,6 +124,7 @@ impl LaunchSpec {
             capacity_provider_strategy,
             allow_inactive,
             network,
+            enable_execute_command,
         } = request;
         // The request's own values are checked before anything is looked up, as ECS does:
         // a bad launch type is an InvalidParameterException even for a missing cluster.
@@ -220,6 +225,7 @@ impl LaunchSpec {
             host_paths: access.host_paths,
             awsvpc,
             network,
+            enable_execute_command,
         })
     }
 }
@@ -331,6 +337,7 @@ fn new_task(
         awaiting_drain: false,
         protected_until: None,
         network: None,
+        enable_execute_command: launch.enable_execute_command,
     }
 }
 

@@ -52,6 +52,7 @@ fn task() -> TaskRecord {
         awaiting_drain: false,
         protected_until: None,
         network: None,
+        enable_execute_command: false,
     }
 }
 

@@ -61,6 +61,7 @@ struct TaskOut<'a> {
     version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     connectivity: Option<&'a str>,
+    enable_execute_command: bool,
 }
 
 /// The ECS `Task` shape of `t`, with its tags when `tags`.
@@ -100,6 +101,7 @@ pub fn to_wire(t: &TaskRecord, tags: bool) -> Value {
         tags: tags.then_some(t.tags.as_slice()),
         version: t.version,
         connectivity: t.connectivity.as_deref(),
+        enable_execute_command: t.enable_execute_command,
     };
     serde_json::to_value(out).unwrap_or_default()
 }
@@ -131,7 +133,8 @@ mod tests {
             "stoppingAt": 5.5, "stoppedAt": 6.5, "executionStoppedAt": 7.5,
             "stopCode": "ServiceSchedulerInitiated", "stoppedReason": "why",
             "stopCause": "UNHEALTHY",
-            "tags": [{"key": "k", "value": "v"}], "version": 3, "connectivity": "CONNECTED"
+            "tags": [{"key": "k", "value": "v"}], "version": 3, "connectivity": "CONNECTED",
+            "enableExecuteCommand": true
         }))
         .unwrap()
     }
