@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from agents import AgentProcess, build_test_image, wait_for
+from agents import IMAGE, AgentProcess, build_test_image, wait_for
 from conftest import AWS, BIN, Flotilla
 
 
@@ -90,6 +90,19 @@ def test_up_runs_its_own_agent_over_tls(tls_up):
                            arns[0]).stdout)
         return d["containerInstances"][0]["agentConnected"]
     wait_for(connected, timeout=60, what="the local agent to connect over TLS")
+    # `flotilla exec` reaches that agent through the server over TLS (HTTP/2 by ALPN).
+    container = {"name": "app", "image": IMAGE, "memory": 16, "essential": True,
+                 "command": ["sleep", "1000"], "stopTimeout": 1}
+    cli(tls_up, env, "ecs", "register-task-definition", "--family", "tls-exec",
+        "--container-definitions", json.dumps([container]))
+    out = cli(tls_up, env, "ecs", "run-task", "--task-definition", "tls-exec", "--enable-execute-command")
+    task = json.loads(out.stdout)["tasks"][0]["taskArn"]
+    wait_for(lambda: json.loads(cli(tls_up, env, "ecs", "describe-tasks", "--tasks", task).stdout)
+             ["tasks"][0]["lastStatus"] == "RUNNING", timeout=60, what="the task RUNNING")
+    out = subprocess.run([BIN, "exec", task, "--data-dir", str(tls_up.data_dir), "--", "echo", "over tls"],
+                         env=tls_up.env(), capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "over tls\n"), out
+    cli(tls_up, env, "ecs", "stop-task", "--task", task)
 
 
 def token(server):
