@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use flotilla_model::exec::{ExecRequest, Frame};
 use rand::RngCore;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// How long both ends have to attach after a session opens.
 pub const ATTACH_WITHIN: Duration = Duration::from_secs(30);
@@ -50,6 +50,8 @@ impl End {
 pub enum OpenError {
     #[error("the agent of this task's container instance is not connected to this server")]
     NotConnected,
+    #[error("this server is shutting down")]
+    Closed,
     #[error("this server has {MAX_PENDING} sessions waiting for their ends already")]
     TooMany,
 }
@@ -89,9 +91,20 @@ pub struct Attached {
 }
 
 /// This server's sessions and waiting agents; clones share them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ExecHub {
     inner: Arc<Mutex<Inner>>,
+    /// Set when the server shuts down: polls answer at once, sessions end.
+    closed: Arc<watch::Sender<bool>>,
+}
+
+impl Default for ExecHub {
+    fn default() -> Self {
+        ExecHub {
+            inner: Arc::default(),
+            closed: Arc::new(watch::channel(false).0),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -199,6 +212,9 @@ impl ExecHub {
         let client_token = token();
         {
             let mut inner = self.lock();
+            if self.is_closed() {
+                return Err(OpenError::Closed);
+            }
             if !inner
                 .agents
                 .get(&command.instance_arn)
@@ -279,7 +295,7 @@ impl ExecHub {
                 .entry(instance_arn.to_string())
                 .or_insert_with(AgentSlot::new);
             slot.seen = Instant::now();
-            if !slot.queue.is_empty() {
+            if !slot.queue.is_empty() || self.is_closed() {
                 return std::mem::take(&mut slot.queue);
             }
             slot.waiting += 1;
@@ -289,7 +305,13 @@ impl ExecHub {
             hub: self,
             instance_arn,
         };
-        let _ = tokio::time::timeout(wait, notify.notified()).await;
+        let woken = async {
+            tokio::select! {
+                () = notify.notified() => {}
+                () = self.closed() => {}
+            }
+        };
+        let _ = tokio::time::timeout(wait, woken).await;
         let mut inner = self.lock();
         inner
             .agents
@@ -316,6 +338,23 @@ impl ExecHub {
     /// Sessions opened and not yet joined.
     pub fn pending(&self) -> usize {
         self.lock().sessions.len()
+    }
+
+    /// The server is shutting down: answer every poll held now and later at once, open
+    /// no session, and end those running ([`ExecHub::closed`]), so that nothing here
+    /// holds the listeners' drain.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves once [`ExecHub::close`] was called.
+    pub async fn closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 }
 

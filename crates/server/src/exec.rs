@@ -64,7 +64,7 @@ async fn attach(
             return refuse(status, e.to_string());
         }
     };
-    tokio::spawn(carry(request.into_body(), inbound));
+    tokio::spawn(carry(request.into_body(), inbound, hub));
     let answer = futures::stream::unfold(outbound, |mut rx| async move {
         rx.recv()
             .await
@@ -77,13 +77,15 @@ async fn attach(
         .into_response()
 }
 
-/// An end's request body, chunk by chunk, to the other end; done when either is.
-async fn carry(body: Body, to: mpsc::Sender<Bytes>) {
+/// An end's request body, chunk by chunk, to the other end; done when either is, or when
+/// the server shuts down (ending this end's request ends the other's answer).
+async fn carry(body: Body, to: mpsc::Sender<Bytes>, hub: ExecHub) {
     let mut chunks = body.into_data_stream();
     loop {
         let chunk = tokio::select! {
             chunk = chunks.next() => chunk,
             () = to.closed() => return,
+            () = hub.closed() => return,
         };
         let Some(Ok(chunk)) = chunk else {
             return;

@@ -641,8 +641,11 @@ impl Server {
         let (api_stop, registry_stop) = (stop_tx.subscribe(), stop_tx.subscribe());
         let console_stop = stop_tx.subscribe();
         let collector_stop = stop_tx.subscribe();
+        let exec = state.exec().clone();
         tokio::spawn(async move {
             shutdown.await;
+            // Held PollExec calls and exec sessions would hold the drain up.
+            exec.close();
             let _ = stop_tx.send(true);
         });
         let tls = tls.map(|t| t.config);

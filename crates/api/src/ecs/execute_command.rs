@@ -129,6 +129,11 @@ pub fn execute(state: &State, ctx: &Context, input: ExecuteInput) -> Result<Valu
                      docs/tasks.md, \"A command in a task\")."
                 ),
             ),
+            OpenError::Closed => AwsError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "ServerException",
+                format!("{e}: try again in a moment (another server, or this one restarted)."),
+            ),
             OpenError::TooMany => AwsError::client(
                 "ClientException",
                 format!("{e}: wait for some to start or end and try again."),

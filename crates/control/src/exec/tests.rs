@@ -121,3 +121,32 @@ async fn pending_sessions_are_bounded() {
     }
     assert_eq!(hub.open(command()).unwrap_err(), OpenError::TooMany);
 }
+
+#[tokio::test]
+async fn closing_answers_held_polls_and_opens_nothing() {
+    let (hub, poll) = with_agent().await;
+    let opened = hub.open(command()).unwrap();
+    poll.await.unwrap();
+    let held = tokio::spawn({
+        let hub = hub.clone();
+        async move { hub.poll(INSTANCE, Duration::from_secs(20)).await }
+    });
+    while hub
+        .lock()
+        .agents
+        .get(INSTANCE)
+        .is_none_or(|s| s.waiting == 0)
+    {
+        tokio::task::yield_now().await;
+    }
+    let closed = tokio::spawn({
+        let hub = hub.clone();
+        async move { hub.closed().await }
+    });
+    hub.close();
+    assert!(held.await.unwrap().is_empty());
+    closed.await.unwrap();
+    assert_eq!(hub.open(command()).unwrap_err(), OpenError::Closed);
+    assert!(hub.poll(INSTANCE, Duration::from_secs(20)).await.is_empty());
+    drop(opened);
+}
