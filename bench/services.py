@@ -64,7 +64,7 @@ that it implements CreateService (`flotilla operations`). Measures:
     (`flotilla bench sim-agents`: the real agent protocol with the `sim` runtime) against
     `flotilla server` (sqlite store): first the time from CreateService until the service
     is stable (the initial scale-up), then SIM_ROUNDS deployments as in (b), polled every
-    250 ms.
+    20 ms (SIM_POLL).
 
 Prints each run, then a table with the median, min and max of each measurement. Every loop
 is bounded in count and time; every task and container it creates is stopped and removed;
