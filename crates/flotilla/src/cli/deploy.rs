@@ -13,7 +13,7 @@
 mod progress;
 mod revise;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -155,13 +155,54 @@ async fn check_pushed(api: &Api, common: &Common, changes: &Changes) -> anyhow::
     Ok(())
 }
 
+/// A task's ARN.
+fn arn_of(task: &Value) -> Option<&str> {
+    task["taskArn"].as_str()
+}
+
 /// The counts `progress` shows for the deployment `shown` of `service`.
+#[derive(Default)]
 struct Counter {
     /// Container instance ARN → EC2 instance id (an instance target's id).
     hosts: HashMap<String, String>,
+    /// Tasks of the service that were running, or on their way out, at the last count;
+    /// `None` before the first.
+    known: Option<HashSet<String>>,
 }
 
 impl Counter {
+    /// Tasks on their way out (draining from the load balancer, or given their
+    /// stopTimeout after SIGTERM): at the first count, every task of the service asked to
+    /// stop that has not stopped yet; after it, those of the tasks known at the last count
+    /// that are no longer among the `running` ones and have not stopped yet (so a
+    /// service's long list of stopped tasks is read once, not at every count).
+    async fn leaving(
+        &self,
+        api: &Api,
+        cluster: &str,
+        name: &str,
+        running: &[Value],
+    ) -> anyhow::Result<Vec<Value>> {
+        let stopping = match &self.known {
+            None => api.tasks(cluster, Some(name), "STOPPED").await?,
+            Some(known) => {
+                let now: HashSet<&str> = running.iter().filter_map(arn_of).collect();
+                let gone: Vec<Value> = known
+                    .iter()
+                    .filter(|a| !now.contains(a.as_str()))
+                    .map(|a| json!(a))
+                    .collect();
+                let input = json!({"cluster": cluster});
+                api.describe("DescribeTasks", input, ("tasks", &gone, 100), "tasks")
+                    .await?
+            }
+        };
+        Ok(stopping
+            .into_iter()
+            .filter(|t| t["lastStatus"] != "STOPPED")
+            .collect())
+    }
+
     async fn count(
         &mut self,
         api: &Api,
@@ -173,14 +214,8 @@ impl Counter {
         let id = shown["id"].as_str().unwrap_or_default();
         let name = service["serviceName"].as_str().unwrap_or_default();
         let mut all = api.tasks(cluster, Some(name), "RUNNING").await?;
-        // Tasks on their way out: draining from the load balancer, or given their
-        // stopTimeout after SIGTERM.
-        all.extend(
-            api.tasks(cluster, Some(name), "STOPPED")
-                .await?
-                .into_iter()
-                .filter(|t| t["lastStatus"] != "STOPPED"),
-        );
+        all.extend(self.leaving(api, cluster, name, &all).await?);
+        self.known = Some(all.iter().filter_map(arn_of).map(str::to_string).collect());
         let (tasks, old): (Vec<Value>, Vec<Value>) =
             all.into_iter().partition(|t| t["startedBy"] == id);
         let tasks: Vec<Value> = tasks
@@ -389,7 +424,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
         let mut judge = Judge::new(ours, previous);
-        let mut counter = Counter { hosts: HashMap::new() };
+        let mut counter = Counter::default();
         loop {
             let service = api.service(cluster, &args.service).await?;
             for e in feed.fresh(&service) {
