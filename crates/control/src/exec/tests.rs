@@ -12,9 +12,8 @@ fn command() -> Command {
     }
 }
 
-/// A hub whose agent for [`INSTANCE`] is waiting in a poll, and that poll.
-async fn with_agent() -> (ExecHub, tokio::task::JoinHandle<Vec<ExecRequest>>) {
-    let hub = ExecHub::default();
+/// A poll of [`INSTANCE`]'s agent, once the hub holds it.
+async fn held_poll(hub: &ExecHub) -> tokio::task::JoinHandle<Vec<ExecRequest>> {
     let poll = tokio::spawn({
         let hub = hub.clone();
         async move { hub.poll(INSTANCE, Duration::from_secs(20)).await }
@@ -27,6 +26,13 @@ async fn with_agent() -> (ExecHub, tokio::task::JoinHandle<Vec<ExecRequest>>) {
     {
         tokio::task::yield_now().await;
     }
+    poll
+}
+
+/// A hub whose agent for [`INSTANCE`] is waiting in a poll, and that poll.
+async fn with_agent() -> (ExecHub, tokio::task::JoinHandle<Vec<ExecRequest>>) {
+    let hub = ExecHub::default();
+    let poll = held_poll(&hub).await;
     (hub, poll)
 }
 
@@ -127,18 +133,7 @@ async fn closing_answers_held_polls_and_opens_nothing() {
     let (hub, poll) = with_agent().await;
     let opened = hub.open(command()).unwrap();
     poll.await.unwrap();
-    let held = tokio::spawn({
-        let hub = hub.clone();
-        async move { hub.poll(INSTANCE, Duration::from_secs(20)).await }
-    });
-    while hub
-        .lock()
-        .agents
-        .get(INSTANCE)
-        .is_none_or(|s| s.waiting == 0)
-    {
-        tokio::task::yield_now().await;
-    }
+    let held = held_poll(&hub).await;
     let closed = tokio::spawn({
         let hub = hub.clone();
         async move { hub.closed().await }
