@@ -203,7 +203,7 @@ impl Console {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !session::same(token, &session.csrf) {
+        if !flotilla_model::token::same(token, &session.csrf) {
             return Err(Refusal(
                 StatusCode::FORBIDDEN,
                 "InvalidCsrfToken",
@@ -258,11 +258,7 @@ async fn sign_in(
     body: Bytes,
 ) -> Response {
     if foreign(&headers, &uri) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "CrossOrigin",
-            "Requests from other sites are refused.",
-        );
+        return CROSS_ORIGIN.into_response();
     }
     if c.throttled() {
         return refuse(

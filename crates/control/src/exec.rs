@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flotilla_model::exec::{ExecRequest, Frame};
+use flotilla_model::token::same;
 use rand::RngCore;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -189,15 +190,6 @@ fn token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Equal without saying where they differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 impl ExecHub {

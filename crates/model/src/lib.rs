@@ -38,6 +38,7 @@ pub mod task;
 pub mod task_definition;
 pub mod task_definition_record;
 pub mod timestamp;
+pub mod token;
 pub mod wildcard;
 
 pub use arn::{ecs_name, Arn, EcsRef, Scope};

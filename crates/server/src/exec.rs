@@ -81,11 +81,13 @@ async fn attach(
 /// the server shuts down (ending this end's request ends the other's answer).
 async fn carry(body: Body, to: mpsc::Sender<Bytes>, hub: ExecHub) {
     let mut chunks = body.into_data_stream();
+    let closing = hub.closed();
+    tokio::pin!(closing);
     loop {
         let chunk = tokio::select! {
             chunk = chunks.next() => chunk,
             () = to.closed() => return,
-            () = hub.closed() => return,
+            () = &mut closing => return,
         };
         let Some(Ok(chunk)) = chunk else {
             return;

@@ -42,8 +42,7 @@ pub struct ExecArgs {
 
 /// Run the command; the exit status to end with.
 pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
-    let code = crate::server::runtime()?.block_on(session(&args))?;
-    Ok(code)
+    crate::server::runtime()?.block_on(session(&args))
 }
 
 async fn session(args: &ExecArgs) -> anyhow::Result<i32> {
