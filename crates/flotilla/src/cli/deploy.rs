@@ -22,7 +22,7 @@ use anyhow::{anyhow, Context as _};
 use serde_json::{json, Value};
 
 use super::events::{self, Feed};
-use super::{image, items, parse_duration, revision, Api, Common, Output};
+use super::{items, parse_duration, revision, Api, Common, Output};
 use crate::env;
 use progress::{Judge, Outcome, Progress};
 use revise::Changes;
@@ -122,15 +122,14 @@ impl Printer {
     }
 }
 
-/// Images in Flotilla's own registry must be there: `(container image, problem)` for the
-/// first that is not.
+/// Images in Flotilla's own registry must be there: the first that is not is an error that
+/// says to push it.
 async fn check_pushed(api: &Api, common: &Common, changes: &Changes) -> anyhow::Result<()> {
     let Ok(registry) = std::fs::read_to_string(env::registry_file(&common.data_dir)) else {
         return Ok(());
     };
     let registry = registry.trim();
-    for (_, reference) in &changes.images {
-        let r = image::parse(reference).map_err(|e| anyhow!("--image {reference}: {e}"))?;
+    for (_, reference, r) in &changes.images {
         if r.domain.as_deref() != Some(registry) {
             continue;
         }

@@ -31,8 +31,9 @@ const REGISTERED: &[&str] = &[
 /// What the command line asks to change.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// `(container, image)`; no container means the definition's only one.
-    pub images: Vec<(Option<String>, String)>,
+    /// `(container, image as written, its parts)`; no container means the definition's
+    /// only one.
+    pub images: Vec<(Option<String>, String, image::ImageRef)>,
     /// `(container, name, value)`; no container means every container.
     pub env: Vec<(Option<String>, String, String)>,
 }
@@ -47,8 +48,8 @@ impl Changes {
                 Some((c, i)) => (Some(c.to_string()), i),
                 None => (None, flag.as_str()),
             };
-            image::parse(reference).map_err(|e| format!("--image {flag}: {e}"))?;
-            out.images.push((container, reference.to_string()));
+            let parts = image::parse(reference).map_err(|e| format!("--image {flag}: {e}"))?;
+            out.images.push((container, reference.to_string(), parts));
         }
         for flag in env {
             let (target, value) = flag.split_once('=').ok_or_else(|| {
@@ -114,7 +115,7 @@ pub fn revise(current: &Value, tags: &Value, changes: &Changes) -> Result<Value,
         .iter()
         .map(|c| c["name"].as_str().unwrap_or_default().to_string())
         .collect();
-    for (wanted, reference) in &changes.images {
+    for (wanted, reference, _) in &changes.images {
         let name = container(&names, wanted.as_deref(), "--image")?;
         let c = containers.iter_mut().find(|c| c["name"] == name);
         if let Some(c) = c {
