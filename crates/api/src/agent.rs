@@ -207,20 +207,21 @@ pub(crate) fn only_own_instance(
 }
 
 async fn poll(state: &State, ctx: &Context, req: PollRequest) -> Result<PollResponse, EcsError> {
-    let scope = crate::scope(state, ctx);
-    let (cluster, instance) = registered(
-        state,
-        ctx,
-        &scope,
-        &req.cluster,
-        &req.container_instance_arn,
-    )?;
+    let from = registered(state, ctx, &req.cluster, &req.container_instance_arn)?;
     let wait = Duration::from_millis(req.wait_millis).min(MAX_WAIT);
     let held = agents::Held {
         since: req.since,
         firewall: req.firewall,
     };
-    Ok(agents::poll(state, &scope, &cluster, &instance, held, wait).await?)
+    Ok(agents::poll(
+        state,
+        &from.scope,
+        &from.cluster,
+        &from.instance,
+        held,
+        wait,
+    )
+    .await?)
 }
 
 /// Hold an agent until an ExecuteCommand session for its instance opens on this server.
@@ -229,18 +230,11 @@ async fn poll_exec(
     ctx: &Context,
     req: PollExecRequest,
 ) -> Result<PollExecResponse, EcsError> {
-    let scope = crate::scope(state, ctx);
-    let (_, instance) = registered(
-        state,
-        ctx,
-        &scope,
-        &req.cluster,
-        &req.container_instance_arn,
-    )?;
+    let from = registered(state, ctx, &req.cluster, &req.container_instance_arn)?;
     let wait = Duration::from_millis(req.wait_millis).min(MAX_WAIT);
     let sessions = state
         .exec()
-        .poll(&instance.container_instance_arn, wait)
+        .poll(&from.instance.container_instance_arn, wait)
         .await;
     Ok(PollExecResponse { sessions })
 }
@@ -250,38 +244,42 @@ async fn submit(
     ctx: &Context,
     req: SubmitRequest,
 ) -> Result<SubmitResponse, EcsError> {
-    let scope = crate::scope(state, ctx);
-    let (_, instance) = registered(
-        state,
-        ctx,
-        &scope,
-        &req.cluster,
-        &req.container_instance_arn,
-    )?;
+    let from = registered(state, ctx, &req.cluster, &req.container_instance_arn)?;
     let results = agents::submit(
         state,
-        &scope,
-        &instance.container_instance_arn,
+        &from.scope,
+        &from.instance.container_instance_arn,
         &req.reports,
     )
     .await;
     Ok(SubmitResponse { results })
 }
 
-/// The cluster name and the registered instance an agent's message comes from, if the
-/// caller may speak for it.
+/// Where an agent's message comes from: its account and region, its cluster's name and its
+/// registered instance.
+pub(crate) struct Sender {
+    pub scope: Scope,
+    pub cluster: String,
+    pub instance: Arc<ContainerInstanceRecord>,
+}
+
+/// The registered instance an agent's message names, if the caller may speak for it.
 pub(crate) fn registered(
     state: &State,
     ctx: &Context,
-    scope: &Scope,
     cluster: &str,
     instance: &str,
-) -> Result<(String, Arc<ContainerInstanceRecord>), EcsError> {
-    let cluster = cluster_name(Some(cluster), scope)?;
+) -> Result<Sender, EcsError> {
+    let scope = crate::scope(state, ctx);
+    let cluster = cluster_name(Some(cluster), &scope)?;
     only_own_instance(state, ctx, &cluster, Some(instance))?;
-    let (_, entry) = container_instances::find(state, scope, &cluster, instance)
+    let (_, entry) = container_instances::find(state, &scope, &cluster, instance)
         .map_err(|_| client("This container instance is not registered; register it again."))?;
-    Ok((cluster, entry.value))
+    Ok(Sender {
+        scope,
+        cluster,
+        instance: entry.value,
+    })
 }
 
 /// Join with the token the request is signed with: a new instance in the token's cluster
@@ -372,8 +370,7 @@ fn own_instance(
     cluster: &str,
     instance: &str,
 ) -> Result<(), AwsError> {
-    let scope = crate::scope(state, ctx);
-    registered(state, ctx, &scope, cluster, instance)
+    registered(state, ctx, cluster, instance)
         .map(drop)
         .map_err(AwsError::from)
 }

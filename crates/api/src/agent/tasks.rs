@@ -25,28 +25,21 @@ fn own_task(
     ctx: &Context,
     req: &TaskRequest,
 ) -> Result<(Scope, String, TaskRecord, TaskDefinition), EcsError> {
-    let scope = crate::scope(state, ctx);
-    let (cluster, instance) = registered(
-        state,
-        ctx,
-        &scope,
-        &req.cluster,
-        &req.container_instance_arn,
-    )?;
+    let from = registered(state, ctx, &req.cluster, &req.container_instance_arn)?;
     let id = req.task_arn.rsplit('/').next().unwrap_or("").to_string();
-    let key = flotilla_control::keys::task(&scope.region, &cluster, &id);
+    let key = flotilla_control::keys::task(&from.scope.region, &from.cluster, &id);
     let task = state
         .tasks()
         .get(key.as_bytes())
         .filter(|t| {
             t.value.task_arn == req.task_arn
                 && t.value.container_instance_arn.as_deref()
-                    == Some(instance.container_instance_arn.as_str())
+                    == Some(from.instance.container_instance_arn.as_str())
         })
         .ok_or_else(|| client("The task does not run on this container instance."))?;
     let definition = task_definitions::of_task(state, &task.value.task_definition_arn)
         .ok_or_else(|| client("The task's definition is gone."))?;
-    Ok((scope, id, (*task.value).clone(), definition))
+    Ok((from.scope, id, (*task.value).clone(), definition))
 }
 
 /// A role the task's overrides name (`taskRoleArn`, `executionRoleArn`), or its
