@@ -23,6 +23,8 @@ pub const ATTACH_WITHIN: Duration = Duration::from_secs(30);
 /// How long after its last poll an agent still counts as waiting here (the gap between
 /// two polls).
 const SEEN_WITHIN: Duration = Duration::from_secs(5);
+/// How long after its last poll an agent is forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Sessions opened and not yet joined, at most, on one server.
 pub const MAX_PENDING: usize = 100;
 /// Chunks in flight each way before a sender waits.
@@ -108,10 +110,34 @@ impl Default for ExecHub {
     }
 }
 
-#[derive(Default)]
 struct Inner {
     agents: HashMap<String, AgentSlot>,
     sessions: HashMap<String, Session>,
+    /// When agents not seen for [`FORGET_AFTER`] were last forgotten.
+    pruned: Instant,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            agents: HashMap::new(),
+            sessions: HashMap::new(),
+            pruned: Instant::now(),
+        }
+    }
+}
+
+impl Inner {
+    /// Forget agents gone for [`FORGET_AFTER`], visiting them at most once per that
+    /// interval rather than at every poll.
+    fn prune(&mut self) {
+        if self.pruned.elapsed() < FORGET_AFTER {
+            return;
+        }
+        self.pruned = Instant::now();
+        self.agents
+            .retain(|_, s| s.waiting > 0 || s.seen.elapsed() < FORGET_AFTER);
+    }
 }
 
 struct AgentSlot {
@@ -279,9 +305,7 @@ impl ExecHub {
     pub async fn poll(&self, instance_arn: &str, wait: Duration) -> Vec<ExecRequest> {
         let notify = {
             let mut inner = self.lock();
-            inner
-                .agents
-                .retain(|_, s| s.waiting > 0 || s.seen.elapsed() < Duration::from_secs(60));
+            inner.prune();
             let slot = inner
                 .agents
                 .entry(instance_arn.to_string())
